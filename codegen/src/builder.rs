@@ -1,0 +1,159 @@
+//! [`Builder`]: generation from a build script, in the style of `prost-build`.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Options, generate_file};
+
+/// Generates Rust from a providers.yaml in a build script.
+///
+/// ```no_run
+/// // build.rs
+/// fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     terapi_codegen::Builder::new()
+///         .input("providers.yaml")
+///         .providers(["personio", "personio-recruiting"])
+///         .generate()?;
+///     Ok(())
+/// }
+/// ```
+///
+/// and in the crate: `terapi_runtime::include_providers!();`.
+///
+/// The output goes to `$OUT_DIR/providers.rs` (see [`Builder::file_name`]) and is written
+/// only when its content changed. The Builder prints `cargo:rerun-if-changed` for its input,
+/// so a build without changes does not run the build script again, and `cargo:warning` for
+/// each warning. Errors in the catalog fail the build with every located diagnostic.
+#[derive(Debug, Clone)]
+pub struct Builder {
+    input: PathBuf,
+    out_dir: Option<PathBuf>,
+    file_name: String,
+    options: Options,
+    cargo_directives: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            input: PathBuf::from("providers.yaml"),
+            out_dir: None,
+            file_name: "providers.rs".to_owned(),
+            options: Options::default(),
+            cargo_directives: true,
+        }
+    }
+}
+
+impl Builder {
+    /// A Builder for `providers.yaml` next to the crate's Cargo.toml.
+    pub fn new() -> Self {
+        Builder::default()
+    }
+
+    /// The catalog; a relative path is relative to the crate's manifest directory.
+    pub fn input(mut self, path: impl AsRef<Path>) -> Self {
+        self.input = path.as_ref().to_owned();
+        self
+    }
+
+    /// Generates only these providers (by catalog key). By default, all of them.
+    pub fn providers<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.options.providers = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The output directory (default: `$OUT_DIR`).
+    pub fn out_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.out_dir = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// The output file name inside the output directory (default: `providers.rs`).
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = name.into();
+        self
+    }
+
+    /// The path of the runtime crate in generated code (default: `::terapi_runtime`), for
+    /// crates that re-export it.
+    pub fn runtime_path(mut self, path: impl Into<String>) -> Self {
+        self.options.runtime_path = path.into();
+        self
+    }
+
+    /// Whether to emit doc comments from the catalog (default: true).
+    pub fn docs(mut self, on: bool) -> Self {
+        self.options.docs = on;
+        self
+    }
+
+    /// Whether to print `cargo:` directives (default: true; turn off outside build scripts).
+    pub fn cargo_directives(mut self, on: bool) -> Self {
+        self.cargo_directives = on;
+        self
+    }
+
+    fn input_path(&self) -> PathBuf {
+        match std::env::var_os("CARGO_MANIFEST_DIR") {
+            Some(dir) if self.input.is_relative() => Path::new(&dir).join(&self.input),
+            _ => self.input.clone(),
+        }
+    }
+
+    /// Generates the code as a string, without writing it.
+    pub fn generate_to_string(&self) -> Result<String, Error> {
+        let input = self.input_path();
+        if self.cargo_directives {
+            println!("cargo:rerun-if-changed={}", input.display());
+        }
+        let generated = generate_file(&input, &self.options)?;
+        if self.cargo_directives {
+            for w in &generated.warnings {
+                println!("cargo:warning={}", w.headline(&input));
+            }
+        }
+        Ok(generated.code)
+    }
+
+    /// Generates and writes the file (only if its content changed); returns its path.
+    pub fn generate(&self) -> Result<PathBuf, Error> {
+        let dir = match &self.out_dir {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or_else(|| {
+                    Error::InvalidOption(
+                        "OUT_DIR is not set: call generate() from a build script, or set out_dir()"
+                            .into(),
+                    )
+                })?,
+        };
+        let code = self.generate_to_string()?;
+        let path = dir.join(&self.file_name);
+        write_if_changed(&path, &code)?;
+        Ok(path)
+    }
+}
+
+/// Writes `content` to `path` unless the file already holds exactly that (so its mtime, and
+/// anything that depends on it, stays unchanged). Returns whether it wrote.
+pub fn write_if_changed(path: &Path, content: &str) -> Result<bool, Error> {
+    if std::fs::read(path).is_ok_and(|old| old == content.as_bytes()) {
+        return Ok(false);
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    std::fs::write(path, content).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(true)
+}

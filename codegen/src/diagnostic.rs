@@ -1,0 +1,206 @@
+//! Located diagnostics, rendered like a compiler's:
+//! `FILE:LINE:COL: error: message`, then the offending line with a caret.
+
+use std::fmt;
+use std::path::Path;
+
+use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+
+use crate::yaml::Loc;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Reported; generation goes on.
+    Warning,
+    /// Generation fails.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One finding at one place in providers.yaml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Where.
+    pub loc: Loc,
+    /// What is wrong, in one line.
+    pub message: String,
+    /// A label at the caret: what to do, or a "did you mean".
+    pub help: Option<String>,
+    /// Related places (e.g. where a colliding name was first used).
+    pub notes: Vec<(Loc, String)>,
+}
+
+impl Diagnostic {
+    /// An error at `loc`.
+    pub fn error(loc: Loc, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            loc,
+            message: message.into(),
+            help: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// A warning at `loc`.
+    pub fn warning(loc: Loc, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(loc, message)
+        }
+    }
+
+    /// Adds a label at the caret.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a "did you mean" label when there is a suggestion.
+    pub fn with_suggestion(self, suggestion: Option<&str>) -> Self {
+        match suggestion {
+            Some(s) => self.with_help(format!("did you mean `{s}`?")),
+            None => self,
+        }
+    }
+
+    /// Adds a related place.
+    pub fn with_note(mut self, loc: Loc, note: impl Into<String>) -> Self {
+        self.notes.push((loc, note.into()));
+        self
+    }
+
+    /// The one-line form: `FILE:LINE:COL: error: message`.
+    pub fn headline(&self, path: &Path) -> String {
+        format!(
+            "{}:{}:{}: {}: {}",
+            path.display(),
+            self.loc.line,
+            self.loc.col,
+            self.severity,
+            self.message
+        )
+    }
+
+    /// The full form: the headline, the offending line with a caret, help and notes.
+    pub fn render(&self, path: &Path, source: &str, color: bool) -> String {
+        let mut out = self.headline(path);
+        out.push('\n');
+        let level = match self.severity {
+            Severity::Error => Level::ERROR,
+            Severity::Warning => Level::WARNING,
+        };
+        let span = span_of(source, self.loc);
+        let label = self.help.clone().unwrap_or_default();
+        let path_text = path.display().to_string();
+        let mut snippet = Snippet::source(source)
+            .path(path_text.as_str())
+            .annotation(AnnotationKind::Primary.span(span).label(label.as_str()));
+        for (loc, note) in &self.notes {
+            snippet = snippet.annotation(
+                AnnotationKind::Context
+                    .span(span_of(source, *loc))
+                    .label(note.as_str()),
+            );
+        }
+        let report = &[level.primary_title(self.message.as_str()).element(snippet)];
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
+        let rendered = renderer.render(report).to_string();
+        // The renderer's own title line repeats the headline; keep the snippet below it.
+        out.extend(rendered.lines().skip(1).map(|l| format!("{l}\n")));
+        out
+    }
+}
+
+/// A byte range inside `source` for `loc`: the node's own span, at least one character,
+/// clamped to the source and to char boundaries.
+fn span_of(source: &str, loc: Loc) -> std::ops::Range<usize> {
+    let mut start = loc.offset.min(source.len());
+    while !source.is_char_boundary(start) {
+        start -= 1;
+    }
+    let line_end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |i| start + i);
+    let mut end = (start + loc.len.max(1)).min(line_end.max(start));
+    while !source.is_char_boundary(end) {
+        end += 1;
+    }
+    start..end.max(start)
+}
+
+/// The diagnostics of one run over one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    /// Adds one.
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    /// All of them, sorted by position (then message) so output is stable.
+    pub fn sorted(&self) -> Vec<&Diagnostic> {
+        let mut v: Vec<&Diagnostic> = self.items.iter().collect();
+        v.sort_by(|a, b| {
+            (a.loc.offset, a.loc.line, a.loc.col, &a.message).cmp(&(
+                b.loc.offset,
+                b.loc.line,
+                b.loc.col,
+                &b.message,
+            ))
+        });
+        v.dedup();
+        v
+    }
+
+    /// Whether any is an error.
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    /// How many errors and warnings.
+    pub fn counts(&self) -> (usize, usize) {
+        let errors = self
+            .items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        (errors, self.items.len() - errors)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Moves the diagnostics of `other` in.
+    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+        self.items.extend(other);
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}

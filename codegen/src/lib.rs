@@ -1,0 +1,265 @@
+//! Generates typed Rust from a terapi `providers.yaml` catalog.
+//!
+//! The pipeline: [`yaml`] reads the text into a located tree, [`model`] reads that into the
+//! catalog format's types (resolving `alias` entries), [`check`] finds every problem and
+//! plans names and templates, [`emit`] writes Rust with quote and prettyplease.
+//!
+//! Use it from a build script through [`Builder`], or through the `terapi-codegen` CLI.
+//!
+//! ```no_run
+//! // build.rs
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     terapi_codegen::Builder::new().input("providers.yaml").generate()?;
+//!     Ok(())
+//! }
+//! ```
+#![forbid(unsafe_code)]
+
+mod builder;
+pub mod check;
+pub mod cli;
+pub mod diagnostic;
+mod doc;
+pub mod emit;
+pub mod lower;
+pub mod model;
+pub mod names;
+pub mod template;
+pub mod yaml;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use builder::{Builder, write_if_changed};
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Only these provider keys (`None`: all of them).
+    pub providers: Option<Vec<String>>,
+    /// The runtime crate's path in generated code.
+    pub runtime_path: String,
+    /// Whether to emit doc comments.
+    pub docs: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            providers: None,
+            runtime_path: "::terapi_runtime".to_owned(),
+            docs: true,
+        }
+    }
+}
+
+/// Generated code and the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// The Rust source, formatted, with an `@generated` header.
+    pub code: String,
+    /// Warnings (errors make generation fail instead).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Why generation failed.
+#[derive(thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The catalog has errors.
+    #[error("{}", render_report(path, source_text, diagnostics))]
+    Catalog {
+        /// The catalog's path, as given.
+        path: PathBuf,
+        /// The catalog's text, to show the offending lines.
+        source_text: String,
+        /// Every finding (errors and warnings).
+        diagnostics: Diagnostics,
+    },
+    /// A selected provider key is not in the catalog.
+    #[error("{}: {}", path.display(), unknown_selection(unknown))]
+    UnknownProviders {
+        /// The catalog's path.
+        path: PathBuf,
+        /// Each unknown key with the closest known key.
+        unknown: Vec<(String, Option<String>)>,
+    },
+    /// An option is invalid.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// A bug of the generator, reported instead of a panic.
+    #[error("internal error of terapi-codegen (please report it): {0}")]
+    Internal(String),
+}
+
+/// Prints like `Display`, so that `fn main() -> Result<(), Box<dyn Error>>` in a build script
+/// shows the located diagnostics rather than a struct dump.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+fn unknown_selection(unknown: &[(String, Option<String>)]) -> String {
+    let items: Vec<String> = unknown
+        .iter()
+        .map(|(k, s)| match s {
+            Some(s) => format!("`{k}` (did you mean `{s}`?)"),
+            None => format!("`{k}`"),
+        })
+        .collect();
+    format!(
+        "selected providers not in the catalog: {}",
+        items.join(", ")
+    )
+}
+
+/// Renders diagnostics with their snippets and a summary line.
+pub fn render_report(path: &Path, source: &str, diagnostics: &Diagnostics) -> String {
+    render_report_colored(path, source, diagnostics, false)
+}
+
+/// [`render_report`], optionally with terminal colors.
+pub fn render_report_colored(
+    path: &Path,
+    source: &str,
+    diagnostics: &Diagnostics,
+    color: bool,
+) -> String {
+    let mut out = String::new();
+    for d in diagnostics.sorted() {
+        out.push_str(&d.render(path, source, color));
+        out.push('\n');
+    }
+    let (errors, warnings) = diagnostics.counts();
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    out.push_str(&format!(
+        "{}: {}, {}",
+        path.display(),
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    ));
+    out
+}
+
+/// Reads and checks a catalog: every finding of the selected providers (all when `None`)
+/// and of the file itself, and the plan for what passes.
+fn analyze<'a>(
+    path: &Path,
+    source: &'a str,
+    read: &'a model::Read,
+    selection: Option<&[String]>,
+) -> Result<(check::Plan<'a>, Diagnostics), Error> {
+    let mut diagnostics = Diagnostics::default();
+    diagnostics.extend(read.global.iter().cloned());
+    let keys: Vec<&String> = match selection {
+        None => read.per_provider.keys().collect(),
+        Some(selected) => {
+            let unknown: Vec<(String, Option<String>)> = selected
+                .iter()
+                .filter(|k| !read.per_provider.contains_key(*k))
+                .map(|k| {
+                    (
+                        k.clone(),
+                        lower::closest(k, read.per_provider.keys().map(String::as_str))
+                            .map(str::to_owned),
+                    )
+                })
+                .collect();
+            if !unknown.is_empty() {
+                return Err(Error::UnknownProviders {
+                    path: path.to_owned(),
+                    unknown,
+                });
+            }
+            let mut keys: Vec<&String> = selected.iter().collect();
+            keys.sort();
+            keys.dedup();
+            keys
+        }
+    };
+    for k in &keys {
+        diagnostics.extend(read.per_provider[*k].iter().cloned());
+    }
+    let entries: Vec<&model::ProviderEntry> = keys
+        .iter()
+        .filter_map(|k| read.catalog.providers.get(*k))
+        .collect();
+    let (plan, found) = check::check(source, &entries);
+    diagnostics.extend(found);
+    Ok((plan, diagnostics))
+}
+
+/// Every finding in a catalog's text (all providers). `path` is only used in messages.
+pub fn lint(source: &str) -> Diagnostics {
+    let root = match yaml::parse(source) {
+        Ok(root) => root,
+        Err(d) => {
+            let mut ds = Diagnostics::default();
+            ds.push(d);
+            return ds;
+        }
+    };
+    let read = model::read_catalog(&root);
+    match analyze(Path::new(""), source, &read, None) {
+        Ok((_, diagnostics)) => diagnostics,
+        Err(_) => Diagnostics::default(),
+    }
+}
+
+/// Generates Rust from a catalog's text. `path` names the catalog in messages and in the
+/// header comment (its file name only, so output does not depend on the machine).
+pub fn generate(path: &Path, source: &str, options: &Options) -> Result<Generated, Error> {
+    let runtime: syn::Path = syn::parse_str(&options.runtime_path).map_err(|e| {
+        Error::InvalidOption(format!(
+            "runtime path `{}` is not a Rust path: {e}",
+            options.runtime_path
+        ))
+    })?;
+    let catalog_error = |diagnostics| Error::Catalog {
+        path: path.to_owned(),
+        source_text: source.to_owned(),
+        diagnostics,
+    };
+    let root = yaml::parse(source).map_err(|d| {
+        let mut ds = Diagnostics::default();
+        ds.push(d);
+        catalog_error(ds)
+    })?;
+    let read = model::read_catalog(&root);
+    let (plan, diagnostics) = analyze(path, source, &read, options.providers.as_deref())?;
+    if diagnostics.has_errors() {
+        return Err(catalog_error(diagnostics));
+    }
+    let source_name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let emit_options = emit::EmitOptions {
+        runtime: quote::ToTokens::to_token_stream(&runtime),
+        docs: options.docs,
+        source_name,
+    };
+    let code = emit::emit(&plan, &emit_options).map_err(Error::Internal)?;
+    Ok(Generated {
+        code,
+        warnings: diagnostics.into_iter().collect(),
+    })
+}
+
+/// Reads a catalog file and generates Rust from it.
+pub fn generate_file(path: &Path, options: &Options) -> Result<Generated, Error> {
+    let source = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    generate(path, &source, options)
+}

@@ -1,0 +1,343 @@
+//! Typed reading of the located YAML tree: [`FromNode`], implemented by the model types.
+//!
+//! Every problem is recorded as a located [`Diagnostic`] and reading goes on, so one run
+//! reports all unknown keys and wrong types of a file. A value that failed to read is `None`
+//! and its parent is not used for generation, like a compiler that recovers after an error.
+
+use indexmap::IndexMap;
+
+use crate::diagnostic::Diagnostic;
+use crate::yaml::{Loc, Node, NodeKind};
+
+/// Collects diagnostics while reading.
+#[derive(Debug, Default)]
+pub struct Cx {
+    /// What was found so far.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Cx {
+    /// Records an error.
+    pub fn error(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    /// Reports a node of the wrong kind.
+    pub fn expected(&mut self, node: &Node, what: &str) {
+        self.error(Diagnostic::error(
+            node.loc,
+            format!("expected {what}, found {}", node.describe()),
+        ));
+    }
+
+    /// Reports every key of `entries` that is not in `known`, with a "did you mean".
+    pub fn unknown_keys(&mut self, entries: &[(Node, Node)], known: &[&str], context: &str) {
+        for (key, _) in entries {
+            match key.as_str() {
+                Some(k) if known.contains(&k) => {}
+                Some(k) => {
+                    let suggestion = closest(k, known.iter().copied());
+                    self.error(
+                        Diagnostic::error(key.loc, format!("unknown key `{k}` in {context}"))
+                            .with_suggestion(suggestion),
+                    );
+                }
+                None => self.expected(key, "a string key"),
+            }
+        }
+    }
+}
+
+/// The candidate closest to `given` when it is close enough to be a typo.
+pub fn closest<'a>(given: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::jaro_winkler(given, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, c)| c)
+}
+
+/// A type read from a located YAML node.
+pub trait FromNode: Sized {
+    /// What the YAML should hold, for messages ("a string", "a mapping", ...).
+    const EXPECTED: &'static str;
+
+    /// Reads the node, recording problems in `cx`; `None` when it could not be read.
+    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self>;
+}
+
+/// A value with the location it was read from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// Where it was written.
+    pub loc: Loc,
+}
+
+impl<T> std::ops::Deref for Located<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: FromNode> FromNode for Located<T> {
+    const EXPECTED: &'static str = T::EXPECTED;
+    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
+        T::from_node(node, cx).map(|value| Located {
+            value,
+            loc: node.loc,
+        })
+    }
+}
+
+impl FromNode for String {
+    const EXPECTED: &'static str = "a string";
+    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
+        match &node.kind {
+            NodeKind::Str(s) => Some(s.clone()),
+            _ => {
+                cx.expected(node, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
+impl FromNode for bool {
+    const EXPECTED: &'static str = "`true` or `false`";
+    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
+        match node.kind {
+            NodeKind::Bool(b) => Some(b),
+            _ => {
+                cx.expected(node, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
+impl FromNode for i64 {
+    const EXPECTED: &'static str = "an integer";
+    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
+        match node.kind {
+            NodeKind::Int(i) => Some(i),
+            _ => {
+                cx.expected(node, Self::EXPECTED);
+                None
+            }
+        }
+    }
+}
+
+/// Any YAML value, kept as it is: the format's loosely typed maps (`token_params`,
+/// `proxy.body`, `verification.data`, ...).
+impl FromNode for Node {
+    const EXPECTED: &'static str = "any value";
+    fn from_node(node: &Node, _cx: &mut Cx) -> Option<Self> {
+        Some(node.clone())
+    }
+}
+
+impl<T: FromNode> FromNode for Vec<T> {
+    const EXPECTED: &'static str = "a sequence";
+    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
+        let NodeKind::Seq(items) = &node.kind else {
+            cx.expected(node, &format!("a sequence of {}", T::EXPECTED));
+            return None;
+        };
+        let read: Vec<Option<T>> = items.iter().map(|n| T::from_node(n, cx)).collect();
+        read.into_iter().collect()
+    }
+}
+
+/// A value that older versions of the format wrote as a single item and newer ones as a
+/// sequence (`retry.at`, `retry.after`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneOrMany<T>(pub Vec<T>);
+
+impl<T: FromNode> FromNode for OneOrMany<T> {
+    const EXPECTED: &'static str = "a value or a sequence of them";
+    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
+        match node.kind {
+            NodeKind::Seq(_) => Vec::from_node(node, cx).map(OneOrMany),
+            _ => T::from_node(node, cx).map(|v| OneOrMany(vec![v])),
+        }
+    }
+}
+
+/// A mapping with string keys, in file order, each key with its location.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Map<T> {
+    /// The entries by key.
+    pub entries: IndexMap<String, Entry<T>>,
+}
+
+/// One entry of a [`Map`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry<T> {
+    /// Where the key was written.
+    pub key_loc: Loc,
+    /// The value.
+    pub value: T,
+}
+
+impl<T> Default for Map<T> {
+    fn default() -> Self {
+        Map {
+            entries: IndexMap::new(),
+        }
+    }
+}
+
+impl<T> Map<T> {
+    /// The value for `key`.
+    pub fn get(&self, key: &str) -> Option<&T> {
+        self.entries.get(key).map(|e| &e.value)
+    }
+
+    /// The entries in file order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Entry<T>)> {
+        self.entries.iter()
+    }
+}
+
+impl<T: FromNode> FromNode for Map<T> {
+    const EXPECTED: &'static str = "a mapping";
+    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
+        let NodeKind::Map(items) = &node.kind else {
+            cx.expected(node, Self::EXPECTED);
+            return None;
+        };
+        let mut ok = true;
+        let mut entries = IndexMap::new();
+        for (k, v) in items {
+            let key = match &k.kind {
+                NodeKind::Str(s) => s.clone(),
+                // Numbers and booleans as keys are read as their text, as YAML loaders do.
+                NodeKind::Int(i) => i.to_string(),
+                NodeKind::Bool(b) => b.to_string(),
+                _ => {
+                    cx.expected(k, "a string key");
+                    ok = false;
+                    continue;
+                }
+            };
+            match T::from_node(v, cx) {
+                Some(value) => {
+                    entries.insert(
+                        key,
+                        Entry {
+                            key_loc: k.loc,
+                            value,
+                        },
+                    );
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(Map { entries })
+    }
+}
+
+/// A field of a mapping as read.
+#[derive(Debug)]
+pub enum Field<T> {
+    /// The key is absent.
+    Missing,
+    /// The value could not be read (already reported).
+    Invalid,
+    /// The value.
+    Present(T),
+}
+
+impl<T> Field<T> {
+    /// The value, if present and valid.
+    pub fn ok(self) -> Option<T> {
+        match self {
+            Field::Present(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the field `key` of a mapping.
+pub fn field<T: FromNode>(entries: &[(Node, Node)], key: &str, cx: &mut Cx) -> Field<T> {
+    match entries.iter().find(|(k, _)| k.as_str() == Some(key)) {
+        None => Field::Missing,
+        Some((_, v)) => T::from_node(v, cx).map_or(Field::Invalid, Field::Present),
+    }
+}
+
+/// Defines a model struct read from a YAML mapping: its fields (`Option` unless marked
+/// `req`), the keys they are read from, and a [`FromNode`] impl that reports unknown keys
+/// with a "did you mean", missing required keys and wrong types, all of them.
+macro_rules! model_struct {
+    ($(
+        $(#[$meta:meta])*
+        pub struct $name:ident ($context:literal) {
+            $( $(#[$fmeta:meta])* $($req:ident)? $key:literal => $field:ident : $ty:ty, )*
+        }
+    )*) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: $crate::lower::model_struct!(@ty $($req)? $ty), )*
+            /// Where the mapping starts.
+            pub loc: $crate::yaml::Loc,
+        }
+
+        impl $name {
+            /// The keys this mapping may have.
+            pub const KEYS: &'static [&'static str] = &[$($key),*];
+        }
+
+        impl $crate::lower::FromNode for $name {
+            const EXPECTED: &'static str = "a mapping";
+
+            fn from_node(node: &$crate::yaml::Node, cx: &mut $crate::lower::Cx) -> Option<Self> {
+                let Some(entries) = node.as_map() else {
+                    cx.expected(node, concat!("a mapping (", $context, ")"));
+                    return None;
+                };
+                cx.unknown_keys(entries, Self::KEYS, $context);
+                let mut ok = true;
+                $(
+                    let $field = $crate::lower::field::<$ty>(entries, $key, cx);
+                    $crate::lower::model_struct!(@check $($req)? ok, $field, node, cx, $key, $context);
+                )*
+                if !ok {
+                    return None;
+                }
+                Some($name {
+                    $( $field: $crate::lower::model_struct!(@take $($req)? $field), )*
+                    loc: node.loc,
+                })
+            }
+        }
+    )*};
+    (@ty req $ty:ty) => { $ty };
+    (@ty $ty:ty) => { ::core::option::Option<$ty> };
+    (@check req $ok:ident, $field:ident, $node:ident, $cx:ident, $key:literal, $context:literal) => {
+        match &$field {
+            $crate::lower::Field::Invalid => $ok = false,
+            $crate::lower::Field::Missing => {
+                $ok = false;
+                $cx.error($crate::diagnostic::Diagnostic::error(
+                    $node.loc,
+                    concat!("missing required key `", $key, "` in ", $context),
+                ));
+            }
+            $crate::lower::Field::Present(_) => {}
+        }
+    };
+    (@check $ok:ident, $field:ident, $node:ident, $cx:ident, $key:literal, $context:literal) => {
+        if matches!($field, $crate::lower::Field::Invalid) {
+            $ok = false;
+        }
+    };
+    (@take req $field:ident) => { $field.ok()? };
+    (@take $field:ident) => { $field.ok() };
+}
+pub(crate) use model_struct;

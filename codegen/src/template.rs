@@ -1,0 +1,369 @@
+//! The template language of providers.yaml strings: `${connectionConfig.x}`,
+//! `${credentials.x}`, bare variables such as `${apiKey}`, function calls such as
+//! `${base64(...)}` (nesting allowed), and the `A || B` fallback where a context allows it.
+//! Every piece keeps its byte offset in the string, so problems are reported at their column.
+
+/// A parsed template: one alternative, or two for `A || B`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    /// The alternatives, tried in order.
+    pub alternatives: Vec<Vec<Piece>>,
+}
+
+/// A piece of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Literal text.
+    Lit {
+        /// The text.
+        text: String,
+        /// Byte offset in the template string.
+        offset: usize,
+    },
+    /// A `${...}` placeholder.
+    Expr {
+        /// What it refers to.
+        expr: Expr,
+        /// Byte offset of `$` in the template string.
+        offset: usize,
+        /// Byte length up to and including `}`.
+        len: usize,
+    },
+}
+
+/// What a placeholder refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expr {
+    /// `${connectionConfig.<key>}`.
+    ConnectionConfig(String),
+    /// `${credentials.<key>}`.
+    Credential(String),
+    /// A bare variable: `${apiKey}`, `${accessToken}`, `${now:X}`, `${step1.token}`, ...
+    Var(String),
+    /// A function call: `${base64(...)}`.
+    Call {
+        /// The function name.
+        name: String,
+        /// The arguments, each a template.
+        args: Vec<Vec<Piece>>,
+    },
+}
+
+/// A template that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    /// Byte offset of the problem.
+    pub offset: usize,
+    /// Byte length of the offending text.
+    pub len: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Parses `text`. With `allow_fallback`, a top-level `||` outside placeholders separates
+/// two alternatives (surrounding spaces trimmed), as in URL, header and query templates.
+pub fn parse(text: &str, allow_fallback: bool) -> Result<Template, TemplateError> {
+    let mut alternatives = Vec::new();
+    let mut start = 0;
+    if allow_fallback {
+        for (i, _) in top_level_matches(text, "||") {
+            alternatives.push(trimmed(text, start, i)?);
+            start = i + 2;
+        }
+    }
+    alternatives.push(if alternatives.is_empty() {
+        parse_pieces(text, 0)?
+    } else {
+        trimmed(text, start, text.len())?
+    });
+    if alternatives.len() > 2 {
+        let second = top_level_matches(text, "||").nth(1).map_or(0, |(i, _)| i);
+        return Err(TemplateError {
+            offset: second,
+            len: 2,
+            message: "a template may have one `||` fallback, not more".into(),
+        });
+    }
+    Ok(Template { alternatives })
+}
+
+fn trimmed(text: &str, start: usize, end: usize) -> Result<Vec<Piece>, TemplateError> {
+    let part = &text[start..end];
+    let lead = part.len() - part.trim_start().len();
+    parse_pieces(part.trim(), start + lead)
+}
+
+/// Positions of `needle` in `text` outside of `${...}` placeholders.
+fn top_level_matches<'a>(
+    text: &'a str,
+    needle: &'a str,
+) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+    let mut depth = 0usize;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < bytes.len() {
+            if bytes[i..].starts_with(b"${") {
+                depth += 1;
+                i += 2;
+            } else if bytes[i] == b'}' && depth > 0 {
+                depth -= 1;
+                i += 1;
+            } else if depth == 0 && bytes[i..].starts_with(needle.as_bytes()) {
+                let at = i;
+                i += needle.len();
+                return Some((at, needle));
+            } else {
+                i += 1;
+            }
+        }
+        None
+    })
+}
+
+/// Splits `text` (which starts at `base` in the whole template) into pieces.
+fn parse_pieces(text: &str, base: usize) -> Result<Vec<Piece>, TemplateError> {
+    let mut pieces = Vec::new();
+    let mut lit_start = 0;
+    let mut i = 0;
+    let bytes = text.as_bytes();
+    while i < bytes.len() {
+        if !bytes[i..].starts_with(b"${") {
+            i += 1;
+            continue;
+        }
+        let end = closing_brace(text, i).ok_or_else(|| TemplateError {
+            offset: base + i,
+            len: 2,
+            message: "unclosed `${`: a placeholder ends with `}`".into(),
+        })?;
+        if lit_start < i {
+            pieces.push(Piece::Lit {
+                text: text[lit_start..i].to_owned(),
+                offset: base + lit_start,
+            });
+        }
+        let inner = &text[i + 2..end];
+        let expr = parse_expr(inner, base + i + 2).map_err(|mut e| {
+            if e.len == 0 {
+                e.offset = base + i;
+                e.len = end + 1 - i;
+            }
+            e
+        })?;
+        pieces.push(Piece::Expr {
+            expr,
+            offset: base + i,
+            len: end + 1 - i,
+        });
+        i = end + 1;
+        lit_start = i;
+    }
+    if lit_start < text.len() {
+        pieces.push(Piece::Lit {
+            text: text[lit_start..].to_owned(),
+            offset: base + lit_start,
+        });
+    }
+    Ok(pieces)
+}
+
+/// The index of the `}` that closes the `${` at `open`, counting nested `${`.
+fn closing_brace(text: &str, open: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"${") {
+            depth += 1;
+            i += 2;
+            continue;
+        }
+        if bytes[i] == b'}' {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn parse_expr(inner: &str, base: usize) -> Result<Expr, TemplateError> {
+    let err = |message: String| TemplateError {
+        offset: base,
+        len: 0,
+        message,
+    };
+    if inner.trim().is_empty() {
+        return Err(err("empty placeholder `${}`".into()));
+    }
+    if let Some(open) = inner.find('(')
+        && is_name(&inner[..open])
+    {
+        if !inner.ends_with(')') {
+            return Err(err(format!(
+                "function call `{}(` is not closed by `)`",
+                &inner[..open]
+            )));
+        }
+        let args_text = &inner[open + 1..inner.len() - 1];
+        let args_base = base + open + 1;
+        let mut args = Vec::new();
+        let mut start = 0;
+        if !args_text.trim().is_empty() {
+            for (i, _) in top_level_matches(args_text, ",") {
+                args.push(parse_pieces(&args_text[start..i], args_base + start)?);
+                start = i + 1;
+            }
+            args.push(parse_pieces(&args_text[start..], args_base + start)?);
+        }
+        return Ok(Expr::Call {
+            name: inner[..open].to_owned(),
+            args,
+        });
+    }
+    let key_ok = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    };
+    if let Some(key) = inner.strip_prefix("connectionConfig.") {
+        return if key_ok(key) {
+            Ok(Expr::ConnectionConfig(key.to_owned()))
+        } else {
+            Err(err(format!(
+                "`{inner}` is not a valid connection config reference"
+            )))
+        };
+    }
+    if let Some(key) = inner.strip_prefix("credentials.") {
+        return if key_ok(key) {
+            Ok(Expr::Credential(key.to_owned()))
+        } else {
+            Err(err(format!(
+                "`{inner}` is not a valid credentials reference"
+            )))
+        };
+    }
+    let first_ok = inner.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+    if first_ok
+        && inner
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-+:".contains(c))
+    {
+        return Ok(Expr::Var(inner.to_owned()));
+    }
+    Err(err(format!(
+        "`${{{inner}}}` is not a placeholder the template language has"
+    )))
+}
+
+/// Every placeholder of a template, nested ones included, in order.
+pub fn exprs(pieces: &[Piece]) -> Vec<(&Expr, usize, usize)> {
+    let mut out = Vec::new();
+    for p in pieces {
+        if let Piece::Expr { expr, offset, len } = p {
+            out.push((expr, *offset, *len));
+            if let Expr::Call { args, .. } = expr {
+                for a in args {
+                    out.extend(exprs(a));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(text: &str, offset: usize) -> Piece {
+        Piece::Lit {
+            text: text.into(),
+            offset,
+        }
+    }
+
+    #[test]
+    fn parses_params_with_offsets() {
+        let t = parse("Bearer ${apiKey}", true).unwrap();
+        assert_eq!(
+            t.alternatives,
+            vec![vec![
+                lit("Bearer ", 0),
+                Piece::Expr {
+                    expr: Expr::Var("apiKey".into()),
+                    offset: 7,
+                    len: 9
+                }
+            ]]
+        );
+        let t = parse(
+            "https://${connectionConfig.company}.jobs.personio.de",
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            t.alternatives[0],
+            vec![
+                lit("https://", 0),
+                Piece::Expr {
+                    expr: Expr::ConnectionConfig("company".into()),
+                    offset: 8,
+                    len: 27
+                },
+                lit(".jobs.personio.de", 35),
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_nested_calls_and_fallbacks() {
+        let t = parse(
+            "Basic ${base64(${credentials.username}:${credentials.password})}",
+            true,
+        )
+        .unwrap();
+        let all = exprs(&t.alternatives[0]);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[1].0, &Expr::Credential("username".into()));
+        assert_eq!(all[1].1, 15);
+        let t = parse(
+            "https://${connectionConfig.host}/x || https://default.example/x",
+            true,
+        )
+        .unwrap();
+        assert_eq!(t.alternatives.len(), 2);
+        assert_eq!(
+            t.alternatives[1],
+            vec![lit("https://default.example/x", 38)]
+        );
+        let t = parse("${connectionConfig.a}||${connectionConfig.b}", false).unwrap();
+        assert_eq!(t.alternatives.len(), 1);
+    }
+
+    #[test]
+    fn reports_errors_with_positions() {
+        let e = parse("x ${connectionConfig.a", true).unwrap_err();
+        assert_eq!((e.offset, e.len), (2, 2));
+        let e = parse("a ${} b", true).unwrap_err();
+        assert_eq!(
+            (e.offset, e.len, e.message.as_str()),
+            (2, 3, "empty placeholder `${}`")
+        );
+        let e = parse("${connectionConfig.a b}", true).unwrap_err();
+        assert_eq!(e.offset, 0);
+        assert!(parse("a || b || c", true).is_err());
+    }
+}

@@ -1,0 +1,348 @@
+//! Validation of a JSON object of params against a provider's declared params.
+
+use std::fmt;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::error::{ValidationError, ValidationErrorKind, ValidationErrors, closest};
+use crate::rules;
+use crate::secret::Secret;
+
+/// Which group of params an input belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    /// `connection_config`: per-connection settings such as a company id.
+    ConnectionConfig,
+    /// `credentials`: what the user authenticates with.
+    Credentials,
+}
+
+impl Section {
+    /// The key of the section in providers.yaml.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Section::ConnectionConfig => "connection_config",
+            Section::Credentials => "credentials",
+        }
+    }
+}
+
+impl fmt::Display for Section {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A regex from providers.yaml, compiled on first use. The generator has already compiled
+/// it with the same engine, so compilation does not fail at run time; if it ever did, every
+/// value is reported as not matching instead of the process panicking.
+pub struct Pattern {
+    source: &'static str,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl Pattern {
+    /// A pattern with this source text (searched in the value, like JavaScript's `test`).
+    pub const fn new(source: &'static str) -> Self {
+        Pattern {
+            source,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// The pattern as written in providers.yaml.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// Whether the pattern is found in `value`.
+    pub fn is_match(&self, value: &str) -> bool {
+        self.compiled
+            .get_or_init(|| Regex::new(self.source).ok())
+            .as_ref()
+            .is_some_and(|re| re.is_match(value))
+    }
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Pattern").field(&self.source).finish()
+    }
+}
+
+/// The check a param's value must pass besides being a non-empty string.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Rule {
+    /// Any string.
+    Any,
+    /// The param's `pattern`.
+    Pattern(Pattern),
+    /// UPPER_SNAKE_CASE (see [`rules::is_upper_snake_case`]).
+    UpperSnakeCase,
+}
+
+/// One declared param, as generated from providers.yaml.
+#[derive(Debug)]
+pub struct ParamSpec {
+    /// The key as written in providers.yaml, e.g. `partnerId`.
+    pub key: &'static str,
+    /// Whether the param may be absent; an empty string or `null` counts as absent.
+    pub optional: bool,
+    /// Whether the value is a secret: never shown in errors, kept in a [`Secret`].
+    pub secret: bool,
+    /// The check on the value.
+    pub rule: Rule,
+    /// The allowed values (`enum` in providers.yaml); empty for any value.
+    pub one_of: &'static [&'static str],
+}
+
+impl ParamSpec {
+    fn check(&self, section: Section, value: &str, errors: &mut Vec<ValidationError>) {
+        let shown = || (!self.secret).then(|| value.to_owned());
+        let kind = match &self.rule {
+            Rule::Pattern(p) if !p.is_match(value) => Some(ValidationErrorKind::Pattern {
+                pattern: p.source(),
+                value: shown(),
+            }),
+            Rule::UpperSnakeCase if !rules::is_upper_snake_case(value) => {
+                Some(ValidationErrorKind::UpperSnakeCase { value: shown() })
+            }
+            _ => None,
+        };
+        errors.extend(kind.map(|k| ValidationError::new(section, self.key, k)));
+        if !self.one_of.is_empty() && !self.one_of.contains(&value) {
+            let kind = ValidationErrorKind::NotOneOf {
+                allowed: self.one_of,
+                value: shown(),
+            };
+            errors.push(ValidationError::new(section, self.key, kind));
+        }
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The validated values of one input, by the index of their [`ParamSpec`]. Generated
+/// `from_json` functions build their struct from it.
+#[derive(Debug)]
+pub struct Fields<'a> {
+    values: Vec<Option<&'a str>>,
+}
+
+impl<'a> Fields<'a> {
+    /// Checks `input` against `specs`: every problem is collected (missing, empty, not a
+    /// string, rule broken, unknown param) and returned at once.
+    pub fn read(
+        section: Section,
+        specs: &[ParamSpec],
+        input: &'a Value,
+    ) -> Result<Self, ValidationErrors> {
+        let Value::Object(map) = input else {
+            let kind = ValidationErrorKind::NotAnObject {
+                found: json_kind(input),
+            };
+            let error = ValidationError::new(section, section.as_str(), kind);
+            return Err(ValidationErrors::from_vec(vec![error]).expect("one error"));
+        };
+        let mut errors = Vec::new();
+        let mut values = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let value = match map.get(spec.key) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) if s.is_empty() => {
+                    if !spec.optional {
+                        errors.push(ValidationError::new(
+                            section,
+                            spec.key,
+                            ValidationErrorKind::Empty,
+                        ));
+                    }
+                    values.push(None);
+                    continue;
+                }
+                Some(Value::String(s)) => Some(s.as_str()),
+                Some(other) => {
+                    let kind = ValidationErrorKind::NotAString {
+                        found: json_kind(other),
+                    };
+                    errors.push(ValidationError::new(section, spec.key, kind));
+                    values.push(None);
+                    continue;
+                }
+            };
+            match value {
+                Some(v) => spec.check(section, v, &mut errors),
+                None if !spec.optional => errors.push(ValidationError::new(
+                    section,
+                    spec.key,
+                    ValidationErrorKind::Missing,
+                )),
+                None => {}
+            }
+            values.push(value);
+        }
+        for key in map.keys() {
+            if !specs.iter().any(|s| s.key == key) {
+                let suggestion = closest(key, specs.iter().map(|s| s.key));
+                let kind = ValidationErrorKind::UnknownParam { suggestion };
+                errors.push(ValidationError::new(section, key.as_str(), kind));
+            }
+        }
+        match ValidationErrors::from_vec(errors) {
+            Some(errors) => Err(errors),
+            None => Ok(Fields { values }),
+        }
+    }
+
+    fn get(&self, index: usize) -> Option<&'a str> {
+        self.values.get(index).copied().flatten()
+    }
+
+    /// The value of a required param (validated as present by [`Fields::read`]).
+    pub fn required(&self, index: usize) -> String {
+        self.get(index).unwrap_or_default().to_owned()
+    }
+
+    /// The value of an optional param; `None` when absent, `null` or empty.
+    pub fn optional(&self, index: usize) -> Option<String> {
+        self.get(index).map(str::to_owned)
+    }
+
+    /// The value of a required secret param.
+    pub fn required_secret(&self, index: usize) -> Secret {
+        Secret::new(self.get(index).unwrap_or_default())
+    }
+
+    /// The value of an optional secret param.
+    pub fn optional_secret(&self, index: usize) -> Option<Secret> {
+        self.get(index).map(Secret::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    static SPECS: [ParamSpec; 4] = [
+        ParamSpec {
+            key: "companyId",
+            optional: false,
+            secret: false,
+            rule: Rule::Pattern(Pattern::new("^[0-9]+$")),
+            one_of: &[],
+        },
+        ParamSpec {
+            key: "partnerId",
+            optional: true,
+            secret: false,
+            rule: Rule::UpperSnakeCase,
+            one_of: &[],
+        },
+        ParamSpec {
+            key: "apiKey",
+            optional: false,
+            secret: true,
+            rule: Rule::Pattern(Pattern::new("^papi-")),
+            one_of: &[],
+        },
+        ParamSpec {
+            key: "language",
+            optional: true,
+            secret: false,
+            rule: Rule::Any,
+            one_of: &["de", "en"],
+        },
+    ];
+
+    fn errors(input: Value) -> Vec<String> {
+        Fields::read(Section::ConnectionConfig, &SPECS, &input)
+            .unwrap_err()
+            .iter()
+            .map(|e| format!("{}|{e}", e.param()))
+            .collect()
+    }
+
+    #[test]
+    fn accepts_valid_input() {
+        let input =
+            json!({"companyId": "123", "partnerId": "ACME", "apiKey": "papi-x", "language": "de"});
+        let f = Fields::read(Section::ConnectionConfig, &SPECS, &input).unwrap();
+        assert_eq!(f.required(0), "123");
+        assert_eq!(f.optional(1).as_deref(), Some("ACME"));
+        assert_eq!(f.required_secret(2).expose(), "papi-x");
+        assert_eq!(f.optional(3).as_deref(), Some("de"));
+    }
+
+    #[test]
+    fn optional_empty_and_null_are_absent() {
+        let input =
+            json!({"companyId": "1", "partnerId": "", "apiKey": "papi-x", "language": null});
+        let f = Fields::read(Section::ConnectionConfig, &SPECS, &input).unwrap();
+        assert_eq!(f.optional(1), None);
+        assert_eq!(f.optional(3), None);
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let got = errors(
+            json!({"companyId": "", "partnerId": "my_app", "apiKey": 5, "langauge": "x", "language": "fr"}),
+        );
+        assert_eq!(
+            got,
+            [
+                "companyId|connection_config param `companyId`: required param is empty",
+                "partnerId|connection_config param `partnerId`: value \"my_app\" is not UPPER_SNAKE_CASE (an uppercase letter, then uppercase letters and digits, words joined by single underscores, at most 64 characters; e.g. MY_APPLICATION)",
+                "apiKey|connection_config param `apiKey`: must be a string, got a number",
+                "language|connection_config param `language`: value \"fr\" is not one of `de`, `en`",
+                "langauge|connection_config param `langauge`: unknown param (did you mean `language`?)",
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_and_not_an_object() {
+        assert_eq!(
+            errors(json!({})),
+            [
+                "companyId|connection_config param `companyId`: required param is missing",
+                "apiKey|connection_config param `apiKey`: required param is missing",
+            ]
+        );
+        assert_eq!(
+            errors(json!([1])),
+            ["connection_config|connection_config: expected a JSON object of params, got an array"]
+        );
+    }
+
+    #[test]
+    fn secret_values_never_in_messages() {
+        let got = errors(json!({"companyId": "abc", "apiKey": "sk-live-123"}));
+        assert_eq!(
+            got,
+            [
+                "companyId|connection_config param `companyId`: value \"abc\" does not match the pattern `^[0-9]+$`",
+                "apiKey|connection_config param `apiKey`: the secret value (not shown) does not match the pattern `^papi-`",
+            ]
+        );
+        assert!(!got.join("").contains("sk-live"));
+    }
+
+    #[test]
+    fn pattern_that_cannot_compile_never_matches() {
+        let p = Pattern::new("(");
+        assert!(!p.is_match("("));
+    }
+}
