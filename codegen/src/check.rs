@@ -214,21 +214,20 @@ impl<'a> Checker<'a> {
     fn provider(&mut self, entry: &'a ProviderEntry) -> Option<ProviderPlan<'a>> {
         let p = &entry.provider;
         let errors_before = self.error_count();
-        let Some(auth_mode) = p.auth_mode.as_ref().map(|m| m.value) else {
+        let auth_mode = p.auth_mode.as_ref().map(|m| m.value);
+        if auth_mode.is_none() && !p.invalid_keys.contains(&"auth_mode") {
             self.error(
                 entry.key_loc,
                 format!("provider `{}` has no `auth_mode`", entry.key),
             )
             .help = Some("add e.g. `auth_mode: API_KEY`, or `alias:` another provider".into());
-            return None;
-        };
-        let Some(docs) = p.docs.as_ref() else {
+        }
+        if p.docs.is_none() && !p.invalid_keys.contains(&"docs") {
             self.error(
                 entry.key_loc,
                 format!("provider `{}` has no `docs` URL", entry.key),
             );
-            return None;
-        };
+        }
         let config = p
             .connection_config
             .as_ref()
@@ -238,7 +237,9 @@ impl<'a> Checker<'a> {
             .as_ref()
             .map_or_else(Vec::new, |m| self.params(Section::Credentials, m));
         self.references(entry, auth_mode);
-        self.auth_mode_rules(entry, auth_mode);
+        if let Some(mode) = auth_mode {
+            self.auth_mode_rules(entry, mode);
+        }
 
         let mut headers = Vec::new();
         if let Some(map) = p.proxy.as_ref().and_then(|x| x.headers.as_ref()) {
@@ -262,6 +263,9 @@ impl<'a> Checker<'a> {
             .and_then(|x| x.verification.as_ref())
             .and_then(|v| v.base_url_override.as_ref())
             .and_then(|t| self.url(t, &config, &credentials));
+        let (Some(auth_mode), Some(docs)) = (auth_mode, p.docs.as_ref()) else {
+            return None;
+        };
         if self.error_count() > errors_before {
             return None;
         }
@@ -355,7 +359,7 @@ impl<'a> Checker<'a> {
 
     /// `${connectionConfig.x}` anywhere in the entry must be declared, and each declared
     /// connection param must be used somewhere (the platform's own CI rules).
-    fn references(&mut self, entry: &'a ProviderEntry, auth_mode: AuthMode) {
+    fn references(&mut self, entry: &'a ProviderEntry, auth_mode: Option<AuthMode>) {
         let p = &entry.provider;
         let declared: Vec<&str> = p
             .connection_config
@@ -408,7 +412,8 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if entry.alias_of.is_some() || UNUSED_PARAMS_ALLOWED.contains(&auth_mode) {
+        if entry.alias_of.is_some() || auth_mode.is_none_or(|m| UNUSED_PARAMS_ALLOWED.contains(&m))
+        {
             return;
         }
         for (name, e) in p.connection_config.iter().flat_map(|m| m.iter()) {

@@ -1,8 +1,9 @@
 //! Typed reading of the located YAML tree: [`FromNode`], implemented by the model types.
 //!
 //! Every problem is recorded as a located [`Diagnostic`] and reading goes on, so one run
-//! reports all unknown keys and wrong types of a file. A value that failed to read is `None`
-//! and its parent is not used for generation, like a compiler that recovers after an error.
+//! reports all unknown keys and wrong types of a file. An optional value that failed to read
+//! is left out (`None`) so that the rest is still checked, like a compiler that recovers
+//! after an error; any error makes generation fail.
 
 use indexmap::IndexMap;
 
@@ -286,6 +287,9 @@ macro_rules! model_struct {
             $( $(#[$fmeta])* pub $field: $crate::lower::model_struct!(@ty $($req)? $ty), )*
             /// Where the mapping starts.
             pub loc: $crate::yaml::Loc,
+            /// Optional keys whose values could not be read (reported already; the field is
+            /// `None`), so that later checks do not report them again as missing.
+            pub invalid_keys: ::std::vec::Vec<&'static str>,
         }
 
         impl $name {
@@ -303,9 +307,10 @@ macro_rules! model_struct {
                 };
                 cx.unknown_keys(entries, Self::KEYS, $context);
                 let mut ok = true;
+                let mut invalid_keys = ::std::vec::Vec::new();
                 $(
                     let $field = $crate::lower::field::<$ty>(entries, $key, cx);
-                    $crate::lower::model_struct!(@check $($req)? ok, $field, node, cx, $key, $context);
+                    $crate::lower::model_struct!(@check $($req)? ok, invalid_keys, $field, node, cx, $key, $context);
                 )*
                 if !ok {
                     return None;
@@ -313,13 +318,14 @@ macro_rules! model_struct {
                 Some($name {
                     $( $field: $crate::lower::model_struct!(@take $($req)? $field), )*
                     loc: node.loc,
+                    invalid_keys,
                 })
             }
         }
     )*};
     (@ty req $ty:ty) => { $ty };
     (@ty $ty:ty) => { ::core::option::Option<$ty> };
-    (@check req $ok:ident, $field:ident, $node:ident, $cx:ident, $key:literal, $context:literal) => {
+    (@check req $ok:ident, $invalid:ident, $field:ident, $node:ident, $cx:ident, $key:literal, $context:literal) => {
         match &$field {
             $crate::lower::Field::Invalid => $ok = false,
             $crate::lower::Field::Missing => {
@@ -332,9 +338,11 @@ macro_rules! model_struct {
             $crate::lower::Field::Present(_) => {}
         }
     };
-    (@check $ok:ident, $field:ident, $node:ident, $cx:ident, $key:literal, $context:literal) => {
+    (@check $ok:ident, $invalid:ident, $field:ident, $node:ident, $cx:ident, $key:literal, $context:literal) => {
+        // An optional value that could not be read is left out, so that the checks of the
+        // rest of the mapping still run; generation fails on the error already reported.
         if matches!($field, $crate::lower::Field::Invalid) {
-            $ok = false;
+            $invalid.push($key);
         }
     };
     (@take req $field:ident) => { $field.ok()? };
