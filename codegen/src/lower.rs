@@ -306,6 +306,7 @@ macro_rules! model_struct {
                     return None;
                 };
                 cx.unknown_keys(entries, Self::KEYS, $context);
+                #[allow(unused_mut)] // structs without required keys never clear it
                 let mut ok = true;
                 let mut invalid_keys = ::std::vec::Vec::new();
                 $(
