@@ -24,9 +24,9 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub use terapi_runtime::{
+pub use ::terapi_runtime::{
     AuthMode, Header, Headers, ParamSpec, RenderError, Secret, Section, UnknownProvider,
     ValidationError, ValidationErrorKind, ValidationErrors,
 };
 
-terapi_runtime::include_providers!();
+::terapi_runtime::include_providers!();

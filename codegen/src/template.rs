@@ -232,11 +232,8 @@ fn parse_expr(inner: &str, base: usize) -> Result<Expr, TemplateError> {
             args,
         });
     }
-    let key_ok = |k: &str| {
-        !k.is_empty()
-            && k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-    };
+    let key_ok =
+        |k: &str| !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || "_.-".contains(c));
     if let Some(key) = inner.strip_prefix("connectionConfig.") {
         return if key_ok(key) {
             Ok(Expr::ConnectionConfig(key.to_owned()))
