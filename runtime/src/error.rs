@@ -157,8 +157,9 @@ impl fmt::Display for ValidationError {
 
 impl std::error::Error for ValidationError {}
 
-/// Every problem found in one input, in the order of the provider's params, then unknown
-/// params in input order. Never empty.
+/// Every problem found in one input: the provider's params in catalog order, then unknown
+/// params sorted by key.
+/// Never empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationErrors {
     errors: Vec<ValidationError>,

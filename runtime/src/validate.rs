@@ -193,12 +193,17 @@ impl<'a> Fields<'a> {
             }
             values.push(value);
         }
-        for key in map.keys() {
-            if !specs.iter().any(|s| s.key == key) {
-                let suggestion = closest(key, specs.iter().map(|s| s.key));
-                let kind = ValidationErrorKind::UnknownParam { suggestion };
-                errors.push(ValidationError::new(section, key.as_str(), kind));
-            }
+        // Sorted whatever the map's order (serde_json keeps input order when some crate in
+        // the build turns on its `preserve_order` feature).
+        let mut unknown: Vec<&String> = map
+            .keys()
+            .filter(|k| !specs.iter().any(|s| s.key == *k))
+            .collect();
+        unknown.sort();
+        for key in unknown {
+            let suggestion = closest(key, specs.iter().map(|s| s.key));
+            let kind = ValidationErrorKind::UnknownParam { suggestion };
+            errors.push(ValidationError::new(section, key.as_str(), kind));
         }
         match ValidationErrors::from_vec(errors) {
             Some(errors) => Err(errors),
