@@ -215,14 +215,17 @@ impl<'a> Checker<'a> {
         let p = &entry.provider;
         let errors_before = self.error_count();
         let auth_mode = p.auth_mode.as_ref().map(|m| m.value);
-        if auth_mode.is_none() && !p.invalid_keys.contains(&"auth_mode") {
+        // An `alias` still present was not resolved (its target is missing, reported where
+        // it is named): what the entry lacks would have come from the target.
+        let unresolved_alias = p.alias.is_some();
+        if auth_mode.is_none() && !p.invalid_keys.contains(&"auth_mode") && !unresolved_alias {
             self.error(
                 entry.key_loc,
                 format!("provider `{}` has no `auth_mode`", entry.key),
             )
             .help = Some("add e.g. `auth_mode: API_KEY`, or `alias:` another provider".into());
         }
-        if p.docs.is_none() && !p.invalid_keys.contains(&"docs") {
+        if p.docs.is_none() && !p.invalid_keys.contains(&"docs") && !unresolved_alias {
             self.error(
                 entry.key_loc,
                 format!("provider `{}` has no `docs` URL", entry.key),
@@ -680,6 +683,21 @@ impl<'a> Checker<'a> {
                     };
                     let part =
                         self.param_part(s, (expr, *offset, *len), (config, credentials), context)?;
+                    if let PartPlan::Param {
+                        section,
+                        index,
+                        written,
+                        ..
+                    } = &part
+                    {
+                        let secret = *section == Section::Credentials || config[*index].secret;
+                        if secret {
+                            let loc = self.inner(s, *offset, *len);
+                            self.error(loc, format!("`${{{written}}}` is a secret, and secrets never go into URLs (they end up in logs and proxies)"))
+                                .help = Some("send it in a header instead".into());
+                            return None;
+                        }
+                    }
                     if in_host {
                         host_values.push(host.len());
                         host.push(part);
@@ -719,4 +737,26 @@ fn regex_reason(err: &regex::Error) -> String {
             || text.lines().last().unwrap_or_default().to_owned(),
             str::to_owned,
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint;
+
+    #[test]
+    fn secrets_never_go_into_urls() {
+        let yaml = "p:\n    display_name: P\n    auth_mode: API_KEY\n    docs: https://x\n    proxy:\n        base_url: https://api.example.com/${apiKey}\n        verification:\n            endpoints: [/]\n            base_url_override: https://${connectionConfig.token}.example.com\n    connection_config:\n        token:\n            type: string\n            title: T\n            description: D\n            secret: true\n    credentials:\n        apiKey:\n            type: string\n            title: K\n            description: D\n";
+        let found: Vec<(u32, u32, String)> = lint(yaml)
+            .sorted()
+            .iter()
+            .map(|d| (d.loc.line, d.loc.col, d.message.clone()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (6, 43, "`${apiKey}` is a secret, and secrets never go into URLs (they end up in logs and proxies)".to_owned()),
+                (9, 40, "`${connectionConfig.token}` is a secret, and secrets never go into URLs (they end up in logs and proxies)".to_owned()),
+            ]
+        );
+    }
 }

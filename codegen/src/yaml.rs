@@ -52,13 +52,11 @@ impl Loc {
         if prefix.contains('\n') {
             return *self;
         }
-        let skip = if raw.starts_with(prefix) {
-            0
-        } else if (raw.starts_with('\'') || raw.starts_with('"')) && raw[1..].starts_with(prefix) {
-            1
-        } else {
+        // A plain scalar cannot start with a quote, so a leading quote is the quoting.
+        let skip = usize::from(raw.starts_with(['\'', '"']));
+        if !raw[skip..].starts_with(prefix) {
             return *self;
-        };
+        }
         Loc {
             line: self.line,
             col: self.col + skip as u32 + prefix.chars().count() as u32,

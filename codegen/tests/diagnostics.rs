@@ -1,0 +1,1405 @@
+//! Generation-time checks of `terapi-codegen`, through its public API (`lint`, `generate`):
+//! each problem is reported at its exact line and column, with its severity, message and
+//! "did you mean" help; every problem of a file is reported at once; hostile names and
+//! descriptions still give valid code; output is deterministic.
+//!
+//! The catalogs are written inline with 4-space indentation like the real providers.yaml.
+//! Each YAML text starts right after its opening `r#"` + newline, so its first line is line 1
+//! (see [`src`]); the line numbers noted in the tests count from there.
+
+use std::path::Path;
+
+use terapi_codegen::{Diagnostic, Error, Options, Severity, generate, generate_file, lint};
+
+/// The YAML text of a raw string literal that starts with a newline (dropped, so that the
+/// first line of the catalog is line 1).
+fn src(text: &str) -> &str {
+    text.strip_prefix('\n').unwrap_or(text)
+}
+
+/// Every diagnostic of `source`, sorted by position.
+fn diagnostics(source: &str) -> Vec<Diagnostic> {
+    lint(source).sorted().into_iter().cloned().collect()
+}
+
+/// A readable list of diagnostics for assertion messages.
+fn dump(ds: &[Diagnostic]) -> String {
+    ds.iter()
+        .map(|d| {
+            format!(
+                "  {}:{} {}: {} (help: {:?}, notes: {:?})",
+                d.loc.line,
+                d.loc.col,
+                d.severity,
+                d.message,
+                d.help,
+                d.notes
+                    .iter()
+                    .map(|(l, n)| format!("{}:{} {n}", l.line, l.col))
+                    .collect::<Vec<_>>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The one diagnostic whose message contains `needle`.
+fn find<'a>(ds: &'a [Diagnostic], needle: &str) -> &'a Diagnostic {
+    let found: Vec<&Diagnostic> = ds.iter().filter(|d| d.message.contains(needle)).collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected exactly one diagnostic containing {needle:?}, got:\n{}",
+        dump(ds)
+    );
+    found[0]
+}
+
+/// Asserts that `source` has exactly one diagnostic, an error containing `needle` at
+/// `line:col`, and returns it.
+fn only_error(source: &str, needle: &str, line: u32, col: u32) -> Diagnostic {
+    let ds = diagnostics(source);
+    assert_eq!(
+        ds.len(),
+        1,
+        "expected exactly one diagnostic, got:\n{}",
+        dump(&ds)
+    );
+    let d = find(&ds, needle).clone();
+    assert_at(&d, Severity::Error, line, col);
+    d
+}
+
+fn assert_at(d: &Diagnostic, severity: Severity, line: u32, col: u32) {
+    assert_eq!(
+        (d.severity, d.loc.line, d.loc.col),
+        (severity, line, col),
+        "wrong severity or place for: {}",
+        d.message
+    );
+}
+
+fn assert_help(d: &Diagnostic, want: &str) {
+    assert_eq!(
+        d.help.as_deref(),
+        Some(want),
+        "wrong help for: {}",
+        d.message
+    );
+}
+
+/// `generate` with default options, under the name `providers.yaml`.
+fn gen_code(source: &str) -> Result<String, Error> {
+    generate(Path::new("providers.yaml"), source, &Options::default()).map(|g| g.code)
+}
+
+fn gen_ok(source: &str) -> String {
+    match gen_code(source) {
+        Ok(code) => code,
+        Err(e) => panic!("generation failed:\n{e}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A valid catalog is clean.
+// ---------------------------------------------------------------------------------------
+
+const MINIMAL: &str = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+        headers:
+            authorization: Bearer ${apiKey}
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+            pattern: '^[a-z0-9-]+$'
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+            secret: true
+"#;
+
+#[test]
+fn minimal_valid_catalog_has_no_diagnostics_and_generates() {
+    let ds = diagnostics(src(MINIMAL));
+    assert!(ds.is_empty(), "unexpected diagnostics:\n{}", dump(&ds));
+    let code = gen_ok(src(MINIMAL));
+    assert!(code.contains("pub mod acme {"), "{code}");
+    assert!(code.contains("pub subdomain: "), "{code}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Unknown keys, with a "did you mean".
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn unknown_provider_key_is_located_with_suggestion() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+    conection_config:
+        region:
+            type: string
+            title: Region
+            description: The region.
+"#;
+    // line 12: `    conection_config:`
+    let d = only_error(src(yaml), "unknown key `conection_config`", 12, 5);
+    assert!(d.message.contains("provider entry"), "{}", d.message);
+    assert_help(&d, "did you mean `connection_config`?");
+}
+
+#[test]
+fn unknown_proxy_key_is_located_with_suggestion() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        header:
+            authorization: Bearer ${apiKey}
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 7: `        header:`
+    let d = only_error(src(yaml), "unknown key `header` in `proxy`", 7, 9);
+    assert_help(&d, "did you mean `headers`?");
+}
+
+#[test]
+fn unknown_param_definition_key_is_located_with_suggestion() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+            patern: '^[a-z]+$'
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 12: `            patern: '^[a-z]+$'`
+    let d = only_error(src(yaml), "unknown key `patern`", 12, 13);
+    assert!(d.message.contains("param definition"), "{}", d.message);
+    assert_help(&d, "did you mean `pattern`?");
+}
+
+// ---------------------------------------------------------------------------------------
+// Auth modes.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn unknown_auth_mode_is_located_at_the_value_with_suggestion() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: OAUTH2CC
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+    token_url: https://acme.example/oauth/token
+"#;
+    // line 3: `    auth_mode: OAUTH2CC`; reported once (not again as "no auth_mode").
+    let d = only_error(src(yaml), "unknown auth mode `OAUTH2CC`", 3, 16);
+    assert_help(&d, "did you mean `OAUTH2_CC`?");
+}
+
+#[test]
+fn missing_auth_mode_is_located_at_the_provider_key() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+"#;
+    only_error(src(yaml), "provider `acme` has no `auth_mode`", 1, 1);
+}
+
+#[test]
+fn api_key_without_credentials_is_located_at_the_provider_key() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+"#;
+    only_error(
+        src(yaml),
+        "auth mode API_KEY needs a `credentials.apiKey` param",
+        1,
+        1,
+    );
+}
+
+#[test]
+fn api_key_with_other_credentials_is_located_at_the_first_credential() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+    credentials:
+        token:
+            type: string
+            title: Token
+            description: The token.
+"#;
+    // line 8: `        token:`
+    only_error(
+        src(yaml),
+        "auth mode API_KEY needs a `credentials.apiKey` param",
+        8,
+        9,
+    );
+}
+
+#[test]
+fn oauth2_with_credentials_is_an_error_at_the_first_credential() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: OAUTH2
+    docs: https://acme.example/docs
+    authorization_url: https://acme.example/oauth/authorize
+    token_url: https://acme.example/oauth/token
+    proxy:
+        base_url: https://api.acme.example
+    credentials:
+        client_secret:
+            type: string
+            title: Client Secret
+            description: The secret.
+"#;
+    // line 10: `        client_secret:`
+    only_error(
+        src(yaml),
+        "auth mode OAUTH2 must not declare `credentials`",
+        10,
+        9,
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// `${connectionConfig.x}` references and declared params.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn undeclared_param_in_plain_scalar_points_at_the_dollar() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.tenant}.acme.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 6: the value starts at column 19, `https://` is 8 characters: `$` at column 27.
+    let d = only_error(
+        src(yaml),
+        "`${connectionConfig.tenant}` uses a param that `connection_config` does not declare",
+        6,
+        27,
+    );
+    assert_help(&d, "declare `tenant` under `connection_config`");
+    assert_eq!(d.loc.len, "${connectionConfig.tenant}".len());
+}
+
+#[test]
+fn undeclared_param_in_single_quoted_scalar_points_at_the_dollar() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: 'https://${connectionConfig.tenant}.acme.example'
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 6: the quote is at column 19, so `$` is at column 28.
+    only_error(
+        src(yaml),
+        "`${connectionConfig.tenant}` uses a param that `connection_config` does not declare",
+        6,
+        28,
+    );
+}
+
+#[test]
+fn undeclared_param_at_the_start_of_a_single_quoted_scalar_points_at_the_dollar() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            x-tenant: '${connectionConfig.tenant}'
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 8: `            x-tenant: ` is 22 characters: the quote is at column 23 and
+    // `$` at column 24.
+    let d = only_error(
+        src(yaml),
+        "`${connectionConfig.tenant}` uses a param that `connection_config` does not declare",
+        8,
+        24,
+    );
+    let start = src(yaml)
+        .find("${connectionConfig.tenant}")
+        .expect("in source");
+    assert_eq!(
+        (d.loc.offset, d.loc.len),
+        (start, "${connectionConfig.tenant}".len())
+    );
+}
+
+#[test]
+fn undeclared_param_at_the_start_of_a_double_quoted_scalar_points_at_the_dollar() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            x-tenant: "${connectionConfig.tenant}"
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 8: the quote is at column 23, so `$` is at column 24.
+    only_error(
+        src(yaml),
+        "`${connectionConfig.tenant}` uses a param that `connection_config` does not declare",
+        8,
+        24,
+    );
+}
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+    token_params:
+        audience: 'Grüße ${connectionConfig.tenant}'
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 8: the quote is at column 19; `Grüße ` is 6 characters (8 bytes): `$` at 26.
+    let d = only_error(src(yaml), "`${connectionConfig.tenant}`", 8, 26);
+    let start = src(yaml)
+        .find("${connectionConfig.tenant}")
+        .expect("in source");
+    assert_eq!(d.loc.offset, start);
+}
+
+#[test]
+fn misspelled_param_reference_suggests_the_declared_one() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+        headers:
+            x-subdomain: ${connectionConfig.subdomian}
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 8: `            x-subdomain: ` is 25 characters, so `$` is at column 26.
+    let d = only_error(src(yaml), "`${connectionConfig.subdomian}`", 8, 26);
+    assert_help(&d, "did you mean `subdomain`?");
+}
+
+#[test]
+fn unused_param_is_located_at_its_key() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+    connection_config:
+        region:
+            type: string
+            title: Region
+            description: The region.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 8: `        region:`
+    let d = only_error(
+        src(yaml),
+        "connection_config param `region` is declared but no template uses it",
+        8,
+        9,
+    );
+    assert!(
+        d.help
+            .as_deref()
+            .is_some_and(|h| h.contains("${connectionConfig.region}")),
+        "{:?}",
+        d.help
+    );
+}
+
+#[test]
+fn pattern_that_does_not_compile_is_located_at_the_value() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+            pattern: '^[a-z+$'
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 12: `            pattern: ` is 21 characters, so the quoted value is at column 22.
+    only_error(
+        src(yaml),
+        "the `pattern` of param `subdomain` does not compile",
+        12,
+        22,
+    );
+}
+
+#[test]
+fn param_type_other_than_string_is_located_at_the_value() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+    connection_config:
+        subdomain:
+            type: int
+            title: Subdomain
+            description: Your subdomain.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 9: `            type: ` is 18 characters, so `int` is at column 19.
+    only_error(
+        src(yaml),
+        "param `subdomain` has `type: int`; the only type is `string`",
+        9,
+        19,
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Name collisions in the generated Rust.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn provider_keys_with_the_same_rust_name_collide() {
+    let yaml = r#"
+foo-bar:
+    display_name: Foo Bar
+    auth_mode: API_KEY
+    docs: https://foo.example/docs
+    proxy:
+        base_url: https://api.foo.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+foo_bar:
+    display_name: Foo Bar (again)
+    auth_mode: API_KEY
+    docs: https://foo.example/docs
+    proxy:
+        base_url: https://api.foo.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // The later key (line 13) is the error; the note points at the first (line 1).
+    let d = only_error(
+        src(yaml),
+        "provider keys `foo-bar` and `foo_bar` both map to the Rust module name `foo_bar`",
+        13,
+        1,
+    );
+    assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+    let (loc, note) = &d.notes[0];
+    assert_eq!((loc.line, loc.col), (1, 1));
+    assert!(note.contains("`foo-bar`"), "{note}");
+}
+
+#[test]
+fn params_with_the_same_rust_field_collide() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            x-partner-id: ${connectionConfig.partnerId}
+            x-partner: ${connectionConfig.partner_id}
+    connection_config:
+        partnerId:
+            type: string
+            title: Partner ID
+            description: The partner.
+        partner_id:
+            type: string
+            title: Partner
+            description: The partner, again.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // `partner_id` (line 15) collides with `partnerId` (line 11).
+    let d = only_error(
+        src(yaml),
+        "params `partnerId` and `partner_id` both map to the Rust field name `partner_id`",
+        15,
+        9,
+    );
+    assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+    let (loc, note) = &d.notes[0];
+    assert_eq!((loc.line, loc.col), (11, 9));
+    assert!(note.contains("`partnerId`"), "{note}");
+}
+
+// ---------------------------------------------------------------------------------------
+// YAML errors.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn yaml_syntax_error_is_located() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY: x
+    docs: https://acme.example/docs
+"#;
+    // line 3: the second `:` (column 23) cannot start a mapping value there.
+    let d = only_error(src(yaml), "invalid YAML: ", 3, 23);
+    assert!(d.message.starts_with("invalid YAML: "), "{}", d.message);
+}
+
+#[test]
+fn yaml_unclosed_quote_is_located_at_the_quote() {
+    let yaml = r#"
+acme:
+    display_name: 'Acme
+    auth_mode: API_KEY
+"#;
+    // line 2: the quote that is never closed is at column 19.
+    let d = only_error(src(yaml), "invalid YAML: ", 2, 19);
+    assert!(d.message.contains("quote"), "{}", d.message);
+}
+
+#[test]
+fn yaml_bad_indentation_is_located_at_the_line() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+  auth_mode: API_KEY
+    docs: https://acme.example/docs
+"#;
+    // line 3 is indented by 2 instead of 4.
+    only_error(src(yaml), "invalid YAML: ", 3, 3);
+}
+
+#[test]
+fn duplicate_key_in_an_entry_is_located_at_the_second_key() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    display_name: Acme again
+    docs: https://acme.example/docs
+"#;
+    let d = only_error(src(yaml), "duplicate mapping key", 4, 5);
+    assert!(d.message.starts_with("invalid YAML: "), "{}", d.message);
+    assert!(d.message.contains("display_name"), "{}", d.message);
+}
+
+#[test]
+fn duplicate_provider_key_is_located_at_the_second_key() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+acme:
+    display_name: Acme again
+"#;
+    let d = only_error(src(yaml), "duplicate mapping key", 3, 1);
+    assert!(d.message.contains("acme"), "{}", d.message);
+}
+
+// ---------------------------------------------------------------------------------------
+// Aliases.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn alias_to_a_missing_provider_is_located_with_suggestion() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+globex:
+    alias: acmee
+    display_name: Globex
+"#;
+    // line 14: `    alias: ` is 11 characters, so `acmee` is at column 12.
+    let ds = diagnostics(src(yaml));
+    let d = find(
+        &ds,
+        "`alias` names provider `acmee`, which the catalog does not have",
+    );
+    assert_at(d, Severity::Error, 14, 12);
+    assert_help(d, "did you mean `acme`?");
+    // What the entry lacks would have come from the target: no cascade of "has no
+    // `auth_mode`" / "has no `docs`" errors.
+    assert_eq!(ds.len(), 1, "{ds:?}");
+}
+
+#[test]
+fn valid_alias_inherits_from_its_target() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+acme-eu:
+    alias: acme
+    display_name: Acme (EU)
+"#;
+    let ds = diagnostics(src(yaml));
+    assert!(ds.is_empty(), "{}", dump(&ds));
+    let code = gen_ok(src(yaml));
+    assert!(code.contains("pub mod acme_eu {"), "{code}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Every problem at once.
+// ---------------------------------------------------------------------------------------
+
+const MANY_ERRORS: &str = r#"
+typo:
+    display_name: Typo
+    auth_mode: API_KEY
+    docs: https://typo.example/docs
+    proxy:
+        base_url: https://api.typo.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+    conection_config:
+        region:
+            type: string
+            title: Region
+            description: The region.
+
+badmode:
+    display_name: Bad Mode
+    auth_mode: OAUTH2CC
+    docs: https://badmode.example/docs
+    proxy:
+        base_url: https://api.badmode.example
+
+undeclared:
+    display_name: Undeclared
+    auth_mode: API_KEY
+    docs: https://undeclared.example/docs
+    proxy:
+        base_url: https://${connectionConfig.tenant}.undeclared.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+badpattern:
+    display_name: Bad Pattern
+    auth_mode: API_KEY
+    docs: https://badpattern.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.badpattern.example
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+            pattern: '^[a-z+$'
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+badtype:
+    display_name: Bad Type
+    auth_mode: API_KEY
+    docs: https://badtype.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.badtype.example
+    connection_config:
+        subdomain:
+            type: int
+            title: Subdomain
+            description: Your subdomain.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+nomode:
+    display_name: No Mode
+    docs: https://nomode.example/docs
+    proxy:
+        base_url: https://api.nomode.example
+
+nokey:
+    display_name: No Key
+    auth_mode: API_KEY
+    docs: https://nokey.example/docs
+    proxy:
+        base_url: https://api.nokey.example
+
+twice:
+    display_name: Twice
+    auth_mode: API_KEY
+    docs: https://twice.example/docs
+    proxy:
+        base_url: https://api.twice.example
+        header:
+            authorization: Bearer ${apiKey}
+    connection_config:
+        region:
+            type: string
+            title: Region
+            description: The region.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+
+/// (line, col, part of the message) of every error in [`MANY_ERRORS`], in file order.
+const MANY_ERRORS_EXPECTED: &[(u32, u32, &str)] = &[
+    (12, 5, "unknown key `conection_config`"),
+    (20, 16, "unknown auth mode `OAUTH2CC`"),
+    (30, 27, "`${connectionConfig.tenant}` uses a param"),
+    (
+        48,
+        22,
+        "the `pattern` of param `subdomain` does not compile",
+    ),
+    (63, 19, "param `subdomain` has `type: int`"),
+    (72, 1, "provider `nomode` has no `auth_mode`"),
+    (
+        78,
+        1,
+        "auth mode API_KEY needs a `credentials.apiKey` param",
+    ),
+    (91, 9, "unknown key `header` in `proxy`"),
+    (
+        94,
+        9,
+        "connection_config param `region` is declared but no template uses it",
+    ),
+];
+
+#[test]
+fn every_problem_of_a_file_is_reported_at_once() {
+    let source = src(MANY_ERRORS);
+    let ds = diagnostics(source);
+    assert_eq!(
+        lint(source).counts(),
+        (MANY_ERRORS_EXPECTED.len(), 0),
+        "{}",
+        dump(&ds)
+    );
+    assert_eq!(ds.len(), MANY_ERRORS_EXPECTED.len(), "{}", dump(&ds));
+    for (d, (line, col, needle)) in ds.iter().zip(MANY_ERRORS_EXPECTED) {
+        assert!(d.message.contains(needle), "{needle:?} vs\n{}", dump(&ds));
+        assert_at(d, Severity::Error, *line, *col);
+    }
+
+    // `generate` fails with the same, complete set.
+    match generate(Path::new("providers.yaml"), source, &Options::default()) {
+        Err(Error::Catalog { diagnostics, .. }) => {
+            assert_eq!(diagnostics.counts(), (MANY_ERRORS_EXPECTED.len(), 0));
+        }
+        Err(e) => panic!("expected Error::Catalog, got: {e}"),
+        Ok(_) => panic!("generation of a broken catalog succeeded"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// `generate` on broken input: a located report, never a panic.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn generate_reports_errors_like_a_compiler() {
+    let source = src(MANY_ERRORS);
+    let err = generate(Path::new("providers.yaml"), source, &Options::default())
+        .expect_err("a broken catalog must not generate");
+    assert!(
+        matches!(err, Error::Catalog { .. }),
+        "expected Error::Catalog, got: {err}"
+    );
+    let text = err.to_string();
+    for (line, col, needle) in MANY_ERRORS_EXPECTED {
+        let headline = format!("providers.yaml:{line}:{col}: error: ");
+        let found = text
+            .lines()
+            .find(|l| l.starts_with(&headline))
+            .unwrap_or_else(|| panic!("no line starting with {headline:?} in:\n{text}"));
+        assert!(found.contains(needle), "{found}");
+    }
+    // The offending source lines are shown, each with a caret under the problem.
+    assert!(text.contains("    conection_config:"), "{text}");
+    assert!(
+        text.contains("        base_url: https://${connectionConfig.tenant}.undeclared.example"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `connection_config`?"), "{text}");
+    assert!(text.contains("did you mean `OAUTH2_CC`?"), "{text}");
+    assert!(text.lines().any(|l| l.contains('^')), "{text}");
+    assert!(
+        text.ends_with("providers.yaml: 9 errors, 0 warnings"),
+        "{text}"
+    );
+}
+
+#[test]
+fn caret_is_under_the_offending_text() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.tenant}.acme.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    let err = generate(Path::new("providers.yaml"), src(yaml), &Options::default())
+        .expect_err("undeclared param");
+    let text = err.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("providers.yaml:6:27: error: "),
+        "{text}"
+    );
+    let source_line = "        base_url: https://${connectionConfig.tenant}.acme.example";
+    let i = lines
+        .iter()
+        .position(|l| l.ends_with(source_line))
+        .unwrap_or_else(|| panic!("source line not shown:\n{text}"));
+    let shown = lines[i];
+    let caret = lines[i + 1];
+    let dollar = shown.len() - source_line.len() + source_line.find('$').expect("has $");
+    assert_eq!(
+        caret.find('^'),
+        Some(dollar),
+        "caret not under `$`:\n{shown}\n{caret}"
+    );
+    let carets = caret[dollar..].chars().take_while(|&c| c == '^').count();
+    assert_eq!(carets, "${connectionConfig.tenant}".len(), "{caret}");
+}
+
+#[test]
+fn collision_report_shows_the_note_at_the_first_name() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            x-partner-id: ${connectionConfig.partnerId}
+            x-partner: ${connectionConfig.partner_id}
+    connection_config:
+        partnerId:
+            type: string
+            title: Partner ID
+            description: The partner.
+        partner_id:
+            type: string
+            title: Partner
+            description: The partner, again.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    let text = gen_code(src(yaml)).expect_err("collision").to_string();
+    assert!(text.starts_with("providers.yaml:15:9: error: "), "{text}");
+    assert!(text.contains("        partnerId:"), "{text}");
+    assert!(text.contains("`partnerId` is here"), "{text}");
+}
+
+#[test]
+fn broken_inputs_never_panic() {
+    let inputs = [
+        "",
+        "   \n",
+        "# only a comment\n",
+        "[]\n",
+        "- a\n- b\n",
+        "42\n",
+        "acme\n",
+        "acme: 1\n",
+        "acme:\n",
+        "acme: []\n",
+        "acme: {}\n",
+        "\tacme: 1\n",
+        ":::\n",
+        "acme:\n    display_name: [\n",
+        "acme:\n    display_name: 'unclosed\n",
+        "acme:\n    auth_mode: 7\n",
+        "acme:\n    auth_mode: [API_KEY]\n",
+        "acme:\n    proxy: x\n",
+        "acme:\n    proxy:\n        base_url: 7\n",
+        "acme:\n    proxy:\n        base_url: 'https://${'\n",
+        "acme:\n    proxy:\n        base_url: https://${connectionConfig.}\n",
+        "acme:\n    proxy:\n        base_url: https://${}\n",
+        "acme:\n    proxy:\n        base_url: https://${a}${b(}\n",
+        "acme:\n    proxy:\n        base_url: a || b || c\n",
+        "acme:\n    proxy:\n        base_url: '${connectionConfig.x}'\n",
+        "acme:\n    proxy:\n        base_url: 'https://ü.example/${connectionConfig.é}'\n",
+        "acme:\n    connection_config:\n        x: 1\n",
+        "acme:\n    connection_config: [1, 2]\n",
+        "acme:\n    connection_config:\n        ? [a, b]\n        : c\n",
+        "acme:\n    credentials:\n        apiKey: {type: string, pattern: '(?!x)'}\n",
+        "acme:\n    alias: acme\n",
+        "a:\n    alias: b\nb:\n    alias: a\n",
+        "a:\n    alias: 7\n",
+        "a:\n    alias: nope\n    auth_mode: NOPE\n",
+        "acme:\n    token_expiration_buffer: 99999999999999999999999999\n",
+        "acme:\n    token_url: {OAUTH3: x}\n",
+        "? [a, b]\n: c\n",
+        "&a acme: *a\n",
+        "acme: &x\n    display_name: A\nother: *x\n",
+        "acme: !!binary aGVsbG8=\n",
+        "---\nacme: 1\n---\nother: 2\n",
+        "ü:\n    display_name: ü\n    auth_mode: NONE\n    docs: https://ü.example\n",
+        "\u{feff}acme: 1\n",
+        "acme:\r\n    display_name: A\r\n",
+        "acme:\n    display_name: \"\\u0000\"\n",
+    ];
+    for input in inputs {
+        let linted = std::panic::catch_unwind(|| lint(input));
+        assert!(linted.is_ok(), "lint panicked on {input:?}");
+        let generated = std::panic::catch_unwind(|| {
+            generate(Path::new("providers.yaml"), input, &Options::default())
+        });
+        let Ok(result) = generated else {
+            panic!("generate panicked on {input:?}");
+        };
+        match result {
+            Ok(_) => {}
+            Err(Error::Catalog { diagnostics, .. }) => {
+                assert!(diagnostics.has_errors(), "{input:?}");
+                for d in diagnostics.sorted() {
+                    assert!(
+                        d.loc.line >= 1 && d.loc.col >= 1,
+                        "{input:?}: {}",
+                        d.message
+                    );
+                }
+            }
+            Err(Error::Internal(e)) => panic!("internal error on {input:?}: {e}"),
+            Err(e) => panic!("unexpected error kind on {input:?}: {e}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Hostile names and descriptions still give valid code.
+// ---------------------------------------------------------------------------------------
+
+/// A minimal API_KEY entry under `key`.
+fn simple_entry(key: &str) -> String {
+    format!(
+        "{key}:
+    display_name: Provider {key}
+    auth_mode: API_KEY
+    docs: https://example.com/docs
+    proxy:
+        base_url: https://api.example.com
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"
+    )
+}
+
+const HOSTILE_PARAMS: &str = r#"
+params:
+    display_name: Params
+    auth_mode: API_KEY
+    docs: https://example.com/docs
+    proxy:
+        base_url: https://api.example.com
+        headers:
+            x-type: ${connectionConfig.type}
+            x-self: ${connectionConfig.self}
+            x-match: ${connectionConfig.match}
+            x-a-b: ${connectionConfig.a.b}
+            x-x-y: ${connectionConfig.x-y}
+            x-two-fa: ${connectionConfig.2fa}
+    connection_config:
+        type:
+            type: string
+            title: Type
+            description: A keyword.
+        self:
+            type: string
+            title: Self
+            description: A keyword.
+        match:
+            type: string
+            title: Match
+            description: A keyword.
+        a.b:
+            type: string
+            title: Dotted
+            description: A dot.
+        x-y:
+            type: string
+            title: Dashed
+            description: A dash.
+        2fa:
+            type: string
+            title: Digit first
+            description: Digits are outside the schema's key pattern, but must still generate.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+
+#[test]
+fn hostile_names_generate_valid_identifiers() {
+    let keys = [
+        "type",
+        "self",
+        "crate",
+        "super",
+        "1password",
+        "3cx",
+        "async",
+    ];
+    let mut source: String = keys.iter().map(|k| simple_entry(k) + "\n").collect();
+    source.push_str(src(HOSTILE_PARAMS));
+    let ds = diagnostics(&source);
+    assert!(ds.is_empty(), "{}", dump(&ds));
+    let code = gen_ok(&source);
+    for module in [
+        "type_",
+        "self_",
+        "crate_",
+        "super_",
+        "_1password",
+        "_3cx",
+        "async_",
+        "params",
+    ] {
+        assert!(
+            code.contains(&format!("pub mod {module} {{")),
+            "no `pub mod {module}` in:\n{code}"
+        );
+    }
+    for variant in [
+        "Type",
+        "Self_",
+        "Crate",
+        "Super",
+        "P1password",
+        "P3cx",
+        "Async",
+    ] {
+        assert!(
+            code.contains(&format!("Provider::{variant} ")),
+            "no variant `{variant}` in:\n{code}"
+        );
+    }
+    for field in ["type_", "self_", "match_", "a_b", "x_y", "_2fa"] {
+        assert!(
+            code.contains(&format!("pub {field}: ")),
+            "no field `{field}` in:\n{code}"
+        );
+    }
+    for key in ["\"type\"", "\"a.b\"", "\"x-y\"", "\"2fa\"", "\"1password\""] {
+        assert!(code.contains(key), "key {key} not kept in:\n{code}");
+    }
+    // No raw keyword or digit-first identifier sneaks through.
+    for bad in [
+        "pub mod type ",
+        "pub mod self ",
+        "pub mod crate ",
+        "pub mod super ",
+        "pub mod async ",
+        "pub mod 1password",
+        "pub mod 3cx",
+        "pub type: ",
+        "pub self: ",
+        "pub match: ",
+    ] {
+        assert!(!code.contains(bad), "found {bad:?} in:\n{code}");
+    }
+}
+
+#[test]
+fn hostile_descriptions_stay_inside_doc_comments() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: '"); std::process::exit(1); ("'
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: "```rust\npanic!()\n```\n*/ see [link] and <b>bold</b>"
+"#;
+    let code = gen_ok(src(yaml));
+    for line in code.lines() {
+        let t = line.trim_start();
+        if t.starts_with("//") {
+            continue;
+        }
+        for bad in ["process::exit", "panic!", "*/", "[link]", "<b>"] {
+            assert!(!t.contains(bad), "{bad:?} outside a comment: {line}");
+        }
+    }
+    let docs: Vec<&str> = code
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("///"))
+        .collect();
+    let has = |want: &str| docs.iter().any(|l| l.contains(want));
+    assert!(has("\"); std::process::exit(1); (\""), "{code}");
+    assert!(has("\\`\\`\\`rust"), "{code}");
+    assert!(has("/// panic!()"), "{code}");
+    assert!(has("\\*/"), "{code}");
+    assert!(has("\\[link\\]"), "{code}");
+    assert!(has("\\<b\\>bold\\</b\\>"), "{code}");
+    // No unescaped code fence: it would become a doctest.
+    assert!(!docs.iter().any(|l| l.contains("/// ```")), "{code}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Determinism and the committed output.
+// ---------------------------------------------------------------------------------------
+
+fn real_catalog() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../providers.yaml")
+}
+
+#[test]
+fn generation_is_deterministic() {
+    let first = gen_ok(src(MINIMAL));
+    let second = gen_ok(src(MINIMAL));
+    assert_eq!(first.as_bytes(), second.as_bytes());
+
+    let source = std::fs::read_to_string(real_catalog()).expect("read providers.yaml");
+    let a = gen_ok(&source);
+    let b = gen_ok(&source);
+    assert_eq!(a.as_bytes(), b.as_bytes());
+    // Only the file name of the path shows in the output.
+    let elsewhere = generate(
+        Path::new("/some/other/dir/providers.yaml"),
+        &source,
+        &Options::default(),
+    )
+    .expect("generates")
+    .code;
+    assert_eq!(a.as_bytes(), elsewhere.as_bytes());
+}
+
+#[test]
+fn real_catalog_matches_the_committed_output() {
+    let generated = generate_file(&real_catalog(), &Options::default())
+        .expect("providers.yaml generates")
+        .code;
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../generated/providers.rs"),
+    )
+    .expect("read generated/providers.rs");
+    assert!(
+        generated.as_bytes() == committed.as_bytes(),
+        "generated/providers.rs is stale; regenerate it with `cargo run -p terapi-codegen -- generate`"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Provider selection.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn selection_generates_only_the_selected_provider() {
+    let options = Options {
+        providers: Some(vec!["personio".into()]),
+        ..Default::default()
+    };
+    let code = generate_file(&real_catalog(), &options)
+        .expect("generates")
+        .code;
+    assert!(code.contains("pub mod personio {"), "{code}");
+    assert!(!code.contains("pub mod personio_v2"), "{code}");
+    assert!(!code.contains("pub mod personio_recruiting"), "{code}");
+    assert!(!code.contains("PersonioV2"), "{code}");
+}
+
+#[test]
+fn unknown_selected_provider_is_an_error_with_suggestion() {
+    let options = Options {
+        providers: Some(vec!["personoi".into()]),
+        ..Default::default()
+    };
+    match generate_file(&real_catalog(), &options) {
+        Err(Error::UnknownProviders { unknown, .. }) => {
+            assert_eq!(
+                unknown,
+                vec![("personoi".to_owned(), Some("personio".to_owned()))]
+            );
+        }
+        Err(e) => panic!("expected Error::UnknownProviders, got: {e}"),
+        Ok(_) => panic!("an unknown provider was accepted"),
+    }
+    let err = generate_file(&real_catalog(), &options).expect_err("unknown provider");
+    let text = err.to_string();
+    assert!(text.contains("`personoi`"), "{text}");
+    assert!(text.contains("did you mean `personio`?"), "{text}");
+}
