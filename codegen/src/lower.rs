@@ -93,43 +93,28 @@ impl<T: FromNode> FromNode for Located<T> {
     }
 }
 
-impl FromNode for String {
-    const EXPECTED: &'static str = "a string";
-    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
-        match &node.kind {
-            NodeKind::Str(s) => Some(s.clone()),
-            _ => {
-                cx.expected(node, Self::EXPECTED);
-                None
+/// `FromNode` for a scalar type read from one node kind.
+macro_rules! scalar_from_node {
+    ($($ty:ty => $expected:literal, $pattern:pat => $value:expr;)*) => {$(
+        impl FromNode for $ty {
+            const EXPECTED: &'static str = $expected;
+            fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
+                match &node.kind {
+                    $pattern => Some($value),
+                    _ => {
+                        cx.expected(node, Self::EXPECTED);
+                        None
+                    }
+                }
             }
         }
-    }
+    )*};
 }
 
-impl FromNode for bool {
-    const EXPECTED: &'static str = "`true` or `false`";
-    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
-        match node.kind {
-            NodeKind::Bool(b) => Some(b),
-            _ => {
-                cx.expected(node, Self::EXPECTED);
-                None
-            }
-        }
-    }
-}
-
-impl FromNode for i64 {
-    const EXPECTED: &'static str = "an integer";
-    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
-        match node.kind {
-            NodeKind::Int(i) => Some(i),
-            _ => {
-                cx.expected(node, Self::EXPECTED);
-                None
-            }
-        }
-    }
+scalar_from_node! {
+    String => "a string", NodeKind::Str(s) => s.clone();
+    bool => "`true` or `false`", NodeKind::Bool(b) => *b;
+    i64 => "an integer", NodeKind::Int(i) => *i;
 }
 
 /// Any YAML value, kept as it is: the format's loosely typed maps (`token_params`,

@@ -234,23 +234,23 @@ fn parse_expr(inner: &str, base: usize) -> Result<Expr, TemplateError> {
     }
     let key_ok =
         |k: &str| !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || "_.-".contains(c));
-    if let Some(key) = inner.strip_prefix("connectionConfig.") {
-        return if key_ok(key) {
-            Ok(Expr::ConnectionConfig(key.to_owned()))
-        } else {
-            Err(err(format!(
-                "`{inner}` is not a valid connection config reference"
-            )))
-        };
-    }
-    if let Some(key) = inner.strip_prefix("credentials.") {
-        return if key_ok(key) {
-            Ok(Expr::Credential(key.to_owned()))
-        } else {
-            Err(err(format!(
-                "`{inner}` is not a valid credentials reference"
-            )))
-        };
+    type Prefixed = (&'static str, fn(String) -> Expr, &'static str);
+    let prefixed: [Prefixed; 2] = [
+        (
+            "connectionConfig.",
+            Expr::ConnectionConfig,
+            "connection config",
+        ),
+        ("credentials.", Expr::Credential, "credentials"),
+    ];
+    for (prefix, make, what) in prefixed {
+        if let Some(key) = inner.strip_prefix(prefix) {
+            return if key_ok(key) {
+                Ok(make(key.to_owned()))
+            } else {
+                Err(err(format!("`{inner}` is not a valid {what} reference")))
+            };
+        }
     }
     let first_ok = inner.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
     if first_ok
