@@ -114,7 +114,7 @@ pub mod personio {
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::OAuth2Cc;
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const BASE_URL: &::core::primitive::str = "https://api.personio.de/v1";
-    /// The API root (`proxy.base_url`). Rendered from the connection config: each value is checked for where it lands (host label, path segment, query value), and the result must keep the scheme and host the template fixes.
+    /// The API root (`proxy.base_url`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
     pub fn base_url(
         _config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -123,15 +123,21 @@ pub mod personio {
     > {
         ::terapi_runtime::render::UrlTemplate {
             source: "https://api.personio.de/v1",
-            scheme: "https",
-            host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
-            rest: &[::terapi_runtime::render::Part::Lit("/v1")],
+            alternatives: &[
+                ::terapi_runtime::render::UrlAlternative {
+                    base: ::terapi_runtime::render::UrlBase::Fixed {
+                        scheme: "https",
+                        host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
+                    },
+                    rest: &[::terapi_runtime::render::Part::Lit("/v1")],
+                },
+            ],
         }
             .render()
     }
     /// The token endpoint (`token_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const TOKEN_URL: &::core::primitive::str = "https://api.personio.de/v1/auth";
-    /// The token endpoint (`token_url`). Rendered from the connection config: each value is checked for where it lands (host label, path segment, query value), and the result must keep the scheme and host the template fixes.
+    /// The token endpoint (`token_url`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
     pub fn token_url(
         _config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -140,9 +146,15 @@ pub mod personio {
     > {
         ::terapi_runtime::render::UrlTemplate {
             source: "https://api.personio.de/v1/auth",
-            scheme: "https",
-            host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
-            rest: &[::terapi_runtime::render::Part::Lit("/v1/auth")],
+            alternatives: &[
+                ::terapi_runtime::render::UrlAlternative {
+                    base: ::terapi_runtime::render::UrlBase::Fixed {
+                        scheme: "https",
+                        host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
+                    },
+                    rest: &[::terapi_runtime::render::Part::Lit("/v1/auth")],
+                },
+            ],
         }
             .render()
     }
@@ -299,20 +311,29 @@ pub mod personio {
             Self::from_json(&value)
         }
     }
-    /// The headers to send with every proxied request (`proxy.headers`), rendered from
-    /// the connection's values. A header whose optional value is absent is omitted;
-    /// a value that cannot be sent safely in a header is an error.
+    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
     pub fn proxy_headers(
         config: &ConnectionConfig,
-        _credentials: &Credentials,
+        credentials: &Credentials,
     ) -> ::core::result::Result<
         ::terapi_runtime::Headers,
         ::terapi_runtime::RenderError,
     > {
-        let mut headers = ::terapi_runtime::Headers::new();
-        headers
-            .push_rendered(
-                "x-personio-partner-id",
+        proxy_headers_with(config, credentials, &::terapi_runtime::RenderContext::new())
+    }
+    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    pub fn proxy_headers_with(
+        config: &ConnectionConfig,
+        _credentials: &Credentials,
+        cx: &::terapi_runtime::RenderContext<'_>,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::Headers,
+        ::terapi_runtime::RenderError,
+    > {
+        let mut out = ::terapi_runtime::Headers::new();
+        out.push_rendered(
+            "x-personio-partner-id",
+            &[
                 &[
                     ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
                         param: "connectionConfig.partnerId",
@@ -321,10 +342,12 @@ pub mod personio {
                         context: ::terapi_runtime::render::Context::Header,
                     }),
                 ],
-            )?;
-        headers
-            .push_rendered(
-                "x-personio-app-id",
+            ],
+            cx,
+        )?;
+        out.push_rendered(
+            "x-personio-app-id",
+            &[
                 &[
                     ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
                         param: "connectionConfig.appId",
@@ -333,8 +356,58 @@ pub mod personio {
                         context: ::terapi_runtime::render::Context::Header,
                     }),
                 ],
-            )?;
-        ::core::result::Result::Ok(headers)
+            ],
+            cx,
+        )?;
+        ::core::result::Result::Ok(out)
+    }
+    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
+    pub fn proxy_query(
+        config: &ConnectionConfig,
+        credentials: &Credentials,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::QueryParams,
+        ::terapi_runtime::RenderError,
+    > {
+        proxy_query_with(config, credentials, &::terapi_runtime::RenderContext::new())
+    }
+    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    pub fn proxy_query_with(
+        _config: &ConnectionConfig,
+        _credentials: &Credentials,
+        _cx: &::terapi_runtime::RenderContext<'_>,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::QueryParams,
+        ::terapi_runtime::RenderError,
+    > {
+        let out = ::terapi_runtime::QueryParams::new();
+        ::core::result::Result::Ok(out)
+    }
+    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
+    pub fn verification_headers(
+        config: &ConnectionConfig,
+        credentials: &Credentials,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::Headers,
+        ::terapi_runtime::RenderError,
+    > {
+        verification_headers_with(
+            config,
+            credentials,
+            &::terapi_runtime::RenderContext::new(),
+        )
+    }
+    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    pub fn verification_headers_with(
+        _config: &ConnectionConfig,
+        _credentials: &Credentials,
+        _cx: &::terapi_runtime::RenderContext<'_>,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::Headers,
+        ::terapi_runtime::RenderError,
+    > {
+        let out = ::terapi_runtime::Headers::new();
+        ::core::result::Result::Ok(out)
     }
 }
 /// Personio Recruiting
@@ -355,7 +428,7 @@ pub mod personio_recruiting {
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::ApiKey;
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const BASE_URL: &::core::primitive::str = "https://api.personio.de/v1";
-    /// The API root (`proxy.base_url`). Rendered from the connection config: each value is checked for where it lands (host label, path segment, query value), and the result must keep the scheme and host the template fixes.
+    /// The API root (`proxy.base_url`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
     pub fn base_url(
         _config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -364,15 +437,21 @@ pub mod personio_recruiting {
     > {
         ::terapi_runtime::render::UrlTemplate {
             source: "https://api.personio.de/v1",
-            scheme: "https",
-            host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
-            rest: &[::terapi_runtime::render::Part::Lit("/v1")],
+            alternatives: &[
+                ::terapi_runtime::render::UrlAlternative {
+                    base: ::terapi_runtime::render::UrlBase::Fixed {
+                        scheme: "https",
+                        host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
+                    },
+                    rest: &[::terapi_runtime::render::Part::Lit("/v1")],
+                },
+            ],
         }
             .render()
     }
     /// The base URL of the credential check (`proxy.verification.base_url_override`). As written in the catalog; may hold `${...}` placeholders.
     pub const VERIFICATION_BASE_URL: &::core::primitive::str = "https://${connectionConfig.company}.jobs.personio.de";
-    /// The base URL of the credential check (`proxy.verification.base_url_override`). Rendered from the connection config: each value is checked for where it lands (host label, path segment, query value), and the result must keep the scheme and host the template fixes.
+    /// The base URL of the credential check (`proxy.verification.base_url_override`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
     pub fn verification_base_url(
         config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -381,17 +460,25 @@ pub mod personio_recruiting {
     > {
         ::terapi_runtime::render::UrlTemplate {
             source: "https://${connectionConfig.company}.jobs.personio.de",
-            scheme: "https",
-            host: &[
-                ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
-                    param: "connectionConfig.company",
-                    value: ::core::option::Option::Some(config.company.as_str()),
-                    secret: false,
-                    context: ::terapi_runtime::render::Context::HostLabel,
-                }),
-                ::terapi_runtime::render::Part::Lit(".jobs.personio.de"),
+            alternatives: &[
+                ::terapi_runtime::render::UrlAlternative {
+                    base: ::terapi_runtime::render::UrlBase::Fixed {
+                        scheme: "https",
+                        host: &[
+                            ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
+                                param: "connectionConfig.company",
+                                value: ::core::option::Option::Some(
+                                    config.company.as_str(),
+                                ),
+                                secret: false,
+                                context: ::terapi_runtime::render::Context::HostLabel,
+                            }),
+                            ::terapi_runtime::render::Part::Lit(".jobs.personio.de"),
+                        ],
+                    },
+                    rest: &[],
+                },
             ],
-            rest: &[],
         }
             .render()
     }
@@ -570,9 +657,7 @@ pub mod personio_recruiting {
             Self::from_json(&value)
         }
     }
-    /// The headers to send with every proxied request (`proxy.headers`), rendered from
-    /// the connection's values. A header whose optional value is absent is omitted;
-    /// a value that cannot be sent safely in a header is an error.
+    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
     pub fn proxy_headers(
         config: &ConnectionConfig,
         credentials: &Credentials,
@@ -580,10 +665,21 @@ pub mod personio_recruiting {
         ::terapi_runtime::Headers,
         ::terapi_runtime::RenderError,
     > {
-        let mut headers = ::terapi_runtime::Headers::new();
-        headers
-            .push_rendered(
-                "authorization",
+        proxy_headers_with(config, credentials, &::terapi_runtime::RenderContext::new())
+    }
+    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    pub fn proxy_headers_with(
+        config: &ConnectionConfig,
+        credentials: &Credentials,
+        cx: &::terapi_runtime::RenderContext<'_>,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::Headers,
+        ::terapi_runtime::RenderError,
+    > {
+        let mut out = ::terapi_runtime::Headers::new();
+        out.push_rendered(
+            "authorization",
+            &[
                 &[
                     ::terapi_runtime::render::Part::Lit("Bearer "),
                     ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
@@ -595,10 +691,12 @@ pub mod personio_recruiting {
                         context: ::terapi_runtime::render::Context::Header,
                     }),
                 ],
-            )?;
-        headers
-            .push_rendered(
-                "x-company-id",
+            ],
+            cx,
+        )?;
+        out.push_rendered(
+            "x-company-id",
+            &[
                 &[
                     ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
                         param: "connectionConfig.companyId",
@@ -607,10 +705,12 @@ pub mod personio_recruiting {
                         context: ::terapi_runtime::render::Context::Header,
                     }),
                 ],
-            )?;
-        headers
-            .push_rendered(
-                "x-personio-partner-id",
+            ],
+            cx,
+        )?;
+        out.push_rendered(
+            "x-personio-partner-id",
+            &[
                 &[
                     ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
                         param: "connectionConfig.partnerId",
@@ -619,10 +719,12 @@ pub mod personio_recruiting {
                         context: ::terapi_runtime::render::Context::Header,
                     }),
                 ],
-            )?;
-        headers
-            .push_rendered(
-                "x-personio-app-id",
+            ],
+            cx,
+        )?;
+        out.push_rendered(
+            "x-personio-app-id",
+            &[
                 &[
                     ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
                         param: "connectionConfig.appId",
@@ -631,8 +733,63 @@ pub mod personio_recruiting {
                         context: ::terapi_runtime::render::Context::Header,
                     }),
                 ],
-            )?;
-        ::core::result::Result::Ok(headers)
+            ],
+            cx,
+        )?;
+        ::core::result::Result::Ok(out)
+    }
+    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
+    pub fn proxy_query(
+        config: &ConnectionConfig,
+        credentials: &Credentials,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::QueryParams,
+        ::terapi_runtime::RenderError,
+    > {
+        proxy_query_with(config, credentials, &::terapi_runtime::RenderContext::new())
+    }
+    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    pub fn proxy_query_with(
+        _config: &ConnectionConfig,
+        _credentials: &Credentials,
+        _cx: &::terapi_runtime::RenderContext<'_>,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::QueryParams,
+        ::terapi_runtime::RenderError,
+    > {
+        let out = ::terapi_runtime::QueryParams::new();
+        ::core::result::Result::Ok(out)
+    }
+    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
+    pub fn verification_headers(
+        config: &ConnectionConfig,
+        credentials: &Credentials,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::Headers,
+        ::terapi_runtime::RenderError,
+    > {
+        verification_headers_with(
+            config,
+            credentials,
+            &::terapi_runtime::RenderContext::new(),
+        )
+    }
+    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    pub fn verification_headers_with(
+        _config: &ConnectionConfig,
+        _credentials: &Credentials,
+        cx: &::terapi_runtime::RenderContext<'_>,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::Headers,
+        ::terapi_runtime::RenderError,
+    > {
+        let mut out = ::terapi_runtime::Headers::new();
+        out.push_rendered(
+            "accept",
+            &[&[::terapi_runtime::render::Part::Lit("application/xml")]],
+            cx,
+        )?;
+        ::core::result::Result::Ok(out)
     }
 }
 /// Personio (v2)
@@ -653,7 +810,7 @@ pub mod personio_v2 {
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::OAuth2Cc;
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const BASE_URL: &::core::primitive::str = "https://api.personio.de/v2";
-    /// The API root (`proxy.base_url`). Rendered from the connection config: each value is checked for where it lands (host label, path segment, query value), and the result must keep the scheme and host the template fixes.
+    /// The API root (`proxy.base_url`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
     pub fn base_url(
         _config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -662,15 +819,21 @@ pub mod personio_v2 {
     > {
         ::terapi_runtime::render::UrlTemplate {
             source: "https://api.personio.de/v2",
-            scheme: "https",
-            host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
-            rest: &[::terapi_runtime::render::Part::Lit("/v2")],
+            alternatives: &[
+                ::terapi_runtime::render::UrlAlternative {
+                    base: ::terapi_runtime::render::UrlBase::Fixed {
+                        scheme: "https",
+                        host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
+                    },
+                    rest: &[::terapi_runtime::render::Part::Lit("/v2")],
+                },
+            ],
         }
             .render()
     }
     /// The token endpoint (`token_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const TOKEN_URL: &::core::primitive::str = "https://api.personio.de/v2/auth/token";
-    /// The token endpoint (`token_url`). Rendered from the connection config: each value is checked for where it lands (host label, path segment, query value), and the result must keep the scheme and host the template fixes.
+    /// The token endpoint (`token_url`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
     pub fn token_url(
         _config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -679,9 +842,15 @@ pub mod personio_v2 {
     > {
         ::terapi_runtime::render::UrlTemplate {
             source: "https://api.personio.de/v2/auth/token",
-            scheme: "https",
-            host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
-            rest: &[::terapi_runtime::render::Part::Lit("/v2/auth/token")],
+            alternatives: &[
+                ::terapi_runtime::render::UrlAlternative {
+                    base: ::terapi_runtime::render::UrlBase::Fixed {
+                        scheme: "https",
+                        host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
+                    },
+                    rest: &[::terapi_runtime::render::Part::Lit("/v2/auth/token")],
+                },
+            ],
         }
             .render()
     }
@@ -838,20 +1007,29 @@ pub mod personio_v2 {
             Self::from_json(&value)
         }
     }
-    /// The headers to send with every proxied request (`proxy.headers`), rendered from
-    /// the connection's values. A header whose optional value is absent is omitted;
-    /// a value that cannot be sent safely in a header is an error.
+    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
     pub fn proxy_headers(
         config: &ConnectionConfig,
-        _credentials: &Credentials,
+        credentials: &Credentials,
     ) -> ::core::result::Result<
         ::terapi_runtime::Headers,
         ::terapi_runtime::RenderError,
     > {
-        let mut headers = ::terapi_runtime::Headers::new();
-        headers
-            .push_rendered(
-                "x-personio-partner-id",
+        proxy_headers_with(config, credentials, &::terapi_runtime::RenderContext::new())
+    }
+    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    pub fn proxy_headers_with(
+        config: &ConnectionConfig,
+        _credentials: &Credentials,
+        cx: &::terapi_runtime::RenderContext<'_>,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::Headers,
+        ::terapi_runtime::RenderError,
+    > {
+        let mut out = ::terapi_runtime::Headers::new();
+        out.push_rendered(
+            "x-personio-partner-id",
+            &[
                 &[
                     ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
                         param: "connectionConfig.partnerId",
@@ -860,10 +1038,12 @@ pub mod personio_v2 {
                         context: ::terapi_runtime::render::Context::Header,
                     }),
                 ],
-            )?;
-        headers
-            .push_rendered(
-                "x-personio-app-id",
+            ],
+            cx,
+        )?;
+        out.push_rendered(
+            "x-personio-app-id",
+            &[
                 &[
                     ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
                         param: "connectionConfig.appId",
@@ -872,7 +1052,57 @@ pub mod personio_v2 {
                         context: ::terapi_runtime::render::Context::Header,
                     }),
                 ],
-            )?;
-        ::core::result::Result::Ok(headers)
+            ],
+            cx,
+        )?;
+        ::core::result::Result::Ok(out)
+    }
+    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
+    pub fn proxy_query(
+        config: &ConnectionConfig,
+        credentials: &Credentials,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::QueryParams,
+        ::terapi_runtime::RenderError,
+    > {
+        proxy_query_with(config, credentials, &::terapi_runtime::RenderContext::new())
+    }
+    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    pub fn proxy_query_with(
+        _config: &ConnectionConfig,
+        _credentials: &Credentials,
+        _cx: &::terapi_runtime::RenderContext<'_>,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::QueryParams,
+        ::terapi_runtime::RenderError,
+    > {
+        let out = ::terapi_runtime::QueryParams::new();
+        ::core::result::Result::Ok(out)
+    }
+    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
+    pub fn verification_headers(
+        config: &ConnectionConfig,
+        credentials: &Credentials,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::Headers,
+        ::terapi_runtime::RenderError,
+    > {
+        verification_headers_with(
+            config,
+            credentials,
+            &::terapi_runtime::RenderContext::new(),
+        )
+    }
+    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    pub fn verification_headers_with(
+        _config: &ConnectionConfig,
+        _credentials: &Credentials,
+        _cx: &::terapi_runtime::RenderContext<'_>,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::Headers,
+        ::terapi_runtime::RenderError,
+    > {
+        let out = ::terapi_runtime::Headers::new();
+        ::core::result::Result::Ok(out)
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::check::PatternPolicy;
 use crate::{Error, Options, generate_file};
 
 /// Generates Rust from a providers.yaml in a build script.
@@ -66,6 +67,16 @@ impl Builder {
         self
     }
 
+    /// Leaves out these providers (by catalog key), e.g. entries with known faults.
+    pub fn exclude<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.options.exclude = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// The output directory (default: `$OUT_DIR`).
     pub fn out_dir(mut self, dir: impl AsRef<Path>) -> Self {
         self.out_dir = Some(dir.as_ref().to_owned());
@@ -82,6 +93,14 @@ impl Builder {
     /// crates that re-export it.
     pub fn runtime_path(mut self, path: impl Into<String>) -> Self {
         self.options.runtime_path = path.into();
+        self
+    }
+
+    /// What to do with a `pattern` the Rust regex engine cannot run (lookaround) or that is
+    /// invalid: [`PatternPolicy::Error`] (the default) fails the build,
+    /// [`PatternPolicy::Skip`] warns and drops that one check.
+    pub fn patterns(mut self, policy: PatternPolicy) -> Self {
+        self.options.patterns = policy;
         self
     }
 

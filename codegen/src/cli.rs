@@ -43,12 +43,37 @@ pub struct GenerateArgs {
     /// Only these provider keys (comma-separated or repeated).
     #[arg(long, value_delimiter = ',')]
     pub providers: Vec<String>,
+    /// Leave out these provider keys (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
     /// The runtime crate's path in generated code.
     #[arg(long, default_value = "::terapi_runtime")]
     pub runtime_path: String,
     /// Leave out doc comments.
     #[arg(long)]
     pub no_docs: bool,
+    /// What to do with a `pattern` the regex engine cannot run (lookaround) or that is
+    /// invalid: `error` fails the run, `skip` warns and drops that one check.
+    #[arg(long, value_enum, default_value_t = Patterns::Error)]
+    pub patterns: Patterns,
+}
+
+/// `--patterns`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Patterns {
+    /// Fail the run.
+    Error,
+    /// Warn and skip that check.
+    Skip,
+}
+
+impl From<Patterns> for crate::check::PatternPolicy {
+    fn from(p: Patterns) -> Self {
+        match p {
+            Patterns::Error => crate::check::PatternPolicy::Error,
+            Patterns::Skip => crate::check::PatternPolicy::Skip,
+        }
+    }
 }
 
 /// Arguments of `lint`.
@@ -57,14 +82,25 @@ pub struct LintArgs {
     /// The catalog.
     #[arg(default_value = "providers.yaml")]
     pub file: PathBuf,
+    /// Only these provider keys (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub providers: Vec<String>,
+    /// Leave out these provider keys (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// What to do with a `pattern` the regex engine cannot run or that is invalid.
+    #[arg(long, value_enum, default_value_t = Patterns::Error)]
+    pub patterns: Patterns,
 }
 
 impl GenerateArgs {
     fn options(&self) -> Options {
         Options {
             providers: (!self.providers.is_empty()).then(|| self.providers.clone()),
+            exclude: self.exclude.clone(),
             runtime_path: self.runtime_path.clone(),
             docs: !self.no_docs,
+            patterns: self.patterns.into(),
         }
     }
 
@@ -80,11 +116,17 @@ impl GenerateArgs {
         if !self.providers.is_empty() {
             cmd.push_str(&format!(" --providers {}", self.providers.join(",")));
         }
+        if !self.exclude.is_empty() {
+            cmd.push_str(&format!(" --exclude {}", self.exclude.join(",")));
+        }
         if self.runtime_path != "::terapi_runtime" {
             cmd.push_str(&format!(" --runtime-path {}", self.runtime_path));
         }
         if self.no_docs {
             cmd.push_str(" --no-docs");
+        }
+        if self.patterns == Patterns::Skip {
+            cmd.push_str(" --patterns skip");
         }
         cmd
     }
@@ -196,7 +238,13 @@ pub fn run(cli: Cli) -> ExitCode {
                     });
                 }
             };
-            let diagnostics = crate::lint(&source);
+            let options = Options {
+                providers: (!args.providers.is_empty()).then(|| args.providers.clone()),
+                exclude: args.exclude.clone(),
+                patterns: args.patterns.into(),
+                ..Options::default()
+            };
+            let diagnostics = crate::lint_with(&source, &options);
             eprintln!(
                 "{}",
                 render_report_colored(&args.file, &source, &diagnostics, color())

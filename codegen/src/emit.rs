@@ -8,8 +8,12 @@ use quote::quote;
 use terapi_runtime::Section;
 use terapi_runtime::render::Context;
 
-use crate::check::{HeaderPlan, ParamPlan, PartPlan, Plan, ProviderPlan, RulePlan, UrlPlan};
+use terapi_runtime::render::NowToken;
+
 use crate::doc;
+use crate::plan::{
+    NamedPlan, ParamPlan, PartPlan, Plan, ProviderPlan, RulePlan, UrlBasePlan, UrlPlan,
+};
 
 /// How the code is emitted.
 #[derive(Debug, Clone)]
@@ -182,34 +186,29 @@ impl Emitter<'_> {
 
         let config = self.params_struct(p, Section::ConnectionConfig, &p.config);
         let credentials = self.params_struct(p, Section::Credentials, &p.credentials);
-        let headers = self.headers_fn(p);
-        let base_url = p.base_url.as_ref().map(|u| {
-            self.url_items(
-                p,
-                "BASE_URL",
-                "base_url",
-                "The API root (`proxy.base_url`).",
-                u,
-            )
-        });
-        let token_url = p.token_url.as_ref().map(|u| {
-            self.url_items(
-                p,
-                "TOKEN_URL",
-                "token_url",
-                "The token endpoint (`token_url`).",
-                u,
-            )
-        });
-        let verification = p.verification_base_url.as_ref().map(|u| {
-            self.url_items(
-                p,
-                "VERIFICATION_BASE_URL",
-                "verification_base_url",
-                "The base URL of the credential check (`proxy.verification.base_url_override`).",
-                u,
-            )
-        });
+        let headers = self.named_fns(
+            p,
+            &p.headers,
+            ("proxy_headers", "proxy_headers_with", "Headers"),
+            "The headers to send with every proxied request (`proxy.headers`)",
+        );
+        let query = self.named_fns(
+            p,
+            &p.query,
+            ("proxy_query", "proxy_query_with", "QueryParams"),
+            "The query params to add to every proxied request (`proxy.query`), unencoded",
+        );
+        let verification_headers = self.named_fns(
+            p,
+            &p.verification_headers,
+            (
+                "verification_headers",
+                "verification_headers_with",
+                "Headers",
+            ),
+            "The headers of the credential check (`proxy.verification.headers`)",
+        );
+        let urls: Vec<TokenStream> = p.urls.iter().map(|u| self.url_items(p, u)).collect();
 
         quote! {
             #module_doc
@@ -225,12 +224,12 @@ impl Emitter<'_> {
                 /// How the provider authenticates.
                 pub const AUTH_MODE: #rt::AuthMode = #rt::AuthMode::#mode;
 
-                #base_url
-                #token_url
-                #verification
+                #( #urls )*
                 #config
                 #credentials
                 #headers
+                #query
+                #verification_headers
             }
         }
     }
@@ -263,9 +262,14 @@ impl Emitter<'_> {
             let key = param.key;
             let optional = param.optional;
             let secret = param.secret;
-            let rule = match param.rule {
+            let rule = match &param.rule {
                 RulePlan::Any => quote!(#rt::Rule::Any),
-                RulePlan::Pattern(source) => quote!(#rt::Rule::Pattern(#rt::Pattern::new(#source))),
+                RulePlan::Pattern(written, regex) if written == regex => {
+                    quote!(#rt::Rule::Pattern(#rt::Pattern::new(#regex)))
+                }
+                RulePlan::Pattern(written, regex) => {
+                    quote!(#rt::Rule::Pattern(#rt::Pattern::translated(#regex, #written)))
+                }
                 RulePlan::UpperSnakeCase => quote!(#rt::Rule::UpperSnakeCase),
             };
             let one_of = param.def.one_of.iter().flatten();
@@ -361,6 +365,12 @@ impl Emitter<'_> {
         }
     }
 
+    fn context(&self, context: &Context) -> TokenStream {
+        let rt = &self.rt;
+        let name = ident(&format!("{context:?}"));
+        quote!(#rt::render::Context::#name)
+    }
+
     fn part(&self, p: &ProviderPlan<'_>, part: &PartPlan) -> TokenStream {
         let rt = &self.rt;
         match part {
@@ -371,111 +381,243 @@ impl Emitter<'_> {
                 written,
                 context,
             } => {
-                let (var, params) = match section {
-                    Section::ConnectionConfig => (quote!(config), &p.config),
-                    Section::Credentials => (quote!(credentials), &p.credentials),
+                let value = self.param_value(p, *section, *index, written, context);
+                quote!(#rt::render::Part::Value(#value))
+            }
+            PartPlan::Var {
+                var,
+                written,
+                context,
+            } => {
+                let name = ident(&format!("{var:?}"));
+                let value = quote!(cx.var(&#rt::render::Var::#name).as_deref());
+                self.value(written, value, var.is_secret(), context)
+            }
+            PartPlan::Obtained {
+                name,
+                written,
+                context,
+            } => {
+                let value = quote!(cx.var(&#rt::render::Var::Obtained(#name)).as_deref());
+                self.value(written, value, true, context)
+            }
+            PartPlan::Now {
+                offset_seconds,
+                format,
+                written,
+                context,
+            } => {
+                let format = match format.as_deref().map(terapi_runtime::now::parse_format) {
+                    Some(Ok(tokens)) => {
+                        let tokens = tokens.iter().map(|t| match t {
+                            NowToken::Lit(text) => quote!(#rt::render::NowToken::Lit(#text)),
+                            other => {
+                                let name = ident(&format!("{other:?}"));
+                                quote!(#rt::render::NowToken::#name)
+                            }
+                        });
+                        quote!(::core::option::Option::Some(&[ #( #tokens ),* ]))
+                    }
+                    // Checked when the template was compiled.
+                    _ => quote!(::core::option::Option::None),
                 };
-                let param = &params[*index];
-                let field = ident(&param.field);
-                let value = match (param.secret, param.optional) {
-                    (false, false) => quote!(::core::option::Option::Some(#var.#field.as_str())),
-                    (false, true) => quote!(#var.#field.as_deref()),
-                    (true, false) => quote!(::core::option::Option::Some(#var.#field.expose())),
-                    (true, true) => quote!(#var.#field.as_ref().map(#rt::Secret::expose)),
+                let offset = proc_macro2::Literal::i64_unsuffixed(*offset_seconds);
+                let value = quote! {
+                    cx.var(&#rt::render::Var::Now(#rt::render::NowSpec { offset_seconds: #offset, format: #format })).as_deref()
                 };
-                let secret = param.secret;
-                let context = match context {
-                    Context::Header => quote!(Header),
-                    Context::HostLabel => quote!(HostLabel),
-                    Context::Hostname => quote!(Hostname),
-                    Context::PathSegment => quote!(PathSegment),
-                    _ => quote!(Query),
-                };
+                self.value(written, value, false, context)
+            }
+            PartPlan::Call {
+                func,
+                args,
+                context,
+            } => {
+                let name = ident(&format!("{func:?}"));
+                let args = args.iter().map(|arg| {
+                    let parts = arg.iter().map(|part| self.part(p, part));
+                    quote!(&[ #( #parts ),* ])
+                });
+                let context = self.context(context);
                 quote! {
-                    #rt::render::Part::Value(#rt::render::Value {
-                        param: #written,
-                        value: #value,
-                        secret: #secret,
-                        context: #rt::render::Context::#context,
+                    #rt::render::Part::Call(#rt::render::Call {
+                        func: #rt::render::Func::#name,
+                        args: &[ #( #args ),* ],
+                        context: #context,
                     })
                 }
             }
         }
     }
 
-    fn uses(parts: &[PartPlan], section: Section) -> bool {
-        parts
-            .iter()
-            .any(|part| matches!(part, PartPlan::Param { section: s, .. } if *s == section))
+    /// A `render::Value` for a declared param.
+    fn param_value(
+        &self,
+        p: &ProviderPlan<'_>,
+        section: Section,
+        index: usize,
+        written: &str,
+        context: &Context,
+    ) -> TokenStream {
+        let rt = &self.rt;
+        let (var, params) = match section {
+            Section::ConnectionConfig => (quote!(config), &p.config),
+            Section::Credentials => (quote!(credentials), &p.credentials),
+        };
+        let param = &params[index];
+        let field = ident(&param.field);
+        let value = match (param.secret, param.optional) {
+            (false, false) => quote!(::core::option::Option::Some(#var.#field.as_str())),
+            (false, true) => quote!(#var.#field.as_deref()),
+            (true, false) => quote!(::core::option::Option::Some(#var.#field.expose())),
+            (true, true) => quote!(#var.#field.as_ref().map(#rt::Secret::expose)),
+        };
+        self.value_struct(written, value, param.secret, context)
     }
 
-    fn headers_fn(&self, p: &ProviderPlan<'_>) -> TokenStream {
+    fn value_struct(
+        &self,
+        written: &str,
+        value: TokenStream,
+        secret: bool,
+        context: &Context,
+    ) -> TokenStream {
         let rt = &self.rt;
-        let all: Vec<PartPlan> = p
-            .headers
+        let context = self.context(context);
+        quote! {
+            #rt::render::Value { param: #written, value: #value, secret: #secret, context: #context }
+        }
+    }
+
+    fn value(
+        &self,
+        written: &str,
+        value: TokenStream,
+        secret: bool,
+        context: &Context,
+    ) -> TokenStream {
+        let rt = &self.rt;
+        let value = self.value_struct(written, value, secret, context);
+        quote!(#rt::render::Part::Value(#value))
+    }
+
+    fn named_fns(
+        &self,
+        p: &ProviderPlan<'_>,
+        named: &[NamedPlan],
+        (plain, with, ty): (&str, &str, &str),
+        what: &str,
+    ) -> TokenStream {
+        let rt = &self.rt;
+        let (plain, with, ty) = (ident(plain), ident(with), ident(ty));
+        let all: Vec<PartPlan> = named
             .iter()
-            .flat_map(|h: &HeaderPlan| h.parts.clone())
+            .flat_map(|n| n.alternatives.iter().flatten().cloned())
             .collect();
-        let config = if Self::uses(&all, Section::ConnectionConfig) {
+        let config = if PartPlan::uses(&all, Section::ConnectionConfig) {
             quote!(config)
         } else {
             quote!(_config)
         };
-        let credentials = if Self::uses(&all, Section::Credentials) {
+        let credentials = if PartPlan::uses(&all, Section::Credentials) {
             quote!(credentials)
         } else {
             quote!(_credentials)
         };
-        let pushes = p.headers.iter().map(|h| {
-            let name = &h.name;
-            let parts = h.parts.iter().map(|part| self.part(p, part));
-            quote! { headers.push_rendered(#name, &[ #( #parts ),* ])?; }
-        });
-        let binding = if p.headers.is_empty() {
-            quote!(headers)
+        let cx = if named.is_empty() {
+            quote!(_cx)
         } else {
-            quote!(mut headers)
+            quote!(cx)
         };
+        let pushes = named.iter().map(|n| {
+            let name = &n.name;
+            let alternatives = n.alternatives.iter().map(|alt| {
+                let parts = alt.iter().map(|part| self.part(p, part));
+                quote!(&[ #( #parts ),* ])
+            });
+            quote! { out.push_rendered(#name, &[ #( #alternatives ),* ], cx)?; }
+        });
+        let binding = if named.is_empty() {
+            quote!(out)
+        } else {
+            quote!(mut out)
+        };
+        let plain_doc = format!(
+            " {what}, rendered from the connection's values with a fresh [`RenderContext`]({}::RenderContext) (current time, new random id, no access token or request).",
+            self.rt_string
+        );
+        let with_doc = format!(
+            " {what}, rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error."
+        );
         quote! {
-            /// The headers to send with every proxied request (`proxy.headers`), rendered from
-            /// the connection's values. A header whose optional value is absent is omitted;
-            /// a value that cannot be sent safely in a header is an error.
-            pub fn proxy_headers(
+            #[doc = #plain_doc]
+            pub fn #plain(
+                config: &ConnectionConfig,
+                credentials: &Credentials,
+            ) -> ::core::result::Result<#rt::#ty, #rt::RenderError> {
+                #with(config, credentials, &#rt::RenderContext::new())
+            }
+
+            #[doc = #with_doc]
+            pub fn #with(
                 #config: &ConnectionConfig,
                 #credentials: &Credentials,
-            ) -> ::core::result::Result<#rt::Headers, #rt::RenderError> {
-                let #binding = #rt::Headers::new();
+                #cx: &#rt::RenderContext<'_>,
+            ) -> ::core::result::Result<#rt::#ty, #rt::RenderError> {
+                let #binding = #rt::#ty::new();
                 #( #pushes )*
-                ::core::result::Result::Ok(headers)
+                ::core::result::Result::Ok(out)
             }
         }
     }
 
-    fn url_items(
-        &self,
-        p: &ProviderPlan<'_>,
-        const_name: &str,
-        fn_name: &str,
-        what: &str,
-        u: &UrlPlan,
-    ) -> TokenStream {
+    fn url_items(&self, p: &ProviderPlan<'_>, u: &UrlPlan) -> TokenStream {
         let rt = &self.rt;
-        let const_name = ident(const_name);
-        let fn_name = ident(fn_name);
+        let const_name = ident(u.const_name);
+        let fn_name = ident(u.fn_name);
         let source = &u.source;
-        let scheme = &u.scheme;
-        let host = u.host.iter().map(|part| self.part(p, part));
-        let rest = u.rest.iter().map(|part| self.part(p, part));
-        let all: Vec<PartPlan> = u.host.iter().chain(&u.rest).cloned().collect();
-        let config = if Self::uses(&all, Section::ConnectionConfig) {
+        let mut all = Vec::new();
+        let what = u.what;
+        let const_doc =
+            format!(" {what} As written in the catalog; may hold `${{...}}` placeholders.");
+        let Some(alternatives) = &u.alternatives else {
+            return quote! {
+                #[doc = #const_doc]
+                pub const #const_name: &::core::primitive::str = #source;
+            };
+        };
+        let alternatives: Vec<TokenStream> = alternatives
+            .iter()
+            .map(|alt| {
+                all.extend(alt.rest.iter().cloned());
+                let base = match &alt.base {
+                    UrlBasePlan::Fixed { scheme, host } => {
+                        all.extend(host.iter().cloned());
+                        let host = host.iter().map(|part| self.part(p, part));
+                        quote!(#rt::render::UrlBase::Fixed { scheme: #scheme, host: &[ #( #host ),* ] })
+                    }
+                    UrlBasePlan::Param(part) => {
+                        all.push(part.clone());
+                        let value = match part {
+                            PartPlan::Param { section, index, written, context } => {
+                                self.param_value(p, *section, *index, written, context)
+                            }
+                            // The compiler only puts params in a URL base.
+                            _ => quote!(::core::compile_error!("terapi-codegen: a URL base that is not a param")),
+                        };
+                        quote!(#rt::render::UrlBase::Value(#value))
+                    }
+                };
+                let rest = alt.rest.iter().map(|part| self.part(p, part));
+                quote!(#rt::render::UrlAlternative { base: #base, rest: &[ #( #rest ),* ] })
+            })
+            .collect();
+        let config = if PartPlan::uses(&all, Section::ConnectionConfig) {
             quote!(config)
         } else {
             quote!(_config)
         };
-        let const_doc =
-            format!(" {what} As written in the catalog; may hold `${{...}}` placeholders.");
         let fn_doc = format!(
-            " {what} Rendered from the connection config: each value is checked for where it lands (host label, path segment, query value), and the result must keep the scheme and host the template fixes."
+            " {what} Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes."
         );
         quote! {
             #[doc = #const_doc]
@@ -485,9 +627,7 @@ impl Emitter<'_> {
             pub fn #fn_name(#config: &ConnectionConfig) -> ::core::result::Result<#rt::__private::url::Url, #rt::RenderError> {
                 #rt::render::UrlTemplate {
                     source: #source,
-                    scheme: #scheme,
-                    host: &[ #( #host ),* ],
-                    rest: &[ #( #rest ),* ],
+                    alternatives: &[ #( #alternatives ),* ],
                 }
                 .render()
             }
@@ -540,7 +680,7 @@ fn param_doc(param: &ParamPlan<'_>) -> Vec<String> {
     }
     match param.rule {
         RulePlan::Any => {}
-        RulePlan::Pattern(source) => facts.push(format!("Must match {}.", doc::code(source))),
+        RulePlan::Pattern(source, _) => facts.push(format!("Must match {}.", doc::code(source))),
         RulePlan::UpperSnakeCase => facts.push(
             "Must be UPPER_SNAKE_CASE (uppercase letters and digits, words joined by single underscores, at most 64 characters)."
                 .to_owned(),

@@ -18,12 +18,15 @@
 mod builder;
 pub mod check;
 pub mod cli;
+mod compile;
 pub mod diagnostic;
 mod doc;
 pub mod emit;
 pub mod lower;
 pub mod model;
 pub mod names;
+mod pattern;
+pub mod plan;
 pub mod template;
 pub mod yaml;
 
@@ -31,6 +34,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use builder::{Builder, write_if_changed};
+pub use check::PatternPolicy;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 
 /// What to generate.
@@ -38,18 +42,24 @@ pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub struct Options {
     /// Only these provider keys (`None`: all of them).
     pub providers: Option<Vec<String>>,
+    /// Leave out these provider keys (applied after `providers`).
+    pub exclude: Vec<String>,
     /// The runtime crate's path in generated code.
     pub runtime_path: String,
     /// Whether to emit doc comments.
     pub docs: bool,
+    /// What to do with patterns the regex engine cannot run, or that are invalid.
+    pub patterns: check::PatternPolicy,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             providers: None,
+            exclude: Vec::new(),
             runtime_path: "::terapi_runtime".to_owned(),
             docs: true,
+            patterns: check::PatternPolicy::Error,
         }
     }
 }
@@ -156,36 +166,43 @@ fn analyze<'a>(
     path: &Path,
     source: &'a str,
     read: &'a model::Read,
-    selection: Option<&[String]>,
+    options: &Options,
 ) -> Result<(check::Plan<'a>, Diagnostics), Error> {
+    let selection = options.providers.as_deref();
+    let check_options = check::CheckOptions {
+        patterns: options.patterns,
+    };
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(read.global.iter().cloned());
-    let keys: Vec<&String> = match selection {
+    let known = |k: &String| read.per_provider.contains_key(k);
+    let unknown: Vec<(String, Option<String>)> = selection
+        .into_iter()
+        .flatten()
+        .chain(&options.exclude)
+        .filter(|k| !known(k))
+        .map(|k| {
+            (
+                k.clone(),
+                lower::closest(k, read.per_provider.keys().map(String::as_str)).map(str::to_owned),
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Error::UnknownProviders {
+            path: path.to_owned(),
+            unknown,
+        });
+    }
+    let mut keys: Vec<&String> = match selection {
         None => read.per_provider.keys().collect(),
         Some(selected) => {
-            let unknown: Vec<(String, Option<String>)> = selected
-                .iter()
-                .filter(|k| !read.per_provider.contains_key(*k))
-                .map(|k| {
-                    (
-                        k.clone(),
-                        lower::closest(k, read.per_provider.keys().map(String::as_str))
-                            .map(str::to_owned),
-                    )
-                })
-                .collect();
-            if !unknown.is_empty() {
-                return Err(Error::UnknownProviders {
-                    path: path.to_owned(),
-                    unknown,
-                });
-            }
             let mut keys: Vec<&String> = selected.iter().collect();
             keys.sort();
             keys.dedup();
             keys
         }
     };
+    keys.retain(|k| !options.exclude.contains(k));
     for k in &keys {
         diagnostics.extend(read.per_provider[*k].iter().cloned());
     }
@@ -193,25 +210,42 @@ fn analyze<'a>(
         .iter()
         .filter_map(|k| read.catalog.providers.get(*k))
         .collect();
-    let (plan, found) = check::check(source, &entries);
+    let (plan, found) = check::check(source, &entries, check_options);
     diagnostics.extend(found);
     Ok((plan, diagnostics))
 }
 
-/// Every finding in a catalog's text (all providers). `path` is only used in messages.
+/// Every finding in a catalog's text (all providers, default options).
 pub fn lint(source: &str) -> Diagnostics {
+    lint_with(source, &Options::default())
+}
+
+/// Every finding in a catalog's text, with `options` (provider selection, pattern policy).
+/// An unknown selected provider is reported as an error without a location.
+pub fn lint_with(source: &str, options: &Options) -> Diagnostics {
+    let mut diagnostics = Diagnostics::default();
     let root = match yaml::parse(source) {
         Ok(root) => root,
         Err(d) => {
-            let mut ds = Diagnostics::default();
-            ds.push(d);
-            return ds;
+            diagnostics.push(d);
+            return diagnostics;
         }
     };
     let read = model::read_catalog(&root);
-    match analyze(Path::new(""), source, &read, None) {
-        Ok((_, diagnostics)) => diagnostics,
-        Err(_) => Diagnostics::default(),
+    match analyze(Path::new(""), source, &read, options) {
+        Ok((_, found)) => found,
+        Err(e) => {
+            diagnostics.push(Diagnostic::error(
+                yaml::Loc {
+                    line: 1,
+                    col: 1,
+                    offset: 0,
+                    len: 0,
+                },
+                e.to_string(),
+            ));
+            diagnostics
+        }
     }
 }
 
@@ -235,7 +269,7 @@ pub fn generate(path: &Path, source: &str, options: &Options) -> Result<Generate
         catalog_error(ds)
     })?;
     let read = model::read_catalog(&root);
-    let (plan, diagnostics) = analyze(path, source, &read, options.providers.as_deref())?;
+    let (plan, diagnostics) = analyze(path, source, &read, options)?;
     if diagnostics.has_errors() {
         return Err(catalog_error(diagnostics));
     }

@@ -40,6 +40,13 @@ pub enum Expr {
     Credential(String),
     /// A bare variable: `${apiKey}`, `${accessToken}`, `${now:X}`, `${step1.token}`, ...
     Var(String),
+    /// `${now}`, `${now:FORMAT}`, `${now+N:UNIT:FORMAT}`.
+    Now {
+        /// Seconds added to the current time.
+        offset_seconds: i64,
+        /// The day.js format; `None` for ISO 8601.
+        format: Option<String>,
+    },
     /// A function call: `${base64(...)}`.
     Call {
         /// The function name.
@@ -218,14 +225,22 @@ fn parse_expr(inner: &str, base: usize) -> Result<Expr, TemplateError> {
         }
         let args_text = &inner[open + 1..inner.len() - 1];
         let args_base = base + open + 1;
+        let name = &inner[..open];
+        // The platform splits the message functions at their last comma only (the message
+        // may hold commas); the others at every comma outside placeholders.
+        let mut cuts: Vec<usize> = top_level_matches(args_text, ",").map(|(i, _)| i).collect();
+        if terapi_runtime::render::Func::from_name(name).is_some_and(|f| f.splits_at_last_comma()) {
+            cuts = cuts.pop().into_iter().collect();
+        }
         let mut args = Vec::new();
-        let mut start = 0;
         if !args_text.trim().is_empty() {
-            for (i, _) in top_level_matches(args_text, ",") {
-                args.push(parse_pieces(&args_text[start..i], args_base + start)?);
-                start = i + 1;
+            let mut start = 0;
+            for end in cuts.into_iter().chain([args_text.len()]) {
+                let raw = &args_text[start..end];
+                let lead = raw.len() - raw.trim_start().len();
+                args.push(parse_pieces(raw.trim(), args_base + start + lead)?);
+                start = end + 1;
             }
-            args.push(parse_pieces(&args_text[start..], args_base + start)?);
         }
         return Ok(Expr::Call {
             name: inner[..open].to_owned(),
@@ -252,6 +267,13 @@ fn parse_expr(inner: &str, base: usize) -> Result<Expr, TemplateError> {
             };
         }
     }
+    if inner == "now"
+        || inner.starts_with("now:")
+        || inner.starts_with("now+")
+        || inner.starts_with("now-")
+    {
+        return parse_now(inner).map_err(err);
+    }
     let first_ok = inner.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
     if first_ok
         && inner
@@ -263,6 +285,35 @@ fn parse_expr(inner: &str, base: usize) -> Result<Expr, TemplateError> {
     Err(err(format!(
         "`${{{inner}}}` is not a placeholder the template language has"
     )))
+}
+
+/// `now`, `now:FORMAT`, `now+N:UNIT` or `now+N:UNIT:FORMAT` (also `-N`).
+fn parse_now(inner: &str) -> Result<Expr, String> {
+    let rest = &inner[3..];
+    let (offset_seconds, format) = if let Some(format) = rest.strip_prefix(':') {
+        (0, Some(format))
+    } else if rest.is_empty() {
+        (0, None)
+    } else {
+        let (sign, rest) = rest.split_at(1);
+        let mut fields = rest.splitn(3, ':');
+        let amount: i64 = fields.next().and_then(|n| n.parse().ok()).ok_or_else(|| {
+            format!("`${{{inner}}}`: `now{sign}` takes a whole number, as in `now+1:minutes`")
+        })?;
+        let unit = fields.next().unwrap_or_default();
+        let seconds = terapi_runtime::now::unit_seconds(unit).ok_or_else(|| {
+            format!("`${{{inner}}}`: unknown time unit `{unit}` (use seconds, minutes, hours, days or weeks)")
+        })?;
+        let signed = if sign == "-" { -amount } else { amount };
+        (signed.saturating_mul(seconds), fields.next())
+    };
+    if let Some(f) = format {
+        terapi_runtime::now::parse_format(f).map_err(|e| format!("`${{{inner}}}`: {e}"))?;
+    }
+    Ok(Expr::Now {
+        offset_seconds,
+        format: format.map(str::to_owned),
+    })
 }
 
 /// Every placeholder of a template, nested ones included, in order.
@@ -348,6 +399,65 @@ mod tests {
         );
         let t = parse("${connectionConfig.a}||${connectionConfig.b}", false).unwrap();
         assert_eq!(t.alternatives.len(), 1);
+    }
+
+    #[test]
+    fn parses_now_forms_and_function_arguments() {
+        let t = parse("${now:YYYYMMDDTHHmmss[Z]} ${now} ${now+1:minutes:X}", true).unwrap();
+        let all = exprs(&t.alternatives[0]);
+        assert_eq!(
+            all[0].0,
+            &Expr::Now {
+                offset_seconds: 0,
+                format: Some("YYYYMMDDTHHmmss[Z]".into())
+            }
+        );
+        assert_eq!(
+            all[1].0,
+            &Expr::Now {
+                offset_seconds: 0,
+                format: None
+            }
+        );
+        assert_eq!(
+            all[2].0,
+            &Expr::Now {
+                offset_seconds: 60,
+                format: Some("X".into())
+            }
+        );
+        assert!(
+            parse("${now+1:months:X}", true)
+                .unwrap_err()
+                .message
+                .contains("months")
+        );
+        let t = parse(
+            "${awsSigV4(${credentials.a}, ${credentials.b}, us-east-1, iam)}",
+            true,
+        )
+        .unwrap();
+        let Expr::Call { args, .. } = exprs(&t.alternatives[0])[0].0 else {
+            panic!()
+        };
+        assert_eq!(args.len(), 4);
+        assert_eq!(
+            args[2],
+            vec![Piece::Lit {
+                text: "us-east-1".into(),
+                offset: 47
+            }]
+        );
+        // Message functions split at the last comma only.
+        let t = parse(
+            "${hmacSha1Hex(${now:ddd, DD}\n${method}, a, ${credentials.p})}",
+            true,
+        )
+        .unwrap();
+        let Expr::Call { args, .. } = exprs(&t.alternatives[0])[0].0 else {
+            panic!()
+        };
+        assert_eq!(args.len(), 2);
     }
 
     #[test]

@@ -541,7 +541,7 @@ acme:
     // line 12: `            pattern: ` is 21 characters, so the quoted value is at column 22.
     only_error(
         src(yaml),
-        "the `pattern` of param `subdomain` does not compile",
+        "the `pattern` of param `subdomain` is not a valid regex",
         12,
         22,
     );
@@ -905,7 +905,7 @@ const MANY_ERRORS_EXPECTED: &[(u32, u32, &str)] = &[
     (
         48,
         22,
-        "the `pattern` of param `subdomain` does not compile",
+        "the `pattern` of param `subdomain` is not a valid regex",
     ),
     (63, 19, "param `subdomain` has `type: int`"),
     (72, 1, "provider `nomode` has no `auth_mode`"),

@@ -11,6 +11,8 @@
 
 mod auth_mode;
 mod error;
+mod func;
+pub mod now;
 pub mod render;
 pub mod rules;
 mod secret;
@@ -18,7 +20,7 @@ mod validate;
 
 pub use auth_mode::{AuthMode, UnknownAuthMode};
 pub use error::{UnknownProvider, ValidationError, ValidationErrorKind, ValidationErrors};
-pub use render::{Header, Headers, RenderError};
+pub use render::{Header, Headers, QueryParams, RenderContext, RenderError};
 pub use secret::Secret;
 pub use validate::{Fields, ParamSpec, Pattern, Rule, Section};
 

@@ -4,12 +4,16 @@
 //! Each value is checked or escaped for the place it lands in ([`Context`]), so that no
 //! value can add a header line, change a URL's host, or leave a path segment.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::time::SystemTime;
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use url::Url;
 
-use crate::rules;
+pub use crate::func::Func;
+pub use crate::now::{NowSpec, NowToken};
+use crate::{now, rules};
 
 /// Where in a request a template value lands, which decides how it is checked or escaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,10 +26,19 @@ pub enum Context {
     HostLabel,
     /// The whole host name: DNS labels joined by dots.
     Hostname,
+    /// A port: digits only.
+    Port,
     /// A URL path: percent-encoded as one segment (`/` included).
     PathSegment,
-    /// A URL query or fragment: percent-encoded as a value.
+    /// A URL query or fragment: percent-encoded as a value (in a list of query params, the
+    /// value is kept as is and encoded when the URL is built).
     Query,
+    /// A whole base URL (`${connectionConfig.instance_url}`): an absolute `https` (or
+    /// `http`) URL with a host and no user info, query or fragment.
+    Url,
+    /// An argument of a template function: used as is; the function's result is checked
+    /// for the context the call stands in.
+    Raw,
 }
 
 impl Context {
@@ -38,8 +51,34 @@ impl Context {
                 "a host name, where it must be one DNS label (letters, digits and inner hyphens, at most 63)"
             }
             Context::Hostname => "a host name, where it must be DNS labels joined by dots",
+            Context::Port => "a port, where it must be digits",
             Context::PathSegment => "a URL path",
             Context::Query => "a URL query",
+            Context::Url => {
+                "a base URL, where it must be an absolute https URL with a host and no user info"
+            }
+            Context::Raw => "a function argument",
+        }
+    }
+
+    /// Whether `value` may stand in this context as it is (escaping contexts accept all).
+    fn accepts(self, value: &str) -> bool {
+        match self {
+            Context::Header => rules::is_header_safe(value),
+            Context::HostLabel => rules::is_dns_label(value),
+            Context::Hostname => rules::is_hostname(value),
+            Context::Port => {
+                !value.is_empty() && value.len() <= 5 && value.bytes().all(|b| b.is_ascii_digit())
+            }
+            Context::Url => Url::parse(value).is_ok_and(|u| {
+                matches!(u.scheme(), "https" | "http")
+                    && u.host_str().is_some()
+                    && u.username().is_empty()
+                    && u.password().is_none()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+            }),
+            Context::PathSegment | Context::Query | Context::Raw => true,
         }
     }
 }
@@ -49,7 +88,8 @@ impl Context {
 pub struct Value<'a> {
     /// The template param, e.g. `connectionConfig.company`.
     pub param: &'static str,
-    /// The value; `None` when an optional param is absent.
+    /// The value; `None` when it is absent (an optional param, or a context value such as
+    /// the access token that the caller did not supply).
     pub value: Option<&'a str>,
     /// Whether the value is a secret (never shown in errors or `Debug`).
     pub secret: bool,
@@ -57,13 +97,26 @@ pub struct Value<'a> {
     pub context: Context,
 }
 
-/// A piece of a template: literal text from providers.yaml, or a value.
+/// A call of a template function.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The function.
+    pub func: Func,
+    /// The arguments, each rendered from its parts.
+    pub args: &'a [&'a [Part<'a>]],
+    /// Where the result lands.
+    pub context: Context,
+}
+
+/// A piece of a template: literal text from providers.yaml, a value, or a function call.
 #[derive(Debug, Clone, Copy)]
 pub enum Part<'a> {
     /// Literal text, already checked by the generator.
     Lit(&'static str),
-    /// A param value.
+    /// A value.
     Value(Value<'a>),
+    /// A function call.
+    Call(Call<'a>),
 }
 
 /// A template could not be rendered safely.
@@ -80,11 +133,19 @@ pub enum RenderError {
         /// The value, `None` for a secret.
         value: Option<String>,
     },
-    /// An optional param that a URL needs is absent.
+    /// A value that a URL needs is absent (in every alternative of the template).
     #[error("template param `{param}` is needed to build the URL but is absent")]
     MissingValue {
         /// The template param.
         param: &'static str,
+    },
+    /// A template function failed (its reason never includes argument values).
+    #[error("template function `{}` failed: {reason}", .func.name())]
+    Function {
+        /// The function.
+        func: Func,
+        /// Why.
+        reason: String,
     },
     /// The rendered URL does not parse.
     #[error("the rendered URL for template `{template}` is not a valid URL: {reason}")]
@@ -125,7 +186,308 @@ impl Value<'_> {
     }
 }
 
-/// One header to send with every proxied request.
+/// The details of the request being sent, for templates that sign or describe it
+/// (`${method}`, `${path}`, `${awsSigV4(...)}`, ...).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The HTTP method, e.g. `GET`.
+    pub method: &'a str,
+    /// The endpoint as the caller gave it, e.g. `/company/employees`.
+    pub endpoint: &'a str,
+    /// The host the request goes to.
+    pub host: &'a str,
+    /// The URL path.
+    pub path: &'a str,
+    /// The query params, unencoded.
+    pub query: &'a [(&'a str, &'a str)],
+    /// The body as sent.
+    pub body: &'a [u8],
+    /// The body's content type.
+    pub content_type: Option<&'a str>,
+}
+
+/// What templates may use besides a connection's params: the access token, the OAuth client,
+/// the current time and a random id (one each per context, so that all headers of one
+/// request agree), and the request being sent.
+#[derive(Clone)]
+pub struct RenderContext<'a> {
+    /// `${accessToken}`.
+    pub access_token: Option<&'a str>,
+    /// `${clientId}`.
+    pub client_id: Option<&'a str>,
+    /// `${clientSecret}`.
+    pub client_secret: Option<&'a str>,
+    /// The request, for request-dependent templates.
+    pub request: Option<Request<'a>>,
+    /// Fields of the credentials the platform obtained (`${credentials.token}`, ...).
+    pub obtained: &'a [(&'a str, &'a str)],
+    now: SystemTime,
+    random: String,
+}
+
+impl fmt::Debug for RenderContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |v: Option<&str>| v.map(|_| "***");
+        f.debug_struct("RenderContext")
+            .field("access_token", &hidden(self.access_token))
+            .field("client_id", &hidden(self.client_id))
+            .field("client_secret", &hidden(self.client_secret))
+            .field("request", &self.request)
+            .field(
+                "obtained",
+                &self
+                    .obtained
+                    .iter()
+                    .map(|(k, _)| (k, "***"))
+                    .collect::<Vec<_>>(),
+            )
+            .field("now", &self.now)
+            .field("random", &self.random)
+            .finish()
+    }
+}
+
+impl Default for RenderContext<'_> {
+    fn default() -> Self {
+        RenderContext::new()
+    }
+}
+
+impl<'a> RenderContext<'a> {
+    /// A context at the current time with a fresh random UUID, and no token or request.
+    pub fn new() -> Self {
+        RenderContext::at(SystemTime::now(), uuid::Uuid::new_v4().to_string())
+    }
+
+    /// A context at a fixed time with a fixed `${random}` (for tests and replays).
+    pub fn at(now: SystemTime, random: String) -> Self {
+        RenderContext {
+            access_token: None,
+            client_id: None,
+            client_secret: None,
+            request: None,
+            obtained: &[],
+            now,
+            random,
+        }
+    }
+
+    /// With an access token for `${accessToken}`.
+    pub fn with_access_token(mut self, token: &'a str) -> Self {
+        self.access_token = Some(token);
+        self
+    }
+
+    /// With the OAuth client for `${clientId}` and `${clientSecret}`.
+    pub fn with_client(mut self, id: &'a str, secret: &'a str) -> Self {
+        self.client_id = Some(id);
+        self.client_secret = Some(secret);
+        self
+    }
+
+    /// With fields of the credentials the platform obtained, by name.
+    pub fn with_obtained(mut self, fields: &'a [(&'a str, &'a str)]) -> Self {
+        self.obtained = fields;
+        self
+    }
+
+    /// With the request being sent.
+    pub fn with_request(mut self, request: Request<'a>) -> Self {
+        self.request = Some(request);
+        self
+    }
+
+    /// The time `${now}` stands for.
+    pub fn now(&self) -> SystemTime {
+        self.now
+    }
+
+    /// The value of a context variable; `None` when the context does not have it.
+    pub fn var(&self, var: &Var<'_>) -> Option<Cow<'a, str>> {
+        let request = self.request.as_ref();
+        Some(match var {
+            Var::AccessToken => Cow::Borrowed(self.access_token?),
+            Var::ClientId => Cow::Borrowed(self.client_id?),
+            Var::ClientSecret => Cow::Borrowed(self.client_secret?),
+            Var::Random => Cow::Owned(self.random.clone()),
+            Var::Now(spec) => Cow::Owned(now::format(self.now, spec)),
+            Var::Method => Cow::Borrowed(request?.method),
+            Var::Endpoint => Cow::Borrowed(request?.endpoint),
+            Var::Host => Cow::Borrowed(request?.host),
+            Var::Path => Cow::Borrowed(request?.path),
+            Var::Params | Var::UrlCanonicalParams => Cow::Owned(canonical_params(request?.query)),
+            Var::BodyCanonicalParams => {
+                Cow::Owned(String::from_utf8_lossy(request?.body).into_owned())
+            }
+            Var::ContentType => Cow::Borrowed(request?.content_type?),
+            Var::Obtained(name) => Cow::Borrowed(self.obtained.iter().find(|(k, _)| k == name)?.1),
+        })
+    }
+}
+
+/// The query params sorted by name and value, percent-encoded, joined by `&`.
+fn canonical_params(query: &[(&str, &str)]) -> String {
+    let mut pairs: Vec<String> = query
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(k, QUERY_VALUE),
+                utf8_percent_encode(v, QUERY_VALUE)
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs.join("&")
+}
+
+/// A template variable that the [`RenderContext`] supplies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Var<'a> {
+    /// `${accessToken}`.
+    AccessToken,
+    /// `${clientId}`.
+    ClientId,
+    /// `${clientSecret}`.
+    ClientSecret,
+    /// `${random}`: a UUID, the same for all templates rendered with one context.
+    Random,
+    /// `${now...}`.
+    Now(NowSpec<'a>),
+    /// `${method}`.
+    Method,
+    /// `${endpoint}`.
+    Endpoint,
+    /// `${host}`.
+    Host,
+    /// `${path}`.
+    Path,
+    /// `${params}`: the canonical query params.
+    Params,
+    /// `${urlCanonicalParams}`.
+    UrlCanonicalParams,
+    /// `${bodyCanonicalParams}`: the body as sent.
+    BodyCanonicalParams,
+    /// `${contentType}`.
+    ContentType,
+    /// `${credentials.x}` for a field of the credentials the platform obtains (a TWO_STEP
+    /// token, its cookies, a field of the raw token response).
+    Obtained(&'a str),
+}
+
+impl Var<'static> {
+    /// The variable a bare template name stands for (`now` forms excluded).
+    pub fn from_name(name: &str) -> Option<Var<'static>> {
+        Some(match name {
+            "accessToken" => Var::AccessToken,
+            "clientId" => Var::ClientId,
+            "clientSecret" => Var::ClientSecret,
+            "random" => Var::Random,
+            "method" => Var::Method,
+            "endpoint" => Var::Endpoint,
+            "host" => Var::Host,
+            "path" => Var::Path,
+            "params" => Var::Params,
+            "urlCanonicalParams" => Var::UrlCanonicalParams,
+            "bodyCanonicalParams" => Var::BodyCanonicalParams,
+            "contentType" => Var::ContentType,
+            _ => return None,
+        })
+    }
+}
+
+impl Var<'_> {
+    /// Whether the variable's value is a secret.
+    pub fn is_secret(&self) -> bool {
+        matches!(
+            self,
+            Var::AccessToken | Var::ClientSecret | Var::Obtained(_)
+        )
+    }
+}
+
+/// A rendered template: its text and whether a secret went into it.
+struct Rendered {
+    text: String,
+    sensitive: bool,
+}
+
+/// Renders parts; `Ok(None)` when a value in them is absent.
+fn render_parts(
+    parts: &[Part<'_>],
+    cx: &RenderContext<'_>,
+) -> Result<Option<Rendered>, RenderError> {
+    let mut out = Rendered {
+        text: String::new(),
+        sensitive: false,
+    };
+    for part in parts {
+        match part {
+            Part::Lit(text) => out.text.push_str(text),
+            Part::Value(v) => {
+                let Some(text) = v.value else { return Ok(None) };
+                if !v.context.accepts(text) {
+                    return Err(v.invalid());
+                }
+                out.sensitive |= v.secret;
+                match v.context {
+                    Context::PathSegment => {
+                        out.text.extend(utf8_percent_encode(text, PATH_SEGMENT))
+                    }
+                    Context::Query => out.text.extend(utf8_percent_encode(text, QUERY_VALUE)),
+                    _ => out.text.push_str(text),
+                }
+            }
+            Part::Call(call) => {
+                let mut args = Vec::with_capacity(call.args.len());
+                for arg in call.args {
+                    let Some(r) = render_parts(arg, cx)? else {
+                        return Ok(None);
+                    };
+                    out.sensitive |= r.sensitive;
+                    args.push(r.text);
+                }
+                let result =
+                    call.func
+                        .apply(&args, cx)
+                        .map_err(|reason| RenderError::Function {
+                            func: call.func,
+                            reason,
+                        })?;
+                let Some(result) = result else {
+                    return Ok(None);
+                };
+                if !call.context.accepts(&result) {
+                    return Err(RenderError::Function {
+                        func: call.func,
+                        reason: format!(
+                            "its result cannot be placed in {}",
+                            call.context.describe()
+                        ),
+                    });
+                }
+                out.text.push_str(&result);
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Renders the first alternative whose values are all present.
+fn render_first(
+    alternatives: &[&[Part<'_>]],
+    cx: &RenderContext<'_>,
+) -> Result<Option<Rendered>, RenderError> {
+    for parts in alternatives {
+        if let Some(r) = render_parts(parts, cx)? {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
+}
+
+/// One rendered header or query param.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Header {
     name: &'static str,
@@ -134,12 +496,12 @@ pub struct Header {
 }
 
 impl Header {
-    /// The header name, lowercase as in providers.yaml.
+    /// The name, as in providers.yaml (header names lowercase).
     pub fn name(&self) -> &'static str {
         self.name
     }
 
-    /// The rendered value.
+    /// The rendered value (query values unencoded).
     pub fn value(&self) -> &str {
         &self.value
     }
@@ -161,17 +523,20 @@ impl fmt::Debug for Header {
     }
 }
 
-/// The headers a provider sends with every proxied request, in providers.yaml order.
+/// Rendered headers (or query params), in providers.yaml order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Headers(Vec<Header>);
 
+/// Rendered query params: the same shape as [`Headers`]; values are unencoded.
+pub type QueryParams = Headers;
+
 impl Headers {
-    /// No headers.
+    /// None yet.
     pub fn new() -> Self {
         Headers(Vec::new())
     }
 
-    /// The value of the header `name` (case-insensitive), if present.
+    /// The value of `name` (case-insensitive), if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()
@@ -179,12 +544,12 @@ impl Headers {
             .map(|h| h.value.as_str())
     }
 
-    /// The headers in order.
+    /// In order.
     pub fn iter(&self) -> std::slice::Iter<'_, Header> {
         self.0.iter()
     }
 
-    /// How many headers there are.
+    /// How many.
     pub fn len(&self) -> usize {
         self.0.len()
     }
@@ -194,33 +559,23 @@ impl Headers {
         self.0.is_empty()
     }
 
-    /// Renders the header `name` from `parts` and adds it, unless one of its values is
-    /// absent: then the header is omitted, never sent empty or with `${...}` text.
+    /// Renders `name` from the first alternative of its template (`A || B`) whose values are
+    /// all present, and adds it; when no alternative is complete, the entry is omitted,
+    /// never sent empty or with `${...}` text.
     pub fn push_rendered(
         &mut self,
         name: &'static str,
-        parts: &[Part<'_>],
+        alternatives: &[&[Part<'_>]],
+        cx: &RenderContext<'_>,
     ) -> Result<(), RenderError> {
-        let mut value = String::new();
-        let mut sensitive = is_sensitive_name(name);
-        for part in parts {
-            match part {
-                Part::Lit(text) => value.push_str(text),
-                Part::Value(v) => {
-                    let Some(text) = v.value else { return Ok(()) };
-                    if !rules::is_header_safe(text) {
-                        return Err(v.invalid());
-                    }
-                    sensitive |= v.secret;
-                    value.push_str(text);
-                }
-            }
+        if let Some(r) = render_first(alternatives, cx)? {
+            let sensitive = r.sensitive || is_sensitive_name(name);
+            self.0.push(Header {
+                name,
+                value: r.text,
+                sensitive,
+            });
         }
-        self.0.push(Header {
-            name,
-            value,
-            sensitive,
-        });
         Ok(())
     }
 }
@@ -241,6 +596,9 @@ fn is_sensitive_name(name: &str) -> bool {
         "x-api-key",
         "api-key",
         "apikey",
+        "api_key",
+        "token",
+        "access_token",
     ]
     .iter()
     .any(|n| n.eq_ignore_ascii_case(name))
@@ -267,79 +625,125 @@ const PATH_SEGMENT: &AsciiSet = &CONTROLS
 /// Characters escaped in a query value.
 const QUERY_VALUE: &AsciiSet = &PATH_SEGMENT.add(b'&').add(b'=').add(b'+').add(b';');
 
-/// A URL template split by the generator: `scheme://host` fixed by the template (up to
-/// host-label values), then the rest (port, path, query).
+/// Where a URL alternative's scheme and host come from.
 #[derive(Debug, Clone, Copy)]
-pub struct UrlTemplate<'a> {
-    /// The template as written in providers.yaml, for error messages.
-    pub source: &'static str,
-    /// The scheme, e.g. `https`.
-    pub scheme: &'static str,
-    /// The parts of the host.
-    pub host: &'a [Part<'a>],
+pub enum UrlBase<'a> {
+    /// `scheme://host` fixed by the template, up to host-label values.
+    Fixed {
+        /// The scheme, e.g. `https`.
+        scheme: &'static str,
+        /// The parts of the host.
+        host: &'a [Part<'a>],
+    },
+    /// A whole base URL from a value (`${connectionConfig.instance_url}`).
+    Value(Value<'a>),
+}
+
+/// One alternative of a URL template: its base, then the rest (port, path, query).
+#[derive(Debug, Clone, Copy)]
+pub struct UrlAlternative<'a> {
+    /// Scheme and host.
+    pub base: UrlBase<'a>,
     /// The parts after the host.
     pub rest: &'a [Part<'a>],
 }
 
+/// A URL template split by the generator into alternatives (`A || B`).
+#[derive(Debug, Clone, Copy)]
+pub struct UrlTemplate<'a> {
+    /// The template as written in providers.yaml, for error messages.
+    pub source: &'static str,
+    /// The alternatives, tried in order: the first whose values are all present is used.
+    pub alternatives: &'a [UrlAlternative<'a>],
+}
+
 impl UrlTemplate<'_> {
     /// Renders the URL, checking each value for its context, then checks that the parsed
-    /// URL has the scheme and host that the template and the values give.
+    /// URL keeps the scheme and host that the template and the values give.
     pub fn render(&self) -> Result<Url, RenderError> {
-        let mut host = String::new();
-        for part in self.host {
-            match part {
-                Part::Lit(text) => host.push_str(text),
-                Part::Value(v) => {
-                    let text = v
-                        .value
-                        .ok_or(RenderError::MissingValue { param: v.param })?;
-                    let ok = match v.context {
-                        Context::Hostname => rules::is_hostname(text),
-                        _ => rules::is_dns_label(text),
-                    };
-                    if !ok {
-                        return Err(v.invalid());
-                    }
-                    host.push_str(text);
+        // URL templates hold params only (no variables or functions), so the context is
+        // never read; this one allocates nothing.
+        let cx = RenderContext::at(SystemTime::UNIX_EPOCH, String::new());
+        self.render_with(&cx)
+    }
+
+    fn render_with(&self, cx: &RenderContext<'_>) -> Result<Url, RenderError> {
+        let mut first_missing = None;
+        for alt in self.alternatives {
+            match self.render_alternative(alt, cx)? {
+                Ok(url) => return Ok(url),
+                Err(param) => {
+                    first_missing.get_or_insert(param);
                 }
             }
         }
-        let mut text = format!("{}://{host}", self.scheme);
-        for part in self.rest {
-            match part {
-                Part::Lit(t) => text.push_str(t),
-                Part::Value(v) => {
-                    let value = v
-                        .value
-                        .ok_or(RenderError::MissingValue { param: v.param })?;
-                    let set = if v.context == Context::Query {
-                        QUERY_VALUE
-                    } else {
-                        PATH_SEGMENT
-                    };
-                    text.extend(utf8_percent_encode(value, set));
-                }
+        Err(RenderError::MissingValue {
+            param: first_missing.unwrap_or(self.source),
+        })
+    }
+
+    /// `Ok(Err(param))` when a value of this alternative is absent.
+    fn render_alternative(
+        &self,
+        alt: &UrlAlternative<'_>,
+        cx: &RenderContext<'_>,
+    ) -> Result<Result<Url, &'static str>, RenderError> {
+        let missing = |parts: &[Part<'_>]| {
+            parts.iter().find_map(|p| match p {
+                Part::Value(v) if v.value.is_none() => Some(v.param),
+                _ => None,
+            })
+        };
+        let (scheme, host, mut text) = match alt.base {
+            UrlBase::Fixed { scheme, host } => {
+                let Some(h) = render_parts(host, cx)? else {
+                    return Ok(Err(missing(host).unwrap_or(self.source)));
+                };
+                (
+                    scheme.to_owned(),
+                    h.text.to_ascii_lowercase(),
+                    format!("{scheme}://{}", h.text),
+                )
             }
-        }
+            UrlBase::Value(v) => {
+                let Some(value) = v.value else {
+                    return Ok(Err(v.param));
+                };
+                if !v.context.accepts(value) {
+                    return Err(v.invalid());
+                }
+                let url = Url::parse(value).map_err(|_| v.invalid())?;
+                let host = url.host_str().unwrap_or_default().to_owned();
+                (
+                    url.scheme().to_owned(),
+                    host,
+                    value.trim_end_matches('/').to_owned(),
+                )
+            }
+        };
+        let Some(rest) = render_parts(alt.rest, cx)? else {
+            return Ok(Err(missing(alt.rest).unwrap_or(self.source)));
+        };
+        text.push_str(&rest.text);
         let url = Url::parse(&text).map_err(|e| RenderError::InvalidUrl {
             template: self.source,
             reason: e.to_string(),
         })?;
-        let expected = host.to_ascii_lowercase();
-        if url.scheme() != self.scheme || url.host_str() != Some(expected.as_str()) {
+        if url.scheme() != scheme || url.host_str() != Some(host.as_str()) {
             return Err(RenderError::HostChanged {
                 template: self.source,
-                expected: format!("{}://{expected}", self.scheme),
+                expected: format!("{scheme}://{host}"),
                 found: format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()),
             });
         }
-        Ok(url)
+        Ok(Ok(url))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn val<'a>(param: &'static str, value: Option<&'a str>, context: Context) -> Part<'a> {
         Part::Value(Value {
@@ -348,6 +752,23 @@ mod tests {
             secret: false,
             context,
         })
+    }
+
+    fn cx() -> RenderContext<'static> {
+        RenderContext::at(
+            UNIX_EPOCH + Duration::from_secs(1_795_891_507),
+            "r-1".into(),
+        )
+    }
+
+    fn fixed<'a>(host: &'a [Part<'a>], rest: &'a [Part<'a>]) -> UrlAlternative<'a> {
+        UrlAlternative {
+            base: UrlBase::Fixed {
+                scheme: "https",
+                host,
+            },
+            rest,
+        }
     }
 
     fn jobs_url(company: &str) -> Result<Url, RenderError> {
@@ -359,11 +780,10 @@ mod tests {
             ),
             Part::Lit(".jobs.personio.de"),
         ];
+        let alts = [fixed(&host, &[Part::Lit("/xml")])];
         UrlTemplate {
             source: "https://${connectionConfig.company}.jobs.personio.de",
-            scheme: "https",
-            host: &host,
-            rest: &[Part::Lit("/xml")],
+            alternatives: &alts,
         }
         .render()
     }
@@ -410,11 +830,10 @@ mod tests {
             Part::Lit("?q="),
             val("connectionConfig.q", Some("x&y=z #"), Context::Query),
         ];
+        let alts = [fixed(&[Part::Lit("api.example.com")], &rest)];
         let url = UrlTemplate {
             source: "t",
-            scheme: "https",
-            host: &[Part::Lit("api.example.com")],
-            rest: &rest,
+            alternatives: &alts,
         }
         .render()
         .unwrap();
@@ -425,13 +844,75 @@ mod tests {
     }
 
     #[test]
+    fn ports_are_digits() {
+        let host = [Part::Lit("api.example.com")];
+        let ok = [
+            Part::Lit(":"),
+            val("connectionConfig.port", Some("8443"), Context::Port),
+        ];
+        let alts = [fixed(&host, &ok)];
+        assert_eq!(
+            UrlTemplate {
+                source: "t",
+                alternatives: &alts
+            }
+            .render()
+            .unwrap()
+            .as_str(),
+            "https://api.example.com:8443/"
+        );
+        let bad = [
+            Part::Lit(":"),
+            val("connectionConfig.port", Some("1@evil.com"), Context::Port),
+        ];
+        let alts = [fixed(&host, &bad)];
+        assert!(matches!(
+            UrlTemplate {
+                source: "t",
+                alternatives: &alts
+            }
+            .render(),
+            Err(RenderError::InvalidValue { .. })
+        ));
+    }
+
+    #[test]
+    fn fallbacks_use_the_first_complete_alternative() {
+        let left = [val("connectionConfig.hostname", None, Context::Hostname)];
+        let right = [Part::Lit("api.mercury.com")];
+        let alts = [fixed(&left, &[]), fixed(&right, &[Part::Lit("/v1")])];
+        let url = UrlTemplate {
+            source: "t",
+            alternatives: &alts,
+        }
+        .render()
+        .unwrap();
+        assert_eq!(url.as_str(), "https://api.mercury.com/v1");
+        let left = [val(
+            "connectionConfig.hostname",
+            Some("eu.mercury.com"),
+            Context::Hostname,
+        )];
+        let alts = [fixed(&left, &[]), fixed(&right, &[])];
+        assert_eq!(
+            UrlTemplate {
+                source: "t",
+                alternatives: &alts
+            }
+            .render()
+            .unwrap()
+            .as_str(),
+            "https://eu.mercury.com/"
+        );
+    }
+
+    #[test]
     fn absent_value_in_url_is_an_error() {
         let host = [val("connectionConfig.company", None, Context::HostLabel)];
+        let alts = [fixed(&host, &[])];
         let err = UrlTemplate {
             source: "t",
-            scheme: "https",
-            host: &host,
-            rest: &[],
+            alternatives: &alts,
         }
         .render()
         .unwrap_err();
@@ -444,23 +925,68 @@ mod tests {
     }
 
     #[test]
+    fn whole_url_values_keep_their_host() {
+        let render = |v: &str| {
+            let alts = [UrlAlternative {
+                base: UrlBase::Value(Value {
+                    param: "connectionConfig.instance_url",
+                    value: Some(v),
+                    secret: false,
+                    context: Context::Url,
+                }),
+                rest: &[Part::Lit("/api")],
+            }];
+            UrlTemplate {
+                source: "${connectionConfig.instance_url}/api",
+                alternatives: &alts,
+            }
+            .render()
+        };
+        assert_eq!(
+            render("https://acme.my.salesforce.com/").unwrap().as_str(),
+            "https://acme.my.salesforce.com/api"
+        );
+        for evil in [
+            "https://user@evil.com",
+            "javascript:alert(1)",
+            "https://a.com?x=",
+            "https://a.com#",
+            "acme.com",
+            "",
+        ] {
+            assert!(
+                matches!(
+                    render(evil),
+                    Err(RenderError::InvalidValue {
+                        context: Context::Url,
+                        ..
+                    })
+                ),
+                "{evil}"
+            );
+        }
+    }
+
+    #[test]
     fn headers_omit_absent_values_and_reject_injection() {
         let mut headers = Headers::new();
         headers
             .push_rendered(
                 "x-personio-app-id",
-                &[val("connectionConfig.appId", None, Context::Header)],
+                &[&[val("connectionConfig.appId", None, Context::Header)]],
+                &cx(),
             )
             .unwrap();
         assert!(headers.is_empty());
         headers
             .push_rendered(
                 "x-personio-app-id",
-                &[val(
+                &[&[val(
                     "connectionConfig.appId",
                     Some("MY_APP"),
                     Context::Header,
-                )],
+                )]],
+                &cx(),
             )
             .unwrap();
         assert_eq!(headers.get("X-Personio-App-Id"), Some("MY_APP"));
@@ -468,42 +994,125 @@ mod tests {
             let err = headers
                 .push_rendered(
                     "x-a",
-                    &[val("connectionConfig.appId", Some(evil), Context::Header)],
+                    &[&[val("connectionConfig.appId", Some(evil), Context::Header)]],
+                    &cx(),
                 )
                 .unwrap_err();
             assert!(matches!(err, RenderError::InvalidValue { .. }));
         }
         assert_eq!(headers.len(), 1);
+        // `A || B`: the default when the value is absent.
+        let version = [val("connectionConfig.version", None, Context::Header)];
+        headers
+            .push_rendered(
+                "notion-version",
+                &[&version, &[Part::Lit("2022-06-28")]],
+                &cx(),
+            )
+            .unwrap();
+        assert_eq!(headers.get("notion-version"), Some("2022-06-28"));
     }
 
     #[test]
     fn secret_headers_are_redacted() {
         let mut headers = Headers::new();
-        let key = Part::Value(Value {
+        let key = Value {
             param: "apiKey",
             value: Some("sk-123"),
             secret: true,
             context: Context::Header,
-        });
+        };
         headers
-            .push_rendered("authorization", &[Part::Lit("Bearer "), key])
+            .push_rendered(
+                "x-token",
+                &[&[Part::Lit("Bearer "), Part::Value(key)]],
+                &cx(),
+            )
             .unwrap();
         let h = headers.iter().next().unwrap();
         assert!(h.is_sensitive());
         assert_eq!(h.value(), "Bearer sk-123");
         assert!(!format!("{headers:?}").contains("sk-123"));
+        let bad = Value {
+            value: Some("sk\n1"),
+            ..key
+        };
         let err = headers
-            .push_rendered(
-                "authorization",
-                &[Part::Value(Value {
-                    value: Some("sk\n1"),
-                    ..match key {
-                        Part::Value(v) => v,
-                        Part::Lit(_) => unreachable!(),
-                    }
-                })],
-            )
+            .push_rendered("x-token", &[&[Part::Value(bad)]], &cx())
             .unwrap_err();
         assert!(!err.to_string().contains("sk"), "{err}");
+    }
+
+    #[test]
+    fn calls_render_their_arguments_and_mark_secrets() {
+        let user = Value {
+            param: "credentials.username",
+            value: Some("user"),
+            secret: false,
+            context: Context::Raw,
+        };
+        let pass = Value {
+            param: "credentials.password",
+            value: Some("pass"),
+            secret: true,
+            context: Context::Raw,
+        };
+        let arg: &[Part<'_>] = &[Part::Value(user), Part::Lit(":"), Part::Value(pass)];
+        let call = Call {
+            func: Func::Base64,
+            args: &[arg],
+            context: Context::Header,
+        };
+        let mut headers = Headers::new();
+        headers
+            .push_rendered(
+                "x-basic",
+                &[&[Part::Lit("Basic "), Part::Call(call)]],
+                &cx(),
+            )
+            .unwrap();
+        let h = headers.iter().next().unwrap();
+        assert_eq!(h.value(), "Basic dXNlcjpwYXNz");
+        assert!(h.is_sensitive());
+        // An absent argument omits the header.
+        let absent: &[Part<'_>] = &[Part::Value(Value {
+            value: None,
+            ..user
+        })];
+        let call = Call {
+            func: Func::Base64,
+            args: &[absent],
+            context: Context::Header,
+        };
+        let mut headers = Headers::new();
+        headers
+            .push_rendered("x-basic", &[&[Part::Call(call)]], &cx())
+            .unwrap();
+        assert!(headers.is_empty());
+    }
+
+    #[test]
+    fn context_variables() {
+        let cx = cx().with_access_token("s3cr3t-v4lue");
+        assert_eq!(cx.var(&Var::AccessToken).as_deref(), Some("s3cr3t-v4lue"));
+        assert_eq!(cx.var(&Var::ClientId), None);
+        assert_eq!(cx.var(&Var::Random).as_deref(), Some("r-1"));
+        assert_eq!(cx.var(&Var::Method), None);
+        let request = Request {
+            method: "GET",
+            endpoint: "/x",
+            host: "h",
+            path: "/x",
+            query: &[("b", "2 3"), ("a", "1")],
+            body: b"{}",
+            content_type: Some("application/json"),
+        };
+        let cx = cx.with_request(request);
+        assert_eq!(cx.var(&Var::Params).as_deref(), Some("a=1&b=2%203"));
+        assert_eq!(cx.var(&Var::BodyCanonicalParams).as_deref(), Some("{}"));
+        assert!(!format!("{cx:?}").contains("s3cr3t"));
+        assert!(Var::AccessToken.is_secret() && !Var::Random.is_secret());
+        assert_eq!(Var::from_name("accessToken"), Some(Var::AccessToken));
+        assert_eq!(Var::from_name("nope"), None);
     }
 }

@@ -35,32 +35,41 @@ impl fmt::Display for Section {
     }
 }
 
-/// A regex from providers.yaml, compiled on first use. The generator has already compiled
-/// it with the same engine, so compilation does not fail at run time; if it ever did, every
-/// value is reported as not matching instead of the process panicking.
+/// A regex from providers.yaml, compiled on first use. The generator has already translated
+/// it from ECMAScript and compiled it with the same engine, so compilation does not fail at
+/// run time; if it ever did, every value is reported as not matching instead of the process
+/// panicking.
 pub struct Pattern {
-    source: &'static str,
+    regex: &'static str,
+    written: &'static str,
     compiled: OnceLock<Option<Regex>>,
 }
 
 impl Pattern {
-    /// A pattern with this source text (searched in the value, like JavaScript's `test`).
-    pub const fn new(source: &'static str) -> Self {
+    /// A pattern in the `regex` crate's syntax (searched in the value, like ECMAScript's
+    /// `test`).
+    pub const fn new(regex: &'static str) -> Self {
+        Pattern::translated(regex, regex)
+    }
+
+    /// A pattern translated from the catalog's ECMAScript `written` into `regex`.
+    pub const fn translated(regex: &'static str, written: &'static str) -> Self {
         Pattern {
-            source,
+            regex,
+            written,
             compiled: OnceLock::new(),
         }
     }
 
     /// The pattern as written in providers.yaml.
     pub fn source(&self) -> &'static str {
-        self.source
+        self.written
     }
 
     /// Whether the pattern is found in `value`.
     pub fn is_match(&self, value: &str) -> bool {
         self.compiled
-            .get_or_init(|| Regex::new(self.source).ok())
+            .get_or_init(|| Regex::new(self.regex).ok())
             .as_ref()
             .is_some_and(|re| re.is_match(value))
     }
@@ -68,7 +77,7 @@ impl Pattern {
 
 impl fmt::Debug for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Pattern").field(&self.source).finish()
+        f.debug_tuple("Pattern").field(&self.written).finish()
     }
 }
 

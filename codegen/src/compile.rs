@@ -1,0 +1,587 @@
+//! Templates → [`PartPlan`]s: every placeholder resolved to a declared param, a context
+//! variable or a function, each with the [`Context`] it lands in, so that generated code
+//! renders without parsing at run time.
+
+use terapi_runtime::render::{Context, Func, Var};
+use terapi_runtime::rules::is_header_safe;
+use terapi_runtime::{AuthMode, Section};
+
+use crate::check::Checker;
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::lower::{Located, Map, closest};
+use crate::model::{Provider, TokenUrl};
+use crate::plan::{NamedPlan, ParamPlan, PartPlan, UrlAltPlan, UrlBasePlan, UrlPlan};
+use crate::template::{self, Expr, Piece};
+use crate::yaml::Loc;
+
+/// The declared connection config and credential params of a provider.
+pub(crate) type Declared<'p, 'a> = (&'p [ParamPlan<'a>], &'p [ParamPlan<'a>]);
+
+/// The compiled templates of one entry.
+pub(crate) struct Compiled {
+    pub(crate) headers: Vec<NamedPlan>,
+    pub(crate) query: Vec<NamedPlan>,
+    pub(crate) verification_headers: Vec<NamedPlan>,
+    pub(crate) urls: Vec<UrlPlan>,
+}
+
+/// Where a template stands, which decides what it may use.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// A header value.
+    Header,
+    /// A query param value (a list entry, encoded when the URL is built).
+    QueryParam,
+}
+
+/// Auth modes whose credentials are only what the user supplies; in every other mode the
+/// platform obtains credentials (tokens, cookies, the raw token response) that templates
+/// may read as `${credentials.x}`.
+const USER_CREDENTIALS_ONLY: &[AuthMode] = &[
+    AuthMode::ApiKey,
+    AuthMode::Basic,
+    AuthMode::None,
+    AuthMode::AwsSigV4,
+];
+
+const VARIABLE_NAMES: &[&str] = &[
+    "apiKey",
+    "accessToken",
+    "clientId",
+    "clientSecret",
+    "random",
+    "now",
+    "method",
+    "endpoint",
+    "host",
+    "path",
+    "params",
+    "urlCanonicalParams",
+    "bodyCanonicalParams",
+    "contentType",
+];
+
+impl<'a> Checker<'a> {
+    pub(crate) fn compile_entry(&mut self, p: &Provider, decl: Declared<'_, 'a>) -> Compiled {
+        let mode = p.auth_mode.as_ref().map(|m| m.value);
+        self.obtains_credentials = mode.is_some_and(|m| !USER_CREDENTIALS_ONLY.contains(&m));
+        self.platform_filled = [
+            &p.token_response_metadata,
+            &p.redirect_uri_metadata,
+            &p.webhook_response_metadata,
+            &p.connection_configuration,
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .cloned()
+        .collect();
+        let proxy = p.proxy.as_ref();
+        let verification = proxy.and_then(|x| x.verification.as_ref());
+        let headers = self.named_map(proxy.and_then(|x| x.headers.as_ref()), decl, Place::Header);
+        let query = self.named_map(
+            proxy.and_then(|x| x.query.as_ref()),
+            decl,
+            Place::QueryParam,
+        );
+        let verification_headers = self.named_map(
+            verification.and_then(|v| v.headers.as_ref()),
+            decl,
+            Place::Header,
+        );
+        let mut urls = Vec::new();
+        let mut url = |this: &mut Self,
+                       t: Option<&Located<String>>,
+                       names: (&'static str, &'static str),
+                       what| {
+            if let Some(plan) = t.and_then(|t| this.url(t, names, what, decl)) {
+                urls.push(plan);
+            }
+        };
+        url(
+            self,
+            proxy.map(|x| &x.base_url),
+            ("BASE_URL", "base_url"),
+            "The API root (`proxy.base_url`).",
+        );
+        match &p.token_url {
+            Some(TokenUrl::Single(t)) => url(
+                self,
+                Some(t),
+                ("TOKEN_URL", "token_url"),
+                "The token endpoint (`token_url`).",
+            ),
+            Some(TokenUrl::PerMode(map)) => {
+                for (mode, e) in map.iter() {
+                    let names = match mode.as_str() {
+                        "OAUTH2" => ("TOKEN_URL_OAUTH2", "token_url_oauth2"),
+                        "APP" => ("TOKEN_URL_APP", "token_url_app"),
+                        _ => continue,
+                    };
+                    url(
+                        self,
+                        Some(&e.value),
+                        names,
+                        "The token endpoint for one auth mode (`token_url`).",
+                    );
+                }
+            }
+            None => {}
+        }
+        url(
+            self,
+            p.refresh_url.as_ref(),
+            ("REFRESH_URL", "refresh_url"),
+            "The token refresh endpoint (`refresh_url`).",
+        );
+        url(
+            self,
+            p.authorization_url.as_ref(),
+            ("AUTHORIZATION_URL", "authorization_url"),
+            "The OAuth authorization page (`authorization_url`).",
+        );
+        url(
+            self,
+            verification.and_then(|v| v.base_url_override.as_ref()),
+            ("VERIFICATION_BASE_URL", "verification_base_url"),
+            "The base URL of the credential check (`proxy.verification.base_url_override`).",
+        );
+        Compiled {
+            headers,
+            query,
+            verification_headers,
+            urls,
+        }
+    }
+
+    fn named_map(
+        &mut self,
+        map: Option<&Map<Located<String>>>,
+        decl: Declared<'_, 'a>,
+        place: Place,
+    ) -> Vec<NamedPlan> {
+        let mut out = Vec::new();
+        for (name, e) in map.into_iter().flat_map(|m| m.iter()) {
+            if let Some(plan) = self.named(name, e.key_loc, &e.value, decl, place) {
+                out.push(plan);
+            }
+        }
+        out
+    }
+
+    fn named(
+        &mut self,
+        name: &str,
+        name_loc: Loc,
+        value: &Located<String>,
+        decl: Declared<'_, 'a>,
+        place: Place,
+    ) -> Option<NamedPlan> {
+        if place == Place::Header
+            && (name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)))
+        {
+            self.error(
+                name_loc,
+                format!("`{name}` is not a valid HTTP header name"),
+            );
+            return None;
+        }
+        let context = if place == Place::Header {
+            Context::Header
+        } else {
+            Context::Query
+        };
+        let alternatives = self.alternatives(value)?;
+        let mut compiled = Vec::new();
+        for pieces in &alternatives {
+            let mut parts = Vec::new();
+            for piece in pieces {
+                match piece {
+                    Piece::Lit { text, offset } => {
+                        if place == Place::Header && !is_header_safe(text) {
+                            let loc = self.inner(value, *offset, text.len());
+                            self.error(loc, format!("the value of header `{name}` has characters a header cannot carry"));
+                            return None;
+                        }
+                        parts.push(PartPlan::Lit(text.clone()));
+                    }
+                    Piece::Expr { expr, offset, len } => {
+                        parts.push(self.expr_part(value, (expr, *offset, *len), decl, context)?)
+                    }
+                }
+            }
+            compiled.push(parts);
+        }
+        if place == Place::QueryParam && compiled.iter().any(|parts| secret_in(parts, decl)) {
+            let d = Diagnostic::warning(
+                value.loc,
+                format!(
+                    "query param `{name}` carries a secret: it ends up in URLs, logs and proxies"
+                ),
+            )
+            .with_help("prefer a header if the API accepts one");
+            self.diagnostics.push(d);
+        }
+        let name = if place == Place::Header {
+            name.to_ascii_lowercase()
+        } else {
+            name.to_owned()
+        };
+        Some(NamedPlan {
+            name,
+            alternatives: compiled,
+        })
+    }
+
+    fn alternatives(&mut self, s: &Located<String>) -> Option<Vec<Vec<Piece>>> {
+        match template::parse(&s.value, true) {
+            Ok(t) => Some(t.alternatives),
+            Err(e) => {
+                let loc = self.inner(s, e.offset, e.len);
+                self.error(loc, format!("invalid template: {}", e.message));
+                None
+            }
+        }
+    }
+
+    /// Resolves one placeholder.
+    fn expr_part(
+        &mut self,
+        s: &Located<String>,
+        (expr, offset, len): (&Expr, usize, usize),
+        decl: Declared<'_, 'a>,
+        context: Context,
+    ) -> Option<PartPlan> {
+        let loc = self.inner(s, offset, len);
+        let (config, credentials) = decl;
+        let param = |section: Section, name: &str, written: String| {
+            let params = if section == Section::ConnectionConfig {
+                config
+            } else {
+                credentials
+            };
+            params
+                .iter()
+                .position(|p| p.key == name)
+                .map(|index| PartPlan::Param {
+                    section,
+                    index,
+                    written,
+                    context,
+                })
+        };
+        match expr {
+            Expr::ConnectionConfig(n) => param(Section::ConnectionConfig, n, format!("connectionConfig.{n}")).or_else(|| {
+                // Undeclared params are reported once, by the reference check; params that
+                // the platform fills (from the token response or the OAuth callback) are
+                // not inputs of the connection config.
+                if self.platform_filled.contains(n) {
+                    self.warning(loc, format!("`${{connectionConfig.{n}}}` is filled by the platform at run time (it is listed under a `*_metadata` key): this template is not generated"));
+                }
+                None
+            }),
+            // Undeclared connection params are reported once, by the reference check.
+            Expr::Credential(n) => param(Section::Credentials, n, format!("credentials.{n}")).or_else(|| {
+                if self.obtains_credentials {
+                    // A field of the credentials the platform obtains (a TWO_STEP token, its
+                    // cookies, the raw token response): supplied through the render context.
+                    return Some(PartPlan::Obtained { name: n.clone(), written: format!("credentials.{n}"), context });
+                }
+                let suggestion = closest(n, credentials.iter().map(|p| p.key));
+                let d = Diagnostic::error(loc, format!("`${{credentials.{n}}}` uses a credential that `credentials` does not declare"))
+                    .with_suggestion(suggestion);
+                self.diagnostics.push(d);
+                None
+            }),
+            Expr::Now { offset_seconds, format } => Some(PartPlan::Now {
+                offset_seconds: *offset_seconds,
+                format: format.clone(),
+                written: s.value[offset + 2..offset + len - 1].to_owned(),
+                context,
+            }),
+            Expr::Var(n) => {
+                if let Some(part) = param(Section::Credentials, n, n.clone()) {
+                    return Some(part);
+                }
+                if n == "apiKey" {
+                    self.error(loc, "`${apiKey}` uses a credential that `credentials` does not declare").help =
+                        Some("declare `apiKey` under `credentials`".into());
+                    return None;
+                }
+                if let Some(var) = Var::from_name(n) {
+                    return Some(PartPlan::Var { var, written: n.clone(), context });
+                }
+                if let Some(part) = param(Section::ConnectionConfig, n, format!("connectionConfig.{n}")) {
+                    self.warning(loc, format!("bare `${{{n}}}` is read as `${{connectionConfig.{n}}}`; write it that way")).help =
+                        Some("the platform's proxy resolves bare names only from credentials".into());
+                    return Some(part);
+                }
+                let names = VARIABLE_NAMES.iter().copied().chain(credentials.iter().chain(config).map(|p| p.key));
+                let d = Diagnostic::error(loc, format!("unknown template variable `${{{n}}}`")).with_suggestion(closest(n, names));
+                self.diagnostics.push(d);
+                None
+            }
+            Expr::Call { name, args } => {
+                let Some(&(func, _, min, max)) = Func::ALL.iter().find(|(_, f, ..)| f == name) else {
+                    let d = Diagnostic::error(loc, format!("unknown template function `{name}`"))
+                        .with_suggestion(closest(name, Func::ALL.iter().map(|(_, n, ..)| *n)));
+                    self.diagnostics.push(d);
+                    return None;
+                };
+                if args.len() < min || args.len() > max {
+                    let want = if min == max { min.to_string() } else { format!("{min} to {max}") };
+                    self.error(loc, format!("`{name}` takes {want} arguments, not {}", args.len()));
+                    return None;
+                }
+                let mut compiled = Vec::new();
+                for arg in args {
+                    let mut parts = Vec::new();
+                    for piece in arg {
+                        match piece {
+                            Piece::Lit { text, .. } => parts.push(PartPlan::Lit(text.clone())),
+                            Piece::Expr { expr, offset, len } => {
+                                parts.push(self.expr_part(s, (expr, *offset, *len), decl, Context::Raw)?)
+                            }
+                        }
+                    }
+                    compiled.push(parts);
+                }
+                Some(PartPlan::Call { func, args: compiled, context })
+            }
+        }
+    }
+
+    fn url(
+        &mut self,
+        s: &Located<String>,
+        (const_name, fn_name): (&'static str, &'static str),
+        what: &'static str,
+        decl: Declared<'_, 'a>,
+    ) -> Option<UrlPlan> {
+        let alternatives = self.alternatives(s)?;
+        let errors = self.diagnostics.len();
+        let mut compiled = Some(Vec::new());
+        for pieces in &alternatives {
+            match self.url_alternative(s, pieces, decl) {
+                Some(alt) => compiled.as_mut().map_or((), |c| c.push(alt)),
+                // Only warnings: the URL stays a constant, without a rendering function.
+                None if self.diagnostics[errors..]
+                    .iter()
+                    .all(|d| d.severity == Severity::Warning) =>
+                {
+                    compiled = None
+                }
+                None => return None,
+            }
+        }
+        Some(UrlPlan {
+            const_name,
+            fn_name,
+            what,
+            source: s.value.clone(),
+            alternatives: compiled,
+        })
+    }
+
+    /// A URL part: only connection config params, never a credential or secret.
+    fn url_part(
+        &mut self,
+        s: &Located<String>,
+        (expr, offset, len): (&Expr, usize, usize),
+        decl: Declared<'_, 'a>,
+        context: Context,
+    ) -> Option<PartPlan> {
+        let part = self.expr_part(s, (expr, offset, len), decl, context)?;
+        let secret = match &part {
+            PartPlan::Param {
+                section: Section::Credentials,
+                ..
+            } => true,
+            PartPlan::Param { index, .. } => decl.0[*index].secret,
+            PartPlan::Var { var, .. } => var.is_secret(),
+            PartPlan::Obtained { .. } => true,
+            _ => false,
+        };
+        let loc = self.inner(s, offset, len);
+        let written = &s.value[offset + 2..offset + len - 1];
+        if secret {
+            // Not an error: some APIs are built that way (a bot token in the path, a secret
+            // in a token URL's query). The URL is not generated as a function, so no
+            // generated code puts a secret into a URL; the template stays a constant.
+            self.warning(
+                loc,
+                format!("`${{{written}}}` is a credential or secret, which terapi keeps out of URLs (they end up in logs and proxies): this URL is not generated as a function"),
+            )
+            .help = Some("if the API accepts it, send it in a header instead".into());
+            return None;
+        }
+        if !matches!(part, PartPlan::Param { .. }) {
+            self.error(
+                loc,
+                format!(
+                    "a URL template may use connection config params only, not `${{{written}}}`"
+                ),
+            );
+            return None;
+        }
+        Some(part)
+    }
+
+    fn url_alternative(
+        &mut self,
+        s: &Located<String>,
+        pieces: &[Piece],
+        decl: Declared<'_, 'a>,
+    ) -> Option<UrlAltPlan> {
+        // A whole base URL from one param: `${connectionConfig.instance_url}/api`.
+        if let Some(Piece::Expr { expr, offset, len }) = pieces.first() {
+            let base = self.url_part(s, (expr, *offset, *len), decl, Context::Url)?;
+            let rest = self.url_rest(s, &pieces[1..], decl, false)?;
+            return Some(UrlAltPlan {
+                base: UrlBasePlan::Param(base),
+                rest,
+            });
+        }
+        let Some(Piece::Lit {
+            text: first,
+            offset: first_offset,
+        }) = pieces.first()
+        else {
+            self.error(s.loc, "an empty URL");
+            return None;
+        };
+        let Some((scheme, after)) = first.split_once("://") else {
+            self.error(
+                s.loc,
+                format!("`{}` is not an absolute URL (it needs `https://`)", s.value),
+            );
+            return None;
+        };
+        if scheme != "https" && scheme != "http" {
+            self.error(
+                s.loc,
+                format!("URL scheme `{scheme}` is not supported (use https)"),
+            );
+            return None;
+        }
+        // The host runs up to the first `/`, `?`, `#` or `:` in literal text.
+        let mut host = Vec::new();
+        let mut rest_start: Option<(usize, String, usize)> = None;
+        let mut host_has_literal = false;
+        let mut first_rest = None;
+        let pieces_after: Vec<(usize, &Piece)> = pieces.iter().enumerate().collect();
+        for (i, piece) in pieces_after {
+            let (text, offset) = match piece {
+                Piece::Lit { text, offset } if i == 0 => (
+                    after.to_owned(),
+                    first_offset + scheme.len() + 3 + (offset - first_offset),
+                ),
+                Piece::Lit { text, offset } => (text.clone(), *offset),
+                Piece::Expr { expr, offset, len } => {
+                    host.push(self.url_part(s, (expr, *offset, *len), decl, Context::HostLabel)?);
+                    continue;
+                }
+            };
+            let end = text.find(['/', '?', '#', ':']).unwrap_or(text.len());
+            let host_text = &text[..end];
+            if let Some(bad) =
+                host_text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+            {
+                let loc = self.inner(s, offset + bad, 1);
+                self.error(
+                    loc,
+                    "a URL host may contain only letters, digits, `.` and `-`",
+                );
+                return None;
+            }
+            if !host_text.is_empty() {
+                host_has_literal = true;
+                host.push(PartPlan::Lit(host_text.to_owned()));
+            }
+            if end < text.len() {
+                rest_start = Some((i, text[end..].to_owned(), offset + end));
+                first_rest = Some(i);
+                break;
+            }
+        }
+        if host.is_empty() {
+            self.error(s.loc, format!("`{}` has no host", s.value));
+            return None;
+        }
+        if !host_has_literal {
+            for part in &mut host {
+                if let PartPlan::Param { context, .. } = part {
+                    *context = Context::Hostname;
+                }
+            }
+        }
+        let rest = match (rest_start, first_rest) {
+            (Some((i, text, offset)), Some(_)) => {
+                let mut tail = vec![Piece::Lit { text, offset }];
+                tail.extend(pieces[i + 1..].iter().cloned());
+                self.url_rest(s, &tail, decl, true)?
+            }
+            _ => Vec::new(),
+        };
+        Some(UrlAltPlan {
+            base: UrlBasePlan::Fixed {
+                scheme: scheme.to_owned(),
+                host,
+            },
+            rest,
+        })
+    }
+
+    /// The part of a URL after the host: `:port`, path, query.
+    fn url_rest(
+        &mut self,
+        s: &Located<String>,
+        pieces: &[Piece],
+        decl: Declared<'_, 'a>,
+        may_have_port: bool,
+    ) -> Option<Vec<PartPlan>> {
+        let mut rest = Vec::new();
+        let mut in_port = false;
+        let mut in_query = false;
+        for piece in pieces {
+            match piece {
+                Piece::Lit { text, .. } => {
+                    // `https://host:${connectionConfig.port}/...`
+                    in_port = may_have_port && rest.is_empty() && text == ":";
+                    in_query |= text.contains(['?', '#']);
+                    rest.push(PartPlan::Lit(text.clone()));
+                }
+                Piece::Expr { expr, offset, len } => {
+                    let context = if in_port {
+                        in_port = false;
+                        Context::Port
+                    } else if in_query {
+                        Context::Query
+                    } else {
+                        Context::PathSegment
+                    };
+                    rest.push(self.url_part(s, (expr, *offset, *len), decl, context)?);
+                }
+            }
+        }
+        Some(rest)
+    }
+}
+
+/// Whether a compiled template carries a secret.
+fn secret_in(parts: &[PartPlan], (config, _): Declared<'_, '_>) -> bool {
+    parts.iter().any(|p| match p {
+        PartPlan::Param {
+            section: Section::Credentials,
+            ..
+        } => true,
+        PartPlan::Param { index, .. } => config[*index].secret,
+        PartPlan::Var { var, .. } => var.is_secret(),
+        PartPlan::Obtained { .. } => true,
+        PartPlan::Call { args, .. } => args.iter().any(|a| secret_in(a, (config, &[]))),
+        _ => false,
+    })
+}
