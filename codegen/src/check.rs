@@ -357,8 +357,18 @@ impl<'a> Checker<'a> {
                 continue;
             }
             for (text, loc) in v.strings() {
-                let Ok(t) = template::parse(text, true) else {
-                    continue;
+                let t = match template::parse(text, true) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        // Every string of an entry is a template for the platform.
+                        let s = Located {
+                            value: text.to_owned(),
+                            loc,
+                        };
+                        let loc = self.inner(&s, e.offset, e.len);
+                        self.error(loc, format!("invalid template: {}", e.message));
+                        continue;
+                    }
                 };
                 let s = Located {
                     value: text.to_owned(),

@@ -117,6 +117,24 @@ scalar_from_node! {
     i64 => "an integer", NodeKind::Int(i) => *i;
 }
 
+/// An integer that some entries write as a quoted string (`lifetimeInSeconds: '315360000'`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LooseInt(pub i64);
+
+impl FromNode for LooseInt {
+    const EXPECTED: &'static str = "an integer";
+    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
+        match &node.kind {
+            NodeKind::Int(i) => Some(LooseInt(*i)),
+            NodeKind::Str(s) if s.parse::<i64>().is_ok() => s.parse().ok().map(LooseInt),
+            _ => {
+                cx.expected(node, "an integer (or a quoted one)");
+                None
+            }
+        }
+    }
+}
+
 /// Any YAML value, kept as it is: the format's loosely typed maps (`token_params`,
 /// `proxy.body`, `verification.data`, ...).
 impl FromNode for Node {

@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use terapi_runtime::AuthMode;
 
 use crate::diagnostic::Diagnostic;
-use crate::lower::{Cx, FromNode, Located, Map, OneOrMany, closest, model_struct};
+use crate::lower::{Cx, FromNode, Located, LooseInt, Map, OneOrMany, closest, model_struct};
 use crate::yaml::{Loc, Node, NodeKind};
 
 /// A whole catalog, after `alias` entries were merged with their targets.
@@ -187,7 +187,7 @@ model_struct! {
         /// Unit of `expires_in`.
         "expires_in_unit" => expires_in_unit: String,
         /// OAuth2: extra auth settings.
-        "auth" => auth: Map<Node>,
+        "auth" => auth: OAuthSettings,
         /// OAuth2: decode the URL.
         "decode_url" => decode_url: bool,
         /// Token lifetime in milliseconds.
@@ -209,11 +209,11 @@ model_struct! {
         /// MCP OAuth2: registration params.
         "registration_params" => registration_params: Map<Node>,
         /// JWT / SIGNATURE: signature settings.
-        "signature" => signature: Node,
+        "signature" => signature: Signature,
         /// JWT / SIGNATURE / TWO_STEP: token settings.
-        "token" => token: Node,
+        "token" => token: JwtToken,
         /// TWO_STEP: paths into the token response.
-        "token_response" => token_response: Node,
+        "token_response" => token_response: TokenResponse,
         /// TWO_STEP: token request method.
         "token_request_method" => token_request_method: String,
         /// TWO_STEP: refresh params.
@@ -223,9 +223,9 @@ model_struct! {
         /// TWO_STEP: response headers kept.
         "token_response_headers" => token_response_headers: Vec<String>,
         /// TWO_STEP: further requests.
-        "additional_steps" => additional_steps: Vec<Node>,
+        "additional_steps" => additional_steps: Vec<AdditionalStep>,
         /// TWO_STEP: assertion settings.
-        "assertion" => assertion: Node,
+        "assertion" => assertion: Assertion,
         /// INSTALL_PLUGIN: the underlying auth type.
         "auth_type" => auth_type: String,
     }
@@ -265,7 +265,107 @@ model_struct! {
         /// Status codes to retry (`429`, `5xx`).
         "error_code" => error_code: Vec<String>,
         /// Retry hint in the error body.
-        "in_body" => in_body: Node,
+        "in_body" => in_body: RetryInBody,
+    }
+
+    /// `proxy.retry.in_body`.
+    pub struct RetryInBody ("`proxy.retry.in_body`") {
+        /// Path of the hint in the error body.
+        req "path" => path: String,
+        /// A regex whose group 1 holds the value.
+        "value" => value: String,
+        /// `at` or `after`.
+        req "strategy" => strategy: Located<String>,
+    }
+
+    /// `signature` (JWT, SIGNATURE).
+    pub struct Signature ("`signature`") {
+        /// `RSA`, `HMAC`, `EC` or `WSSE`.
+        req "protocol" => protocol: Located<String>,
+        /// `hex` or `utf8`.
+        "hmac_secret_encoding" => hmac_secret_encoding: Located<String>,
+    }
+
+    /// `token` (JWT, SIGNATURE, TWO_STEP): how to build a signed token.
+    pub struct JwtToken ("`token`") {
+        /// The signing key template.
+        "signing_key" => signing_key: Located<String>,
+        /// Lifetime in milliseconds.
+        "expires_in_ms" => expires_in_ms: LooseInt,
+        /// JWT header fields.
+        "header" => header: JwtHeader,
+        /// JWT claims (templates; `scope` may be a list).
+        "payload" => payload: Map<Node>,
+    }
+
+    /// A JWT header.
+    pub struct JwtHeader ("a JWT `header`") {
+        /// Algorithm, e.g. `RS256`.
+        req "alg" => alg: String,
+        /// Type, e.g. `JWT`.
+        "typ" => typ: String,
+        /// Key id (template).
+        "kid" => kid: Located<String>,
+        /// X.509 SHA-256 thumbprint.
+        "x5t#S256" => x5t_s256: Located<String>,
+    }
+
+    /// `token_response` (TWO_STEP): paths into the token response.
+    pub struct TokenResponse ("`token_response`") {
+        /// Path of the token.
+        req "token" => token: String,
+        /// Path of the expiry.
+        "token_expiration" => token_expiration: String,
+        /// `expireAt` or `expireIn`.
+        "token_expiration_strategy" => token_expiration_strategy: Located<String>,
+        /// Path of the refresh token.
+        "refresh_token" => refresh_token: String,
+    }
+
+    /// One of `additional_steps` (TWO_STEP).
+    pub struct AdditionalStep ("a step of `additional_steps`") {
+        /// The step's URL template.
+        req "token_url" => token_url: Located<String>,
+        /// `json`, `form` or `xml`.
+        "body_format" => body_format: Located<String>,
+        /// The step's body params.
+        "token_params" => token_params: Map<Node>,
+        /// The step's headers.
+        "token_headers" => token_headers: Map<Located<String>>,
+        /// The step's method.
+        "token_request_method" => token_request_method: String,
+    }
+
+    /// `assertion` (TWO_STEP): a SAML or JWT assertion.
+    pub struct Assertion ("`assertion`") {
+        /// `saml` or `jwt`.
+        "type" => kind: Located<String>,
+        /// The signing key template.
+        "key" => key: Located<String>,
+        /// Issuer.
+        "issuer" => issuer: Located<String>,
+        /// Lifetime in seconds.
+        "lifetimeInSeconds" => lifetime_in_seconds: LooseInt,
+        /// Audiences: one or a list.
+        "audiences" => audiences: OneOrMany<String>,
+        /// SAML attributes (loosely typed).
+        "attributes" => attributes: Map<Node>,
+        /// SAML session index.
+        "sessionIndex" => session_index: Located<String>,
+        /// SAML recipient.
+        "recipient" => recipient: Located<String>,
+        /// SAML name id (template).
+        "nameIdentifier" => name_identifier: Located<String>,
+        /// JWT header fields.
+        "header" => header: JwtHeader,
+        /// JWT claims (templates).
+        "payload" => payload: Map<Node>,
+    }
+
+    /// `auth` (OAUTH2).
+    pub struct OAuthSettings ("`auth`") {
+        /// The authorize request's `response_type`.
+        "response_type" => response_type: String,
     }
 
     /// `proxy.paginate`.
