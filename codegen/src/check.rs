@@ -119,10 +119,10 @@ pub fn check<'a>(
         obtains_credentials: false,
         platform_filled: BTreeSet::new(),
     };
+    let colliding = checker.collisions(entries);
     let mut providers: Vec<ProviderPlan<'a>> =
         entries.iter().filter_map(|e| checker.provider(e)).collect();
     providers.sort_by(|a, b| a.key.cmp(b.key));
-    let colliding = checker.collisions(&providers);
     providers.retain(|p| !colliding.contains(p.key));
     (Plan { providers }, checker.diagnostics)
 }
@@ -143,33 +143,34 @@ impl<'a> Checker<'a> {
         s.loc.inner(self.source, &s.value, offset, len)
     }
 
-    /// Reports providers whose module or variant names collide; returns their keys.
-    fn collisions(&mut self, providers: &[ProviderPlan<'a>]) -> BTreeSet<&'a str> {
-        let mut modules: BTreeMap<&str, &ProviderPlan<'a>> = BTreeMap::new();
-        let mut variants: BTreeMap<&str, &ProviderPlan<'a>> = BTreeMap::new();
-        let mut found = Vec::new();
-        for p in providers {
-            if let Some(first) = modules.insert(&p.module, p) {
-                found.push((p, first, "module", p.module.clone()));
-            } else if let Some(first) = variants.insert(&p.variant, p) {
-                found.push((p, first, "`Provider` variant", p.variant.clone()));
-            }
-        }
+    /// Reports providers whose module or variant names collide (whatever else is wrong with
+    /// them); returns their keys.
+    fn collisions(&mut self, entries: &[&'a ProviderEntry]) -> BTreeSet<&'a str> {
+        let mut sorted: Vec<&'a ProviderEntry> = entries.to_vec();
+        sorted.sort_by_key(|e| e.key_loc.offset);
+        let mut modules: BTreeMap<String, &'a ProviderEntry> = BTreeMap::new();
+        let mut variants: BTreeMap<String, &'a ProviderEntry> = BTreeMap::new();
         let mut keys = BTreeSet::new();
-        for (p, first, what, name) in found {
-            let (later, earlier) = if p.entry.key_loc.offset > first.entry.key_loc.offset {
-                (p, first)
-            } else {
-                (first, p)
+        for e in sorted {
+            let (module, variant) = (names::snake(&e.key), names::camel(&e.key));
+            let clash = match (modules.get(&module), variants.get(&variant)) {
+                (Some(first), _) => Some((*first, "module", module.clone())),
+                (None, Some(first)) => Some((*first, "`Provider` variant", variant.clone())),
+                (None, None) => None,
             };
-            keys.insert(p.key);
-            keys.insert(first.key);
+            modules.entry(module).or_insert(e);
+            variants.entry(variant).or_insert(e);
+            let Some((first, what, name)) = clash else {
+                continue;
+            };
+            keys.insert(e.key.as_str());
+            keys.insert(first.key.as_str());
             let message = format!(
                 "provider keys `{}` and `{}` both map to the Rust {what} name `{name}`",
-                earlier.key, later.key
+                first.key, e.key
             );
-            let d = Diagnostic::error(later.entry.key_loc, message)
-                .with_note(earlier.entry.key_loc, format!("`{}` is here", earlier.key))
+            let d = Diagnostic::error(e.key_loc, message)
+                .with_note(first.key_loc, format!("`{}` is here", first.key))
                 .with_help("rename one of them");
             self.diagnostics.push(d);
         }

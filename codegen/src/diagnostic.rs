@@ -101,6 +101,14 @@ impl Diagnostic {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
+        // YAML counts a lone `\r` as a line break; so must the snippet (same byte length).
+        let normalized;
+        let source = if source.contains('\r') {
+            normalized = lone_cr_as_lf(source);
+            normalized.as_str()
+        } else {
+            source
+        };
         let span = span_of(source, self.loc);
         let label = self.help.clone().unwrap_or_default();
         let path_text = path.display().to_string();
@@ -125,6 +133,21 @@ impl Diagnostic {
         out.extend(rendered.lines().skip(1).map(|l| format!("{l}\n")));
         out
     }
+}
+
+/// `source` with each `\r` that is not followed by `\n` replaced by `\n`.
+fn lone_cr_as_lf(source: &str) -> String {
+    let bytes = source.as_bytes();
+    source
+        .char_indices()
+        .map(|(i, c)| {
+            if c == '\r' && bytes.get(i + 1) != Some(&b'\n') {
+                '\n'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// A byte range inside `source` for `loc`: the node's own span, at least one character,
@@ -159,16 +182,25 @@ impl Diagnostics {
     /// All of them, sorted by position (then message) so output is stable.
     pub fn sorted(&self) -> Vec<&Diagnostic> {
         let mut v: Vec<&Diagnostic> = self.items.iter().collect();
-        v.sort_by(|a, b| {
-            (a.loc.offset, a.loc.line, a.loc.col, &a.message).cmp(&(
-                b.loc.offset,
-                b.loc.line,
-                b.loc.col,
-                &b.message,
-            ))
-        });
+        v.sort_by(|a, b| Self::order(a, b));
         v.dedup();
         v
+    }
+
+    fn order(a: &Diagnostic, b: &Diagnostic) -> std::cmp::Ordering {
+        (a.loc.offset, a.loc.line, a.loc.col, &a.message).cmp(&(
+            b.loc.offset,
+            b.loc.line,
+            b.loc.col,
+            &b.message,
+        ))
+    }
+
+    /// Sorts by position and drops exact duplicates (two passes may find the same problem,
+    /// e.g. a broken template that is both checked and compiled).
+    pub fn normalize(&mut self) {
+        self.items.sort_by(Self::order);
+        self.items.dedup();
     }
 
     /// Whether any is an error.

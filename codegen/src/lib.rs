@@ -212,6 +212,7 @@ fn analyze<'a>(
         .collect();
     let (plan, found) = check::check(source, &entries, check_options);
     diagnostics.extend(found);
+    diagnostics.normalize();
     Ok((plan, diagnostics))
 }
 

@@ -244,14 +244,56 @@ pub fn parse(source: &str) -> Result<Node, Diagnostic> {
     serde_saphyr::from_str::<Spanned<Raw>>(source)
         .map(node)
         .map_err(|e| {
-            let loc = e.location().map(|l| Loc::from_saphyr(&l)).unwrap_or(Loc {
-                line: 1,
-                col: 1,
-                offset: 0,
-                len: 0,
-            });
+            let loc = e.location().map_or(
+                Loc {
+                    line: 1,
+                    col: 1,
+                    offset: 0,
+                    len: 0,
+                },
+                |l| {
+                    // An error's span may count characters rather than bytes: derive the byte offset
+                    // from the line and column, which are exact.
+                    let line = u32::try_from(l.line()).unwrap_or(u32::MAX).max(1);
+                    let col = u32::try_from(l.column()).unwrap_or(u32::MAX).max(1);
+                    Loc {
+                        line,
+                        col,
+                        offset: byte_offset(source, line, col),
+                        len: 1,
+                    }
+                },
+            );
             Diagnostic::error(loc, format!("invalid YAML: {}", yaml_message(&e)))
         })
+}
+
+/// The byte offset of 1-based `line` and `col` (in characters), counting line breaks as YAML
+/// does (`\n`, `\r\n` or a lone `\r`); clamped to the end of the line and of the text.
+pub fn byte_offset(source: &str, line: u32, col: u32) -> usize {
+    let mut current = 1;
+    let mut chars = source.char_indices().peekable();
+    while current < line {
+        match chars.next() {
+            None => return source.len(),
+            Some((_, '\n')) => current += 1,
+            Some((_, '\r')) => {
+                if chars.peek().is_some_and(|(_, c)| *c == '\n') {
+                    chars.next();
+                }
+                current += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    let mut offset = chars.peek().map_or(source.len(), |(i, _)| *i);
+    for _ in 1..col {
+        match chars.next() {
+            Some((_, '\n' | '\r')) | None => break,
+            Some((i, c)) => offset = i + c.len_utf8(),
+        }
+    }
+    offset
 }
 
 /// serde-saphyr's message without its own location prefix and snippet (we render ours).

@@ -1,0 +1,1397 @@
+//! Template tests of `terapi-codegen`, through its public API (`lint`, `lint_with`,
+//! `generate`) and the runtime crate it generates calls to:
+//!
+//! * the newer diagnostics (categories, patterns under both policies, template functions,
+//!   variables, bare params, secrets in query params and URLs, platform-filled params,
+//!   `${now...}` forms, checked-only strings, obtained credentials), each at its exact line
+//!   and column, with its severity, message and help;
+//! * the code emitted for each kind of template (functions, `${now:...}`, `A || B`, and every
+//!   URL context: whole base URL, host label, hostname, port, path segment, query);
+//! * rendering end to end through `terapi_runtime::render`, with the same `Part`s and
+//!   `UrlTemplate`s the emitter writes.
+//!
+//! The catalogs are written inline with 4-space indentation like the real providers.yaml.
+//! Each YAML text starts right after its opening `r#"` + newline, so its first line is line 1
+//! (see [`src`]); the line numbers noted in the tests count from there.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use terapi_codegen::{
+    Diagnostic, Error, Generated, Options, PatternPolicy, Severity, generate, lint, lint_with,
+};
+use terapi_runtime::render::{
+    Call, Context, Func, NowSpec, NowToken, Part, UrlAlternative, UrlBase, UrlTemplate, Value, Var,
+};
+use terapi_runtime::{Headers, RenderContext, RenderError};
+
+// ---------------------------------------------------------------------------------------
+// Helpers (copied from tests/diagnostics.rs, plus a few for generated code).
+// ---------------------------------------------------------------------------------------
+
+/// The YAML text of a raw string literal that starts with a newline (dropped, so that the
+/// first line of the catalog is line 1).
+fn src(text: &str) -> &str {
+    text.strip_prefix('\n').unwrap_or(text)
+}
+
+/// Every diagnostic of `source`, sorted by position.
+fn diagnostics(source: &str) -> Vec<Diagnostic> {
+    lint(source).sorted().into_iter().cloned().collect()
+}
+
+/// Every diagnostic of `source` under `policy`, sorted by position.
+fn diagnostics_with(source: &str, policy: PatternPolicy) -> Vec<Diagnostic> {
+    lint_with(source, &options(policy))
+        .sorted()
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+fn options(policy: PatternPolicy) -> Options {
+    Options {
+        patterns: policy,
+        ..Default::default()
+    }
+}
+
+/// A readable list of diagnostics for assertion messages.
+fn dump(ds: &[Diagnostic]) -> String {
+    ds.iter()
+        .map(|d| {
+            format!(
+                "  {}:{} {}: {} (help: {:?}, notes: {:?})",
+                d.loc.line,
+                d.loc.col,
+                d.severity,
+                d.message,
+                d.help,
+                d.notes
+                    .iter()
+                    .map(|(l, n)| format!("{}:{} {n}", l.line, l.col))
+                    .collect::<Vec<_>>()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The one diagnostic whose message contains `needle`.
+fn find<'a>(ds: &'a [Diagnostic], needle: &str) -> &'a Diagnostic {
+    let found: Vec<&Diagnostic> = ds.iter().filter(|d| d.message.contains(needle)).collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected exactly one diagnostic containing {needle:?}, got:\n{}",
+        dump(ds)
+    );
+    found[0]
+}
+
+/// Asserts that `ds` is exactly one diagnostic, of `severity`, containing `needle` at
+/// `line:col`, and returns it.
+fn only(ds: &[Diagnostic], severity: Severity, needle: &str, line: u32, col: u32) -> Diagnostic {
+    assert_eq!(
+        ds.len(),
+        1,
+        "expected exactly one diagnostic, got:\n{}",
+        dump(ds)
+    );
+    let d = find(ds, needle).clone();
+    assert_at(&d, severity, line, col);
+    d
+}
+
+/// Asserts that `source` has exactly one diagnostic, an error containing `needle` at
+/// `line:col`, and returns it.
+fn only_error(source: &str, needle: &str, line: u32, col: u32) -> Diagnostic {
+    only(&diagnostics(source), Severity::Error, needle, line, col)
+}
+
+/// Asserts that `source` has exactly one diagnostic, a warning containing `needle` at
+/// `line:col`, and returns it.
+fn only_warning(source: &str, needle: &str, line: u32, col: u32) -> Diagnostic {
+    only(&diagnostics(source), Severity::Warning, needle, line, col)
+}
+
+fn assert_at(d: &Diagnostic, severity: Severity, line: u32, col: u32) {
+    assert_eq!(
+        (d.severity, d.loc.line, d.loc.col),
+        (severity, line, col),
+        "wrong severity or place for: {}",
+        d.message
+    );
+}
+
+fn assert_help(d: &Diagnostic, want: &str) {
+    assert_eq!(
+        d.help.as_deref(),
+        Some(want),
+        "wrong help for: {}",
+        d.message
+    );
+}
+
+/// `generate` under the name `providers.yaml`.
+fn gen_with(source: &str, options: &Options) -> Result<Generated, Error> {
+    generate(Path::new("providers.yaml"), source, options)
+}
+
+fn gen_ok(source: &str) -> String {
+    match gen_with(source, &Options::default()) {
+        Ok(g) => g.code,
+        Err(e) => panic!("generation failed:\n{e}"),
+    }
+}
+
+/// The code of `pub mod name { ... }` (up to the next top-level module).
+fn module<'c>(code: &'c str, name: &str) -> &'c str {
+    let start = code
+        .find(&format!("\npub mod {name} {{"))
+        .unwrap_or_else(|| panic!("no `pub mod {name}` in:\n{code}"));
+    let rest = &code[start + 1..];
+    let end = rest.find("\npub mod ").unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// The code of `pub fn name(...) { ... }` inside `code` (up to the next `pub fn` or the end).
+fn function<'c>(code: &'c str, name: &str) -> &'c str {
+    let start = code
+        .find(&format!("pub fn {name}("))
+        .unwrap_or_else(|| panic!("no `pub fn {name}` in:\n{code}"));
+    let rest = &code[start..];
+    let end = rest[1..].find("pub fn ").map_or(rest.len(), |i| i + 1);
+    &rest[..end]
+}
+
+/// `code` without whitespace and without the trailing commas the formatter adds before a
+/// closing bracket, so that searches do not depend on line breaks.
+fn compact(code: &str) -> String {
+    let text: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    text.replace(",)", ")")
+        .replace(",]", "]")
+        .replace(",}", "}")
+}
+
+/// The second argument of `push_rendered("name", ARG, cx)` (the alternatives), compact.
+fn alternatives_of(code: &str, name: &str) -> String {
+    let code = compact(code);
+    let head = format!("push_rendered(\"{name}\",");
+    let start = code
+        .find(&head)
+        .unwrap_or_else(|| panic!("no header `{name}` in:\n{code}"))
+        + head.len();
+    let arg = &code[start..];
+    arg[..matching(arg)].to_owned()
+}
+
+/// The length of the bracketed text (`[...]`, `(...)`, `{...}`, optionally after `&`) that
+/// `text` starts with; string literals are skipped.
+fn matching(text: &str) -> usize {
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '[' | '(' | '{' => depth += 1,
+            ']' | ')' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("unbalanced: {text}")
+}
+
+/// The top-level items of `&[a, b, ...]` (compact text), without a trailing empty item.
+fn items(list: &str) -> Vec<&str> {
+    let inner = list
+        .strip_prefix("&[")
+        .and_then(|l| l.strip_suffix(']'))
+        .unwrap_or_else(|| panic!("not a slice literal: {list}"));
+    let mut out = Vec::new();
+    let mut rest = inner;
+    while !rest.is_empty() {
+        let prefix = rest.find(['[', '(', '{', ',']).unwrap_or(rest.len());
+        let end = if rest[prefix..].starts_with(',') || prefix == rest.len() {
+            prefix
+        } else {
+            prefix + matching(&rest[prefix..])
+        };
+        // An item may continue after its brackets (`Part::Value(...)` is one bracket group).
+        let end = end + rest[end..].find(',').unwrap_or(rest.len() - end);
+        out.push(&rest[..end]);
+        rest = rest[end..].strip_prefix(',').unwrap_or("");
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Categories.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn unknown_category_is_located_with_suggestion() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    categories: [hrr]
+    proxy:
+        base_url: https://api.acme.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+globex:
+    display_name: Globex
+    auth_mode: API_KEY
+    docs: https://globex.example/docs
+    categories:
+        - crm
+        - markting
+    proxy:
+        base_url: https://api.globex.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    let ds = diagnostics(src(yaml));
+    assert_eq!(ds.len(), 2, "{}", dump(&ds));
+    // line 5: `    categories: [` is 17 characters, so `hrr` is at column 18.
+    let d = find(&ds, "unknown category `hrr`");
+    assert_at(d, Severity::Error, 5, 18);
+    assert_help(d, "did you mean `hr`?");
+    // line 20: `        - ` is 10 characters.
+    let d = find(&ds, "unknown category `markting`");
+    assert_at(d, Severity::Error, 20, 11);
+    assert_help(d, "did you mean `marketing`?");
+}
+
+// ---------------------------------------------------------------------------------------
+// Patterns the Rust regex engine cannot run, and invalid ones, under both policies.
+// ---------------------------------------------------------------------------------------
+
+/// An entry whose `subdomain` param has `pattern` (written single-quoted on line 12).
+fn with_pattern(pattern: &str) -> String {
+    format!(
+        "acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${{connectionConfig.subdomain}}.acme.example
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+            pattern: '{pattern}'
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+            pattern: '^[A-Za-z0-9]+$'
+"
+    )
+}
+
+/// The compact `ParamSpec { key: "KEY", ... }` of a param in generated code.
+fn param_spec(code: &str, key: &str) -> String {
+    let code = compact(code);
+    let head = format!("ParamSpec{{key:\"{key}\"");
+    let start = code
+        .find(&head)
+        .unwrap_or_else(|| panic!("no ParamSpec for `{key}` in:\n{code}"))
+        + "ParamSpec".len();
+    let spec = &code[start..];
+    spec[..matching(spec)].to_owned()
+}
+
+const POLICY_ERROR_HELP: &str =
+    "rewrite the pattern, or generate with the pattern policy `skip` to drop this check";
+const POLICY_SKIP_HELP: &str = "this check is skipped: any value passes it";
+
+#[test]
+fn lookahead_pattern_is_an_error_by_default() {
+    let source = with_pattern("^(?!www)[a-z0-9-]+$");
+    // line 12: `            pattern: ` is 21 characters, so the quoted value is at column 22.
+    let d = only_error(
+        &source,
+        "the `pattern` of param `subdomain` is valid ECMAScript but uses lookaround",
+        12,
+        22,
+    );
+    assert_help(&d, POLICY_ERROR_HELP);
+    assert!(
+        matches!(
+            gen_with(&source, &Options::default()),
+            Err(Error::Catalog { .. })
+        ),
+        "an unsupported pattern must fail generation by default"
+    );
+}
+
+#[test]
+fn lookahead_pattern_is_a_warning_and_dropped_with_skip() {
+    let source = with_pattern("^(?!www)[a-z0-9-]+$");
+    let ds = diagnostics_with(&source, PatternPolicy::Skip);
+    let d = only(
+        &ds,
+        Severity::Warning,
+        "the `pattern` of param `subdomain` is valid ECMAScript but uses lookaround",
+        12,
+        22,
+    );
+    assert_help(&d, POLICY_SKIP_HELP);
+
+    let generated = gen_with(&source, &options(PatternPolicy::Skip))
+        .unwrap_or_else(|e| panic!("generation with `skip` failed:\n{e}"));
+    assert_eq!(generated.warnings.len(), 1, "{:?}", generated.warnings);
+    assert_eq!(generated.warnings[0].severity, Severity::Warning);
+    let spec = param_spec(&generated.code, "subdomain");
+    assert!(spec.contains("rule:::terapi_runtime::Rule::Any"), "{spec}");
+    assert!(!spec.contains("Pattern::"), "{spec}");
+    // The other param keeps its (valid) pattern.
+    let spec = param_spec(&generated.code, "apiKey");
+    assert!(
+        spec.contains("Rule::Pattern(::terapi_runtime::Pattern::"),
+        "{spec}"
+    );
+    assert!(!generated.code.contains("(?!www)"), "{}", generated.code);
+}
+
+#[test]
+fn invalid_pattern_under_both_policies() {
+    let source = with_pattern("[a-");
+    let message =
+        "the `pattern` of param `subdomain` is not a valid regex: unclosed character class `[`";
+    let d = only_error(&source, message, 12, 22);
+    assert_help(&d, POLICY_ERROR_HELP);
+    assert!(gen_with(&source, &Options::default()).is_err());
+
+    let ds = diagnostics_with(&source, PatternPolicy::Skip);
+    let d = only(&ds, Severity::Warning, message, 12, 22);
+    assert_help(&d, POLICY_SKIP_HELP);
+    let generated = gen_with(&source, &options(PatternPolicy::Skip))
+        .unwrap_or_else(|e| panic!("generation with `skip` failed:\n{e}"));
+    let spec = param_spec(&generated.code, "subdomain");
+    assert!(spec.contains("rule:::terapi_runtime::Rule::Any"), "{spec}");
+    assert!(!spec.contains("Pattern::"), "{spec}");
+
+    // `lint_with` and the default policy agree with `lint`.
+    assert_eq!(
+        diagnostics_with(&source, PatternPolicy::Error),
+        diagnostics(&source)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Template functions and variables.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn unknown_function_and_wrong_arity_are_located() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            authorization: Basic ${base46(${apiKey})}
+            x-signature: ${hmacSha1Hex(a)}
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    let ds = diagnostics(src(yaml));
+    assert_eq!(ds.len(), 2, "{}", dump(&ds));
+    // line 8: `            authorization: Basic ` is 33 characters.
+    let d = find(&ds, "unknown template function `base46`");
+    assert_at(d, Severity::Error, 8, 34);
+    assert_help(d, "did you mean `base64`?");
+    // line 9: `            x-signature: ` is 25 characters.
+    let d = find(&ds, "`hmacSha1Hex` takes 2 arguments, not 1");
+    assert_at(d, Severity::Error, 9, 26);
+    assert_eq!(d.help, None);
+}
+
+#[test]
+fn unknown_variable_in_a_header_is_located_with_suggestion() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            x-api-key: ${apiKey}
+            x-token: Bearer ${acessToken}
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 9: `            x-token: Bearer ` is 28 characters.
+    let d = only_error(
+        src(yaml),
+        "unknown template variable `${acessToken}`",
+        9,
+        29,
+    );
+    assert_help(&d, "did you mean `accessToken`?");
+}
+
+#[test]
+fn bare_declared_param_is_a_warning_and_counts_as_used() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${subdomain}.acme.example
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 6: `        base_url: https://` is 26 characters. No "declared but no template uses
+    // it" error for `subdomain`.
+    let d = only_warning(
+        src(yaml),
+        "bare `${subdomain}` is read as `${connectionConfig.subdomain}`; write it that way",
+        6,
+        27,
+    );
+    assert_help(
+        &d,
+        "the platform's proxy resolves bare names only from credentials",
+    );
+    // It is generated as the declared param.
+    let code = gen_ok(src(yaml));
+    let base_url = compact(function(module(&code, "acme"), "base_url"));
+    assert!(
+        base_url.contains("param:\"connectionConfig.subdomain\",value:::core::option::Option::Some(config.subdomain.as_str())"),
+        "{base_url}"
+    );
+    assert!(
+        base_url.contains("context:::terapi_runtime::render::Context::HostLabel"),
+        "{base_url}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Secrets where they leak.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn secret_in_a_query_param_is_a_warning_at_the_value() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        query:
+            api_key: ${apiKey}
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 8: `            api_key: ` is 21 characters.
+    let d = only_warning(
+        src(yaml),
+        "query param `api_key` carries a secret: it ends up in URLs, logs and proxies",
+        8,
+        22,
+    );
+    assert_help(&d, "prefer a header if the API accepts one");
+    // Still generated: the query param is how this API takes its key.
+    let code = gen_ok(src(yaml));
+    let query = compact(function(module(&code, "acme"), "proxy_query_with"));
+    assert!(query.contains("push_rendered(\"api_key\""), "{query}");
+    assert!(
+        query.contains("context:::terapi_runtime::render::Context::Query"),
+        "{query}"
+    );
+}
+
+#[test]
+fn credential_in_a_url_is_a_warning_and_the_url_stays_a_constant() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.x.com/bot${apiKey}
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 6: `        base_url: https://api.x.com/bot` is 39 characters.
+    let d = only_warning(
+        src(yaml),
+        "`${apiKey}` is a credential or secret, which terapi keeps out of URLs (they end up in logs and proxies): this URL is not generated as a function",
+        6,
+        40,
+    );
+    assert_help(&d, "if the API accepts it, send it in a header instead");
+    let code = gen_ok(src(yaml));
+    let acme = module(&code, "acme");
+    assert!(
+        acme.contains(
+            "pub const BASE_URL: &::core::primitive::str = \"https://api.x.com/bot${apiKey}\";"
+        ),
+        "{acme}"
+    );
+    assert!(!acme.contains("pub fn base_url"), "{acme}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Params the platform fills.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn metadata_param_in_a_header_is_a_warning_not_an_error() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: OAUTH2
+    docs: https://acme.example/docs
+    authorization_url: https://acme.example/oauth/authorize
+    token_url: https://acme.example/oauth/token
+    token_response_metadata:
+        - instance_url
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            authorization: Bearer ${accessToken}
+            x-instance: ${connectionConfig.instance_url}
+"#;
+    // line 13: `            x-instance: ` is 24 characters.
+    let d = only_warning(
+        src(yaml),
+        "`${connectionConfig.instance_url}` is filled by the platform at run time (it is listed under a `*_metadata` key): this template is not generated",
+        13,
+        25,
+    );
+    assert_eq!(d.help, None);
+    let code = gen_ok(src(yaml));
+    let headers = compact(function(module(&code, "acme"), "proxy_headers_with"));
+    assert!(
+        headers.contains("push_rendered(\"authorization\""),
+        "{headers}"
+    );
+    assert!(!headers.contains("x-instance"), "{headers}");
+}
+
+// ---------------------------------------------------------------------------------------
+// `${now...}` forms and checked-only strings.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn invalid_now_forms_are_located() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            x-expires: ${now+1:months:X}
+            x-date: ${now:[oops}
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    let ds = diagnostics(src(yaml));
+    assert_eq!(ds.len(), 2, "{}", dump(&ds));
+    // line 8: `            x-expires: ` is 23 characters.
+    let d = find(
+        &ds,
+        "invalid template: `${now+1:months:X}`: unknown time unit `months` (use seconds, minutes, hours, days or weeks)",
+    );
+    assert_at(d, Severity::Error, 8, 24);
+    assert_eq!(d.loc.len, "${now+1:months:X}".len());
+    // line 9: `            x-date: ` is 20 characters.
+    let d = find(
+        &ds,
+        "invalid template: `${now:[oops}`: unclosed `[` in date format `[oops`",
+    );
+    assert_at(d, Severity::Error, 9, 21);
+    assert_eq!(d.loc.len, "${now:[oops}".len());
+}
+
+#[test]
+fn each_invalid_template_is_counted_once() {
+    // The same located error must not be counted twice: the report's summary line must
+    // match the diagnostics it shows. (A header, query or URL template is parsed both by the
+    // reference check and by the template compiler, and each reports a parse error;
+    // `Diagnostics::sorted` drops the duplicate, `Diagnostics::counts` does not.)
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            x-expires: ${now+1:months:X}
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    let shown = diagnostics(src(yaml));
+    assert_eq!(shown.len(), 1, "{}", dump(&shown));
+    let text = gen_with(src(yaml), &Options::default())
+        .expect_err("invalid template")
+        .to_string();
+    let headlines = text
+        .lines()
+        .filter(|l| l.starts_with("providers.yaml:8:24: error: invalid template"))
+        .count();
+    assert_eq!(headlines, 1, "{text}");
+    assert!(
+        text.ends_with("providers.yaml: 1 error, 0 warnings"),
+        "the summary counts the error twice:\n{text}"
+    );
+    assert_eq!(
+        lint(src(yaml)).counts(),
+        (1, 0),
+        "counts disagree with the (deduplicated) diagnostics:\n{}",
+        dump(&shown)
+    );
+}
+
+#[test]
+fn unclosed_placeholder_in_token_params_is_located() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: OAUTH2_CC
+    docs: https://acme.example/docs
+    token_url: https://acme.example/oauth/token
+    token_params:
+        grant_type: client_credentials
+        audience: https://${host
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            authorization: Bearer ${accessToken}
+"#;
+    // line 8: `        audience: https://` is 26 characters.
+    let d = only_error(
+        src(yaml),
+        "invalid template: unclosed `${`: a placeholder ends with `}`",
+        8,
+        27,
+    );
+    assert_eq!(d.loc.len, 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Credentials the platform obtains.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn obtained_credential_is_allowed_in_two_step_only() {
+    let two_step = r#"
+acme:
+    display_name: Acme
+    auth_mode: TWO_STEP
+    docs: https://acme.example/docs
+    token_url: https://acme.example/auth
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            authorization: Bearer ${credentials.token}
+"#;
+    let ds = diagnostics(src(two_step));
+    assert!(ds.is_empty(), "{}", dump(&ds));
+    let code = gen_ok(src(two_step));
+    let headers = compact(function(module(&code, "acme"), "proxy_headers_with"));
+    assert!(
+        headers.contains(
+            "param:\"credentials.token\",value:cx.var(&::terapi_runtime::render::Var::Obtained(\"token\")).as_deref(),secret:true,context:::terapi_runtime::render::Context::Header"
+        ),
+        "{headers}"
+    );
+
+    let api_key = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            authorization: Bearer ${credentials.token}
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 8: `            authorization: Bearer ` is 34 characters.
+    let d = only_error(
+        src(api_key),
+        "`${credentials.token}` uses a credential that `credentials` does not declare",
+        8,
+        35,
+    );
+    assert_eq!(d.help, None, "no credential is close to `token`");
+}
+
+// ---------------------------------------------------------------------------------------
+// Generated code for each kind of template.
+// ---------------------------------------------------------------------------------------
+
+const TEMPLATES: &str = r#"
+basic:
+    display_name: Basic
+    auth_mode: BASIC
+    docs: https://basic.example/docs
+    proxy:
+        base_url: ${connectionConfig.instance_url}/api
+        headers:
+            authorization: Basic ${base64(${credentials.username}:${credentials.password})}
+            x-date: ${now:YYYY-MM-DD}
+            x-expires: ${now+1:minutes:X}
+            notion-version: ${connectionConfig.version} || 2022-06-28
+    connection_config:
+        instance_url:
+            type: string
+            title: Instance URL
+            description: Your instance.
+        version:
+            type: string
+            title: Version
+            description: The API version.
+            optional: true
+    credentials:
+        username:
+            type: string
+            title: User
+            description: The user.
+        password:
+            type: string
+            title: Password
+            description: The password.
+            secret: true
+
+zendesk:
+    display_name: Zendesk
+    auth_mode: API_KEY
+    docs: https://zendesk.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.zendesk.com
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+selfhosted:
+    display_name: Self-hosted
+    auth_mode: API_KEY
+    docs: https://selfhosted.example/docs
+    proxy:
+        base_url: https://${connectionConfig.host}
+    connection_config:
+        host:
+            type: string
+            title: Host
+            description: Your server.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+porty:
+    display_name: Porty
+    auth_mode: API_KEY
+    docs: https://porty.example/docs
+    proxy:
+        base_url: https://api.x.com:${connectionConfig.port}/v1
+    connection_config:
+        port:
+            type: string
+            title: Port
+            description: Your port.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+paths:
+    display_name: Paths
+    auth_mode: API_KEY
+    docs: https://paths.example/docs
+    proxy:
+        base_url: https://api.x.com/v1/${connectionConfig.account}/items?region=${connectionConfig.region}
+    connection_config:
+        account:
+            type: string
+            title: Account
+            description: Your account.
+        region:
+            type: string
+            title: Region
+            description: Your region.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+fallback:
+    display_name: Fallback
+    auth_mode: API_KEY
+    docs: https://fallback.example/docs
+    proxy:
+        base_url: https://${connectionConfig.hostname}/v1 || https://api.x.com/v1
+    connection_config:
+        hostname:
+            type: string
+            title: Hostname
+            description: Your server.
+            optional: true
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+
+const RT: &str = "::terapi_runtime::render::";
+
+/// The generated code of [`TEMPLATES`] (checked to be clean first).
+fn templates_code() -> String {
+    let ds = diagnostics(src(TEMPLATES));
+    assert!(ds.is_empty(), "{}", dump(&ds));
+    gen_ok(src(TEMPLATES))
+}
+
+#[test]
+fn base64_call_emits_func_base64_with_raw_arguments() {
+    let code = templates_code();
+    let alts = alternatives_of(
+        function(module(&code, "basic"), "proxy_headers_with"),
+        "authorization",
+    );
+    let alts = items(&alts);
+    assert_eq!(alts.len(), 1, "{alts:?}");
+    let parts = items(alts[0]);
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    // `Basic ` without its space: the compact form drops all whitespace.
+    assert_eq!(parts[0], format!("{RT}Part::Lit(\"Basic\")"));
+    assert!(
+        parts[1].starts_with(&format!("{RT}Part::Call({RT}Call{{func:{RT}Func::Base64,")),
+        "{}",
+        parts[1]
+    );
+    let call = parts[1];
+    for want in [
+        "param:\"credentials.username\",value:::core::option::Option::Some(credentials.username.as_str()),secret:false,context:::terapi_runtime::render::Context::Raw",
+        "Part::Lit(\":\")",
+        "param:\"credentials.password\",value:::core::option::Option::Some(credentials.password.expose()),secret:true,context:::terapi_runtime::render::Context::Raw",
+    ] {
+        assert!(call.contains(want), "{want} not in {call}");
+    }
+    // The call's result lands in the header.
+    assert!(
+        call.ends_with(&format!("context:{RT}Context::Header}})")),
+        "{call}"
+    );
+}
+
+#[test]
+fn now_formats_emit_now_tokens() {
+    let code = templates_code();
+    let headers = function(module(&code, "basic"), "proxy_headers_with");
+    let date = alternatives_of(headers, "x-date");
+    assert!(
+        date.contains(&format!(
+            "{RT}NowSpec{{offset_seconds:0,format:::core::option::Option::Some(&[{RT}NowToken::Year4,{RT}NowToken::Lit(\"-\"),{RT}NowToken::Month2,{RT}NowToken::Lit(\"-\"),{RT}NowToken::Day2])}}"
+        )),
+        "{date}"
+    );
+    assert!(date.contains("param:\"now:YYYY-MM-DD\""), "{date}");
+    let expires = alternatives_of(headers, "x-expires");
+    assert!(
+        expires.contains(&format!(
+            "{RT}NowSpec{{offset_seconds:60,format:::core::option::Option::Some(&[{RT}NowToken::UnixSeconds])}}"
+        )),
+        "{expires}"
+    );
+}
+
+#[test]
+fn fallback_header_emits_two_alternatives() {
+    let code = templates_code();
+    let alts = alternatives_of(
+        function(module(&code, "basic"), "proxy_headers_with"),
+        "notion-version",
+    );
+    let alts = items(&alts);
+    assert_eq!(alts.len(), 2, "{alts:?}");
+    assert!(
+        alts[0].contains("param:\"connectionConfig.version\",value:config.version.as_deref(),secret:false,context:::terapi_runtime::render::Context::Header"),
+        "{}",
+        alts[0]
+    );
+    assert_eq!(alts[1], format!("&[{RT}Part::Lit(\"2022-06-28\")]"));
+}
+
+#[test]
+fn whole_base_url_param_emits_url_base_value() {
+    let code = templates_code();
+    let f = compact(function(module(&code, "basic"), "base_url"));
+    assert!(
+        f.contains(&format!(
+            "base:{RT}UrlBase::Value({RT}Value{{param:\"connectionConfig.instance_url\",value:::core::option::Option::Some(config.instance_url.as_str()),secret:false,context:{RT}Context::Url}}),rest:&[{RT}Part::Lit(\"/api\")]"
+        )),
+        "{f}"
+    );
+}
+
+#[test]
+fn url_contexts_are_emitted_for_where_each_value_lands() {
+    let code = templates_code();
+    let url = |provider: &str| compact(function(module(&code, provider), "base_url"));
+
+    let f = url("zendesk");
+    assert!(
+        f.contains(&format!(
+            "base:{RT}UrlBase::Fixed{{scheme:\"https\",host:&[{RT}Part::Value({RT}Value{{param:\"connectionConfig.subdomain\",value:::core::option::Option::Some(config.subdomain.as_str()),secret:false,context:{RT}Context::HostLabel}}),{RT}Part::Lit(\".zendesk.com\")]}}"
+        )),
+        "{f}"
+    );
+
+    let f = url("selfhosted");
+    assert!(f.contains(&format!("context:{RT}Context::Hostname")), "{f}");
+    assert!(!f.contains("Context::HostLabel"), "{f}");
+
+    let f = url("porty");
+    assert!(
+        f.contains(&format!(
+            "host:&[{RT}Part::Lit(\"api.x.com\")]}},rest:&[{RT}Part::Lit(\":\"),{RT}Part::Value({RT}Value{{param:\"connectionConfig.port\",value:::core::option::Option::Some(config.port.as_str()),secret:false,context:{RT}Context::Port}}),{RT}Part::Lit(\"/v1\")]"
+        )),
+        "{f}"
+    );
+
+    let f = url("paths");
+    assert!(
+        f.contains(&format!(
+            "rest:&[{RT}Part::Lit(\"/v1/\"),{RT}Part::Value({RT}Value{{param:\"connectionConfig.account\",value:::core::option::Option::Some(config.account.as_str()),secret:false,context:{RT}Context::PathSegment}}),{RT}Part::Lit(\"/items?region=\"),{RT}Part::Value({RT}Value{{param:\"connectionConfig.region\",value:::core::option::Option::Some(config.region.as_str()),secret:false,context:{RT}Context::Query}})]"
+        )),
+        "{f}"
+    );
+
+    let f = url("fallback");
+    let alternatives = f
+        .find("alternatives:")
+        .map(|i| &f[i + "alternatives:".len()..])
+        .expect("alternatives");
+    let alternatives = items(&alternatives[..matching(alternatives)]);
+    assert_eq!(alternatives.len(), 2, "{alternatives:?}");
+    assert!(
+        alternatives[0].contains(&format!(
+            "param:\"connectionConfig.hostname\",value:config.hostname.as_deref(),secret:false,context:{RT}Context::Hostname"
+        )),
+        "{}",
+        alternatives[0]
+    );
+    assert!(
+        alternatives[1].contains(&format!(
+            "host:&[{RT}Part::Lit(\"api.x.com\")]}},rest:&[{RT}Part::Lit(\"/v1\")]"
+        )),
+        "{}",
+        alternatives[1]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering end to end, with the parts the emitter writes (mirrored from the code above).
+// ---------------------------------------------------------------------------------------
+
+/// 2026-11-28T18:45:07.089Z.
+fn fixed_time() -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(1_795_891_507_089)
+}
+
+fn value<'a>(param: &'static str, value: Option<&'a str>, context: Context) -> Part<'a> {
+    Part::Value(Value {
+        param,
+        value,
+        secret: false,
+        context,
+    })
+}
+
+/// `notion-version: ${connectionConfig.version} || 2022-06-28`, as emitted.
+fn notion_version(version: Option<&str>, cx: &RenderContext<'_>) -> Headers {
+    let mut out = Headers::new();
+    out.push_rendered(
+        "notion-version",
+        &[
+            &[value("connectionConfig.version", version, Context::Header)],
+            &[Part::Lit("2022-06-28")],
+        ],
+        cx,
+    )
+    .expect("renders");
+    out
+}
+
+/// `https://${connectionConfig.hostname}/v1 || https://api.x.com/v1`, as emitted.
+fn fallback_url(hostname: Option<&str>) -> Result<terapi_runtime::url::Url, RenderError> {
+    UrlTemplate {
+        source: "https://${connectionConfig.hostname}/v1 || https://api.x.com/v1",
+        alternatives: &[
+            UrlAlternative {
+                base: UrlBase::Fixed {
+                    scheme: "https",
+                    host: &[value(
+                        "connectionConfig.hostname",
+                        hostname,
+                        Context::Hostname,
+                    )],
+                },
+                rest: &[Part::Lit("/v1")],
+            },
+            UrlAlternative {
+                base: UrlBase::Fixed {
+                    scheme: "https",
+                    host: &[Part::Lit("api.x.com")],
+                },
+                rest: &[Part::Lit("/v1")],
+            },
+        ],
+    }
+    .render()
+}
+
+#[test]
+fn fallback_picks_the_first_complete_alternative() {
+    let cx = RenderContext::new();
+    assert_eq!(
+        notion_version(None, &cx).get("notion-version"),
+        Some("2022-06-28")
+    );
+    assert_eq!(
+        notion_version(Some("2025-09-03"), &cx).get("notion-version"),
+        Some("2025-09-03")
+    );
+    assert_eq!(
+        fallback_url(None).expect("default").as_str(),
+        "https://api.x.com/v1"
+    );
+    assert_eq!(
+        fallback_url(Some("eu.example.com"))
+            .expect("own host")
+            .as_str(),
+        "https://eu.example.com/v1"
+    );
+    // A present but bad value is an error, not a silent fallback.
+    assert!(matches!(
+        fallback_url(Some("evil.com/x")),
+        Err(RenderError::InvalidValue {
+            context: Context::Hostname,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn absent_optional_value_omits_the_header() {
+    let cx = RenderContext::new();
+    let mut out = Headers::new();
+    // `x-app-id: ${connectionConfig.appId}` (optional, absent), then `x-static: 1`.
+    out.push_rendered(
+        "x-app-id",
+        &[&[value("connectionConfig.appId", None, Context::Header)]],
+        &cx,
+    )
+    .expect("renders");
+    out.push_rendered("x-static", &[&[Part::Lit("1")]], &cx)
+        .expect("renders");
+    assert_eq!(out.len(), 1);
+    assert_eq!(out.get("x-app-id"), None);
+    assert_eq!(out.get("x-static"), Some("1"));
+    // An absent argument of a function omits the header too (never `Basic ${...}`).
+    let user = [value("credentials.username", None, Context::Raw)];
+    let mut out = Headers::new();
+    out.push_rendered(
+        "authorization",
+        &[&[
+            Part::Lit("Basic "),
+            Part::Call(Call {
+                func: Func::Base64,
+                args: &[&user],
+                context: Context::Header,
+            }),
+        ]],
+        &cx,
+    )
+    .expect("renders");
+    assert!(out.is_empty(), "{out:?}");
+}
+
+/// `https://${connectionConfig.subdomain}.zendesk.com`, as emitted.
+fn zendesk_url(subdomain: &str) -> Result<terapi_runtime::url::Url, RenderError> {
+    UrlTemplate {
+        source: "https://${connectionConfig.subdomain}.zendesk.com",
+        alternatives: &[UrlAlternative {
+            base: UrlBase::Fixed {
+                scheme: "https",
+                host: &[
+                    value(
+                        "connectionConfig.subdomain",
+                        Some(subdomain),
+                        Context::HostLabel,
+                    ),
+                    Part::Lit(".zendesk.com"),
+                ],
+            },
+            rest: &[],
+        }],
+    }
+    .render()
+}
+
+#[test]
+fn host_label_rejects_values_that_change_the_host() {
+    assert_eq!(
+        zendesk_url("acme").expect("a label").as_str(),
+        "https://acme.zendesk.com/"
+    );
+    for evil in ["evil.com/", "evil.com", "evil.com#", "a@evil.com", ""] {
+        let err = zendesk_url(evil).expect_err(evil);
+        assert!(
+            matches!(
+                err,
+                RenderError::InvalidValue {
+                    param: "connectionConfig.subdomain",
+                    context: Context::HostLabel,
+                    ..
+                }
+            ),
+            "{evil:?}: {err}"
+        );
+    }
+}
+
+/// The headers `x-date: ${now:X}`, `x-day: ${now:YYYY-MM-DD}`, `x-expires:
+/// ${now+1:minutes:X}` and `x-request-id: ${random}`, as emitted.
+fn time_headers(cx: &RenderContext<'_>) -> Headers {
+    let mut out = Headers::new();
+    let now = |offset_seconds, format| {
+        cx.var(&Var::Now(NowSpec {
+            offset_seconds,
+            format: Some(format),
+        }))
+    };
+    out.push_rendered(
+        "x-date",
+        &[&[value(
+            "now:X",
+            now(0, &[NowToken::UnixSeconds]).as_deref(),
+            Context::Header,
+        )]],
+        cx,
+    )
+    .expect("renders");
+    out.push_rendered(
+        "x-day",
+        &[&[value(
+            "now:YYYY-MM-DD",
+            now(
+                0,
+                &[
+                    NowToken::Year4,
+                    NowToken::Lit("-"),
+                    NowToken::Month2,
+                    NowToken::Lit("-"),
+                    NowToken::Day2,
+                ],
+            )
+            .as_deref(),
+            Context::Header,
+        )]],
+        cx,
+    )
+    .expect("renders");
+    out.push_rendered(
+        "x-expires",
+        &[&[value(
+            "now+1:minutes:X",
+            now(60, &[NowToken::UnixSeconds]).as_deref(),
+            Context::Header,
+        )]],
+        cx,
+    )
+    .expect("renders");
+    out.push_rendered(
+        "x-request-id",
+        &[&[value(
+            "random",
+            cx.var(&Var::Random).as_deref(),
+            Context::Header,
+        )]],
+        cx,
+    )
+    .expect("renders");
+    out
+}
+
+#[test]
+fn fixed_context_makes_now_and_random_deterministic() {
+    let cx = RenderContext::at(fixed_time(), "r".to_owned());
+    let first = time_headers(&cx);
+    assert_eq!(first.get("x-date"), Some("1795891507"));
+    assert_eq!(first.get("x-day"), Some("2026-11-28"));
+    assert_eq!(first.get("x-expires"), Some("1795891567"));
+    assert_eq!(first.get("x-request-id"), Some("r"));
+    // The same context gives the same headers; so does another context at the same time.
+    assert_eq!(time_headers(&cx), first);
+    let again = RenderContext::at(fixed_time(), "r".to_owned());
+    assert_eq!(time_headers(&again), first);
+    // A fresh context has its own random id.
+    let fresh = time_headers(&RenderContext::new());
+    assert_ne!(fresh.get("x-request-id"), Some("r"));
+}
+
+/// `authorization: Bearer ${credentials.token}` of a TWO_STEP provider, as emitted.
+fn two_step_headers(cx: &RenderContext<'_>) -> Headers {
+    let mut out = Headers::new();
+    out.push_rendered(
+        "authorization",
+        &[&[
+            Part::Lit("Bearer "),
+            Part::Value(Value {
+                param: "credentials.token",
+                value: cx.var(&Var::Obtained("token")).as_deref(),
+                secret: true,
+                context: Context::Header,
+            }),
+        ]],
+        cx,
+    )
+    .expect("renders");
+    out
+}
+
+#[test]
+fn obtained_credential_is_read_from_the_context() {
+    let fields = [("session", "s-1"), ("token", "t0k3n")];
+    let cx = RenderContext::at(fixed_time(), "r".to_owned()).with_obtained(&fields);
+    let headers = two_step_headers(&cx);
+    let h = headers.iter().next().expect("one header");
+    assert_eq!(h.name(), "authorization");
+    assert_eq!(h.value(), "Bearer t0k3n");
+    assert!(h.is_sensitive());
+    assert!(!format!("{headers:?}").contains("t0k3n"), "{headers:?}");
+    // Without the obtained field the header is omitted.
+    let cx = RenderContext::at(fixed_time(), "r".to_owned());
+    assert!(two_step_headers(&cx).is_empty());
+    // A value that would add a header line is refused, without showing the secret.
+    let bad = [("token", "t\r\nx-evil: 1")];
+    let cx = RenderContext::at(fixed_time(), "r".to_owned()).with_obtained(&bad);
+    let mut out = Headers::new();
+    let err = out
+        .push_rendered(
+            "authorization",
+            &[&[Part::Value(Value {
+                param: "credentials.token",
+                value: cx.var(&Var::Obtained("token")).as_deref(),
+                secret: true,
+                context: Context::Header,
+            })]],
+            &cx,
+        )
+        .expect_err("CRLF in a header");
+    assert!(!err.to_string().contains("x-evil"), "{err}");
+}
+
+#[test]
+fn base64_header_renders_like_the_platform() {
+    let cx = RenderContext::new();
+    let user = [
+        value("credentials.username", Some("user"), Context::Raw),
+        Part::Lit(":"),
+        Part::Value(Value {
+            param: "credentials.password",
+            value: Some("pass"),
+            secret: true,
+            context: Context::Raw,
+        }),
+    ];
+    let mut out = Headers::new();
+    out.push_rendered(
+        "authorization",
+        &[&[
+            Part::Lit("Basic "),
+            Part::Call(Call {
+                func: Func::Base64,
+                args: &[&user],
+                context: Context::Header,
+            }),
+        ]],
+        &cx,
+    )
+    .expect("renders");
+    assert_eq!(out.get("authorization"), Some("Basic dXNlcjpwYXNz"));
+    assert!(out.iter().all(|h| h.is_sensitive()));
+}
