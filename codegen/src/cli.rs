@@ -29,6 +29,9 @@ pub enum Command {
     Check(GenerateArgs),
     /// Report every problem in a catalog as FILE:LINE:COL diagnostics; exit 1 on errors.
     Lint(LintArgs),
+    /// Print the JSON Schema of the providers.yaml format (for yaml-language-server:
+    /// `# yaml-language-server: $schema=providers.schema.json`).
+    Schema,
 }
 
 /// Arguments of `generate` and `check`.
@@ -228,6 +231,16 @@ pub fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Schema => {
+            let schema = crate::model::catalog_schema();
+            match serde_json::to_string_pretty(&schema) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => report(&Error::Internal(e.to_string())),
+            }
+        }
         Command::Lint(args) => {
             let source = match std::fs::read_to_string(&args.file) {
                 Ok(s) => s,

@@ -65,6 +65,10 @@ pub trait FromNode: Sized {
 
     /// Reads the node, recording problems in `cx`; `None` when it could not be read.
     fn from_node(node: &Node, cx: &mut Cx) -> Option<Self>;
+
+    /// The JSON Schema of what this type reads, derived from the same definitions as the
+    /// reader (`terapi-codegen schema`).
+    fn schema() -> serde_json::Value;
 }
 
 /// A value with the location it was read from.
@@ -91,11 +95,14 @@ impl<T: FromNode> FromNode for Located<T> {
             loc: node.loc,
         })
     }
+    fn schema() -> serde_json::Value {
+        T::schema()
+    }
 }
 
 /// `FromNode` for a scalar type read from one node kind.
 macro_rules! scalar_from_node {
-    ($($ty:ty => $expected:literal, $pattern:pat => $value:expr;)*) => {$(
+    ($($ty:ty => $expected:literal, $json:literal, $pattern:pat => $value:expr;)*) => {$(
         impl FromNode for $ty {
             const EXPECTED: &'static str = $expected;
             fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
@@ -107,14 +114,17 @@ macro_rules! scalar_from_node {
                     }
                 }
             }
+            fn schema() -> serde_json::Value {
+                serde_json::json!({ "type": $json })
+            }
         }
     )*};
 }
 
 scalar_from_node! {
-    String => "a string", NodeKind::Str(s) => s.clone();
-    bool => "`true` or `false`", NodeKind::Bool(b) => *b;
-    i64 => "an integer", NodeKind::Int(i) => *i;
+    String => "a string", "string", NodeKind::Str(s) => s.clone();
+    bool => "`true` or `false`", "boolean", NodeKind::Bool(b) => *b;
+    i64 => "an integer", "integer", NodeKind::Int(i) => *i;
 }
 
 /// An integer that some entries write as a quoted string (`lifetimeInSeconds: '315360000'`).
@@ -133,6 +143,9 @@ impl FromNode for LooseInt {
             }
         }
     }
+    fn schema() -> serde_json::Value {
+        serde_json::json!({ "anyOf": [{ "type": "integer" }, { "type": "string", "pattern": "^-?[0-9]+$" }] })
+    }
 }
 
 /// Any YAML value, kept as it is: the format's loosely typed maps (`token_params`,
@@ -141,6 +154,9 @@ impl FromNode for Node {
     const EXPECTED: &'static str = "any value";
     fn from_node(node: &Node, _cx: &mut Cx) -> Option<Self> {
         Some(node.clone())
+    }
+    fn schema() -> serde_json::Value {
+        serde_json::json!({})
     }
 }
 
@@ -153,6 +169,9 @@ impl<T: FromNode> FromNode for Vec<T> {
         };
         let read: Vec<Option<T>> = items.iter().map(|n| T::from_node(n, cx)).collect();
         read.into_iter().collect()
+    }
+    fn schema() -> serde_json::Value {
+        serde_json::json!({ "type": "array", "items": T::schema() })
     }
 }
 
@@ -168,6 +187,9 @@ impl<T: FromNode> FromNode for OneOrMany<T> {
             NodeKind::Seq(_) => Vec::from_node(node, cx).map(OneOrMany),
             _ => T::from_node(node, cx).map(|v| OneOrMany(vec![v])),
         }
+    }
+    fn schema() -> serde_json::Value {
+        serde_json::json!({ "anyOf": [T::schema(), { "type": "array", "items": T::schema() }] })
     }
 }
 
@@ -243,6 +265,9 @@ impl<T: FromNode> FromNode for Map<T> {
         }
         ok.then_some(Map { entries })
     }
+    fn schema() -> serde_json::Value {
+        serde_json::json!({ "type": "object", "additionalProperties": T::schema() })
+    }
 }
 
 /// A field of a mapping as read.
@@ -279,15 +304,15 @@ pub fn field<T: FromNode>(entries: &[(Node, Node)], key: &str, cx: &mut Cx) -> F
 /// with a "did you mean", missing required keys and wrong types, all of them.
 macro_rules! model_struct {
     ($(
-        $(#[$meta:meta])*
+        $(#[doc = $doc:literal])*
         pub struct $name:ident ($context:literal) {
-            $( $(#[$fmeta:meta])* $($req:ident)? $key:literal => $field:ident : $ty:ty, )*
+            $( $(#[doc = $fdoc:literal])* $($req:ident)? $key:literal => $field:ident : $ty:ty, )*
         }
     )*) => {$(
-        $(#[$meta])*
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, PartialEq)]
         pub struct $name {
-            $( $(#[$fmeta])* pub $field: $crate::lower::model_struct!(@ty $($req)? $ty), )*
+            $( $(#[doc = $fdoc])* pub $field: $crate::lower::model_struct!(@ty $($req)? $ty), )*
             /// Where the mapping starts.
             pub loc: $crate::yaml::Loc,
             /// Optional keys whose values could not be read (reported already; the field is
@@ -325,6 +350,29 @@ macro_rules! model_struct {
                     invalid_keys,
                 })
             }
+
+            fn schema() -> serde_json::Value {
+                let mut properties = serde_json::Map::new();
+                #[allow(unused_mut)] // structs without required keys never push
+                let mut required: ::std::vec::Vec<&str> = ::std::vec::Vec::new();
+                $(
+                    let mut field = <$ty as $crate::lower::FromNode>::schema();
+                    let doc: &[&str] = &[$($fdoc),*];
+                    if let Some(obj) = field.as_object_mut() {
+                        obj.insert("description".into(), doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" ").into());
+                    }
+                    properties.insert($key.into(), field);
+                    $crate::lower::model_struct!(@required $($req)? required, $key);
+                )*
+                let doc: &[&str] = &[$($doc),*];
+                serde_json::json!({
+                    "type": "object",
+                    "description": doc.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" "),
+                    "properties": properties,
+                    "required": required,
+                    "additionalProperties": false,
+                })
+            }
         }
     )*};
     (@ty req $ty:ty) => { $ty };
@@ -349,6 +397,8 @@ macro_rules! model_struct {
             $invalid.push($key);
         }
     };
+    (@required req $required:ident, $key:literal) => { $required.push($key); };
+    (@required $required:ident, $key:literal) => {};
     (@take req $field:ident) => { $field.ok()? };
     (@take $field:ident) => { $field.ok() };
 }

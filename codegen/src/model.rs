@@ -46,6 +46,10 @@ impl FromNode for AuthMode {
             }
         }
     }
+    fn schema() -> serde_json::Value {
+        let modes: Vec<&str> = AuthMode::ALL.iter().map(|m| m.as_str()).collect();
+        serde_json::json!({ "type": "string", "enum": modes })
+    }
 }
 
 /// `token_url`: one URL, or one per auth mode (GitHub App OAuth).
@@ -72,6 +76,21 @@ impl FromNode for TokenUrl {
                 None
             }
         }
+    }
+    fn schema() -> serde_json::Value {
+        let modes: serde_json::Map<String, serde_json::Value> = AuthMode::ALL
+            .iter()
+            .map(|m| {
+                (
+                    m.as_str().to_owned(),
+                    serde_json::json!({ "type": "string" }),
+                )
+            })
+            .collect();
+        serde_json::json!({ "anyOf": [
+            { "type": "string" },
+            { "type": "object", "properties": modes, "additionalProperties": false },
+        ] })
     }
 }
 
@@ -450,6 +469,19 @@ model_struct! {
         /// Conditional visibility.
         "visible_when" => visible_when: Node,
     }
+}
+
+/// The JSON Schema of a whole catalog (draft-07), for editors (yaml-language-server): derived
+/// from the same definitions the reader uses, so the two cannot drift.
+pub fn catalog_schema() -> serde_json::Value {
+    serde_json::json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "title": "terapi providers.yaml",
+        "description": "A catalog of API providers: provider key → provider entry.",
+        "type": "object",
+        "propertyNames": { "pattern": "^[a-z0-9-]+$" },
+        "additionalProperties": Provider::schema(),
+    })
 }
 
 /// A catalog as read, with the problems found per provider and for the file as a whole.
