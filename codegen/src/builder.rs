@@ -2,8 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use proc_macro2::TokenStream;
+
 use crate::check::PatternPolicy;
-use crate::{Error, Options, generate_file};
+use crate::emit::ModuleFiles;
+use crate::{Error, Options, generate_files_many, generate_many};
 
 /// Generates Rust from a providers.yaml in a build script.
 ///
@@ -26,7 +29,8 @@ use crate::{Error, Options, generate_file};
 /// each warning. Errors in the catalog fail the build with every located diagnostic.
 #[derive(Debug, Clone)]
 pub struct Builder {
-    input: PathBuf,
+    inputs: Vec<PathBuf>,
+    module_per_file: bool,
     out_dir: Option<PathBuf>,
     file_name: String,
     options: Options,
@@ -36,7 +40,8 @@ pub struct Builder {
 impl Default for Builder {
     fn default() -> Self {
         Builder {
-            input: PathBuf::from("providers.yaml"),
+            inputs: vec![PathBuf::from("providers.yaml")],
+            module_per_file: false,
             out_dir: None,
             file_name: "providers.rs".to_owned(),
             options: Options::default(),
@@ -53,7 +58,33 @@ impl Builder {
 
     /// The catalog; a relative path is relative to the crate's manifest directory.
     pub fn input(mut self, path: impl AsRef<Path>) -> Self {
-        self.input = path.as_ref().to_owned();
+        self.inputs = vec![path.as_ref().to_owned()];
+        self
+    }
+
+    /// Several catalogs generated as one (a provider key may stand in one of them only),
+    /// e.g. the platform's catalog and a file of custom providers.
+    pub fn inputs<I, P>(mut self, paths: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: AsRef<Path>,
+    {
+        self.inputs = paths.into_iter().map(|p| p.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Writes each provider module to its own file (`$OUT_DIR/<file stem>/<module>.rs`),
+    /// included from the main file, instead of one file for everything.
+    pub fn module_per_file(mut self, on: bool) -> Self {
+        self.module_per_file = on;
+        self
+    }
+
+    /// Adds a derive to every generated `ConnectionConfig`, as a path
+    /// (`::core::hash::Hash`, `::schemars::JsonSchema`). `Credentials` hold secrets and get
+    /// no extra derives.
+    pub fn derive(mut self, path: impl Into<String>) -> Self {
+        self.options.derives.push(path.into());
         self
     }
 
@@ -116,29 +147,65 @@ impl Builder {
         self
     }
 
-    fn input_path(&self) -> PathBuf {
-        match std::env::var_os("CARGO_MANIFEST_DIR") {
-            Some(dir) if self.input.is_relative() => Path::new(&dir).join(&self.input),
-            _ => self.input.clone(),
+    fn input_paths(&self) -> Vec<PathBuf> {
+        let manifest = std::env::var_os("CARGO_MANIFEST_DIR");
+        self.inputs
+            .iter()
+            .map(|input| match &manifest {
+                Some(dir) if input.is_relative() => Path::new(dir).join(input),
+                _ => input.clone(),
+            })
+            .collect()
+    }
+
+    /// Reads the inputs, printing `cargo:rerun-if-changed` for each (before reading, so a
+    /// missing file that appears later still triggers a rebuild).
+    fn read_inputs(&self) -> Result<Vec<(PathBuf, String)>, Error> {
+        let paths = self.input_paths();
+        if paths.is_empty() {
+            return Err(Error::InvalidOption(
+                "no input catalog: call input() or inputs()".into(),
+            ));
+        }
+        paths
+            .into_iter()
+            .map(|path| {
+                if self.cargo_directives {
+                    println!("cargo:rerun-if-changed={}", path.display());
+                }
+                let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Ok((path, text))
+            })
+            .collect()
+    }
+
+    fn warn(&self, warnings: &[crate::Diagnostic], inputs: &[(PathBuf, String)]) {
+        if self.cargo_directives {
+            for w in warnings {
+                let path = w.file.as_deref().unwrap_or_else(|| inputs[0].0.as_path());
+                println!("cargo:warning={}", w.headline(path));
+            }
         }
     }
 
-    /// Generates the code as a string, without writing it.
+    /// Generates the code as a string, without writing it (one file, whatever
+    /// [`Builder::module_per_file`] says).
     pub fn generate_to_string(&self) -> Result<String, Error> {
-        let input = self.input_path();
-        if self.cargo_directives {
-            println!("cargo:rerun-if-changed={}", input.display());
-        }
-        let generated = generate_file(&input, &self.options)?;
-        if self.cargo_directives {
-            for w in &generated.warnings {
-                println!("cargo:warning={}", w.headline(&input));
-            }
-        }
+        let inputs = self.read_inputs()?;
+        let refs: Vec<(&Path, &str)> = inputs
+            .iter()
+            .map(|(p, t)| (p.as_path(), t.as_str()))
+            .collect();
+        let generated = generate_many(&refs, &self.options)?;
+        self.warn(&generated.warnings, &inputs);
         Ok(generated.code)
     }
 
-    /// Generates and writes the file (only if its content changed); returns its path.
+    /// Generates and writes the output (only files whose content changed); returns the main
+    /// file's path.
     pub fn generate(&self) -> Result<PathBuf, Error> {
         let dir = match &self.out_dir {
             Some(dir) => dir.clone(),
@@ -151,9 +218,32 @@ impl Builder {
                     )
                 })?,
         };
-        let code = self.generate_to_string()?;
         let path = dir.join(&self.file_name);
-        write_if_changed(&path, &code)?;
+        if !self.module_per_file {
+            let code = self.generate_to_string()?;
+            write_if_changed(&path, &code)?;
+            return Ok(path);
+        }
+        let inputs = self.read_inputs()?;
+        let refs: Vec<(&Path, &str)> = inputs
+            .iter()
+            .map(|(p, t)| (p.as_path(), t.as_str()))
+            .collect();
+        let stem = Path::new(&self.file_name)
+            .file_stem()
+            .map_or_else(|| "providers".into(), |s| s.to_string_lossy().into_owned());
+        let layout = ModuleFiles::OutDir(stem);
+        let generated = generate_files_many(
+            &refs,
+            &self.options,
+            &self.file_name,
+            &layout,
+            TokenStream::new(),
+        )?;
+        self.warn(&generated.warnings, &inputs);
+        for (name, text) in &generated.files {
+            write_if_changed(&dir.join(name), text)?;
+        }
         Ok(path)
     }
 }

@@ -1,20 +1,35 @@
-//! The `terapi-codegen` command line: `generate`, `check` (drift) and `lint`.
+//! The `terapi-codegen` command line: `generate`, `check` (drift), `lint` and `schema`.
 //!
-//! Exit codes: 0 success; 1 findings (lint errors, catalog errors) or drift; 2 usage or
-//! I/O errors.
+//! Exit codes: 0 success; 1 findings (catalog errors, lint errors) or drift; 2 usage or I/O
+//! errors. Diagnostics are colored only when stderr is a terminal (and `NO_COLOR` is unset).
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{Error, Options, generate_file, render_report_colored, write_if_changed};
+use crate::package::{CrateSpec, crate_files, drift, write_crate};
+use crate::{Diagnostic, Error, Options, generate_file, render_report_colored, write_if_changed};
 
 /// Generates typed Rust from a terapi providers.yaml catalog.
 #[derive(Debug, Parser)]
-#[command(name = "terapi-codegen", version, about, long_about = None)]
+#[command(
+    name = "terapi-codegen",
+    version,
+    about,
+    long_about = None,
+    after_help = "Exit codes: 0 success; 1 catalog errors, lint errors or drift; 2 usage or I/O error."
+)]
 pub struct Cli {
+    /// Print errors only (no warnings, no progress).
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print what was read and written, with timings.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -23,15 +38,32 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate Rust from the catalog and write it to the output file (if it changed).
+    /// Generate Rust from the catalog: one file (`--out`), or a whole crate (`--crate DIR`).
+    /// Files are written only when their content changed.
     Generate(GenerateArgs),
-    /// Exit 1 with a unified diff if the output file differs from fresh output (CI drift check).
+    /// Exit 1 with a unified diff if the output (file or crate) differs from fresh output:
+    /// the CI drift check.
     Check(GenerateArgs),
     /// Report every problem in a catalog as FILE:LINE:COL diagnostics; exit 1 on errors.
     Lint(LintArgs),
-    /// Print the JSON Schema of the providers.yaml format (for yaml-language-server:
-    /// `# yaml-language-server: $schema=providers.schema.json`).
+    /// Print the JSON Schema of the providers.yaml format, for editors: save it and add
+    /// `# yaml-language-server: $schema=providers.schema.json` to the catalog.
     Schema,
+}
+
+/// What to generate from: shared by `generate`, `check` and `lint`.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Only these provider keys (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub providers: Vec<String>,
+    /// Leave out these provider keys (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// What to do with a `pattern` the regex engine cannot run (lookaround) or that is
+    /// invalid: `error` fails the run, `skip` warns and drops that one check.
+    #[arg(long, value_enum, default_value_t = Patterns::Error)]
+    pub patterns: Patterns,
 }
 
 /// Arguments of `generate` and `check`.
@@ -41,24 +73,36 @@ pub struct GenerateArgs {
     #[arg(long, default_value = "providers.yaml")]
     pub input: PathBuf,
     /// The generated file.
-    #[arg(long, default_value = "generated/providers.rs")]
+    #[arg(
+        long,
+        default_value = "generated/providers.rs",
+        conflicts_with = "crate_dir"
+    )]
     pub out: PathBuf,
-    /// Only these provider keys (comma-separated or repeated).
-    #[arg(long, value_delimiter = ',')]
-    pub providers: Vec<String>,
-    /// Leave out these provider keys (comma-separated or repeated).
-    #[arg(long, value_delimiter = ',')]
-    pub exclude: Vec<String>,
+    /// Generate a complete crate in this directory (Cargo.toml, src/lib.rs, one file per
+    /// provider) instead of one file.
+    #[arg(long = "crate", value_name = "DIR")]
+    pub crate_dir: Option<PathBuf>,
+    /// The crate's package name (default: the directory's name).
+    #[arg(long, requires = "crate_dir")]
+    pub crate_name: Option<String>,
+    /// The crate's `terapi-runtime` dependency as a TOML value, e.g. `'{ path = "../runtime" }'`
+    /// (default: this version from crates.io).
+    #[arg(long, requires = "crate_dir")]
+    pub runtime_dependency: Option<String>,
+    /// Which providers and how strictly.
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// The runtime crate's path in generated code.
     #[arg(long, default_value = "::terapi_runtime")]
     pub runtime_path: String,
+    /// An extra derive for every `ConnectionConfig`, as a path (repeatable), e.g.
+    /// `::core::hash::Hash`.
+    #[arg(long = "derive", value_name = "PATH")]
+    pub derives: Vec<String>,
     /// Leave out doc comments.
     #[arg(long)]
     pub no_docs: bool,
-    /// What to do with a `pattern` the regex engine cannot run (lookaround) or that is
-    /// invalid: `error` fails the run, `skip` warns and drops that one check.
-    #[arg(long, value_enum, default_value_t = Patterns::Error)]
-    pub patterns: Patterns,
 }
 
 /// `--patterns`.
@@ -85,25 +129,43 @@ pub struct LintArgs {
     /// The catalog.
     #[arg(default_value = "providers.yaml")]
     pub file: PathBuf,
-    /// Only these provider keys (comma-separated or repeated).
-    #[arg(long, value_delimiter = ',')]
-    pub providers: Vec<String>,
-    /// Leave out these provider keys (comma-separated or repeated).
-    #[arg(long, value_delimiter = ',')]
-    pub exclude: Vec<String>,
-    /// What to do with a `pattern` the regex engine cannot run or that is invalid.
-    #[arg(long, value_enum, default_value_t = Patterns::Error)]
-    pub patterns: Patterns,
+    /// Which providers and how strictly.
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+impl SelectArgs {
+    fn options(&self) -> Options {
+        Options {
+            providers: (!self.providers.is_empty()).then(|| self.providers.clone()),
+            exclude: self.exclude.clone(),
+            patterns: self.patterns.into(),
+            ..Options::default()
+        }
+    }
+
+    fn flags(&self) -> String {
+        let mut out = String::new();
+        if !self.providers.is_empty() {
+            out.push_str(&format!(" --providers {}", self.providers.join(",")));
+        }
+        if !self.exclude.is_empty() {
+            out.push_str(&format!(" --exclude {}", self.exclude.join(",")));
+        }
+        if self.patterns == Patterns::Skip {
+            out.push_str(" --patterns skip");
+        }
+        out
+    }
 }
 
 impl GenerateArgs {
     fn options(&self) -> Options {
         Options {
-            providers: (!self.providers.is_empty()).then(|| self.providers.clone()),
-            exclude: self.exclude.clone(),
             runtime_path: self.runtime_path.clone(),
             docs: !self.no_docs,
-            patterns: self.patterns.into(),
+            derives: self.derives.clone(),
+            ..self.select.options()
         }
     }
 
@@ -113,160 +175,275 @@ impl GenerateArgs {
         if self.input != Path::new("providers.yaml") {
             cmd.push_str(&format!(" --input {}", self.input.display()));
         }
-        if self.out != Path::new("generated/providers.rs") {
-            cmd.push_str(&format!(" --out {}", self.out.display()));
+        match &self.crate_dir {
+            Some(dir) => {
+                cmd.push_str(&format!(" --crate {}", dir.display()));
+                if let Some(name) = &self.crate_name {
+                    cmd.push_str(&format!(" --crate-name {name}"));
+                }
+                if let Some(dep) = &self.runtime_dependency {
+                    cmd.push_str(&format!(" --runtime-dependency '{dep}'"));
+                }
+            }
+            None if self.out != Path::new("generated/providers.rs") => {
+                cmd.push_str(&format!(" --out {}", self.out.display()));
+            }
+            None => {}
         }
-        if !self.providers.is_empty() {
-            cmd.push_str(&format!(" --providers {}", self.providers.join(",")));
-        }
-        if !self.exclude.is_empty() {
-            cmd.push_str(&format!(" --exclude {}", self.exclude.join(",")));
-        }
+        cmd.push_str(&self.select.flags());
         if self.runtime_path != "::terapi_runtime" {
             cmd.push_str(&format!(" --runtime-path {}", self.runtime_path));
+        }
+        for d in &self.derives {
+            cmd.push_str(&format!(" --derive {d}"));
         }
         if self.no_docs {
             cmd.push_str(" --no-docs");
         }
-        if self.patterns == Patterns::Skip {
-            cmd.push_str(" --patterns skip");
-        }
         cmd
     }
-}
 
-fn color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-}
+    fn crate_spec(&self, dir: &Path) -> CrateSpec {
+        let mut spec = CrateSpec::for_dir(dir);
+        if let Some(name) = &self.crate_name {
+            spec.name = name.clone();
+        }
+        if let Some(dep) = &self.runtime_dependency {
+            spec.runtime_dependency = dep.clone();
+        }
+        spec
+    }
 
-/// Prints an error the way its kind calls for; returns the exit code.
-fn report(e: &Error) -> ExitCode {
-    match e {
-        Error::Catalog {
-            path,
-            source_text,
-            diagnostics,
-        } => {
-            eprintln!(
-                "{}",
-                render_report_colored(path, source_text, diagnostics, color())
-            );
-            ExitCode::from(1)
-        }
-        Error::UnknownProviders { .. } => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-        _ => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
+    /// Fresh output: one file keyed by `--out`, or a crate's files keyed by relative path.
+    fn fresh(&self) -> Result<(BTreeMap<String, String>, Vec<Diagnostic>), Error> {
+        match &self.crate_dir {
+            Some(dir) => {
+                let source = std::fs::read_to_string(&self.input).map_err(|source| Error::Io {
+                    path: self.input.clone(),
+                    source,
+                })?;
+                let generated =
+                    crate_files(&self.input, &source, &self.options(), &self.crate_spec(dir))?;
+                Ok((generated.files, generated.warnings))
+            }
+            None => {
+                let generated = generate_file(&self.input, &self.options())?;
+                let files = BTreeMap::from([(self.out.display().to_string(), generated.code)]);
+                Ok((files, generated.warnings))
+            }
         }
     }
 }
 
-fn print_warnings(path: &Path, warnings: &[crate::Diagnostic]) {
-    for w in warnings {
-        eprintln!("{}", w.headline(path));
+/// Output settings.
+struct Out {
+    quiet: bool,
+    verbose: bool,
+}
+
+impl Out {
+    fn color() -> bool {
+        std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    }
+
+    /// Prints an error the way its kind calls for; returns the exit code.
+    fn error(&self, e: &Error) -> ExitCode {
+        match e {
+            Error::Catalog {
+                path,
+                source_text,
+                diagnostics,
+            } => {
+                let mut diagnostics = diagnostics.clone();
+                if self.quiet {
+                    diagnostics.retain_errors();
+                }
+                eprintln!(
+                    "{}",
+                    render_report_colored(path, source_text, &diagnostics, Self::color())
+                );
+                ExitCode::from(1)
+            }
+            Error::UnknownProviders { .. } => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+            _ => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        }
+    }
+
+    fn warnings(&self, path: &Path, warnings: &[Diagnostic]) {
+        if !self.quiet {
+            for w in warnings {
+                eprintln!("{}", w.headline(path));
+            }
+        }
+    }
+
+    fn info(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    fn detail(&self, text: impl std::fmt::Display) {
+        if self.verbose {
+            eprintln!("{text}");
+        }
     }
 }
 
 /// Runs the CLI with already parsed arguments.
 pub fn run(cli: Cli) -> ExitCode {
-    match cli.command {
-        Command::Generate(args) => match generate_file(&args.input, &args.options()) {
-            Err(e) => report(&e),
-            Ok(generated) => {
-                print_warnings(&args.input, &generated.warnings);
-                match write_if_changed(&args.out, &generated.code) {
-                    Ok(true) => {
-                        eprintln!("wrote {}", args.out.display());
-                        ExitCode::SUCCESS
-                    }
-                    Ok(false) => {
-                        eprintln!("{} is up to date", args.out.display());
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => report(&e),
-                }
+    let out = Out {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
+    let start = Instant::now();
+    let code = match cli.command {
+        Command::Generate(args) => generate(&out, &args),
+        Command::Check(args) => check(&out, &args),
+        Command::Lint(args) => lint(&out, &args),
+        Command::Schema => match serde_json::to_string_pretty(&crate::model::catalog_schema()) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
             }
+            Err(e) => out.error(&Error::Internal(e.to_string())),
         },
-        Command::Check(args) => match generate_file(&args.input, &args.options()) {
-            Err(e) => report(&e),
-            Ok(generated) => {
-                let committed = match std::fs::read_to_string(&args.out) {
-                    Ok(text) => text,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-                    Err(source) => {
-                        return report(&Error::Io {
-                            path: args.out.clone(),
-                            source,
-                        });
-                    }
-                };
-                if committed == generated.code {
-                    eprintln!(
-                        "{} is up to date with {}",
-                        args.out.display(),
-                        args.input.display()
-                    );
-                    return ExitCode::SUCCESS;
+    };
+    out.detail(format_args!(
+        "done in {:.1} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    ));
+    code
+}
+
+fn generate(out: &Out, args: &GenerateArgs) -> ExitCode {
+    let (files, warnings) = match args.fresh() {
+        Ok(x) => x,
+        Err(e) => return out.error(&e),
+    };
+    out.warnings(&args.input, &warnings);
+    out.detail(format_args!(
+        "{} generated {} file(s)",
+        args.input.display(),
+        files.len()
+    ));
+    let result = match &args.crate_dir {
+        Some(dir) => write_crate(dir, &files).map(|(written, removed)| {
+            for p in &written {
+                out.detail(format_args!("wrote {}", p.display()));
+            }
+            for p in &removed {
+                out.info(format_args!("removed {}", p.display()));
+            }
+            let summary = if written.is_empty() && removed.is_empty() {
+                "is up to date"
+            } else {
+                "updated"
+            };
+            out.info(format_args!("crate {} {summary}", dir.display()));
+        }),
+        None => files.values().next().map_or(Ok(()), |code| {
+            write_if_changed(&args.out, code).map(|wrote| {
+                out.info(if wrote {
+                    format!("wrote {}", args.out.display())
+                } else {
+                    format!("{} is up to date", args.out.display())
+                });
+            })
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => out.error(&e),
+    }
+}
+
+fn check(out: &Out, args: &GenerateArgs) -> ExitCode {
+    let (files, _) = match args.fresh() {
+        Ok(x) => x,
+        Err(e) => return out.error(&e),
+    };
+    let (target, diff) = match &args.crate_dir {
+        Some(dir) => match drift(dir, &files) {
+            Ok(d) if d.is_empty() => (dir.display().to_string(), None),
+            Ok(d) => (dir.display().to_string(), Some(d.unified_diff())),
+            Err(e) => return out.error(&e),
+        },
+        None => {
+            let committed = match std::fs::read_to_string(&args.out) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(source) => {
+                    return out.error(&Error::Io {
+                        path: args.out.clone(),
+                        source,
+                    });
                 }
-                let diff = similar::TextDiff::from_lines(&committed, &generated.code);
+            };
+            let fresh = files.values().next().cloned().unwrap_or_default();
+            let diff = (committed != fresh).then(|| {
                 let old = format!("{} (committed)", args.out.display());
                 let new = format!(
                     "{} (generated from {})",
                     args.out.display(),
                     args.input.display()
                 );
-                print!(
-                    "{}",
-                    diff.unified_diff().context_radius(3).header(&old, &new)
-                );
-                eprintln!(
-                    "error: {} is stale: it differs from what {} generates.\nfix: {}",
-                    args.out.display(),
-                    args.input.display(),
-                    args.fix_command()
-                );
-                ExitCode::from(1)
-            }
-        },
-        Command::Schema => {
-            let schema = crate::model::catalog_schema();
-            match serde_json::to_string_pretty(&schema) {
-                Ok(text) => {
-                    println!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => report(&Error::Internal(e.to_string())),
-            }
+                similar::TextDiff::from_lines(&committed, &fresh)
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&old, &new)
+                    .to_string()
+            });
+            (args.out.display().to_string(), diff)
         }
-        Command::Lint(args) => {
-            let source = match std::fs::read_to_string(&args.file) {
-                Ok(s) => s,
-                Err(source) => {
-                    return report(&Error::Io {
-                        path: args.file.clone(),
-                        source,
-                    });
-                }
-            };
-            let options = Options {
-                providers: (!args.providers.is_empty()).then(|| args.providers.clone()),
-                exclude: args.exclude.clone(),
-                patterns: args.patterns.into(),
-                ..Options::default()
-            };
-            let diagnostics = crate::lint_with(&source, &options);
+    };
+    match diff {
+        None => {
+            out.info(format_args!(
+                "{target} is up to date with {}",
+                args.input.display()
+            ));
+            ExitCode::SUCCESS
+        }
+        Some(diff) => {
+            print!("{diff}");
             eprintln!(
-                "{}",
-                render_report_colored(&args.file, &source, &diagnostics, color())
+                "error: {target} is stale: it differs from what {} generates.\nfix: {}",
+                args.input.display(),
+                args.fix_command()
             );
-            if diagnostics.has_errors() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
+            ExitCode::from(1)
         }
+    }
+}
+
+fn lint(out: &Out, args: &LintArgs) -> ExitCode {
+    let source = match std::fs::read_to_string(&args.file) {
+        Ok(s) => s,
+        Err(source) => {
+            return out.error(&Error::Io {
+                path: args.file.clone(),
+                source,
+            });
+        }
+    };
+    let mut diagnostics = crate::lint_with(&source, &args.select.options());
+    if out.quiet {
+        diagnostics.retain_errors();
+    }
+    eprintln!(
+        "{}",
+        render_report_colored(&args.file, &source, &diagnostics, Out::color())
+    );
+    if diagnostics.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }

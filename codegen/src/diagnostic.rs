@@ -39,6 +39,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// Related places (e.g. where a colliding name was first used).
     pub notes: Vec<(Loc, String)>,
+    /// The catalog it is in, when generation read several (`None`: the one being read).
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl Diagnostic {
@@ -50,6 +52,7 @@ impl Diagnostic {
             message: message.into(),
             help: None,
             notes: Vec::new(),
+            file: None,
         }
     }
 
@@ -201,6 +204,11 @@ impl Diagnostics {
     pub fn normalize(&mut self) {
         self.items.sort_by(Self::order);
         self.items.dedup();
+    }
+
+    /// Drops the warnings.
+    pub fn retain_errors(&mut self) {
+        self.items.retain(|d| d.severity == Severity::Error);
     }
 
     /// Whether any is an error.

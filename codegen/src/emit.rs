@@ -24,6 +24,61 @@ pub struct EmitOptions {
     pub docs: bool,
     /// The input's file name, for the header comment.
     pub source_name: String,
+    /// Extra derives for each `ConnectionConfig` (e.g. `::core::hash::Hash`).
+    pub config_derives: Vec<TokenStream>,
+}
+
+/// How [`files`] refers to the per-provider files from the main file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModuleFiles {
+    /// `pub mod x;`: the files sit next to the main file (a crate's `src/`).
+    Sibling,
+    /// `pub mod x { include!(concat!(env!("OUT_DIR"), "/DIR/x.rs")); }`: for build scripts.
+    OutDir(String),
+}
+
+/// The code split into a main file (`Provider`, module declarations) and one file per
+/// provider module, by relative path (`x.rs`, or `DIR/x.rs` for [`ModuleFiles::OutDir`]).
+/// `main_prelude` goes first in the main file (crate attributes and re-exports).
+pub fn files(
+    plan: &Plan<'_>,
+    options: &EmitOptions,
+    main_name: &str,
+    layout: &ModuleFiles,
+    main_prelude: TokenStream,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let e = Emitter {
+        rt: options.runtime.clone(),
+        rt_string: options.runtime.to_string().replace(' ', ""),
+        options,
+    };
+    let mut out = std::collections::BTreeMap::new();
+    let declarations = plan.providers.iter().map(|p| {
+        let module = ident(&p.module);
+        let doc = e.module_doc(p);
+        match layout {
+            ModuleFiles::Sibling => quote! { #doc pub mod #module; },
+            ModuleFiles::OutDir(dir) => {
+                let path = format!("/{dir}/{}.rs", p.module);
+                quote! { #doc pub mod #module { ::core::include!(::core::concat!(::core::env!("OUT_DIR"), #path)); } }
+            }
+        }
+    });
+    let provider_enum = e.provider_enum(plan);
+    let main = quote! {
+        #main_prelude
+        #provider_enum
+        #( #declarations )*
+    };
+    out.insert(main_name.to_owned(), format(main, &options.source_name)?);
+    for p in &plan.providers {
+        let path = match layout {
+            ModuleFiles::Sibling => format!("{}.rs", p.module),
+            ModuleFiles::OutDir(dir) => format!("{dir}/{}.rs", p.module),
+        };
+        out.insert(path, format(e.module_body(p), &options.source_name)?);
+    }
+    Ok(out)
 }
 
 fn ident(name: &str) -> Ident {
@@ -164,13 +219,18 @@ impl Emitter<'_> {
     }
 
     fn module(&self, p: &ProviderPlan<'_>) -> TokenStream {
-        let rt = &self.rt;
         let module = ident(&p.module);
-        let variant = ident(&p.variant);
-        let key = p.key;
-        let display_name = p.display_name;
-        let docs_url = p.docs;
-        let mode = ident(&format!("{:?}", p.auth_mode));
+        let doc = self.module_doc(p);
+        let body = self.module_body(p);
+        quote! {
+            #doc
+            pub mod #module {
+                #body
+            }
+        }
+    }
+
+    fn module_doc(&self, p: &ProviderPlan<'_>) -> TokenStream {
         let mut module_doc = vec![doc::escape(p.display_name).join(" "), String::new()];
         module_doc.push(format!(
             "Catalog key {}; auth mode {}.",
@@ -182,8 +242,16 @@ impl Emitter<'_> {
         }
         module_doc.push(String::new());
         module_doc.push(format!("Documentation: {}", doc::url(p.docs)));
-        let module_doc = self.docs(module_doc);
+        self.docs(module_doc)
+    }
 
+    fn module_body(&self, p: &ProviderPlan<'_>) -> TokenStream {
+        let rt = &self.rt;
+        let variant = ident(&p.variant);
+        let key = p.key;
+        let display_name = p.display_name;
+        let docs_url = p.docs;
+        let mode = ident(&format!("{:?}", p.auth_mode));
         let config = self.params_struct(p, Section::ConnectionConfig, &p.config);
         let credentials = self.params_struct(p, Section::Credentials, &p.credentials);
         let headers = self.named_fns(
@@ -211,8 +279,6 @@ impl Emitter<'_> {
         let urls: Vec<TokenStream> = p.urls.iter().map(|u| self.url_items(p, u)).collect();
 
         quote! {
-            #module_doc
-            pub mod #module {
                 /// The catalog key.
                 pub const KEY: &::core::primitive::str = #key;
                 /// This provider as a [`Provider`](super::Provider).
@@ -230,7 +296,6 @@ impl Emitter<'_> {
                 #headers
                 #query
                 #verification_headers
-            }
         }
     }
 
@@ -324,6 +389,12 @@ impl Emitter<'_> {
             quote!(#[derive(#rt::__private::serde::Serialize)])
         };
         let struct_doc = self.docs(struct_doc(p, section, what, has_secret));
+        let derives = &self.options.config_derives;
+        let extra_derives = if section == Section::ConnectionConfig && !derives.is_empty() {
+            quote!(#[derive( #( #derives ),* )])
+        } else {
+            quote!()
+        };
         let from_json_doc = format!(
             " Reads and validates the {what} of a JSON object: every problem (missing, empty, not a string, pattern, unknown param) is reported at once."
         );
@@ -333,6 +404,7 @@ impl Emitter<'_> {
 
             #struct_doc
             #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, ::core::cmp::Eq)]
+            #extra_derives
             #serialize
             #[derive(#rt::__private::serde::Deserialize)]
             #[serde(crate = #serde_path, try_from = #value_path)]

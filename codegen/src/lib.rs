@@ -25,6 +25,7 @@ pub mod emit;
 pub mod lower;
 pub mod model;
 pub mod names;
+mod package;
 mod pattern;
 pub mod plan;
 pub mod template;
@@ -36,6 +37,7 @@ use std::path::{Path, PathBuf};
 pub use builder::{Builder, write_if_changed};
 pub use check::PatternPolicy;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use package::{CrateSpec, Drift, crate_files, drift, write_crate};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -50,6 +52,9 @@ pub struct Options {
     pub docs: bool,
     /// What to do with patterns the regex engine cannot run, or that are invalid.
     pub patterns: check::PatternPolicy,
+    /// Extra derives for every `ConnectionConfig`, as paths (`::core::hash::Hash`,
+    /// `::schemars::JsonSchema`).
+    pub derives: Vec<String>,
 }
 
 impl Default for Options {
@@ -60,6 +65,7 @@ impl Default for Options {
             runtime_path: "::terapi_runtime".to_owned(),
             docs: true,
             patterns: check::PatternPolicy::Error,
+            derives: Vec::new(),
         }
     }
 }
@@ -250,44 +256,176 @@ pub fn lint_with(source: &str, options: &Options) -> Diagnostics {
     }
 }
 
-/// Generates Rust from a catalog's text. `path` names the catalog in messages and in the
-/// header comment (its file name only, so output does not depend on the machine).
-pub fn generate(path: &Path, source: &str, options: &Options) -> Result<Generated, Error> {
-    let runtime: syn::Path = syn::parse_str(&options.runtime_path).map_err(|e| {
-        Error::InvalidOption(format!(
-            "runtime path `{}` is not a Rust path: {e}",
-            options.runtime_path
-        ))
-    })?;
-    let catalog_error = |diagnostics| Error::Catalog {
+/// Reads and checks one or more catalogs, then hands their merged plan to `emit` (which
+/// returns an internal error as `Err(String)`). With several catalogs, a provider key may
+/// stand in one of them only, and warnings carry their file.
+fn with_plan<T>(
+    inputs: &[(&Path, &str)],
+    options: &Options,
+    emit: impl FnOnce(&check::Plan<'_>, &emit::EmitOptions) -> Result<T, String>,
+) -> Result<(T, Vec<Diagnostic>), Error> {
+    let parse_path = |what: &str, text: &str| {
+        syn::parse_str::<syn::Path>(text)
+            .map(|p| quote::ToTokens::to_token_stream(&p))
+            .map_err(|e| Error::InvalidOption(format!("{what} `{text}` is not a Rust path: {e}")))
+    };
+    let runtime = parse_path("runtime path", &options.runtime_path)?;
+    let config_derives = options
+        .derives
+        .iter()
+        .map(|d| parse_path("derive", d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let catalog_error = |path: &Path, source: &str, diagnostics| Error::Catalog {
         path: path.to_owned(),
         source_text: source.to_owned(),
         diagnostics,
     };
-    let root = yaml::parse(source).map_err(|d| {
-        let mut ds = Diagnostics::default();
-        ds.push(d);
-        catalog_error(ds)
-    })?;
-    let read = model::read_catalog(&root);
-    let (plan, diagnostics) = analyze(path, source, &read, options)?;
-    if diagnostics.has_errors() {
-        return Err(catalog_error(diagnostics));
+    let mut reads = Vec::new();
+    for (path, source) in inputs {
+        let root = yaml::parse(source).map_err(|d| {
+            let mut ds = Diagnostics::default();
+            ds.push(d);
+            catalog_error(path, source, ds)
+        })?;
+        reads.push(model::read_catalog(&root));
     }
-    let source_name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    // A selection names keys of any of the catalogs.
+    let all_keys: Vec<&String> = reads.iter().flat_map(|r| r.per_provider.keys()).collect();
+    let unknown: Vec<(String, Option<String>)> = options
+        .providers
+        .iter()
+        .flatten()
+        .chain(&options.exclude)
+        .filter(|k| !all_keys.contains(k))
+        .map(|k| {
+            (
+                k.clone(),
+                lower::closest(k, all_keys.iter().map(|s| s.as_str())).map(str::to_owned),
+            )
+        })
+        .collect();
+    if !unknown.is_empty() {
+        let path = inputs
+            .first()
+            .map_or_else(PathBuf::new, |(p, _)| p.to_path_buf());
+        return Err(Error::UnknownProviders { path, unknown });
+    }
+    let mut providers = Vec::new();
+    let mut warnings = Vec::new();
+    let mut seen: std::collections::BTreeMap<String, (PathBuf, u32)> =
+        std::collections::BTreeMap::new();
+    for ((path, source), read) in inputs.iter().zip(&reads) {
+        let here = |k: &String| read.per_provider.contains_key(k);
+        let file_options = Options {
+            providers: options
+                .providers
+                .as_ref()
+                .map(|p| p.iter().filter(|k| here(k)).cloned().collect()),
+            exclude: options
+                .exclude
+                .iter()
+                .filter(|k| here(k))
+                .cloned()
+                .collect(),
+            ..options.clone()
+        };
+        let (plan, diagnostics) = analyze(path, source, read, &file_options)?;
+        if diagnostics.has_errors() {
+            return Err(catalog_error(path, source, diagnostics));
+        }
+        for p in &plan.providers {
+            let line = p.entry.key_loc.line;
+            if let Some((other, other_line)) =
+                seen.insert(p.module.clone(), (path.to_path_buf(), line))
+            {
+                return Err(Error::InvalidOption(format!(
+                    "provider `{}` ({}:{line}) and a provider of {}:{other_line} map to the same module `{}`: \
+                     a key may stand in one catalog only",
+                    p.key,
+                    path.display(),
+                    other.display(),
+                    p.module
+                )));
+            }
+        }
+        let multi = inputs.len() > 1;
+        warnings.extend(diagnostics.into_iter().map(|mut d| {
+            if multi {
+                d.file = Some(path.to_path_buf());
+            }
+            d
+        }));
+        providers.extend(plan.providers);
+    }
+    providers.sort_by(|a, b| a.key.cmp(b.key));
+    let plan = check::Plan { providers };
+    let source_name = inputs
+        .iter()
+        .map(|(path, _)| {
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let emit_options = emit::EmitOptions {
-        runtime: quote::ToTokens::to_token_stream(&runtime),
+        runtime,
         docs: options.docs,
         source_name,
+        config_derives,
     };
-    let code = emit::emit(&plan, &emit_options).map_err(Error::Internal)?;
-    Ok(Generated {
-        code,
-        warnings: diagnostics.into_iter().collect(),
-    })
+    let out = emit(&plan, &emit_options).map_err(Error::Internal)?;
+    Ok((out, warnings))
+}
+
+/// Generates Rust from several catalogs' texts as one: `(path, text)` each. A provider key
+/// may stand in one catalog only.
+pub fn generate_many(inputs: &[(&Path, &str)], options: &Options) -> Result<Generated, Error> {
+    let (code, warnings) = with_plan(inputs, options, emit::emit)?;
+    Ok(Generated { code, warnings })
+}
+
+/// Generates Rust from a catalog's text. `path` names the catalog in messages and in the
+/// header comment (its file name only, so output does not depend on the machine).
+pub fn generate(path: &Path, source: &str, options: &Options) -> Result<Generated, Error> {
+    generate_many(&[(path, source)], options)
+}
+
+/// Generated files by relative path, and the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct GeneratedFiles {
+    /// Relative path → content.
+    pub files: std::collections::BTreeMap<String, String>,
+    /// Warnings.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Generates one main file (`main_name`: `Provider` and the module declarations, after
+/// `prelude`) and one file per provider module, laid out as `layout` says.
+pub fn generate_files(
+    path: &Path,
+    source: &str,
+    options: &Options,
+    main_name: &str,
+    layout: &emit::ModuleFiles,
+    prelude: proc_macro2::TokenStream,
+) -> Result<GeneratedFiles, Error> {
+    generate_files_many(&[(path, source)], options, main_name, layout, prelude)
+}
+
+/// [`generate_files`] for several catalogs at once.
+pub fn generate_files_many(
+    inputs: &[(&Path, &str)],
+    options: &Options,
+    main_name: &str,
+    layout: &emit::ModuleFiles,
+    prelude: proc_macro2::TokenStream,
+) -> Result<GeneratedFiles, Error> {
+    let (files, warnings) = with_plan(inputs, options, |plan, eo| {
+        emit::files(plan, eo, main_name, layout, prelude)
+    })?;
+    Ok(GeneratedFiles { files, warnings })
 }
 
 /// Reads a catalog file and generates Rust from it.
