@@ -54,6 +54,7 @@ fn pipeline(source: &str) {
             .expect("`::terapi_runtime` is a token stream"),
         docs: true,
         source_name: "providers.yaml".into(),
+        config_derives: Vec::new(),
     };
     let root = yaml::parse(source).expect("the corpus is valid YAML");
     live(p, "parse");

@@ -41,6 +41,7 @@ fn emit_options() -> EmitOptions {
             .expect("`::terapi_runtime` is a token stream"),
         docs: true,
         source_name: "providers.yaml".into(),
+        config_derives: Vec::new(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Semantic checks of a read catalog, like a compiler's: every problem, each at its place.
 //! What passes becomes a [`Plan`] (see [`crate::plan`]); templates are compiled in
-//! [`crate::compile`].
+//! `compile.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
