@@ -11,7 +11,8 @@
 #    diagnostic count is printed, and the largest selection of its providers that generates
 #    is measured instead), and the two-provider selection of the repository's providers.yaml.
 #    Dependencies are built by a first `cargo check` in a dedicated CARGO_TARGET_DIR; the
-#    figure is a second `cargo check` after touching src/lib.rs: the generated code alone.
+#    figure is a second `cargo check` after touching src/lib.rs: the generated code alone
+#    (CARGO_INCREMENTAL=0, so nothing of it is reused; an incremental re-check is shown too).
 #
 # Environment: SKIP_BENCH=1 reuses the criterion results already in target/criterion;
 # SKIP_SUBSET=1 skips the largest-passing-selection check of the full corpus.
@@ -215,24 +216,36 @@ EOF
     cp "$root/Cargo.lock" "$1/Cargo.lock" # the workspace's versions, no resolution
 }
 
-# time_check DIR LABEL: prints "LABEL: ..." with the first and the second check times.
+# run_check DIR INCREMENTAL: `cargo check` of the crate in DIR, in the dedicated target dir.
+run_check() {
+    CARGO_TARGET_DIR="$check_target" CARGO_INCREMENTAL="$2" \
+        cargo check -q --manifest-path "$1/Cargo.toml" 2>>"$1/check.err"
+}
+
+# time_check DIR LABEL: prints "LABEL: ..." with the check times of the generated code: the
+# second non-incremental check after touching lib.rs (deps built by the first: the figure),
+# and an incremental re-check after touching lib.rs (what an edit-compile loop sees).
 time_check() {
-    local dir="$1" label="$2" t0 t1 t2 lines
+    local dir="$1" label="$2" t0 t1 t2 t3 t4 lines
     lines="$(wc -l <"$dir/src/providers.rs")"
     t0="$(now)"
-    if ! CARGO_TARGET_DIR="$check_target" cargo check -q --manifest-path "$dir/Cargo.toml" \
-        2>"$dir/check.err"; then
+    if ! run_check "$dir" 0; then
         tail -20 "$dir/check.err" >&2
         echo "$label: cargo check FAILED (see above)"
         return
     fi
     t1="$(now)"
     touch "$dir/src/lib.rs"
-    CARGO_TARGET_DIR="$check_target" cargo check -q --manifest-path "$dir/Cargo.toml" \
-        2>>"$dir/check.err"
+    run_check "$dir" 0
     t2="$(now)"
+    run_check "$dir" 1 # fills the incremental cache
+    touch "$dir/src/lib.rs"
+    t3="$(now)"
+    run_check "$dir" 1
+    t4="$(now)"
     echo "$label: ${lines} lines of Rust; cargo check of the generated code $(elapsed "$t1" "$t2") s" \
-        "(first check, with dependencies if not built yet: $(elapsed "$t0" "$t1") s)"
+        "(incremental re-check after touch: $(elapsed "$t3" "$t4") s; first check, with" \
+        "dependencies if not built yet: $(elapsed "$t0" "$t1") s)"
 }
 
 check_lines=()
@@ -313,6 +326,6 @@ $timing_table
 --- memory (dhat) ---
 $memory_table
 
---- cargo check of the generated code (second check after touching lib.rs; deps prebuilt) ---
+--- cargo check of the generated code (second check after touching lib.rs, deps prebuilt, CARGO_INCREMENTAL=0) ---
 $(printf '%s\n' "${check_lines[@]}")
 EOF

@@ -336,19 +336,7 @@ impl<'a> Checker<'a> {
             .flat_map(|m| m.entries.keys())
             .map(String::as_str)
             .collect();
-        // Filled by the platform from the token response, the OAuth callback, webhooks or
-        // post-connection scripts.
-        let metadata: Vec<&str> = [
-            &p.token_response_metadata,
-            &p.redirect_uri_metadata,
-            &p.webhook_response_metadata,
-            &p.connection_configuration,
-        ]
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(String::as_str)
-        .collect();
+        let metadata: Vec<&str> = p.platform_filled_params().map(String::as_str).collect();
         let mut used = BTreeSet::new();
         let Some(sections) = entry.node.as_map() else {
             return;

@@ -65,17 +65,7 @@ impl<'a> Checker<'a> {
     pub(crate) fn compile_entry(&mut self, p: &Provider, decl: Declared<'_, 'a>) -> Compiled {
         let mode = p.auth_mode.as_ref().map(|m| m.value);
         self.obtains_credentials = mode.is_some_and(|m| !USER_CREDENTIALS_ONLY.contains(&m));
-        self.platform_filled = [
-            &p.token_response_metadata,
-            &p.redirect_uri_metadata,
-            &p.webhook_response_metadata,
-            &p.connection_configuration,
-        ]
-        .into_iter()
-        .flatten()
-        .flatten()
-        .cloned()
-        .collect();
+        self.platform_filled = p.platform_filled_params().cloned().collect();
         let proxy = p.proxy.as_ref();
         let verification = proxy.and_then(|x| x.verification.as_ref());
         let headers = self.named_map(proxy.and_then(|x| x.headers.as_ref()), decl, Place::Header);
@@ -395,16 +385,7 @@ impl<'a> Checker<'a> {
         context: Context,
     ) -> Option<PartPlan> {
         let part = self.expr_part(s, (expr, offset, len), decl, context)?;
-        let secret = match &part {
-            PartPlan::Param {
-                section: Section::Credentials,
-                ..
-            } => true,
-            PartPlan::Param { index, .. } => decl.0[*index].secret,
-            PartPlan::Var { var, .. } => var.is_secret(),
-            PartPlan::Obtained { .. } => true,
-            _ => false,
-        };
+        let secret = secret_in(std::slice::from_ref(&part), decl);
         let loc = self.inner(s, offset, len);
         let written = &s.value[offset + 2..offset + len - 1];
         if secret {
@@ -571,7 +552,8 @@ impl<'a> Checker<'a> {
     }
 }
 
-/// Whether a compiled template carries a secret.
+/// Whether compiled parts carry a credential or a secret (any credential counts: none goes
+/// into a URL, and query params that carry one get a warning).
 fn secret_in(parts: &[PartPlan], (config, _): Declared<'_, '_>) -> bool {
     parts.iter().any(|p| match p {
         PartPlan::Param {

@@ -471,6 +471,22 @@ model_struct! {
     }
 }
 
+impl Provider {
+    /// Connection params the platform fills at run time (from the token response, the OAuth
+    /// callback, webhooks or post-connection scripts) rather than the user.
+    pub fn platform_filled_params(&self) -> impl Iterator<Item = &String> {
+        [
+            &self.token_response_metadata,
+            &self.redirect_uri_metadata,
+            &self.webhook_response_metadata,
+            &self.connection_configuration,
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+    }
+}
+
 /// The JSON Schema of a whole catalog (draft-07), for editors (yaml-language-server): derived
 /// from the same definitions the reader uses, so the two cannot drift.
 pub fn catalog_schema() -> serde_json::Value {
