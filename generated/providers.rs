@@ -3,7 +3,7 @@
 
 /// A provider of the catalog, by its key.
 ///
-/// Parse one with `"personio".parse::<Provider>()`; `Display` and `as_str` give the key back.
+/// Parse one from its key with `"personio".parse::<Provider>()`; `Display` and `as_str` give the key back.
 #[derive(
     ::core::fmt::Debug,
     ::core::clone::Clone,
@@ -35,7 +35,7 @@ impl Provider {
         "personio-recruiting",
         "personio-v2",
     ];
-    /// The catalog key, e.g. `personio-v2`.
+    /// The catalog key.
     pub const fn as_str(self) -> &'static ::core::primitive::str {
         match self {
             Provider::Personio => "personio",

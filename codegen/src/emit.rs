@@ -159,7 +159,13 @@ impl Emitter<'_> {
         let enum_docs = self.docs([
             "A provider of the catalog, by its key.".to_owned(),
             String::new(),
-            "Parse one with `\"personio\".parse::<Provider>()`; `Display` and `as_str` give the key back.".to_owned(),
+            format!(
+                "Parse one from its key with {}; `Display` and `as_str` give the key back.",
+                doc::code(&format!(
+                    "{:?}.parse::<Provider>()",
+                    plan.providers.first().map_or("key", |p| p.key)
+                ))
+            ),
         ]);
         quote! {
             #enum_docs
@@ -178,7 +184,7 @@ impl Emitter<'_> {
                 /// Every provider key, sorted.
                 pub const KEYS: &'static [&'static ::core::primitive::str] = &[ #( #keys ),* ];
 
-                /// The catalog key, e.g. `personio-v2`.
+                /// The catalog key.
                 pub const fn as_str(self) -> &'static ::core::primitive::str {
                     match self { #( Provider::#variants => #keys, )* }
                 }
