@@ -114,7 +114,7 @@ pub mod personio {
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::OAuth2Cc;
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const BASE_URL: &::core::primitive::str = "https://api.personio.de/v1";
-    /// The API root (`proxy.base_url`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
+    /// The API root (`proxy.base_url`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn base_url(
         _config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -137,7 +137,7 @@ pub mod personio {
     }
     /// The token endpoint (`token_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const TOKEN_URL: &::core::primitive::str = "https://api.personio.de/v1/auth";
-    /// The token endpoint (`token_url`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
+    /// The token endpoint (`token_url`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn token_url(
         _config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -311,7 +311,7 @@ pub mod personio {
             Self::from_json(&value)
         }
     }
-    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
+    /// The headers to send with every proxied request (`proxy.headers`), with a fresh `RenderContext` (see `proxy_headers_with`).
     pub fn proxy_headers(
         config: &ConnectionConfig,
         credentials: &Credentials,
@@ -321,7 +321,7 @@ pub mod personio {
     > {
         proxy_headers_with(config, credentials, &::terapi_runtime::RenderContext::new())
     }
-    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    /// The headers to send with every proxied request (`proxy.headers`), rendered with `cx`. Entries whose values are absent are left out; unsafe values are errors.
     pub fn proxy_headers_with(
         config: &ConnectionConfig,
         _credentials: &Credentials,
@@ -361,54 +361,6 @@ pub mod personio {
         )?;
         ::core::result::Result::Ok(out)
     }
-    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
-    pub fn proxy_query(
-        config: &ConnectionConfig,
-        credentials: &Credentials,
-    ) -> ::core::result::Result<
-        ::terapi_runtime::QueryParams,
-        ::terapi_runtime::RenderError,
-    > {
-        proxy_query_with(config, credentials, &::terapi_runtime::RenderContext::new())
-    }
-    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
-    pub fn proxy_query_with(
-        _config: &ConnectionConfig,
-        _credentials: &Credentials,
-        _cx: &::terapi_runtime::RenderContext<'_>,
-    ) -> ::core::result::Result<
-        ::terapi_runtime::QueryParams,
-        ::terapi_runtime::RenderError,
-    > {
-        let out = ::terapi_runtime::QueryParams::new();
-        ::core::result::Result::Ok(out)
-    }
-    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
-    pub fn verification_headers(
-        config: &ConnectionConfig,
-        credentials: &Credentials,
-    ) -> ::core::result::Result<
-        ::terapi_runtime::Headers,
-        ::terapi_runtime::RenderError,
-    > {
-        verification_headers_with(
-            config,
-            credentials,
-            &::terapi_runtime::RenderContext::new(),
-        )
-    }
-    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
-    pub fn verification_headers_with(
-        _config: &ConnectionConfig,
-        _credentials: &Credentials,
-        _cx: &::terapi_runtime::RenderContext<'_>,
-    ) -> ::core::result::Result<
-        ::terapi_runtime::Headers,
-        ::terapi_runtime::RenderError,
-    > {
-        let out = ::terapi_runtime::Headers::new();
-        ::core::result::Result::Ok(out)
-    }
 }
 /// Personio Recruiting
 ///
@@ -428,7 +380,7 @@ pub mod personio_recruiting {
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::ApiKey;
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const BASE_URL: &::core::primitive::str = "https://api.personio.de/v1";
-    /// The API root (`proxy.base_url`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
+    /// The API root (`proxy.base_url`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn base_url(
         _config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -451,7 +403,7 @@ pub mod personio_recruiting {
     }
     /// The base URL of the credential check (`proxy.verification.base_url_override`). As written in the catalog; may hold `${...}` placeholders.
     pub const VERIFICATION_BASE_URL: &::core::primitive::str = "https://${connectionConfig.company}.jobs.personio.de";
-    /// The base URL of the credential check (`proxy.verification.base_url_override`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
+    /// The base URL of the credential check (`proxy.verification.base_url_override`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn verification_base_url(
         config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -657,7 +609,7 @@ pub mod personio_recruiting {
             Self::from_json(&value)
         }
     }
-    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
+    /// The headers to send with every proxied request (`proxy.headers`), with a fresh `RenderContext` (see `proxy_headers_with`).
     pub fn proxy_headers(
         config: &ConnectionConfig,
         credentials: &Credentials,
@@ -667,7 +619,7 @@ pub mod personio_recruiting {
     > {
         proxy_headers_with(config, credentials, &::terapi_runtime::RenderContext::new())
     }
-    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    /// The headers to send with every proxied request (`proxy.headers`), rendered with `cx`. Entries whose values are absent are left out; unsafe values are errors.
     pub fn proxy_headers_with(
         config: &ConnectionConfig,
         credentials: &Credentials,
@@ -738,29 +690,7 @@ pub mod personio_recruiting {
         )?;
         ::core::result::Result::Ok(out)
     }
-    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
-    pub fn proxy_query(
-        config: &ConnectionConfig,
-        credentials: &Credentials,
-    ) -> ::core::result::Result<
-        ::terapi_runtime::QueryParams,
-        ::terapi_runtime::RenderError,
-    > {
-        proxy_query_with(config, credentials, &::terapi_runtime::RenderContext::new())
-    }
-    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
-    pub fn proxy_query_with(
-        _config: &ConnectionConfig,
-        _credentials: &Credentials,
-        _cx: &::terapi_runtime::RenderContext<'_>,
-    ) -> ::core::result::Result<
-        ::terapi_runtime::QueryParams,
-        ::terapi_runtime::RenderError,
-    > {
-        let out = ::terapi_runtime::QueryParams::new();
-        ::core::result::Result::Ok(out)
-    }
-    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
+    /// The headers of the credential check (`proxy.verification.headers`), with a fresh `RenderContext` (see `verification_headers_with`).
     pub fn verification_headers(
         config: &ConnectionConfig,
         credentials: &Credentials,
@@ -774,7 +704,7 @@ pub mod personio_recruiting {
             &::terapi_runtime::RenderContext::new(),
         )
     }
-    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    /// The headers of the credential check (`proxy.verification.headers`), rendered with `cx`. Entries whose values are absent are left out; unsafe values are errors.
     pub fn verification_headers_with(
         _config: &ConnectionConfig,
         _credentials: &Credentials,
@@ -810,7 +740,7 @@ pub mod personio_v2 {
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::OAuth2Cc;
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const BASE_URL: &::core::primitive::str = "https://api.personio.de/v2";
-    /// The API root (`proxy.base_url`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
+    /// The API root (`proxy.base_url`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn base_url(
         _config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -833,7 +763,7 @@ pub mod personio_v2 {
     }
     /// The token endpoint (`token_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const TOKEN_URL: &::core::primitive::str = "https://api.personio.de/v2/auth/token";
-    /// The token endpoint (`token_url`). Rendered from the connection config: the first alternative (`A || B`) whose values are all present is used; each value is checked for where it lands (host label, path segment, query value, whole base URL), and the result must keep the scheme and host the template fixes.
+    /// The token endpoint (`token_url`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn token_url(
         _config: &ConnectionConfig,
     ) -> ::core::result::Result<
@@ -1007,7 +937,7 @@ pub mod personio_v2 {
             Self::from_json(&value)
         }
     }
-    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
+    /// The headers to send with every proxied request (`proxy.headers`), with a fresh `RenderContext` (see `proxy_headers_with`).
     pub fn proxy_headers(
         config: &ConnectionConfig,
         credentials: &Credentials,
@@ -1017,7 +947,7 @@ pub mod personio_v2 {
     > {
         proxy_headers_with(config, credentials, &::terapi_runtime::RenderContext::new())
     }
-    /// The headers to send with every proxied request (`proxy.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
+    /// The headers to send with every proxied request (`proxy.headers`), rendered with `cx`. Entries whose values are absent are left out; unsafe values are errors.
     pub fn proxy_headers_with(
         config: &ConnectionConfig,
         _credentials: &Credentials,
@@ -1055,54 +985,6 @@ pub mod personio_v2 {
             ],
             cx,
         )?;
-        ::core::result::Result::Ok(out)
-    }
-    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
-    pub fn proxy_query(
-        config: &ConnectionConfig,
-        credentials: &Credentials,
-    ) -> ::core::result::Result<
-        ::terapi_runtime::QueryParams,
-        ::terapi_runtime::RenderError,
-    > {
-        proxy_query_with(config, credentials, &::terapi_runtime::RenderContext::new())
-    }
-    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
-    pub fn proxy_query_with(
-        _config: &ConnectionConfig,
-        _credentials: &Credentials,
-        _cx: &::terapi_runtime::RenderContext<'_>,
-    ) -> ::core::result::Result<
-        ::terapi_runtime::QueryParams,
-        ::terapi_runtime::RenderError,
-    > {
-        let out = ::terapi_runtime::QueryParams::new();
-        ::core::result::Result::Ok(out)
-    }
-    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values with a fresh [`RenderContext`](::terapi_runtime::RenderContext) (current time, new random id, no access token or request).
-    pub fn verification_headers(
-        config: &ConnectionConfig,
-        credentials: &Credentials,
-    ) -> ::core::result::Result<
-        ::terapi_runtime::Headers,
-        ::terapi_runtime::RenderError,
-    > {
-        verification_headers_with(
-            config,
-            credentials,
-            &::terapi_runtime::RenderContext::new(),
-        )
-    }
-    /// The headers of the credential check (`proxy.verification.headers`), rendered from the connection's values and `cx` (access token, OAuth client, time, request). An entry whose values are absent is omitted; a value that cannot be sent safely is an error.
-    pub fn verification_headers_with(
-        _config: &ConnectionConfig,
-        _credentials: &Credentials,
-        _cx: &::terapi_runtime::RenderContext<'_>,
-    ) -> ::core::result::Result<
-        ::terapi_runtime::Headers,
-        ::terapi_runtime::RenderError,
-    > {
-        let out = ::terapi_runtime::Headers::new();
         ::core::result::Result::Ok(out)
     }
 }

@@ -49,9 +49,7 @@ fn pipeline(source: &str) {
     let p = "";
     let _profiler = dhat::Profiler::builder().testing().build();
     let options = EmitOptions {
-        runtime: "::terapi_runtime"
-            .parse()
-            .expect("`::terapi_runtime` is a token stream"),
+        runtime: "::terapi_runtime".to_owned(),
         docs: true,
         source_name: "providers.yaml".into(),
         config_derives: Vec::new(),
@@ -63,10 +61,9 @@ fn pipeline(source: &str) {
     let entries: Vec<&ProviderEntry> = read.catalog.providers.values().collect();
     let (plan, diagnostics) = check::check(source, &entries, check::CheckOptions::default());
     live(p, "check");
-    let tokens = emit::tokens(&plan, &options);
-    live(p, "emit_tokens");
-    let code = emit::format(tokens, &options.source_name).expect("the emitted code parses");
-    live(p, "format");
+    // As `generate` does it: each module emitted and formatted on its own, in parallel.
+    let code = emit::emit(&plan, &options).expect("the emitted code parses");
+    live(p, "emit_and_format");
     println!("{p}providers={}", read.catalog.providers.len());
     println!("{p}providers_passing_check={}", plan.providers.len());
     println!("{p}check_diagnostics={}", diagnostics.len());

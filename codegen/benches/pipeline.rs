@@ -36,9 +36,7 @@ const SIZES: [usize; 3] = [10, 50, 100];
 
 fn emit_options() -> EmitOptions {
     EmitOptions {
-        runtime: "::terapi_runtime"
-            .parse()
-            .expect("`::terapi_runtime` is a token stream"),
+        runtime: "::terapi_runtime".to_owned(),
         docs: true,
         source_name: "providers.yaml".into(),
         config_derives: Vec::new(),
@@ -79,8 +77,7 @@ fn pipeline(source: &str, options: &EmitOptions) -> String {
     let read = read_catalog(&root);
     let entries: Vec<&ProviderEntry> = read.catalog.providers.values().collect();
     let (plan, _diagnostics) = check::check(source, &entries, check::CheckOptions::default());
-    emit::format(emit::tokens(&plan, options), &options.source_name)
-        .expect("the emitted code parses")
+    emit::emit(&plan, options).expect("the emitted code parses")
 }
 
 fn bench_size(c: &mut Criterion, text: &str, percent: usize) {
@@ -92,8 +89,8 @@ fn bench_size(c: &mut Criterion, text: &str, percent: usize) {
     let read = read_catalog(&root);
     let entries: Vec<&ProviderEntry> = read.catalog.providers.values().collect();
     let (plan, diagnostics) = check::check(source, &entries, check::CheckOptions::default());
-    let tokens = emit::tokens(&plan, &options);
-    let code = emit::format(tokens.clone(), &options.source_name).expect("the code parses");
+    let tokens = emit::tokens(&plan, &options).expect("valid options");
+    let code = emit::emit(&plan, &options).expect("the code parses");
     let group_name = format!("pipeline_{percent}pct");
     eprintln!(
         "{group_name}: providers={providers} read={} pass_check={} check_diagnostics={} \
@@ -131,6 +128,9 @@ fn bench_size(c: &mut Criterion, text: &str, percent: usize) {
     });
     group.bench_function("emit_tokens", |b| {
         b.iter(|| emit::tokens(black_box(&plan), &options))
+    });
+    group.bench_function("emit_and_format", |b| {
+        b.iter(|| emit::emit(black_box(&plan), &options).expect("the code parses"))
     });
     group.bench_function("format", |b| {
         b.iter_batched(

@@ -269,12 +269,10 @@ fn with_plan<T>(
             .map(|p| quote::ToTokens::to_token_stream(&p))
             .map_err(|e| Error::InvalidOption(format!("{what} `{text}` is not a Rust path: {e}")))
     };
-    let runtime = parse_path("runtime path", &options.runtime_path)?;
-    let config_derives = options
-        .derives
-        .iter()
-        .map(|d| parse_path("derive", d))
-        .collect::<Result<Vec<_>, _>>()?;
+    parse_path("runtime path", &options.runtime_path)?;
+    for d in &options.derives {
+        parse_path("derive", d)?;
+    }
     let catalog_error = |path: &Path, source: &str, diagnostics| Error::Catalog {
         path: path.to_owned(),
         source_text: source.to_owned(),
@@ -370,10 +368,10 @@ fn with_plan<T>(
         .collect::<Vec<_>>()
         .join(", ");
     let emit_options = emit::EmitOptions {
-        runtime,
+        runtime: options.runtime_path.clone(),
         docs: options.docs,
         source_name,
-        config_derives,
+        config_derives: options.derives.clone(),
     };
     let out = emit(&plan, &emit_options).map_err(Error::Internal)?;
     Ok((out, warnings))
