@@ -7,53 +7,12 @@
 //! Each YAML text starts right after its opening `r#"` + newline, so its first line is line 1
 //! (see [`src`]); the line numbers noted in the tests count from there.
 
+mod common;
+use common::*;
+
 use std::path::Path;
 
 use terapi_codegen::{Diagnostic, Error, Options, Severity, generate, generate_file, lint};
-
-/// The YAML text of a raw string literal that starts with a newline (dropped, so that the
-/// first line of the catalog is line 1).
-fn src(text: &str) -> &str {
-    text.strip_prefix('\n').unwrap_or(text)
-}
-
-/// Every diagnostic of `source`, sorted by position.
-fn diagnostics(source: &str) -> Vec<Diagnostic> {
-    lint(source).sorted().into_iter().cloned().collect()
-}
-
-/// A readable list of diagnostics for assertion messages.
-fn dump(ds: &[Diagnostic]) -> String {
-    ds.iter()
-        .map(|d| {
-            format!(
-                "  {}:{} {}: {} (help: {:?}, notes: {:?})",
-                d.loc.line,
-                d.loc.col,
-                d.severity,
-                d.message,
-                d.help,
-                d.notes
-                    .iter()
-                    .map(|(l, n)| format!("{}:{} {n}", l.line, l.col))
-                    .collect::<Vec<_>>()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The one diagnostic whose message contains `needle`.
-fn find<'a>(ds: &'a [Diagnostic], needle: &str) -> &'a Diagnostic {
-    let found: Vec<&Diagnostic> = ds.iter().filter(|d| d.message.contains(needle)).collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "expected exactly one diagnostic containing {needle:?}, got:\n{}",
-        dump(ds)
-    );
-    found[0]
-}
 
 /// Asserts that `source` has exactly one diagnostic, an error containing `needle` at
 /// `line:col`, and returns it.
@@ -68,24 +27,6 @@ fn only_error(source: &str, needle: &str, line: u32, col: u32) -> Diagnostic {
     let d = find(&ds, needle).clone();
     assert_at(&d, Severity::Error, line, col);
     d
-}
-
-fn assert_at(d: &Diagnostic, severity: Severity, line: u32, col: u32) {
-    assert_eq!(
-        (d.severity, d.loc.line, d.loc.col),
-        (severity, line, col),
-        "wrong severity or place for: {}",
-        d.message
-    );
-}
-
-fn assert_help(d: &Diagnostic, want: &str) {
-    assert_eq!(
-        d.help.as_deref(),
-        Some(want),
-        "wrong help for: {}",
-        d.message
-    );
 }
 
 /// `generate` with default options, under the name `providers.yaml`.

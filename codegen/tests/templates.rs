@@ -14,6 +14,9 @@
 //! Each YAML text starts right after its opening `r#"` + newline, so its first line is line 1
 //! (see [`src`]); the line numbers noted in the tests count from there.
 
+mod common;
+use common::*;
+
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,17 +32,6 @@ use terapi_runtime::{Headers, RenderContext, RenderError};
 // Helpers (copied from tests/diagnostics.rs, plus a few for generated code).
 // ---------------------------------------------------------------------------------------
 
-/// The YAML text of a raw string literal that starts with a newline (dropped, so that the
-/// first line of the catalog is line 1).
-fn src(text: &str) -> &str {
-    text.strip_prefix('\n').unwrap_or(text)
-}
-
-/// Every diagnostic of `source`, sorted by position.
-fn diagnostics(source: &str) -> Vec<Diagnostic> {
-    lint(source).sorted().into_iter().cloned().collect()
-}
-
 /// Every diagnostic of `source` under `policy`, sorted by position.
 fn diagnostics_with(source: &str, policy: PatternPolicy) -> Vec<Diagnostic> {
     lint_with(source, &options(policy))
@@ -54,39 +46,6 @@ fn options(policy: PatternPolicy) -> Options {
         patterns: policy,
         ..Default::default()
     }
-}
-
-/// A readable list of diagnostics for assertion messages.
-fn dump(ds: &[Diagnostic]) -> String {
-    ds.iter()
-        .map(|d| {
-            format!(
-                "  {}:{} {}: {} (help: {:?}, notes: {:?})",
-                d.loc.line,
-                d.loc.col,
-                d.severity,
-                d.message,
-                d.help,
-                d.notes
-                    .iter()
-                    .map(|(l, n)| format!("{}:{} {n}", l.line, l.col))
-                    .collect::<Vec<_>>()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The one diagnostic whose message contains `needle`.
-fn find<'a>(ds: &'a [Diagnostic], needle: &str) -> &'a Diagnostic {
-    let found: Vec<&Diagnostic> = ds.iter().filter(|d| d.message.contains(needle)).collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "expected exactly one diagnostic containing {needle:?}, got:\n{}",
-        dump(ds)
-    );
-    found[0]
 }
 
 /// Asserts that `ds` is exactly one diagnostic, of `severity`, containing `needle` at
@@ -113,24 +72,6 @@ fn only_error(source: &str, needle: &str, line: u32, col: u32) -> Diagnostic {
 /// `line:col`, and returns it.
 fn only_warning(source: &str, needle: &str, line: u32, col: u32) -> Diagnostic {
     only(&diagnostics(source), Severity::Warning, needle, line, col)
-}
-
-fn assert_at(d: &Diagnostic, severity: Severity, line: u32, col: u32) {
-    assert_eq!(
-        (d.severity, d.loc.line, d.loc.col),
-        (severity, line, col),
-        "wrong severity or place for: {}",
-        d.message
-    );
-}
-
-fn assert_help(d: &Diagnostic, want: &str) {
-    assert_eq!(
-        d.help.as_deref(),
-        Some(want),
-        "wrong help for: {}",
-        d.message
-    );
 }
 
 /// `generate` under the name `providers.yaml`.
