@@ -45,9 +45,9 @@ pub use url;
 #[macro_export]
 macro_rules! include_providers {
     () => {
-        include!(concat!(env!("OUT_DIR"), "/providers.rs"));
+        ::core::include!(::core::concat!(::core::env!("OUT_DIR"), "/providers.rs"));
     };
     ($file:literal) => {
-        include!(concat!(env!("OUT_DIR"), "/", $file));
+        ::core::include!(::core::concat!(::core::env!("OUT_DIR"), "/", $file));
     };
 }
