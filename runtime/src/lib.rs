@@ -13,6 +13,7 @@ mod auth_mode;
 mod error;
 mod func;
 pub mod now;
+pub mod paginate;
 pub mod render;
 pub mod rules;
 mod secret;

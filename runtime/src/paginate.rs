@@ -1,0 +1,479 @@
+//! Pagination as the catalog's `proxy.paginate` describes it (offset, cursor, link) and as
+//! Personio's APIs shape it: which query params the first request carries, where a page's
+//! records are, and what the next request is — with guards against a `next` link to another
+//! host and against a cursor or link that repeats. No I/O: an HTTP client drives it.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use url::Url;
+
+/// How pages follow each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageKind {
+    /// `offset`: a number in the query, advanced by one page or by the records received.
+    Offset,
+    /// `cursor`: an opaque value from the response, sent back in the query.
+    Cursor,
+    /// `link`: the next page's URL, from a `Link` header or the response body.
+    Link,
+}
+
+/// How an offset advances (`offset_calculation_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetStep {
+    /// By one per page (`per-page`: the offset is a page number).
+    PerPage,
+    /// By the number of records received (`by-response-size`, the default: an item offset).
+    ByResponseSize,
+}
+
+/// A provider's pagination, as generated from `proxy.paginate` (all text `'static` so it
+/// can be a constant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaginateConfig {
+    /// The kind.
+    pub kind: PageKind,
+    /// The query param for the page size (`limit_name_in_request`).
+    pub limit_name: Option<&'static str>,
+    /// Path of the records in the body (`response_path`, lodash style: `data.items`,
+    /// `results[0].rows`); the body itself when absent.
+    pub response_path: Option<&'static str>,
+    /// Cursor: path of the next cursor in the body.
+    pub cursor_path: Option<&'static str>,
+    /// Cursor: the query param that sends it back.
+    pub cursor_name: Option<&'static str>,
+    /// Link: the `rel` of the next page in the `Link` header (usually `next`).
+    pub link_rel: Option<&'static str>,
+    /// Link: path of the next page's URL in the body.
+    pub link_path: Option<&'static str>,
+    /// Offset: the query param.
+    pub offset_name: Option<&'static str>,
+    /// Offset: the first value (default 0).
+    pub offset_start: i64,
+    /// Offset: how it advances.
+    pub offset_step: OffsetStep,
+    /// Path of the total page count in the body (Personio v1: `metadata.total_pages`): no
+    /// request is made past the last page.
+    pub total_pages_path: Option<&'static str>,
+}
+
+impl PaginateConfig {
+    /// Personio's v1 lists (`/v1/company/employees`): `limit` and an item `offset`, records
+    /// in `data`, `metadata.total_pages` as the end.
+    pub const PERSONIO_V1: PaginateConfig = PaginateConfig {
+        kind: PageKind::Offset,
+        limit_name: Some("limit"),
+        response_path: Some("data"),
+        cursor_path: None,
+        cursor_name: None,
+        link_rel: None,
+        link_path: None,
+        offset_name: Some("offset"),
+        offset_start: 0,
+        offset_step: OffsetStep::ByResponseSize,
+        total_pages_path: Some("metadata.total_pages"),
+    };
+
+    /// Personio's v2 lists (`/v2/persons`): `limit`, records in `_data`, the next page's URL
+    /// in `_meta.links.next.href` (absolute or relative), absent on the last page.
+    pub const PERSONIO_V2: PaginateConfig = PaginateConfig {
+        kind: PageKind::Link,
+        limit_name: Some("limit"),
+        response_path: Some("_data"),
+        cursor_path: None,
+        cursor_name: None,
+        link_rel: None,
+        link_path: Some("_meta.links.next.href"),
+        offset_name: None,
+        offset_start: 0,
+        offset_step: OffsetStep::ByResponseSize,
+        total_pages_path: None,
+    };
+}
+
+/// Why pagination stopped with an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PageError {
+    /// The records are not an array at the configured path.
+    #[error("the response has no array of records at `{path}`")]
+    NoRecords {
+        /// The path.
+        path: String,
+    },
+    /// The next link points to another host (following it would send credentials there).
+    #[error("the next page's link goes to `{found}`, not to the API's own host `{expected}`")]
+    ForeignHost {
+        /// The API's scheme and host.
+        expected: String,
+        /// The link's scheme and host.
+        found: String,
+    },
+    /// The next link is not a URL.
+    #[error("the next page's link is not a valid URL")]
+    InvalidLink,
+    /// The server sent a cursor or link that was already followed (it would loop forever).
+    #[error(
+        "the server repeated a cursor or link it had already sent; stopping instead of looping"
+    )]
+    Repeated,
+}
+
+/// What to request next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// The last page was received.
+    Done,
+    /// The same URL with these query params (replacing the pagination params).
+    Query(Vec<(String, String)>),
+    /// This URL (from a link), already checked to be on the API's host.
+    Url(Url),
+}
+
+/// The state of one paginated listing.
+#[derive(Debug, Clone)]
+pub struct Paginator {
+    config: PaginateConfig,
+    limit: Option<u32>,
+    origin: Url,
+    offset: i64,
+    page: u64,
+    seen: BTreeSet<String>,
+}
+
+/// The value at a lodash-style path (`a.b[0].c`).
+pub fn value_at<'v>(value: &'v Value, path: &str) -> Option<&'v Value> {
+    let mut current = value;
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let (name, indexes) = match segment.find('[') {
+            Some(i) => (&segment[..i], &segment[i..]),
+            None => (segment, ""),
+        };
+        if !name.is_empty() {
+            current = current.get(name)?;
+        }
+        for index in indexes.split('[').filter(|s| !s.is_empty()) {
+            let n: usize = index.strip_suffix(']')?.parse().ok()?;
+            current = current.get(n)?;
+        }
+    }
+    Some(current)
+}
+
+/// The URL of `rel` in a `Link` header (`<https://…>; rel="next", <…>; rel="prev"`).
+pub fn link_with_rel<'h>(header: &'h str, rel: &str) -> Option<&'h str> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let matches = params.split(';').any(|p| {
+            let Some((k, v)) = p.trim().split_once('=') else {
+                return false;
+            };
+            k.trim().eq_ignore_ascii_case("rel")
+                && v.trim()
+                    .trim_matches('"')
+                    .split_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case(rel))
+        });
+        matches.then_some(target)
+    })
+}
+
+impl Paginator {
+    /// A listing of the API at `origin` (its base URL: links must stay on its host), with an
+    /// optional page size.
+    pub fn new(config: PaginateConfig, origin: Url, limit: Option<u32>) -> Self {
+        Paginator {
+            config,
+            limit,
+            origin,
+            offset: config.offset_start,
+            page: 0,
+            seen: BTreeSet::new(),
+        }
+    }
+
+    fn limit_param(&self) -> Option<(String, String)> {
+        Some((self.config.limit_name?.to_owned(), self.limit?.to_string()))
+    }
+
+    /// The pagination query params of the first request.
+    pub fn first_query(&self) -> Vec<(String, String)> {
+        let mut query: Vec<(String, String)> = self.limit_param().into_iter().collect();
+        if let (PageKind::Offset, Some(name)) = (self.config.kind, self.config.offset_name) {
+            query.push((name.to_owned(), self.offset.to_string()));
+        }
+        query
+    }
+
+    /// The records of a page.
+    pub fn records<'v>(&self, body: &'v Value) -> Result<&'v [Value], PageError> {
+        let path = self.config.response_path.unwrap_or("");
+        value_at(body, path)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .ok_or_else(|| PageError::NoRecords {
+                path: path.to_owned(),
+            })
+    }
+
+    /// What to request after the page `body` (received from `current`, with its `Link`
+    /// header if any).
+    pub fn next(
+        &mut self,
+        current: &Url,
+        body: &Value,
+        link_header: Option<&str>,
+    ) -> Result<Next, PageError> {
+        let received = self.records(body)?.len();
+        self.page += 1;
+        if received == 0 {
+            return Ok(Next::Done);
+        }
+        if let Some(total) = self
+            .config
+            .total_pages_path
+            .and_then(|p| value_at(body, p))
+            .and_then(Value::as_u64)
+            && self.page >= total
+        {
+            return Ok(Next::Done);
+        }
+        match self.config.kind {
+            PageKind::Offset => {
+                if self.limit.is_some_and(|l| received < l as usize) {
+                    return Ok(Next::Done);
+                }
+                self.offset += match self.config.offset_step {
+                    OffsetStep::PerPage => 1,
+                    OffsetStep::ByResponseSize => received as i64,
+                };
+                Ok(Next::Query(self.first_query()))
+            }
+            PageKind::Cursor => {
+                let cursor = self.config.cursor_path.and_then(|p| value_at(body, p));
+                let cursor = match cursor {
+                    Some(Value::String(s)) if !s.is_empty() => s.clone(),
+                    Some(Value::Number(n)) => n.to_string(),
+                    _ => return Ok(Next::Done),
+                };
+                if !self.seen.insert(cursor.clone()) {
+                    return Err(PageError::Repeated);
+                }
+                let mut query: Vec<(String, String)> = self.limit_param().into_iter().collect();
+                if let Some(name) = self.config.cursor_name {
+                    query.push((name.to_owned(), cursor));
+                }
+                Ok(Next::Query(query))
+            }
+            PageKind::Link => {
+                let from_header = self
+                    .config
+                    .link_rel
+                    .zip(link_header)
+                    .and_then(|(rel, h)| link_with_rel(h, rel));
+                let from_body = self
+                    .config
+                    .link_path
+                    .and_then(|p| value_at(body, p))
+                    .and_then(Value::as_str);
+                let Some(link) = from_header.or(from_body).filter(|l| !l.trim().is_empty()) else {
+                    return Ok(Next::Done);
+                };
+                let url = current
+                    .join(link.trim())
+                    .map_err(|_| PageError::InvalidLink)?;
+                if url.scheme() != self.origin.scheme()
+                    || url.host_str() != self.origin.host_str()
+                    || url.port_or_known_default() != self.origin.port_or_known_default()
+                {
+                    return Err(PageError::ForeignHost {
+                        expected: format!(
+                            "{}://{}",
+                            self.origin.scheme(),
+                            self.origin.host_str().unwrap_or_default()
+                        ),
+                        found: format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()),
+                    });
+                }
+                if !self.seen.insert(url.as_str().to_owned()) || url == *current {
+                    return Err(PageError::Repeated);
+                }
+                Ok(Next::Url(url))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn paths_and_link_headers() {
+        let v = json!({"a": {"b": [{"c": 1}, {"c": 2}]}});
+        assert_eq!(value_at(&v, "a.b[1].c"), Some(&json!(2)));
+        assert_eq!(value_at(&v, ""), Some(&v));
+        assert_eq!(value_at(&v, "a.x"), None);
+        assert_eq!(value_at(&v, "a.b[9]"), None);
+        let h =
+            r#"<https://api.x.com/p?page=1>; rel="prev", <https://api.x.com/p?page=3>; rel="next""#;
+        assert_eq!(link_with_rel(h, "next"), Some("https://api.x.com/p?page=3"));
+        assert_eq!(link_with_rel(h, "last"), None);
+    }
+
+    #[test]
+    fn personio_v1_offsets_by_items_and_stops_at_total_pages() {
+        let base = url("https://api.personio.de/v1/company/employees");
+        let mut p = Paginator::new(PaginateConfig::PERSONIO_V1, base.clone(), Some(2));
+        assert_eq!(
+            p.first_query(),
+            [("limit".into(), "2".into()), ("offset".into(), "0".into())]
+        );
+        let page = |n: u64| json!({"success": true, "metadata": {"total_pages": 2, "current_page": n}, "data": [{}, {}]});
+        assert_eq!(p.records(&page(0)).unwrap().len(), 2);
+        assert_eq!(
+            p.next(&base, &page(0), None).unwrap(),
+            Next::Query(vec![
+                ("limit".into(), "2".into()),
+                ("offset".into(), "2".into())
+            ])
+        );
+        assert_eq!(
+            p.next(&base, &page(1), None).unwrap(),
+            Next::Done,
+            "page T-1 is the last"
+        );
+    }
+
+    #[test]
+    fn offsets_per_page_and_short_pages() {
+        let cfg = PaginateConfig {
+            offset_step: OffsetStep::PerPage,
+            total_pages_path: None,
+            offset_start: 1,
+            ..PaginateConfig::PERSONIO_V1
+        };
+        let base = url("https://api.x.com/items");
+        let mut p = Paginator::new(cfg, base.clone(), Some(3));
+        let full = json!({"data": [1, 2, 3]});
+        assert_eq!(
+            p.next(&base, &full, None).unwrap(),
+            Next::Query(vec![
+                ("limit".into(), "3".into()),
+                ("offset".into(), "2".into())
+            ])
+        );
+        assert_eq!(
+            p.next(&base, &json!({"data": [1]}), None).unwrap(),
+            Next::Done
+        );
+        assert_eq!(
+            p.next(&base, &json!({"data": []}), None).unwrap(),
+            Next::Done
+        );
+        assert_eq!(
+            p.next(&base, &json!({"items": []}), None),
+            Err(PageError::NoRecords {
+                path: "data".into()
+            })
+        );
+    }
+
+    #[test]
+    fn cursors_advance_and_must_not_repeat() {
+        let cfg = PaginateConfig {
+            kind: PageKind::Cursor,
+            cursor_path: Some("meta.next_cursor"),
+            cursor_name: Some("cursor"),
+            response_path: Some("results"),
+            ..PaginateConfig::PERSONIO_V2
+        };
+        let base = url("https://api.x.com/list");
+        let mut p = Paginator::new(cfg, base.clone(), None);
+        let page = |c: &str| json!({"results": [1], "meta": {"next_cursor": c}});
+        assert_eq!(
+            p.next(&base, &page("abc"), None).unwrap(),
+            Next::Query(vec![("cursor".into(), "abc".into())])
+        );
+        assert_eq!(p.next(&base, &page("abc"), None), Err(PageError::Repeated));
+        let mut p = Paginator::new(cfg, base.clone(), None);
+        assert_eq!(p.next(&base, &page(""), None).unwrap(), Next::Done);
+    }
+
+    #[test]
+    fn personio_v2_follows_relative_and_absolute_links_on_its_host_only() {
+        let base = url("https://api.personio.de/v2/persons");
+        let mut p = Paginator::new(PaginateConfig::PERSONIO_V2, base.clone(), Some(50));
+        let page = |next: Option<&str>| match next {
+            Some(href) => json!({"_data": [{}], "_meta": {"links": {"next": {"href": href}}}}),
+            None => json!({"_data": [{}], "_meta": {"links": {}}}),
+        };
+        let Next::Url(u) = p
+            .next(&base, &page(Some("/v2/persons?cursor=a")), None)
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(u.as_str(), "https://api.personio.de/v2/persons?cursor=a");
+        let Next::Url(u2) = p
+            .next(
+                &u,
+                &page(Some("https://api.personio.de/v2/persons?cursor=b")),
+                None,
+            )
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            p.next(
+                &u2,
+                &page(Some("https://api.personio.de/v2/persons?cursor=b")),
+                None
+            ),
+            Err(PageError::Repeated)
+        );
+        let mut p = Paginator::new(PaginateConfig::PERSONIO_V2, base.clone(), None);
+        for evil in [
+            "https://evil.com/v2/persons",
+            "//evil.com/x",
+            "http://api.personio.de/v2/persons",
+            "https://api.personio.de:8443/x",
+        ] {
+            assert!(
+                matches!(
+                    p.next(&base, &page(Some(evil)), None),
+                    Err(PageError::ForeignHost { .. })
+                ),
+                "{evil}"
+            );
+        }
+        assert_eq!(p.next(&base, &page(None), None).unwrap(), Next::Done);
+    }
+
+    #[test]
+    fn link_headers() {
+        let cfg = PaginateConfig {
+            link_rel: Some("next"),
+            link_path: None,
+            response_path: None,
+            ..PaginateConfig::PERSONIO_V2
+        };
+        let base = url("https://api.github.com/repos");
+        let mut p = Paginator::new(cfg, base.clone(), None);
+        let body = json!([1, 2]);
+        let h = r#"<https://api.github.com/repos?page=2>; rel="next""#;
+        assert_eq!(
+            p.next(&base, &body, Some(h)).unwrap(),
+            Next::Url(url("https://api.github.com/repos?page=2"))
+        );
+        assert_eq!(p.next(&base, &body, None).unwrap(), Next::Done);
+    }
+}
