@@ -17,6 +17,7 @@ pub mod paginate;
 pub mod render;
 pub mod rules;
 mod secret;
+pub mod token;
 mod validate;
 
 pub use auth_mode::{AuthMode, UnknownAuthMode};
