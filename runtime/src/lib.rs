@@ -15,6 +15,7 @@ mod func;
 pub mod now;
 pub mod paginate;
 pub mod render;
+pub mod retry;
 pub mod rules;
 mod secret;
 pub mod token;
