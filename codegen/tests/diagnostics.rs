@@ -45,29 +45,6 @@ fn gen_ok(source: &str) -> String {
 // A valid catalog is clean.
 // ---------------------------------------------------------------------------------------
 
-const MINIMAL: &str = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-        headers:
-            authorization: Bearer ${apiKey}
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-            pattern: '^[a-z0-9-]+$'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-            secret: true
-"#;
-
 #[test]
 fn minimal_valid_catalog_has_no_diagnostics_and_generates() {
     let ds = diagnostics(src(MINIMAL));

@@ -362,15 +362,7 @@ fn build_rs_mode_rebuilds_exactly_when_the_catalog_changes() {
     let run = krate.cargo(&["build", "-v"]);
     let stderr = run.stderr();
     assert!(!run.ok(), "a broken catalog built:\n{stderr}");
-    let line = line_of(&broken, "    conection_config:");
-    let expected = format!(
-        "{}:{line}:5: error: unknown key `conection_config`",
-        yaml.display()
-    );
-    assert!(
-        stderr.contains(&expected),
-        "missing `{expected}` in:\n{stderr}"
-    );
+    assert_unknown_key_reported(&stderr, &yaml, &broken);
     assert!(
         stderr.contains("did you mean `connection_config`?"),
         "{stderr}"
@@ -585,15 +577,7 @@ fn builder_options_in_one_crate() {
     let run = krate.cargo(&["build", "-v"]);
     let stderr = run.stderr();
     assert!(!run.ok(), "a broken second catalog built:\n{stderr}");
-    let line = line_of(&broken, "    conection_config:");
-    let expected = format!(
-        "{}:{line}:5: error: unknown key `conection_config`",
-        custom.display()
-    );
-    assert!(
-        stderr.contains(&expected),
-        "missing `{expected}` in:\n{stderr}"
-    );
+    assert_unknown_key_reported(&stderr, &custom, &broken);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -824,4 +808,18 @@ fn help_names_every_subcommand_and_flag() {
         let out = cli(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", show(&out));
     }
+}
+
+/// The build's stderr names the `conection_config` typo of `broken` (written to `path`) at
+/// its line and column.
+fn assert_unknown_key_reported(stderr: &str, path: &Path, broken: &str) {
+    let line = line_of(broken, "    conection_config:");
+    let expected = format!(
+        "{}:{line}:5: error: unknown key `conection_config`",
+        path.display()
+    );
+    assert!(
+        stderr.contains(&expected),
+        "missing `{expected}` in:\n{stderr}"
+    );
 }

@@ -64,3 +64,26 @@ pub fn assert_help(d: &Diagnostic, want: &str) {
         d.message
     );
 }
+
+/// A minimal valid catalog (one API_KEY provider using its one connection param).
+pub const MINIMAL: &str = r#"acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+        headers:
+            authorization: Bearer ${apiKey}
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+            pattern: '^[a-z0-9-]+$'
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+            secret: true
+"#;
