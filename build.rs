@@ -1,9 +1,11 @@
 //! Generates the provider code from `providers.yaml` into `OUT_DIR`.
-//! `generated/providers.rs` is the committed copy of the same output.
+//! `generated/providers.rs` is the committed copy of the same output (with the `client`
+//! feature, the default).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     terapi_codegen::Builder::new()
         .input("providers.yaml")
+        .client(std::env::var_os("CARGO_FEATURE_CLIENT").is_some())
         .generate()?;
     Ok(())
 }

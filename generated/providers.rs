@@ -96,6 +96,97 @@ impl ::core::fmt::Display for Provider {
         f.write_str(self.as_str())
     }
 }
+/// A connection to any provider of the catalog, chosen by its key at run time, with
+/// its params as JSON: the typed modules' `Connection`s, for callers that have a
+/// key and two JSON objects (`connection_config` and `credentials`).
+///
+/// It dereferences to the runtime's `Connection` (`request`, `paginate`, `verify`).
+#[derive(::core::fmt::Debug, ::core::clone::Clone)]
+pub struct Connection(::terapi_runtime::client::Connection);
+impl Connection {
+    /// Validates `connection_config` and `credentials` for the provider `key` and
+    /// connects with the default settings. Every validation problem of both objects
+    /// is reported at once.
+    pub fn from_json(
+        key: &::core::primitive::str,
+        connection_config: &::terapi_runtime::__private::serde_json::Value,
+        credentials: &::terapi_runtime::__private::serde_json::Value,
+    ) -> ::core::result::Result<Self, ::terapi_runtime::client::ConnectError> {
+        Self::from_json_with(
+            key,
+            connection_config,
+            credentials,
+            ::terapi_runtime::client::Settings::default(),
+        )
+    }
+    /// [`Connection::from_json`] with `settings`.
+    pub fn from_json_with(
+        key: &::core::primitive::str,
+        connection_config: &::terapi_runtime::__private::serde_json::Value,
+        credentials: &::terapi_runtime::__private::serde_json::Value,
+        settings: ::terapi_runtime::client::Settings,
+    ) -> ::core::result::Result<Self, ::terapi_runtime::client::ConnectError> {
+        let provider: Provider = key.parse()?;
+        let connection: ::core::result::Result<
+            ::terapi_runtime::client::Connection,
+            ::terapi_runtime::client::ConnectError,
+        > = match provider {
+            Provider::Personio => {
+                let (config, credentials) = ::terapi_runtime::client::validated(
+                    personio::ConnectionConfig::from_json(connection_config),
+                    personio::Credentials::from_json(credentials),
+                )?;
+                ::terapi_runtime::client::Connection::with_settings(
+                        personio::Binding {
+                            config,
+                            credentials,
+                        },
+                        settings,
+                    )
+                    .map_err(::terapi_runtime::client::ConnectError::Connect)
+            }
+            Provider::PersonioRecruiting => {
+                let (config, credentials) = ::terapi_runtime::client::validated(
+                    personio_recruiting::ConnectionConfig::from_json(connection_config),
+                    personio_recruiting::Credentials::from_json(credentials),
+                )?;
+                ::terapi_runtime::client::Connection::with_settings(
+                        personio_recruiting::Binding {
+                            config,
+                            credentials,
+                        },
+                        settings,
+                    )
+                    .map_err(::terapi_runtime::client::ConnectError::Connect)
+            }
+            Provider::PersonioV2 => {
+                let (config, credentials) = ::terapi_runtime::client::validated(
+                    personio_v2::ConnectionConfig::from_json(connection_config),
+                    personio_v2::Credentials::from_json(credentials),
+                )?;
+                ::terapi_runtime::client::Connection::with_settings(
+                        personio_v2::Binding {
+                            config,
+                            credentials,
+                        },
+                        settings,
+                    )
+                    .map_err(::terapi_runtime::client::ConnectError::Connect)
+            }
+        };
+        ::core::result::Result::Ok(Connection(connection?))
+    }
+    /// The runtime's untyped connection.
+    pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
+        self.0
+    }
+}
+impl ::core::ops::Deref for Connection {
+    type Target = ::terapi_runtime::client::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
 /// Personio (v1)
 ///
 /// Catalog key `personio`; auth mode `OAUTH2_CC`.
@@ -360,6 +451,124 @@ pub mod personio {
             cx,
         )?;
         ::core::result::Result::Ok(out)
+    }
+    /// What the runtime's HTTP client needs to know about this provider.
+    pub static CLIENT_SPEC: ::terapi_runtime::client::ClientSpec = ::terapi_runtime::client::ClientSpec {
+        key: "personio",
+        auth_mode: ::terapi_runtime::AuthMode::OAuth2Cc,
+        body_format: ::terapi_runtime::client::BodyFormat::Json,
+        token_auth: ::terapi_runtime::client::TokenAuth::Body,
+        paginate: ::core::option::Option::Some(::terapi_runtime::paginate::PaginateConfig {
+            kind: ::terapi_runtime::paginate::PageKind::Offset,
+            limit_name: ::core::option::Option::Some("limit"),
+            response_path: ::core::option::Option::Some("data"),
+            cursor_path: ::core::option::Option::None,
+            cursor_name: ::core::option::Option::None,
+            link_rel: ::core::option::Option::None,
+            link_path: ::core::option::Option::None,
+            offset_name: ::core::option::Option::Some("offset"),
+            offset_start: 0i64,
+            offset_step: ::terapi_runtime::paginate::OffsetStep::ByResponseSize,
+            total_pages_path: ::core::option::Option::None,
+        }),
+        retry: ::terapi_runtime::retry::RetryConfig {
+            at: &[],
+            after: &[],
+            remaining: ::core::option::Option::None,
+            error_code: ::core::option::Option::None,
+        },
+        verification: ::core::option::Option::None,
+        query_has_secret: false,
+    };
+    /// The config and credentials of a connection, bound to this provider's templates
+    /// for the runtime's HTTP client.
+    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+    pub struct Binding {
+        /// The connection config.
+        pub config: ConnectionConfig,
+        /// The credentials.
+        pub credentials: Credentials,
+    }
+    impl ::terapi_runtime::client::Binding for Binding {
+        fn spec(&self) -> &'static ::terapi_runtime::client::ClientSpec {
+            &CLIENT_SPEC
+        }
+        fn base_url(
+            &self,
+        ) -> ::core::result::Result<
+            ::terapi_runtime::__private::url::Url,
+            ::terapi_runtime::RenderError,
+        > {
+            base_url(&self.config)
+        }
+        fn token_url(
+            &self,
+        ) -> ::core::option::Option<
+            ::core::result::Result<
+                ::terapi_runtime::__private::url::Url,
+                ::terapi_runtime::RenderError,
+            >,
+        > {
+            ::core::option::Option::Some(token_url(&self.config))
+        }
+        fn headers(
+            &self,
+            cx: &::terapi_runtime::RenderContext<'_>,
+        ) -> ::core::result::Result<
+            ::terapi_runtime::Headers,
+            ::terapi_runtime::RenderError,
+        > {
+            proxy_headers_with(&self.config, &self.credentials, cx)
+        }
+        fn client_credentials(
+            &self,
+        ) -> ::core::option::Option<(&::core::primitive::str, &::core::primitive::str)> {
+            ::core::option::Option::Some((
+                self.credentials.client_id.expose(),
+                self.credentials.client_secret.expose(),
+            ))
+        }
+    }
+    /// A connection to Personio (v1): the typed config and credentials, an HTTP client, and (for OAuth) the cached access token.
+    ///
+    /// It dereferences to the runtime's `Connection`, which sends requests (`request`), paginates (`paginate`) and checks the credentials (`verify`).
+    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+    pub struct Connection(::terapi_runtime::client::Connection);
+    impl Connection {
+        /// Connects with the default settings: renders and checks the URLs. No request
+        /// is sent until one is made (a token is requested with the first).
+        pub fn new(
+            config: ConnectionConfig,
+            credentials: Credentials,
+        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
+            Self::with_settings(
+                config,
+                credentials,
+                ::terapi_runtime::client::Settings::default(),
+            )
+        }
+        /// Connects with `settings` (timeouts, retries, the test-only origin override).
+        pub fn with_settings(
+            config: ConnectionConfig,
+            credentials: Credentials,
+            settings: ::terapi_runtime::client::Settings,
+        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
+            ::terapi_runtime::client::Connection::with_settings(
+                    Binding { config, credentials },
+                    settings,
+                )
+                .map(Connection)
+        }
+        /// The runtime's untyped connection.
+        pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
+            self.0
+        }
+    }
+    impl ::core::ops::Deref for Connection {
+        type Target = ::terapi_runtime::client::Connection;
+        fn deref(&self) -> &Self::Target {
+            &self.0
+        }
     }
 }
 /// Personio Recruiting
@@ -721,6 +930,118 @@ pub mod personio_recruiting {
         )?;
         ::core::result::Result::Ok(out)
     }
+    /// What the runtime's HTTP client needs to know about this provider.
+    pub static CLIENT_SPEC: ::terapi_runtime::client::ClientSpec = ::terapi_runtime::client::ClientSpec {
+        key: "personio-recruiting",
+        auth_mode: ::terapi_runtime::AuthMode::ApiKey,
+        body_format: ::terapi_runtime::client::BodyFormat::Form,
+        token_auth: ::terapi_runtime::client::TokenAuth::Body,
+        paginate: ::core::option::Option::None,
+        retry: ::terapi_runtime::retry::RetryConfig {
+            at: &[],
+            after: &[],
+            remaining: ::core::option::Option::None,
+            error_code: ::core::option::Option::None,
+        },
+        verification: ::core::option::Option::Some(::terapi_runtime::client::VerificationSpec {
+            method: "GET",
+            endpoints: &["/xml?language=en"],
+            host_params: &["connectionConfig.company"],
+            body: ::core::option::Option::None,
+        }),
+        query_has_secret: false,
+    };
+    /// The config and credentials of a connection, bound to this provider's templates
+    /// for the runtime's HTTP client.
+    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+    pub struct Binding {
+        /// The connection config.
+        pub config: ConnectionConfig,
+        /// The credentials.
+        pub credentials: Credentials,
+    }
+    impl ::terapi_runtime::client::Binding for Binding {
+        fn spec(&self) -> &'static ::terapi_runtime::client::ClientSpec {
+            &CLIENT_SPEC
+        }
+        fn base_url(
+            &self,
+        ) -> ::core::result::Result<
+            ::terapi_runtime::__private::url::Url,
+            ::terapi_runtime::RenderError,
+        > {
+            base_url(&self.config)
+        }
+        fn verification_base_url(
+            &self,
+        ) -> ::core::option::Option<
+            ::core::result::Result<
+                ::terapi_runtime::__private::url::Url,
+                ::terapi_runtime::RenderError,
+            >,
+        > {
+            ::core::option::Option::Some(verification_base_url(&self.config))
+        }
+        fn headers(
+            &self,
+            cx: &::terapi_runtime::RenderContext<'_>,
+        ) -> ::core::result::Result<
+            ::terapi_runtime::Headers,
+            ::terapi_runtime::RenderError,
+        > {
+            proxy_headers_with(&self.config, &self.credentials, cx)
+        }
+        fn verification_headers(
+            &self,
+            cx: &::terapi_runtime::RenderContext<'_>,
+        ) -> ::core::result::Result<
+            ::terapi_runtime::Headers,
+            ::terapi_runtime::RenderError,
+        > {
+            verification_headers_with(&self.config, &self.credentials, cx)
+        }
+    }
+    /// A connection to Personio Recruiting: the typed config and credentials, an HTTP client, and (for OAuth) the cached access token.
+    ///
+    /// It dereferences to the runtime's `Connection`, which sends requests (`request`), paginates (`paginate`) and checks the credentials (`verify`).
+    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+    pub struct Connection(::terapi_runtime::client::Connection);
+    impl Connection {
+        /// Connects with the default settings: renders and checks the URLs. No request
+        /// is sent until one is made (a token is requested with the first).
+        pub fn new(
+            config: ConnectionConfig,
+            credentials: Credentials,
+        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
+            Self::with_settings(
+                config,
+                credentials,
+                ::terapi_runtime::client::Settings::default(),
+            )
+        }
+        /// Connects with `settings` (timeouts, retries, the test-only origin override).
+        pub fn with_settings(
+            config: ConnectionConfig,
+            credentials: Credentials,
+            settings: ::terapi_runtime::client::Settings,
+        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
+            ::terapi_runtime::client::Connection::with_settings(
+                    Binding { config, credentials },
+                    settings,
+                )
+                .map(Connection)
+        }
+        /// The runtime's untyped connection.
+        pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
+            self.0
+        }
+    }
+    impl ::core::ops::Deref for Connection {
+        type Target = ::terapi_runtime::client::Connection;
+        fn deref(&self) -> &Self::Target {
+            &self.0
+        }
+    }
 }
 /// Personio (v2)
 ///
@@ -986,5 +1307,159 @@ pub mod personio_v2 {
             cx,
         )?;
         ::core::result::Result::Ok(out)
+    }
+    /// What the runtime's HTTP client needs to know about this provider.
+    pub static CLIENT_SPEC: ::terapi_runtime::client::ClientSpec = ::terapi_runtime::client::ClientSpec {
+        key: "personio-v2",
+        auth_mode: ::terapi_runtime::AuthMode::OAuth2Cc,
+        body_format: ::terapi_runtime::client::BodyFormat::Form,
+        token_auth: ::terapi_runtime::client::TokenAuth::Body,
+        paginate: ::core::option::Option::Some(::terapi_runtime::paginate::PaginateConfig {
+            kind: ::terapi_runtime::paginate::PageKind::Link,
+            limit_name: ::core::option::Option::Some("limit"),
+            response_path: ::core::option::Option::Some("_data"),
+            cursor_path: ::core::option::Option::None,
+            cursor_name: ::core::option::Option::None,
+            link_rel: ::core::option::Option::None,
+            link_path: ::core::option::Option::Some("_meta.links.next.href"),
+            offset_name: ::core::option::Option::None,
+            offset_start: 0i64,
+            offset_step: ::terapi_runtime::paginate::OffsetStep::ByResponseSize,
+            total_pages_path: ::core::option::Option::None,
+        }),
+        retry: ::terapi_runtime::retry::RetryConfig {
+            at: &[],
+            after: &[],
+            remaining: ::core::option::Option::None,
+            error_code: ::core::option::Option::None,
+        },
+        verification: ::core::option::Option::None,
+        query_has_secret: false,
+    };
+    /// The config and credentials of a connection, bound to this provider's templates
+    /// for the runtime's HTTP client.
+    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+    pub struct Binding {
+        /// The connection config.
+        pub config: ConnectionConfig,
+        /// The credentials.
+        pub credentials: Credentials,
+    }
+    impl ::terapi_runtime::client::Binding for Binding {
+        fn spec(&self) -> &'static ::terapi_runtime::client::ClientSpec {
+            &CLIENT_SPEC
+        }
+        fn base_url(
+            &self,
+        ) -> ::core::result::Result<
+            ::terapi_runtime::__private::url::Url,
+            ::terapi_runtime::RenderError,
+        > {
+            base_url(&self.config)
+        }
+        fn token_url(
+            &self,
+        ) -> ::core::option::Option<
+            ::core::result::Result<
+                ::terapi_runtime::__private::url::Url,
+                ::terapi_runtime::RenderError,
+            >,
+        > {
+            ::core::option::Option::Some(token_url(&self.config))
+        }
+        fn headers(
+            &self,
+            cx: &::terapi_runtime::RenderContext<'_>,
+        ) -> ::core::result::Result<
+            ::terapi_runtime::Headers,
+            ::terapi_runtime::RenderError,
+        > {
+            proxy_headers_with(&self.config, &self.credentials, cx)
+        }
+        fn token_params(
+            &self,
+            cx: &::terapi_runtime::RenderContext<'_>,
+        ) -> ::core::result::Result<
+            ::terapi_runtime::QueryParams,
+            ::terapi_runtime::RenderError,
+        > {
+            token_params_with(&self.config, &self.credentials, cx)
+        }
+        fn client_credentials(
+            &self,
+        ) -> ::core::option::Option<(&::core::primitive::str, &::core::primitive::str)> {
+            ::core::option::Option::Some((
+                self.credentials.client_id.expose(),
+                self.credentials.client_secret.expose(),
+            ))
+        }
+    }
+    /// The params of the token request (`token_params`), unencoded, with a fresh `RenderContext` (see `token_params_with`).
+    pub fn token_params(
+        config: &ConnectionConfig,
+        credentials: &Credentials,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::QueryParams,
+        ::terapi_runtime::RenderError,
+    > {
+        token_params_with(config, credentials, &::terapi_runtime::RenderContext::new())
+    }
+    /// The params of the token request (`token_params`), unencoded, rendered with `cx`. Entries whose values are absent are left out; unsafe values are errors.
+    pub fn token_params_with(
+        _config: &ConnectionConfig,
+        _credentials: &Credentials,
+        cx: &::terapi_runtime::RenderContext<'_>,
+    ) -> ::core::result::Result<
+        ::terapi_runtime::QueryParams,
+        ::terapi_runtime::RenderError,
+    > {
+        let mut out = ::terapi_runtime::QueryParams::new();
+        out.push_rendered(
+            "grant_type",
+            &[&[::terapi_runtime::render::Part::Lit("client_credentials")]],
+            cx,
+        )?;
+        ::core::result::Result::Ok(out)
+    }
+    /// A connection to Personio (v2): the typed config and credentials, an HTTP client, and (for OAuth) the cached access token.
+    ///
+    /// It dereferences to the runtime's `Connection`, which sends requests (`request`), paginates (`paginate`) and checks the credentials (`verify`).
+    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+    pub struct Connection(::terapi_runtime::client::Connection);
+    impl Connection {
+        /// Connects with the default settings: renders and checks the URLs. No request
+        /// is sent until one is made (a token is requested with the first).
+        pub fn new(
+            config: ConnectionConfig,
+            credentials: Credentials,
+        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
+            Self::with_settings(
+                config,
+                credentials,
+                ::terapi_runtime::client::Settings::default(),
+            )
+        }
+        /// Connects with `settings` (timeouts, retries, the test-only origin override).
+        pub fn with_settings(
+            config: ConnectionConfig,
+            credentials: Credentials,
+            settings: ::terapi_runtime::client::Settings,
+        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
+            ::terapi_runtime::client::Connection::with_settings(
+                    Binding { config, credentials },
+                    settings,
+                )
+                .map(Connection)
+        }
+        /// The runtime's untyped connection.
+        pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
+            self.0
+        }
+    }
+    impl ::core::ops::Deref for Connection {
+        type Target = ::terapi_runtime::client::Connection;
+        fn deref(&self) -> &Self::Target {
+            &self.0
+        }
     }
 }

@@ -22,11 +22,48 @@
 //! assert!(!format!("{credentials:?}").contains("secret"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! With the `client` feature (on by default), each provider module also has a `Connection`
+//! that talks to the API: it requests and renews OAuth tokens, joins endpoints to the base
+//! URL with the provider's headers, retries 429 and 5xx, paginates, and checks credentials.
+//! The crate-level [`Connection`] picks the provider by key, with JSON params:
+//!
+//! ```no_run
+//! # #[cfg(feature = "client")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use terapi_providers::{Connection, PaginateConfig, personio};
+//! use futures_util::TryStreamExt as _;
+//! use serde_json::json;
+//!
+//! let conn = Connection::from_json(
+//!     "personio",
+//!     &json!({ "partnerId": "ACME", "appId": "MY_APPLICATION" }),
+//!     &json!({ "client_id": "id", "client_secret": "secret" }),
+//! )?;
+//! let employees: Vec<serde_json::Value> = conn
+//!     .paginate_with(PaginateConfig::PERSONIO_V1, "/company/employees")
+//!     .limit(100)
+//!     .try_collect()
+//!     .await?;
+//! let _typed = personio::Connection::new(
+//!     personio::ConnectionConfig::from_json(&json!({}))?,
+//!     personio::Credentials::from_json(&json!({ "client_id": "id", "client_secret": "s" }))?,
+//! )?;
+//! # Ok(()) }
+//! ```
 #![forbid(unsafe_code)]
 
 pub use ::terapi_runtime::{
     AuthMode, Header, Headers, ParamSpec, RenderError, Secret, Section, UnknownProvider,
     ValidationError, ValidationErrorKind, ValidationErrors,
 };
+
+/// The HTTP client of the runtime: settings, errors, requests, responses, pages.
+#[cfg(feature = "client")]
+pub use ::terapi_runtime::client;
+/// How a listing's pages follow each other (Personio's own shapes included).
+pub use ::terapi_runtime::paginate::PaginateConfig;
+/// Retry limits for [`client::Settings::retry`].
+pub use ::terapi_runtime::retry::RetryPolicy;
 
 ::terapi_runtime::include_providers!();

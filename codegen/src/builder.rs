@@ -141,6 +141,14 @@ impl Builder {
         self
     }
 
+    /// Whether to emit the HTTP client items: a `Connection` per provider and the crate-level
+    /// `Connection::from_json` (default: true). They need `terapi-runtime`'s `client`
+    /// feature; turn them off for a runtime built with `default-features = false`.
+    pub fn client(mut self, on: bool) -> Self {
+        self.options.client = on;
+        self
+    }
+
     /// Whether to print `cargo:` directives (default: true; turn off outside build scripts).
     pub fn cargo_directives(mut self, on: bool) -> Self {
         self.cargo_directives = on;

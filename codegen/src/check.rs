@@ -231,6 +231,13 @@ impl<'a> Checker<'a> {
         if self.error_count() > errors_before {
             return None;
         }
+        let client = crate::client::plan(
+            entry,
+            auth_mode,
+            &credentials,
+            &compiled.urls,
+            &compiled.token_params_nested,
+        );
         Some(ProviderPlan {
             key: &entry.key,
             module: names::snake(&entry.key),
@@ -244,7 +251,10 @@ impl<'a> Checker<'a> {
             headers: compiled.headers,
             query: compiled.query,
             verification_headers: compiled.verification_headers,
+            client,
             urls: compiled.urls,
+            token_params: compiled.token_params,
+            query_has_secret: compiled.query_has_secret,
         })
     }
 

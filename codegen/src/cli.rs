@@ -103,6 +103,10 @@ pub struct GenerateArgs {
     /// Leave out doc comments.
     #[arg(long)]
     pub no_docs: bool,
+    /// Leave out the HTTP client items (`Connection`s), for a runtime built without its
+    /// `client` feature.
+    #[arg(long)]
+    pub no_client: bool,
 }
 
 /// `--patterns`.
@@ -165,6 +169,7 @@ impl GenerateArgs {
             runtime_path: self.runtime_path.clone(),
             docs: !self.no_docs,
             derives: self.derives.clone(),
+            client: !self.no_client,
             ..self.select.options()
         }
     }
@@ -199,6 +204,9 @@ impl GenerateArgs {
         }
         if self.no_docs {
             cmd.push_str(" --no-docs");
+        }
+        if self.no_client {
+            cmd.push_str(" --no-client");
         }
         cmd
     }

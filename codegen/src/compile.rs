@@ -8,11 +8,11 @@ use terapi_runtime::{AuthMode, Section};
 
 use crate::check::Checker;
 use crate::diagnostic::{Diagnostic, Severity};
-use crate::lower::{Located, Map, closest};
+use crate::lower::{Entry, Located, Map, closest};
 use crate::model::{Provider, TokenUrl};
 use crate::plan::{NamedPlan, ParamPlan, PartPlan, UrlAltPlan, UrlBasePlan, UrlPlan};
 use crate::template::{self, Expr, Piece};
-use crate::yaml::Loc;
+use crate::yaml::{Loc, NodeKind};
 
 /// The declared connection config and credential params of a provider.
 pub(crate) type Declared<'p, 'a> = (&'p [ParamPlan<'a>], &'p [ParamPlan<'a>]);
@@ -23,6 +23,12 @@ pub(crate) struct Compiled {
     pub(crate) query: Vec<NamedPlan>,
     pub(crate) verification_headers: Vec<NamedPlan>,
     pub(crate) urls: Vec<UrlPlan>,
+    /// `token_params` with a scalar value, compiled as query values.
+    pub(crate) token_params: Vec<NamedPlan>,
+    /// `token_params` keys whose value is not a scalar (a mapping or a sequence).
+    pub(crate) token_params_nested: Vec<String>,
+    /// Whether a `proxy.query` value carries a secret.
+    pub(crate) query_has_secret: bool,
 }
 
 /// Where a template stands, which decides what it may use.
@@ -32,6 +38,8 @@ enum Place {
     Header,
     /// A query param value (a list entry, encoded when the URL is built).
     QueryParam,
+    /// A token request param (in the request body, never in a URL).
+    BodyParam,
 }
 
 /// Auth modes whose credentials are only what the user supplies; in every other mode the
@@ -79,6 +87,45 @@ impl<'a> Checker<'a> {
             decl,
             Place::Header,
         );
+        let mut token_params_nested = Vec::new();
+        let scalar_params = Map {
+            // Only the client-credentials flow sends them as they are; other modes add
+            // values (a signed JWT as `${token}`, ...) that the checks handle on their own.
+            entries: p
+                .token_params
+                .iter()
+                .filter(|_| mode == Some(AuthMode::OAuth2Cc))
+                .flat_map(|m| m.iter())
+                .filter_map(|(name, e)| {
+                    let text = match &e.value.kind {
+                        NodeKind::Str(s) => s.clone(),
+                        NodeKind::Int(i) => i.to_string(),
+                        NodeKind::Float(f) => f.to_string(),
+                        NodeKind::Bool(b) => b.to_string(),
+                        NodeKind::Null => return None,
+                        NodeKind::Seq(_) | NodeKind::Map(_) => {
+                            token_params_nested.push(name.clone());
+                            return None;
+                        }
+                    };
+                    let value = Located {
+                        value: text,
+                        loc: e.value.loc,
+                    };
+                    Some((
+                        name.clone(),
+                        Entry {
+                            key_loc: e.key_loc,
+                            value,
+                        },
+                    ))
+                })
+                .collect(),
+        };
+        let token_params = self.named_map(Some(&scalar_params), decl, Place::BodyParam);
+        let query_has_secret = query
+            .iter()
+            .any(|q| q.alternatives.iter().any(|parts| secret_in(parts, decl)));
         let mut urls = Vec::new();
         let mut url = |this: &mut Self,
                        t: Option<&Located<String>>,
@@ -141,6 +188,9 @@ impl<'a> Checker<'a> {
             query,
             verification_headers,
             urls,
+            token_params,
+            token_params_nested,
+            query_has_secret,
         }
     }
 

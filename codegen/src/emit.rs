@@ -10,6 +10,8 @@ use terapi_runtime::render::Context;
 
 use terapi_runtime::render::NowToken;
 
+mod client;
+
 use crate::doc;
 use crate::plan::{
     NamedPlan, ParamPlan, PartPlan, Plan, ProviderPlan, RulePlan, UrlBasePlan, UrlPlan,
@@ -27,6 +29,9 @@ pub struct EmitOptions {
     pub source_name: String,
     /// Extra derives for each `ConnectionConfig` (e.g. `::core::hash::Hash`).
     pub config_derives: Vec<String>,
+    /// Whether to emit the HTTP client items (`Connection`s; needs the runtime's `client`
+    /// feature).
+    pub client: bool,
 }
 
 impl EmitOptions {
@@ -37,6 +42,7 @@ impl EmitOptions {
             docs: true,
             source_name: source_name.into(),
             config_derives: Vec::new(),
+            client: true,
         }
     }
 }
@@ -247,6 +253,7 @@ impl Emitter<'_> {
                 ))
             ),
         ]);
+        let root_connection = self.root_connection(plan);
         quote! {
             #enum_docs
             #[derive(
@@ -301,6 +308,8 @@ impl Emitter<'_> {
                     f.write_str(self.as_str())
                 }
             }
+
+            #root_connection
         }
     }
 
@@ -367,6 +376,7 @@ impl Emitter<'_> {
             )
         });
         let urls: Vec<TokenStream> = p.urls.iter().map(|u| self.url_items(p, u)).collect();
+        let client = self.client_items(p);
 
         quote! {
                 /// The catalog key.
@@ -386,6 +396,7 @@ impl Emitter<'_> {
                 #headers
                 #query
                 #verification_headers
+                #client
         }
     }
 

@@ -18,6 +18,7 @@
 mod builder;
 pub mod check;
 pub mod cli;
+pub mod client;
 mod compile;
 pub mod diagnostic;
 mod doc;
@@ -55,6 +56,9 @@ pub struct Options {
     /// Extra derives for every `ConnectionConfig`, as paths (`::core::hash::Hash`,
     /// `::schemars::JsonSchema`).
     pub derives: Vec<String>,
+    /// Whether to emit the HTTP client items: a `Connection` per provider and the crate-level
+    /// `Connection::from_json` (they need `terapi-runtime`'s `client` feature, on by default).
+    pub client: bool,
 }
 
 impl Default for Options {
@@ -66,6 +70,7 @@ impl Default for Options {
             docs: true,
             patterns: check::PatternPolicy::Error,
             derives: Vec::new(),
+            client: true,
         }
     }
 }
@@ -372,6 +377,7 @@ fn with_plan<T>(
         docs: options.docs,
         source_name,
         config_derives: options.derives.clone(),
+        client: options.client,
     };
     let out = emit(&plan, &emit_options).map_err(Error::Internal)?;
     Ok((out, warnings))

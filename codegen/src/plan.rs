@@ -3,6 +3,7 @@
 use terapi_runtime::render::{Context, Func, Var};
 use terapi_runtime::{AuthMode, Section};
 
+use crate::client::ClientPlan;
 use crate::model::{FieldDef, ProviderEntry};
 
 /// Everything the emitter needs, in output order (providers sorted by key).
@@ -41,6 +42,12 @@ pub struct ProviderPlan<'a> {
     pub verification_headers: Vec<NamedPlan>,
     /// URL templates: `proxy.base_url`, `token_url`, ...
     pub urls: Vec<UrlPlan>,
+    /// `token_params` in file order (scalar values).
+    pub token_params: Vec<NamedPlan>,
+    /// Whether a `proxy.query` value carries a secret.
+    pub query_has_secret: bool,
+    /// What the HTTP client needs, or why it cannot serve this provider.
+    pub client: Result<ClientPlan, String>,
 }
 
 /// One declared param.

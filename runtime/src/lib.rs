@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 
 mod auth_mode;
+#[cfg(feature = "client")]
+pub mod client;
 mod error;
 mod func;
 pub mod now;

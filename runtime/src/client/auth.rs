@@ -1,0 +1,185 @@
+//! Client-credentials tokens: requested as the catalog says, cached, renewed shortly before
+//! expiry or after a 401, and shared by concurrent requests (one token request at a time).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use base64::Engine as _;
+
+use super::Connection;
+use super::error::{Error, Step, provider_message};
+use super::spec::{BodyFormat, TokenAuth};
+use crate::render::RenderContext;
+use crate::secret::Secret;
+use crate::token::{Token, TokenError, parse_token_response};
+
+/// The cached token. The async mutex is held while a token is requested, so that concurrent
+/// callers wait for that one request instead of sending their own (single flight).
+#[derive(Default)]
+pub(crate) struct TokenCache {
+    state: tokio::sync::Mutex<State>,
+    /// Token requests made.
+    requests: AtomicU64,
+    /// Token requests finished (success or failure).
+    finished: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    token: Option<Token>,
+    /// The last failure and the value of `finished` it set.
+    failure: Option<(u64, Error)>,
+}
+
+impl TokenCache {
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+impl Connection {
+    /// A fresh access token: the cached one, unless it expires within the margin or is
+    /// `stale` (the one a 401 just refused), else a new one from the token endpoint.
+    /// Callers that wait while a token request is under way get its result: its token, or
+    /// its error, without a request of their own.
+    pub(crate) async fn access_token(&self, stale: Option<&Secret>) -> Result<Secret, Error> {
+        let cache = &self.inner.token;
+        let queued_at = cache.finished.load(Ordering::Acquire);
+        let mut state = cache.state.lock().await;
+        if let Some(token) = &state.token
+            && token.is_fresh(SystemTime::now(), self.inner.settings.token_margin)
+            && stale.is_none_or(|s| s != token.secret())
+        {
+            return Ok(token.secret().clone());
+        }
+        if let Some((at, error)) = &state.failure
+            && *at > queued_at
+        {
+            return Err(error.clone());
+        }
+        cache.requests.fetch_add(1, Ordering::Relaxed);
+        let result = self.request_token().await;
+        let finished = cache.finished.fetch_add(1, Ordering::AcqRel) + 1;
+        match result {
+            Ok(token) => {
+                let secret = token.secret().clone();
+                state.token = Some(token);
+                state.failure = None;
+                Ok(secret)
+            }
+            Err(error) => {
+                state.token = None;
+                state.failure = Some((finished, error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    /// One token request (with retries on 429 and 5xx), as the catalog describes it.
+    async fn request_token(&self) -> Result<Token, Error> {
+        let inner = &self.inner;
+        let (Some(url), Some((id, secret))) =
+            (inner.token_url.as_ref(), inner.binding.client_credentials())
+        else {
+            // `Connection::from_boxed` checked both for OAUTH2_CC.
+            return Err(Error::Unsupported {
+                provider: inner.spec.key,
+                auth_mode: inner.spec.auth_mode,
+                message: "no token URL or client credentials".to_owned(),
+            });
+        };
+        let path = url.path().to_owned();
+        let cx = RenderContext::new().with_client(id, secret);
+        let params = inner
+            .binding
+            .token_params(&cx)
+            .map_err(|source| Error::Render {
+                step: Step::Token,
+                source,
+            })?;
+        let mut fields: Vec<(&str, &str)> = Vec::new();
+        if inner.spec.token_auth == TokenAuth::Body {
+            fields.push(("client_id", id));
+            fields.push(("client_secret", secret));
+        }
+        for p in &params {
+            if !fields.iter().any(|(name, _)| *name == p.name()) {
+                fields.push((p.name(), p.value()));
+            }
+        }
+        let (body, content_type) = match inner.spec.body_format {
+            BodyFormat::Form => {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.extend_pairs(&fields);
+                (
+                    form.finish().into_bytes(),
+                    "application/x-www-form-urlencoded",
+                )
+            }
+            BodyFormat::Json => {
+                let map: serde_json::Map<String, serde_json::Value> = fields
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+                    .collect();
+                (
+                    serde_json::Value::Object(map).to_string().into_bytes(),
+                    "application/json",
+                )
+            }
+        };
+        let basic = (inner.spec.token_auth == TokenAuth::Basic).then(|| {
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", enc(id), enc(secret));
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        });
+        let (raw, _gave_up) = self
+            .with_retries(true, || {
+                let mut request = inner
+                    .http
+                    .post(url.clone())
+                    .timeout(inner.settings.timeout)
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .header(reqwest::header::ACCEPT, "application/json")
+                    .body(body.clone());
+                if let Some(basic) = &basic {
+                    let mut value = reqwest::header::HeaderValue::from_str(basic)
+                        .unwrap_or(reqwest::header::HeaderValue::from_static(""));
+                    value.set_sensitive(true);
+                    request = request.header(reqwest::header::AUTHORIZATION, value);
+                }
+                self.send_once(Step::Token, "POST", &path, request)
+            })
+            .await?;
+        let token_error = |message: String| Error::Token {
+            path: Some(path.clone()),
+            status: raw.status,
+            message,
+        };
+        if (300..400).contains(&raw.status) {
+            return Err(token_error(
+                "the token endpoint redirected; not followed".to_owned(),
+            ));
+        }
+        if !(200..300).contains(&raw.status) {
+            return Err(token_error(
+                provider_message(&raw.body)
+                    .unwrap_or_else(|| "no error message in the response".to_owned()),
+            ));
+        }
+        let value: serde_json::Value = serde_json::from_slice(&raw.body)
+            .map_err(|e| token_error(format!("the token response is not JSON ({e})")))?;
+        parse_token_response(
+            &value,
+            SystemTime::now(),
+            inner.settings.default_token_lifetime,
+        )
+        .map_err(|e| match e {
+            TokenError::Rejected { message } => token_error(message),
+            other => token_error(other.to_string()),
+        })
+    }
+}

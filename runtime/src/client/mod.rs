@@ -1,0 +1,345 @@
+//! The HTTP client that generated connections drive (feature `client`, on by default).
+//!
+//! A [`Connection`] is one provider's typed, validated config and credentials (a
+//! [`Binding`], written by generated code) plus an HTTP client. It:
+//!
+//! - **authenticates**: OAuth 2.0 client credentials (the token is requested as the catalog
+//!   says, cached, renewed shortly before it expires and once after a 401, and concurrent
+//!   requests share one token request), API keys and basic auth through the rendered
+//!   `proxy.headers`;
+//! - **proxies** requests: [`Connection::request`] joins the base URL and an endpoint, adds the
+//!   provider's headers and query, checks that the URL's scheme and host are the ones the
+//!   catalog fixes, never follows redirects, and refuses plain `http` except on loopback when
+//!   set explicitly with [`Settings::origin`];
+//! - **retries** 429 and 5xx (only 429 for requests that are not idempotent) with bounded
+//!   exponential backoff and jitter, honouring `Retry-After` and the catalog's `proxy.retry`
+//!   headers ([`crate::retry`]);
+//! - **paginates**: [`Connection::paginate`] is a `Stream` of records over every page
+//!   ([`crate::paginate`]);
+//! - **verifies** credentials: [`Connection::verify`] runs the catalog's `proxy.verification`.
+//!
+//! Every failure is one [`Error`] that names the [`Step`]; secrets never reach a URL, a log
+//! line, `Debug` or an error message.
+
+mod auth;
+mod error;
+mod pages;
+mod request;
+mod spec;
+mod url_check;
+mod verify;
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use url::Url;
+
+pub use error::{ConnectError, Error, Step, TransportKind, validated};
+pub use pages::Pages;
+pub use request::{RequestBuilder, Response};
+pub use reqwest::Method;
+pub use spec::{Binding, BodyFormat, ClientSpec, TokenAuth, VerificationSpec};
+pub use verify::Verified;
+
+use crate::auth_mode::AuthMode;
+use crate::paginate::PaginateConfig;
+use crate::retry::RetryPolicy;
+
+/// How a [`Connection`] talks to its provider: timeouts, retries, token renewal, and the
+/// test-only origin override. `Settings::default()` is what [`Connection`]s get unless told
+/// otherwise.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    timeout: Duration,
+    connect_timeout: Duration,
+    retry: RetryPolicy,
+    token_margin: Duration,
+    default_token_lifetime: Duration,
+    origin: Option<String>,
+    allow_secret_in_query: bool,
+    user_agent: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::DEFAULT,
+            token_margin: Duration::from_secs(60),
+            default_token_lifetime: Duration::from_secs(24 * 60 * 60),
+            origin: None,
+            allow_secret_in_query: false,
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
+        }
+    }
+}
+
+const DEFAULT_USER_AGENT: &str = concat!("terapi-runtime/", env!("CARGO_PKG_VERSION"));
+
+impl Settings {
+    /// The defaults: 30 s per request, 10 s to connect, [`RetryPolicy::DEFAULT`], tokens
+    /// renewed 60 s before they expire (24 h assumed when a token response gives no
+    /// lifetime), `https` only.
+    pub fn new() -> Self {
+        Settings::default()
+    }
+
+    /// The longest time one HTTP exchange (a token request, one attempt of a request) may take.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The longest time to wait for a connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The retry limits (attempts, delays, total wait).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// How long before its expiry a token is renewed.
+    pub fn token_margin(mut self, margin: Duration) -> Self {
+        self.token_margin = margin;
+        self
+    }
+
+    /// The lifetime assumed for a token whose response states none.
+    pub fn default_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.default_token_lifetime = lifetime;
+        self
+    }
+
+    /// Replaces the scheme, host and port of the catalog's base URL, token URL and
+    /// verification URL with `origin`'s, keeping their paths: for a local test server or a
+    /// recording proxy, e.g. `http://127.0.0.1:8080`. It must be `https`, or `http` on a
+    /// loopback address (`127.0.0.0/8`, `::1`, `localhost`); anything else makes connecting
+    /// fail with [`Error::Url`].
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Allows providers whose `proxy.query` carries a secret (an `api_key=` query param) to
+    /// put it into request URLs, where proxies and server logs see it. Off by default:
+    /// connecting to such a provider fails with [`Error::Unsupported`] until this is set.
+    pub fn allow_secret_in_query(mut self, allow: bool) -> Self {
+        self.allow_secret_in_query = allow;
+        self
+    }
+
+    /// The `User-Agent` header (default `terapi-runtime/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    fn http_client(&self) -> Result<reqwest::Client, Error> {
+        static DEFAULT: OnceLock<Result<reqwest::Client, Error>> = OnceLock::new();
+        let build = || {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(self.connect_timeout)
+                .user_agent(self.user_agent.clone())
+                .build()
+                .map_err(|e| error::transport(Step::Connect, "-", "-", e))
+        };
+        let default = Settings::default();
+        if self.connect_timeout == default.connect_timeout && self.user_agent == default.user_agent
+        {
+            DEFAULT.get_or_init(build).clone()
+        } else {
+            build()
+        }
+    }
+}
+
+/// A connection to one provider: its rendered URLs, its binding (typed config and
+/// credentials), an HTTP client, and the cached access token. Cheap to clone: clones share the
+/// token and the HTTP connection pool.
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    binding: Box<dyn Binding>,
+    spec: &'static ClientSpec,
+    base: Url,
+    token_url: Option<Url>,
+    verification_base: Option<Url>,
+    http: reqwest::Client,
+    settings: Settings,
+    token: auth::TokenCache,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("provider", &self.inner.spec.key)
+            .field("auth_mode", &self.inner.spec.auth_mode)
+            .field("base_url", &self.inner.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A connection with [`Settings::default`].
+    pub fn new(binding: impl Binding) -> Result<Connection, Error> {
+        Connection::with_settings(binding, Settings::default())
+    }
+
+    /// A connection with `settings`. Renders the base URL (and the token and verification
+    /// URLs), applies the origin override, and checks that each is `https` (or loopback
+    /// `http` through the override) and that the auth mode is one this client implements.
+    pub fn with_settings(binding: impl Binding, settings: Settings) -> Result<Connection, Error> {
+        Connection::from_boxed(Box::new(binding), settings)
+    }
+
+    /// [`Connection::with_settings`] for a boxed binding.
+    pub fn from_boxed(binding: Box<dyn Binding>, settings: Settings) -> Result<Connection, Error> {
+        let spec = binding.spec();
+        let unsupported = |message: String| Error::Unsupported {
+            provider: spec.key,
+            auth_mode: spec.auth_mode,
+            message,
+        };
+        match spec.auth_mode {
+            AuthMode::ApiKey | AuthMode::None | AuthMode::OAuth2Cc => {}
+            AuthMode::Basic if binding.basic_credentials().is_some() => {}
+            AuthMode::Basic => {
+                return Err(unsupported(
+                    "BASIC needs a `username` credential (and usually `password`)".to_owned(),
+                ));
+            }
+            mode => {
+                return Err(unsupported(format!(
+                    "the client implements API_KEY, BASIC, NONE and OAUTH2_CC; {mode} is not implemented"
+                )));
+            }
+        }
+        if spec.query_has_secret && !settings.allow_secret_in_query {
+            return Err(unsupported(
+                "`proxy.query` puts a secret into request URLs, where logs and proxies see it; \
+                 allow it explicitly with `Settings::allow_secret_in_query(true)`"
+                    .to_owned(),
+            ));
+        }
+        let origin = settings
+            .origin
+            .as_deref()
+            .map(url_check::parse_origin)
+            .transpose()?;
+        let prepare = |url: Url, what: &str| -> Result<Url, Error> {
+            let url = match &origin {
+                Some(origin) => url_check::with_origin(&url, origin),
+                None => url,
+            };
+            url_check::require_secure(&url, origin.is_some(), what)?;
+            Ok(url)
+        };
+        let render = |r: Result<Url, crate::RenderError>| {
+            r.map_err(|source| Error::Render {
+                step: Step::Connect,
+                source,
+            })
+        };
+        let base = prepare(render(binding.base_url())?, "the base URL")?;
+        let token_url = match binding.token_url() {
+            Some(url) => Some(prepare(render(url)?, "the token URL")?),
+            None => None,
+        };
+        if spec.auth_mode == AuthMode::OAuth2Cc {
+            if token_url.is_none() {
+                return Err(unsupported(
+                    "OAUTH2_CC needs a `token_url` that holds no credential".to_owned(),
+                ));
+            }
+            if binding.client_credentials().is_none() {
+                return Err(unsupported(
+                    "OAUTH2_CC needs `client_id` and `client_secret` credentials".to_owned(),
+                ));
+            }
+        }
+        let verification_base = match binding.verification_base_url() {
+            Some(url) => Some(prepare(render(url)?, "the verification URL")?),
+            None => None,
+        };
+        let http = settings.http_client()?;
+        Ok(Connection {
+            inner: Arc::new(Inner {
+                binding,
+                spec,
+                base,
+                token_url,
+                verification_base,
+                http,
+                settings,
+                token: auth::TokenCache::default(),
+            }),
+        })
+    }
+
+    /// The catalog key of the provider.
+    pub fn provider(&self) -> &'static str {
+        self.inner.spec.key
+    }
+
+    /// The provider's static description.
+    pub fn spec(&self) -> &'static ClientSpec {
+        self.inner.spec
+    }
+
+    /// The base URL requests are joined to (after the origin override).
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// A request to `endpoint`, a path below the base URL (`/company/employees`, optionally
+    /// with a `?query`). Send it with [`RequestBuilder::send`].
+    pub fn request(&self, method: Method, endpoint: impl Into<String>) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), method, endpoint.into())
+    }
+
+    /// `GET endpoint`.
+    pub fn get(&self, endpoint: impl Into<String>) -> RequestBuilder {
+        self.request(Method::GET, endpoint)
+    }
+
+    /// `POST endpoint`.
+    pub fn post(&self, endpoint: impl Into<String>) -> RequestBuilder {
+        self.request(Method::POST, endpoint)
+    }
+
+    /// Every record of a paginated listing, as the catalog's `proxy.paginate` describes it,
+    /// each decoded as `T`.
+    pub fn paginate<T>(&self, endpoint: impl Into<String>) -> Pages<T> {
+        Pages::new(self.clone(), endpoint.into(), self.inner.spec.paginate)
+    }
+
+    /// Every record of a paginated listing, paginated as `config` says (for example
+    /// [`PaginateConfig::PERSONIO_V1`]).
+    pub fn paginate_with<T>(
+        &self,
+        config: PaginateConfig,
+        endpoint: impl Into<String>,
+    ) -> Pages<T> {
+        Pages::new(self.clone(), endpoint.into(), Some(config))
+    }
+
+    /// How many token requests this connection (and its clones) have made.
+    pub fn token_requests(&self) -> u64 {
+        self.inner.token.requests()
+    }
+}

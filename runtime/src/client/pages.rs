@@ -1,0 +1,211 @@
+//! Pagination as a `Stream` of records.
+
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::error::{Error, Step};
+use super::request::{Outgoing, append_query};
+use super::{Connection, Method, url_check};
+use crate::paginate::{Next, PaginateConfig, Paginator};
+
+type Inner<T> = Pin<Box<dyn Stream<Item = Result<T, Error>> + Send>>;
+
+/// Every record of a paginated listing, page after page, each decoded as `T` (use
+/// `serde_json::Value` to take records as they are). Made by [`Connection::paginate`] and
+/// [`Connection::paginate_with`]; set a page size with [`Pages::limit`] and more query params
+/// with [`Pages::query`] before polling.
+///
+/// The stream ends after the last page. It yields one error and ends when a request fails,
+/// when a record does not decode, when a page has no records array where the config says,
+/// when a `next` link leads to another host (the token would go there), or when the server
+/// repeats a cursor or link (it would loop forever).
+#[must_use = "streams do nothing unless polled"]
+pub struct Pages<T> {
+    setup: Option<Setup>,
+    inner: Option<Inner<T>>,
+    _records: PhantomData<fn() -> T>,
+}
+
+struct Setup {
+    conn: Connection,
+    endpoint: String,
+    config: Option<PaginateConfig>,
+    limit: Option<u32>,
+    query: Vec<(String, String)>,
+}
+
+impl<T> std::fmt::Debug for Pages<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Pages");
+        if let Some(s) = &self.setup {
+            d.field("provider", &s.conn.provider())
+                .field("endpoint", &s.endpoint)
+                .field("limit", &s.limit);
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<T> Pages<T> {
+    pub(crate) fn new(conn: Connection, endpoint: String, config: Option<PaginateConfig>) -> Self {
+        Pages {
+            setup: Some(Setup {
+                conn,
+                endpoint,
+                config,
+                limit: None,
+                query: Vec::new(),
+            }),
+            inner: None,
+            _records: PhantomData,
+        }
+    }
+
+    /// The page size, sent as the config's limit param (Personio: at most 100 in v1).
+    pub fn limit(mut self, limit: u32) -> Self {
+        if let Some(s) = &mut self.setup {
+            s.limit = Some(limit);
+        }
+        self
+    }
+
+    /// Query params sent with every page (filters, say).
+    pub fn query<K: AsRef<str>, V: AsRef<str>>(mut self, pairs: &[(K, V)]) -> Self {
+        if let Some(s) = &mut self.setup {
+            s.query.extend(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned())),
+            );
+        }
+        self
+    }
+}
+
+struct State {
+    conn: Connection,
+    endpoint: String,
+    paginator: Paginator,
+    /// The listing's URL without pagination params.
+    url: Url,
+    caller_query: Vec<(String, String)>,
+    /// The next request's URL; `None` after the last page.
+    next: Option<Url>,
+}
+
+impl State {
+    async fn page(mut self) -> Result<Option<(Vec<serde_json::Value>, State)>, Error> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        let out = Outgoing {
+            step: Step::Request,
+            method: Method::GET,
+            url: url.clone(),
+            endpoint: &self.endpoint,
+            headers: &[],
+            body: None,
+            timeout: self.conn.inner.settings.timeout,
+            provider_headers: true,
+            verification_headers: false,
+        };
+        let response = self.conn.exchange(&out).await?.into_success(&out)?;
+        let body: serde_json::Value = response.json()?;
+        let page_error = |source| Error::Page {
+            path: url.path().to_owned(),
+            source,
+        };
+        let records = self.paginator.records(&body).map_err(page_error)?.to_vec();
+        let link = response.header("link");
+        self.next = match self.paginator.next(&url, &body, link).map_err(page_error)? {
+            Next::Done => None,
+            Next::Query(pagination) => {
+                let mut next = self.url.clone();
+                append_query(&mut next, &self.caller_query);
+                append_query(&mut next, &pagination);
+                Some(next)
+            }
+            Next::Url(next) => {
+                if !url_check::same_origin(&next, &self.url) {
+                    return Err(page_error(crate::paginate::PageError::ForeignHost {
+                        expected: url_check::origin_text(&self.url),
+                        found: url_check::origin_text(&next),
+                    }));
+                }
+                Some(next)
+            }
+        };
+        Ok(Some((records, self)))
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Pages<T> {
+    fn start(setup: Setup) -> Inner<T> {
+        use futures_util::{StreamExt as _, TryStreamExt as _, stream};
+        let first = (|| {
+            let config = setup.config.ok_or(Error::NoPagination {
+                provider: setup.conn.provider(),
+            })?;
+            let url = url_check::join(&setup.conn.inner.base, &setup.endpoint, Step::Request)?;
+            let paginator = Paginator::new(config, setup.conn.inner.base.clone(), setup.limit);
+            let mut first = url.clone();
+            append_query(&mut first, &setup.query);
+            append_query(&mut first, &paginator.first_query());
+            Ok(State {
+                conn: setup.conn,
+                endpoint: setup.endpoint,
+                paginator,
+                url,
+                caller_query: setup.query,
+                next: Some(first),
+            })
+        })();
+        match first {
+            Err(e) => stream::once(async move { Err(e) }).boxed(),
+            Ok(state) => {
+                let path = state.url.path().to_owned();
+                stream::try_unfold(state, State::page)
+                    .map_ok(move |records| {
+                        let path = path.clone();
+                        stream::iter(records.into_iter().map(move |record| {
+                            serde_json::from_value::<T>(record).map_err(|e| Error::Decode {
+                                method: "GET".to_owned(),
+                                path: path.clone(),
+                                status: 200,
+                                message: format!("a record does not decode: {e}"),
+                            })
+                        }))
+                    })
+                    .try_flatten()
+                    .boxed()
+            }
+        }
+    }
+}
+
+impl<T: DeserializeOwned + Send + 'static> Stream for Pages<T> {
+    type Item = Result<T, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.inner.is_none()
+            && let Some(setup) = this.setup.take()
+        {
+            this.inner = Some(Self::start(setup));
+        }
+        let Some(inner) = &mut this.inner else {
+            return Poll::Ready(None);
+        };
+        let item = inner.as_mut().poll_next(cx);
+        if let Poll::Ready(Some(Err(_))) = &item {
+            // One error ends the listing.
+            this.inner = None;
+        }
+        item
+    }
+}

@@ -1,0 +1,565 @@
+//! Proxied requests: URL, provider headers and query, the access token, retries, and the
+//! response read whole.
+
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::error::{self, Error, Step, provider_message};
+use super::url_check;
+use super::{Connection, Method};
+use crate::auth_mode::AuthMode;
+use crate::render::{Headers, RenderContext, Request};
+use crate::retry::{Decision, FailedAttempt, GiveUpReason, is_idempotent};
+use crate::secret::Secret;
+
+/// A request being built: an endpoint below the provider's base URL, query params, headers
+/// and a body. [`RequestBuilder::send`] adds the provider's headers, query and credentials.
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder {
+    conn: Connection,
+    method: Method,
+    endpoint: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Option<Body>,
+    timeout: Option<Duration>,
+    error: Option<Error>,
+}
+
+impl fmt::Debug for RequestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestBuilder")
+            .field("provider", &self.conn.provider())
+            .field("method", &self.method)
+            .field("endpoint", &self.endpoint)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request body and its content type.
+#[derive(Clone)]
+pub(crate) struct Body {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) content_type: Option<String>,
+}
+
+/// What goes into a request besides the provider's headers.
+pub(crate) struct Outgoing<'a> {
+    pub(crate) step: Step,
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    /// The endpoint as the caller gave it, for `${endpoint}`-style templates.
+    pub(crate) endpoint: &'a str,
+    pub(crate) headers: &'a [(String, String)],
+    pub(crate) body: Option<&'a Body>,
+    pub(crate) timeout: Duration,
+    /// Which headers to add: the provider's (with its credentials) or only the
+    /// verification's (for a check on another host).
+    pub(crate) provider_headers: bool,
+    pub(crate) verification_headers: bool,
+}
+
+/// A response read whole.
+pub(crate) struct Raw {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: bytes::Bytes,
+}
+
+impl RequestBuilder {
+    pub(crate) fn new(conn: Connection, method: Method, endpoint: String) -> Self {
+        RequestBuilder {
+            conn,
+            method,
+            endpoint,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: None,
+            timeout: None,
+            error: None,
+        }
+    }
+
+    /// Adds query params (unencoded; they are percent-encoded when the URL is built).
+    pub fn query<K: AsRef<str>, V: AsRef<str>>(mut self, pairs: &[(K, V)]) -> Self {
+        self.query.extend(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned())),
+        );
+        self
+    }
+
+    /// Adds a header. It may add to the provider's headers, never replace one: a name the
+    /// provider's headers (or its credentials) already set makes `send` fail with
+    /// [`Error::Header`], as does a name or value that is not valid in HTTP.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A JSON body (`application/json`).
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
+        match serde_json::to_vec(body) {
+            Ok(bytes) => {
+                self.body = Some(Body {
+                    bytes,
+                    content_type: Some("application/json".to_owned()),
+                });
+            }
+            Err(e) => {
+                self.error = Some(Error::Url {
+                    step: Step::Request,
+                    message: format!("the JSON body cannot be serialized: {e}"),
+                });
+            }
+        }
+        self
+    }
+
+    /// A form body (`application/x-www-form-urlencoded`).
+    pub fn form<K: AsRef<str>, V: AsRef<str>>(mut self, pairs: &[(K, V)]) -> Self {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            form.append_pair(k.as_ref(), v.as_ref());
+        }
+        self.body = Some(Body {
+            bytes: form.finish().into_bytes(),
+            content_type: Some("application/x-www-form-urlencoded".to_owned()),
+        });
+        self
+    }
+
+    /// A body as bytes, with its content type (e.g. a `multipart/form-data` body built by
+    /// the caller, with its boundary).
+    pub fn body(mut self, bytes: impl Into<Vec<u8>>, content_type: impl Into<String>) -> Self {
+        self.body = Some(Body {
+            bytes: bytes.into(),
+            content_type: Some(content_type.into()),
+        });
+        self
+    }
+
+    /// The time limit of each attempt (default: [`Settings::timeout`](super::Settings::timeout)).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends the request: builds the URL below the base URL, adds the provider's query and
+    /// headers and its credentials (an access token, requested or renewed as needed), retries
+    /// as the retry policy allows, and reads the response.
+    ///
+    /// A status from 200 to 299 is a [`Response`]; a redirect is [`Error::Redirect`] (never
+    /// followed); any other status is [`Error::Status`] with the provider's message.
+    pub async fn send(self) -> Result<Response, Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let conn = &self.conn;
+        let mut url = url_check::join(&conn.inner.base, &self.endpoint, Step::Request)?;
+        append_query(&mut url, &self.query);
+        let outgoing = Outgoing {
+            step: Step::Request,
+            method: self.method.clone(),
+            url,
+            endpoint: &self.endpoint,
+            headers: &self.headers,
+            body: self.body.as_ref(),
+            timeout: self.timeout.unwrap_or(conn.inner.settings.timeout),
+            provider_headers: true,
+            verification_headers: false,
+        };
+        conn.exchange(&outgoing).await?.into_success(&outgoing)
+    }
+}
+
+/// Appends query params to a URL (percent-encoded).
+pub(crate) fn append_query(url: &mut Url, pairs: &[(String, String)]) {
+    if !pairs.is_empty() {
+        url.query_pairs_mut()
+            .extend_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+}
+
+/// A successful response, read whole.
+pub struct Response {
+    status: u16,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+    method: String,
+    path: String,
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Response {
+    /// The status (200 to 299).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// A header's value, if present and text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body.
+    pub fn bytes(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body decoded from JSON; [`Error::Decode`] when it is not JSON or not a `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| self.decode_error(e))
+    }
+
+    pub(crate) fn decode_error(&self, e: impl fmt::Display) -> Error {
+        Error::Decode {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            status: self.status,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl Raw {
+    /// A success as a [`Response`]; a redirect or an error status as an [`Error`], with why
+    /// retrying stopped.
+    pub(crate) fn into_response(
+        self,
+        out: &Outgoing<'_>,
+        gave_up: Option<GiveUpReason>,
+    ) -> Result<Response, Error> {
+        let method = out.method.as_str().to_owned();
+        let path = out.url.path().to_owned();
+        match self.status {
+            200..=299 => Ok(Response {
+                status: self.status,
+                headers: self.headers,
+                body: self.body,
+                method,
+                path,
+            }),
+            300..=399 => Err(Error::Redirect {
+                step: out.step,
+                method,
+                path,
+                status: self.status,
+                location: self.location(),
+            }),
+            status => Err(Error::Status {
+                step: out.step,
+                method,
+                path,
+                status,
+                message: provider_message(&self.body),
+                gave_up,
+            }),
+        }
+    }
+
+    /// The `Location` header's scheme, host and path (no query: it may carry tokens).
+    pub(crate) fn location(&self) -> Option<String> {
+        let text = self.headers.get(reqwest::header::LOCATION)?.to_str().ok()?;
+        match Url::parse(text) {
+            Ok(url) => Some(format!("{}{}", url_check::origin_text(&url), url.path())),
+            Err(_) => Some(text.split(['?', '#']).next().unwrap_or_default().to_owned()),
+        }
+    }
+}
+
+/// The outcome of an exchange: the last response and, when retrying stopped on a retryable
+/// status, why.
+pub(crate) struct Exchanged {
+    raw: Raw,
+    gave_up: Option<GiveUpReason>,
+}
+
+impl Exchanged {
+    pub(crate) fn into_success(self, out: &Outgoing<'_>) -> Result<Response, Error> {
+        self.raw.into_response(out, self.gave_up)
+    }
+
+    pub(crate) fn raw(&self) -> &Raw {
+        &self.raw
+    }
+}
+
+fn header_error(name: &str, message: impl Into<String>) -> Error {
+    Error::Header {
+        name: name.to_owned(),
+        message: message.into(),
+    }
+}
+
+impl Connection {
+    /// Sends `out` with the provider's headers and credentials: renews the token once after
+    /// a 401, and retries as the policy allows.
+    pub(crate) async fn exchange(&self, out: &Outgoing<'_>) -> Result<Exchanged, Error> {
+        let method = out.method.as_str();
+        let path = out.url.path();
+        let idempotent = is_idempotent(method);
+        let oauth = out.provider_headers && self.inner.spec.auth_mode == AuthMode::OAuth2Cc;
+        let (raw, gave_up) = self
+            .with_retries(idempotent, move || async move {
+                let token = match oauth {
+                    true => Some(self.access_token(None).await?),
+                    false => None,
+                };
+                let raw = self
+                    .send_once(out.step, method, path, self.build(out, token.as_ref())?)
+                    .await?;
+                match (raw.status, token) {
+                    (401, Some(stale)) => {
+                        let fresh = self.access_token(Some(&stale)).await?;
+                        self.send_once(out.step, method, path, self.build(out, Some(&fresh))?)
+                            .await
+                    }
+                    _ => Ok(raw),
+                }
+            })
+            .await?;
+        Ok(Exchanged { raw, gave_up })
+    }
+
+    /// Calls `attempt` until it gives a response that is a success, or not retryable, or the
+    /// retry policy gives up. Transport errors are returned at once.
+    pub(crate) async fn with_retries<F, Fut>(
+        &self,
+        idempotent: bool,
+        mut attempt: F,
+    ) -> Result<(Raw, Option<GiveUpReason>), Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Raw, Error>>,
+    {
+        let policy = &self.inner.settings.retry;
+        let config = &self.inner.spec.retry;
+        let mut waited = Duration::ZERO;
+        let mut number = 1;
+        loop {
+            let raw = attempt().await?;
+            if raw.status < 400 {
+                return Ok((raw, None));
+            }
+            let decision = {
+                let lookup = |name: &str| raw.headers.get(name).and_then(|v| v.to_str().ok());
+                let failed = FailedAttempt {
+                    attempt: number,
+                    status: raw.status,
+                    idempotent,
+                    headers: &lookup,
+                    waited,
+                };
+                policy.decide(config, &failed, SystemTime::now(), random_unit())
+            };
+            match decision {
+                Decision::Retry { after } => {
+                    tokio::time::sleep(after).await;
+                    waited += after;
+                    number += 1;
+                }
+                Decision::GiveUp { reason } => return Ok((raw, Some(reason))),
+            }
+        }
+    }
+
+    /// Sends one request and reads the whole response.
+    pub(crate) async fn send_once(
+        &self,
+        step: Step,
+        method: &str,
+        path: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Raw, Error> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| error::transport(step, method, path, e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| error::transport(step, method, path, e))?;
+        Ok(Raw {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// The HTTP request for `out`: the provider's query and headers rendered for it, the
+    /// access token, the caller's headers (refused where they would replace the provider's).
+    fn build(
+        &self,
+        out: &Outgoing<'_>,
+        token: Option<&Secret>,
+    ) -> Result<reqwest::RequestBuilder, Error> {
+        let inner = &self.inner;
+        let step = out.step;
+        let render_error = |source| Error::Render { step, source };
+        let mut cx = RenderContext::new();
+        if let Some(token) = token {
+            cx = cx.with_access_token(token.expose());
+        }
+        if let Some((id, secret)) = inner.binding.client_credentials() {
+            cx = cx.with_client(id, secret);
+        }
+        let mut url = out.url.clone();
+        if out.provider_headers {
+            let query = inner.binding.query(&cx).map_err(render_error)?;
+            if !query.is_empty() {
+                let taken: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+                if let Some(q) = query.iter().find(|q| taken.iter().any(|t| t == q.name())) {
+                    return Err(Error::Url {
+                        step,
+                        message: format!(
+                            "query param `{}` is set by the provider's `proxy.query`; the request may not set it too",
+                            q.name()
+                        ),
+                    });
+                }
+                url.query_pairs_mut()
+                    .extend_pairs(query.iter().map(|q| (q.name(), q.value())));
+            }
+        }
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let pair_refs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let content_type = out.body.and_then(|b| b.content_type.as_deref());
+        let cx = cx.with_request(Request {
+            method: out.method.as_str(),
+            endpoint: out.endpoint,
+            host: url.host_str().unwrap_or_default(),
+            path: url.path(),
+            query: &pair_refs,
+            body: out.body.map(|b| b.bytes.as_slice()).unwrap_or_default(),
+            content_type,
+        });
+        let mut provider = Headers::new();
+        if out.provider_headers {
+            provider = inner.binding.headers(&cx).map_err(render_error)?;
+        }
+        let verification = match out.verification_headers {
+            true => inner
+                .binding
+                .verification_headers(&cx)
+                .map_err(render_error)?,
+            false => Headers::new(),
+        };
+        let mut map = HeaderMap::new();
+        for h in provider.iter().chain(verification.iter()) {
+            let name = HeaderName::from_bytes(h.name().as_bytes())
+                .map_err(|_| header_error(h.name(), "is not a valid header name"))?;
+            let mut value = HeaderValue::from_str(h.value()).map_err(|_| {
+                header_error(h.name(), "the rendered value is not a valid header value")
+            })?;
+            value.set_sensitive(h.is_sensitive());
+            // Verification headers replace the provider's of the same name (the check's own
+            // `accept`, say); the catalog's order is otherwise kept.
+            map.insert(name, value);
+        }
+        if out.provider_headers && !map.contains_key(reqwest::header::AUTHORIZATION) {
+            let auth = match (inner.spec.auth_mode, token) {
+                (AuthMode::OAuth2Cc, Some(token)) => Some(format!("Bearer {}", token.expose())),
+                (AuthMode::Basic, _) => {
+                    inner.binding.basic_credentials().map(|(user, password)| {
+                        use base64::Engine as _;
+                        let pair = format!("{user}:{}", password.unwrap_or_default());
+                        format!(
+                            "Basic {}",
+                            base64::engine::general_purpose::STANDARD.encode(pair)
+                        )
+                    })
+                }
+                _ => None,
+            };
+            if let Some(auth) = auth {
+                let mut value = HeaderValue::from_str(&auth).map_err(|_| {
+                    header_error(
+                        "authorization",
+                        "the credential is not a valid header value",
+                    )
+                })?;
+                value.set_sensitive(true);
+                map.insert(reqwest::header::AUTHORIZATION, value);
+            }
+        }
+        for (name, value) in out.headers {
+            let header = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| header_error(name, "is not a valid header name"))?;
+            if map.contains_key(&header) {
+                return Err(header_error(
+                    name,
+                    "is set by the provider (its `proxy.headers` or credentials); a request may add headers, not replace them",
+                ));
+            }
+            if value.chars().any(|c| c.is_control() && c != '\t') {
+                return Err(header_error(name, "the value contains a control character"));
+            }
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| header_error(name, "the value is not a valid header value"))?;
+            map.append(header, value);
+        }
+        if let Some(content_type) = content_type
+            && !map.contains_key(reqwest::header::CONTENT_TYPE)
+        {
+            let value = HeaderValue::from_str(content_type)
+                .map_err(|_| header_error("content-type", "is not a valid header value"))?;
+            map.insert(reqwest::header::CONTENT_TYPE, value);
+        }
+        let mut request = inner
+            .http
+            .request(out.method.clone(), url)
+            .timeout(out.timeout)
+            .headers(map);
+        if let Some(body) = out.body {
+            request = request.body(body.bytes.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A random value in [0, 1) for retry jitter.
+fn random_unit() -> f64 {
+    // The low 53 bits of a v4 UUID are random (its version and variant bits are higher).
+    let bits = uuid::Uuid::new_v4().as_u128() & ((1u128 << 53) - 1);
+    bits as f64 / (1u64 << 53) as f64
+}
