@@ -108,7 +108,7 @@ pub enum Error {
         message: String,
     },
     /// The provider answered with an error status (after any retries).
-    #[error("{step}: {method} {path}: HTTP {status}{}{}", message_suffix(.message.as_deref()), gave_up_suffix(.gave_up.as_ref()))]
+    #[error("{step}: {method} {path}: HTTP {status}{}{}", message_suffix(.message.as_deref()), gave_up_suffix(.gave_up.as_deref()))]
     Status {
         /// The step.
         step: Step,
@@ -121,7 +121,7 @@ pub enum Error {
         /// The provider's error message, from the body.
         message: Option<String>,
         /// Why retrying stopped, when the status was one to retry.
-        gave_up: Option<GiveUpReason>,
+        gave_up: Option<Box<GiveUpReason>>,
     },
     /// The provider answered with a redirect, which a credentialed request never follows.
     #[error("{step}: {method} {path}: HTTP {status} redirect{} not followed", location_suffix(.location.as_deref()))]

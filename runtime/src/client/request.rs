@@ -284,7 +284,7 @@ impl Raw {
                 path,
                 status,
                 message: provider_message(&self.body),
-                gave_up,
+                gave_up: gave_up.map(Box::new),
             }),
         }
     }

@@ -1,0 +1,2 @@
+//! Client benchmarks (being written).
+fn main() {}

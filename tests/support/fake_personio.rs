@@ -1,0 +1,1114 @@
+//! A fake Personio API server for integration tests, following
+//! `/work/shared/reference/personio-api.md`.
+//!
+//! It serves, on `127.0.0.1` and a random port:
+//! - `POST /v1/auth` (v1 token, JSON or form body, never query parameters),
+//! - `POST /v2/auth/token` (OAuth 2.0 client credentials, form body only) and `POST /v2/auth/revoke`,
+//! - `GET /v1/company/employees` (`limit` + item `offset` pagination),
+//! - `GET /v2/persons` (`limit` + opaque `cursor`, `_meta.links.next`),
+//! - `POST /v1/recruiting/applications` (static API key + `X-Company-ID`),
+//! - `GET /xml?language=..` (the public job feed, no credentials).
+//!
+//! Knobs (`fail_next`, `set_delay`, `set_malformed`, ...) apply before the endpoint logic, and every
+//! request is recorded, in arrival order, before anything else happens to it.
+
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+use tokio::sync::oneshot;
+
+/// Largest request body the server reads (the recruiting documents endpoint allows 20 MB).
+const BODY_LIMIT: usize = 25 << 20;
+
+/// Languages the public job feed accepts.
+const FEED_LANGUAGES: &[&str] = &["en", "de", "fr", "es", "nl", "it", "pt"];
+
+/// Fields an application must carry.
+const APPLICATION_REQUIRED: &[&str] = &["first_name", "last_name", "email", "job_position_id"];
+
+/// How `GET /v2/persons` builds its `_meta.links.next.href`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum NextLinkMode {
+    /// `http://<Host header>/v2/persons?cursor=..&limit=..` (the default).
+    #[default]
+    Absolute,
+    /// `/v2/persons?cursor=..&limit=..`.
+    Relative,
+    /// `https://evil.example.com/v2/persons?cursor=..&limit=..`: following it leaks the token.
+    ForeignHost,
+    /// Always the first page's `next` link (absolute): a server stuck on one page.
+    Repeat,
+}
+
+/// One request as the server received it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: Option<String>,
+    /// Header names in lowercase, values lossily decoded, in arrival order (repeated names repeat).
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    /// The first value of the header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as (lossy) UTF-8 text.
+    pub fn body_text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A running fake Personio server. Stops when dropped.
+pub struct FakePersonio {
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// One injected failure: the status and an optional `Retry-After` value.
+type Failure = (StatusCode, Option<HeaderValue>);
+
+/// State shared by the handle and the server.
+struct Shared {
+    addr: SocketAddr,
+    inner: Mutex<Inner>,
+}
+
+/// Everything mutable. The lock is only held briefly, never across an `.await`.
+struct Inner {
+    employees: usize,
+    persons: usize,
+    token_lifetime: u64,
+    omit_expires_in: bool,
+    token_delay: Duration,
+    next_link: NextLinkMode,
+    unknown_company: bool,
+    failures: Vec<(String, VecDeque<Failure>)>,
+    delays: Vec<(String, Duration)>,
+    malformed: Vec<String>,
+
+    token_counter: u64,
+    v1_tokens: HashSet<String>,
+    v2_tokens: HashSet<String>,
+    tokens_issued_v1: usize,
+    tokens_issued_v2: usize,
+    token_requests_v1: usize,
+    token_requests_v2: usize,
+    trace_counter: u64,
+    requests: Vec<Recorded>,
+    applications: Vec<Value>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            employees: 250,
+            persons: 120,
+            token_lifetime: 86_400,
+            omit_expires_in: false,
+            token_delay: Duration::ZERO,
+            next_link: NextLinkMode::Absolute,
+            unknown_company: false,
+            failures: Vec::new(),
+            delays: Vec::new(),
+            malformed: Vec::new(),
+            token_counter: 0,
+            v1_tokens: HashSet::new(),
+            v2_tokens: HashSet::new(),
+            tokens_issued_v1: 0,
+            tokens_issued_v2: 0,
+            token_requests_v1: 0,
+            token_requests_v2: 0,
+            trace_counter: 0,
+            requests: Vec::new(),
+            applications: Vec::new(),
+        }
+    }
+}
+
+impl Inner {
+    fn next_token(&mut self, prefix: &str) -> String {
+        self.token_counter += 1;
+        format!("{prefix}{}", self.token_counter)
+    }
+
+    fn trace_id(&mut self) -> String {
+        self.trace_counter += 1;
+        format!("trace-{:08x}", self.trace_counter)
+    }
+
+    /// The delay of the longest configured prefix matching `path`.
+    fn delay_for(&self, path: &str) -> Option<Duration> {
+        self.delays
+            .iter()
+            .filter(|(p, _)| path.starts_with(p.as_str()))
+            .max_by_key(|(p, _)| p.len())
+            .map(|(_, d)| *d)
+    }
+
+    /// Consumes the first queued failure whose prefix matches `path`.
+    fn take_failure(&mut self, path: &str) -> Option<Failure> {
+        self.failures
+            .iter_mut()
+            .filter(|(p, q)| path.starts_with(p.as_str()) && !q.is_empty())
+            .find_map(|(_, q)| q.pop_front())
+    }
+
+    fn is_malformed(&self, path: &str) -> bool {
+        self.malformed.iter().any(|p| path.starts_with(p.as_str()))
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl FakePersonio {
+    /// The v1 / v2 client id the token endpoints accept.
+    pub const CLIENT_ID: &'static str = "test-client-id";
+    /// The v1 / v2 client secret the token endpoints accept.
+    pub const CLIENT_SECRET: &'static str = "test-client-secret-s3cr3t";
+    /// The Recruiting API key.
+    pub const API_KEY: &'static str = "test-recruiting-key-s3cr3t";
+    /// The company id that goes with [`Self::API_KEY`] in `X-Company-ID`.
+    pub const COMPANY_ID: &'static str = "33434";
+
+    fn bind() -> (std::net::TcpListener, Arc<Shared>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind 127.0.0.1:0 for the fake Personio");
+        listener
+            .set_nonblocking(true)
+            .expect("make the fake Personio's listener non-blocking");
+        let addr = listener
+            .local_addr()
+            .expect("local address of the fake Personio");
+        let shared = Arc::new(Shared {
+            addr,
+            inner: Mutex::new(Inner::default()),
+        });
+        (listener, shared)
+    }
+
+    fn router(shared: Arc<Shared>) -> Router {
+        Router::new().fallback(handle).with_state(shared)
+    }
+
+    /// Binds `127.0.0.1:0` and serves on the current tokio runtime (`tokio::spawn`).
+    pub async fn start() -> FakePersonio {
+        let (std_listener, shared) = Self::bind();
+        let listener = tokio::net::TcpListener::from_std(std_listener)
+            .expect("register the fake Personio's listener with tokio");
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = Self::router(shared.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        FakePersonio {
+            shared,
+            shutdown: Some(tx),
+            thread: None,
+        }
+    }
+
+    /// Starts on its own thread with its own multi-thread tokio runtime, for tests that are not async.
+    /// The server lives until the `FakePersonio` is dropped.
+    pub fn start_blocking() -> FakePersonio {
+        let (std_listener, shared) = Self::bind();
+        let (tx, rx) = oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        let app = Self::router(shared.clone());
+        let thread = std::thread::Builder::new()
+            .name("fake-personio".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("build the fake Personio's runtime");
+                rt.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(std_listener)
+                        .expect("register the fake Personio's listener with tokio");
+                    tokio::spawn(async move {
+                        let _ = axum::serve(listener, app).await;
+                    });
+                    let _ = ready_tx.send(());
+                    let _ = rx.await;
+                });
+                // Dropping the runtime cancels the server and every open connection.
+                drop(rt);
+            })
+            .expect("spawn the fake Personio's thread");
+        ready_rx
+            .recv()
+            .expect("the fake Personio's thread failed to start");
+        FakePersonio {
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.shared.addr)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    // ----- knobs -----
+
+    /// Number of v1 employees (ids `1..=n`). Default 250.
+    pub fn set_employees(&self, n: usize) {
+        self.shared.lock().employees = n;
+    }
+
+    /// Number of v2 persons (ids `"1"..="n"`). Default 120.
+    pub fn set_persons(&self, n: usize) {
+        self.shared.lock().persons = n;
+    }
+
+    /// The `expires_in` handed out by both token endpoints. Default 86400. (Not enforced by the
+    /// server: tokens stay valid until [`Self::expire_tokens`].)
+    pub fn set_token_lifetime(&self, secs: u64) {
+        self.shared.lock().token_lifetime = secs;
+    }
+
+    /// v1: leave `expires_in` out of the token response's `data` (older deployments).
+    pub fn omit_expires_in(&self, yes: bool) {
+        self.shared.lock().omit_expires_in = yes;
+    }
+
+    /// Delay before answering token requests (both versions), so concurrent callers overlap. Default 0.
+    pub fn set_token_delay(&self, d: Duration) {
+        self.shared.lock().token_delay = d;
+    }
+
+    /// Every token issued so far (v1 and v2) is now invalid: resource calls with them get 401.
+    pub fn expire_tokens(&self) {
+        let mut inner = self.shared.lock();
+        inner.v1_tokens.clear();
+        inner.v2_tokens.clear();
+    }
+
+    /// The next `failures.len()` requests to paths starting with `path_prefix` answer these statuses
+    /// instead, each with an optional `Retry-After` value, and a JSON error body. Calls append.
+    ///
+    /// Panics (test setup error) on an invalid status or header value.
+    pub fn fail_next(&self, path_prefix: &str, failures: Vec<(u16, Option<String>)>) {
+        let parsed: Vec<Failure> = failures
+            .into_iter()
+            .map(|(code, retry_after)| {
+                let status = StatusCode::from_u16(code).expect("fail_next: invalid status code");
+                let retry_after = retry_after.map(|v| {
+                    HeaderValue::from_str(&v).expect("fail_next: invalid Retry-After value")
+                });
+                (status, retry_after)
+            })
+            .collect();
+        let mut inner = self.shared.lock();
+        match inner.failures.iter_mut().find(|(p, _)| p == path_prefix) {
+            Some((_, queue)) => queue.extend(parsed),
+            None => inner.failures.push((path_prefix.to_owned(), parsed.into())),
+        }
+    }
+
+    /// Responses on paths starting with `path_prefix` are delayed by `d` (`Duration::ZERO` removes it).
+    /// When several prefixes match, the longest wins.
+    pub fn set_delay(&self, path_prefix: &str, d: Duration) {
+        let mut inner = self.shared.lock();
+        inner.delays.retain(|(p, _)| p != path_prefix);
+        if !d.is_zero() {
+            inner.delays.push((path_prefix.to_owned(), d));
+        }
+    }
+
+    /// Requests to paths starting with `path_prefix` answer 200 with a truncated JSON body.
+    pub fn set_malformed(&self, path_prefix: &str, yes: bool) {
+        let mut inner = self.shared.lock();
+        inner.malformed.retain(|p| p != path_prefix);
+        if yes {
+            inner.malformed.push(path_prefix.to_owned());
+        }
+    }
+
+    /// How `GET /v2/persons` builds its `next` link. Default [`NextLinkMode::Absolute`].
+    pub fn set_v2_next_link(&self, mode: NextLinkMode) {
+        self.shared.lock().next_link = mode;
+    }
+
+    /// The job feed answers 307 to `https://www.personio.com/` (an unknown company).
+    pub fn set_unknown_company(&self, yes: bool) {
+        self.shared.lock().unknown_company = yes;
+    }
+
+    // ----- observations -----
+
+    /// `POST /v1/auth` requests received (any outcome, injected failures included).
+    pub fn token_requests_v1(&self) -> usize {
+        self.shared.lock().token_requests_v1
+    }
+
+    /// `POST /v2/auth/token` requests received (any outcome, injected failures included).
+    pub fn token_requests_v2(&self) -> usize {
+        self.shared.lock().token_requests_v2
+    }
+
+    /// v1 tokens successfully issued.
+    pub fn tokens_issued_v1(&self) -> usize {
+        self.shared.lock().tokens_issued_v1
+    }
+
+    /// v2 tokens successfully issued.
+    pub fn tokens_issued_v2(&self) -> usize {
+        self.shared.lock().tokens_issued_v2
+    }
+
+    /// Every request received, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// Number of requests whose path starts with `path_prefix`.
+    pub fn count(&self, path_prefix: &str) -> usize {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.path.starts_with(path_prefix))
+            .count()
+    }
+
+    /// Requests to the job feed (`/xml`) that carried an `Authorization` header (should be 0).
+    pub fn feed_requests_with_authorization(&self) -> usize {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.path == "/xml" && r.header("authorization").is_some())
+            .count()
+    }
+
+    /// Recruiting applications accepted, as the JSON objects the client sent.
+    pub fn applications(&self) -> Vec<Value> {
+        self.shared.lock().applications.clone()
+    }
+}
+
+impl Drop for FakePersonio {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+// ----- responses -----
+
+fn respond(status: StatusCode, content_type: &str, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+fn json(status: StatusCode, value: &Value) -> Response {
+    respond(status, "application/json", value.to_string())
+}
+
+/// The v1 / recruiting error shape: `{"success":false,"error":{"code":..,"message":..}}`.
+fn v1_error(status: StatusCode, code: u16, message: &str) -> Response {
+    json(
+        status,
+        &json!({"success": false, "error": {"code": code, "message": message}}),
+    )
+}
+
+/// The OAuth 2.0 error shape of `/v2/auth/token`, as `application/problem+json`.
+fn oauth_error(shared: &Shared, status: StatusCode, error: &str, description: &str) -> Response {
+    let trace_id = shared.lock().trace_id();
+    let body = json!({"error": error, "error_description": description, "trace_id": trace_id});
+    respond(status, "application/problem+json", body.to_string())
+}
+
+/// The v2 resource error shape, as `application/problem+json`.
+fn v2_error(shared: &Shared, status: StatusCode, title: &str, detail: &str) -> Response {
+    let trace_id = shared.lock().trace_id();
+    let body = json!({
+        "personio_trace_id": trace_id,
+        "errors": [{"title": title, "detail": detail}],
+    });
+    respond(status, "application/problem+json", body.to_string())
+}
+
+fn method_not_allowed(allowed: &str) -> Response {
+    let mut response = v1_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        405,
+        &format!("Method not allowed (use {allowed})"),
+    );
+    if let Ok(v) = HeaderValue::from_str(allowed) {
+        response.headers_mut().insert(header::ALLOW, v);
+    }
+    response
+}
+
+// ----- request helpers -----
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space; bad escapes stay literal).
+fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b'%' => {
+                let hi = bytes.get(i + 1).copied().and_then(hex_value);
+                let lo = bytes.get(i + 2).copied().and_then(hex_value);
+                if let (Some(hi), Some(lo)) = (hi, lo) {
+                    out.push(hi << 4 | lo);
+                    i += 3;
+                } else {
+                    out.push(b'%');
+                    i += 1;
+                }
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses a query string or form body into decoded pairs.
+fn parse_pairs(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (k, v) = part.split_once('=').unwrap_or((part, ""));
+            (url_decode(k), url_decode(v))
+        })
+        .collect()
+}
+
+fn pair<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn query_pairs(rec: &Recorded) -> Vec<(String, String)> {
+    rec.query.as_deref().map(parse_pairs).unwrap_or_default()
+}
+
+/// The media type of the request (`Content-Type` without parameters, lowercase).
+fn media_type(rec: &Recorded) -> Option<String> {
+    rec.header("content-type").map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(rec: &Recorded) -> Option<&str> {
+    let value = rec.header("authorization")?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// `http://<Host header>`, or the listening address without one.
+fn request_origin(shared: &Shared, rec: &Recorded) -> String {
+    match rec.header("host") {
+        Some(host) if !host.is_empty() => format!("http://{host}"),
+        _ => format!("http://{}", shared.addr),
+    }
+}
+
+// ----- the handler -----
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (body, too_large) = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => (bytes.to_vec(), false),
+        Err(_) => (Vec::new(), true),
+    };
+    let rec = Recorded {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+    };
+
+    let delay = {
+        let mut inner = shared.lock();
+        inner.requests.push(rec.clone());
+        if parts.method == Method::POST {
+            match rec.path.as_str() {
+                "/v1/auth" => inner.token_requests_v1 += 1,
+                "/v2/auth/token" => inner.token_requests_v2 += 1,
+                _ => {}
+            }
+        }
+        inner.delay_for(&rec.path)
+    };
+    if too_large {
+        return v1_error(StatusCode::PAYLOAD_TOO_LARGE, 413, "Request body too large");
+    }
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+
+    let failure = shared.lock().take_failure(&rec.path);
+    if let Some((status, retry_after)) = failure {
+        let message = if status == StatusCode::TOO_MANY_REQUESTS {
+            "Too many requests"
+        } else {
+            status.canonical_reason().unwrap_or("Injected failure")
+        };
+        let mut response = v1_error(status, status.as_u16(), message);
+        if let Some(v) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
+    let malformed = shared.lock().is_malformed(&rec.path);
+    if malformed {
+        return respond(
+            StatusCode::OK,
+            "application/json",
+            r#"{"success":true,"data":[{"type":"#,
+        );
+    }
+
+    dispatch(&shared, &rec, &parts.method).await
+}
+
+async fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Response {
+    let expected = match rec.path.as_str() {
+        "/v1/auth" | "/v2/auth/token" | "/v2/auth/revoke" | "/v1/recruiting/applications" => {
+            Method::POST
+        }
+        "/v1/company/employees" | "/v2/persons" | "/xml" => Method::GET,
+        _ => return v1_error(StatusCode::NOT_FOUND, 404, "Not found"),
+    };
+    if *method != expected {
+        return method_not_allowed(expected.as_str());
+    }
+    match rec.path.as_str() {
+        "/v1/auth" => v1_auth(shared, rec).await,
+        "/v2/auth/token" => v2_token(shared, rec).await,
+        "/v2/auth/revoke" => v2_revoke(shared, rec),
+        "/v1/company/employees" => employees(shared, rec),
+        "/v2/persons" => persons(shared, rec),
+        "/v1/recruiting/applications" => application(shared, rec),
+        _ => job_feed(shared, rec),
+    }
+}
+
+/// `POST /v1/auth`.
+async fn v1_auth(shared: &Shared, rec: &Recorded) -> Response {
+    let query = query_pairs(rec);
+    if pair(&query, "client_id").is_some() || pair(&query, "client_secret").is_some() {
+        return v1_error(
+            StatusCode::BAD_REQUEST,
+            400,
+            "Credentials must be sent in the request body, never in the query string",
+        );
+    }
+    let (client_id, client_secret) = match media_type(rec).as_deref() {
+        Some("application/x-www-form-urlencoded") => {
+            let form = parse_pairs(&String::from_utf8_lossy(&rec.body));
+            (
+                pair(&form, "client_id").map(str::to_owned),
+                pair(&form, "client_secret").map(str::to_owned),
+            )
+        }
+        Some("application/json") | None => {
+            let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&rec.body) else {
+                return v1_error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    "The request body must be a JSON object",
+                );
+            };
+            let field = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+            (field("client_id"), field("client_secret"))
+        }
+        Some(other) => {
+            return v1_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                415,
+                &format!("Unsupported content type {other}"),
+            );
+        }
+    };
+    let (Some(client_id), Some(client_secret)) = (client_id, client_secret) else {
+        return v1_error(
+            StatusCode::BAD_REQUEST,
+            400,
+            "client_id and client_secret are required",
+        );
+    };
+
+    let delay = shared.lock().token_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+
+    if client_id != FakePersonio::CLIENT_ID || client_secret != FakePersonio::CLIENT_SECRET {
+        return v1_error(StatusCode::UNAUTHORIZED, 401, "Wrong credentials");
+    }
+    let (token, lifetime, omit) = {
+        let mut inner = shared.lock();
+        let token = inner.next_token("papi-v1-");
+        inner.v1_tokens.insert(token.clone());
+        inner.tokens_issued_v1 += 1;
+        (token, inner.token_lifetime, inner.omit_expires_in)
+    };
+    let mut data = Map::new();
+    data.insert("token".into(), Value::String(token.clone()));
+    if !omit {
+        data.insert("expires_in".into(), Value::from(lifetime));
+    }
+    data.insert("scope".into(), Value::from("employees:read"));
+    let mut response = json(
+        StatusCode::OK,
+        &json!({"success": true, "data": Value::Object(data)}),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+        response.headers_mut().insert(header::AUTHORIZATION, v);
+    }
+    response
+}
+
+/// `POST /v2/auth/token`.
+async fn v2_token(shared: &Shared, rec: &Recorded) -> Response {
+    let query = query_pairs(rec);
+    if pair(&query, "client_id").is_some() || pair(&query, "client_secret").is_some() {
+        return oauth_error(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Credentials must be sent in the form body, never in the query string",
+        );
+    }
+    if media_type(rec).as_deref() != Some("application/x-www-form-urlencoded") {
+        return oauth_error(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The body must be application/x-www-form-urlencoded",
+        );
+    }
+    let form = parse_pairs(&String::from_utf8_lossy(&rec.body));
+    match pair(&form, "grant_type") {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return oauth_error(
+                shared,
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                &format!("Unsupported grant_type {other:?}: only client_credentials"),
+            );
+        }
+        None => {
+            return oauth_error(
+                shared,
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is required",
+            );
+        }
+    }
+    let (Some(client_id), Some(client_secret)) =
+        (pair(&form, "client_id"), pair(&form, "client_secret"))
+    else {
+        return oauth_error(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "client_id and client_secret are required",
+        );
+    };
+
+    let delay = shared.lock().token_delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+
+    if client_id != FakePersonio::CLIENT_ID || client_secret != FakePersonio::CLIENT_SECRET {
+        return oauth_error(
+            shared,
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed",
+        );
+    }
+    let scope = pair(&form, "scope")
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or("personio:persons:read")
+        .to_owned();
+    let (token, lifetime) = {
+        let mut inner = shared.lock();
+        let token = inner.next_token("papi-v2-");
+        inner.v2_tokens.insert(token.clone());
+        inner.tokens_issued_v2 += 1;
+        (token, inner.token_lifetime)
+    };
+    let mut response = json(
+        StatusCode::OK,
+        &json!({
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "scope": scope,
+            "refresh_token": null,
+        }),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `POST /v2/auth/revoke`: form `token=...`, 200 with an empty body.
+fn v2_revoke(shared: &Shared, rec: &Recorded) -> Response {
+    if media_type(rec).as_deref() != Some("application/x-www-form-urlencoded") {
+        return oauth_error(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The body must be application/x-www-form-urlencoded",
+        );
+    }
+    let form = parse_pairs(&String::from_utf8_lossy(&rec.body));
+    let Some(token) = pair(&form, "token") else {
+        return oauth_error(
+            shared,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "token is required",
+        );
+    };
+    shared.lock().v2_tokens.remove(token);
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::OK;
+    response
+}
+
+/// Parses `limit` (default 50, 1..=100).
+fn parse_limit(pairs: &[(String, String)]) -> Result<usize, String> {
+    match pair(pairs, "limit") {
+        None => Ok(50),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "limit must be an integer from 1 to 100, got {raw:?}"
+            )),
+        },
+    }
+}
+
+/// `GET /v1/company/employees`.
+fn employees(shared: &Shared, rec: &Recorded) -> Response {
+    let Some(token) = bearer(rec) else {
+        return v1_error(
+            StatusCode::UNAUTHORIZED,
+            0,
+            "The Authorization header is missing or not a Bearer token",
+        );
+    };
+    let (valid, total) = {
+        let inner = shared.lock();
+        (inner.v1_tokens.contains(token), inner.employees)
+    };
+    if !valid {
+        return v1_error(
+            StatusCode::UNAUTHORIZED,
+            0,
+            "The token is invalid or has expired",
+        );
+    }
+    let query = query_pairs(rec);
+    let limit = match parse_limit(&query) {
+        Ok(limit) => limit,
+        Err(message) => return v1_error(StatusCode::BAD_REQUEST, 400, &message),
+    };
+    let offset = match pair(&query, "offset") {
+        None => 0,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) => n,
+            Err(_) => {
+                return v1_error(
+                    StatusCode::BAD_REQUEST,
+                    400,
+                    &format!("offset must be a non-negative integer, got {raw:?}"),
+                );
+            }
+        },
+    };
+    let first = offset.saturating_add(1);
+    let last = offset.saturating_add(limit).min(total);
+    let data: Vec<Value> = (first..=last)
+        .map(|i| {
+            json!({
+                "type": "Employee",
+                "attributes": {
+                    "id": {"label": "ID", "value": i},
+                    "first_name": {"label": "First name", "value": format!("First{i}")},
+                    "last_name": {"label": "Last name", "value": format!("Last{i}")},
+                    "email": {"label": "Email", "value": format!("employee{i}@example.com")},
+                },
+            })
+        })
+        .collect();
+    let mut response = json(
+        StatusCode::OK,
+        &json!({
+            "success": true,
+            "metadata": {
+                "total_elements": total,
+                "current_page": offset / limit,
+                "total_pages": total.div_ceil(limit),
+            },
+            "offset": offset,
+            "limit": limit,
+            "data": data,
+        }),
+    );
+    // Personio still echoes the token in each response's Authorization header.
+    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
+        response.headers_mut().insert(header::AUTHORIZATION, v);
+    }
+    response
+}
+
+/// `GET /v2/persons`.
+fn persons(shared: &Shared, rec: &Recorded) -> Response {
+    let (valid, total, mode) = {
+        let inner = shared.lock();
+        let valid = bearer(rec).is_some_and(|t| inner.v2_tokens.contains(t));
+        (valid, inner.persons, inner.next_link)
+    };
+    if !valid {
+        return v2_error(
+            shared,
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "The access token is missing, invalid or expired",
+        );
+    }
+    let query = query_pairs(rec);
+    let limit = match parse_limit(&query) {
+        Ok(limit) => limit,
+        Err(message) => return v2_error(shared, StatusCode::BAD_REQUEST, "Bad Request", &message),
+    };
+    let offset = match pair(&query, "cursor") {
+        None => 0,
+        Some(raw) => match raw.strip_prefix('c').and_then(|n| n.parse::<usize>().ok()) {
+            Some(n) if n <= total => n,
+            _ => {
+                return v2_error(
+                    shared,
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request",
+                    &format!("Invalid cursor {raw:?}"),
+                );
+            }
+        },
+    };
+    let origin = request_origin(shared, rec);
+    let link = |cursor: Option<usize>, mode: NextLinkMode| {
+        let q = match cursor {
+            Some(c) => format!("cursor=c{c}&limit={limit}"),
+            None => format!("limit={limit}"),
+        };
+        match mode {
+            NextLinkMode::Absolute | NextLinkMode::Repeat => format!("{origin}/v2/persons?{q}"),
+            NextLinkMode::Relative => format!("/v2/persons?{q}"),
+            NextLinkMode::ForeignHost => format!("https://evil.example.com/v2/persons?{q}"),
+        }
+    };
+    let self_mode = if mode == NextLinkMode::Relative {
+        NextLinkMode::Relative
+    } else {
+        NextLinkMode::Absolute
+    };
+    let this = pair(&query, "cursor").map(|_| offset);
+    let next = match mode {
+        NextLinkMode::Repeat => (limit < total).then(|| link(Some(limit), mode)),
+        _ => {
+            let next = offset.saturating_add(limit);
+            (next < total).then(|| link(Some(next), mode))
+        }
+    };
+    let first = offset.saturating_add(1);
+    let last = offset.saturating_add(limit).min(total);
+    let data: Vec<Value> = (first..=last)
+        .map(|i| {
+            json!({
+                "id": i.to_string(),
+                "first_name": format!("First{i}"),
+                "last_name": format!("Last{i}"),
+                "email": format!("person{i}@example.com"),
+            })
+        })
+        .collect();
+    let mut links = Map::new();
+    links.insert("self".into(), json!({"href": link(this, self_mode)}));
+    if let Some(next) = next {
+        links.insert("next".into(), json!({"href": next}));
+    }
+    json(
+        StatusCode::OK,
+        &json!({"_data": data, "_meta": {"links": Value::Object(links)}}),
+    )
+}
+
+/// `POST /v1/recruiting/applications`.
+fn application(shared: &Shared, rec: &Recorded) -> Response {
+    let key_ok = bearer(rec) == Some(FakePersonio::API_KEY);
+    let company_ok = rec.header("x-company-id").map(str::trim) == Some(FakePersonio::COMPANY_ID);
+    if !key_ok || !company_ok {
+        return v1_error(
+            StatusCode::UNAUTHORIZED,
+            401,
+            "Unauthorized: key and/or company id not recognised",
+        );
+    }
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&rec.body) else {
+        return v1_error(
+            StatusCode::BAD_REQUEST,
+            400,
+            "The request body must be a JSON object",
+        );
+    };
+    let missing: Vec<&str> = APPLICATION_REQUIRED
+        .iter()
+        .copied()
+        .filter(|field| match body.get(*field) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(s)) => s.trim().is_empty(),
+            Some(_) => false,
+        })
+        .collect();
+    if !missing.is_empty() {
+        return v1_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            422,
+            &format!("Missing required fields: {}", missing.join(", ")),
+        );
+    }
+    let id = {
+        let mut inner = shared.lock();
+        inner.applications.push(Value::Object(body.clone()));
+        inner.applications.len()
+    };
+    let mut data = Map::new();
+    data.insert("id".into(), Value::from(id));
+    for (k, v) in body {
+        if k != "id" {
+            data.insert(k, v);
+        }
+    }
+    json(
+        StatusCode::CREATED,
+        &json!({"success": true, "data": Value::Object(data)}),
+    )
+}
+
+/// `GET /xml?language=..`: the public job feed.
+fn job_feed(shared: &Shared, rec: &Recorded) -> Response {
+    if shared.lock().unknown_company {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+        response.headers_mut().insert(
+            header::LOCATION,
+            HeaderValue::from_static("https://www.personio.com/"),
+        );
+        return response;
+    }
+    let query = query_pairs(rec);
+    let language = pair(&query, "language").unwrap_or("en");
+    if !FEED_LANGUAGES.contains(&language) {
+        return respond(
+            StatusCode::BAD_REQUEST,
+            "text/plain; charset=utf-8",
+            format!(
+                "Unsupported language {language:?}: use one of {}",
+                FEED_LANGUAGES.join(", ")
+            ),
+        );
+    }
+    respond(
+        StatusCode::OK,
+        "application/xml; charset=utf-8",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <workzag-jobs><position><id>1</id><name>Engineer</name></position></workzag-jobs>\n",
+    )
+}

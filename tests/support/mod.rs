@@ -1,0 +1,4 @@
+//! Test support shared by the integration tests. Every test binary uses only a subset.
+#![allow(dead_code)]
+
+pub mod fake_personio;
