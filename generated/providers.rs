@@ -317,6 +317,17 @@ pub mod personio {
                 app_id: fields.optional(1),
             })
         }
+        /// Runs the checks of `from_json` without building the value: every problem at
+        /// once, and no heap allocation when the input is valid.
+        pub fn validate_json(
+            value: &::terapi_runtime::__private::serde_json::Value,
+        ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
+            ::terapi_runtime::Fields::validate(
+                ::terapi_runtime::Section::ConnectionConfig,
+                &CONNECTION_CONFIG_PARAMS,
+                value,
+            )
+        }
     }
     impl ::core::convert::TryFrom<::terapi_runtime::__private::serde_json::Value>
     for ConnectionConfig {
@@ -391,6 +402,17 @@ pub mod personio {
                 client_id: fields.required_secret(0),
                 client_secret: fields.required_secret(1),
             })
+        }
+        /// Runs the checks of `from_json` without building the value: every problem at
+        /// once, and no heap allocation when the input is valid.
+        pub fn validate_json(
+            value: &::terapi_runtime::__private::serde_json::Value,
+        ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
+            ::terapi_runtime::Fields::validate(
+                ::terapi_runtime::Section::Credentials,
+                &CREDENTIALS_PARAMS,
+                value,
+            )
         }
     }
     impl ::core::convert::TryFrom<::terapi_runtime::__private::serde_json::Value>
@@ -747,6 +769,17 @@ pub mod personio_recruiting {
                 app_id: fields.optional(3),
             })
         }
+        /// Runs the checks of `from_json` without building the value: every problem at
+        /// once, and no heap allocation when the input is valid.
+        pub fn validate_json(
+            value: &::terapi_runtime::__private::serde_json::Value,
+        ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
+            ::terapi_runtime::Fields::validate(
+                ::terapi_runtime::Section::ConnectionConfig,
+                &CONNECTION_CONFIG_PARAMS,
+                value,
+            )
+        }
     }
     impl ::core::convert::TryFrom<::terapi_runtime::__private::serde_json::Value>
     for ConnectionConfig {
@@ -807,6 +840,17 @@ pub mod personio_recruiting {
             ::core::result::Result::Ok(Self {
                 api_key: fields.required_secret(0),
             })
+        }
+        /// Runs the checks of `from_json` without building the value: every problem at
+        /// once, and no heap allocation when the input is valid.
+        pub fn validate_json(
+            value: &::terapi_runtime::__private::serde_json::Value,
+        ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
+            ::terapi_runtime::Fields::validate(
+                ::terapi_runtime::Section::Credentials,
+                &CREDENTIALS_PARAMS,
+                value,
+            )
         }
     }
     impl ::core::convert::TryFrom<::terapi_runtime::__private::serde_json::Value>
@@ -1173,6 +1217,17 @@ pub mod personio_v2 {
                 app_id: fields.optional(1),
             })
         }
+        /// Runs the checks of `from_json` without building the value: every problem at
+        /// once, and no heap allocation when the input is valid.
+        pub fn validate_json(
+            value: &::terapi_runtime::__private::serde_json::Value,
+        ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
+            ::terapi_runtime::Fields::validate(
+                ::terapi_runtime::Section::ConnectionConfig,
+                &CONNECTION_CONFIG_PARAMS,
+                value,
+            )
+        }
     }
     impl ::core::convert::TryFrom<::terapi_runtime::__private::serde_json::Value>
     for ConnectionConfig {
@@ -1247,6 +1302,17 @@ pub mod personio_v2 {
                 client_id: fields.required_secret(0),
                 client_secret: fields.required_secret(1),
             })
+        }
+        /// Runs the checks of `from_json` without building the value: every problem at
+        /// once, and no heap allocation when the input is valid.
+        pub fn validate_json(
+            value: &::terapi_runtime::__private::serde_json::Value,
+        ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
+            ::terapi_runtime::Fields::validate(
+                ::terapi_runtime::Section::Credentials,
+                &CREDENTIALS_PARAMS,
+                value,
+            )
         }
     }
     impl ::core::convert::TryFrom<::terapi_runtime::__private::serde_json::Value>

@@ -526,6 +526,14 @@ impl Emitter<'_> {
                     let #fields_binding = #rt::Fields::read(#rt::Section::#section_variant, &#statics, value)?;
                     ::core::result::Result::Ok(Self { #( #inits )* })
                 }
+
+                /// Runs the checks of `from_json` without building the value: every problem at
+                /// once, and no heap allocation when the input is valid.
+                pub fn validate_json(
+                    value: &#rt::__private::serde_json::Value,
+                ) -> ::core::result::Result<(), #rt::ValidationErrors> {
+                    #rt::Fields::validate(#rt::Section::#section_variant, &#statics, value)
+                }
             }
 
             impl ::core::convert::TryFrom<#rt::__private::serde_json::Value> for #name {

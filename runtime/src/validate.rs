@@ -158,66 +158,20 @@ impl<'a> Fields<'a> {
         specs: &[ParamSpec],
         input: &'a Value,
     ) -> Result<Self, ValidationErrors> {
-        let Value::Object(map) = input else {
-            let kind = ValidationErrorKind::NotAnObject {
-                found: json_kind(input),
-            };
-            let error = ValidationError::new(section, section.as_str(), kind);
-            return Err(ValidationErrors::from_vec(vec![error]).expect("one error"));
-        };
-        let mut errors = Vec::new();
         let mut values = Vec::with_capacity(specs.len());
-        for spec in specs {
-            let value = match map.get(spec.key) {
-                None | Some(Value::Null) => None,
-                Some(Value::String(s)) if s.is_empty() => {
-                    if !spec.optional {
-                        errors.push(ValidationError::new(
-                            section,
-                            spec.key,
-                            ValidationErrorKind::Empty,
-                        ));
-                    }
-                    values.push(None);
-                    continue;
-                }
-                Some(Value::String(s)) => Some(s.as_str()),
-                Some(other) => {
-                    let kind = ValidationErrorKind::NotAString {
-                        found: json_kind(other),
-                    };
-                    errors.push(ValidationError::new(section, spec.key, kind));
-                    values.push(None);
-                    continue;
-                }
-            };
-            match value {
-                Some(v) => spec.check(section, v, &mut errors),
-                None if !spec.optional => errors.push(ValidationError::new(
-                    section,
-                    spec.key,
-                    ValidationErrorKind::Missing,
-                )),
-                None => {}
-            }
-            values.push(value);
-        }
-        // Sorted whatever the map's order (serde_json keeps input order when some crate in
-        // the build turns on its `preserve_order` feature).
-        let mut unknown: Vec<&String> = map
-            .keys()
-            .filter(|k| !specs.iter().any(|s| s.key == *k))
-            .collect();
-        unknown.sort();
-        for key in unknown {
-            let suggestion = closest(key, specs.iter().map(|s| s.key));
-            let kind = ValidationErrorKind::UnknownParam { suggestion };
-            errors.push(ValidationError::new(section, key.as_str(), kind));
-        }
-        match ValidationErrors::from_vec(errors) {
-            Some(errors) => Err(errors),
-            None => Ok(Fields { values }),
-        }
+        scan(section, specs, input, |v| values.push(v))?;
+        Ok(Fields { values })
+    }
+
+    /// The same checks as [`Fields::read`], keeping nothing: for validating input without
+    /// building the typed value. It allocates nothing when the input is valid (after a
+    /// pattern's first use, which compiles it).
+    pub fn validate(
+        section: Section,
+        specs: &[ParamSpec],
+        input: &'a Value,
+    ) -> Result<(), ValidationErrors> {
+        scan(section, specs, input, |_| {})
     }
 
     fn get(&self, index: usize) -> Option<&'a str> {
@@ -242,6 +196,78 @@ impl<'a> Fields<'a> {
     /// The value of an optional secret param.
     pub fn optional_secret(&self, index: usize) -> Option<Secret> {
         self.get(index).map(Secret::new)
+    }
+}
+
+/// The checks of [`Fields::read`]: `value` gets each spec's value in order (`None` when
+/// absent or invalid); the errors are returned together.
+fn scan<'a>(
+    section: Section,
+    specs: &[ParamSpec],
+    input: &'a Value,
+    mut value_of: impl FnMut(Option<&'a str>),
+) -> Result<(), ValidationErrors> {
+    let Value::Object(map) = input else {
+        let kind = ValidationErrorKind::NotAnObject {
+            found: json_kind(input),
+        };
+        let error = ValidationError::new(section, section.as_str(), kind);
+        return Err(ValidationErrors::from_vec(vec![error]).expect("one error"));
+    };
+    let mut errors = Vec::new();
+    for spec in specs {
+        let value = match map.get(spec.key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.is_empty() => {
+                if !spec.optional {
+                    errors.push(ValidationError::new(
+                        section,
+                        spec.key,
+                        ValidationErrorKind::Empty,
+                    ));
+                }
+                value_of(None);
+                continue;
+            }
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(other) => {
+                let kind = ValidationErrorKind::NotAString {
+                    found: json_kind(other),
+                };
+                errors.push(ValidationError::new(section, spec.key, kind));
+                value_of(None);
+                continue;
+            }
+        };
+        match value {
+            Some(v) => spec.check(section, v, &mut errors),
+            None if !spec.optional => errors.push(ValidationError::new(
+                section,
+                spec.key,
+                ValidationErrorKind::Missing,
+            )),
+            None => {}
+        }
+        value_of(value);
+    }
+    // Unknown params, sorted whatever the map's order (serde_json keeps input order when
+    // some crate in the build turns on its `preserve_order` feature). No allocation when
+    // there are none.
+    if map.len() > specs.iter().filter(|s| map.contains_key(s.key)).count() {
+        let mut unknown: Vec<&String> = map
+            .keys()
+            .filter(|k| !specs.iter().any(|s| s.key == *k))
+            .collect();
+        unknown.sort();
+        for key in unknown {
+            let suggestion = closest(key, specs.iter().map(|s| s.key));
+            let kind = ValidationErrorKind::UnknownParam { suggestion };
+            errors.push(ValidationError::new(section, key.as_str(), kind));
+        }
+    }
+    match ValidationErrors::from_vec(errors) {
+        Some(errors) => Err(errors),
+        None => Ok(()),
     }
 }
 
@@ -352,6 +378,20 @@ mod tests {
             ]
         );
         assert!(!got.join("").contains("sk-live"));
+    }
+
+    #[test]
+    fn validate_agrees_with_read() {
+        for input in [
+            json!({"companyId": "123", "partnerId": "ACME", "apiKey": "papi-x", "language": "de"}),
+            json!({"companyId": "", "partnerId": "my_app", "apiKey": 5, "langauge": "x"}),
+            json!({}),
+            json!([1]),
+        ] {
+            let read = Fields::read(Section::Credentials, &SPECS, &input).map(|_| ());
+            let validate = Fields::validate(Section::Credentials, &SPECS, &input);
+            assert_eq!(read, validate, "{input}");
+        }
     }
 
     #[test]

@@ -174,6 +174,9 @@ struct Inner {
     base: Url,
     token_url: Option<Url>,
     verification_base: Option<Url>,
+    /// Whether the verification URL is on the base URL's host (then it gets the provider's
+    /// headers and credentials).
+    verification_on_api_host: bool,
     http: reqwest::Client,
     settings: Settings,
     token: auth::TokenCache,
@@ -250,7 +253,8 @@ impl Connection {
                 source,
             })
         };
-        let base = prepare(render(binding.base_url())?, "the base URL")?;
+        let catalog_base = render(binding.base_url())?;
+        let base = prepare(catalog_base.clone(), "the base URL")?;
         let token_url = match binding.token_url() {
             Some(url) => Some(prepare(render(url)?, "the token URL")?),
             None => None,
@@ -267,8 +271,15 @@ impl Connection {
                 ));
             }
         }
+        // Whether the check goes to the API's own host is decided on the catalog's URLs: the
+        // origin override maps every host to one.
+        let mut verification_on_api_host = true;
         let verification_base = match binding.verification_base_url() {
-            Some(url) => Some(prepare(render(url)?, "the verification URL")?),
+            Some(url) => {
+                let url = render(url)?;
+                verification_on_api_host = url_check::same_origin(&url, &catalog_base);
+                Some(prepare(url, "the verification URL")?)
+            }
             None => None,
         };
         let http = settings.http_client()?;
@@ -279,6 +290,7 @@ impl Connection {
                 base,
                 token_url,
                 verification_base,
+                verification_on_api_host,
                 http,
                 settings,
                 token: auth::TokenCache::default(),
