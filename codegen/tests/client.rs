@@ -167,7 +167,7 @@ fn client_spec_carries_the_token_request_pagination_retry_and_verification() {
     assert_has(&params, "Lit(\"3600\")");
     assert_has(
         &code,
-        "fn client_credentials(&self) -> ::core::option::Option<(&::core::primitive::str, &::core::primitive::str)> { ::core::option::Option::Some((self.credentials.client_id.expose(), self.credentials.client_secret.expose(),)) }",
+        "fn client_credentials(&self,) -> ::core::option::Option<(&::core::primitive::str, &::core::primitive::str)> { ::core::option::Option::Some((self.credentials.client_id.expose(), self.credentials.client_secret.expose(),)) }",
     );
 }
 
