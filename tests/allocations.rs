@@ -41,7 +41,8 @@ fn validating_valid_params_allocates_nothing_and_invalid_params_are_still_report
     assert!(building > 0);
 
     // The allocation-free path still finds every problem.
-    let bad = json!({ "companyId": "33x", "company": "evil.com/", "partnerId": "acme", "extra": 1 });
+    let bad =
+        json!({ "companyId": "33x", "company": "evil.com/", "partnerId": "acme", "extra": 1 });
     let errors = personio_recruiting::ConnectionConfig::validate_json(&bad).unwrap_err();
     let params: Vec<&str> = errors.iter().map(|e| e.param()).collect();
     assert_eq!(params, ["companyId", "company", "partnerId", "extra"]);

@@ -15,7 +15,9 @@ fn example(name: &str) -> Command {
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps");
-    let path: PathBuf = dir.join("examples").join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let path: PathBuf = dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
         "{} not built (cargo test builds examples)",
@@ -55,8 +57,15 @@ fn assert_one_line_error(out: &Output, code: i32, contains: &str) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(code), "stderr: {err}");
     assert_eq!(err.lines().count(), 1, "one line: {err:?}");
-    assert!(err.contains(contains), "{err:?} should contain {contains:?}");
-    for secret in [FakePersonio::CLIENT_SECRET, FakePersonio::API_KEY, "wrong-secret"] {
+    assert!(
+        err.contains(contains),
+        "{err:?} should contain {contains:?}"
+    );
+    for secret in [
+        FakePersonio::CLIENT_SECRET,
+        FakePersonio::API_KEY,
+        "wrong-secret",
+    ] {
         assert!(!err.contains(secret), "secret in {err:?}");
     }
     assert!(out.stdout.is_empty() || code == 1);
@@ -72,7 +81,8 @@ fn personio_employees_prints_every_employee_as_one_json_object_per_line() {
     let ids: Vec<u64> = stdout
         .lines()
         .map(|line| {
-            let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+            let v: serde_json::Value =
+                serde_json::from_str(line).expect("one JSON object per line");
             v["attributes"]["id"]["value"].as_u64().expect("id")
         })
         .collect();
@@ -167,7 +177,10 @@ fn personio_recruiting_application_posts_an_application() {
 #[test]
 fn personio_recruiting_application_reports_usage_and_auth_errors_in_one_line() {
     let server = FakePersonio::start_blocking();
-    let out = recruiting(&server).args(["Ada"]).output().expect("run example");
+    let out = recruiting(&server)
+        .args(["Ada"])
+        .output()
+        .expect("run example");
     assert_one_line_error(&out, 2, "usage:");
     let out = recruiting(&server)
         .env("PERSONIO_RECRUITING_API_KEY", "wrong-secret")

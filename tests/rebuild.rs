@@ -11,7 +11,14 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime};
 
 const WORKSPACE_FILES: &[&str] = &["Cargo.toml", "Cargo.lock", "build.rs", "providers.yaml"];
-const WORKSPACE_DIRS: &[&str] = &["src", "codegen", "runtime", "tests/hostile-crate"];
+const WORKSPACE_DIRS: &[&str] = &[
+    "src",
+    "codegen",
+    "runtime",
+    "tests/hostile-crate",
+    "examples",
+    "benches",
+];
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

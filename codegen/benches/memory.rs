@@ -48,12 +48,7 @@ fn live(prefix: &str, stage: &str) {
 fn pipeline(source: &str) {
     let p = "";
     let _profiler = dhat::Profiler::builder().testing().build();
-    let options = EmitOptions {
-        runtime: "::terapi_runtime".to_owned(),
-        docs: true,
-        source_name: "providers.yaml".into(),
-        config_derives: Vec::new(),
-    };
+    let options = EmitOptions::new("providers.yaml");
     let root = yaml::parse(source).expect("the corpus is valid YAML");
     live(p, "parse");
     let read = read_catalog(&root);

@@ -35,12 +35,7 @@ const CORPUS: &str = "../../shared/corpus/providers-2026-08-21.yaml";
 const SIZES: [usize; 3] = [10, 50, 100];
 
 fn emit_options() -> EmitOptions {
-    EmitOptions {
-        runtime: "::terapi_runtime".to_owned(),
-        docs: true,
-        source_name: "providers.yaml".into(),
-        config_derives: Vec::new(),
-    }
+    EmitOptions::new("providers.yaml")
 }
 
 /// Byte offsets of the top-level keys: lines that start with neither a space nor `#`.

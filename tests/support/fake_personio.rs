@@ -9,8 +9,9 @@
 //! - `POST /v1/recruiting/applications` (static API key + `X-Company-ID`),
 //! - `GET /xml?language=..` (the public job feed, no credentials).
 //!
-//! Knobs (`fail_next`, `set_delay`, `set_malformed`, ...) apply before the endpoint logic, and every
-//! request is recorded, in arrival order, before anything else happens to it.
+//! Knobs (`fail_next`, `redirect_next`, `set_delay`, `set_malformed`, ...) apply before the
+//! endpoint logic, and every request is recorded, in arrival order, before anything else happens
+//! to it.
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -88,6 +89,9 @@ pub struct FakePersonio {
 /// One injected failure: the status and an optional `Retry-After` value.
 type Failure = (StatusCode, Option<HeaderValue>);
 
+/// One injected redirect: the status and the `Location` value.
+type Redirect = (StatusCode, HeaderValue);
+
 /// State shared by the handle and the server.
 struct Shared {
     addr: SocketAddr,
@@ -104,6 +108,7 @@ struct Inner {
     next_link: NextLinkMode,
     unknown_company: bool,
     failures: Vec<(String, VecDeque<Failure>)>,
+    redirects: Vec<(String, VecDeque<Redirect>)>,
     delays: Vec<(String, Duration)>,
     malformed: Vec<String>,
 
@@ -130,6 +135,7 @@ impl Default for Inner {
             next_link: NextLinkMode::Absolute,
             unknown_company: false,
             failures: Vec::new(),
+            redirects: Vec::new(),
             delays: Vec::new(),
             malformed: Vec::new(),
             token_counter: 0,
@@ -169,6 +175,14 @@ impl Inner {
     /// Consumes the first queued failure whose prefix matches `path`.
     fn take_failure(&mut self, path: &str) -> Option<Failure> {
         self.failures
+            .iter_mut()
+            .filter(|(p, q)| path.starts_with(p.as_str()) && !q.is_empty())
+            .find_map(|(_, q)| q.pop_front())
+    }
+
+    /// Consumes the first queued redirect whose prefix matches `path`.
+    fn take_redirect(&mut self, path: &str) -> Option<Redirect> {
+        self.redirects
             .iter_mut()
             .filter(|(p, q)| path.starts_with(p.as_str()) && !q.is_empty())
             .find_map(|(_, q)| q.pop_front())
@@ -338,6 +352,24 @@ impl FakePersonio {
         match inner.failures.iter_mut().find(|(p, _)| p == path_prefix) {
             Some((_, queue)) => queue.extend(parsed),
             None => inner.failures.push((path_prefix.to_owned(), parsed.into())),
+        }
+    }
+
+    /// The next request to a path starting with `path_prefix` answers `status` (a 3xx) with
+    /// `Location: location` and an empty body, instead of the endpoint's answer. Calls append;
+    /// queued redirects are served before queued [`Self::fail_next`] failures.
+    ///
+    /// Panics (test setup error) on an invalid status or `Location` value.
+    pub fn redirect_next(&self, path_prefix: &str, status: u16, location: &str) {
+        let status = StatusCode::from_u16(status).expect("redirect_next: invalid status code");
+        let location =
+            HeaderValue::from_str(location).expect("redirect_next: invalid Location value");
+        let mut inner = self.shared.lock();
+        match inner.redirects.iter_mut().find(|(p, _)| p == path_prefix) {
+            Some((_, queue)) => queue.push_back((status, location)),
+            None => inner
+                .redirects
+                .push((path_prefix.to_owned(), VecDeque::from([(status, location)]))),
         }
     }
 
@@ -623,6 +655,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         tokio::time::sleep(d).await;
     }
 
+    let redirect = shared.lock().take_redirect(&rec.path);
+    if let Some((status, location)) = redirect {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = status;
+        response.headers_mut().insert(header::LOCATION, location);
+        return response;
+    }
     let failure = shared.lock().take_failure(&rec.path);
     if let Some((status, retry_after)) = failure {
         let message = if status == StatusCode::TOO_MANY_REQUESTS {
