@@ -1,334 +1,149 @@
-//! Criterion benchmarks of the HTTP client and of config validation and header rendering.
+//! Criterion benchmarks of the HTTP client's per-request overhead over plain `reqwest`, and of
+//! config validation and header rendering.
 //!
-//! Group `client_request`: one GET of `/v1/company/employees` (a fixed 1 KiB JSON body) from a
-//! minimal axum server on `127.0.0.1:0`, read whole, over a kept-alive connection:
+//! Group `client_request`: one GET of `/v1/company/employees` (a fixed JSON body of about
+//! 1 KiB) from a minimal axum server on `127.0.0.1:0`, read whole, over a kept-alive
+//! connection (one client per case, reused):
 //!
 //! - `plain_reqwest`: a `reqwest::Client` set up as the runtime sets up its own (redirects
-//!   off, 10 s connect timeout, the runtime's `User-Agent`, a 30 s per-request timeout), the
-//!   same four provider headers written by hand, the URL given as text;
-//! - `plain_reqwest_bare`: the same request from a `reqwest::Client::new()` without the
-//!   per-request timeout or `User-Agent` (what a minimal caller would write; for reference);
-//! - `client_api_key`: `personio_recruiting::Connection` (API key, headers rendered per
-//!   request), `conn.get("/company/employees").send()`;
+//!   off, 10 s connect timeout, the runtime's `User-Agent`), a 30 s per-request timeout as
+//!   the runtime sets, the four provider headers (`authorization`, `x-company-id`,
+//!   `x-personio-partner-id`, `x-personio-app-id`) written by hand, the URL given as text;
+//! - `plain_reqwest_bare`: the same GET from a client with redirects off only, without the
+//!   per-request timeout or `User-Agent` (for reference: what a minimal caller writes);
+//! - `client_api_key`: `personio_recruiting::Connection`, `conn.get("/company/employees")
+//!   .send()` (API key; the provider's headers rendered for each request);
 //! - `client_oauth_cached`: `personio::Connection` (OAuth 2.0 client credentials) after a
 //!   warm-up request, so the token comes from the cache.
 //!
-//! The server and the requests share one multi-thread tokio runtime; each sample runs its
-//! iterations inside one `block_on`. Before measuring, the bench checks that every case gets
-//! a 200 with the same body and prints the header names each case sends.
+//! The server and the requests share one multi-thread tokio runtime (one worker per core);
+//! each criterion sample runs its iterations in one `block_on` on the bench thread. Before
+//! measuring, every case is checked to get the body, and the header names each sends are
+//! printed (stderr).
 //!
-//! Group `client_render`: `personio_recruiting::ConnectionConfig::from_json`,
-//! `Credentials::from_json`, `proxy_headers` (and `proxy_headers_with` a prepared
-//! `RenderContext`, and `RenderContext::new` alone, to split the cost), and the crate-level
-//! `Connection::from_json("personio-recruiting", ..)` (connect only, no request).
+//! Group `client_request_current_thread`: `plain_reqwest`, `client_api_key` and
+//! `client_oauth_cached` again, with server and client on one current-thread runtime. No
+//! request waits for a wake-up on another thread there, so the time is CPU work: it shows
+//! what the client itself costs, apart from the scheduling of a multi-thread runtime.
+//!
+//! Group `client_render`: `personio_recruiting::ConnectionConfig::from_json` and
+//! `validate_json`, `Credentials::from_json` and `validate_json`, `proxy_headers`
+//! (`proxy_headers_with` a prepared `RenderContext`, and `RenderContext::new` alone, split
+//! its cost), and the crate-level `Connection::from_json("personio-recruiting", ..)`
+//! (connect only, no request).
+//!
+//! With `TERAPI_BENCH_INTERLEAVED=1` the binary runs no criterion group but an interleaved
+//! comparison of the request cases on both runtimes: 40 rounds (after a warm-up round) of
+//! one 250-request batch per case, in an order that rotates each round, every request timed
+//! on its own. It prints `interleaved.<case>.<stat>=<value>` lines
+//! (`interleaved_current_thread.` for the current-thread runtime): percentiles of single
+//! requests in ns, the overhead over `plain_reqwest` at p50 and per round in %, and the CPU
+//! time of the whole process (server included) per request, from Linux's per-thread
+//! `schedstat`. Being interleaved, it is less exposed than criterion's one-case-after-another
+//! runs to load that comes and goes on a shared machine.
+//!
+//! With `TERAPI_BENCH_PROFILE=<case>` (or `current_thread/<case>`) it sends 50,000 requests
+//! of that case alone and prints their mean time and CPU time: for `perf record`.
 //!
 //! Allocation counts are the other bench target, `benches/client_allocs.rs` (dhat's global
-//! allocator would slow every timing here). `benches/report_client.sh` runs both and prints
-//! the medians and ratios.
+//! allocator would slow every timing here). `benches/report_client.sh` runs all of it and
+//! prints the tables of `BENCHMARKS.md`.
 #![forbid(unsafe_code)]
 
+#[path = "support/client_cases.rs"]
+mod cases;
+
 use std::hint::black_box;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::http::{HeaderMap, header};
-use axum::routing::{get, post};
 use criterion::Criterion;
-use serde_json::{Value, json};
-use terapi_providers::client::Settings;
-use terapi_providers::{RenderContext, personio, personio_recruiting};
+use terapi_providers::personio_recruiting;
+use terapi_runtime::RenderContext;
 
-/// The response body of `/v1/company/employees`: about 1 KiB of JSON.
-fn employees_body() -> Bytes {
-    let employees: Vec<Value> = (1..=4)
-        .map(|id| {
-            json!({
-                "type": "Employee",
-                "attributes": {
-                    "id": { "label": "ID", "value": id },
-                    "first_name": { "label": "First name", "value": format!("First{id}") },
-                    "last_name": { "label": "Last name", "value": format!("Last{id}") },
-                    "email": { "label": "Email", "value": format!("person{id}@example.com") },
-                    "status": { "label": "Status", "value": "active" },
-                }
-            })
-        })
-        .collect();
-    let body = json!({ "success": true, "metadata": { "total_elements": 4 }, "data": employees });
-    Bytes::from(body.to_string())
+use cases::{Case, Cases};
+
+/// The tokio runtime that the server and the requests share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavor {
+    /// A multi-thread runtime (one worker per core): the configuration the target is about.
+    MultiThread,
+    /// A current-thread runtime: server and client on one thread, no cross-thread wake-ups,
+    /// so the time is CPU work alone (a diagnostic).
+    CurrentThread,
 }
 
-/// The header names of the request, sorted, as the server saw them (route `/v1/headers`).
-async fn header_names(headers: HeaderMap) -> String {
-    let mut names: Vec<&str> = headers.keys().map(|n| n.as_str()).collect();
-    names.sort_unstable();
-    names.join(",")
-}
-
-/// Starts the server on the runtime and returns its address.
-fn start_server(runtime: &tokio::runtime::Runtime) -> (SocketAddr, Bytes) {
-    let body = employees_body();
-    let served = body.clone();
-    let app = Router::new()
-        .route(
-            "/v1/company/employees",
-            get(move || {
-                let body = served.clone();
-                async move { ([(header::CONTENT_TYPE, "application/json")], body) }
-            }),
-        )
-        .route(
-            "/v1/auth",
-            post(|| async {
-                axum::Json(json!({
-                    "success": true,
-                    "data": { "token": "papi-x", "expires_in": 86400 }
-                }))
-            }),
-        )
-        .route("/v1/headers", get(header_names));
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind 127.0.0.1:0");
-    let addr = listener.local_addr().expect("local address");
-    runtime.spawn(async move {
-        axum::serve(listener, app).await.expect("serve");
-    });
-    (addr, body)
-}
-
-const API_KEY: &str = "secret-api-key";
-const COMPANY_ID: &str = "33434";
-const PARTNER_ID: &str = "ACME";
-const APP_ID: &str = "MY_APPLICATION";
-
-fn recruiting_config_json() -> Value {
-    json!({
-        "companyId": COMPANY_ID,
-        "company": "company-b",
-        "partnerId": PARTNER_ID,
-        "appId": APP_ID,
-    })
-}
-
-fn recruiting_credentials_json() -> Value {
-    json!({ "apiKey": API_KEY })
-}
-
-/// The requests the `client_request` cases send.
-struct Cases {
-    url: String,
-    headers_url: String,
-    plain: reqwest::Client,
-    bare: reqwest::Client,
-    api_key: personio_recruiting::Connection,
-    oauth: personio::Connection,
-}
-
-impl Cases {
-    fn new(addr: SocketAddr) -> Cases {
-        let origin = format!("http://{addr}");
-        // What `Settings::default()` gives the runtime's own reqwest client.
-        let plain = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("terapi-runtime/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("reqwest client");
-        let bare = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("reqwest client");
-        let api_key = personio_recruiting::Connection::with_settings(
-            personio_recruiting::ConnectionConfig::from_json(&recruiting_config_json())
-                .expect("valid config"),
-            personio_recruiting::Credentials::from_json(&recruiting_credentials_json())
-                .expect("valid credentials"),
-            Settings::new().origin(origin.clone()),
-        )
-        .expect("connect personio-recruiting");
-        let oauth = personio::Connection::with_settings(
-            personio::ConnectionConfig::from_json(&json!({
-                "partnerId": PARTNER_ID,
-                "appId": APP_ID,
-            }))
-            .expect("valid config"),
-            personio::Credentials::from_json(&json!({
-                "client_id": "id",
-                "client_secret": "secret",
-            }))
-            .expect("valid credentials"),
-            Settings::new().origin(origin.clone()),
-        )
-        .expect("connect personio");
-        Cases {
-            url: format!("{origin}/v1/company/employees"),
-            headers_url: format!("{origin}/v1/headers"),
-            plain,
-            bare,
-            api_key,
-            oauth,
+impl Flavor {
+    /// The criterion group name (also the prefix of the interleaved figures).
+    fn group(self) -> &'static str {
+        match self {
+            Flavor::MultiThread => "client_request",
+            Flavor::CurrentThread => "client_request_current_thread",
         }
     }
 
-    fn plain_request(&self, client: &reqwest::Client, url: &str) -> reqwest::RequestBuilder {
-        client
-            .get(url)
-            .header(header::AUTHORIZATION, concat!("Bearer ", "secret-api-key"))
-            .header("x-company-id", COMPANY_ID)
-            .header("x-personio-partner-id", PARTNER_ID)
-            .header("x-personio-app-id", APP_ID)
-    }
-
-    async fn plain(&self) -> Result<Bytes, reqwest::Error> {
-        self.plain_request(&self.plain, &self.url)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await
-    }
-
-    async fn bare(&self) -> Result<Bytes, reqwest::Error> {
-        self.plain_request(&self.bare, &self.url)
-            .send()
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await
-    }
-
-    async fn api_key(&self) -> Result<terapi_providers::client::Response, impl std::fmt::Debug> {
-        self.api_key.get("/company/employees").send().await
-    }
-
-    async fn oauth(&self) -> Result<terapi_providers::client::Response, impl std::fmt::Debug> {
-        self.oauth.get("/company/employees").send().await
-    }
-
-    /// Checks every case once (this also opens the kept-alive connections and, for OAuth,
-    /// caches the token) and prints the header names each sends.
-    async fn check(&self, expected: &[u8]) {
-        let plain = self.plain().await.expect("plain_reqwest");
-        assert_eq!(&plain[..], expected, "plain_reqwest body");
-        let bare = self.bare().await.expect("plain_reqwest_bare");
-        assert_eq!(&bare[..], expected, "plain_reqwest_bare body");
-        let api_key = self.api_key().await.expect("client_api_key");
-        assert_eq!(api_key.bytes(), expected, "client_api_key body");
-        let oauth = self.oauth().await.expect("client_oauth_cached");
-        assert_eq!(oauth.bytes(), expected, "client_oauth_cached body");
-        assert_eq!(self.oauth.token_requests(), 1, "one token request");
-
-        let plain = self
-            .plain_request(&self.plain, &self.headers_url)
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .expect("plain headers")
-            .text()
-            .await
-            .expect("plain headers body");
-        let bare = self
-            .plain_request(&self.bare, &self.headers_url)
-            .send()
-            .await
-            .expect("bare headers")
-            .text()
-            .await
-            .expect("bare headers body");
-        let api_key = self
-            .api_key
-            .get("/headers")
-            .send()
-            .await
-            .expect("api key headers")
-            .text();
-        let oauth = self
-            .oauth
-            .get("/headers")
-            .send()
-            .await
-            .expect("oauth headers")
-            .text();
-        eprintln!("request headers, plain_reqwest:       {plain}");
-        eprintln!("request headers, plain_reqwest_bare:  {bare}");
-        eprintln!("request headers, client_api_key:      {api_key}");
-        eprintln!("request headers, client_oauth_cached: {oauth}");
-        assert_eq!(plain, api_key, "plain_reqwest and client_api_key send the same headers");
-    }
-}
-
-/// Times `iters` sequential runs of `f` inside one `block_on`.
-fn timed<F, Fut, T>(runtime: &tokio::runtime::Runtime, iters: u64, f: F) -> Duration
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = T>,
-{
-    runtime.block_on(async {
-        let start = Instant::now();
-        for _ in 0..iters {
-            black_box(f().await);
+    /// The cases run on this flavor.
+    fn cases(self) -> &'static [Case] {
+        match self {
+            Flavor::MultiThread => &Case::ALL,
+            Flavor::CurrentThread => &[
+                Case::PlainReqwest,
+                Case::ClientApiKey,
+                Case::ClientOauthCached,
+            ],
         }
-        start.elapsed()
-    })
-}
+    }
 
-fn request_benches(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    fn runtime(self) -> tokio::runtime::Runtime {
+        match self {
+            Flavor::MultiThread => tokio::runtime::Builder::new_multi_thread(),
+            Flavor::CurrentThread => tokio::runtime::Builder::new_current_thread(),
+        }
         .enable_all()
         .build()
-        .expect("tokio runtime");
-    let (addr, body) = start_server(&runtime);
-    let cases = Cases::new(addr);
-    runtime.block_on(cases.check(&body));
+        .expect("tokio runtime")
+    }
+}
 
-    let mut group = c.benchmark_group("client_request");
+/// Starts a runtime and the server, and checks every case once.
+fn setup(flavor: Flavor, verbose: bool) -> (tokio::runtime::Runtime, Cases) {
+    let runtime = flavor.runtime();
+    let (addr, body) = cases::start_server(&runtime);
+    let cases = Cases::new(addr);
+    runtime.block_on(cases.check(&body, verbose));
+    (runtime, cases)
+}
+
+fn request_benches(c: &mut Criterion, flavor: Flavor) {
+    let (runtime, cases) = setup(flavor, flavor == Flavor::MultiThread);
+    let mut group = c.benchmark_group(flavor.group());
     group
         .sample_size(200)
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(5));
-    group.bench_function("plain_reqwest", |b| {
-        b.iter_custom(|iters| {
-            timed(&runtime, iters, || async {
-                cases.plain().await.map(|b| b.len()).ok()
+    for &case in flavor.cases() {
+        group.bench_function(case.name(), |b| {
+            b.iter_custom(|iters| {
+                runtime.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(cases.send(case).await);
+                    }
+                    start.elapsed()
+                })
             })
-        })
-    });
-    group.bench_function("plain_reqwest_bare", |b| {
-        b.iter_custom(|iters| {
-            timed(&runtime, iters, || async {
-                cases.bare().await.map(|b| b.len()).ok()
-            })
-        })
-    });
-    group.bench_function("client_api_key", |b| {
-        b.iter_custom(|iters| {
-            timed(&runtime, iters, || async {
-                cases.api_key().await.map(|r| r.bytes().len()).ok()
-            })
-        })
-    });
-    group.bench_function("client_oauth_cached", |b| {
-        b.iter_custom(|iters| {
-            timed(&runtime, iters, || async {
-                cases.oauth().await.map(|r| r.bytes().len()).ok()
-            })
-        })
-    });
+        });
+    }
     group.finish();
     assert_eq!(
-        cases.oauth.token_requests(),
+        cases.token_requests(),
         1,
-        "the OAuth case used the cached token throughout"
+        "client_oauth_cached used the cached token throughout"
     );
 }
 
 fn render_benches(c: &mut Criterion) {
-    let config_json = recruiting_config_json();
-    let credentials_json = recruiting_credentials_json();
+    let config_json = cases::recruiting_config_json();
+    let credentials_json = cases::recruiting_credentials_json();
     let config =
         personio_recruiting::ConnectionConfig::from_json(&config_json).expect("valid config");
     let credentials =
@@ -339,12 +154,18 @@ fn render_benches(c: &mut Criterion) {
     group
         .sample_size(100)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+        .measurement_time(Duration::from_secs(2));
     group.bench_function("config_from_json", |b| {
         b.iter(|| personio_recruiting::ConnectionConfig::from_json(black_box(&config_json)))
     });
+    group.bench_function("config_validate_json", |b| {
+        b.iter(|| personio_recruiting::ConnectionConfig::validate_json(black_box(&config_json)))
+    });
     group.bench_function("credentials_from_json", |b| {
         b.iter(|| personio_recruiting::Credentials::from_json(black_box(&credentials_json)))
+    });
+    group.bench_function("credentials_validate_json", |b| {
+        b.iter(|| personio_recruiting::Credentials::validate_json(black_box(&credentials_json)))
     });
     group.bench_function("proxy_headers", |b| {
         b.iter(|| personio_recruiting::proxy_headers(black_box(&config), black_box(&credentials)))
@@ -371,9 +192,149 @@ fn render_benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// Rounds of the interleaved comparison (after one warm-up round), and requests per batch.
+const ROUNDS: usize = 40;
+const BATCH: usize = 250;
+
+/// CPU time used so far by all threads of this process (client, server and runtime), from
+/// Linux's `/proc/self/task/*/schedstat`; `None` elsewhere.
+fn process_cpu_ns() -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
+}
+
+/// The value at quantile `q` of sorted `values`.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index]
+}
+
+/// The interleaved comparison on `flavor`'s runtime; prints `<prefix>.<case>.<stat>=` lines.
+fn interleaved(flavor: Flavor) {
+    let prefix = match flavor {
+        Flavor::MultiThread => "interleaved",
+        Flavor::CurrentThread => "interleaved_current_thread",
+    };
+    let all = flavor.cases();
+    let (runtime, cases) = setup(flavor, false);
+    // Per case: every request's latency (ns), each round's batch mean (ns), and the CPU time
+    // of the whole process during its batches (ns), if known.
+    let mut latencies: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS * BATCH); all.len()];
+    let mut means: Vec<Vec<f64>> = vec![Vec::with_capacity(ROUNDS); all.len()];
+    let mut cpu: Vec<Option<u64>> = vec![Some(0); all.len()];
+    let mut failures = 0usize;
+    runtime.block_on(async {
+        for round in 0..=ROUNDS {
+            for k in 0..all.len() {
+                let index = (round + k) % all.len();
+                let case = all[index];
+                let cpu_start = process_cpu_ns();
+                let batch_start = Instant::now();
+                for _ in 0..BATCH {
+                    let start = Instant::now();
+                    let sent = cases.send(case).await;
+                    let elapsed = start.elapsed();
+                    failures += usize::from(sent.is_none());
+                    if round > 0 {
+                        latencies[index].push(elapsed.as_nanos() as f64);
+                    }
+                }
+                let batch_mean = batch_start.elapsed().as_nanos() as f64 / BATCH as f64;
+                let cpu_used = cpu_start
+                    .zip(process_cpu_ns())
+                    .map(|(a, b)| b.saturating_sub(a));
+                if round > 0 {
+                    cpu[index] = cpu[index].zip(cpu_used).map(|(a, b)| a + b);
+                    means[index].push(batch_mean);
+                }
+            }
+        }
+    });
+    assert_eq!(failures, 0, "requests failed during the interleaved run");
+    assert_eq!(cases.token_requests(), 1, "the OAuth token stayed cached");
+    println!("{prefix}.rounds={ROUNDS}");
+    println!("{prefix}.batch={BATCH}");
+    for l in &mut latencies {
+        l.sort_by(f64::total_cmp);
+    }
+    let base = 0; // Case::PlainReqwest
+    let base_p50 = quantile(&latencies[base], 0.5);
+    for (index, case) in all.iter().enumerate() {
+        let name = case.name();
+        let l = &latencies[index];
+        let mean = l.iter().sum::<f64>() / l.len() as f64;
+        for (stat, q) in [("p10", 0.1), ("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
+            println!("{prefix}.{name}.{stat}_ns={:.0}", quantile(l, q));
+        }
+        println!("{prefix}.{name}.mean_ns={mean:.0}");
+        if let Some(cpu) = cpu[index] {
+            let per_request = cpu as f64 / l.len() as f64;
+            println!("{prefix}.{name}.process_cpu_ns_per_request={per_request:.0}");
+        }
+        if index != base {
+            let p50 = quantile(l, 0.5);
+            let overhead = (p50 / base_p50 - 1.0) * 100.0;
+            println!("{prefix}.{name}.overhead_p50_pct={overhead:.2}");
+            // Each round's batch mean over plain_reqwest's in the same round.
+            let mut ratios: Vec<f64> = means[index]
+                .iter()
+                .zip(&means[base])
+                .map(|(m, b)| (m / b - 1.0) * 100.0)
+                .collect();
+            ratios.sort_by(f64::total_cmp);
+            for (stat, q) in [("p10", 0.1), ("median", 0.5), ("p90", 0.9)] {
+                let value = quantile(&ratios, q);
+                println!("{prefix}.{name}.overhead_round_{stat}_pct={value:.2}");
+            }
+        }
+    }
+}
+
+/// Sends `count` requests of the case `name` (`current_thread/<case>` for the
+/// current-thread runtime), for a profiler (`perf record`, `perf stat`).
+fn profile(name: &str, count: usize) {
+    let (flavor, case_name) = match name.strip_prefix("current_thread/") {
+        Some(rest) => (Flavor::CurrentThread, rest),
+        None => (Flavor::MultiThread, name),
+    };
+    let case = Case::ALL
+        .into_iter()
+        .find(|c| c.name() == case_name)
+        .unwrap_or_else(|| panic!("no request case `{case_name}`"));
+    let (runtime, cases) = setup(flavor, false);
+    let start = Instant::now();
+    let cpu_start = process_cpu_ns();
+    runtime.block_on(async {
+        for _ in 0..count {
+            black_box(cases.send(case).await);
+        }
+    });
+    let elapsed = start.elapsed().as_nanos() as f64 / count as f64;
+    println!("profile.{name}.requests={count}");
+    println!("profile.{name}.mean_ns={elapsed:.0}");
+    if let Some((a, b)) = cpu_start.zip(process_cpu_ns()) {
+        let cpu = b.saturating_sub(a) as f64 / count as f64;
+        println!("profile.{name}.process_cpu_ns_per_request={cpu:.0}");
+    }
+}
+
 fn main() {
+    if let Some(name) = std::env::var_os("TERAPI_BENCH_PROFILE") {
+        profile(&name.to_string_lossy(), 50_000);
+        return;
+    }
+    if std::env::var_os("TERAPI_BENCH_INTERLEAVED").is_some_and(|v| v == "1") {
+        interleaved(Flavor::MultiThread);
+        interleaved(Flavor::CurrentThread);
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
-    request_benches(&mut c);
+    request_benches(&mut c, Flavor::MultiThread);
+    request_benches(&mut c, Flavor::CurrentThread);
     render_benches(&mut c);
     c.final_summary();
 }

@@ -154,10 +154,15 @@ impl Connection {
                 self.send_once(Step::Token, "POST", &path, request)
             })
             .await?;
+        // A provider that echoes the client id or secret in its message does not get it
+        // into ours.
         let token_error = |message: String| Error::Token {
             path: Some(path.clone()),
             status: raw.status,
-            message,
+            message: [id, secret]
+                .iter()
+                .filter(|s| s.len() >= 4)
+                .fold(message, |m, s| m.replace(*s, "***")),
         };
         if (300..400).contains(&raw.status) {
             return Err(token_error(

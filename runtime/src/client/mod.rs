@@ -42,9 +42,10 @@ pub use reqwest::Method;
 pub use spec::{Binding, BodyFormat, ClientSpec, TokenAuth, VerificationSpec};
 pub use verify::Verified;
 
+pub use crate::paginate::{PageError, PaginateConfig};
+pub use crate::retry::{GiveUpReason, Jitter, RetryPolicy};
+
 use crate::auth_mode::AuthMode;
-use crate::paginate::PaginateConfig;
-use crate::retry::RetryPolicy;
 
 /// How a [`Connection`] talks to its provider: timeouts, retries, token renewal, and the
 /// test-only origin override. `Settings::default()` is what [`Connection`]s get unless told
