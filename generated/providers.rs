@@ -501,6 +501,7 @@ pub mod personio {
         },
         verification: ::core::option::Option::None,
         query_has_secret: false,
+        static_headers: true,
     };
     /// The config and credentials of a connection, bound to this provider's templates
     /// for the runtime's HTTP client.
@@ -994,6 +995,7 @@ pub mod personio_recruiting {
             body: ::core::option::Option::None,
         }),
         query_has_secret: false,
+        static_headers: true,
     };
     /// The config and credentials of a connection, bound to this provider's templates
     /// for the runtime's HTTP client.
@@ -1401,6 +1403,7 @@ pub mod personio_v2 {
         },
         verification: ::core::option::Option::None,
         query_has_secret: false,
+        static_headers: true,
     };
     /// The config and credentials of a connection, bound to this provider's templates
     /// for the runtime's HTTP client.

@@ -222,7 +222,9 @@ pub struct RenderContext<'a> {
     /// Fields of the credentials the platform obtained (`${credentials.token}`, ...).
     pub obtained: &'a [(&'a str, &'a str)],
     now: SystemTime,
-    random: String,
+    /// `${random}`: fixed by [`RenderContext::at`], else made on first use (a UUID costs a
+    /// system call, and most templates never ask for one).
+    random: std::sync::OnceLock<String>,
 }
 
 impl fmt::Debug for RenderContext<'_> {
@@ -242,7 +244,7 @@ impl fmt::Debug for RenderContext<'_> {
                     .collect::<Vec<_>>(),
             )
             .field("now", &self.now)
-            .field("random", &self.random)
+            .field("random", &self.random.get())
             .finish()
     }
 }
@@ -254,13 +256,18 @@ impl Default for RenderContext<'_> {
 }
 
 impl<'a> RenderContext<'a> {
-    /// A context at the current time with a fresh random UUID, and no token or request.
+    /// A context at the current time, and no token or request. Its `${random}` is a fresh
+    /// UUID, made when a template first uses it.
     pub fn new() -> Self {
-        RenderContext::at(SystemTime::now(), uuid::Uuid::new_v4().to_string())
+        RenderContext::with_time(SystemTime::now(), std::sync::OnceLock::new())
     }
 
     /// A context at a fixed time with a fixed `${random}` (for tests and replays).
     pub fn at(now: SystemTime, random: String) -> Self {
+        RenderContext::with_time(now, std::sync::OnceLock::from(random))
+    }
+
+    fn with_time(now: SystemTime, random: std::sync::OnceLock<String>) -> Self {
         RenderContext {
             access_token: None,
             client_id: None,
@@ -309,7 +316,11 @@ impl<'a> RenderContext<'a> {
             Var::AccessToken => Cow::Borrowed(self.access_token?),
             Var::ClientId => Cow::Borrowed(self.client_id?),
             Var::ClientSecret => Cow::Borrowed(self.client_secret?),
-            Var::Random => Cow::Owned(self.random.clone()),
+            Var::Random => Cow::Owned(
+                self.random
+                    .get_or_init(|| uuid::Uuid::new_v4().to_string())
+                    .clone(),
+            ),
             Var::Now(spec) => Cow::Owned(now::format(self.now, spec)),
             Var::Method => Cow::Borrowed(request?.method),
             Var::Endpoint => Cow::Borrowed(request?.endpoint),

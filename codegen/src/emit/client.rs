@@ -7,7 +7,7 @@ use quote::quote;
 use super::{Emitter, ident};
 use crate::client::ClientPlan;
 use crate::doc;
-use crate::plan::{Plan, ProviderPlan};
+use crate::plan::{PartPlan, Plan, ProviderPlan};
 
 impl Emitter<'_> {
     /// The client items of one provider module, or nothing when the client is off or cannot
@@ -266,6 +266,12 @@ impl Emitter<'_> {
             }
         };
         let query_has_secret = p.query_has_secret;
+        let header_parts: Vec<PartPlan> = p
+            .headers
+            .iter()
+            .flat_map(|h| h.alternatives.iter().flatten().cloned())
+            .collect();
+        let static_headers = !PartPlan::uses_context(&header_parts);
         quote! {
             /// What the runtime's HTTP client needs to know about this provider.
             pub static CLIENT_SPEC: #rt::client::ClientSpec = #rt::client::ClientSpec {
@@ -282,6 +288,7 @@ impl Emitter<'_> {
                 },
                 verification: #verification,
                 query_has_secret: #query_has_secret,
+                static_headers: #static_headers,
             };
         }
     }

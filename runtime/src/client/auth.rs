@@ -1,10 +1,12 @@
 //! Client-credentials tokens: requested as the catalog says, cached, renewed shortly before
 //! expiry or after a 401, and shared by concurrent requests (one token request at a time).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use base64::Engine as _;
+use reqwest::header::HeaderValue;
 
 use super::Connection;
 use super::error::{Error, Step, provider_message};
@@ -14,9 +16,12 @@ use crate::secret::Secret;
 use crate::token::{Token, TokenError, parse_token_response};
 
 /// The cached token. The async mutex is held while a token is requested, so that concurrent
-/// callers wait for that one request instead of sending their own (single flight).
+/// callers wait for that one request instead of sending their own (single flight); a fresh
+/// token is read without it.
 #[derive(Default)]
 pub(crate) struct TokenCache {
+    /// The current token, for the fast path.
+    current: std::sync::RwLock<Option<Arc<Issued>>>,
     state: tokio::sync::Mutex<State>,
     /// Token requests made.
     requests: AtomicU64,
@@ -24,9 +29,27 @@ pub(crate) struct TokenCache {
     finished: AtomicU64,
 }
 
+/// A token and its `Authorization` header value, made once per token.
+pub(crate) struct Issued {
+    token: Token,
+    bearer: HeaderValue,
+}
+
+impl Issued {
+    /// The token, for `${accessToken}`.
+    pub(crate) fn secret(&self) -> &Secret {
+        self.token.secret()
+    }
+
+    /// `Bearer <token>`, marked sensitive.
+    pub(crate) fn bearer(&self) -> &HeaderValue {
+        &self.bearer
+    }
+}
+
 #[derive(Default)]
 struct State {
-    token: Option<Token>,
+    token: Option<Arc<Issued>>,
     /// The last failure and the value of `finished` it set.
     failure: Option<(u64, Error)>,
 }
@@ -35,6 +58,11 @@ impl TokenCache {
     pub(crate) fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
+
+    fn set_current(&self, token: Option<Arc<Issued>>) {
+        // A poisoned lock only means a panic elsewhere while holding it; the value is whole.
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = token;
+    }
 }
 
 impl Connection {
@@ -42,15 +70,29 @@ impl Connection {
     /// `stale` (the one a 401 just refused), else a new one from the token endpoint.
     /// Callers that wait while a token request is under way get its result: its token, or
     /// its error, without a request of their own.
-    pub(crate) async fn access_token(&self, stale: Option<&Secret>) -> Result<Secret, Error> {
+    pub(crate) async fn access_token(
+        &self,
+        stale: Option<&Arc<Issued>>,
+    ) -> Result<Arc<Issued>, Error> {
         let cache = &self.inner.token;
+        let margin = self.inner.settings.token_margin;
+        let usable = |issued: &Arc<Issued>| {
+            issued.token.is_fresh(SystemTime::now(), margin)
+                && stale.is_none_or(|s| !Arc::ptr_eq(s, issued))
+        };
+        if let Some(issued) = cache
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .filter(|i| usable(i))
+        {
+            return Ok(Arc::clone(issued));
+        }
         let queued_at = cache.finished.load(Ordering::Acquire);
         let mut state = cache.state.lock().await;
-        if let Some(token) = &state.token
-            && token.is_fresh(SystemTime::now(), self.inner.settings.token_margin)
-            && stale.is_none_or(|s| s != token.secret())
-        {
-            return Ok(token.secret().clone());
+        if let Some(issued) = state.token.as_ref().filter(|i| usable(i)) {
+            return Ok(Arc::clone(issued));
         }
         if let Some((at, error)) = &state.failure
             && *at > queued_at
@@ -58,18 +100,28 @@ impl Connection {
             return Err(error.clone());
         }
         cache.requests.fetch_add(1, Ordering::Relaxed);
-        let result = self.request_token().await;
+        let result = self.request_token().await.and_then(|token| {
+            let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.secret().expose()))
+                .map_err(|_| Error::Token {
+                    path: self.inner.token_url.as_ref().map(|u| u.path().to_owned()),
+                    status: 200,
+                    message: "the access token has characters a header cannot carry".to_owned(),
+                })?;
+            bearer.set_sensitive(true);
+            Ok(Arc::new(Issued { token, bearer }))
+        });
         let finished = cache.finished.fetch_add(1, Ordering::AcqRel) + 1;
         match result {
-            Ok(token) => {
-                let secret = token.secret().clone();
-                state.token = Some(token);
+            Ok(issued) => {
+                state.token = Some(Arc::clone(&issued));
                 state.failure = None;
-                Ok(secret)
+                cache.set_current(Some(Arc::clone(&issued)));
+                Ok(issued)
             }
             Err(error) => {
                 state.token = None;
                 state.failure = Some((finished, error.clone()));
+                cache.set_current(None);
                 Err(error)
             }
         }

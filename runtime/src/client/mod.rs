@@ -178,6 +178,9 @@ struct Inner {
     /// Whether the verification URL is on the base URL's host (then it gets the provider's
     /// headers and credentials).
     verification_on_api_host: bool,
+    /// `proxy.headers` rendered once, when no template depends on the request
+    /// ([`ClientSpec::static_headers`]).
+    static_headers: Option<reqwest::header::HeaderMap>,
     http: reqwest::Client,
     settings: Settings,
     token: auth::TokenCache,
@@ -283,6 +286,21 @@ impl Connection {
             }
             None => None,
         };
+        let static_headers = if spec.static_headers {
+            let mut cx = crate::RenderContext::new();
+            if let Some((id, secret)) = binding.client_credentials() {
+                cx = cx.with_client(id, secret);
+            }
+            let headers = binding.headers(&cx).map_err(|source| Error::Render {
+                step: Step::Connect,
+                source,
+            })?;
+            let mut map = reqwest::header::HeaderMap::new();
+            request::insert_headers(&mut map, &headers)?;
+            Some(map)
+        } else {
+            None
+        };
         let http = settings.http_client()?;
         Ok(Connection {
             inner: Arc::new(Inner {
@@ -292,6 +310,7 @@ impl Connection {
                 token_url,
                 verification_base,
                 verification_on_api_host,
+                static_headers,
                 http,
                 settings,
                 token: auth::TokenCache::default(),

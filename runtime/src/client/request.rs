@@ -10,13 +10,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::auth::Issued;
 use super::error::{self, Error, Step, provider_message};
 use super::url_check;
 use super::{Connection, Method};
 use crate::auth_mode::AuthMode;
 use crate::render::{Headers, RenderContext, Request};
 use crate::retry::{Decision, FailedAttempt, GiveUpReason, is_idempotent};
-use crate::secret::Secret;
 
 /// A request being built: an endpoint below the provider's base URL, query params, headers
 /// and a body. [`RequestBuilder::send`] adds the provider's headers, query and credentials.
@@ -338,12 +338,12 @@ impl Connection {
                     false => None,
                 };
                 let raw = self
-                    .send_once(out.step, method, path, self.build(out, token.as_ref())?)
+                    .send_once(out.step, method, path, self.build(out, token.as_deref())?)
                     .await?;
                 match (raw.status, token) {
                     (401, Some(stale)) => {
                         let fresh = self.access_token(Some(&stale)).await?;
-                        self.send_once(out.step, method, path, self.build(out, Some(&fresh))?)
+                        self.send_once(out.step, method, path, self.build(out, Some(&*fresh))?)
                             .await
                     }
                     _ => Ok(raw),
@@ -420,19 +420,20 @@ impl Connection {
         })
     }
 
-    /// The HTTP request for `out`: the provider's query and headers rendered for it, the
-    /// access token, the caller's headers (refused where they would replace the provider's).
+    /// The HTTP request for `out`: the provider's query and headers rendered for it (or the
+    /// headers rendered once at connect, when no template depends on the request), the access
+    /// token, the caller's headers (refused where they would replace the provider's).
     fn build(
         &self,
         out: &Outgoing<'_>,
-        token: Option<&Secret>,
+        token: Option<&Issued>,
     ) -> Result<reqwest::RequestBuilder, Error> {
         let inner = &self.inner;
         let step = out.step;
         let render_error = |source| Error::Render { step, source };
         let mut cx = RenderContext::new();
         if let Some(token) = token {
-            cx = cx.with_access_token(token.expose());
+            cx = cx.with_access_token(token.secret().expose());
         }
         if let Some((id, secret)) = inner.binding.client_credentials() {
             cx = cx.with_client(id, secret);
@@ -455,50 +456,52 @@ impl Connection {
                     .extend_pairs(query.iter().map(|q| (q.name(), q.value())));
             }
         }
-        let pairs: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let pair_refs: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
         let content_type = out.body.and_then(|b| b.content_type.as_deref());
-        let cx = cx.with_request(Request {
-            method: out.method.as_str(),
-            endpoint: out.endpoint,
-            host: url.host_str().unwrap_or_default(),
-            path: url.path(),
-            query: &pair_refs,
-            body: out.body.map(|b| b.bytes.as_slice()).unwrap_or_default(),
-            content_type,
-        });
-        let mut provider = Headers::new();
-        if out.provider_headers {
-            provider = inner.binding.headers(&cx).map_err(render_error)?;
-        }
-        let verification = match out.verification_headers {
-            true => inner
-                .binding
-                .verification_headers(&cx)
-                .map_err(render_error)?,
-            false => Headers::new(),
-        };
-        let mut map = HeaderMap::new();
-        for h in provider.iter().chain(verification.iter()) {
-            let name = HeaderName::from_bytes(h.name().as_bytes())
-                .map_err(|_| header_error(h.name(), "is not a valid header name"))?;
-            let mut value = HeaderValue::from_str(h.value()).map_err(|_| {
-                header_error(h.name(), "the rendered value is not a valid header value")
-            })?;
-            value.set_sensitive(h.is_sensitive());
-            // Verification headers replace the provider's of the same name (the check's own
-            // `accept`, say); the catalog's order is otherwise kept.
-            map.insert(name, value);
+        let cached = inner
+            .static_headers
+            .as_ref()
+            .filter(|_| out.provider_headers);
+        let mut map = cached.cloned().unwrap_or_default();
+        let dynamic = out.provider_headers && cached.is_none();
+        if dynamic || out.verification_headers {
+            // Templates may sign or describe the request: give them all of it.
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let pair_refs: Vec<(&str, &str)> = pairs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let cx = cx.with_request(Request {
+                method: out.method.as_str(),
+                endpoint: out.endpoint,
+                host: url.host_str().unwrap_or_default(),
+                path: url.path(),
+                query: &pair_refs,
+                body: out.body.map(|b| b.bytes.as_slice()).unwrap_or_default(),
+                content_type,
+            });
+            if dynamic {
+                let provider = inner.binding.headers(&cx).map_err(render_error)?;
+                insert_headers(&mut map, &provider)?;
+            }
+            if out.verification_headers {
+                // The check's own headers replace the provider's of the same name (its own
+                // `accept`, say).
+                let verification = inner
+                    .binding
+                    .verification_headers(&cx)
+                    .map_err(render_error)?;
+                insert_headers(&mut map, &verification)?;
+            }
         }
         if out.provider_headers && !map.contains_key(reqwest::header::AUTHORIZATION) {
             let auth = match (inner.spec.auth_mode, token) {
-                (AuthMode::OAuth2Cc, Some(token)) => Some(format!("Bearer {}", token.expose())),
+                (AuthMode::OAuth2Cc, Some(token)) => {
+                    map.insert(reqwest::header::AUTHORIZATION, token.bearer().clone());
+                    None
+                }
                 (AuthMode::Basic, _) => {
                     inner.binding.basic_credentials().map(|(user, password)| {
                         use base64::Engine as _;
@@ -555,6 +558,21 @@ impl Connection {
         }
         Ok(request)
     }
+}
+
+/// Adds rendered headers to `map`, replacing any of the same name; sensitive values are
+/// marked so (the HTTP library then keeps them out of its `Debug`).
+pub(crate) fn insert_headers(map: &mut HeaderMap, headers: &Headers) -> Result<(), Error> {
+    for h in headers {
+        let name = HeaderName::from_bytes(h.name().as_bytes())
+            .map_err(|_| header_error(h.name(), "is not a valid header name"))?;
+        let mut value = HeaderValue::from_str(h.value()).map_err(|_| {
+            header_error(h.name(), "the rendered value is not a valid header value")
+        })?;
+        value.set_sensitive(h.is_sensitive());
+        map.insert(name, value);
+    }
+    Ok(())
 }
 
 /// A random value in [0, 1) for retry jitter.

@@ -62,6 +62,9 @@ pub struct ClientSpec {
     /// Whether `proxy.query` carries a secret (then only an explicit opt-in lets requests
     /// put it into URLs: see `Settings::allow_secret_in_query`).
     pub query_has_secret: bool,
+    /// Whether `proxy.headers` use nothing of the render context (no access token, time,
+    /// random id or request): then the client renders them once, when connecting.
+    pub static_headers: bool,
 }
 
 /// A provider's typed connection config and credentials, as generated code binds them to the

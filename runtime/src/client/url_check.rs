@@ -96,12 +96,14 @@ pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
 /// backslashes, fragments, control characters and `.`/`..` segments, and checks that the
 /// result keeps `base`'s scheme, host and port.
 pub(crate) fn join(base: &Url, endpoint: &str, step: Step) -> Result<Url, Error> {
-    // The endpoint's query stays out of messages: it may carry a secret.
-    let shown = match endpoint.split_once('?') {
-        Some((path, _)) => format!("{path}?…"),
-        None => endpoint.to_owned(),
+    let bad = |why: &str| {
+        // The endpoint's query stays out of messages: it may carry a secret.
+        let shown = match endpoint.split_once('?') {
+            Some((path, _)) => format!("{path}?…"),
+            None => endpoint.to_owned(),
+        };
+        url_error(step, format!("endpoint `{}`: {why}", shown.escape_debug()))
     };
-    let bad = |why: &str| url_error(step, format!("endpoint `{}`: {why}", shown.escape_debug()));
     if endpoint.chars().any(|c| c.is_control()) {
         return Err(bad("contains a control character"));
     }
