@@ -176,6 +176,8 @@ impl Connection {
         };
         ::core::result::Result::Ok(Connection(connection?))
     }
+}
+impl Connection {
     /// The runtime's untyped connection.
     pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
         self.0
@@ -480,6 +482,7 @@ pub mod personio {
         auth_mode: ::terapi_runtime::AuthMode::OAuth2Cc,
         body_format: ::terapi_runtime::client::BodyFormat::Json,
         token_auth: ::terapi_runtime::client::TokenAuth::Body,
+        default_scope: ::core::option::Option::None,
         paginate: ::core::option::Option::Some(::terapi_runtime::paginate::PaginateConfig {
             kind: ::terapi_runtime::paginate::PageKind::Offset,
             limit_name: ::core::option::Option::Some("limit"),
@@ -582,6 +585,8 @@ pub mod personio {
                 )
                 .map(Connection)
         }
+    }
+    impl Connection {
         /// The runtime's untyped connection.
         pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
             self.0
@@ -981,6 +986,7 @@ pub mod personio_recruiting {
         auth_mode: ::terapi_runtime::AuthMode::ApiKey,
         body_format: ::terapi_runtime::client::BodyFormat::Form,
         token_auth: ::terapi_runtime::client::TokenAuth::Body,
+        default_scope: ::core::option::Option::None,
         paginate: ::core::option::Option::None,
         retry: ::terapi_runtime::retry::RetryConfig {
             at: &[],
@@ -1077,6 +1083,8 @@ pub mod personio_recruiting {
                 )
                 .map(Connection)
         }
+    }
+    impl Connection {
         /// The runtime's untyped connection.
         pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
             self.0
@@ -1382,6 +1390,7 @@ pub mod personio_v2 {
         auth_mode: ::terapi_runtime::AuthMode::OAuth2Cc,
         body_format: ::terapi_runtime::client::BodyFormat::Form,
         token_auth: ::terapi_runtime::client::TokenAuth::Body,
+        default_scope: ::core::option::Option::None,
         paginate: ::core::option::Option::Some(::terapi_runtime::paginate::PaginateConfig {
             kind: ::terapi_runtime::paginate::PageKind::Link,
             limit_name: ::core::option::Option::Some("limit"),
@@ -1520,6 +1529,8 @@ pub mod personio_v2 {
                 )
                 .map(Connection)
         }
+    }
+    impl Connection {
         /// The runtime's untyped connection.
         pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
             self.0

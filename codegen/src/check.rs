@@ -216,10 +216,26 @@ impl<'a> Checker<'a> {
             .connection_config
             .as_ref()
             .map_or_else(Vec::new, |m| self.params(Section::ConnectionConfig, m));
-        let credentials = p
+        let mut credentials = p
             .credentials
             .as_ref()
             .map_or_else(Vec::new, |m| self.params(Section::Credentials, m));
+        if auth_mode == Some(AuthMode::OAuth2Cc) {
+            // The platform asks every OAUTH2_CC connection for its OAuth client, declared or
+            // not; most entries of the real catalog do not declare it.
+            for (key, def) in implicit_client_credentials() {
+                if !credentials.iter().any(|c| c.key == key || c.field == key) {
+                    credentials.push(ParamPlan {
+                        key,
+                        field: key.to_owned(),
+                        def,
+                        optional: false,
+                        secret: true,
+                        rule: RulePlan::Any,
+                    });
+                }
+            }
+        }
         self.references(entry, auth_mode);
         if let Some(mode) = auth_mode {
             self.auth_mode_rules(entry, mode);
@@ -467,6 +483,49 @@ impl<'a> Checker<'a> {
             );
         }
     }
+}
+
+/// `client_id` and `client_secret`, for OAUTH2_CC entries that do not declare them.
+fn implicit_client_credentials() -> [(&'static str, &'static FieldDef); 2] {
+    fn def(title: &str, description: &str) -> FieldDef {
+        FieldDef {
+            kind: None,
+            title: Some(title.to_owned()),
+            description: Some(description.to_owned()),
+            example: None,
+            pattern: None,
+            optional: None,
+            format: None,
+            one_of: None,
+            order: None,
+            secret: Some(true),
+            prefix: None,
+            suffix: None,
+            doc_section: None,
+            automated: None,
+            default_value: None,
+            hidden: None,
+            warnings: None,
+            visible_when: None,
+            invalid_keys: Vec::new(),
+            loc: Loc::default(),
+        }
+    }
+    static ID: std::sync::LazyLock<FieldDef> = std::sync::LazyLock::new(|| {
+        def(
+            "Client ID",
+            "The OAuth client id, exchanged for an access token with the client credentials grant. \
+             Not declared in the catalog: every OAUTH2_CC connection has it.",
+        )
+    });
+    static SECRET: std::sync::LazyLock<FieldDef> = std::sync::LazyLock::new(|| {
+        def(
+            "Client Secret",
+            "The OAuth client secret of the same client. Not declared in the catalog: every \
+             OAUTH2_CC connection has it.",
+        )
+    });
+    [("client_id", &ID), ("client_secret", &SECRET)]
 }
 
 #[cfg(test)]

@@ -16,6 +16,9 @@ pub struct ClientPlan {
     pub json_body: bool,
     /// `token_request_auth_method: basic`.
     pub basic_token_auth: bool,
+    /// `default_scopes` joined by `scope_separator` (a space by default), sent as `scope`
+    /// unless `token_params` set it.
+    pub default_scope: Option<String>,
     /// `proxy.paginate`.
     pub paginate: Option<PaginatePlan>,
     /// `proxy.retry`.
@@ -106,6 +109,7 @@ pub(crate) fn plan(
     let mut client_credentials = None;
     let mut json_body = false;
     let mut basic_token_auth = false;
+    let mut default_scope = None;
     if auth_mode == AuthMode::OAuth2Cc {
         if !has_fn("token_url") {
             return Err("OAUTH2_CC without a `token_url` the client can render (missing, per auth mode, or carrying a credential)".to_owned());
@@ -140,6 +144,29 @@ pub(crate) fn plan(
                     "`token_request_auth_method: {other}` is not implemented"
                 ));
             }
+        }
+        if p.token_headers
+            .as_ref()
+            .is_some_and(|h| !h.entries.is_empty())
+        {
+            return Err("`token_headers` are not implemented".to_owned());
+        }
+        if p.require_client_certificate == Some(true) {
+            return Err("`require_client_certificate` (mutual TLS) is not implemented".to_owned());
+        }
+        if p.expires_in_unit.is_some() || p.token_expires_in_ms.is_some() {
+            return Err(
+                "`expires_in_unit`/`token_expires_in_ms` (token lifetimes not in seconds) are not implemented"
+                    .to_owned(),
+            );
+        }
+        if let Some(scopes) = p.default_scopes.as_ref().filter(|s| !s.is_empty())
+            && !p
+                .token_params
+                .as_ref()
+                .is_some_and(|t| t.get("scope").is_some())
+        {
+            default_scope = Some(scopes.join(p.scope_separator.as_deref().unwrap_or(" ")));
         }
         if let Some(key) = token_params_nested.first() {
             return Err(format!(
@@ -230,6 +257,7 @@ pub(crate) fn plan(
     Ok(ClientPlan {
         json_body,
         basic_token_auth,
+        default_scope,
         paginate,
         retry,
         verification,

@@ -217,3 +217,49 @@ fn client_spec_is_deterministic() {
     let b = code(CATALOG, &Options::default());
     assert_eq!(a, b);
 }
+
+#[test]
+fn oauth_client_credentials_are_implied_and_default_scopes_sent() {
+    let catalog = r#"
+cc-undeclared:
+    display_name: CC
+    auth_mode: OAUTH2_CC
+    docs: https://cc.example/docs
+    token_url: https://auth.cc.example/token
+    default_scopes:
+        - read
+        - write
+    scope_separator: ','
+    proxy:
+        base_url: https://api.cc.example
+cc-headers:
+    display_name: CC headers
+    auth_mode: OAUTH2_CC
+    docs: https://cc.example/docs
+    token_url: https://auth.cc.example/token
+    token_headers:
+        x-tenant: acme
+    proxy:
+        base_url: https://api.cc.example
+"#;
+    let code = code(catalog, &Options::default());
+    let undeclared = item(&code, "pub mod cc_undeclared {", "pub struct Connection(");
+    // Every OAUTH2_CC connection has an OAuth client, declared in the catalog or not.
+    assert_has(
+        &undeclared,
+        "key: \"client_id\", optional: false, secret: true,",
+    );
+    assert_has(
+        &undeclared,
+        "key: \"client_secret\", optional: false, secret: true,",
+    );
+    assert_has(&undeclared, "pub client_id: ::terapi_runtime::Secret,");
+    assert_has(
+        &undeclared,
+        "default_scope: ::core::option::Option::Some(\"read,write\")",
+    );
+    // Token headers would be dropped: no connection rather than a wrong one.
+    let headers = item(&code, "pub mod cc_headers {", "pub mod cc_undeclared {");
+    assert!(!headers.contains("pubstructConnection("), "{headers}");
+    assert_has(&headers, "\"`token_headers` are not implemented\"");
+}

@@ -111,6 +111,7 @@ impl Emitter<'_> {
                 }
             }
         });
+        let newtype = self.connection_newtype();
         let name = doc::escape(p.display_name).join(" ");
         let connection_doc = self.docs([
             format!("A connection to {name}: the typed config and credentials, an HTTP client, and (for OAuth) the cached access token."),
@@ -173,7 +174,17 @@ impl Emitter<'_> {
                 ) -> ::core::result::Result<Self, #rt::client::Error> {
                     #rt::client::Connection::with_settings(Binding { config, credentials }, settings).map(Connection)
                 }
+            }
 
+            #newtype
+        }
+    }
+
+    /// `into_inner` and `Deref` of a `Connection(runtime Connection)` newtype.
+    fn connection_newtype(&self) -> TokenStream {
+        let rt = &self.rt;
+        quote! {
+            impl Connection {
                 /// The runtime's untyped connection.
                 pub fn into_inner(self) -> #rt::client::Connection {
                     self.0
@@ -266,6 +277,7 @@ impl Emitter<'_> {
             }
         };
         let query_has_secret = p.query_has_secret;
+        let default_scope = opt(c.default_scope.as_ref());
         let header_parts: Vec<PartPlan> = p
             .headers
             .iter()
@@ -279,6 +291,7 @@ impl Emitter<'_> {
                 auth_mode: #rt::AuthMode::#mode,
                 body_format: #body_format,
                 token_auth: #token_auth,
+                default_scope: #default_scope,
                 paginate: #paginate,
                 retry: #rt::retry::RetryConfig {
                     at: &[ #( #at ),* ],
@@ -299,6 +312,7 @@ impl Emitter<'_> {
             return TokenStream::new();
         }
         let rt = &self.rt;
+        let newtype = self.connection_newtype();
         let arms = plan.providers.iter().map(|p| {
             let variant = ident(&p.variant);
             let module = ident(&p.module);
@@ -364,19 +378,9 @@ impl Emitter<'_> {
                     };
                     ::core::result::Result::Ok(Connection(connection?))
                 }
-
-                /// The runtime's untyped connection.
-                pub fn into_inner(self) -> #rt::client::Connection {
-                    self.0
-                }
             }
 
-            impl ::core::ops::Deref for Connection {
-                type Target = #rt::client::Connection;
-                fn deref(&self) -> &Self::Target {
-                    &self.0
-                }
-            }
+            #newtype
         }
     }
 }

@@ -159,6 +159,11 @@ impl Connection {
                 fields.push((p.name(), p.value()));
             }
         }
+        if let Some(scope) = inner.spec.default_scope
+            && !fields.iter().any(|(name, _)| *name == "scope")
+        {
+            fields.push(("scope", scope));
+        }
         let (body, content_type) = match inner.spec.body_format {
             BodyFormat::Form => {
                 let mut form = url::form_urlencoded::Serializer::new(String::new());

@@ -53,6 +53,9 @@ pub struct ClientSpec {
     pub body_format: BodyFormat,
     /// How a token request carries the client id and secret.
     pub token_auth: TokenAuth,
+    /// The `scope` param of the token request (the catalog's `default_scopes`, joined), when
+    /// `token_params` do not set one.
+    pub default_scope: Option<&'static str>,
     /// `proxy.paginate`, when the catalog gives one.
     pub paginate: Option<PaginateConfig>,
     /// `proxy.retry`.
