@@ -161,10 +161,9 @@ pub(crate) fn plan(
             );
         }
         if let Some(scopes) = p.default_scopes.as_ref().filter(|s| !s.is_empty())
-            && !p
-                .token_params
+            && p.token_params
                 .as_ref()
-                .is_some_and(|t| t.get("scope").is_some())
+                .is_none_or(|t| t.get("scope").is_none())
         {
             default_scope = Some(scopes.join(p.scope_separator.as_deref().unwrap_or(" ")));
         }
