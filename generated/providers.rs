@@ -554,6 +554,12 @@ pub mod personio {
                 self.credentials.client_secret.expose(),
             ))
         }
+        fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
+            let mut out = ::std::vec::Vec::new();
+            out.push(self.credentials.client_id.expose());
+            out.push(self.credentials.client_secret.expose());
+            out
+        }
     }
     /// A connection to Personio (v1): the typed config and credentials, an HTTP client, and (for OAuth) the cached access token.
     ///
@@ -1052,6 +1058,11 @@ pub mod personio_recruiting {
         > {
             verification_headers_with(&self.config, &self.credentials, cx)
         }
+        fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
+            let mut out = ::std::vec::Vec::new();
+            out.push(self.credentials.api_key.expose());
+            out
+        }
     }
     /// A connection to Personio Recruiting: the typed config and credentials, an HTTP client, and (for OAuth) the cached access token.
     ///
@@ -1470,6 +1481,12 @@ pub mod personio_v2 {
                 self.credentials.client_id.expose(),
                 self.credentials.client_secret.expose(),
             ))
+        }
+        fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
+            let mut out = ::std::vec::Vec::new();
+            out.push(self.credentials.client_id.expose());
+            out.push(self.credentials.client_secret.expose());
+            out
         }
     }
     /// The params of the token request (`token_params`), unencoded, with a fresh `RenderContext` (see `token_params_with`).

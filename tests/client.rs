@@ -1729,3 +1729,50 @@ fn an_unknown_provider_key_is_reported_with_a_suggestion() {
         assert_clean("an unknown-provider error", &text);
     }
 }
+
+#[tokio::test]
+async fn credentials_echoed_by_the_provider_are_masked_in_errors() {
+    let server = FakePersonio::start().await;
+    server.set_echo_credentials(true);
+
+    // The token endpoint quotes the client id and the (wrong) secret it received.
+    let err = v1_wrong_secret(&server)
+        .get("/company/employees")
+        .send()
+        .await
+        .expect_err("wrong secret");
+    let text = err.to_string();
+    assert!(matches!(err, Error::Token { status: 401, .. }), "{err:?}");
+    assert!(
+        text.contains("Wrong credentials: client *** with secret ***"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(WRONG_SECRET) && !text.contains(FakePersonio::CLIENT_ID),
+        "{text}"
+    );
+
+    // The recruiting API quotes the key it did not accept (right key, wrong company id).
+    let conn = connect(
+        "personio-recruiting",
+        &json!({"companyId": "1", "company": "company-b"}),
+        &recruiting_credentials(),
+        settings(&server),
+    );
+    let err = conn
+        .post("/recruiting/applications")
+        .json(&application())
+        .send()
+        .await
+        .expect_err("unknown company id");
+    let text = err.to_string();
+    assert_eq!(err.status(), Some(401), "{err:?}");
+    assert!(text.contains("key *** and/or company id"), "{text}");
+    assert!(!text.contains(FakePersonio::API_KEY), "{text}");
+    // The server did see the key: the message was masked, not missing.
+    assert!(
+        server.requests().iter().any(
+            |r| r.header("authorization") == Some(&format!("Bearer {}", FakePersonio::API_KEY))
+        )
+    );
+}

@@ -107,6 +107,7 @@ struct Inner {
     token_delay: Duration,
     next_link: NextLinkMode,
     unknown_company: bool,
+    echo_credentials: bool,
     failures: Vec<(String, VecDeque<Failure>)>,
     redirects: Vec<(String, VecDeque<Redirect>)>,
     delays: Vec<(String, Duration)>,
@@ -134,6 +135,7 @@ impl Default for Inner {
             token_delay: Duration::ZERO,
             next_link: NextLinkMode::Absolute,
             unknown_company: false,
+            echo_credentials: false,
             failures: Vec::new(),
             redirects: Vec::new(),
             delays: Vec::new(),
@@ -400,6 +402,12 @@ impl FakePersonio {
     /// The job feed answers 307 to `https://www.personio.com/` (an unknown company).
     pub fn set_unknown_company(&self, yes: bool) {
         self.shared.lock().unknown_company = yes;
+    }
+
+    /// When on, 401 answers quote the credentials they received (as some real APIs do), to
+    /// test that the client masks them in its errors.
+    pub fn set_echo_credentials(&self, yes: bool) {
+        self.shared.lock().echo_credentials = yes;
     }
 
     // ----- observations -----
@@ -760,7 +768,12 @@ async fn v1_auth(shared: &Shared, rec: &Recorded) -> Response {
     }
 
     if client_id != FakePersonio::CLIENT_ID || client_secret != FakePersonio::CLIENT_SECRET {
-        return v1_error(StatusCode::UNAUTHORIZED, 401, "Wrong credentials");
+        let message = if shared.lock().echo_credentials {
+            format!("Wrong credentials: client {client_id} with secret {client_secret}")
+        } else {
+            "Wrong credentials".to_owned()
+        };
+        return v1_error(StatusCode::UNAUTHORIZED, 401, &message);
     }
     let (token, lifetime, omit) = {
         let mut inner = shared.lock();
@@ -1074,11 +1087,15 @@ fn application(shared: &Shared, rec: &Recorded) -> Response {
     let key_ok = bearer(rec) == Some(FakePersonio::API_KEY);
     let company_ok = rec.header("x-company-id").map(str::trim) == Some(FakePersonio::COMPANY_ID);
     if !key_ok || !company_ok {
-        return v1_error(
-            StatusCode::UNAUTHORIZED,
-            401,
-            "Unauthorized: key and/or company id not recognised",
-        );
+        let message = if shared.lock().echo_credentials {
+            format!(
+                "Unauthorized: key {} and/or company id not recognised",
+                bearer(rec).unwrap_or_default()
+            )
+        } else {
+            "Unauthorized: key and/or company id not recognised".to_owned()
+        };
+        return v1_error(StatusCode::UNAUTHORIZED, 401, &message);
     }
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&rec.body) else {
         return v1_error(

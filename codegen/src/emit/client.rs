@@ -111,6 +111,38 @@ impl Emitter<'_> {
                 }
             }
         });
+        let pushes: Vec<TokenStream> = [
+            (quote!(config), &p.config),
+            (quote!(credentials), &p.credentials),
+        ]
+        .into_iter()
+        .flat_map(|(var, params)| {
+            params
+                .iter()
+                .filter(|param| param.secret)
+                .map(move |param| {
+                    let field = ident(&param.field);
+                    if param.optional {
+                        quote! {
+                            if let ::core::option::Option::Some(v) = &self.#var.#field {
+                                out.push(v.expose());
+                            }
+                        }
+                    } else {
+                        quote!(out.push(self.#var.#field.expose());)
+                    }
+                })
+        })
+        .collect();
+        let secrets = (!pushes.is_empty()).then(|| {
+            quote! {
+                fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
+                    let mut out = ::std::vec::Vec::new();
+                    #( #pushes )*
+                    out
+                }
+            }
+        });
         let newtype = self.connection_newtype();
         let name = doc::escape(p.display_name).join(" ");
         let connection_doc = self.docs([
@@ -147,6 +179,7 @@ impl Emitter<'_> {
                 #verification_headers
                 #token_params
                 #client_credentials
+                #secrets
                 #basic
             }
 

@@ -59,6 +59,14 @@ impl TokenCache {
         self.requests.load(Ordering::Relaxed)
     }
 
+    /// The current token, if any.
+    pub(crate) fn current(&self) -> Option<Arc<Issued>> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn set_current(&self, token: Option<Arc<Issued>>) {
         // A poisoned lock only means a panic elsewhere while holding it; the value is whole.
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = token;
@@ -213,13 +221,12 @@ impl Connection {
             .await?;
         // A provider that echoes the client id or secret in its message does not get it
         // into ours.
-        let token_error = |message: String| Error::Token {
-            path: Some(path.clone()),
-            status: raw.status,
-            message: [id, secret]
-                .iter()
-                .filter(|s| s.len() >= 4)
-                .fold(message, |m, s| m.replace(*s, "***")),
+        let token_error = |message: String| {
+            self.mask(Error::Token {
+                path: Some(path.clone()),
+                status: raw.status,
+                message,
+            })
         };
         if (300..400).contains(&raw.status) {
             return Err(token_error(

@@ -114,7 +114,8 @@ impl State {
             provider_headers: true,
             verification_headers: false,
         };
-        let response = self.conn.exchange(&out).await?.into_success(&out)?;
+        let exchanged = self.conn.exchange(&out).await?;
+        let response = self.conn.finish(exchanged, &out)?;
         let body: serde_json::Value = response.json()?;
         let page_error = |source| Error::Page {
             path: url.path().to_owned(),

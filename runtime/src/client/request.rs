@@ -180,7 +180,8 @@ impl RequestBuilder {
             provider_headers: true,
             verification_headers: false,
         };
-        conn.exchange(&outgoing).await?.into_success(&outgoing)
+        let exchanged = conn.exchange(&outgoing).await?;
+        conn.finish(exchanged, &outgoing)
     }
 }
 
@@ -307,10 +308,6 @@ pub(crate) struct Exchanged {
 }
 
 impl Exchanged {
-    pub(crate) fn into_success(self, out: &Outgoing<'_>) -> Result<Response, Error> {
-        self.raw.into_response(out, self.gave_up)
-    }
-
     pub(crate) fn raw(&self) -> &Raw {
         &self.raw
     }
@@ -324,6 +321,47 @@ fn header_error(name: &str, message: impl Into<String>) -> Error {
 }
 
 impl Connection {
+    /// The response of an exchange, or its error with every secret of the connection masked
+    /// in the provider's message.
+    pub(crate) fn finish(
+        &self,
+        exchanged: Exchanged,
+        out: &Outgoing<'_>,
+    ) -> Result<Response, Error> {
+        exchanged
+            .raw
+            .into_response(out, exchanged.gave_up)
+            .map_err(|e| self.mask(e))
+    }
+
+    /// `error` with the connection's secrets (credentials, secret config params, the OAuth
+    /// client, the current access token) replaced by `***` in the provider's message.
+    pub(crate) fn mask(&self, mut error: Error) -> Error {
+        let message = match &mut error {
+            Error::Status {
+                message: Some(m), ..
+            }
+            | Error::Token { message: m, .. } => m,
+            _ => return error,
+        };
+        let inner = &self.inner;
+        let mut secrets = inner.binding.secrets();
+        if let Some((id, secret)) = inner.binding.client_credentials() {
+            secrets.extend([id, secret]);
+        }
+        let token = inner.token.current();
+        if let Some(token) = &token {
+            secrets.push(token.secret().expose());
+        }
+        for secret in secrets {
+            // Very short values would mask ordinary words; no real credential is that short.
+            if secret.len() >= 4 && message.contains(secret) {
+                *message = message.replace(secret, "***");
+            }
+        }
+        error
+    }
+
     /// Sends `out` with the provider's headers and credentials: renews the token once after
     /// a 401, and retries as the policy allows.
     pub(crate) async fn exchange(&self, out: &Outgoing<'_>) -> Result<Exchanged, Error> {

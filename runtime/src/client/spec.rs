@@ -104,6 +104,11 @@ pub trait Binding: Send + Sync + 'static {
     fn client_credentials(&self) -> Option<(&str, &str)> {
         None
     }
+    /// Every secret value of the config and credentials, to be masked in the provider's error
+    /// messages (an API that echoes a key in its error body does not get it into ours).
+    fn secrets(&self) -> Vec<&str> {
+        Vec::new()
+    }
     /// HTTP basic credentials (`username`, optional `password`).
     fn basic_credentials(&self) -> Option<(&str, Option<&str>)> {
         None

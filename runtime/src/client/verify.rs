@@ -91,7 +91,7 @@ impl Connection {
                 });
                 continue;
             }
-            match exchanged.into_success(&out) {
+            match self.finish(exchanged, &out) {
                 Ok(_) if token => return Ok(Verified::TokenAndEndpoint { endpoint }),
                 Ok(_) => return Ok(Verified::Endpoint { endpoint }),
                 Err(e) => last = Some(e),
