@@ -555,10 +555,13 @@ pub mod personio {
             ))
         }
         fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
-            let mut out = ::std::vec::Vec::new();
-            out.push(self.credentials.client_id.expose());
-            out.push(self.credentials.client_secret.expose());
-            out
+            [
+                ::core::option::Option::Some(self.credentials.client_id.expose()),
+                ::core::option::Option::Some(self.credentials.client_secret.expose()),
+            ]
+                .into_iter()
+                .flatten()
+                .collect()
         }
     }
     /// A connection to Personio (v1): the typed config and credentials, an HTTP client, and (for OAuth) the cached access token.
@@ -1059,9 +1062,10 @@ pub mod personio_recruiting {
             verification_headers_with(&self.config, &self.credentials, cx)
         }
         fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
-            let mut out = ::std::vec::Vec::new();
-            out.push(self.credentials.api_key.expose());
-            out
+            [::core::option::Option::Some(self.credentials.api_key.expose())]
+                .into_iter()
+                .flatten()
+                .collect()
         }
     }
     /// A connection to Personio Recruiting: the typed config and credentials, an HTTP client, and (for OAuth) the cached access token.
@@ -1483,10 +1487,13 @@ pub mod personio_v2 {
             ))
         }
         fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
-            let mut out = ::std::vec::Vec::new();
-            out.push(self.credentials.client_id.expose());
-            out.push(self.credentials.client_secret.expose());
-            out
+            [
+                ::core::option::Option::Some(self.credentials.client_id.expose()),
+                ::core::option::Option::Some(self.credentials.client_secret.expose()),
+            ]
+                .into_iter()
+                .flatten()
+                .collect()
         }
     }
     /// The params of the token request (`token_params`), unencoded, with a fresh `RenderContext` (see `token_params_with`).

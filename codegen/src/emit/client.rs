@@ -111,35 +111,31 @@ impl Emitter<'_> {
                 }
             }
         });
-        let pushes: Vec<TokenStream> = [
+        let rt_secret = quote!(#rt::Secret::expose);
+        let values: Vec<TokenStream> = [
             (quote!(config), &p.config),
             (quote!(credentials), &p.credentials),
         ]
         .into_iter()
         .flat_map(|(var, params)| {
+            let rt_secret = rt_secret.clone();
             params
                 .iter()
                 .filter(|param| param.secret)
                 .map(move |param| {
                     let field = ident(&param.field);
                     if param.optional {
-                        quote! {
-                            if let ::core::option::Option::Some(v) = &self.#var.#field {
-                                out.push(v.expose());
-                            }
-                        }
+                        quote!(self.#var.#field.as_ref().map(#rt_secret))
                     } else {
-                        quote!(out.push(self.#var.#field.expose());)
+                        quote!(::core::option::Option::Some(self.#var.#field.expose()))
                     }
                 })
         })
         .collect();
-        let secrets = (!pushes.is_empty()).then(|| {
+        let secrets = (!values.is_empty()).then(|| {
             quote! {
                 fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
-                    let mut out = ::std::vec::Vec::new();
-                    #( #pushes )*
-                    out
+                    [ #( #values ),* ].into_iter().flatten().collect()
                 }
             }
         });
