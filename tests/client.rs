@@ -1776,3 +1776,79 @@ async fn credentials_echoed_by_the_provider_are_masked_in_errors() {
         )
     );
 }
+
+/// A BASIC provider written by hand against the runtime's `Binding` trait (the catalog of this
+/// crate has none): the client adds `Authorization: Basic` unless the catalog's headers set one.
+struct BasicBinding {
+    authorization_header: bool,
+}
+
+static BASIC_SPEC: terapi_providers::client::ClientSpec = terapi_providers::client::ClientSpec {
+    key: "basic-test",
+    auth_mode: terapi_providers::AuthMode::Basic,
+    body_format: terapi_providers::client::BodyFormat::Form,
+    token_auth: terapi_providers::client::TokenAuth::Body,
+    default_scope: None,
+    paginate: None,
+    retry: terapi_runtime::retry::RetryConfig::EMPTY,
+    verification: None,
+    query_has_secret: false,
+    static_headers: true,
+};
+
+impl terapi_providers::client::Binding for BasicBinding {
+    fn spec(&self) -> &'static terapi_providers::client::ClientSpec {
+        &BASIC_SPEC
+    }
+    fn base_url(&self) -> Result<terapi_runtime::url::Url, terapi_providers::RenderError> {
+        Ok(terapi_runtime::url::Url::parse("https://api.basic.example/v1").expect("URL"))
+    }
+    fn headers(
+        &self,
+        cx: &terapi_runtime::RenderContext<'_>,
+    ) -> Result<terapi_providers::Headers, terapi_providers::RenderError> {
+        let mut headers = terapi_providers::Headers::new();
+        if self.authorization_header {
+            headers.push_rendered(
+                "authorization",
+                &[&[terapi_runtime::render::Part::Lit("Token from-the-catalog")]],
+                cx,
+            )?;
+        }
+        Ok(headers)
+    }
+    fn basic_credentials(&self) -> Option<(&str, Option<&str>)> {
+        Some(("ada", Some("s3cr3t-password")))
+    }
+    fn secrets(&self) -> Vec<&str> {
+        vec!["s3cr3t-password"]
+    }
+}
+
+#[tokio::test]
+async fn basic_credentials_are_sent_unless_the_catalog_sets_authorization() {
+    let server = FakePersonio::start().await;
+    for (authorization_header, expected) in [
+        (false, "Basic YWRhOnMzY3IzdC1wYXNzd29yZA=="),
+        (true, "Token from-the-catalog"),
+    ] {
+        let conn = terapi_providers::client::Connection::with_settings(
+            BasicBinding {
+                authorization_header,
+            },
+            settings(&server),
+        )
+        .expect("connect");
+        // The fake has no such route: a 404, but the request was recorded with its headers.
+        let err = conn.get("/basic-probe").send().await.expect_err("404");
+        assert_eq!(err.status(), Some(404), "{err}");
+        let probe = server
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r.path == "/v1/basic-probe")
+            .expect("the probe reached the server");
+        assert_eq!(probe.header("authorization"), Some(expected));
+        assert!(!format!("{conn:?}").contains("s3cr3t"));
+    }
+}

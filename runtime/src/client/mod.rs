@@ -181,6 +181,8 @@ struct Inner {
     /// `proxy.headers` rendered once, when no template depends on the request
     /// ([`ClientSpec::static_headers`]).
     static_headers: Option<reqwest::header::HeaderMap>,
+    /// `Authorization: Basic …` from the credentials (BASIC), made once.
+    basic_authorization: Option<reqwest::header::HeaderValue>,
     http: reqwest::Client,
     settings: Settings,
     token: auth::TokenCache,
@@ -301,6 +303,23 @@ impl Connection {
         } else {
             None
         };
+        let basic_authorization = match (spec.auth_mode, binding.basic_credentials()) {
+            (AuthMode::Basic, Some((user, password))) => {
+                use base64::Engine as _;
+                let pair = format!("{user}:{}", password.unwrap_or_default());
+                let text = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(pair)
+                );
+                // Base64 text is always a valid header value.
+                let mut value = reqwest::header::HeaderValue::from_str(&text).map_err(|_| {
+                    request::header_error("authorization", "the basic credentials cannot be sent")
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            _ => None,
+        };
         let http = settings.http_client()?;
         Ok(Connection {
             inner: Arc::new(Inner {
@@ -311,6 +330,7 @@ impl Connection {
                 verification_base,
                 verification_on_api_host,
                 static_headers,
+                basic_authorization,
                 http,
                 settings,
                 token: auth::TokenCache::default(),

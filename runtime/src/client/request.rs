@@ -313,7 +313,7 @@ impl Exchanged {
     }
 }
 
-fn header_error(name: &str, message: impl Into<String>) -> Error {
+pub(crate) fn header_error(name: &str, message: impl Into<String>) -> Error {
     Error::Header {
         name: name.to_owned(),
         message: message.into(),
@@ -535,32 +535,14 @@ impl Connection {
             }
         }
         if out.provider_headers && !map.contains_key(reqwest::header::AUTHORIZATION) {
-            let auth = match (inner.spec.auth_mode, token) {
-                (AuthMode::OAuth2Cc, Some(token)) => {
-                    map.insert(reqwest::header::AUTHORIZATION, token.bearer().clone());
-                    None
-                }
-                (AuthMode::Basic, _) => {
-                    inner.binding.basic_credentials().map(|(user, password)| {
-                        use base64::Engine as _;
-                        let pair = format!("{user}:{}", password.unwrap_or_default());
-                        format!(
-                            "Basic {}",
-                            base64::engine::general_purpose::STANDARD.encode(pair)
-                        )
-                    })
-                }
-                _ => None,
+            // The token for OAUTH2_CC, the basic credentials for BASIC; headers the catalog
+            // sets itself win.
+            let auth = match token {
+                Some(token) => Some(token.bearer()),
+                None => inner.basic_authorization.as_ref(),
             };
             if let Some(auth) = auth {
-                let mut value = HeaderValue::from_str(&auth).map_err(|_| {
-                    header_error(
-                        "authorization",
-                        "the credential is not a valid header value",
-                    )
-                })?;
-                value.set_sensitive(true);
-                map.insert(reqwest::header::AUTHORIZATION, value);
+                map.insert(reqwest::header::AUTHORIZATION, auth.clone());
             }
         }
         for (name, value) in out.headers {
