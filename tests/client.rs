@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::TryStreamExt as _;
 use serde_json::{Value, json};
-use support::fake_personio::{FakePersonio, NextLinkMode, Recorded};
+use support::fake_personio::{FakePersonio, NextLinkMode, Recorded, pair, parse_pairs};
 use terapi_providers::client::{
     ConnectError, Error, Method, Response, Settings, Step, TransportKind, Verified,
 };
@@ -116,6 +116,16 @@ fn recruiting(server: &FakePersonio) -> Connection {
     recruiting_with(server, settings(server))
 }
 
+/// `GET /company/employees` `times` times, each expected to succeed.
+async fn get_employees(conn: &Connection, times: usize) {
+    for _ in 0..times {
+        conn.get("/company/employees")
+            .send()
+            .await
+            .expect("employees");
+    }
+}
+
 fn application() -> Value {
     json!({
         "first_name": "Ada",
@@ -188,50 +198,6 @@ fn media_type(r: &Recorded) -> Option<String> {
             .trim()
             .to_ascii_lowercase()
     })
-}
-
-/// Decodes an `application/x-www-form-urlencoded` string.
-fn form_pairs(text: &str) -> Vec<(String, String)> {
-    fn decode(s: &str) -> String {
-        let bytes = s.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    let hex = bytes
-                        .get(i + 1..i + 3)
-                        .and_then(|h| std::str::from_utf8(h).ok())
-                        .and_then(|h| u8::from_str_radix(h, 16).ok());
-                    match hex {
-                        Some(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn pair<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
 }
 
 fn employee_id(record: &Value) -> u64 {
@@ -422,7 +388,7 @@ async fn v2_token_is_requested_with_a_client_credentials_form_body() {
         media_type(t).as_deref(),
         Some("application/x-www-form-urlencoded")
     );
-    let form = form_pairs(&t.body_text());
+    let form = parse_pairs(&t.body_text());
     assert_eq!(pair(&form, "grant_type"), Some("client_credentials"));
     assert_eq!(pair(&form, "client_id"), Some(FakePersonio::CLIENT_ID));
     assert_eq!(
@@ -468,12 +434,7 @@ async fn v1_token_response_without_expires_in_uses_the_default_lifetime() {
     let server = FakePersonio::start().await;
     server.omit_expires_in(true);
     let conn = v1(&server);
-    for _ in 0..3 {
-        conn.get("/company/employees")
-            .send()
-            .await
-            .expect("employees");
-    }
+    get_employees(&conn, 3).await;
     // The default lifetime (24 h) is far beyond the margin: one token serves all.
     assert_eq!(server.token_requests_v1(), 1);
 }
@@ -489,12 +450,7 @@ async fn v1_default_token_lifetime_setting_applies_when_expires_in_is_absent() {
             .default_token_lifetime(Duration::from_secs(30))
             .token_margin(Duration::from_secs(60)),
     );
-    for _ in 0..3 {
-        conn.get("/company/employees")
-            .send()
-            .await
-            .expect("employees");
-    }
+    get_employees(&conn, 3).await;
     assert_eq!(server.token_requests_v1(), 3);
 }
 
@@ -505,12 +461,7 @@ async fn token_expiring_within_the_margin_is_renewed_before_the_next_request() {
     let server = FakePersonio::start().await;
     server.set_token_lifetime(30); // shorter than the default 60 s margin
     let conn = v1(&server);
-    for _ in 0..3 {
-        conn.get("/company/employees")
-            .send()
-            .await
-            .expect("employees");
-    }
+    get_employees(&conn, 3).await;
     assert_eq!(server.token_requests_v1(), 3);
     let tokens: Vec<String> = recorded(&server, EMPLOYEES)
         .iter()
@@ -525,12 +476,7 @@ async fn token_with_a_long_lifetime_is_not_renewed() {
     let server = FakePersonio::start().await;
     server.set_token_lifetime(3600);
     let conn = v1(&server);
-    for _ in 0..3 {
-        conn.get("/company/employees")
-            .send()
-            .await
-            .expect("employees");
-    }
+    get_employees(&conn, 3).await;
     assert_eq!(server.token_requests_v1(), 1);
 
     // The same short lifetime as above is enough with a smaller margin.
@@ -540,12 +486,7 @@ async fn token_with_a_long_lifetime_is_not_renewed() {
         &server,
         settings(&server).token_margin(Duration::from_secs(5)),
     );
-    for _ in 0..3 {
-        conn.get("/company/employees")
-            .send()
-            .await
-            .expect("employees");
-    }
+    get_employees(&conn, 3).await;
     assert_eq!(server.token_requests_v1(), 1);
 }
 
@@ -660,7 +601,7 @@ async fn v1_pagination_with_personio_v1_config_yields_every_employee_in_order() 
     let offsets: Vec<(Option<String>, Option<String>)> = pages
         .iter()
         .map(|r| {
-            let q = form_pairs(r.query.as_deref().unwrap_or_default());
+            let q = parse_pairs(r.query.as_deref().unwrap_or_default());
             (
                 pair(&q, "limit").map(str::to_owned),
                 pair(&q, "offset").map(str::to_owned),

@@ -528,58 +528,15 @@ fn method_not_allowed(allowed: &str) -> Response {
 
 // ----- request helpers -----
 
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space; bad escapes stay literal).
-fn url_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hi = bytes.get(i + 1).copied().and_then(hex_value);
-                let lo = bytes.get(i + 2).copied().and_then(hex_value);
-                if let (Some(hi), Some(lo)) = (hi, lo) {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                } else {
-                    out.push(b'%');
-                    i += 1;
-                }
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Parses a query string or form body into decoded pairs.
-fn parse_pairs(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            (url_decode(k), url_decode(v))
-        })
+/// Parses a query string or form body into decoded pairs (`+` is a space).
+pub fn parse_pairs(s: &str) -> Vec<(String, String)> {
+    terapi_runtime::url::form_urlencoded::parse(s.as_bytes())
+        .into_owned()
         .collect()
 }
 
-fn pair<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+/// The first value of `key`.
+pub fn pair<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k == key)
