@@ -45,12 +45,14 @@ impl Connection {
         } else {
             false
         };
+        // What was checked when no endpoint is (or can be) tried.
+        let without_endpoint = if token {
+            Verified::Token
+        } else {
+            Verified::NothingToCheck
+        };
         let Some(spec) = inner.spec.verification else {
-            return Ok(if token {
-                Verified::Token
-            } else {
-                Verified::NothingToCheck
-            });
+            return Ok(without_endpoint);
         };
         let base = inner.verification_base.as_ref().unwrap_or(&inner.base);
         let same_host = inner.verification_on_api_host;
@@ -99,11 +101,7 @@ impl Connection {
         }
         match last {
             Some(e) => Err(e),
-            None => Ok(if token {
-                Verified::Token
-            } else {
-                Verified::NothingToCheck
-            }),
+            None => Ok(without_endpoint),
         }
     }
 }
