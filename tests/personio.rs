@@ -174,15 +174,15 @@ fn provider_display_names_and_docs() {
     );
     assert_eq!(
         Provider::Personio.docs_url(),
-        "https://developer.personio.de/reference/auth"
+        Some("https://developer.personio.de/reference/auth")
     );
     assert_eq!(
         Provider::PersonioV2.docs_url(),
-        "https://developer.personio.de/reference/post_v2-auth-token"
+        Some("https://developer.personio.de/reference/post_v2-auth-token")
     );
     assert_eq!(
         Provider::PersonioRecruiting.docs_url(),
-        "https://developer.personio.de/reference/post_v1-recruiting-applications"
+        Some("https://developer.personio.de/reference/post_v1-recruiting-applications")
     );
 }
 

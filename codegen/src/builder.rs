@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use proc_macro2::TokenStream;
 
-use crate::check::PatternPolicy;
 use crate::emit::ModuleFiles;
-use crate::{Error, Options, generate_files_many, generate_many};
+use crate::rules::{Level, Rule};
+use crate::{Error, InvalidProviders, Options, generate_files_many, generate_many};
 
 /// Generates Rust from a providers.yaml in a build script.
 ///
@@ -35,6 +35,8 @@ pub struct Builder {
     file_name: String,
     options: Options,
     cargo_directives: bool,
+    /// A setting that cannot be applied, reported by `generate`.
+    invalid: Option<String>,
 }
 
 impl Default for Builder {
@@ -46,6 +48,7 @@ impl Default for Builder {
             file_name: "providers.rs".to_owned(),
             options: Options::default(),
             cargo_directives: true,
+            invalid: None,
         }
     }
 }
@@ -127,11 +130,27 @@ impl Builder {
         self
     }
 
-    /// What to do with a `pattern` the Rust regex engine cannot run (lookaround) or that is
-    /// invalid: [`PatternPolicy::Error`] (the default) fails the build,
-    /// [`PatternPolicy::Skip`] warns and drops that one check.
-    pub fn patterns(mut self, policy: PatternPolicy) -> Self {
-        self.options.patterns = policy;
+    /// The level of one rule, like `-A/-W/-D RULE` on the command line: e.g.
+    /// `.lint_level(Rule::UnusedParam, Level::Deny)`. A fixed rule (one the generator cannot
+    /// go past) cannot be lowered: `generate` then fails with the reason.
+    pub fn lint_level(mut self, rule: Rule, level: Level) -> Self {
+        if let Err(e) = self.options.lint_levels.set(rule, level) {
+            self.invalid.get_or_insert(e);
+        }
+        self
+    }
+
+    /// The level of every rule whose level is `warn` (`-D warnings`).
+    pub fn warnings_level(mut self, level: Level) -> Self {
+        self.options.lint_levels.set_warnings(level);
+        self
+    }
+
+    /// What to do with providers that have errors: fail the build (the default), or leave
+    /// them out with one warning each ([`InvalidProviders::Skip`]), so that an upstream
+    /// catalog always generates.
+    pub fn invalid_providers(mut self, what: InvalidProviders) -> Self {
+        self.options.invalid_providers = what;
         self
     }
 
@@ -169,6 +188,9 @@ impl Builder {
     /// Reads the inputs, printing `cargo:rerun-if-changed` for each (before reading, so a
     /// missing file that appears later still triggers a rebuild).
     fn read_inputs(&self) -> Result<Vec<(PathBuf, String)>, Error> {
+        if let Some(e) = &self.invalid {
+            return Err(Error::InvalidOption(e.clone()));
+        }
         let paths = self.input_paths();
         if paths.is_empty() {
             return Err(Error::InvalidOption(
@@ -181,10 +203,7 @@ impl Builder {
                 if self.cargo_directives {
                     println!("cargo:rerun-if-changed={}", path.display());
                 }
-                let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-                    path: path.clone(),
-                    source,
-                })?;
+                let text = crate::read_catalog_file(&path)?;
                 Ok((path, text))
             })
             .collect()

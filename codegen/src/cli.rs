@@ -60,10 +60,20 @@ pub struct SelectArgs {
     /// Leave out these provider keys (comma-separated or repeated).
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
-    /// What to do with a `pattern` the regex engine cannot run (lookaround) or that is
-    /// invalid: `error` fails the run, `skip` warns and drops that one check.
-    #[arg(long, value_enum, default_value_t = Patterns::Error)]
-    pub patterns: Patterns,
+    /// Allow RULE: do not report it (repeatable; `terapi-codegen lint --rules` lists them).
+    #[arg(short = 'A', long = "allow", value_name = "RULE")]
+    pub allow: Vec<String>,
+    /// Report RULE as a warning (repeatable).
+    #[arg(short = 'W', long = "warn", value_name = "RULE")]
+    pub warn: Vec<String>,
+    /// Report RULE as an error (repeatable). `-D warnings` makes every warning an error; a
+    /// rule named on its own wins over `warnings`.
+    #[arg(short = 'D', long = "deny", value_name = "RULE")]
+    pub deny: Vec<String>,
+    /// What to do with providers that have errors: `error` fails the run; `skip` leaves
+    /// them (and their aliases) out, each named in one warning with its first error.
+    #[arg(long, value_enum, default_value_t = InvalidProvidersArg::Error)]
+    pub invalid_providers: InvalidProvidersArg,
 }
 
 /// Arguments of `generate` and `check`.
@@ -109,22 +119,13 @@ pub struct GenerateArgs {
     pub no_client: bool,
 }
 
-/// `--patterns`.
+/// `--invalid-providers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Patterns {
+pub enum InvalidProvidersArg {
     /// Fail the run.
     Error,
-    /// Warn and skip that check.
+    /// Leave them out, with one warning each.
     Skip,
-}
-
-impl From<Patterns> for crate::check::PatternPolicy {
-    fn from(p: Patterns) -> Self {
-        match p {
-            Patterns::Error => crate::check::PatternPolicy::Error,
-            Patterns::Skip => crate::check::PatternPolicy::Skip,
-        }
-    }
 }
 
 /// Arguments of `lint`.
@@ -133,19 +134,39 @@ pub struct LintArgs {
     /// The catalog.
     #[arg(default_value = "providers.yaml")]
     pub file: PathBuf,
+    /// Explain a rule: what it finds, why, its basis and default level.
+    #[arg(long, value_name = "RULE")]
+    pub explain: Option<String>,
+    /// List every rule as a Markdown table.
+    #[arg(long, conflicts_with = "explain")]
+    pub rules: bool,
     /// Which providers and how strictly.
     #[command(flatten)]
     pub select: SelectArgs,
 }
 
 impl SelectArgs {
-    fn options(&self) -> Options {
-        Options {
+    fn options(&self) -> Result<Options, Error> {
+        let mut levels = crate::LintLevels::default();
+        for (codes, level) in [
+            (&self.allow, crate::Level::Allow),
+            (&self.warn, crate::Level::Warn),
+            (&self.deny, crate::Level::Deny),
+        ] {
+            for code in codes {
+                levels.set_code(code, level).map_err(Error::InvalidOption)?;
+            }
+        }
+        Ok(Options {
             providers: (!self.providers.is_empty()).then(|| self.providers.clone()),
             exclude: self.exclude.clone(),
-            patterns: self.patterns.into(),
+            lint_levels: levels,
+            invalid_providers: match self.invalid_providers {
+                InvalidProvidersArg::Error => crate::InvalidProviders::Error,
+                InvalidProvidersArg::Skip => crate::InvalidProviders::Skip,
+            },
             ..Options::default()
-        }
+        })
     }
 
     fn flags(&self) -> String {
@@ -156,22 +177,27 @@ impl SelectArgs {
         if !self.exclude.is_empty() {
             out.push_str(&format!(" --exclude {}", self.exclude.join(",")));
         }
-        if self.patterns == Patterns::Skip {
-            out.push_str(" --patterns skip");
+        for (flag, codes) in [("-A", &self.allow), ("-W", &self.warn), ("-D", &self.deny)] {
+            for code in codes {
+                out.push_str(&format!(" {flag} {code}"));
+            }
+        }
+        if self.invalid_providers == InvalidProvidersArg::Skip {
+            out.push_str(" --invalid-providers skip");
         }
         out
     }
 }
 
 impl GenerateArgs {
-    fn options(&self) -> Options {
-        Options {
+    fn options(&self) -> Result<Options, Error> {
+        Ok(Options {
             runtime_path: self.runtime_path.clone(),
             docs: !self.no_docs,
             derives: self.derives.clone(),
             client: !self.no_client,
-            ..self.select.options()
-        }
+            ..self.select.options()?
+        })
     }
 
     /// The command that regenerates the output with these arguments.
@@ -226,16 +252,13 @@ impl GenerateArgs {
     fn fresh(&self) -> Result<(BTreeMap<String, String>, Vec<Diagnostic>), Error> {
         match &self.crate_dir {
             Some(dir) => {
-                let source = std::fs::read_to_string(&self.input).map_err(|source| Error::Io {
-                    path: self.input.clone(),
-                    source,
-                })?;
+                let source = crate::read_catalog_file(&self.input)?;
                 let generated =
-                    crate_files(&self.input, &source, &self.options(), &self.crate_spec(dir))?;
+                    crate_files(&self.input, &source, &self.options()?, &self.crate_spec(dir))?;
                 Ok((generated.files, generated.warnings))
             }
             None => {
-                let generated = generate_file(&self.input, &self.options())?;
+                let generated = generate_file(&self.input, &self.options()?)?;
                 let files = BTreeMap::from([(self.out.display().to_string(), generated.code)]);
                 Ok((files, generated.warnings))
             }
@@ -432,16 +455,28 @@ fn check(out: &Out, args: &GenerateArgs) -> ExitCode {
 }
 
 fn lint(out: &Out, args: &LintArgs) -> ExitCode {
-    let source = match std::fs::read_to_string(&args.file) {
+    if args.rules {
+        print!("{}", crate::Rule::markdown_table());
+        return ExitCode::SUCCESS;
+    }
+    if let Some(code) = &args.explain {
+        return match code.parse::<crate::Rule>() {
+            Ok(rule) => {
+                println!("{}", rule.explain());
+                ExitCode::SUCCESS
+            }
+            Err(e) => out.error(&Error::InvalidOption(e.to_string())),
+        };
+    }
+    let source = match crate::read_catalog_file(&args.file) {
         Ok(s) => s,
-        Err(source) => {
-            return out.error(&Error::Io {
-                path: args.file.clone(),
-                source,
-            });
-        }
+        Err(e) => return out.error(&e),
     };
-    let mut diagnostics = crate::lint_with(&source, &args.select.options());
+    let options = match args.select.options() {
+        Ok(o) => o,
+        Err(e) => return out.error(&e),
+    };
+    let mut diagnostics = crate::lint_with(&source, &options);
     if out.quiet {
         diagnostics.retain_errors();
     }

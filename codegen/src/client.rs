@@ -187,7 +187,10 @@ pub(crate) fn plan(
             at: r.at.as_ref().map(|v| v.0.clone()).unwrap_or_default(),
             after: r.after.as_ref().map(|v| v.0.clone()).unwrap_or_default(),
             remaining: r.remaining.clone(),
-            error_code: r.error_code.clone(),
+            error_code: r
+                .error_code
+                .as_ref()
+                .map(|codes| codes.0.iter().map(|c| c.0.clone()).collect()),
         })
         .unwrap_or_default();
     let paginate = match proxy.and_then(|x| x.paginate.as_ref()) {

@@ -10,12 +10,24 @@ use crate::check::Checker;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::lower::{Entry, Located, Map, closest};
 use crate::model::{Provider, TokenUrl};
+use crate::parsed::Templates;
 use crate::plan::{NamedPlan, ParamPlan, PartPlan, UrlAltPlan, UrlBasePlan, UrlPlan};
+use crate::rules::Rule;
 use crate::template::{self, Expr, Piece};
 use crate::yaml::{Loc, NodeKind};
 
-/// The declared connection config and credential params of a provider.
+/// The connection config and credential params of a provider (declared and implied).
 pub(crate) type Declared<'p, 'a> = (&'p [ParamPlan<'a>], &'p [ParamPlan<'a>]);
+
+/// What the compiler knows of the entry being compiled: an explicit value, passed down.
+pub(crate) struct Scope<'p, 'a> {
+    /// The entry's strings, parsed once.
+    pub(crate) templates: &'p Templates,
+    /// Whether the platform obtains credentials in this auth mode.
+    pub(crate) obtains_credentials: bool,
+    /// Its params.
+    pub(crate) decl: Declared<'p, 'a>,
+}
 
 /// The compiled templates of one entry.
 pub(crate) struct Compiled {
@@ -42,16 +54,6 @@ enum Place {
     BodyParam,
 }
 
-/// Auth modes whose credentials are only what the user supplies; in every other mode the
-/// platform obtains credentials (tokens, cookies, the raw token response) that templates
-/// may read as `${credentials.x}`.
-const USER_CREDENTIALS_ONLY: &[AuthMode] = &[
-    AuthMode::ApiKey,
-    AuthMode::Basic,
-    AuthMode::None,
-    AuthMode::AwsSigV4,
-];
-
 const VARIABLE_NAMES: &[&str] = &[
     "apiKey",
     "accessToken",
@@ -70,10 +72,8 @@ const VARIABLE_NAMES: &[&str] = &[
 ];
 
 impl<'a> Checker<'a> {
-    pub(crate) fn compile_entry(&mut self, p: &Provider, decl: Declared<'_, 'a>) -> Compiled {
+    pub(crate) fn compile_entry(&mut self, p: &Provider, decl: &Scope<'_, 'a>) -> Compiled {
         let mode = p.auth_mode.as_ref().map(|m| m.value);
-        self.obtains_credentials = mode.is_some_and(|m| !USER_CREDENTIALS_ONLY.contains(&m));
-        self.platform_filled = p.platform_filled_params().cloned().collect();
         let proxy = p.proxy.as_ref();
         let verification = proxy.and_then(|x| x.verification.as_ref());
         let headers = self.named_map(proxy.and_then(|x| x.headers.as_ref()), decl, Place::Header);
@@ -125,7 +125,7 @@ impl<'a> Checker<'a> {
         let token_params = self.named_map(Some(&scalar_params), decl, Place::BodyParam);
         let query_has_secret = query
             .iter()
-            .any(|q| q.alternatives.iter().any(|parts| secret_in(parts, decl)));
+            .any(|q| q.alternatives.iter().any(|parts| secret_in(parts, decl.decl)));
         let mut urls = Vec::new();
         let mut url = |this: &mut Self,
                        t: Option<&Located<String>>,
@@ -197,7 +197,7 @@ impl<'a> Checker<'a> {
     fn named_map(
         &mut self,
         map: Option<&Map<Located<String>>>,
-        decl: Declared<'_, 'a>,
+        decl: &Scope<'_, 'a>,
         place: Place,
     ) -> Vec<NamedPlan> {
         let mut out = Vec::new();
@@ -214,7 +214,7 @@ impl<'a> Checker<'a> {
         name: &str,
         name_loc: Loc,
         value: &Located<String>,
-        decl: Declared<'_, 'a>,
+        decl: &Scope<'_, 'a>,
         place: Place,
     ) -> Option<NamedPlan> {
         if place == Place::Header
@@ -223,7 +223,8 @@ impl<'a> Checker<'a> {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)))
         {
-            self.error(
+            self.report(
+                Rule::InvalidHeader,
                 name_loc,
                 format!("`{name}` is not a valid HTTP header name"),
             );
@@ -234,7 +235,7 @@ impl<'a> Checker<'a> {
         } else {
             Context::Query
         };
-        let alternatives = self.alternatives(value)?;
+        let alternatives = alternatives(decl.templates, value)?;
         let mut compiled = Vec::new();
         for pieces in &alternatives {
             let mut parts = Vec::new();
@@ -242,8 +243,8 @@ impl<'a> Checker<'a> {
                 match piece {
                     Piece::Lit { text, offset } => {
                         if place == Place::Header && !is_header_safe(text) {
-                            let loc = self.inner(value, *offset, text.len());
-                            self.error(loc, format!("the value of header `{name}` has characters a header cannot carry"));
+                            let loc = self.inner(value.loc, value, *offset, text.len());
+                            self.report(Rule::InvalidHeader, loc, format!("the value of header `{name}` has characters a header cannot carry"));
                             return None;
                         }
                         parts.push(PartPlan::Lit(text.clone()));
@@ -255,15 +256,16 @@ impl<'a> Checker<'a> {
             }
             compiled.push(parts);
         }
-        if place == Place::QueryParam && compiled.iter().any(|parts| secret_in(parts, decl)) {
-            let d = Diagnostic::warning(
+        if place == Place::QueryParam && compiled.iter().any(|parts| secret_in(parts, decl.decl)) {
+            let d = Diagnostic::new(
+                Rule::SecretInQuery,
                 value.loc,
                 format!(
                     "query param `{name}` carries a secret: it ends up in URLs, logs and proxies"
                 ),
             )
             .with_help("prefer a header if the API accepts one");
-            self.diagnostics.push(d);
+            self.push(d);
         }
         let name = if place == Place::Header {
             name.to_ascii_lowercase()
@@ -276,27 +278,16 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn alternatives(&mut self, s: &Located<String>) -> Option<Vec<Vec<Piece>>> {
-        match template::parse(&s.value, true) {
-            Ok(t) => Some(t.alternatives),
-            Err(e) => {
-                let loc = self.inner(s, e.offset, e.len);
-                self.error(loc, format!("invalid template: {}", e.message));
-                None
-            }
-        }
-    }
-
     /// Resolves one placeholder.
     fn expr_part(
         &mut self,
         s: &Located<String>,
         (expr, offset, len): (&Expr, usize, usize),
-        decl: Declared<'_, 'a>,
+        scope: &Scope<'_, 'a>,
         context: Context,
     ) -> Option<PartPlan> {
-        let loc = self.inner(s, offset, len);
-        let (config, credentials) = decl;
+        let loc = self.inner(s.loc, s, offset, len);
+        let (config, credentials) = scope.decl;
         let param = |section: Section, name: &str, written: String| {
             let params = if section == Section::ConnectionConfig {
                 config
@@ -314,26 +305,20 @@ impl<'a> Checker<'a> {
                 })
         };
         match expr {
-            Expr::ConnectionConfig(n) => param(Section::ConnectionConfig, n, format!("connectionConfig.{n}")).or_else(|| {
-                // Undeclared params are reported once, by the reference check; params that
-                // the platform fills (from the token response or the OAuth callback) are
-                // not inputs of the connection config.
-                if self.platform_filled.contains(n) {
-                    self.warning(loc, format!("`${{connectionConfig.{n}}}` is filled by the platform at run time (it is listed under a `*_metadata` key): this template is not generated"));
-                }
-                None
-            }),
+            // Undeclared params are reported once, by the reference check (params the
+            // platform fills are implied, optional params).
+            Expr::ConnectionConfig(n) => param(Section::ConnectionConfig, n, format!("connectionConfig.{n}")),
             // Undeclared connection params are reported once, by the reference check.
             Expr::Credential(n) => param(Section::Credentials, n, format!("credentials.{n}")).or_else(|| {
-                if self.obtains_credentials {
+                if scope.obtains_credentials {
                     // A field of the credentials the platform obtains (a TWO_STEP token, its
                     // cookies, the raw token response): supplied through the render context.
                     return Some(PartPlan::Obtained { name: n.clone(), written: format!("credentials.{n}"), context });
                 }
                 let suggestion = closest(n, credentials.iter().map(|p| p.key));
-                let d = Diagnostic::error(loc, format!("`${{credentials.{n}}}` uses a credential that `credentials` does not declare"))
+                let d = Diagnostic::new(Rule::UndeclaredCredential, loc, format!("`${{credentials.{n}}}` uses a credential that `credentials` does not declare"))
                     .with_suggestion(suggestion);
-                self.diagnostics.push(d);
+                self.push(d);
                 None
             }),
             Expr::Now { offset_seconds, format } => Some(PartPlan::Now {
@@ -347,33 +332,33 @@ impl<'a> Checker<'a> {
                     return Some(part);
                 }
                 if n == "apiKey" {
-                    self.error(loc, "`${apiKey}` uses a credential that `credentials` does not declare").help =
-                        Some("declare `apiKey` under `credentials`".into());
+                    self.push(Diagnostic::new(Rule::UndeclaredCredential, loc, "`${apiKey}` uses a credential that `credentials` does not declare")
+                        .with_help("declare `apiKey` under `credentials`"));
                     return None;
                 }
                 if let Some(var) = Var::from_name(n) {
                     return Some(PartPlan::Var { var, written: n.clone(), context });
                 }
                 if let Some(part) = param(Section::ConnectionConfig, n, format!("connectionConfig.{n}")) {
-                    self.warning(loc, format!("bare `${{{n}}}` is read as `${{connectionConfig.{n}}}`; write it that way")).help =
-                        Some("the platform's proxy resolves bare names only from credentials".into());
+                    self.push(Diagnostic::new(Rule::BareVariable, loc, format!("bare `${{{n}}}` is read as `${{connectionConfig.{n}}}`; write it that way"))
+                        .with_help("the platform's proxy resolves bare names only from credentials"));
                     return Some(part);
                 }
                 let names = VARIABLE_NAMES.iter().copied().chain(credentials.iter().chain(config).map(|p| p.key));
-                let d = Diagnostic::error(loc, format!("unknown template variable `${{{n}}}`")).with_suggestion(closest(n, names));
-                self.diagnostics.push(d);
+                let d = Diagnostic::new(Rule::UnknownVariable, loc, format!("unknown template variable `${{{n}}}`")).with_suggestion(closest(n, names));
+                self.push(d);
                 None
             }
             Expr::Call { name, args } => {
                 let Some(&(func, _, min, max)) = Func::ALL.iter().find(|(_, f, ..)| f == name) else {
-                    let d = Diagnostic::error(loc, format!("unknown template function `{name}`"))
+                    let d = Diagnostic::new(Rule::UnknownFunction, loc, format!("unknown template function `{name}`"))
                         .with_suggestion(closest(name, Func::ALL.iter().map(|(_, n, ..)| *n)));
-                    self.diagnostics.push(d);
+                    self.push(d);
                     return None;
                 };
                 if args.len() < min || args.len() > max {
                     let want = if min == max { min.to_string() } else { format!("{min} to {max}") };
-                    self.error(loc, format!("`{name}` takes {want} arguments, not {}", args.len()));
+                    self.report(Rule::UnknownFunction, loc, format!("`{name}` takes {want} arguments, not {}", args.len()));
                     return None;
                 }
                 let mut compiled = Vec::new();
@@ -383,7 +368,7 @@ impl<'a> Checker<'a> {
                         match piece {
                             Piece::Lit { text, .. } => parts.push(PartPlan::Lit(text.clone())),
                             Piece::Expr { expr, offset, len } => {
-                                parts.push(self.expr_part(s, (expr, *offset, *len), decl, Context::Raw)?)
+                                parts.push(self.expr_part(s, (expr, *offset, *len), scope, Context::Raw)?)
                             }
                         }
                     }
@@ -399,9 +384,9 @@ impl<'a> Checker<'a> {
         s: &Located<String>,
         (const_name, fn_name): (&'static str, &'static str),
         what: &'static str,
-        decl: Declared<'_, 'a>,
+        decl: &Scope<'_, 'a>,
     ) -> Option<UrlPlan> {
-        let alternatives = self.alternatives(s)?;
+        let alternatives = alternatives(decl.templates, s)?;
         let errors = self.diagnostics.len();
         let mut compiled = Some(Vec::new());
         for pieces in &alternatives {
@@ -431,26 +416,28 @@ impl<'a> Checker<'a> {
         &mut self,
         s: &Located<String>,
         (expr, offset, len): (&Expr, usize, usize),
-        decl: Declared<'_, 'a>,
+        decl: &Scope<'_, 'a>,
         context: Context,
     ) -> Option<PartPlan> {
         let part = self.expr_part(s, (expr, offset, len), decl, context)?;
-        let secret = secret_in(std::slice::from_ref(&part), decl);
-        let loc = self.inner(s, offset, len);
+        let secret = secret_in(std::slice::from_ref(&part), decl.decl);
+        let loc = self.inner(s.loc, s, offset, len);
         let written = &s.value[offset + 2..offset + len - 1];
         if secret {
             // Not an error: some APIs are built that way (a bot token in the path, a secret
             // in a token URL's query). The URL is not generated as a function, so no
             // generated code puts a secret into a URL; the template stays a constant.
-            self.warning(
+            self.push(Diagnostic::new(
+                Rule::SecretInUrl,
                 loc,
                 format!("`${{{written}}}` is a credential or secret, which terapi keeps out of URLs (they end up in logs and proxies): this URL is not generated as a function"),
             )
-            .help = Some("if the API accepts it, send it in a header instead".into());
+            .with_help("if the API accepts it, send it in a header instead"));
             return None;
         }
         if !matches!(part, PartPlan::Param { .. }) {
-            self.error(
+            self.report(
+                Rule::UrlPlaceholder,
                 loc,
                 format!(
                     "a URL template may use connection config params only, not `${{{written}}}`"
@@ -465,7 +452,7 @@ impl<'a> Checker<'a> {
         &mut self,
         s: &Located<String>,
         pieces: &[Piece],
-        decl: Declared<'_, 'a>,
+        decl: &Scope<'_, 'a>,
     ) -> Option<UrlAltPlan> {
         // A whole base URL from one param: `${connectionConfig.instance_url}/api`.
         if let Some(Piece::Expr { expr, offset, len }) = pieces.first() {
@@ -481,18 +468,20 @@ impl<'a> Checker<'a> {
             offset: first_offset,
         }) = pieces.first()
         else {
-            self.error(s.loc, "an empty URL");
+            self.report(Rule::InvalidUrl, s.loc, "an empty URL");
             return None;
         };
         let Some((scheme, after)) = first.split_once("://") else {
-            self.error(
+            self.report(
+                Rule::InvalidUrl,
                 s.loc,
                 format!("`{}` is not an absolute URL (it needs `https://`)", s.value),
             );
             return None;
         };
         if scheme != "https" && scheme != "http" {
-            self.error(
+            self.report(
+                Rule::InvalidUrl,
                 s.loc,
                 format!("URL scheme `{scheme}` is not supported (use https)"),
             );
@@ -521,8 +510,13 @@ impl<'a> Checker<'a> {
             if let Some(bad) =
                 host_text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
             {
-                let loc = self.inner(s, offset + bad, 1);
-                self.error(
+                // A placeholder without its `$` is reported as such, once.
+                if crate::check::missing_dollar(&s.value).is_some() {
+                    return None;
+                }
+                let loc = self.inner(s.loc, s, offset + bad, 1);
+                self.report(
+                    Rule::InvalidUrl,
                     loc,
                     "a URL host may contain only letters, digits, `.` and `-`",
                 );
@@ -539,7 +533,7 @@ impl<'a> Checker<'a> {
             }
         }
         if host.is_empty() {
-            self.error(s.loc, format!("`{}` has no host", s.value));
+            self.report(Rule::InvalidUrl, s.loc, format!("`{}` has no host", s.value));
             return None;
         }
         if !host_has_literal {
@@ -571,7 +565,7 @@ impl<'a> Checker<'a> {
         &mut self,
         s: &Located<String>,
         pieces: &[Piece],
-        decl: Declared<'_, 'a>,
+        decl: &Scope<'_, 'a>,
         may_have_port: bool,
     ) -> Option<Vec<PartPlan>> {
         let mut rest = Vec::new();
@@ -599,6 +593,16 @@ impl<'a> Checker<'a> {
             }
         }
         Some(rest)
+    }
+}
+
+/// The alternatives of the template `s`, parsed once per entry (a value that was no string
+/// in the YAML, such as a number, is parsed here); `None` when it does not parse (reported
+/// by the reference check).
+fn alternatives(templates: &Templates, s: &Located<String>) -> Option<Vec<Vec<Piece>>> {
+    match templates.at(s.loc) {
+        Some(parsed) => parsed.as_ref().ok().map(|t| t.alternatives.clone()),
+        None => template::parse(&s.value, true).ok().map(|t| t.alternatives),
     }
 }
 

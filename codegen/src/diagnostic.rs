@@ -4,13 +4,16 @@
 use std::fmt;
 use std::path::Path;
 
-use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
+use annotate_snippets::{AnnotationKind, Renderer, Snippet};
 
+use crate::rules::{Level, Levels, Rule};
 use crate::yaml::Loc;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
+    /// Information (a rule at level `note`).
+    Note,
     /// Reported; generation goes on.
     Warning,
     /// Generation fails.
@@ -20,6 +23,7 @@ pub enum Severity {
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Severity::Note => "note",
             Severity::Warning => "warning",
             Severity::Error => "error",
         })
@@ -29,7 +33,9 @@ impl fmt::Display for Severity {
 /// One finding at one place in providers.yaml.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    /// Error or warning.
+    /// The rule that found it.
+    pub rule: Rule,
+    /// Error, warning or note: the rule's level in force.
     pub severity: Severity,
     /// Where.
     pub loc: Loc,
@@ -41,27 +47,41 @@ pub struct Diagnostic {
     pub notes: Vec<(Loc, String)>,
     /// The catalog it is in, when generation read several (`None`: the one being read).
     pub file: Option<std::path::PathBuf>,
+    /// The provider it belongs to (`None`: the file as a whole).
+    pub provider: Option<String>,
 }
 
 impl Diagnostic {
-    /// An error at `loc`.
-    pub fn error(loc: Loc, message: impl Into<String>) -> Self {
+    /// A finding of `rule` at `loc`, with the rule's default level in a current catalog
+    /// (the stage that collects it applies the levels in force: [`Diagnostic::leveled`]).
+    pub fn new(rule: Rule, loc: Loc, message: impl Into<String>) -> Self {
+        let severity = match rule.info().level {
+            Level::Deny => Severity::Error,
+            Level::Warn => Severity::Warning,
+            Level::Note | Level::Allow => Severity::Note,
+        };
         Diagnostic {
-            severity: Severity::Error,
+            rule,
+            severity,
             loc,
             message: message.into(),
             help: None,
             notes: Vec::new(),
             file: None,
+            provider: None,
         }
     }
 
-    /// A warning at `loc`.
-    pub fn warning(loc: Loc, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(loc, message)
-        }
+    /// This finding with the severity that `levels` give its rule; `None` when the rule is
+    /// allowed.
+    pub fn leveled(mut self, levels: &Levels) -> Option<Self> {
+        self.severity = match levels.of(self.rule) {
+            Level::Allow => return None,
+            Level::Note => Severity::Note,
+            Level::Warn => Severity::Warning,
+            Level::Deny => Severity::Error,
+        };
+        Some(self)
     }
 
     /// Adds a label at the caret.
@@ -84,14 +104,16 @@ impl Diagnostic {
         self
     }
 
-    /// The one-line form: `FILE:LINE:COL: error: message`.
+    /// The one-line form: `FILE:LINE:COL: error[code]: message`.
     pub fn headline(&self, path: &Path) -> String {
+        let path = self.file.as_deref().unwrap_or(path);
         format!(
-            "{}:{}:{}: {}: {}",
+            "{}:{}:{}: {}[{}]: {}",
             path.display(),
             self.loc.line,
             self.loc.col,
             self.severity,
+            self.rule,
             self.message
         )
     }
@@ -101,8 +123,9 @@ impl Diagnostic {
         let mut out = self.headline(path);
         out.push('\n');
         let level = match self.severity {
-            Severity::Error => Level::ERROR,
-            Severity::Warning => Level::WARNING,
+            Severity::Error => annotate_snippets::Level::ERROR,
+            Severity::Warning => annotate_snippets::Level::WARNING,
+            Severity::Note => annotate_snippets::Level::NOTE,
         };
         // YAML counts a lone `\r` as a line break; so must the snippet (same byte length).
         let normalized;
@@ -216,14 +239,23 @@ impl Diagnostics {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }
 
-    /// How many errors and warnings.
+    /// How many errors and warnings (notes are not counted).
     pub fn counts(&self) -> (usize, usize) {
-        let errors = self
-            .items
+        let count = |s: Severity| self.items.iter().filter(|d| d.severity == s).count();
+        (count(Severity::Error), count(Severity::Warning))
+    }
+
+    /// How many notes.
+    pub fn notes(&self) -> usize {
+        self.items
             .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count();
-        (errors, self.items.len() - errors)
+            .filter(|d| d.severity == Severity::Note)
+            .count()
+    }
+
+    /// The diagnostics in their current order.
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
     }
 
     /// Whether there are none.

@@ -229,7 +229,11 @@ impl Emitter<'_> {
         let variants: Vec<Ident> = plan.providers.iter().map(|p| ident(&p.variant)).collect();
         let keys: Vec<&str> = plan.providers.iter().map(|p| p.key).collect();
         let names: Vec<&str> = plan.providers.iter().map(|p| p.display_name).collect();
-        let docs_urls: Vec<&str> = plan.providers.iter().map(|p| p.docs).collect();
+        let docs_urls: Vec<TokenStream> = plan
+            .providers
+            .iter()
+            .map(|p| optional_str(p.docs))
+            .collect();
         let modes: Vec<Ident> = plan
             .providers
             .iter()
@@ -286,8 +290,8 @@ impl Emitter<'_> {
                     match self { #( Provider::#variants => #names, )* }
                 }
 
-                /// The provider's documentation page.
-                pub const fn docs_url(self) -> &'static ::core::primitive::str {
+                /// The provider's documentation page (older catalogs may have none).
+                pub const fn docs_url(self) -> ::core::option::Option<&'static ::core::primitive::str> {
                     match self { #( Provider::#variants => #docs_urls, )* }
                 }
             }
@@ -335,8 +339,10 @@ impl Emitter<'_> {
         if let Some(alias) = &p.entry.alias_of {
             module_doc.push(format!("An alias of {}.", doc::code(&alias.value)));
         }
-        module_doc.push(String::new());
-        module_doc.push(format!("Documentation: {}", doc::url(p.docs)));
+        if let Some(docs) = p.docs {
+            module_doc.push(String::new());
+            module_doc.push(format!("Documentation: {}", doc::url(docs)));
+        }
         self.docs(module_doc)
     }
 
@@ -345,7 +351,7 @@ impl Emitter<'_> {
         let variant = ident(&p.variant);
         let key = p.key;
         let display_name = p.display_name;
-        let docs_url = p.docs;
+        let docs_url = optional_str(p.docs);
         let mode = ident(&format!("{:?}", p.auth_mode));
         let config = self.params_struct(p, Section::ConnectionConfig, &p.config);
         let credentials = self.params_struct(p, Section::Credentials, &p.credentials);
@@ -385,8 +391,8 @@ impl Emitter<'_> {
                 pub const PROVIDER: super::Provider = super::Provider::#variant;
                 /// The name shown to users.
                 pub const DISPLAY_NAME: &::core::primitive::str = #display_name;
-                /// The provider's documentation page.
-                pub const DOCS_URL: &::core::primitive::str = #docs_url;
+                /// The provider's documentation page (older catalogs may have none).
+                pub const DOCS_URL: ::core::option::Option<&::core::primitive::str> = #docs_url;
                 /// How the provider authenticates.
                 pub const AUTH_MODE: #rt::AuthMode = #rt::AuthMode::#mode;
 
@@ -830,6 +836,14 @@ fn struct_doc(p: &ProviderPlan<'_>, section: Section, what: &str, has_secret: bo
         lines.push("Secret values are kept in `Secret`, which `Debug` does not print; this type is not `Serialize`.".to_owned());
     }
     lines
+}
+
+/// `Some("text")` or `None`, as tokens.
+fn optional_str(text: Option<&str>) -> TokenStream {
+    match text {
+        Some(t) => quote!(::core::option::Option::Some(#t)),
+        None => quote!(::core::option::Option::None),
+    }
 }
 
 fn param_doc(param: &ParamPlan<'_>) -> Vec<String> {

@@ -23,12 +23,15 @@ mod compile;
 pub mod diagnostic;
 mod doc;
 pub mod emit;
+pub mod implied;
 pub mod lower;
 pub mod model;
 pub mod names;
 mod package;
+pub mod parsed;
 mod pattern;
 pub mod plan;
+pub mod rules;
 pub mod template;
 pub mod yaml;
 
@@ -36,8 +39,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use builder::{Builder, write_if_changed};
-pub use check::PatternPolicy;
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use rules::{Era, Level, LintLevels, Rule};
 pub use package::{CrateSpec, Drift, crate_files, drift, write_crate};
 
 /// What to generate.
@@ -51,8 +54,10 @@ pub struct Options {
     pub runtime_path: String,
     /// Whether to emit doc comments.
     pub docs: bool,
-    /// What to do with patterns the regex engine cannot run, or that are invalid.
-    pub patterns: check::PatternPolicy,
+    /// The rules' levels (`-A/-W/-D RULE`).
+    pub lint_levels: LintLevels,
+    /// What to do with providers that have errors.
+    pub invalid_providers: InvalidProviders,
     /// Extra derives for every `ConnectionConfig`, as paths (`::core::hash::Hash`,
     /// `::schemars::JsonSchema`).
     pub derives: Vec<String>,
@@ -68,11 +73,22 @@ impl Default for Options {
             exclude: Vec::new(),
             runtime_path: "::terapi_runtime".to_owned(),
             docs: true,
-            patterns: check::PatternPolicy::Error,
+            lint_levels: LintLevels::default(),
+            invalid_providers: InvalidProviders::Error,
             derives: Vec::new(),
             client: true,
         }
     }
+}
+
+/// What to do with providers that have errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InvalidProviders {
+    /// Fail the run (the default).
+    #[default]
+    Error,
+    /// Leave them (and their aliases) out, each named in one warning with its first error.
+    Skip,
 }
 
 /// Generated code and the warnings found on the way.
@@ -168,6 +184,10 @@ pub fn render_report_colored(
         plural(errors, "error"),
         plural(warnings, "warning")
     ));
+    let notes = diagnostics.notes();
+    if notes > 0 {
+        out.push_str(&format!(", {}", plural(notes, "note")));
+    }
     out
 }
 
@@ -180,9 +200,6 @@ fn analyze<'a>(
     options: &Options,
 ) -> Result<(check::Plan<'a>, Diagnostics), Error> {
     let selection = options.providers.as_deref();
-    let check_options = check::CheckOptions {
-        patterns: options.patterns,
-    };
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(read.global.iter().cloned());
     let known = |k: &String| read.per_provider.contains_key(k);
@@ -214,17 +231,98 @@ fn analyze<'a>(
         }
     };
     keys.retain(|k| !options.exclude.contains(k));
+    let mut found = Vec::new();
     for k in &keys {
-        diagnostics.extend(read.per_provider[*k].iter().cloned());
+        found.extend(read.per_provider[*k].iter().cloned().map(|mut d| {
+            d.provider = Some((*k).clone());
+            d
+        }));
     }
     let entries: Vec<&model::ProviderEntry> = keys
         .iter()
         .filter_map(|k| read.catalog.providers.get(*k))
         .collect();
-    let (plan, found) = check::check(source, &entries, check_options);
+    let (mut plan, checked) = check::check(source, &entries, read.levels);
+    found.extend(checked);
+    if options.invalid_providers == InvalidProviders::Skip {
+        found = skip_invalid(read, &mut plan, found);
+    }
     diagnostics.extend(found);
     diagnostics.normalize();
     Ok((plan, diagnostics))
+}
+
+/// Leaves out the providers with errors and the aliases of them: their findings become one
+/// warning each, naming the first error.
+fn skip_invalid(
+    read: &model::Read,
+    plan: &mut check::Plan<'_>,
+    found: Vec<Diagnostic>,
+) -> Vec<Diagnostic> {
+    let mut first_error: std::collections::BTreeMap<String, Diagnostic> =
+        std::collections::BTreeMap::new();
+    for d in &found {
+        if let (Severity::Error, Some(key)) = (d.severity, &d.provider) {
+            let slot = first_error.entry(key.clone()).or_insert_with(|| d.clone());
+            if (d.loc.offset, &d.message) < (slot.loc.offset, &slot.message) {
+                *slot = d.clone();
+            }
+        }
+    }
+    let alias_target = |key: &str| {
+        read.catalog
+            .providers
+            .get(key)
+            .and_then(|e| e.alias_of.as_ref())
+            .map(|a| a.value.clone())
+    };
+    let skipped_alias: Vec<(String, String)> = read
+        .catalog
+        .providers
+        .keys()
+        .filter(|k| !first_error.contains_key(*k))
+        .filter_map(|k| alias_target(k).map(|t| (k.clone(), t)))
+        .filter(|(_, t)| first_error.contains_key(t))
+        .collect();
+    let key_loc = |key: &str| {
+        read.catalog
+            .providers
+            .get(key)
+            .map_or_else(yaml::Loc::default, |e| e.key_loc)
+    };
+    let mut out: Vec<Diagnostic> = found
+        .into_iter()
+        .filter(|d| {
+            d.provider.as_ref().is_none_or(|k| {
+                !first_error.contains_key(k) && !skipped_alias.iter().any(|(a, _)| a == k)
+            })
+        })
+        .collect();
+    for (key, first) in &first_error {
+        let mut d = Diagnostic::new(
+            rules::Rule::ProviderSkipped,
+            key_loc(key),
+            format!(
+                "provider `{key}` is left out: {}:{}: error[{}]: {}",
+                first.loc.line, first.loc.col, first.rule, first.message
+            ),
+        );
+        d.provider = Some(key.clone());
+        out.extend(d.leveled(&read.levels));
+    }
+    for (alias, target) in &skipped_alias {
+        let mut d = Diagnostic::new(
+            rules::Rule::ProviderSkipped,
+            key_loc(alias),
+            format!("provider `{alias}` is left out: it is an alias of `{target}`, which is left out"),
+        );
+        d.provider = Some(alias.clone());
+        out.extend(d.leveled(&read.levels));
+    }
+    plan.providers.retain(|p| {
+        !first_error.contains_key(p.key) && !skipped_alias.iter().any(|(a, _)| a == p.key)
+    });
+    out
 }
 
 /// Every finding in a catalog's text (all providers, default options).
@@ -243,11 +341,12 @@ pub fn lint_with(source: &str, options: &Options) -> Diagnostics {
             return diagnostics;
         }
     };
-    let read = model::read_catalog(&root);
+    let read = model::read_catalog(&root, &options.lint_levels);
     match analyze(Path::new(""), source, &read, options) {
         Ok((_, found)) => found,
         Err(e) => {
-            diagnostics.push(Diagnostic::error(
+            diagnostics.push(Diagnostic::new(
+                rules::Rule::UnknownSelection,
                 yaml::Loc {
                     line: 1,
                     col: 1,
@@ -290,7 +389,7 @@ fn with_plan<T>(
             ds.push(d);
             catalog_error(path, source, ds)
         })?;
-        reads.push(model::read_catalog(&root));
+        reads.push(model::read_catalog(&root, &options.lint_levels));
     }
     // A selection names keys of any of the catalogs.
     let all_keys: Vec<&String> = reads.iter().flat_map(|r| r.per_provider.keys()).collect();
@@ -434,9 +533,26 @@ pub fn generate_files_many(
 
 /// Reads a catalog file and generates Rust from it.
 pub fn generate_file(path: &Path, options: &Options) -> Result<Generated, Error> {
-    let source = std::fs::read_to_string(path).map_err(|source| Error::Io {
+    let source = read_catalog_file(path)?;
+    generate(path, &source, options)
+}
+
+/// Reads a catalog file as text: a file that is not UTF-8 is a located catalog error
+/// (`invalid-utf8`, naming the byte offset and the line), not an I/O error.
+pub fn read_catalog_file(path: &Path) -> Result<String, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_owned(),
         source,
     })?;
-    generate(path, &source, options)
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.into_bytes();
+        let diagnostic = yaml::utf8_error(&bytes);
+        let mut diagnostics = Diagnostics::default();
+        diagnostics.push(diagnostic);
+        Error::Catalog {
+            path: path.to_owned(),
+            source_text: String::from_utf8_lossy(&bytes).into_owned(),
+            diagnostics,
+        }
+    })
 }

@@ -8,24 +8,38 @@
 use indexmap::IndexMap;
 
 use crate::diagnostic::Diagnostic;
+use crate::rules::{Levels, Rule};
 use crate::yaml::{Loc, Node, NodeKind};
 
-/// Collects diagnostics while reading.
+/// Collects diagnostics while reading, at the levels in force.
 #[derive(Debug, Default)]
 pub struct Cx {
     /// What was found so far.
     pub diagnostics: Vec<Diagnostic>,
+    /// The rules' levels.
+    pub levels: Levels,
 }
 
 impl Cx {
-    /// Records an error.
-    pub fn error(&mut self, d: Diagnostic) {
-        self.diagnostics.push(d);
+    /// A context that applies `levels`.
+    pub fn new(levels: Levels) -> Self {
+        Cx {
+            diagnostics: Vec::new(),
+            levels,
+        }
+    }
+
+    /// Records a finding (dropped when its rule is allowed).
+    pub fn push(&mut self, d: Diagnostic) {
+        if let Some(d) = d.leveled(&self.levels) {
+            self.diagnostics.push(d);
+        }
     }
 
     /// Reports a node of the wrong kind.
     pub fn expected(&mut self, node: &Node, what: &str) {
-        self.error(Diagnostic::error(
+        self.push(Diagnostic::new(
+            Rule::WrongType,
             node.loc,
             format!("expected {what}, found {}", node.describe()),
         ));
@@ -38,9 +52,13 @@ impl Cx {
                 Some(k) if known.contains(&k) => {}
                 Some(k) => {
                     let suggestion = closest(k, known.iter().copied());
-                    self.error(
-                        Diagnostic::error(key.loc, format!("unknown key `{k}` in {context}"))
-                            .with_suggestion(suggestion),
+                    self.push(
+                        Diagnostic::new(
+                            Rule::UnknownKey,
+                            key.loc,
+                            format!("unknown key `{k}` in {context}"),
+                        )
+                        .with_suggestion(suggestion),
                     );
                 }
                 None => self.expected(key, "a string key"),
@@ -127,6 +145,34 @@ scalar_from_node! {
     i64 => "an integer", "integer", NodeKind::Int(i) => *i;
 }
 
+/// A string that older catalogs write as a number (`error_code: 403`): read as its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LooseString(pub String);
+
+impl FromNode for LooseString {
+    const EXPECTED: &'static str = "a string";
+    fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
+        let text = match &node.kind {
+            NodeKind::Str(s) => return Some(LooseString(s.clone())),
+            NodeKind::Int(i) => i.to_string(),
+            NodeKind::Float(f) => f.to_string(),
+            _ => {
+                cx.expected(node, Self::EXPECTED);
+                return None;
+            }
+        };
+        cx.push(Diagnostic::new(
+            Rule::LegacySpelling,
+            node.loc,
+            format!("the number {text} is read as the string `'{text}'`"),
+        ));
+        Some(LooseString(text))
+    }
+    fn schema() -> serde_json::Value {
+        serde_json::json!({ "type": ["string", "number"] })
+    }
+}
+
 /// An integer that some entries write as a quoted string (`lifetimeInSeconds: '315360000'`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LooseInt(pub i64);
@@ -185,7 +231,15 @@ impl<T: FromNode> FromNode for OneOrMany<T> {
     fn from_node(node: &Node, cx: &mut Cx) -> Option<Self> {
         match node.kind {
             NodeKind::Seq(_) => Vec::from_node(node, cx).map(OneOrMany),
-            _ => T::from_node(node, cx).map(|v| OneOrMany(vec![v])),
+            _ => {
+                let one = T::from_node(node, cx)?;
+                cx.push(Diagnostic::new(
+                    Rule::LegacySpelling,
+                    node.loc,
+                    "a single value where a list is expected is read as a list of one",
+                ));
+                Some(OneOrMany(vec![one]))
+            }
         }
     }
     fn schema() -> serde_json::Value {
@@ -291,10 +345,19 @@ impl<T> Field<T> {
     }
 }
 
-/// Reads the field `key` of a mapping.
+/// Reads the field `key` of a mapping. An empty value (`categories:` with nothing after
+/// it) is read as absent, as the platform's loader treats it.
 pub fn field<T: FromNode>(entries: &[(Node, Node)], key: &str, cx: &mut Cx) -> Field<T> {
     match entries.iter().find(|(k, _)| k.as_str() == Some(key)) {
         None => Field::Missing,
+        Some((_, v)) if v.kind == NodeKind::Null => {
+            cx.push(Diagnostic::new(
+                Rule::LegacySpelling,
+                v.loc,
+                format!("`{key}` has an empty value: it is read as absent"),
+            ));
+            Field::Missing
+        }
         Some((_, v)) => T::from_node(v, cx).map_or(Field::Invalid, Field::Present),
     }
 }
@@ -382,7 +445,8 @@ macro_rules! model_struct {
             $crate::lower::Field::Invalid => $ok = false,
             $crate::lower::Field::Missing => {
                 $ok = false;
-                $cx.error($crate::diagnostic::Diagnostic::error(
+                $cx.push($crate::diagnostic::Diagnostic::new(
+                    $crate::rules::Rule::MissingKey,
                     $node.loc,
                     concat!("missing required key `", $key, "` in ", $context),
                 ));

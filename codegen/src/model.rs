@@ -8,7 +8,12 @@ use indexmap::IndexMap;
 use terapi_runtime::AuthMode;
 
 use crate::diagnostic::Diagnostic;
-use crate::lower::{Cx, FromNode, Located, LooseInt, Map, OneOrMany, closest, model_struct};
+use crate::implied::ImpliedParams;
+use crate::parsed::Templates;
+use crate::rules::{Era, Levels, LintLevels, Rule};
+use crate::lower::{
+    Cx, FromNode, Located, LooseInt, LooseString, Map, OneOrMany, closest, model_struct,
+};
 use crate::yaml::{Loc, Node, NodeKind};
 
 /// A whole catalog, after `alias` entries were merged with their targets.
@@ -31,6 +36,10 @@ pub struct ProviderEntry {
     pub node: Node,
     /// The entry, merged with its alias target.
     pub provider: Provider,
+    /// Every string of the merged entry, parsed once as a template.
+    pub templates: Templates,
+    /// The params and credentials it has without declaring them.
+    pub implied: ImpliedParams,
 }
 
 impl FromNode for AuthMode {
@@ -41,7 +50,10 @@ impl FromNode for AuthMode {
             Ok(mode) => Some(mode),
             Err(e) => {
                 let msg = format!("unknown auth mode `{text}`");
-                cx.error(Diagnostic::error(node.loc, msg).with_suggestion(e.suggestion));
+                cx.push(
+                    Diagnostic::new(Rule::UnknownAuthMode, node.loc, msg)
+                        .with_suggestion(e.suggestion),
+                );
                 None
             }
         }
@@ -282,7 +294,7 @@ model_struct! {
         /// Header whose `0` means retryable.
         "remaining" => remaining: String,
         /// Status codes to retry (`429`, `5xx`).
-        "error_code" => error_code: Vec<String>,
+        "error_code" => error_code: OneOrMany<LooseString>,
         /// Retry hint in the error body.
         "in_body" => in_body: RetryInBody,
     }
@@ -439,7 +451,7 @@ model_struct! {
         /// Help text.
         "description" => description: String,
         /// Placeholder.
-        "example" => example: String,
+        "example" => example: Located<String>,
         /// ECMAScript regex searched in the value.
         "pattern" => pattern: Located<String>,
         /// May be absent or empty.
@@ -503,6 +515,10 @@ pub fn catalog_schema() -> serde_json::Value {
 /// A catalog as read, with the problems found per provider and for the file as a whole.
 #[derive(Debug)]
 pub struct Read {
+    /// The format era the catalog is read by.
+    pub era: Era,
+    /// The rules' levels in force for it.
+    pub levels: Levels,
     /// The entries that could be read.
     pub catalog: Catalog,
     /// Problems of each provider, by key (every key of the file is present).
@@ -514,13 +530,17 @@ pub struct Read {
 /// Reads a whole catalog: resolves `alias` entries (shallow merge in file order, as the
 /// platform's loader does), then reads each entry. Returns the entries that could be read
 /// and every problem found.
-pub fn read_catalog(root: &Node) -> Read {
-    let mut global = Cx::default();
+pub fn read_catalog(root: &Node, lint_levels: &LintLevels) -> Read {
+    let era = era_of(root);
+    let levels = lint_levels.resolve(era);
+    let mut global = Cx::new(levels);
     let mut per_provider: IndexMap<String, Cx> = IndexMap::new();
     let mut providers = IndexMap::new();
     let Some(entries) = root.as_map() else {
         global.expected(root, "a mapping of provider keys to provider entries");
         return Read {
+            era,
+            levels,
             catalog: Catalog { providers },
             per_provider: IndexMap::new(),
             global: global.diagnostics,
@@ -534,7 +554,7 @@ pub fn read_catalog(root: &Node) -> Read {
             global.expected(key, "a provider key (a string)");
             continue;
         };
-        per_provider.insert(k.to_owned(), Cx::default());
+        per_provider.insert(k.to_owned(), Cx::new(levels));
         resolved.insert(k.to_owned(), (key.loc, value.clone()));
     }
     let keys: Vec<String> = resolved.keys().cloned().collect();
@@ -553,7 +573,8 @@ pub fn read_catalog(root: &Node) -> Read {
         };
         let cx = per_provider.get_mut(key).expect("every key has a context");
         if target == key {
-            cx.error(Diagnostic::error(
+            cx.push(Diagnostic::new(
+                Rule::UnknownAlias,
                 alias.loc,
                 format!("provider `{key}` is an alias of itself"),
             ));
@@ -561,8 +582,9 @@ pub fn read_catalog(root: &Node) -> Read {
         }
         let Some((_, target_node)) = resolved.get(target) else {
             let suggestion = closest(target, keys.iter().map(String::as_str));
-            cx.error(
-                Diagnostic::error(
+            cx.push(
+                Diagnostic::new(
+                    Rule::UnknownAlias,
                     alias.loc,
                     format!("`alias` names provider `{target}`, which the catalog does not have"),
                 )
@@ -576,8 +598,24 @@ pub fn read_catalog(root: &Node) -> Read {
     }
     for (key, (key_loc, node)) in resolved {
         let cx = per_provider.get_mut(&key).expect("every key has a context");
-        if let Some(provider) = Provider::from_node(&node, cx) {
+        if let Some(mut provider) = Provider::from_node(&node, cx) {
+            if era == Era::Older {
+                legacy_token_url(&mut provider, cx);
+            }
             let alias_of = aliases.get(&key).cloned();
+            let templates = Templates::of(&node);
+            let implied = crate::implied::implied(&provider, &templates, era);
+            if era == Era::Older && alias_of.is_none() {
+                let inferred = implied.config.len() + implied.credentials.len();
+                cx.push(Diagnostic::new(
+                    Rule::OlderFormat,
+                    key_loc,
+                    format!(
+                        "provider `{key}` uses the older catalog format (no `connection_config` or \
+                         `credentials`): {inferred} param(s) inferred from its templates and its auth mode"
+                    ),
+                ));
+            }
             providers.insert(
                 key.clone(),
                 ProviderEntry {
@@ -586,17 +624,51 @@ pub fn read_catalog(root: &Node) -> Read {
                     alias_of,
                     node,
                     provider,
+                    templates,
+                    implied,
                 },
             );
         }
     }
     Read {
+        era,
+        levels,
         catalog: Catalog { providers },
         per_provider: per_provider
             .into_iter()
             .map(|(k, cx)| (k, cx.diagnostics))
             .collect(),
         global: global.diagnostics,
+    }
+}
+
+/// Older catalogs gave OAUTH2_CC's token endpoint as `authorization_url` (the platform's
+/// client-credentials request of the time posted there): read it as `token_url`.
+fn legacy_token_url(p: &mut Provider, cx: &mut Cx) {
+    let cc = p.auth_mode.as_ref().map(|m| m.value) == Some(AuthMode::OAuth2Cc);
+    if cc
+        && p.token_url.is_none()
+        && let Some(url) = p.authorization_url.take()
+    {
+        cx.push(Diagnostic::new(
+            Rule::LegacySpelling,
+            url.loc,
+            "an older-format OAUTH2_CC entry gives its token endpoint as `authorization_url`: read as `token_url`",
+        ));
+        p.token_url = Some(TokenUrl::Single(url));
+    }
+}
+
+/// The era of a catalog: older when no entry declares `connection_config` or `credentials`.
+fn era_of(root: &Node) -> Era {
+    let entries = root.as_map().unwrap_or_default();
+    let declares = |entry: &Node| {
+        entry.get("connection_config").is_some() || entry.get("credentials").is_some()
+    };
+    if !entries.is_empty() && !entries.iter().any(|(_, e)| declares(e)) {
+        Era::Older
+    } else {
+        Era::Current
     }
 }
 

@@ -28,8 +28,8 @@ pub struct ProviderPlan<'a> {
     pub auth_mode: AuthMode,
     /// The display name (the key when the entry has none).
     pub display_name: &'a str,
-    /// The docs URL.
-    pub docs: &'a str,
+    /// The docs URL (older catalogs may have none).
+    pub docs: Option<&'a str>,
     /// `connection_config` params in file order.
     pub config: Vec<ParamPlan<'a>>,
     /// `credentials` params in file order.
@@ -61,10 +61,13 @@ pub struct ParamPlan<'a> {
     pub def: &'a FieldDef,
     /// `optional: true`.
     pub optional: bool,
-    /// `secret: true`.
+    /// Kept out of `Debug`, `Display` and errors: every credential unless it says
+    /// `secret: false`, connection params with `secret: true`.
     pub secret: bool,
     /// The value check.
     pub rule: RulePlan<'a>,
+    /// Why the entry has it when it does not declare it (`None`: declared).
+    pub origin: Option<crate::implied::Origin>,
 }
 
 /// The value check of a param.

@@ -266,8 +266,34 @@ pub fn parse(source: &str) -> Result<Node, Diagnostic> {
                     }
                 },
             );
-            Diagnostic::error(loc, format!("invalid YAML: {}", yaml_message(&e)))
+            Diagnostic::new(crate::rules::Rule::YamlSyntax, loc, format!("invalid YAML: {}", yaml_message(&e)))
         })
+}
+
+/// The `invalid-utf8` error for bytes that are not UTF-8: at the first invalid sequence,
+/// naming its byte offset, line and column.
+pub fn utf8_error(bytes: &[u8]) -> Diagnostic {
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        Err(e) => e.valid_up_to(),
+    };
+    // The prefix is valid UTF-8 by construction.
+    let prefix = std::str::from_utf8(&bytes[..valid]).unwrap_or_default();
+    let line = prefix.matches('\n').count() + 1;
+    let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Diagnostic::new(
+        crate::rules::Rule::InvalidUtf8,
+        Loc {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+            offset: valid,
+            len: 1,
+        },
+        format!(
+            "the catalog is not UTF-8: an invalid byte sequence starts at byte {valid} (line {line}, column {col})"
+        ),
+    )
+    .with_help("save the file as UTF-8")
 }
 
 /// The byte offset of 1-based `line` and `col` (in characters), counting line breaks as YAML

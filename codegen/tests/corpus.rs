@@ -1,22 +1,24 @@
-//! The real catalog, `../shared/corpus/providers-2026-08-21.yaml` (981 providers): it lints
-//! with only real findings (each a fault of that data file, listed below), and everything
-//! else generates code that `cargo check` accepts with `-D warnings`.
+//! The real catalogs of `../shared/corpus/`, one of each format era: each lints with only
+//! real findings (each a fault of that file under the platform's own semantics, listed
+//! below with why), each generates with `--invalid-providers skip`, and the output of each
+//! type-checks with `-D warnings`. A built program then proves that no credential value of
+//! any provider appears in any `Debug` output or error.
 //!
-//! Slow (it type-checks about 260 000 generated lines), so it is its own test target:
-//! `cargo test -p terapi-codegen --test corpus`. The corpus is read from `../shared/`, never
-//! copied into the repository.
+//! Slow (it type-checks about 300 000 generated lines), so it is its own test target:
+//! `cargo test -p terapi-codegen --test corpus`. The corpora are read from `../shared/`,
+//! never copied into the repository.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use terapi_codegen::{Options, PatternPolicy, Severity};
+use terapi_codegen::{Diagnostic, InvalidProviders, Options, Severity};
 
-fn corpus_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/providers-2026-08-21.yaml")
+fn corpus_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../shared/corpus/{name}"))
 }
 
-fn corpus() -> String {
-    let path = corpus_path();
+fn corpus(name: &str) -> String {
+    let path = corpus_path(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "the real catalog is expected at {} (../shared beside the repository): {e}",
@@ -25,45 +27,54 @@ fn corpus() -> String {
     })
 }
 
-/// Faults of the data file (errors under the default options), by line:column.
-const REAL_ERRORS: &[&str] = &[
-    // certn-partner (OAUTH2_CC) sends `Bearer ${apiKey}`, but declares no `apiKey` and has none.
-    "4522:35: error: `${apiKey}` uses a credential that `credentials` does not declare",
-    // freshteam: `\\-+` is a range from `\` to `+`, out of order in ECMAScript too.
-    "8898:22: error: the `pattern` of param `apiKey` is not a valid regex: invalid character class range, the start must be <= the end",
-    // Declared connection params that no template uses (the platform's own CI rule).
-    "9715:9: error: connection_config param `actAs` is declared but no template uses it",
-    "16024:9: error: connection_config param `oauth_scopes` is declared but no template uses it",
-    "16822:9: error: connection_config param `tenantId` is declared but no template uses it",
-    "16859:9: error: connection_config param `tenantId` is declared but no template uses it",
-    "20429:9: error: connection_config param `companyUUID` is declared but no template uses it",
-    "20434:9: error: connection_config param `companyRequestToken` is declared but no template uses it",
-];
+const CURRENT: &str = "providers-2026-08-21.yaml";
+const TRANSITIONAL: &str = "providers-2025-04-30.yaml";
+const OLDER: &str = "providers-2024-05-31.yaml";
 
-/// Valid ECMAScript the Rust regex engine cannot run: errors by default, warnings with
-/// `PatternPolicy::Skip` (then that one check is dropped).
-const LOOKAROUND_LINES: &[u32] = &[20079, 20110, 20209];
+/// The errors of each corpus under the default options: `LINE:COL: error[code]: message`.
+fn real_errors(name: &str) -> &'static [&'static str] {
+    match name {
+        CURRENT => &[
+            // certn-partner is OAUTH2_CC without a `token_url`: no connection can get a token.
+            "4515:1: error[missing-token-url]: provider `certn-partner` (auth mode OAUTH2_CC) has no `token_url`",
+            // ... and it sends `Bearer ${apiKey}`, but an OAUTH2_CC connection has no `apiKey`:
+            // the platform leaves the placeholder in the header.
+            "4522:35: error[undeclared-credential]: `${apiKey}` uses a credential that `credentials` does not declare",
+            // freshteam: `\\-+` is a range from `\` to `+`, out of order: `new RegExp` throws.
+            "8898:22: error[invalid-pattern]: the `pattern` of param `apiKey` is not a valid ECMAScript regex: invalid character class range, the start must be <= the end",
+        ],
+        TRANSITIONAL => &[
+            "1928:1: error[missing-token-url]: provider `certn-partner` (auth mode OAUTH2_CC) has no `token_url`",
+            "1935:35: error[undeclared-credential]: `${apiKey}` uses a credential that `credentials` does not declare",
+            "3931:22: error[invalid-pattern]: the `pattern` of param `apiKey` is not a valid ECMAScript regex: invalid character class range, the start must be <= the end",
+        ],
+        OLDER => &[
+            // snowflake: `https://{connectionConfig.snowflake_account_url}` lacks the `$`, so the
+            // platform sends the braces as the host.
+            "2074:27: error[missing-dollar]: this looks like a placeholder without its `$`: it is sent as it is",
+        ],
+        _ => unreachable!(),
+    }
+}
 
-/// The providers with real errors, left out of generation.
-const FAULTY: &[&str] = &[
-    "certn-partner",
-    "glean",
-    "okta-cc",
-    "paycor",
-    "paycor-sandbox",
-    "sap-concur",
-];
+/// The providers `--invalid-providers skip` leaves out.
+fn skipped(name: &str) -> &'static [&'static str] {
+    match name {
+        CURRENT | TRANSITIONAL => &["certn-partner", "freshteam"],
+        OLDER => &["snowflake"],
+        _ => unreachable!(),
+    }
+}
 
-fn headline(d: &terapi_codegen::Diagnostic) -> String {
+fn headline(d: &Diagnostic) -> String {
     format!(
-        "{}:{}: {}: {}",
-        d.loc.line, d.loc.col, d.severity, d.message
+        "{}:{}: {}[{}]: {}",
+        d.loc.line, d.loc.col, d.severity, d.rule, d.message
     )
 }
 
-#[test]
-fn lints_with_only_real_findings() {
-    let source = corpus();
+fn lints_with_only_real_findings(name: &str) {
+    let source = corpus(name);
     let diagnostics = terapi_codegen::lint(&source);
     let errors: Vec<String> = diagnostics
         .sorted()
@@ -71,58 +82,69 @@ fn lints_with_only_real_findings() {
         .filter(|d| d.severity == Severity::Error)
         .map(headline)
         .collect();
-    let (lookaround, other): (Vec<&String>, Vec<&String>) =
-        errors.iter().partition(|e| e.contains("lookaround"));
-    assert_eq!(other, REAL_ERRORS, "the corpus's errors changed");
-    let lines: Vec<u32> = lookaround
-        .iter()
-        .map(|e| e.split(':').next().unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(lines, LOOKAROUND_LINES);
-
-    let skip = Options {
-        patterns: PatternPolicy::Skip,
-        ..Options::default()
-    };
-    let with_skip = terapi_codegen::lint_with(&source, &skip);
-    let errors: Vec<String> = with_skip
-        .sorted()
-        .into_iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(headline)
-        .collect();
-    let without_pattern_error: Vec<&str> = REAL_ERRORS
-        .iter()
-        .copied()
-        .filter(|e| !e.contains("pattern"))
-        .collect();
-    assert_eq!(errors, without_pattern_error);
+    assert_eq!(errors, real_errors(name), "the errors of {name} changed");
 }
 
 #[test]
-fn generates_and_type_checks_with_deny_warnings() {
-    let source = corpus();
+fn current_corpus_lints_with_only_real_findings() {
+    lints_with_only_real_findings(CURRENT);
+}
+
+#[test]
+fn transitional_corpus_lints_with_only_real_findings() {
+    lints_with_only_real_findings(TRANSITIONAL);
+}
+
+#[test]
+fn older_corpus_lints_with_only_real_findings() {
+    lints_with_only_real_findings(OLDER);
+    // One note per entry that it uses the older format, not one error per placeholder.
+    let diagnostics = terapi_codegen::lint(&corpus(OLDER));
+    let notes = diagnostics
+        .sorted()
+        .into_iter()
+        .filter(|d| d.rule == terapi_codegen::Rule::OlderFormat)
+        .count();
+    let entries = corpus(OLDER)
+        .lines()
+        .filter(|l| l.ends_with(':') && !l.starts_with([' ', '#']))
+        .count();
+    let aliases = corpus(OLDER).matches("\n    alias: ").count();
+    assert_eq!(notes, entries - aliases);
+}
+
+/// Generates `name` with `--invalid-providers skip` into a crate of its own; returns the
+/// crate's directory and the generated module names.
+fn generate_crate(name: &str) -> (PathBuf, Vec<String>) {
+    let source = corpus(name);
     let options = Options {
-        patterns: PatternPolicy::Skip,
-        exclude: FAULTY.iter().map(|s| s.to_string()).collect(),
+        invalid_providers: InvalidProviders::Skip,
         ..Options::default()
     };
-    let generated = terapi_codegen::generate(&corpus_path(), &source, &options)
-        .unwrap_or_else(|e| panic!("the corpus does not generate:\n{e}"));
+    let generated = terapi_codegen::generate(&corpus_path(name), &source, &options)
+        .unwrap_or_else(|e| panic!("{name} does not generate:\n{e}"));
+    let mut left_out: Vec<String> = generated
+        .warnings
+        .iter()
+        .filter(|w| w.rule == terapi_codegen::Rule::ProviderSkipped)
+        .filter_map(|w| w.provider.clone())
+        .collect();
+    left_out.sort();
+    assert_eq!(left_out, skipped(name), "{name}: the providers left out changed");
     assert!(
         generated
             .warnings
             .iter()
-            .all(|w| w.severity == Severity::Warning)
+            .all(|w| w.severity != Severity::Error)
     );
-    let modules = generated.code.matches("\npub mod ").count();
-    assert_eq!(
-        modules,
-        981 - FAULTY.len(),
-        "one module per provider, less the faulty ones"
-    );
-
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("corpus-crate");
+    let modules: Vec<String> = generated
+        .code
+        .lines()
+        .filter_map(|l| l.strip_prefix("pub mod "))
+        .map(|l| l.trim_end_matches(" {").to_owned())
+        .collect();
+    let stem = name.trim_end_matches(".yaml").replace('-', "_");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("corpus-{stem}"));
     std::fs::create_dir_all(dir.join("src")).unwrap();
     let runtime = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../runtime")
@@ -131,22 +153,27 @@ fn generates_and_type_checks_with_deny_warnings() {
     std::fs::write(
         dir.join("Cargo.toml"),
         format!(
-            "[package]\nname = \"corpus-check\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
-             [dependencies]\nterapi-runtime = {{ path = {:?} }}\n\n[workspace]\n",
+            "[package]\nname = \"corpus-{}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+             [dependencies]\nterapi-runtime = {{ path = {:?} }}\nserde_json = \"1\"\n\n[workspace]\n",
+            stem.replace('_', "-"),
             runtime.display().to_string()
         ),
     )
     .unwrap();
     std::fs::write(
         dir.join("src/lib.rs"),
-        "//! Every provider of the real catalog.\n#![forbid(unsafe_code)]\ninclude!(\"providers.rs\");\n",
+        "//! Every provider of a real catalog.\n#![forbid(unsafe_code)]\ninclude!(\"providers.rs\");\n",
     )
     .unwrap();
     terapi_codegen::write_if_changed(&dir.join("src/providers.rs"), &generated.code).unwrap();
+    (dir, modules)
+}
+
+fn cargo(dir: &Path, args: &[&str]) -> std::process::Output {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args(["check", "--offline", "--quiet"])
-        .current_dir(&dir)
+    Command::new(cargo)
+        .args(args)
+        .current_dir(dir)
         .env(
             "CARGO_TARGET_DIR",
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("corpus-target"),
@@ -154,11 +181,71 @@ fn generates_and_type_checks_with_deny_warnings() {
         .env("RUSTFLAGS", "-D warnings")
         .env_remove("RUSTC_WRAPPER")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+fn type_checks(name: &str) {
+    let (dir, modules) = generate_crate(name);
+    assert!(modules.len() > 200, "{name}: {} modules", modules.len());
+    let out = cargo(&dir, &["check", "--offline", "--quiet", "--lib"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "the generated corpus does not type-check:\n{}",
+        "the generated {name} does not type-check:\n{}",
         &stderr[..stderr.len().min(20_000)]
     );
+}
+
+#[test]
+fn older_corpus_generates_and_type_checks_with_deny_warnings() {
+    type_checks(OLDER);
+}
+
+#[test]
+fn transitional_corpus_generates_and_type_checks_with_deny_warnings() {
+    type_checks(TRANSITIONAL);
+}
+
+/// The current catalog is built into a program that gives every credential of every provider
+/// a marker value and prints the `Debug` of what `from_json` returns (the credentials, or the
+/// validation errors with their `Display`): no marker may appear.
+#[test]
+fn current_corpus_builds_and_no_credential_value_appears_in_debug_output() {
+    let (dir, modules) = generate_crate(CURRENT);
+    let checks: String = modules
+        .iter()
+        .map(|m| format!("    check(\"{m}\", corpus_providers_2026_08_21::{m}::Credentials::params(), |v| format!(\"{{:?}}\", corpus_providers_2026_08_21::{m}::Credentials::from_json(v).map_err(|e| format!(\"{{e}} {{e:?}}\"))));\n"))
+        .collect();
+    let main = format!(
+        "//! Prints nothing and exits 0 unless a credential value shows in some output.\n\
+         #![forbid(unsafe_code)]\n\
+         fn check(module: &str, params: &[terapi_runtime::ParamSpec], show: impl Fn(&serde_json::Value) -> String) {{\n\
+         \x20   let mut object = serde_json::Map::new();\n\
+         \x20   for (i, p) in params.iter().enumerate() {{\n\
+         \x20       object.insert(p.key.to_owned(), serde_json::Value::String(format!(\"MARKER{{i}}zq7\")));\n\
+         \x20   }}\n\
+         \x20   let shown = show(&serde_json::Value::Object(object));\n\
+         \x20   for (i, p) in params.iter().enumerate() {{\n\
+         \x20       if p.secret && shown.contains(&format!(\"MARKER{{i}}zq7\")) {{\n\
+         \x20           println!(\"{{module}}: credential `{{}}` shows in: {{shown}}\", p.key);\n\
+         \x20           std::process::exit(1);\n\
+         \x20       }}\n\
+         \x20   }}\n\
+         \x20   if params.iter().any(|p| !p.secret) {{ println!(\"{{module}}: a credential that is not secret\"); std::process::exit(1); }}\n\
+         }}\n\
+         fn main() {{\n{checks}}}\n"
+    );
+    terapi_codegen::write_if_changed(&dir.join("src/main.rs"), &main).unwrap();
+    let out = cargo(
+        &dir,
+        &["run", "--offline", "--quiet", "--bin", "corpus-providers-2026-08-21"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "a credential value shows, or the generated current catalog does not build:\n{stdout}\n{}",
+        &stderr[..stderr.len().min(20_000)]
+    );
+    assert!(modules.len() > 900);
 }

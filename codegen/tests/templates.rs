@@ -21,7 +21,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use terapi_codegen::{
-    Diagnostic, Error, Generated, Options, PatternPolicy, Severity, generate, lint, lint_with,
+    Diagnostic, Error, Generated, Level, LintLevels, Options, Rule, Severity, generate, lint,
+    lint_with,
 };
 use terapi_runtime::render::{
     Call, Context, Func, NowSpec, NowToken, Part, UrlAlternative, UrlBase, UrlTemplate, Value, Var,
@@ -41,9 +42,24 @@ fn diagnostics_with(source: &str, policy: PatternPolicy) -> Vec<Diagnostic> {
         .collect()
 }
 
+/// How the pattern rules are set: `Error` denies both, `Skip` warns on both.
+#[derive(Clone, Copy)]
+enum PatternPolicy {
+    Error,
+    Skip,
+}
+
 fn options(policy: PatternPolicy) -> Options {
+    let level = match policy {
+        PatternPolicy::Error => Level::Deny,
+        PatternPolicy::Skip => Level::Warn,
+    };
+    let mut lint_levels = LintLevels::default();
+    for rule in [Rule::InvalidPattern, Rule::UnsupportedPattern] {
+        lint_levels.set(rule, level).unwrap();
+    }
     Options {
-        patterns: policy,
+        lint_levels,
         ..Default::default()
     }
 }
@@ -269,27 +285,40 @@ fn param_spec(code: &str, key: &str) -> String {
     spec[..matching(spec)].to_owned()
 }
 
-const POLICY_ERROR_HELP: &str =
-    "rewrite the pattern, or generate with the pattern policy `skip` to drop this check";
-const POLICY_SKIP_HELP: &str = "this check is skipped: any value passes it";
+const POLICY_HELP: &str =
+    "rewrite the pattern; with this rule allowed or warned, any value passes this check";
+const POLICY_ERROR_HELP: &str = POLICY_HELP;
+const POLICY_SKIP_HELP: &str = POLICY_HELP;
 
 #[test]
-fn lookahead_pattern_is_an_error_by_default() {
+fn lookahead_pattern_is_an_error_when_denied() {
     let source = with_pattern("^(?!www)[a-z0-9-]+$");
     // line 12: `            pattern: ` is 21 characters, so the quoted value is at column 22.
-    let d = only_error(
-        &source,
+    let ds = diagnostics_with(&source, PatternPolicy::Error);
+    let d = only(
+        &ds,
+        Severity::Error,
         "the `pattern` of param `subdomain` is valid ECMAScript but uses lookaround",
         12,
         22,
     );
+    assert_eq!(d.rule, Rule::UnsupportedPattern);
     assert_help(&d, POLICY_ERROR_HELP);
     assert!(
         matches!(
-            gen_with(&source, &Options::default()),
+            gen_with(&source, &options(PatternPolicy::Error)),
             Err(Error::Catalog { .. })
         ),
-        "an unsupported pattern must fail generation by default"
+        "a denied unsupported pattern must fail generation"
+    );
+}
+
+#[test]
+fn lookahead_pattern_is_a_warning_and_dropped_by_default() {
+    let source = with_pattern("^(?!www)[a-z0-9-]+$");
+    assert_eq!(
+        diagnostics_with(&source, PatternPolicy::Skip),
+        diagnostics(&source)
     );
 }
 
@@ -325,8 +354,7 @@ fn lookahead_pattern_is_a_warning_and_dropped_with_skip() {
 #[test]
 fn invalid_pattern_under_both_policies() {
     let source = with_pattern("[a-");
-    let message =
-        "the `pattern` of param `subdomain` is not a valid regex: unclosed character class `[`";
+    let message = "the `pattern` of param `subdomain` is not a valid ECMAScript regex: unclosed character class `[`";
     let d = only_error(&source, message, 12, 22);
     assert_help(&d, POLICY_ERROR_HELP);
     assert!(gen_with(&source, &Options::default()).is_err());
@@ -340,7 +368,7 @@ fn invalid_pattern_under_both_policies() {
     assert!(spec.contains("rule:::terapi_runtime::Rule::Any"), "{spec}");
     assert!(!spec.contains("Pattern::"), "{spec}");
 
-    // `lint_with` and the default policy agree with `lint`.
+    // Denying both pattern rules leaves `invalid-pattern` as `lint` reports it.
     assert_eq!(
         diagnostics_with(&source, PatternPolicy::Error),
         diagnostics(&source)

@@ -67,6 +67,75 @@ auth_modes! {
     AwsSigV4 = "AWS_SIGV4",
 }
 
+/// When the credentials an auth mode implies are added to an entry that does not declare
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Implied {
+    /// In every catalog: the platform asks every connection of the mode for them, declared or
+    /// not (OAUTH2_CC's OAuth client; APP_STORE's keys, whose `credentials` block the
+    /// platform's CI forbade until mid-2026 and has required since).
+    Always,
+    /// In older-format catalogs only, which declare no credentials at all; a current catalog
+    /// must declare them.
+    OlderFormat,
+}
+
+/// What each auth mode needs, declared once: read by the generator's rules and the client.
+impl AuthMode {
+    /// The credentials a user supplies that the mode implies, and when they are implied for
+    /// an entry that does not declare them.
+    pub const fn implied_credentials(self) -> (&'static [&'static str], Implied) {
+        match self {
+            AuthMode::OAuth2Cc => (&["client_id", "client_secret"], Implied::Always),
+            AuthMode::AppStore => (&["issuerId", "privateKeyId", "privateKey"], Implied::Always),
+            AuthMode::ApiKey => (&["apiKey"], Implied::OlderFormat),
+            AuthMode::Basic | AuthMode::Signature => {
+                (&["username", "password"], Implied::OlderFormat)
+            }
+            _ => (&[], Implied::OlderFormat),
+        }
+    }
+
+    /// Whether every credential of the mode is supplied by the user. In the other modes the
+    /// platform obtains credentials (tokens, cookies, the raw token response) that templates
+    /// read as `${credentials.x}`.
+    pub const fn user_credentials_only(self) -> bool {
+        matches!(
+            self,
+            AuthMode::ApiKey | AuthMode::Basic | AuthMode::None | AuthMode::AwsSigV4
+        )
+    }
+
+    /// Whether the platform's CI forbids a `credentials` block: the platform obtains the
+    /// credentials itself.
+    pub const fn forbids_credentials(self) -> bool {
+        matches!(
+            self,
+            AuthMode::OAuth2
+                | AuthMode::OAuth1
+                | AuthMode::App
+                | AuthMode::Custom
+                | AuthMode::None
+                | AuthMode::Tba
+                | AuthMode::Bill
+                | AuthMode::McpOAuth2
+                | AuthMode::McpOAuth2Generic
+                | AuthMode::InstallPlugin
+        )
+    }
+
+    /// Whether the platform reads the mode's connection params programmatically, so that
+    /// none of them needs a template.
+    pub const fn params_read_programmatically(self) -> bool {
+        matches!(self, AuthMode::McpOAuth2Generic | AuthMode::AwsSigV4)
+    }
+
+    /// Whether the mode exchanges credentials for a token at `token_url`.
+    pub const fn needs_token_url(self) -> bool {
+        matches!(self, AuthMode::OAuth2Cc)
+    }
+}
+
 impl fmt::Display for AuthMode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -23,7 +23,7 @@ mod secret;
 pub mod token;
 mod validate;
 
-pub use auth_mode::{AuthMode, UnknownAuthMode};
+pub use auth_mode::{AuthMode, Implied, UnknownAuthMode};
 pub use error::{UnknownProvider, ValidationError, ValidationErrorKind, ValidationErrors};
 pub use render::{Header, Headers, QueryParams, RenderContext, RenderError};
 pub use secret::Secret;
