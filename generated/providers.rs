@@ -59,15 +59,25 @@ impl Provider {
             Provider::PersonioV2 => "Personio (v2)",
         }
     }
-    /// The provider's documentation page.
-    pub const fn docs_url(self) -> &'static ::core::primitive::str {
+    /// The provider's documentation page (older catalogs may have none).
+    pub const fn docs_url(
+        self,
+    ) -> ::core::option::Option<&'static ::core::primitive::str> {
         match self {
-            Provider::Personio => "https://developer.personio.de/reference/auth",
+            Provider::Personio => {
+                ::core::option::Option::Some(
+                    "https://developer.personio.de/reference/auth",
+                )
+            }
             Provider::PersonioRecruiting => {
-                "https://developer.personio.de/reference/post_v1-recruiting-applications"
+                ::core::option::Option::Some(
+                    "https://developer.personio.de/reference/post_v1-recruiting-applications",
+                )
             }
             Provider::PersonioV2 => {
-                "https://developer.personio.de/reference/post_v2-auth-token"
+                ::core::option::Option::Some(
+                    "https://developer.personio.de/reference/post_v2-auth-token",
+                )
             }
         }
     }
@@ -201,8 +211,10 @@ pub mod personio {
     pub const PROVIDER: super::Provider = super::Provider::Personio;
     /// The name shown to users.
     pub const DISPLAY_NAME: &::core::primitive::str = "Personio (v1)";
-    /// The provider's documentation page.
-    pub const DOCS_URL: &::core::primitive::str = "https://developer.personio.de/reference/auth";
+    /// The provider's documentation page (older catalogs may have none).
+    pub const DOCS_URL: ::core::option::Option<&::core::primitive::str> = ::core::option::Option::Some(
+        "https://developer.personio.de/reference/auth",
+    );
     /// How the provider authenticates.
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::OAuth2Cc;
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
@@ -620,8 +632,10 @@ pub mod personio_recruiting {
     pub const PROVIDER: super::Provider = super::Provider::PersonioRecruiting;
     /// The name shown to users.
     pub const DISPLAY_NAME: &::core::primitive::str = "Personio Recruiting";
-    /// The provider's documentation page.
-    pub const DOCS_URL: &::core::primitive::str = "https://developer.personio.de/reference/post_v1-recruiting-applications";
+    /// The provider's documentation page (older catalogs may have none).
+    pub const DOCS_URL: ::core::option::Option<&::core::primitive::str> = ::core::option::Option::Some(
+        "https://developer.personio.de/reference/post_v1-recruiting-applications",
+    );
     /// How the provider authenticates.
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::ApiKey;
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
@@ -1124,8 +1138,10 @@ pub mod personio_v2 {
     pub const PROVIDER: super::Provider = super::Provider::PersonioV2;
     /// The name shown to users.
     pub const DISPLAY_NAME: &::core::primitive::str = "Personio (v2)";
-    /// The provider's documentation page.
-    pub const DOCS_URL: &::core::primitive::str = "https://developer.personio.de/reference/post_v2-auth-token";
+    /// The provider's documentation page (older catalogs may have none).
+    pub const DOCS_URL: ::core::option::Option<&::core::primitive::str> = ::core::option::Option::Some(
+        "https://developer.personio.de/reference/post_v2-auth-token",
+    );
     /// How the provider authenticates.
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::OAuth2Cc;
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.

@@ -51,10 +51,10 @@ fn pipeline(source: &str) {
     let options = EmitOptions::new("providers.yaml");
     let root = yaml::parse(source).expect("the corpus is valid YAML");
     live(p, "parse");
-    let read = read_catalog(&root);
+    let read = read_catalog(&root, &terapi_codegen::LintLevels::default());
     live(p, "read");
     let entries: Vec<&ProviderEntry> = read.catalog.providers.values().collect();
-    let (plan, diagnostics) = check::check(source, &entries, check::CheckOptions::default());
+    let (plan, diagnostics) = check::check(source, &entries, read.levels);
     live(p, "check");
     // As `generate` does it: each module emitted and formatted on its own, in parallel.
     let code = emit::emit(&plan, &options).expect("the emitted code parses");

@@ -69,9 +69,9 @@ fn sub_catalog(text: &str, percent: usize) -> (&str, usize) {
 /// Everything the pipeline does, as `generate` does it but emitting the providers that pass.
 fn pipeline(source: &str, options: &EmitOptions) -> String {
     let root = yaml::parse(source).expect("the corpus is valid YAML");
-    let read = read_catalog(&root);
+    let read = read_catalog(&root, &terapi_codegen::LintLevels::default());
     let entries: Vec<&ProviderEntry> = read.catalog.providers.values().collect();
-    let (plan, _diagnostics) = check::check(source, &entries, check::CheckOptions::default());
+    let (plan, _diagnostics) = check::check(source, &entries, read.levels);
     emit::emit(&plan, options).expect("the emitted code parses")
 }
 
@@ -81,9 +81,9 @@ fn bench_size(c: &mut Criterion, text: &str, percent: usize) {
 
     // The inputs of each stage, computed once.
     let root = yaml::parse(source).expect("the corpus is valid YAML");
-    let read = read_catalog(&root);
+    let read = read_catalog(&root, &terapi_codegen::LintLevels::default());
     let entries: Vec<&ProviderEntry> = read.catalog.providers.values().collect();
-    let (plan, diagnostics) = check::check(source, &entries, check::CheckOptions::default());
+    let (plan, diagnostics) = check::check(source, &entries, read.levels);
     let tokens = emit::tokens(&plan, &options).expect("valid options");
     let code = emit::emit(&plan, &options).expect("the code parses");
     let group_name = format!("pipeline_{percent}pct");
@@ -111,13 +111,13 @@ fn bench_size(c: &mut Criterion, text: &str, percent: usize) {
     group.bench_function("parse", |b| {
         b.iter(|| yaml::parse(black_box(source)).expect("valid"))
     });
-    group.bench_function("read", |b| b.iter(|| read_catalog(black_box(&root))));
+    group.bench_function("read", |b| b.iter(|| read_catalog(black_box(&root), &terapi_codegen::LintLevels::default())));
     group.bench_function("check", |b| {
         b.iter(|| {
             check::check(
                 black_box(source),
                 black_box(&entries),
-                check::CheckOptions::default(),
+                read.levels,
             )
         })
     });

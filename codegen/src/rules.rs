@@ -304,7 +304,11 @@ impl Rule {
         let info = self.info();
         let mut out = format!(
             "{}: {}\n\n{}\n\nbasis: {}\ndefault level: {}",
-            info.code, info.summary, info.explanation, info.basis, info.level
+            info.code,
+            info.summary.trim(),
+            info.explanation,
+            info.basis,
+            info.level
         );
         if let Some(older) = info.older_level {
             out.push_str(&format!(" (in an older-format catalog: {older})"));
@@ -333,7 +337,8 @@ impl Rule {
             };
             out.push_str(&format!(
                 "| `{}` | {level} | {basis} | {} |\n",
-                info.code, info.summary
+                info.code,
+                info.summary.trim()
             ));
         }
         out
@@ -450,7 +455,7 @@ mod tests {
             let code = rule.code();
             assert!(seen.insert(code), "duplicate code {code}");
             assert!(
-                code.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+                code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
                 "{code}"
             );
             assert_eq!(Rule::from_code(code), Some(*rule));

@@ -60,7 +60,8 @@ fn s(path: &Path) -> &str {
 
 /// A catalog with three errors in three providers. Lines: `OAUTH2CC` on line 3 (column 16),
 /// the `conection_config` typo on line 15 (column 5), the `${connectionConfig.tenant}`
-/// nobody declares on line 22 (column 27).
+/// nobody declares on line 22 (column 27). The `connection_config` of the last entry makes
+/// it a current-format catalog (unknown keys are errors, params are declared).
 const BROKEN: &str = "\
 acme:
     display_name: Acme
@@ -84,6 +85,7 @@ undeclared:
     docs: https://undeclared.example/docs
     proxy:
         base_url: https://${connectionConfig.tenant}.undeclared.example
+    connection_config: {}
 ";
 
 // ---------------------------------------------------------------------------------------
@@ -141,21 +143,25 @@ fn generate_on_a_broken_catalog_fails_without_output() {
     let err = stderr(&out);
     assert!(!err.contains("panicked"), "{}", show(&out));
     assert!(
-        err.contains("broken.yaml:3:16: error: unknown auth mode `OAUTH2CC`"),
+        err.contains("broken.yaml:3:16: error[unknown-auth-mode]: unknown auth mode `OAUTH2CC`"),
         "{}",
         show(&out)
     );
     assert!(
-        err.contains("broken.yaml:15:5: error: unknown key `conection_config`"),
+        err.contains("broken.yaml:15:5: error[unknown-key]: unknown key `conection_config`"),
         "{}",
         show(&out)
     );
     assert!(
-        err.contains("broken.yaml:22:27: error: `${connectionConfig.tenant}`"),
+        err.contains("broken.yaml:22:27: error[undeclared-param]: `${connectionConfig.tenant}`"),
         "{}",
         show(&out)
     );
-    assert!(err.contains("3 errors"), "{}", show(&out));
+    assert!(
+        err.contains("broken.yaml: 3 errors, 0 warnings"),
+        "{}",
+        show(&out)
+    );
     assert!(!out_path.exists(), "output written for a broken catalog");
 }
 
@@ -283,7 +289,7 @@ fn check_on_a_broken_catalog_reports_the_errors() {
     );
     assert_eq!(code(&out), Some(1), "{}", show(&out));
     assert!(
-        stderr(&out).contains("broken.yaml:3:16: error: "),
+        stderr(&out).contains("broken.yaml:3:16: error[unknown-auth-mode]: "),
         "{}",
         show(&out)
     );
@@ -303,14 +309,14 @@ fn lint_reports_located_errors_and_exits_1() {
     let err = stderr(&out);
     let headlines: Vec<&str> = err
         .lines()
-        .filter(|l| l.starts_with("broken.yaml:") && l.contains(": error: "))
+        .filter(|l| l.starts_with("broken.yaml:") && l.contains(": error["))
         .collect();
     assert_eq!(
         headlines,
         [
-            "broken.yaml:3:16: error: unknown auth mode `OAUTH2CC`",
-            "broken.yaml:15:5: error: unknown key `conection_config` in a provider entry",
-            "broken.yaml:22:27: error: `${connectionConfig.tenant}` uses a param that `connection_config` does not declare",
+            "broken.yaml:3:16: error[unknown-auth-mode]: unknown auth mode `OAUTH2CC`",
+            "broken.yaml:15:5: error[unknown-key]: unknown key `conection_config` in a provider entry",
+            "broken.yaml:22:27: error[undeclared-param]: `${connectionConfig.tenant}` uses a param that `connection_config` does not declare",
         ],
         "{}",
         show(&out)

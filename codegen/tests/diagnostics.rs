@@ -12,7 +12,7 @@ use common::*;
 
 use std::path::Path;
 
-use terapi_codegen::{Diagnostic, Error, Options, Severity, generate, generate_file, lint};
+use terapi_codegen::{Diagnostic, Error, Options, Rule, Severity, generate, generate_file, lint};
 
 /// Asserts that `source` has exactly one diagnostic, an error containing `needle` at
 /// `line:col`, and returns it.
@@ -147,9 +147,16 @@ acme:
     proxy:
         base_url: https://api.acme.example
     token_url: https://acme.example/oauth/token
+    credentials:
+        client_id:
+            type: string
+            title: Client ID
+            description: The OAuth client.
 "#;
-    // line 3: `    auth_mode: OAUTH2CC`; reported once (not again as "no auth_mode").
+    // line 3: `    auth_mode: OAUTH2CC`; reported once (not again as "no auth_mode"). The
+    // `credentials` block makes it a current-format catalog (no `older-format` note).
     let d = only_error(src(yaml), "unknown auth mode `OAUTH2CC`", 3, 16);
+    assert_eq!(d.rule, Rule::UnknownAuthMode);
     assert_help(&d, "did you mean `OAUTH2_CC`?");
 }
 
@@ -161,26 +168,64 @@ acme:
     docs: https://acme.example/docs
     proxy:
         base_url: https://api.acme.example
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
 "#;
-    only_error(src(yaml), "provider `acme` has no `auth_mode`", 1, 1);
+    let d = only_error(src(yaml), "provider `acme` has no `auth_mode`", 1, 1);
+    assert_eq!(d.rule, Rule::MissingAuthMode);
 }
 
 #[test]
 fn api_key_without_credentials_is_located_at_the_provider_key() {
+    // `connection_config` makes it a current-format catalog, where credentials are declared.
     let yaml = r#"
 acme:
     display_name: Acme
     auth_mode: API_KEY
     docs: https://acme.example/docs
     proxy:
-        base_url: https://api.acme.example
+        base_url: https://${connectionConfig.subdomain}.acme.example
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
 "#;
-    only_error(
+    let d = only_error(
         src(yaml),
         "auth mode API_KEY needs a `credentials.apiKey` param",
         1,
         1,
     );
+    assert_eq!(d.rule, Rule::MissingCredential);
+}
+
+#[test]
+fn api_key_without_credentials_in_an_older_format_catalog_implies_the_key() {
+    // No entry declares `connection_config` or `credentials`: the older format, where the
+    // auth mode implies `apiKey` and the templates imply `subdomain`.
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+        headers:
+            authorization: Bearer ${apiKey}
+"#;
+    let ds = diagnostics(src(yaml));
+    assert_eq!(ds.len(), 1, "{}", dump(&ds));
+    let d = find(&ds, "provider `acme` uses the older catalog format");
+    assert_at(d, Severity::Note, 1, 1);
+    assert_eq!(d.rule, Rule::OlderFormat);
+    assert!(d.message.contains("2 param(s) inferred"), "{}", d.message);
+    let code = gen_ok(src(yaml));
+    assert!(code.contains("pub subdomain: "), "{code}");
+    assert!(code.contains("pub api_key: ::terapi_runtime::Secret"), "{code}");
 }
 
 #[test]
@@ -419,20 +464,56 @@ acme:
             title: API Key
             description: The key.
 "#;
-    // line 8: `        region:`
+    // line 8: `        region:`; no `${connectionConfig.*}` anywhere in the entry: an error.
     let d = only_error(
         src(yaml),
-        "connection_config param `region` is declared but no template uses it",
+        "`connection_config` is declared but no string of the entry references any `${connectionConfig.*}`",
         8,
         9,
     );
-    assert!(
-        d.help
-            .as_deref()
-            .is_some_and(|h| h.contains("${connectionConfig.region}")),
-        "{:?}",
-        d.help
+    assert_eq!(d.rule, Rule::NoConfigReference);
+    assert_help(&d, "use the params in templates, or remove `connection_config`");
+}
+
+#[test]
+fn unused_param_next_to_a_used_one_is_a_warning_at_its_key() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+        region:
+            type: string
+            title: Region
+            description: The region.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // line 12: `        region:`; a script may read it, so it is a warning and generates.
+    let ds = diagnostics(src(yaml));
+    assert_eq!(ds.len(), 1, "{}", dump(&ds));
+    let d = find(
+        &ds,
+        "connection_config param `region` is declared but no template uses it",
     );
+    assert_at(d, Severity::Warning, 12, 9);
+    assert_eq!(d.rule, Rule::UnusedParam);
+    assert_help(
+        d,
+        "fine if a script reads it; else use it as `${connectionConfig.region}`, or remove it",
+    );
+    let code = gen_ok(src(yaml));
+    assert!(code.contains("pub region: "), "{code}");
 }
 
 #[test]
@@ -457,11 +538,16 @@ acme:
             description: The key.
 "#;
     // line 12: `            pattern: ` is 21 characters, so the quoted value is at column 22.
-    only_error(
+    let d = only_error(
         src(yaml),
-        "the `pattern` of param `subdomain` is not a valid regex",
+        "the `pattern` of param `subdomain` is not a valid ECMAScript regex: unclosed character class `[`",
         12,
         22,
+    );
+    assert_eq!(d.rule, Rule::InvalidPattern);
+    assert_help(
+        &d,
+        "rewrite the pattern; with this rule allowed or warned, any value passes this check",
     );
 }
 
@@ -815,28 +901,42 @@ twice:
             description: The key.
 "#;
 
-/// (line, col, part of the message) of every error in [`MANY_ERRORS`], in file order.
-const MANY_ERRORS_EXPECTED: &[(u32, u32, &str)] = &[
-    (12, 5, "unknown key `conection_config`"),
-    (20, 16, "unknown auth mode `OAUTH2CC`"),
-    (30, 27, "`${connectionConfig.tenant}` uses a param"),
+/// (line, col, rule code, part of the message) of every error in [`MANY_ERRORS`], in file
+/// order.
+const MANY_ERRORS_EXPECTED: &[(u32, u32, &str, &str)] = &[
+    (12, 5, "unknown-key", "unknown key `conection_config`"),
+    (20, 16, "unknown-auth-mode", "unknown auth mode `OAUTH2CC`"),
+    (
+        30,
+        27,
+        "undeclared-param",
+        "`${connectionConfig.tenant}` uses a param",
+    ),
     (
         48,
         22,
-        "the `pattern` of param `subdomain` is not a valid regex",
+        "invalid-pattern",
+        "the `pattern` of param `subdomain` is not a valid ECMAScript regex",
     ),
-    (63, 19, "param `subdomain` has `type: int`"),
-    (72, 1, "provider `nomode` has no `auth_mode`"),
+    (63, 19, "param-type", "param `subdomain` has `type: int`"),
+    (
+        72,
+        1,
+        "missing-auth-mode",
+        "provider `nomode` has no `auth_mode`",
+    ),
     (
         78,
         1,
+        "missing-credential",
         "auth mode API_KEY needs a `credentials.apiKey` param",
     ),
-    (91, 9, "unknown key `header` in `proxy`"),
+    (91, 9, "unknown-key", "unknown key `header` in `proxy`"),
     (
         94,
         9,
-        "connection_config param `region` is declared but no template uses it",
+        "no-config-reference",
+        "`connection_config` is declared but no string of the entry references any `${connectionConfig.*}`",
     ),
 ];
 
@@ -851,8 +951,9 @@ fn every_problem_of_a_file_is_reported_at_once() {
         dump(&ds)
     );
     assert_eq!(ds.len(), MANY_ERRORS_EXPECTED.len(), "{}", dump(&ds));
-    for (d, (line, col, needle)) in ds.iter().zip(MANY_ERRORS_EXPECTED) {
+    for (d, (line, col, code, needle)) in ds.iter().zip(MANY_ERRORS_EXPECTED) {
         assert!(d.message.contains(needle), "{needle:?} vs\n{}", dump(&ds));
+        assert_eq!(d.rule.code(), *code, "{}", d.message);
         assert_at(d, Severity::Error, *line, *col);
     }
 
@@ -880,8 +981,8 @@ fn generate_reports_errors_like_a_compiler() {
         "expected Error::Catalog, got: {err}"
     );
     let text = err.to_string();
-    for (line, col, needle) in MANY_ERRORS_EXPECTED {
-        let headline = format!("providers.yaml:{line}:{col}: error: ");
+    for (line, col, code, needle) in MANY_ERRORS_EXPECTED {
+        let headline = format!("providers.yaml:{line}:{col}: error[{code}]: ");
         let found = text
             .lines()
             .find(|l| l.starts_with(&headline))
@@ -923,7 +1024,7 @@ acme:
     let text = err.to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert!(
-        lines[0].starts_with("providers.yaml:6:27: error: "),
+        lines[0].starts_with("providers.yaml:6:27: error[undeclared-param]: "),
         "{text}"
     );
     let source_line = "        base_url: https://${connectionConfig.tenant}.acme.example";
@@ -971,7 +1072,10 @@ acme:
             description: The key.
 "#;
     let text = gen_code(src(yaml)).expect_err("collision").to_string();
-    assert!(text.starts_with("providers.yaml:15:9: error: "), "{text}");
+    assert!(
+        text.starts_with("providers.yaml:15:9: error[field-collision]: "),
+        "{text}"
+    );
     assert!(text.contains("        partnerId:"), "{text}");
     assert!(text.contains("`partnerId` is here"), "{text}");
 }
