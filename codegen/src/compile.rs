@@ -537,9 +537,24 @@ impl<'a> Checker<'a> {
             return None;
         }
         if !host_has_literal {
+            let config = decl.decl.0;
+            let whole = host.len() == 1;
             for part in &mut host {
-                if let PartPlan::Param { context, .. } = part {
-                    *context = Context::Hostname;
+                if let PartPlan::Param {
+                    context,
+                    section,
+                    index,
+                    ..
+                } = part
+                {
+                    let self_hosted = whole
+                        && *section == Section::ConnectionConfig
+                        && allows_authority(&config[*index]);
+                    *context = if self_hosted {
+                        Context::Authority
+                    } else {
+                        Context::Hostname
+                    };
                 }
             }
         }
@@ -604,6 +619,23 @@ fn alternatives(templates: &Templates, s: &Located<String>) -> Option<Vec<Vec<Pi
         Some(parsed) => parsed.as_ref().ok().map(|t| t.alternatives.clone()),
         None => template::parse(&s.value, true).ok().map(|t| t.alternatives),
     }
+}
+
+/// Whether a param that stands for a whole host may hold a port and a base path
+/// (`host[:port][/path]`, a self-hosted server): its pattern accepts such a value, or its
+/// example has one and matches the pattern.
+fn allows_authority(param: &ParamPlan<'_>) -> bool {
+    let crate::plan::RulePlan::Pattern(_, rust) = &param.rule else {
+        return false;
+    };
+    let Ok(re) = regex::Regex::new(rust) else {
+        return false;
+    };
+    let example = param.def.example.as_ref().map(|e| e.value.as_str());
+    ["git.example.com:8443", "git.example.com/gitlab", "git.example.com:8443/gitlab"]
+        .into_iter()
+        .chain(example.filter(|e| e.contains([':', '/'])))
+        .any(|probe| re.is_match(probe))
 }
 
 /// Whether compiled parts carry a credential or a secret (any credential counts: none goes

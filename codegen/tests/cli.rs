@@ -331,7 +331,12 @@ fn lint_of_a_good_catalog_exits_0() {
     let (dir, input) = setup();
     let out = run(dir.path(), &["lint", s(&input)]);
     assert_eq!(code(&out), Some(0), "{}", show(&out));
-    assert!(!stderr(&out).contains("error:"), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        !err.contains(": error[") && !err.contains("error:"),
+        "{}",
+        show(&out)
+    );
 }
 
 #[test]
@@ -354,5 +359,249 @@ fn unknown_flag_is_a_usage_error() {
         let out = run(dir.path(), args);
         assert_eq!(code(&out), Some(2), "{args:?}: {}", show(&out));
         assert!(stderr(&out).contains("Usage"), "{args:?}: {}", show(&out));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Rule levels (`-A/-W/-D`), `--invalid-providers skip`, `lint --explain`, `lint --rules`
+// ---------------------------------------------------------------------------------------
+
+/// A current-format catalog: `acme` declares a param no template uses (line 14, column 9:
+/// the `unused-param` warning); `broken` has an unknown auth mode (line 26, column 16) and
+/// `broken-eu` (line 31) is an alias of it.
+const LEVELS: &str = "\
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+        headers:
+            authorization: Bearer ${apiKey}
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+        region:
+            type: string
+            title: Region
+            description: The region.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+broken:
+    display_name: Broken
+    auth_mode: OAUTH2CC
+    docs: https://broken.example/docs
+    proxy:
+        base_url: https://api.broken.example
+
+broken-eu:
+    alias: broken
+    display_name: Broken (EU)
+";
+
+const UNUSED: &str = "levels.yaml:14:9: {}[unused-param]: connection_config param `region` is declared but no template uses it";
+
+fn unused_headline(severity: &str) -> String {
+    UNUSED.replace("{}", severity)
+}
+
+/// `lint levels.yaml --providers acme` with `extra` arguments.
+fn lint_acme(extra: &[&str]) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::write(dir.path().join("levels.yaml"), LEVELS).expect("write");
+    let mut args = vec!["lint", "levels.yaml", "--providers", "acme"];
+    args.extend_from_slice(extra);
+    run(dir.path(), &args)
+}
+
+#[test]
+fn unused_param_is_a_warning_by_default() {
+    let out = lint_acme(&[]);
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&unused_headline("warning")), "{}", show(&out));
+    assert!(
+        err.contains(
+            "fine if a script reads it; else use it as `${connectionConfig.region}`, or remove it"
+        ),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        err.contains("levels.yaml: 0 errors, 1 warning"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn deny_makes_a_rule_an_error_and_allow_silences_it() {
+    for extra in [&["-D", "unused-param"][..], &["--deny", "unused-param"][..], &["-D", "warnings"][..]] {
+        let out = lint_acme(extra);
+        assert_eq!(code(&out), Some(1), "{extra:?}: {}", show(&out));
+        let err = stderr(&out);
+        assert!(err.contains(&unused_headline("error")), "{extra:?}: {}", show(&out));
+        assert!(
+            err.contains("levels.yaml: 1 error, 0 warnings"),
+            "{extra:?}: {}",
+            show(&out)
+        );
+    }
+
+    let out = lint_acme(&["-A", "unused-param"]);
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(!stderr(&out).contains("unused-param"), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("levels.yaml: 0 errors, 0 warnings"),
+        "{}",
+        show(&out)
+    );
+
+    // A rule named on its own wins over `warnings`.
+    let out = lint_acme(&["-D", "warnings", "-W", "unused-param"]);
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(
+        stderr(&out).contains(&unused_headline("warning")),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn generate_with_a_denied_warning_fails_without_output() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::write(dir.path().join("levels.yaml"), LEVELS).expect("write");
+    let base = ["generate", "--input", "levels.yaml", "--out", "out.rs", "--providers", "acme"];
+    let out = run(dir.path(), &[&base[..], &["-D", "unused-param"]].concat());
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert!(stderr(&out).contains(&unused_headline("error")), "{}", show(&out));
+    assert!(!dir.path().join("out.rs").exists());
+
+    let out = run(dir.path(), &base);
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(stderr(&out).contains(&unused_headline("warning")), "{}", show(&out));
+    let written = fs::read_to_string(dir.path().join("out.rs")).expect("output written");
+    assert!(written.contains("pub region: "), "{written}");
+}
+
+#[test]
+fn unknown_or_fixed_rule_levels_are_usage_errors() {
+    let out = lint_acme(&["-A", "unused-parm"]);
+    assert_eq!(code(&out), Some(2), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("unknown rule `unused-parm` (did you mean `unused-param`?)"),
+        "{}",
+        show(&out)
+    );
+
+    let out = lint_acme(&["-A", "invalid-template"]);
+    assert_eq!(code(&out), Some(2), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("rule `invalid-template` cannot be set to `allow`"),
+        "{}",
+        show(&out)
+    );
+    assert!(!stderr(&out).contains("panicked"), "{}", show(&out));
+}
+
+#[test]
+fn invalid_providers_skip_leaves_them_and_their_aliases_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::write(dir.path().join("levels.yaml"), LEVELS).expect("write");
+
+    // By default the broken provider fails the run.
+    let out = run(dir.path(), &["generate", "--input", "levels.yaml", "--out", "out.rs"]);
+    assert_eq!(code(&out), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("levels.yaml:26:16: error[unknown-auth-mode]: unknown auth mode `OAUTH2CC`"),
+        "{}",
+        show(&out)
+    );
+    assert!(!dir.path().join("out.rs").exists());
+
+    let out = run(
+        dir.path(),
+        &[
+            "generate",
+            "--input",
+            "levels.yaml",
+            "--out",
+            "out.rs",
+            "--invalid-providers",
+            "skip",
+        ],
+    );
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "levels.yaml:24:1: warning[provider-skipped]: provider `broken` is left out: \
+             26:16: error[unknown-auth-mode]: unknown auth mode `OAUTH2CC`"
+        ),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        err.contains("levels.yaml:31:1: warning[provider-skipped]: provider `broken-eu` is left out: "),
+        "{}",
+        show(&out)
+    );
+    let error_headlines = err.lines().filter(|l| {
+        l.strip_prefix("levels.yaml:")
+            .and_then(|rest| rest.splitn(3, ':').nth(2))
+            .is_some_and(|rest| rest.starts_with(" error["))
+    });
+    assert_eq!(error_headlines.count(), 0, "{}", show(&out));
+    let written = fs::read_to_string(dir.path().join("out.rs")).expect("output written");
+    assert!(written.contains("pub mod acme {"), "{written}");
+    assert!(!written.contains("pub mod broken"), "{written}");
+
+    let out = run(dir.path(), &["lint", "levels.yaml", "--invalid-providers", "skip"]);
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("levels.yaml: 0 errors, 3 warnings"),
+        "{}",
+        show(&out)
+    );
+}
+
+#[test]
+fn lint_explains_a_rule_and_lists_them_all() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run(dir.path(), &["lint", "--explain", "unused-param"]);
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("unused-param: A declared param that no template uses."),
+        "{}",
+        show(&out)
+    );
+    assert!(text.contains("basis: terapi's own policy"), "{}", show(&out));
+    assert!(text.contains("default level: warn"), "{}", show(&out));
+
+    let out = run(dir.path(), &["lint", "--explain", "unused-parm"]);
+    assert_eq!(code(&out), Some(2), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("did you mean `unused-param`?"),
+        "{}",
+        show(&out)
+    );
+
+    let out = run(dir.path(), &["lint", "--rules"]);
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let table = stdout(&out);
+    assert!(
+        table.starts_with("| code | level | basis | what it finds |\n|---|---|---|---|\n"),
+        "{}",
+        show(&out)
+    );
+    for code in ["yaml-syntax", "unused-param", "no-config-reference", "provider-skipped"] {
+        assert!(table.contains(&format!("| `{code}` |")), "{code}: {}", show(&out));
     }
 }

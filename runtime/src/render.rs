@@ -26,6 +26,11 @@ pub enum Context {
     HostLabel,
     /// The whole host name: DNS labels joined by dots.
     Hostname,
+    /// The whole host of a self-hosted server, with an optional port and base path
+    /// (`git.example.com:8443/gitlab`), where the param's pattern allows them: a host name,
+    /// then `:digits`, then a path; no user info, query, fragment, backslash or space. The
+    /// rendered URL must keep that host.
+    Authority,
     /// A port: digits only.
     Port,
     /// A URL path: percent-encoded as one segment (`/` included).
@@ -51,6 +56,9 @@ impl Context {
                 "a host name, where it must be one DNS label (letters, digits and inner hyphens, at most 63)"
             }
             Context::Hostname => "a host name, where it must be DNS labels joined by dots",
+            Context::Authority => {
+                "a server address, where it must be a host name with an optional `:port` and `/path`, and no user info, query or fragment"
+            }
             Context::Port => "a port, where it must be digits",
             Context::PathSegment => "a URL path",
             Context::Query => "a URL query",
@@ -67,6 +75,7 @@ impl Context {
             Context::Header => rules::is_header_safe(value),
             Context::HostLabel => rules::is_dns_label(value),
             Context::Hostname => rules::is_hostname(value),
+            Context::Authority => is_authority(value),
             Context::Port => {
                 !value.is_empty() && value.len() <= 5 && value.bytes().all(|b| b.is_ascii_digit())
             }
@@ -81,6 +90,23 @@ impl Context {
             Context::PathSegment | Context::Query | Context::Raw => true,
         }
     }
+}
+
+/// `host[:port][/path]`: a host name, an optional port of digits, an optional path without
+/// query, fragment, backslash, space or control characters.
+fn is_authority(value: &str) -> bool {
+    let (host_port, path) = value.split_at(value.find('/').unwrap_or(value.len()));
+    let (host, port) = match host_port.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (host_port, None),
+    };
+    rules::is_hostname(host)
+        && port.is_none_or(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        })
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'\\'))
 }
 
 /// A value to place into a template.
@@ -447,6 +473,8 @@ fn render_parts(
                         out.text.extend(utf8_percent_encode(text, PATH_SEGMENT))
                     }
                     Context::Query => out.text.extend(utf8_percent_encode(text, QUERY_VALUE)),
+                    // The path that follows the template's host starts with its own `/`.
+                    Context::Authority => out.text.push_str(text.trim_end_matches('/')),
                     _ => out.text.push_str(text),
                 }
             }
@@ -710,9 +738,11 @@ impl UrlTemplate<'_> {
                 let Some(h) = render_parts(host, cx)? else {
                     return Ok(Err(missing(host).unwrap_or(self.source)));
                 };
+                // A self-hosted server's port and base path are not part of its host.
+                let host_end = h.text.find([':', '/']).unwrap_or(h.text.len());
                 (
                     scheme.to_owned(),
-                    h.text.to_ascii_lowercase(),
+                    h.text[..host_end].to_ascii_lowercase(),
                     format!("{scheme}://{}", h.text),
                 )
             }
@@ -885,6 +915,52 @@ mod tests {
             .render(),
             Err(RenderError::InvalidValue { .. })
         ));
+    }
+
+    #[test]
+    fn self_hosted_servers_keep_their_port_and_path_and_nothing_else() {
+        let render = |value: &str| {
+            let host = [val("connectionConfig.host", Some(value), Context::Authority)];
+            let rest = [Part::Lit("/api/v4")];
+            let alts = [fixed(&host, &rest)];
+            UrlTemplate {
+                source: "https://${connectionConfig.host}/api/v4",
+                alternatives: &alts,
+            }
+            .render()
+            .map(|u| u.to_string())
+        };
+        for (value, url) in [
+            ("git.example.com", "https://git.example.com/api/v4"),
+            ("git.example.com:8443", "https://git.example.com:8443/api/v4"),
+            ("git.example.com/gitlab", "https://git.example.com/gitlab/api/v4"),
+            ("git.example.com:8443/gitlab/", "https://git.example.com:8443/gitlab/api/v4"),
+            ("Git.Example.com", "https://git.example.com/api/v4"),
+        ] {
+            assert_eq!(render(value).as_deref(), Ok(url), "{value}");
+        }
+        for bad in [
+            "evil.com@git.example.com",
+            "user:pw@git.example.com",
+            "git.example.com?x=1",
+            "git.example.com#frag",
+            "git.example.com\\evil.com",
+            "git.example.com:84a3",
+            "git.example.com:",
+            "git.example.com:123456",
+            "git.example.com/a b",
+            "git.example.com/\n",
+            "",
+            ":8443",
+            "/gitlab",
+            "-bad-.example.com",
+        ] {
+            assert!(
+                matches!(render(bad), Err(RenderError::InvalidValue { .. })),
+                "{bad:?} was accepted: {:?}",
+                render(bad)
+            );
+        }
     }
 
     #[test]
