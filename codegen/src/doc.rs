@@ -8,6 +8,25 @@ use regex::Regex;
 static URL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"https?://[^\s<>"`\\\[\]{}|^]+"#).expect("valid regex"));
 
+/// `text` with each character that reverses text direction (U+202A–U+202E, U+2066–U+2069)
+/// written as `[U+202E]`: rustc refuses them in comments, and they make text read differently
+/// from how it runs. (The `bidi-control` rule reports them; this keeps the output valid when
+/// that rule is allowed.)
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(crate::check::is_bidi_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if crate::check::is_bidi_control(c) {
+            out.push_str(&format!("[U+{:04X}]", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Escapes YAML text for a doc comment line (or lines): each line trimmed (so nothing is an
 /// indented code block), Markdown punctuation backslash-escaped, URLs as `<...>` autolinks.
 pub fn escape(text: &str) -> Vec<String> {

@@ -1056,3 +1056,36 @@ fn readme_has_the_table_of_rules() {
          `cargo run -p terapi-codegen -- lint --rules`:\n{table}"
     );
 }
+
+/// With `bidi-control` allowed, the output still carries no direction control (rustc refuses
+/// them in comments): doc comments spell them out, literals escape them.
+#[test]
+fn allowed_bidi_controls_never_reach_the_output() {
+    let yaml = CASES
+        .iter()
+        .find(|c| c.rule == Rule::BidiControl)
+        .unwrap()
+        .yaml
+        .replace("description: The key.", "description: \"The \\u2067key.\"");
+    let mut lint_levels = LintLevels::default();
+    lint_levels.set(Rule::BidiControl, Level::Allow).unwrap();
+    let code = terapi_codegen::generate(
+        Path::new("p.yaml"),
+        &yaml,
+        &Options {
+            lint_levels,
+            ..Options::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .code;
+    assert!(
+        !code
+            .chars()
+            .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+        "{code}"
+    );
+    assert!(code.contains("Acme [U+202E]emca"), "{code}");
+    assert!(code.contains("The [U+2067]key."), "{code}");
+    syn::parse_file(&code).unwrap();
+}

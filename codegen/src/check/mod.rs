@@ -21,6 +21,7 @@ use crate::model::ProviderEntry;
 use crate::names;
 pub use crate::plan::*;
 pub(crate) use references::missing_dollar;
+pub(crate) use text::is_bidi_control;
 use crate::rules::{Levels, Rule};
 use crate::yaml::Loc;
 
