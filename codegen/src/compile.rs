@@ -625,10 +625,10 @@ fn alternatives(templates: &Templates, s: &Located<String>) -> Option<Vec<Vec<Pi
 /// (`host[:port][/path]`, a self-hosted server): its pattern accepts such a value, or its
 /// example has one and matches the pattern.
 fn allows_authority(param: &ParamPlan<'_>) -> bool {
-    let crate::plan::RulePlan::Pattern(_, rust) = &param.rule else {
+    let crate::plan::RulePlan::Pattern(_, translated) = &param.rule else {
         return false;
     };
-    let Ok(re) = regex::Regex::new(rust) else {
+    let Some(re) = crate::pattern::Compiled::new(translated) else {
         return false;
     };
     let example = param.def.example.as_ref().map(|e| e.value.as_str());

@@ -440,10 +440,16 @@ impl Emitter<'_> {
             let secret = param.secret;
             let rule = match &param.rule {
                 RulePlan::Any => quote!(#rt::Rule::Any),
-                RulePlan::Pattern(written, regex) if written == regex => {
+                RulePlan::Pattern(written, t) if t.backtracking => {
+                    let regex = &t.regex;
+                    quote!(#rt::Rule::Pattern(#rt::Pattern::backtracking(#regex, #written)))
+                }
+                RulePlan::Pattern(written, t) if *written == t.regex => {
+                    let regex = &t.regex;
                     quote!(#rt::Rule::Pattern(#rt::Pattern::new(#regex)))
                 }
-                RulePlan::Pattern(written, regex) => {
+                RulePlan::Pattern(written, t) => {
+                    let regex = &t.regex;
                     quote!(#rt::Rule::Pattern(#rt::Pattern::translated(#regex, #written)))
                 }
                 RulePlan::UpperSnakeCase => quote!(#rt::Rule::UpperSnakeCase),

@@ -75,8 +75,8 @@ pub struct ParamPlan<'a> {
 pub enum RulePlan<'a> {
     /// Any string.
     Any,
-    /// A regex in the `regex` crate's syntax (translated from the catalog's ECMAScript).
-    Pattern(&'a str, String),
+    /// The catalog's ECMAScript pattern, and its translation for the engine that runs it.
+    Pattern(&'a str, crate::pattern::Translated),
     /// The named UPPER_SNAKE_CASE rule.
     UpperSnakeCase,
 }

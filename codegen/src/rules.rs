@@ -210,9 +210,9 @@ rules! {
     /// A `pattern` that is not a valid ECMAScript regex.
     InvalidPattern = "invalid-pattern", Deny, open, Basis::Platform("its connect UI"),
         "The platform compiles `pattern` with JavaScript's `new RegExp`; an invalid one throws, so the connect form breaks. With a lower level, the check is dropped (any value passes it).";
-    /// A valid ECMAScript `pattern` that the Rust regex engine cannot run.
+    /// A valid ECMAScript `pattern` that neither regex engine can run.
     UnsupportedPattern = "unsupported-pattern", Warn, open, POLICY,
-        "The pattern is valid but uses a feature the Rust regex engine lacks (lookaround, backreferences). The value check is dropped: any value passes it, as on the platform's server, which never checks patterns.";
+        "The pattern is valid but uses a feature neither the `regex` crate nor the backtracking `fancy-regex` (which runs lookaround and backreferences) has, such as an empty class `[]`. The value check is dropped: any value passes it, as on the platform's server, which never checks patterns.";
     /// An `example` that fails its own `pattern`.
     ExampleMismatch = "example-mismatch", Warn, open, POLICY,
         "An example that its own pattern rejects misleads users. Masked examples (`sk_****`) are not checked.";

@@ -193,9 +193,14 @@ fn secrets_in_query_and_basic_credentials_are_marked_for_the_runtime() {
     assert_has(&keyed, "query_has_secret: true");
     assert_has(&keyed, "fn query(&self");
     let basic = item(&code, "pub mod user_pass {", "pub struct Connection(");
+    // Every credential is a secret unless it says `secret: false`: the username too.
     assert_has(
         &basic,
-        "::core::option::Option::Some((self.credentials.username.as_str(), self.credentials.password.as_ref().map(::terapi_runtime::Secret::expose),))",
+        "::core::option::Option::Some((self.credentials.username.expose(), self.credentials.password.as_ref().map(::terapi_runtime::Secret::expose),))",
+    );
+    assert_has(
+        &basic,
+        "[::core::option::Option::Some(self.credentials.username.expose()), self.credentials.password.as_ref().map(::terapi_runtime::Secret::expose),].into_iter().flatten().collect()",
     );
 }
 
@@ -262,4 +267,37 @@ cc-headers:
     let headers = item(&code, "pub mod cc_headers {", "pub mod cc_undeclared {");
     assert!(!headers.contains("pubstructConnection("), "{headers}");
     assert_has(&headers, "\"`token_headers` are not implemented\"");
+}
+
+#[test]
+fn a_credential_that_says_secret_false_is_a_plain_string() {
+    let catalog = r#"
+user-pass:
+    display_name: UserPass
+    auth_mode: BASIC
+    docs: https://up.example/docs
+    proxy:
+        base_url: https://api.up.example
+    credentials:
+        username:
+            type: string
+            title: User
+            description: The user.
+            secret: false
+        password:
+            type: string
+            title: Password
+            description: The password.
+"#;
+    let code = code(catalog, &Options::default());
+    let basic = item(&code, "pub mod user_pass {", "pub struct Connection(");
+    assert_has(&basic, "pub username: ::std::string::String,");
+    assert_has(&basic, "pub password: ::terapi_runtime::Secret,");
+    assert_has(
+        &basic,
+        "::core::option::Option::Some((self.credentials.username.as_str(), ::core::option::Option::Some(self.credentials.password.expose()),))",
+    );
+    let secrets = item(&basic, "fn secrets(&self)", "}");
+    assert!(!secrets.contains("username"), "{secrets}");
+    assert!(secrets.contains("self.credentials.password.expose()"), "{secrets}");
 }

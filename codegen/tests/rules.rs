@@ -460,7 +460,7 @@ acme:
             type: string
             title: API Key
             description: The key.
-            pattern: '^(?!test)[a-z]+$'
+            pattern: '^[]a$'
 "#,
         line: 14,
         col: 22,

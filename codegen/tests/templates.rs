@@ -446,11 +446,17 @@ acme:
     docs: https://acme.example/docs
     proxy:
         base_url: https://${subdomain}.acme.example
+        headers:
+            x-region: ${connectionConfig.region}
     connection_config:
         subdomain:
             type: string
             title: Subdomain
             description: Your subdomain.
+        region:
+            type: string
+            title: Region
+            description: The region.
     credentials:
         apiKey:
             type: string
@@ -458,7 +464,9 @@ acme:
             description: The key.
 "#;
     // line 6: `        base_url: https://` is 26 characters. No "declared but no template uses
-    // it" error for `subdomain`.
+    // it" warning for `subdomain`. (`region` is used as `${connectionConfig.region}`: a bare
+    // name alone is no `${connectionConfig.*}` reference, which the platform's CI requires
+    // of an entry declaring `connection_config`; see `bare_name_alone_is_no_config_reference`.)
     let d = only_warning(
         src(yaml),
         "bare `${subdomain}` is read as `${connectionConfig.subdomain}`; write it that way",
@@ -469,6 +477,7 @@ acme:
         &d,
         "the platform's proxy resolves bare names only from credentials",
     );
+    assert_eq!(d.rule, Rule::BareVariable);
     // It is generated as the declared param.
     let code = gen_ok(src(yaml));
     let base_url = compact(function(module(&code, "acme"), "base_url"));
@@ -480,6 +489,40 @@ acme:
         base_url.contains("context:::terapi_runtime::render::Context::HostLabel"),
         "{base_url}"
     );
+}
+
+#[test]
+fn bare_name_alone_is_no_config_reference() {
+    let yaml = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${subdomain}.acme.example
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#;
+    // The bare name counts as a use of `subdomain` (no `unused-param`), but the entry has no
+    // `${connectionConfig.*}`: `no-config-reference` at the first param (line 8).
+    let ds = diagnostics(src(yaml));
+    assert_eq!(ds.len(), 2, "{}", dump(&ds));
+    let bare = find(&ds, "bare `${subdomain}` is read as `${connectionConfig.subdomain}`");
+    assert_at(bare, Severity::Warning, 6, 27);
+    let d = find(
+        &ds,
+        "`connection_config` is declared but no string of the entry references any `${connectionConfig.*}`",
+    );
+    assert_at(d, Severity::Error, 8, 9);
+    assert_eq!(d.rule, Rule::NoConfigReference);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -559,9 +602,9 @@ acme:
 // Params the platform fills.
 // ---------------------------------------------------------------------------------------
 
-#[test]
-fn metadata_param_in_a_header_is_a_warning_not_an_error() {
-    let yaml = r#"
+/// An OAUTH2 entry whose header uses `instance_url`, which `token_response_metadata` lists
+/// and `connection_config` does not declare.
+const METADATA: &str = r#"
 acme:
     display_name: Acme
     auth_mode: OAUTH2
@@ -571,26 +614,75 @@ acme:
     token_response_metadata:
         - instance_url
     proxy:
-        base_url: https://api.acme.example
+        base_url: https://${connectionConfig.subdomain}.acme.example
         headers:
             authorization: Bearer ${accessToken}
             x-instance: ${connectionConfig.instance_url}
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
 "#;
-    // line 13: `            x-instance: ` is 24 characters.
-    let d = only_warning(
-        src(yaml),
-        "`${connectionConfig.instance_url}` is filled by the platform at run time (it is listed under a `*_metadata` key): this template is not generated",
-        13,
-        25,
+
+/// Asserts that `code` has `instance_url` as an optional param filled by the platform, and
+/// renders the `x-instance` header from it.
+fn assert_platform_filled_instance_url(code: &str) {
+    let acme = module(code, "acme");
+    let compact_acme = compact(acme);
+    assert!(
+        compact_acme.contains("key:\"instance_url\",optional:true,secret:false,"),
+        "{acme}"
     );
-    assert_eq!(d.help, None);
-    let code = gen_ok(src(yaml));
-    let headers = compact(function(module(&code, "acme"), "proxy_headers_with"));
+    assert!(
+        acme.contains("pub instance_url: ::core::option::Option<::std::string::String>,"),
+        "{acme}"
+    );
+    assert!(
+        acme.contains("/// Filled by the platform (from the token response, the OAuth callback or a script); not declared in the catalog, and not required."),
+        "{acme}"
+    );
+    let headers = compact(function(acme, "proxy_headers_with"));
     assert!(
         headers.contains("push_rendered(\"authorization\""),
         "{headers}"
     );
-    assert!(!headers.contains("x-instance"), "{headers}");
+    assert!(headers.contains("push_rendered(\"x-instance\""), "{headers}");
+    assert!(
+        headers.contains("param:\"connectionConfig.instance_url\",value:config.instance_url.as_deref(),secret:false,context:::terapi_runtime::render::Context::Header"),
+        "{headers}"
+    );
+}
+
+#[test]
+fn metadata_param_in_a_header_is_an_optional_param_and_generates() {
+    // Filled by the platform at run time: not an undeclared param, and not required.
+    let ds = diagnostics(src(METADATA));
+    assert!(ds.is_empty(), "{}", dump(&ds));
+    assert_platform_filled_instance_url(&gen_ok(src(METADATA)));
+}
+
+#[test]
+fn metadata_param_of_an_older_format_catalog_is_optional_too() {
+    // Without `connection_config` the catalog is read as the older format: `subdomain` is
+    // inferred (required), `instance_url` still filled by the platform (optional).
+    let older = METADATA
+        .replace(
+            "    connection_config:\n        subdomain:\n            type: string\n            title: Subdomain\n            description: Your subdomain.\n",
+            "",
+        );
+    assert!(!older.contains("connection_config"), "{older}");
+    let ds = diagnostics(src(&older));
+    assert_eq!(ds.len(), 1, "{}", dump(&ds));
+    let d = find(&ds, "provider `acme` uses the older catalog format");
+    assert_at(d, Severity::Note, 1, 1);
+    assert_eq!(d.rule, Rule::OlderFormat);
+    let code = gen_ok(src(&older));
+    assert_platform_filled_instance_url(&code);
+    assert!(
+        compact(module(&code, "acme")).contains("key:\"subdomain\",optional:false,"),
+        "{code}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -661,7 +753,7 @@ acme:
         .to_string();
     let headlines = text
         .lines()
-        .filter(|l| l.starts_with("providers.yaml:8:24: error: invalid template"))
+        .filter(|l| l.starts_with("providers.yaml:8:24: error[invalid-template]: invalid template"))
         .count();
     assert_eq!(headlines, 1, "{text}");
     assert!(
@@ -691,6 +783,15 @@ acme:
         base_url: https://api.acme.example
         headers:
             authorization: Bearer ${accessToken}
+    credentials:
+        client_id:
+            type: string
+            title: Client ID
+            description: The OAuth client.
+        client_secret:
+            type: string
+            title: Client Secret
+            description: The OAuth client's secret.
 "#;
     // line 8: `        audience: https://` is 26 characters.
     let d = only_error(
@@ -714,10 +815,22 @@ acme:
     auth_mode: TWO_STEP
     docs: https://acme.example/docs
     token_url: https://acme.example/auth
+    token_params:
+        username: ${credentials.username}
+        password: ${credentials.password}
     proxy:
         base_url: https://api.acme.example
         headers:
             authorization: Bearer ${credentials.token}
+    credentials:
+        username:
+            type: string
+            title: User
+            description: The user.
+        password:
+            type: string
+            title: Password
+            description: The password.
 "#;
     let ds = diagnostics(src(two_step));
     assert!(ds.is_empty(), "{}", dump(&ds));
@@ -912,7 +1025,8 @@ fn base64_call_emits_func_base64_with_raw_arguments() {
     );
     let call = parts[1];
     for want in [
-        "param:\"credentials.username\",value:::core::option::Option::Some(credentials.username.as_str()),secret:false,context:::terapi_runtime::render::Context::Raw",
+        // Every credential is a secret unless it says `secret: false`.
+        "param:\"credentials.username\",value:::core::option::Option::Some(credentials.username.expose()),secret:true,context:::terapi_runtime::render::Context::Raw",
         "Part::Lit(\":\")",
         "param:\"credentials.password\",value:::core::option::Option::Some(credentials.password.expose()),secret:true,context:::terapi_runtime::render::Context::Raw",
     ] {

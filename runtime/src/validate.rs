@@ -42,7 +42,14 @@ impl fmt::Display for Section {
 pub struct Pattern {
     regex: &'static str,
     written: &'static str,
-    compiled: OnceLock<Option<Regex>>,
+    backtracking: bool,
+    compiled: OnceLock<Option<Compiled>>,
+}
+
+/// A pattern compiled on its engine.
+enum Compiled {
+    Plain(Regex),
+    Backtracking(fancy_regex::Regex),
 }
 
 impl Pattern {
@@ -57,6 +64,19 @@ impl Pattern {
         Pattern {
             regex,
             written,
+            backtracking: false,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// A pattern with lookaround or backreferences, translated from the catalog's ECMAScript
+    /// `written` into `regex` for the backtracking engine (`fancy-regex`). A value on which
+    /// that engine hits its backtracking limit counts as not matching.
+    pub const fn backtracking(regex: &'static str, written: &'static str) -> Self {
+        Pattern {
+            regex,
+            written,
+            backtracking: true,
             compiled: OnceLock::new(),
         }
     }
@@ -68,10 +88,20 @@ impl Pattern {
 
     /// Whether the pattern is found in `value`.
     pub fn is_match(&self, value: &str) -> bool {
-        self.compiled
-            .get_or_init(|| Regex::new(self.regex).ok())
-            .as_ref()
-            .is_some_and(|re| re.is_match(value))
+        let compiled = self.compiled.get_or_init(|| {
+            if self.backtracking {
+                fancy_regex::Regex::new(self.regex)
+                    .ok()
+                    .map(Compiled::Backtracking)
+            } else {
+                Regex::new(self.regex).ok().map(Compiled::Plain)
+            }
+        });
+        match compiled {
+            Some(Compiled::Plain(re)) => re.is_match(value),
+            Some(Compiled::Backtracking(re)) => re.is_match(value).unwrap_or(false),
+            None => false,
+        }
     }
 }
 

@@ -123,11 +123,11 @@ impl<'a> Checker<'a> {
         RulePlan::Any
     }
 
-    fn example(&mut self, key: &str, rust: &str, example: &Located<String>) {
+    fn example(&mut self, key: &str, rust: &pattern::Translated, example: &Located<String>) {
         if example.is_empty() || MASKS.iter().any(|m| example.contains(m)) {
             return;
         }
-        let Ok(re) = regex::Regex::new(rust) else {
+        let Some(re) = pattern::Compiled::new(rust) else {
             return;
         };
         if !re.is_match(example) {
