@@ -1089,3 +1089,52 @@ fn allowed_bidi_controls_never_reach_the_output() {
     assert!(code.contains("The [U+2067]key."), "{code}");
     syn::parse_file(&code).unwrap();
 }
+
+/// A finding inherited through an `alias` is reported for the alias too, at the target's
+/// line, naming the alias, with a note at the alias's `alias:` line.
+#[test]
+fn findings_inherited_through_an_alias_name_the_alias() {
+    let yaml = src(r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            authorization: Bearer ${apiKye}
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+acme-eu:
+    alias: acme
+    docs: https://acme.example/eu
+"#);
+    let ds = terapi_codegen::lint(yaml);
+    let found: Vec<(u32, u32, String, Vec<(u32, String)>)> = ds
+        .sorted()
+        .iter()
+        .map(|d| {
+            (
+                d.loc.line,
+                d.loc.col,
+                d.message.clone(),
+                d.notes.iter().map(|(l, n)| (l.line, n.clone())).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (8, 35, "unknown template variable `${apiKye}`".to_owned(), vec![]),
+            (
+                8,
+                35,
+                "unknown template variable `${apiKye}` (in `acme-eu`, an alias of `acme`)".to_owned(),
+                vec![(15, "`acme-eu` inherits this from `acme`".to_owned())]
+            ),
+        ]
+    );
+}
