@@ -197,7 +197,7 @@ fn rebuilds_exactly_when_the_catalog_changes() {
         .unwrap()
         + 1;
     let expected = format!(
-        "providers.yaml:{line}:5: error: unknown key `conection_config` in a provider entry"
+        "providers.yaml:{line}:5: error[unknown-key]: unknown key `conection_config` in a provider entry"
     );
     assert!(
         stderr.contains(&expected),

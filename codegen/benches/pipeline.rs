@@ -111,15 +111,11 @@ fn bench_size(c: &mut Criterion, text: &str, percent: usize) {
     group.bench_function("parse", |b| {
         b.iter(|| yaml::parse(black_box(source)).expect("valid"))
     });
-    group.bench_function("read", |b| b.iter(|| read_catalog(black_box(&root), &terapi_codegen::LintLevels::default())));
+    group.bench_function("read", |b| {
+        b.iter(|| read_catalog(black_box(&root), &terapi_codegen::LintLevels::default()))
+    });
     group.bench_function("check", |b| {
-        b.iter(|| {
-            check::check(
-                black_box(source),
-                black_box(&entries),
-                read.levels,
-            )
-        })
+        b.iter(|| check::check(black_box(source), black_box(&entries), read.levels))
     });
     group.bench_function("emit_tokens", |b| {
         b.iter(|| emit::tokens(black_box(&plan), &options))

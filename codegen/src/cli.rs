@@ -253,8 +253,12 @@ impl GenerateArgs {
         match &self.crate_dir {
             Some(dir) => {
                 let source = crate::read_catalog_file(&self.input)?;
-                let generated =
-                    crate_files(&self.input, &source, &self.options()?, &self.crate_spec(dir))?;
+                let generated = crate_files(
+                    &self.input,
+                    &source,
+                    &self.options()?,
+                    &self.crate_spec(dir),
+                )?;
                 Ok((generated.files, generated.warnings))
             }
             None => {

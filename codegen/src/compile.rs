@@ -123,9 +123,11 @@ impl<'a> Checker<'a> {
                 .collect(),
         };
         let token_params = self.named_map(Some(&scalar_params), decl, Place::BodyParam);
-        let query_has_secret = query
-            .iter()
-            .any(|q| q.alternatives.iter().any(|parts| secret_in(parts, decl.decl)));
+        let query_has_secret = query.iter().any(|q| {
+            q.alternatives
+                .iter()
+                .any(|parts| secret_in(parts, decl.decl))
+        });
         let mut urls = Vec::new();
         let mut url = |this: &mut Self,
                        t: Option<&Located<String>>,
@@ -533,7 +535,11 @@ impl<'a> Checker<'a> {
             }
         }
         if host.is_empty() {
-            self.report(Rule::InvalidUrl, s.loc, format!("`{}` has no host", s.value));
+            self.report(
+                Rule::InvalidUrl,
+                s.loc,
+                format!("`{}` has no host", s.value),
+            );
             return None;
         }
         if !host_has_literal {
@@ -632,10 +638,14 @@ fn allows_authority(param: &ParamPlan<'_>) -> bool {
         return false;
     };
     let example = param.def.example.as_ref().map(|e| e.value.as_str());
-    ["git.example.com:8443", "git.example.com/gitlab", "git.example.com:8443/gitlab"]
-        .into_iter()
-        .chain(example.filter(|e| e.contains([':', '/'])))
-        .any(|probe| re.is_match(probe))
+    [
+        "git.example.com:8443",
+        "git.example.com/gitlab",
+        "git.example.com:8443/gitlab",
+    ]
+    .into_iter()
+    .chain(example.filter(|e| e.contains([':', '/'])))
+    .any(|probe| re.is_match(probe))
 }
 
 /// Whether compiled parts carry a credential or a secret (any credential counts: none goes

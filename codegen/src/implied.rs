@@ -53,7 +53,10 @@ pub struct ImpliedParams {
 /// Whether `key` is declared in `map`, by key or by the Rust field it becomes.
 fn declared(map: Option<&crate::lower::Map<FieldDef>>, key: &str) -> bool {
     let field = crate::names::snake(key);
-    map.is_some_and(|m| m.iter().any(|(k, _)| k == key || crate::names::snake(k) == field))
+    map.is_some_and(|m| {
+        m.iter()
+            .any(|(k, _)| k == key || crate::names::snake(k) == field)
+    })
 }
 
 /// The connection params the platform fills: listed under a `*_metadata` key or

@@ -40,8 +40,8 @@ use std::path::{Path, PathBuf};
 
 pub use builder::{Builder, write_if_changed};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
-pub use rules::{Era, Level, LintLevels, Rule};
 pub use package::{CrateSpec, Drift, crate_files, drift, write_crate};
+pub use rules::{Era, Level, LintLevels, Rule};
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -244,12 +244,41 @@ fn analyze<'a>(
         .collect();
     let (mut plan, checked) = check::check(source, &entries, read.levels);
     found.extend(checked);
+    note_aliases(read, &mut found);
     if options.invalid_providers == InvalidProviders::Skip {
         found = skip_invalid(read, &mut plan, found);
     }
     diagnostics.extend(found);
     diagnostics.normalize();
     Ok((plan, diagnostics))
+}
+
+/// Findings of an alias entry that stand in its target's text (read or checked there) name
+/// the alias, with a note at its `alias:` line.
+fn note_aliases(read: &model::Read, found: &mut [Diagnostic]) {
+    for d in found {
+        let Some(entry) = d
+            .provider
+            .as_ref()
+            .and_then(|k| read.catalog.providers.get(k))
+        else {
+            continue;
+        };
+        let Some(alias) = &entry.alias_of else {
+            continue;
+        };
+        if entry.span.contains(&d.loc.offset) {
+            continue;
+        }
+        d.message = format!(
+            "{} (in `{}`, an alias of `{}`)",
+            d.message, entry.key, alias.value
+        );
+        d.notes.push((
+            alias.loc,
+            format!("`{}` inherits this from `{}`", entry.key, alias.value),
+        ));
+    }
 }
 
 /// Leaves out the providers with errors and the aliases of them: their findings become one
@@ -314,7 +343,9 @@ fn skip_invalid(
         let mut d = Diagnostic::new(
             rules::Rule::ProviderSkipped,
             key_loc(alias),
-            format!("provider `{alias}` is left out: it is an alias of `{target}`, which is left out"),
+            format!(
+                "provider `{alias}` is left out: it is an alias of `{target}`, which is left out"
+            ),
         );
         d.provider = Some(alias.clone());
         out.extend(d.leveled(&read.levels));

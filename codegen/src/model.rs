@@ -9,11 +9,11 @@ use terapi_runtime::AuthMode;
 
 use crate::diagnostic::Diagnostic;
 use crate::implied::ImpliedParams;
-use crate::parsed::Templates;
-use crate::rules::{Era, Levels, LintLevels, Rule};
 use crate::lower::{
     Cx, FromNode, Located, LooseInt, LooseString, Map, OneOrMany, closest, model_struct,
 };
+use crate::parsed::Templates;
+use crate::rules::{Era, Levels, LintLevels, Rule};
 use crate::yaml::{Loc, Node, NodeKind};
 
 /// A whole catalog, after `alias` entries were merged with their targets.
@@ -40,6 +40,8 @@ pub struct ProviderEntry {
     pub templates: Templates,
     /// The params and credentials it has without declaring them.
     pub implied: ImpliedParams,
+    /// The byte range of its own text: from its key to the next entry's key.
+    pub span: std::ops::Range<usize>,
 }
 
 impl FromNode for AuthMode {
@@ -596,6 +598,15 @@ pub fn read_catalog(root: &Node, lint_levels: &LintLevels) -> Read {
         resolved.get_mut(key).expect("key exists").1 = merged;
         aliases.insert(key.clone(), located);
     }
+    let mut starts: Vec<usize> = resolved.values().map(|(loc, _)| loc.offset).collect();
+    starts.sort_unstable();
+    let end_of = |start: usize| {
+        starts
+            .iter()
+            .copied()
+            .find(|s| *s > start)
+            .unwrap_or(usize::MAX)
+    };
     for (key, (key_loc, node)) in resolved {
         let cx = per_provider.get_mut(&key).expect("every key has a context");
         if let Some(mut provider) = Provider::from_node(&node, cx) {
@@ -626,6 +637,7 @@ pub fn read_catalog(root: &Node, lint_levels: &LintLevels) -> Read {
                     provider,
                     templates,
                     implied,
+                    span: key_loc.offset..end_of(key_loc.offset),
                 },
             );
         }

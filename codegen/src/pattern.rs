@@ -119,10 +119,9 @@ fn translate_for(js: &str, backtracking: bool) -> Result<String, Stop> {
                 // A `]` first in a class is a literal in the `regex` crate but ends an empty
                 // class in ECMAScript (`[]` never matches, `[^]` matches anything).
                 if chars.get(i + 1) == Some(&']') {
-                    return Err(PatternError::Unsupported(
-                        "an empty class `[]` or `[^]`".into(),
-                    )
-                    .into());
+                    return Err(
+                        PatternError::Unsupported("an empty class `[]` or `[^]`".into()).into(),
+                    );
                 }
             }
             '[' => out.push_str(r"\["),
@@ -208,6 +207,35 @@ fn reason(err: &regex::Error) -> String {
         )
 }
 
+/// A compiled pattern on the engine it needs, for checks at generation time.
+pub enum Compiled {
+    /// The `regex` crate.
+    Plain(regex::Regex),
+    /// `fancy-regex`.
+    Backtracking(fancy_regex::Regex),
+}
+
+impl Compiled {
+    /// Compiles a translation (`None` if it does not compile, which `translate` rules out).
+    pub fn new(t: &Translated) -> Option<Self> {
+        if t.backtracking {
+            fancy_regex::Regex::new(&t.regex)
+                .ok()
+                .map(Compiled::Backtracking)
+        } else {
+            regex::Regex::new(&t.regex).ok().map(Compiled::Plain)
+        }
+    }
+
+    /// Whether the pattern is found in `value` (a backtracking limit counts as no match).
+    pub fn is_match(&self, value: &str) -> bool {
+        match self {
+            Compiled::Plain(re) => re.is_match(value),
+            Compiled::Backtracking(re) => re.is_match(value).unwrap_or(false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,32 +303,5 @@ mod tests {
         );
         assert!(matches!(translate("[a-"), Err(PatternError::Invalid(_))));
         assert!(matches!(translate("(a"), Err(PatternError::Invalid(_))));
-    }
-}
-
-/// A compiled pattern on the engine it needs, for checks at generation time.
-pub enum Compiled {
-    /// The `regex` crate.
-    Plain(regex::Regex),
-    /// `fancy-regex`.
-    Backtracking(fancy_regex::Regex),
-}
-
-impl Compiled {
-    /// Compiles a translation (`None` if it does not compile, which `translate` rules out).
-    pub fn new(t: &Translated) -> Option<Self> {
-        if t.backtracking {
-            fancy_regex::Regex::new(&t.regex).ok().map(Compiled::Backtracking)
-        } else {
-            regex::Regex::new(&t.regex).ok().map(Compiled::Plain)
-        }
-    }
-
-    /// Whether the pattern is found in `value` (a backtracking limit counts as no match).
-    pub fn is_match(&self, value: &str) -> bool {
-        match self {
-            Compiled::Plain(re) => re.is_match(value),
-            Compiled::Backtracking(re) => re.is_match(value).unwrap_or(false),
-        }
     }
 }

@@ -455,7 +455,8 @@ mod tests {
             let code = rule.code();
             assert!(seen.insert(code), "duplicate code {code}");
             assert!(
-                code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                code.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
                 "{code}"
             );
             assert_eq!(Rule::from_code(code), Some(*rule));
@@ -489,7 +490,13 @@ mod tests {
     #[test]
     fn eras_have_their_own_defaults() {
         let levels = LintLevels::default();
-        assert_eq!(levels.resolve(Era::Current).of(Rule::MissingDocs), Level::Deny);
-        assert_eq!(levels.resolve(Era::Older).of(Rule::MissingDocs), Level::Allow);
+        assert_eq!(
+            levels.resolve(Era::Current).of(Rule::MissingDocs),
+            Level::Deny
+        );
+        assert_eq!(
+            levels.resolve(Era::Older).of(Rule::MissingDocs),
+            Level::Allow
+        );
     }
 }

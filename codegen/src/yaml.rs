@@ -266,7 +266,11 @@ pub fn parse(source: &str) -> Result<Node, Diagnostic> {
                     }
                 },
             );
-            Diagnostic::new(crate::rules::Rule::YamlSyntax, loc, format!("invalid YAML: {}", yaml_message(&e)))
+            Diagnostic::new(
+                crate::rules::Rule::YamlSyntax,
+                loc,
+                format!("invalid YAML: {}", yaml_message(&e)),
+            )
         })
 }
 

@@ -442,11 +442,19 @@ fn unused_param_is_a_warning_by_default() {
 
 #[test]
 fn deny_makes_a_rule_an_error_and_allow_silences_it() {
-    for extra in [&["-D", "unused-param"][..], &["--deny", "unused-param"][..], &["-D", "warnings"][..]] {
+    for extra in [
+        &["-D", "unused-param"][..],
+        &["--deny", "unused-param"][..],
+        &["-D", "warnings"][..],
+    ] {
         let out = lint_acme(extra);
         assert_eq!(code(&out), Some(1), "{extra:?}: {}", show(&out));
         let err = stderr(&out);
-        assert!(err.contains(&unused_headline("error")), "{extra:?}: {}", show(&out));
+        assert!(
+            err.contains(&unused_headline("error")),
+            "{extra:?}: {}",
+            show(&out)
+        );
         assert!(
             err.contains("levels.yaml: 1 error, 0 warnings"),
             "{extra:?}: {}",
@@ -477,15 +485,31 @@ fn deny_makes_a_rule_an_error_and_allow_silences_it() {
 fn generate_with_a_denied_warning_fails_without_output() {
     let dir = tempfile::tempdir().expect("temp dir");
     fs::write(dir.path().join("levels.yaml"), LEVELS).expect("write");
-    let base = ["generate", "--input", "levels.yaml", "--out", "out.rs", "--providers", "acme"];
+    let base = [
+        "generate",
+        "--input",
+        "levels.yaml",
+        "--out",
+        "out.rs",
+        "--providers",
+        "acme",
+    ];
     let out = run(dir.path(), &[&base[..], &["-D", "unused-param"]].concat());
     assert_eq!(code(&out), Some(1), "{}", show(&out));
-    assert!(stderr(&out).contains(&unused_headline("error")), "{}", show(&out));
+    assert!(
+        stderr(&out).contains(&unused_headline("error")),
+        "{}",
+        show(&out)
+    );
     assert!(!dir.path().join("out.rs").exists());
 
     let out = run(dir.path(), &base);
     assert_eq!(code(&out), Some(0), "{}", show(&out));
-    assert!(stderr(&out).contains(&unused_headline("warning")), "{}", show(&out));
+    assert!(
+        stderr(&out).contains(&unused_headline("warning")),
+        "{}",
+        show(&out)
+    );
     let written = fs::read_to_string(dir.path().join("out.rs")).expect("output written");
     assert!(written.contains("pub region: "), "{written}");
 }
@@ -516,10 +540,14 @@ fn invalid_providers_skip_leaves_them_and_their_aliases_out() {
     fs::write(dir.path().join("levels.yaml"), LEVELS).expect("write");
 
     // By default the broken provider fails the run.
-    let out = run(dir.path(), &["generate", "--input", "levels.yaml", "--out", "out.rs"]);
+    let out = run(
+        dir.path(),
+        &["generate", "--input", "levels.yaml", "--out", "out.rs"],
+    );
     assert_eq!(code(&out), Some(1), "{}", show(&out));
     assert!(
-        stderr(&out).contains("levels.yaml:26:16: error[unknown-auth-mode]: unknown auth mode `OAUTH2CC`"),
+        stderr(&out)
+            .contains("levels.yaml:26:16: error[unknown-auth-mode]: unknown auth mode `OAUTH2CC`"),
         "{}",
         show(&out)
     );
@@ -548,7 +576,9 @@ fn invalid_providers_skip_leaves_them_and_their_aliases_out() {
         show(&out)
     );
     assert!(
-        err.contains("levels.yaml:31:1: warning[provider-skipped]: provider `broken-eu` is left out: "),
+        err.contains(
+            "levels.yaml:31:1: warning[provider-skipped]: provider `broken-eu` is left out: "
+        ),
         "{}",
         show(&out)
     );
@@ -562,7 +592,10 @@ fn invalid_providers_skip_leaves_them_and_their_aliases_out() {
     assert!(written.contains("pub mod acme {"), "{written}");
     assert!(!written.contains("pub mod broken"), "{written}");
 
-    let out = run(dir.path(), &["lint", "levels.yaml", "--invalid-providers", "skip"]);
+    let out = run(
+        dir.path(),
+        &["lint", "levels.yaml", "--invalid-providers", "skip"],
+    );
     assert_eq!(code(&out), Some(0), "{}", show(&out));
     assert!(
         stderr(&out).contains("levels.yaml: 0 errors, 3 warnings"),
@@ -582,7 +615,11 @@ fn lint_explains_a_rule_and_lists_them_all() {
         "{}",
         show(&out)
     );
-    assert!(text.contains("basis: terapi's own policy"), "{}", show(&out));
+    assert!(
+        text.contains("basis: terapi's own policy"),
+        "{}",
+        show(&out)
+    );
     assert!(text.contains("default level: warn"), "{}", show(&out));
 
     let out = run(dir.path(), &["lint", "--explain", "unused-parm"]);
@@ -601,7 +638,16 @@ fn lint_explains_a_rule_and_lists_them_all() {
         "{}",
         show(&out)
     );
-    for code in ["yaml-syntax", "unused-param", "no-config-reference", "provider-skipped"] {
-        assert!(table.contains(&format!("| `{code}` |")), "{code}: {}", show(&out));
+    for code in [
+        "yaml-syntax",
+        "unused-param",
+        "no-config-reference",
+        "provider-skipped",
+    ] {
+        assert!(
+            table.contains(&format!("| `{code}` |")),
+            "{code}: {}",
+            show(&out)
+        );
     }
 }

@@ -299,5 +299,8 @@ user-pass:
     );
     let secrets = item(&basic, "fn secrets(&self)", "}");
     assert!(!secrets.contains("username"), "{secrets}");
-    assert!(secrets.contains("self.credentials.password.expose()"), "{secrets}");
+    assert!(
+        secrets.contains("self.credentials.password.expose()"),
+        "{secrets}"
+    );
 }

@@ -130,7 +130,11 @@ fn generate_crate(name: &str) -> (PathBuf, Vec<String>) {
         .filter_map(|w| w.provider.clone())
         .collect();
     left_out.sort();
-    assert_eq!(left_out, skipped(name), "{name}: the providers left out changed");
+    assert_eq!(
+        left_out,
+        skipped(name),
+        "{name}: the providers left out changed"
+    );
     assert!(
         generated
             .warnings

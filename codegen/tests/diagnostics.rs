@@ -225,7 +225,10 @@ acme:
     assert!(d.message.contains("2 param(s) inferred"), "{}", d.message);
     let code = gen_ok(src(yaml));
     assert!(code.contains("pub subdomain: "), "{code}");
-    assert!(code.contains("pub api_key: ::terapi_runtime::Secret"), "{code}");
+    assert!(
+        code.contains("pub api_key: ::terapi_runtime::Secret"),
+        "{code}"
+    );
 }
 
 #[test]
@@ -472,7 +475,10 @@ acme:
         9,
     );
     assert_eq!(d.rule, Rule::NoConfigReference);
-    assert_help(&d, "use the params in templates, or remove `connection_config`");
+    assert_help(
+        &d,
+        "use the params in templates, or remove `connection_config`",
+    );
 }
 
 #[test]
@@ -1424,4 +1430,114 @@ fn unknown_selected_provider_is_an_error_with_suggestion() {
     let text = err.to_string();
     assert!(text.contains("`personoi`"), "{text}");
     assert!(text.contains("did you mean `personio`?"), "{text}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Rule levels and invalid providers through the `Builder`.
+// ---------------------------------------------------------------------------------------
+
+/// `acme` declares `region`, which no template uses (line 12, column 9: `unused-param`);
+/// `broken` has an unknown auth mode (line 24, column 16).
+const BUILDER_CATALOG: &str = r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.example
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Your subdomain.
+        region:
+            type: string
+            title: Region
+            description: The region.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+
+broken:
+    display_name: Broken
+    auth_mode: OAUTH2CC
+    docs: https://broken.example/docs
+    proxy:
+        base_url: https://api.broken.example
+"#;
+
+/// A `Builder` of [`BUILDER_CATALOG`] (written to `dir`), printing no cargo directives.
+fn builder(dir: &tempfile::TempDir) -> terapi_codegen::Builder {
+    let path = dir.path().join("providers.yaml");
+    std::fs::write(&path, src(BUILDER_CATALOG)).expect("write");
+    terapi_codegen::Builder::new()
+        .input(&path)
+        .cargo_directives(false)
+}
+
+/// The diagnostics of a failed generation.
+fn catalog_errors(result: Result<String, Error>) -> Vec<Diagnostic> {
+    match result {
+        Err(Error::Catalog { diagnostics, .. }) => {
+            diagnostics.sorted().into_iter().cloned().collect()
+        }
+        Err(e) => panic!("expected Error::Catalog, got: {e}"),
+        Ok(code) => panic!("generation succeeded:\n{code}"),
+    }
+}
+
+#[test]
+fn builder_sets_rule_levels_and_skips_invalid_providers() {
+    use terapi_codegen::{InvalidProviders, Level};
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    // Only `acme`: the unused param is a warning, and it generates.
+    let code = builder(&dir)
+        .providers(["acme"])
+        .generate_to_string()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(code.contains("pub region: "), "{code}");
+
+    // Denied, per rule or as a warning, it fails at its key.
+    for b in [
+        builder(&dir).lint_level(Rule::UnusedParam, Level::Deny),
+        builder(&dir).warnings_level(Level::Deny),
+    ] {
+        let ds = catalog_errors(b.providers(["acme"]).generate_to_string());
+        assert_eq!(ds.len(), 1, "{}", dump(&ds));
+        let d = find(
+            &ds,
+            "connection_config param `region` is declared but no template uses it",
+        );
+        assert_eq!(d.rule, Rule::UnusedParam);
+        assert_at(d, Severity::Error, 12, 9);
+    }
+
+    // A fixed rule cannot be lowered: generation fails with the reason.
+    match builder(&dir)
+        .lint_level(Rule::UnknownAuthMode, Level::Allow)
+        .generate_to_string()
+    {
+        Err(Error::InvalidOption(why)) => assert!(
+            why.contains("rule `unknown-auth-mode` cannot be set to `allow`"),
+            "{why}"
+        ),
+        Err(e) => panic!("expected Error::InvalidOption, got: {e}"),
+        Ok(_) => panic!("a fixed rule was allowed"),
+    }
+
+    // The whole catalog fails on `broken` ...
+    let ds = catalog_errors(builder(&dir).generate_to_string());
+    let d = find(&ds, "unknown auth mode `OAUTH2CC`");
+    assert_at(d, Severity::Error, 24, 16);
+    // ... unless invalid providers are skipped: `broken` is left out with one warning.
+    let code = builder(&dir)
+        .invalid_providers(InvalidProviders::Skip)
+        .generate_to_string()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(code.contains("pub mod acme {"), "{code}");
+    assert!(!code.contains("pub mod broken"), "{code}");
+    assert!(!code.contains("Broken"), "{code}");
 }

@@ -382,7 +382,7 @@ fn build_rs_mode_rebuilds_exactly_when_the_catalog_changes() {
     assert!(ran_build_script(&stderr, pkg), "{stderr}");
     let line = line_of(&warned, "        username:");
     let expected = format!(
-        "warning: {pkg}@0.1.0: {}:{line}:9: warning: auth mode BASIC usually has a `credentials.password` param",
+        "warning: {pkg}@0.1.0: {}:{line}:9: warning[usual-credential]: auth mode BASIC usually has a `credentials.password` param",
         yaml.display()
     );
     assert!(
@@ -563,7 +563,7 @@ fn builder_options_in_one_crate() {
     let stderr = run.stderr();
     let line = line_of(&query, "            api_key: ${apiKey}");
     let expected = format!(
-        "warning: {pkg}@0.1.0: {}:{line}:22: warning: query param `api_key` carries a secret",
+        "warning: {pkg}@0.1.0: {}:{line}:22: warning[secret-in-query]: query param `api_key` carries a secret",
         custom.display()
     );
     assert!(
@@ -781,12 +781,30 @@ fn help_names_every_subcommand_and_flag() {
                 "--crate",
                 "--crate-name",
                 "--runtime-dependency",
-                "--patterns",
+                "--allow",
+                "--warn",
+                "--deny",
+                "--invalid-providers",
                 "--quiet",
             ],
         ),
-        ("check", &["--crate", "--patterns", "--quiet"]),
-        ("lint", &["--patterns", "--providers", "--quiet"]),
+        (
+            "check",
+            &["--crate", "--deny", "--invalid-providers", "--quiet"],
+        ),
+        (
+            "lint",
+            &[
+                "--allow",
+                "--warn",
+                "--deny",
+                "--invalid-providers",
+                "--explain",
+                "--rules",
+                "--providers",
+                "--quiet",
+            ],
+        ),
         ("schema", &["--quiet"]),
     ];
     for (cmd, words) in flags {
@@ -815,7 +833,7 @@ fn help_names_every_subcommand_and_flag() {
 fn assert_unknown_key_reported(stderr: &str, path: &Path, broken: &str) {
     let line = line_of(broken, "    conection_config:");
     let expected = format!(
-        "{}:{line}:5: error: unknown key `conection_config`",
+        "{}:{line}:5: error[unknown-key]: unknown key `conection_config`",
         path.display()
     );
     assert!(

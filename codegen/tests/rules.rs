@@ -944,7 +944,11 @@ fn invalid_utf8_is_located_at_its_byte() {
         (d.rule, d.loc.line, d.loc.col, d.loc.offset),
         (Rule::InvalidUtf8, 2, 21, 26)
     );
-    assert!(d.message.contains("byte 26 (line 2, column 21)"), "{}", d.message);
+    assert!(
+        d.message.contains("byte 26 (line 2, column 21)"),
+        "{}",
+        d.message
+    );
 }
 
 #[test]
@@ -1005,7 +1009,11 @@ fn levels_are_set_per_rule_and_fixed_rules_stay_errors() {
             ..Options::default()
         },
     );
-    assert_eq!(ds.sorted()[0].severity, Severity::Warning, "a rule named on its own wins");
+    assert_eq!(
+        ds.sorted()[0].severity,
+        Severity::Warning,
+        "a rule named on its own wins"
+    );
     let mut levels = LintLevels::default();
     let err = levels.set(Rule::InvalidTemplate, Level::Allow).unwrap_err();
     assert!(err.contains("cannot be set to `allow`"), "{err}");
@@ -1037,18 +1045,25 @@ acme:
 #[test]
 fn explain_says_what_why_basis_and_level() {
     let text = Rule::UnusedParam.explain();
-    assert!(text.starts_with("unused-param: A declared param that no template uses."), "{text}");
+    assert!(
+        text.starts_with("unused-param: A declared param that no template uses."),
+        "{text}"
+    );
     assert!(text.contains("basis: terapi's own policy"), "{text}");
     assert!(text.contains("default level: warn"), "{text}");
     let text = Rule::UndeclaredParam.explain();
-    assert!(text.contains("basis: the platform's behaviour (its CI validator)"), "{text}");
+    assert!(
+        text.contains("basis: the platform's behaviour (its CI validator)"),
+        "{text}"
+    );
     assert!(Rule::InvalidTemplate.explain().contains("fixed: "));
 }
 
 #[test]
 fn readme_has_the_table_of_rules() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
     let table = Rule::markdown_table();
     assert!(
         readme.contains(&table),
@@ -1113,7 +1128,8 @@ acme-eu:
     docs: https://acme.example/eu
 "#);
     let ds = terapi_codegen::lint(yaml);
-    let found: Vec<(u32, u32, String, Vec<(u32, String)>)> = ds
+    type Found = (u32, u32, String, Vec<(u32, String)>);
+    let found: Vec<Found> = ds
         .sorted()
         .iter()
         .map(|d| {
@@ -1128,11 +1144,17 @@ acme-eu:
     assert_eq!(
         found,
         [
-            (8, 35, "unknown template variable `${apiKye}`".to_owned(), vec![]),
             (
                 8,
                 35,
-                "unknown template variable `${apiKye}` (in `acme-eu`, an alias of `acme`)".to_owned(),
+                "unknown template variable `${apiKye}`".to_owned(),
+                vec![]
+            ),
+            (
+                8,
+                35,
+                "unknown template variable `${apiKye}` (in `acme-eu`, an alias of `acme`)"
+                    .to_owned(),
                 vec![(15, "`acme-eu` inherits this from `acme`".to_owned())]
             ),
         ]

@@ -53,10 +53,19 @@ fn context_of(pattern: &str, example: &str) -> &'static str {
 fn patterns_with_a_port_or_a_path_make_a_self_hosted_host() {
     // Patterns of the real catalog (jira-data-center, looker, acumatica, chatgpt-enterprise).
     for (pattern, example) in [
-        (r"^[a-zA-Z0-9.-]+(:\d+)?(/[a-zA-Z0-9._~-]+)*/?$", "jira.example.com"),
+        (
+            r"^[a-zA-Z0-9.-]+(:\d+)?(/[a-zA-Z0-9._~-]+)*/?$",
+            "jira.example.com",
+        ),
         (r"^[a-zA-Z0-9.-]+(:[0-9]+)?$", "looker.example.com"),
-        (r"^[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._-]+)*$", "acme.example.com"),
-        (r"^[a-zA-Z0-9.-]+\/scim\/.+$", "api.workos.com/scim/v2.0/acme"),
+        (
+            r"^[A-Za-z0-9.-]+(?::\d+)?(?:/[A-Za-z0-9._-]+)*$",
+            "acme.example.com",
+        ),
+        (
+            r"^[a-zA-Z0-9.-]+\/scim\/.+$",
+            "api.workos.com/scim/v2.0/acme",
+        ),
     ] {
         assert_eq!(context_of(pattern, example), "Authority", "{pattern}");
     }
@@ -66,7 +75,10 @@ fn patterns_with_a_port_or_a_path_make_a_self_hosted_host() {
 fn host_name_patterns_stay_host_names() {
     for (pattern, example) in [
         (r"^[a-z0-9-]+(\.[a-z0-9-]+)*$", "git.example.com"),
-        (r"^api(?:\.[a-z0-9-]+)*\.crowdstrike\.(?:com|mil)$", "api.crowdstrike.com"),
+        (
+            r"^api(?:\.[a-z0-9-]+)*\.crowdstrike\.(?:com|mil)$",
+            "api.crowdstrike.com",
+        ),
         // An example with a path that its own pattern rejects does not widen the context.
         (r"^[a-z.]+$", "git.example.com/x"),
     ] {

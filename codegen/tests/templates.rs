@@ -245,7 +245,8 @@ globex:
 }
 
 // ---------------------------------------------------------------------------------------
-// Patterns the Rust regex engine cannot run, and invalid ones, under both policies.
+// Patterns: lookaround and backreferences on the backtracking engine; patterns neither
+// engine runs, and invalid ones, under both policies.
 // ---------------------------------------------------------------------------------------
 
 /// An entry whose `subdomain` param has `pattern` (written single-quoted on line 12).
@@ -291,17 +292,55 @@ const POLICY_ERROR_HELP: &str = POLICY_HELP;
 const POLICY_SKIP_HELP: &str = POLICY_HELP;
 
 #[test]
-fn lookahead_pattern_is_an_error_when_denied() {
-    let source = with_pattern("^(?!www)[a-z0-9-]+$");
+fn lookaround_and_backreferences_run_on_the_backtracking_engine() {
+    // (pattern, a value it accepts, a value it rejects)
+    let cases = [
+        ("^(?!www)[a-z0-9-]+$", "acme", "www"),
+        (r"^([a-z])\1$", "aa", "ab"),
+    ];
+    for (pattern, good, bad) in cases {
+        let source = with_pattern(pattern);
+        // No finding, whatever the pattern rules' levels: nothing is dropped.
+        let ds = diagnostics(&source);
+        assert!(ds.is_empty(), "{pattern}: {}", dump(&ds));
+        let ds = diagnostics_with(&source, PatternPolicy::Error);
+        assert!(ds.is_empty(), "{pattern}: {}", dump(&ds));
+
+        let generated = gen_with(&source, &options(PatternPolicy::Error))
+            .unwrap_or_else(|e| panic!("{pattern}: generation failed:\n{e}"));
+        assert!(generated.warnings.is_empty(), "{:?}", generated.warnings);
+        let spec = param_spec(&generated.code, "subdomain");
+        let literal = format!("{pattern:?}");
+        assert!(
+            spec.contains(&format!(
+                "rule:::terapi_runtime::Rule::Pattern(::terapi_runtime::Pattern::backtracking({literal},{literal}))"
+            )),
+            "{pattern}: {spec}"
+        );
+        // The other param keeps the `regex` crate's engine.
+        let spec = param_spec(&generated.code, "apiKey");
+        assert!(
+            spec.contains("Rule::Pattern(::terapi_runtime::Pattern::new(\"^[A-Za-z0-9]+$\"))"),
+            "{spec}"
+        );
+        // The runtime runs it as the catalog means it.
+        let p = terapi_runtime::Pattern::backtracking(pattern, pattern);
+        assert!(p.is_match(good), "{pattern} rejects {good:?}");
+        assert!(!p.is_match(bad), "{pattern} accepts {bad:?}");
+    }
+}
+
+/// A valid ECMAScript pattern that neither engine runs: an empty class never matches in
+/// ECMAScript, while the `regex` crate reads `[]a]` as a class with `]`.
+const UNSUPPORTED: &str = "^[]a$";
+const UNSUPPORTED_MESSAGE: &str = "the `pattern` of param `subdomain` is valid ECMAScript but uses an empty class `[]` or `[^]`: the check is dropped";
+
+#[test]
+fn unsupported_pattern_is_an_error_when_denied() {
+    let source = with_pattern(UNSUPPORTED);
     // line 12: `            pattern: ` is 21 characters, so the quoted value is at column 22.
     let ds = diagnostics_with(&source, PatternPolicy::Error);
-    let d = only(
-        &ds,
-        Severity::Error,
-        "the `pattern` of param `subdomain` is valid ECMAScript but uses lookaround",
-        12,
-        22,
-    );
+    let d = only(&ds, Severity::Error, UNSUPPORTED_MESSAGE, 12, 22);
     assert_eq!(d.rule, Rule::UnsupportedPattern);
     assert_help(&d, POLICY_ERROR_HELP);
     assert!(
@@ -314,8 +353,8 @@ fn lookahead_pattern_is_an_error_when_denied() {
 }
 
 #[test]
-fn lookahead_pattern_is_a_warning_and_dropped_by_default() {
-    let source = with_pattern("^(?!www)[a-z0-9-]+$");
+fn unsupported_pattern_is_a_warning_and_dropped_by_default() {
+    let source = with_pattern(UNSUPPORTED);
     assert_eq!(
         diagnostics_with(&source, PatternPolicy::Skip),
         diagnostics(&source)
@@ -323,16 +362,11 @@ fn lookahead_pattern_is_a_warning_and_dropped_by_default() {
 }
 
 #[test]
-fn lookahead_pattern_is_a_warning_and_dropped_with_skip() {
-    let source = with_pattern("^(?!www)[a-z0-9-]+$");
+fn unsupported_pattern_is_a_warning_and_dropped_with_skip() {
+    let source = with_pattern(UNSUPPORTED);
     let ds = diagnostics_with(&source, PatternPolicy::Skip);
-    let d = only(
-        &ds,
-        Severity::Warning,
-        "the `pattern` of param `subdomain` is valid ECMAScript but uses lookaround",
-        12,
-        22,
-    );
+    let d = only(&ds, Severity::Warning, UNSUPPORTED_MESSAGE, 12, 22);
+    assert_eq!(d.rule, Rule::UnsupportedPattern);
     assert_help(&d, POLICY_SKIP_HELP);
 
     let generated = gen_with(&source, &options(PatternPolicy::Skip))
@@ -348,7 +382,7 @@ fn lookahead_pattern_is_a_warning_and_dropped_with_skip() {
         spec.contains("Rule::Pattern(::terapi_runtime::Pattern::"),
         "{spec}"
     );
-    assert!(!generated.code.contains("(?!www)"), "{}", generated.code);
+    assert!(!generated.code.contains("[]a"), "{}", generated.code);
 }
 
 #[test]
@@ -515,7 +549,10 @@ acme:
     // `${connectionConfig.*}`: `no-config-reference` at the first param (line 8).
     let ds = diagnostics(src(yaml));
     assert_eq!(ds.len(), 2, "{}", dump(&ds));
-    let bare = find(&ds, "bare `${subdomain}` is read as `${connectionConfig.subdomain}`");
+    let bare = find(
+        &ds,
+        "bare `${subdomain}` is read as `${connectionConfig.subdomain}`",
+    );
     assert_at(bare, Severity::Warning, 6, 27);
     let d = find(
         &ds,
@@ -647,7 +684,10 @@ fn assert_platform_filled_instance_url(code: &str) {
         headers.contains("push_rendered(\"authorization\""),
         "{headers}"
     );
-    assert!(headers.contains("push_rendered(\"x-instance\""), "{headers}");
+    assert!(
+        headers.contains("push_rendered(\"x-instance\""),
+        "{headers}"
+    );
     assert!(
         headers.contains("param:\"connectionConfig.instance_url\",value:config.instance_url.as_deref(),secret:false,context:::terapi_runtime::render::Context::Header"),
         "{headers}"

@@ -101,9 +101,8 @@ fn is_authority(value: &str) -> bool {
         None => (host_port, None),
     };
     rules::is_hostname(host)
-        && port.is_none_or(|p| {
-            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
-        })
+        && port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
         && path
             .bytes()
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'\\'))
@@ -920,7 +919,11 @@ mod tests {
     #[test]
     fn self_hosted_servers_keep_their_port_and_path_and_nothing_else() {
         let render = |value: &str| {
-            let host = [val("connectionConfig.host", Some(value), Context::Authority)];
+            let host = [val(
+                "connectionConfig.host",
+                Some(value),
+                Context::Authority,
+            )];
             let rest = [Part::Lit("/api/v4")];
             let alts = [fixed(&host, &rest)];
             UrlTemplate {
@@ -932,9 +935,18 @@ mod tests {
         };
         for (value, url) in [
             ("git.example.com", "https://git.example.com/api/v4"),
-            ("git.example.com:8443", "https://git.example.com:8443/api/v4"),
-            ("git.example.com/gitlab", "https://git.example.com/gitlab/api/v4"),
-            ("git.example.com:8443/gitlab/", "https://git.example.com:8443/gitlab/api/v4"),
+            (
+                "git.example.com:8443",
+                "https://git.example.com:8443/api/v4",
+            ),
+            (
+                "git.example.com/gitlab",
+                "https://git.example.com/gitlab/api/v4",
+            ),
+            (
+                "git.example.com:8443/gitlab/",
+                "https://git.example.com:8443/gitlab/api/v4",
+            ),
             ("Git.Example.com", "https://git.example.com/api/v4"),
         ] {
             assert_eq!(render(value).as_deref(), Ok(url), "{value}");

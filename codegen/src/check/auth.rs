@@ -52,7 +52,9 @@ impl Checker<'_> {
             self.report(
                 Rule::ForbiddenCredentials,
                 e.key_loc,
-                format!("auth mode {mode} must not declare `credentials`: the platform obtains them"),
+                format!(
+                    "auth mode {mode} must not declare `credentials`: the platform obtains them"
+                ),
             );
         }
         if mode.needs_token_url() && p.token_url.is_none() && !p.invalid_keys.contains(&"token_url")
@@ -61,7 +63,10 @@ impl Checker<'_> {
                 Diagnostic::new(
                     Rule::MissingTokenUrl,
                     entry.key_loc,
-                    format!("provider `{}` (auth mode {mode}) has no `token_url`", entry.key),
+                    format!(
+                        "provider `{}` (auth mode {mode}) has no `token_url`",
+                        entry.key
+                    ),
                 )
                 .with_help("add the token endpoint as `token_url`"),
             );

@@ -20,10 +20,10 @@ use crate::lower::closest;
 use crate::model::ProviderEntry;
 use crate::names;
 pub use crate::plan::*;
-pub(crate) use references::missing_dollar;
-pub(crate) use text::is_bidi_control;
 use crate::rules::{Levels, Rule};
 use crate::yaml::Loc;
+pub(crate) use references::missing_dollar;
+pub(crate) use text::is_bidi_control;
 
 /// The categories of the catalog format (`payroll` from older versions included).
 const CATEGORIES: &[&str] = &[
@@ -157,7 +157,6 @@ impl<'a> Checker<'a> {
 
     fn provider(&mut self, entry: &'a ProviderEntry) -> Option<ProviderPlan<'a>> {
         let p = &entry.provider;
-        let first_new = self.diagnostics.len();
         let errors_before = self.error_count();
         let auth_mode = p.auth_mode.as_ref().map(|m| m.value);
         // An `alias` still present was not resolved (its target is missing, reported where
@@ -216,9 +215,6 @@ impl<'a> Checker<'a> {
             decl: (&config, &credentials),
         };
         let compiled = self.compile_entry(p, &scope);
-        if let Some(alias) = &entry.alias_of {
-            self.note_alias(entry, alias, first_new);
-        }
         let auth_mode = auth_mode?;
         if self.error_count() > errors_before {
             return None;
@@ -248,25 +244,5 @@ impl<'a> Checker<'a> {
             token_params: compiled.token_params,
             query_has_secret: compiled.query_has_secret,
         })
-    }
-
-    /// Findings of an alias entry that stand in its target's text name the alias too.
-    fn note_alias(
-        &mut self,
-        entry: &ProviderEntry,
-        alias: &crate::lower::Located<String>,
-        first_new: usize,
-    ) {
-        let own = entry.node.loc.offset..entry.node.loc.offset + entry.node.loc.len;
-        for d in &mut self.diagnostics[first_new..] {
-            if own.contains(&d.loc.offset) {
-                continue;
-            }
-            d.message = format!("{} (in `{}`, an alias of `{}`)", d.message, entry.key, alias.value);
-            d.notes.push((
-                alias.loc,
-                format!("`{}` inherits this from `{}`", entry.key, alias.value),
-            ));
-        }
     }
 }

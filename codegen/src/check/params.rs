@@ -54,8 +54,12 @@ impl<'a> Checker<'a> {
             }
             if key.is_empty() {
                 self.push(
-                    Diagnostic::new(Rule::InvalidName, e.key_loc, format!("a {section} param has an empty key"))
-                        .with_help("give it a name such as `subdomain`"),
+                    Diagnostic::new(
+                        Rule::InvalidName,
+                        e.key_loc,
+                        format!("a {section} param has an empty key"),
+                    )
+                    .with_help("give it a name such as `subdomain`"),
                 );
                 continue;
             }
@@ -110,7 +114,9 @@ impl<'a> Checker<'a> {
             Ok(rust) => return RulePlan::Pattern(&p.value, rust),
             Err(PatternError::Unsupported(what)) => (
                 Rule::UnsupportedPattern,
-                format!("the `pattern` of param `{key}` is valid ECMAScript but uses {what}: the check is dropped"),
+                format!(
+                    "the `pattern` of param `{key}` is valid ECMAScript but uses {what}: the check is dropped"
+                ),
             ),
             Err(PatternError::Invalid(reason)) => (
                 Rule::InvalidPattern,

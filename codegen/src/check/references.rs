@@ -31,7 +31,11 @@ impl Checker<'_> {
         for s in entry.templates.iter() {
             if let Err(e) = &s.parsed {
                 let loc = self.inner(s.loc, &s.text, e.offset, e.len);
-                self.report(Rule::InvalidTemplate, loc, format!("invalid template: {}", e.message));
+                self.report(
+                    Rule::InvalidTemplate,
+                    loc,
+                    format!("invalid template: {}", e.message),
+                );
             }
             if let Some(at) = missing_dollar(&s.text) {
                 let loc = self.inner(s.loc, &s.text, at, 1);
@@ -64,15 +68,14 @@ impl Checker<'_> {
             let message = format!(
                 "`${{connectionConfig.{name}}}` uses a param that `connection_config` does not declare"
             );
-            self.push(Diagnostic::new(Rule::UndeclaredParam, loc, message).with_help(
-                match suggestion {
+            self.push(
+                Diagnostic::new(Rule::UndeclaredParam, loc, message).with_help(match suggestion {
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!("declare `{name}` under `connection_config`"),
-                },
-            ));
+                }),
+            );
         }
-        if entry.alias_of.is_some()
-            || auth_mode.is_none_or(AuthMode::params_read_programmatically)
+        if entry.alias_of.is_some() || auth_mode.is_none_or(AuthMode::params_read_programmatically)
         {
             return;
         }
@@ -90,8 +93,10 @@ impl Checker<'_> {
             );
             return;
         }
+        let platform_filled = crate::implied::platform_filled(p, &entry.templates);
         for (name, e) in declared.iter() {
-            if !used.contains(name) {
+            // A param the platform fills is read by whoever consumes the connection.
+            if !used.contains(name) && !platform_filled.contains(name) {
                 self.push(
                     Diagnostic::new(
                         Rule::UnusedParam,

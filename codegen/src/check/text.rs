@@ -19,12 +19,8 @@ impl Checker<'_> {
     pub(super) fn text(&mut self, entry: &ProviderEntry) {
         if entry.key.is_empty() {
             self.push(
-                Diagnostic::new(
-                    Rule::InvalidName,
-                    entry.key_loc,
-                    "a provider key is empty",
-                )
-                .with_help("give the provider a key such as `acme`"),
+                Diagnostic::new(Rule::InvalidName, entry.key_loc, "a provider key is empty")
+                    .with_help("give the provider a key such as `acme`"),
             );
         }
         self.bidi(&entry.node);
