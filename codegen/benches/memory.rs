@@ -17,7 +17,8 @@
 use std::path::PathBuf;
 
 use terapi_codegen::emit::{self, EmitOptions};
-use terapi_codegen::model::{ProviderEntry, read_catalog};
+use terapi_codegen::model::ProviderEntry;
+use terapi_codegen::read_catalog;
 use terapi_codegen::{check, yaml};
 
 #[global_allocator]

@@ -8,7 +8,7 @@
 //! - `floor/serde_yaml_value`: `serde_yaml::from_str::<serde_yaml::Value>`, a plain YAML parse
 //!   with no locations, the floor the pipeline is compared with;
 //! - `parse`: [`terapi_codegen::yaml::parse`] (serde-saphyr into located nodes);
-//! - `read`: [`terapi_codegen::model::read_catalog`] (aliases merged, entries typed);
+//! - `read`: [`terapi_codegen::read_catalog`] (aliases merged, entries typed);
 //! - `check`: [`terapi_codegen::check::check`] on every read entry;
 //! - `emit_tokens`: [`terapi_codegen::emit::tokens`] on the plan of the providers that pass
 //!   the checks (the catalog has providers with errors, which a real run would refuse);
@@ -25,7 +25,8 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
 use terapi_codegen::emit::{self, EmitOptions};
-use terapi_codegen::model::{ProviderEntry, read_catalog};
+use terapi_codegen::model::ProviderEntry;
+use terapi_codegen::read_catalog;
 use terapi_codegen::{check, yaml};
 
 /// The corpus, relative to this crate's manifest directory.

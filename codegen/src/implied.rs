@@ -12,43 +12,13 @@
 
 use terapi_runtime::{AuthMode, Implied as When};
 
-use crate::model::{FieldDef, Provider};
+use crate::diagnostic::Diagnostic;
+use crate::model::{FieldDef, ImpliedParam, ImpliedParams, Origin, Provider, Read};
 use crate::parsed::Templates;
 use crate::rules::Era;
+use crate::rules::Rule;
 use crate::template::Expr;
 use crate::yaml::Loc;
-
-/// Why an entry has a param it does not declare.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// The auth mode implies it.
-    AuthMode(AuthMode),
-    /// The platform fills it (from the token response, the OAuth callback, a webhook or a
-    /// script); the user may supply it.
-    PlatformFilled,
-    /// An older-format template uses it.
-    Template,
-}
-
-/// A param an entry has without declaring it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImpliedParam {
-    /// The key, as templates write it.
-    pub key: String,
-    /// A definition made for it.
-    pub def: FieldDef,
-    /// Why it is there.
-    pub origin: Origin,
-}
-
-/// The implied params of one entry.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ImpliedParams {
-    /// Connection params.
-    pub config: Vec<ImpliedParam>,
-    /// Credentials.
-    pub credentials: Vec<ImpliedParam>,
-}
 
 /// Whether `key` is declared in `map`, by key or by the Rust field it becomes.
 fn declared(map: Option<&crate::lower::Map<FieldDef>>, key: &str) -> bool {
@@ -94,8 +64,33 @@ pub fn platform_filled(p: &Provider, templates: &Templates) -> Vec<String> {
     out
 }
 
+/// Infers the implied params of every entry of `read` by the rules of its era, with one
+/// `older-format` note per non-alias entry of an older-format catalog.
+pub fn infer(read: &mut Read) {
+    let era = read.era;
+    for (key, entry) in &mut read.catalog.providers {
+        entry.implied = implied(&entry.provider, &entry.templates, era);
+        if era == Era::Older && entry.alias_of.is_none() {
+            let inferred = entry.implied.config.len() + entry.implied.credentials.len();
+            let note = Diagnostic::new(
+                Rule::OlderFormat,
+                entry.key_loc,
+                format!(
+                    "provider `{key}` uses the older catalog format (no `connection_config` or \
+                     `credentials`): {inferred} param(s) inferred from its templates and its auth mode"
+                ),
+            );
+            if let (Some(note), Some(found)) =
+                (note.leveled(&read.levels), read.per_provider.get_mut(key))
+            {
+                found.push(note);
+            }
+        }
+    }
+}
+
 /// The implied params of an entry of a catalog of `era`.
-pub fn implied(p: &Provider, templates: &Templates, era: Era) -> ImpliedParams {
+fn implied(p: &Provider, templates: &Templates, era: Era) -> ImpliedParams {
     let mut out = ImpliedParams::default();
     let mode = p.auth_mode.as_ref().map(|m| m.value);
     if let Some(mode) = mode {

@@ -19,7 +19,6 @@ mod builder;
 pub mod check;
 pub mod cli;
 pub mod client;
-mod compile;
 pub mod diagnostic;
 mod doc;
 pub mod emit;
@@ -32,6 +31,7 @@ pub mod parsed;
 mod pattern;
 pub mod plan;
 pub mod rules;
+mod suggest;
 pub mod template;
 pub mod yaml;
 
@@ -372,7 +372,7 @@ pub fn lint_with(source: &str, options: &Options) -> Diagnostics {
             return diagnostics;
         }
     };
-    let read = model::read_catalog(&root, &options.lint_levels);
+    let read = read_catalog(&root, &options.lint_levels);
     match analyze(Path::new(""), source, &read, options) {
         Ok((_, found)) => found,
         Err(e) => {
@@ -420,7 +420,7 @@ fn with_plan<T>(
             ds.push(d);
             catalog_error(path, source, ds)
         })?;
-        reads.push(model::read_catalog(&root, &options.lint_levels));
+        reads.push(read_catalog(&root, &options.lint_levels));
     }
     // A selection names keys of any of the catalogs.
     let all_keys: Vec<&String> = reads.iter().flat_map(|r| r.per_provider.keys()).collect();
@@ -566,6 +566,14 @@ pub fn generate_files_many(
 pub fn generate_file(path: &Path, options: &Options) -> Result<Generated, Error> {
     let source = read_catalog_file(path)?;
     generate(path, &source, options)
+}
+
+/// Reads a parsed catalog by the rules of its era: its entries (aliases merged, older
+/// spellings read, templates parsed once), then the params each has without declaring them.
+pub fn read_catalog(root: &yaml::Node, levels: &LintLevels) -> model::Read {
+    let mut read = model::read_entries(root, levels);
+    implied::infer(&mut read);
+    read
 }
 
 /// Reads a catalog file as text: a file that is not UTF-8 is a located catalog error

@@ -67,14 +67,7 @@ impl Cx {
     }
 }
 
-/// The candidate closest to `given` when it is close enough to be a typo.
-pub fn closest<'a>(given: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .map(|c| (strsim::jaro_winkler(given, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
-        .map(|(_, c)| c)
-}
+pub use crate::suggest::closest;
 
 /// A type read from a located YAML node.
 pub trait FromNode: Sized {

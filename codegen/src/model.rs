@@ -8,7 +8,6 @@ use indexmap::IndexMap;
 use terapi_runtime::AuthMode;
 
 use crate::diagnostic::Diagnostic;
-use crate::implied::ImpliedParams;
 use crate::lower::{
     Cx, FromNode, Located, LooseInt, LooseString, Map, OneOrMany, closest, model_struct,
 };
@@ -38,7 +37,8 @@ pub struct ProviderEntry {
     pub provider: Provider,
     /// Every string of the merged entry, parsed once as a template.
     pub templates: Templates,
-    /// The params and credentials it has without declaring them.
+    /// The params and credentials it has without declaring them (filled by
+    /// [`crate::implied::infer`]).
     pub implied: ImpliedParams,
     /// The byte range of its own text: from its key to the next entry's key.
     pub span: std::ops::Range<usize>,
@@ -514,6 +514,38 @@ pub fn catalog_schema() -> serde_json::Value {
     })
 }
 
+/// Why an entry has a param it does not declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The auth mode implies it.
+    AuthMode(terapi_runtime::AuthMode),
+    /// The platform fills it (from the token response, the OAuth callback, a webhook or a
+    /// script); the user may supply it.
+    PlatformFilled,
+    /// An older-format template uses it.
+    Template,
+}
+
+/// A param an entry has without declaring it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImpliedParam {
+    /// The key, as templates write it.
+    pub key: String,
+    /// A definition made for it.
+    pub def: FieldDef,
+    /// Why it is there.
+    pub origin: Origin,
+}
+
+/// The implied params of one entry.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImpliedParams {
+    /// Connection params.
+    pub config: Vec<ImpliedParam>,
+    /// Credentials.
+    pub credentials: Vec<ImpliedParam>,
+}
+
 /// A catalog as read, with the problems found per provider and for the file as a whole.
 #[derive(Debug)]
 pub struct Read {
@@ -532,7 +564,7 @@ pub struct Read {
 /// Reads a whole catalog: resolves `alias` entries (shallow merge in file order, as the
 /// platform's loader does), then reads each entry. Returns the entries that could be read
 /// and every problem found.
-pub fn read_catalog(root: &Node, lint_levels: &LintLevels) -> Read {
+pub fn read_entries(root: &Node, lint_levels: &LintLevels) -> Read {
     let era = era_of(root);
     let levels = lint_levels.resolve(era);
     let mut global = Cx::new(levels);
@@ -615,18 +647,6 @@ pub fn read_catalog(root: &Node, lint_levels: &LintLevels) -> Read {
             }
             let alias_of = aliases.get(&key).cloned();
             let templates = Templates::of(&node);
-            let implied = crate::implied::implied(&provider, &templates, era);
-            if era == Era::Older && alias_of.is_none() {
-                let inferred = implied.config.len() + implied.credentials.len();
-                cx.push(Diagnostic::new(
-                    Rule::OlderFormat,
-                    key_loc,
-                    format!(
-                        "provider `{key}` uses the older catalog format (no `connection_config` or \
-                         `credentials`): {inferred} param(s) inferred from its templates and its auth mode"
-                    ),
-                ));
-            }
             providers.insert(
                 key.clone(),
                 ProviderEntry {
@@ -636,7 +656,7 @@ pub fn read_catalog(root: &Node, lint_levels: &LintLevels) -> Read {
                     node,
                     provider,
                     templates,
-                    implied,
+                    implied: ImpliedParams::default(),
                     span: key_loc.offset..end_of(key_loc.offset),
                 },
             );

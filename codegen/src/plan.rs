@@ -67,7 +67,7 @@ pub struct ParamPlan<'a> {
     /// The value check.
     pub rule: RulePlan<'a>,
     /// Why the entry has it when it does not declare it (`None`: declared).
-    pub origin: Option<crate::implied::Origin>,
+    pub origin: Option<crate::model::Origin>,
 }
 
 /// The value check of a param.

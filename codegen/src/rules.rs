@@ -366,7 +366,7 @@ impl std::str::FromStr for Rule {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Rule::from_code(s).ok_or_else(|| UnknownRule {
             given: s.to_owned(),
-            suggestion: crate::lower::closest(s, Rule::ALL.iter().map(|r| r.code())),
+            suggestion: crate::suggest::closest(s, Rule::ALL.iter().map(|r| r.code())),
         })
     }
 }

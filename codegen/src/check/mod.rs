@@ -7,6 +7,7 @@
 //! characters generated code cannot carry).
 
 mod auth;
+mod compile;
 mod params;
 mod references;
 mod text;
@@ -22,7 +23,6 @@ use crate::names;
 pub use crate::plan::*;
 use crate::rules::{Levels, Rule};
 use crate::yaml::Loc;
-pub(crate) use references::missing_dollar;
 pub(crate) use text::is_bidi_control;
 
 /// The categories of the catalog format (`payroll` from older versions included).
@@ -60,6 +60,19 @@ const CATEGORIES: &[&str] = &[
     "ticketing",
     "video",
 ];
+
+/// The connection config and credential params of a provider (declared and implied).
+pub(crate) type Declared<'p, 'a> = (&'p [ParamPlan<'a>], &'p [ParamPlan<'a>]);
+
+/// What the compiler knows of the entry being compiled: an explicit value, passed down.
+pub(crate) struct Scope<'p, 'a> {
+    /// The entry's strings, parsed once.
+    pub(crate) templates: &'p crate::parsed::Templates,
+    /// Whether the platform obtains credentials in this auth mode.
+    pub(crate) obtains_credentials: bool,
+    /// Its params.
+    pub(crate) decl: Declared<'p, 'a>,
+}
 
 /// Collects the findings of the checks at the levels in force.
 pub(crate) struct Checker<'a> {
@@ -209,7 +222,7 @@ impl<'a> Checker<'a> {
         if let Some(mode) = auth_mode {
             self.auth_mode_rules(entry, mode);
         }
-        let scope = crate::compile::Scope {
+        let scope = Scope {
             templates: &entry.templates,
             obtains_credentials: auth_mode.is_some_and(|m| !m.user_credentials_only()),
             decl: (&config, &credentials),

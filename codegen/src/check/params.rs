@@ -7,9 +7,9 @@ use terapi_runtime::Section;
 use terapi_runtime::rules::UPPER_SNAKE_CASE_PATTERNS;
 
 use crate::diagnostic::Diagnostic;
-use crate::implied::ImpliedParam;
 use crate::lower::{Located, Map};
 use crate::model::FieldDef;
+use crate::model::ImpliedParam;
 use crate::names;
 use crate::pattern::{self, PatternError};
 use crate::plan::{ParamPlan, RulePlan};

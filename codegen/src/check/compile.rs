@@ -6,7 +6,7 @@ use terapi_runtime::render::{Context, Func, Var};
 use terapi_runtime::rules::is_header_safe;
 use terapi_runtime::{AuthMode, Section};
 
-use crate::check::Checker;
+use super::{Checker, Declared, Scope};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::lower::{Entry, Located, Map, closest};
 use crate::model::{Provider, TokenUrl};
@@ -15,19 +15,6 @@ use crate::plan::{NamedPlan, ParamPlan, PartPlan, UrlAltPlan, UrlBasePlan, UrlPl
 use crate::rules::Rule;
 use crate::template::{self, Expr, Piece};
 use crate::yaml::{Loc, NodeKind};
-
-/// The connection config and credential params of a provider (declared and implied).
-pub(crate) type Declared<'p, 'a> = (&'p [ParamPlan<'a>], &'p [ParamPlan<'a>]);
-
-/// What the compiler knows of the entry being compiled: an explicit value, passed down.
-pub(crate) struct Scope<'p, 'a> {
-    /// The entry's strings, parsed once.
-    pub(crate) templates: &'p Templates,
-    /// Whether the platform obtains credentials in this auth mode.
-    pub(crate) obtains_credentials: bool,
-    /// Its params.
-    pub(crate) decl: Declared<'p, 'a>,
-}
 
 /// The compiled templates of one entry.
 pub(crate) struct Compiled {
@@ -513,7 +500,7 @@ impl<'a> Checker<'a> {
                 host_text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
             {
                 // A placeholder without its `$` is reported as such, once.
-                if crate::check::missing_dollar(&s.value).is_some() {
+                if super::references::missing_dollar(&s.value).is_some() {
                     return None;
                 }
                 let loc = self.inner(s.loc, s, offset + bad, 1);
