@@ -51,6 +51,18 @@ fn select_unknown() -> Options {
     }
 }
 
+/// An API_KEY entry `acme` (lines 1 to 4), then `$body` (from line 5), then its `apiKey`
+/// credential.
+macro_rules! api_key {
+    ($body:literal) => {
+        concat!(
+            "acme:\n    display_name: Acme\n    auth_mode: API_KEY\n    docs: https://acme.example/docs\n",
+            $body,
+            "    credentials:\n        apiKey:\n            type: string\n            title: API Key\n            description: The key.\n"
+        )
+    };
+}
+
 /// A valid API_KEY entry; cases below are variations of it.
 const BASE: &str = r#"
 acme:
@@ -84,81 +96,49 @@ const CASES: &[Case] = &[
     },
     Case {
         rule: Rule::UnknownKey,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    scope_seprator: ','
+        yaml: api_key!(
+            r#"    scope_seprator: ','
     proxy:
         base_url: https://api.acme.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 5,
         col: 5,
         options: defaults,
     },
     Case {
         rule: Rule::WrongType,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    default_scopes: { a: b }
+        yaml: api_key!(
+            r#"    default_scopes: { a: b }
     proxy:
         base_url: https://api.acme.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 5,
         col: 21,
         options: defaults,
     },
     Case {
         rule: Rule::MissingKey,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         headers:
             authorization: Bearer ${apiKey}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 6,
         col: 9,
         options: defaults,
     },
     Case {
         rule: Rule::LegacySpelling,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example
         retry:
             after: retry-after
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 8,
         col: 20,
         options: warn_legacy,
@@ -333,12 +313,8 @@ acme:
     },
     Case {
         rule: Rule::VerificationConflict,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    credentials_verification_script: acmeVerify
+        yaml: api_key!(
+            r#"    credentials_verification_script: acmeVerify
     proxy:
         base_url: https://api.acme.example
         headers:
@@ -347,12 +323,8 @@ acme:
             method: GET
             endpoints:
                 - /me
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 11,
         col: 13,
         options: defaults,
@@ -491,12 +463,8 @@ acme:
     },
     Case {
         rule: Rule::UndeclaredParam,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://${connectionConfig.subdomian}.acme.example
         headers:
             authorization: Bearer ${apiKey}
@@ -505,24 +473,16 @@ acme:
             type: string
             title: Subdomain
             description: Your subdomain.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 6,
         col: 27,
         options: defaults,
     },
     Case {
         rule: Rule::NoConfigReference,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example
         headers:
             authorization: Bearer ${apiKey}
@@ -531,24 +491,16 @@ acme:
             type: string
             title: Subdomain
             description: Your subdomain.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 10,
         col: 9,
         options: defaults,
     },
     Case {
         rule: Rule::UnusedParam,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://${connectionConfig.subdomain}.acme.example
         headers:
             authorization: Bearer ${apiKey}
@@ -561,12 +513,8 @@ acme:
             type: string
             title: Region
             description: Read by a script.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 14,
         col: 9,
         options: defaults,
@@ -632,33 +580,21 @@ acme:
     },
     Case {
         rule: Rule::InvalidTemplate,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example
         headers:
             authorization: Bearer ${apiKey
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 8,
         col: 35,
         options: defaults,
     },
     Case {
         rule: Rule::MissingDollar,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://{connectionConfig.subdomain}.acme.example
         headers:
             authorization: Bearer ${apiKey}
@@ -667,88 +603,56 @@ acme:
             type: string
             title: Subdomain
             description: Your subdomain.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 6,
         col: 27,
         options: defaults,
     },
     Case {
         rule: Rule::UndeclaredCredential,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example
         headers:
             authorization: Bearer ${apiKey}
             x-secret: ${credentials.secret}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 9,
         col: 23,
         options: defaults,
     },
     Case {
         rule: Rule::UnknownVariable,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example
         headers:
             authorization: Bearer ${apiKye}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 8,
         col: 35,
         options: defaults,
     },
     Case {
         rule: Rule::UnknownFunction,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example
         headers:
             authorization: Basic ${base46(${apiKey})}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 8,
         col: 34,
         options: defaults,
     },
     Case {
         rule: Rule::BareVariable,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example
         headers:
             authorization: Bearer ${apiKey}
@@ -758,115 +662,71 @@ acme:
             type: string
             title: Region
             description: The region.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 9,
         col: 23,
         options: defaults,
     },
     Case {
         rule: Rule::UrlPlaceholder,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example/${now:X}
         headers:
             authorization: Bearer ${apiKey}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 6,
         col: 44,
         options: defaults,
     },
     Case {
         rule: Rule::InvalidUrl,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: ftp://api.acme.example
         headers:
             authorization: Bearer ${apiKey}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 6,
         col: 19,
         options: defaults,
     },
     Case {
         rule: Rule::InvalidHeader,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example
         headers:
             'x key': Bearer ${apiKey}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 8,
         col: 13,
         options: defaults,
     },
     Case {
         rule: Rule::SecretInUrl,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example/${apiKey}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 6,
         col: 44,
         options: defaults,
     },
     Case {
         rule: Rule::SecretInQuery,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example
         query:
             key: ${apiKey}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 8,
         col: 18,
         options: defaults,
@@ -880,21 +740,13 @@ acme:
     },
     Case {
         rule: Rule::ProviderSkipped,
-        yaml: r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
+        yaml: api_key!(
+            r#"    proxy:
         base_url: https://api.acme.example
         headers:
             authorization: Bearer ${apiKye}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#,
+"#
+        ),
         line: 1,
         col: 1,
         options: skip_invalid,
