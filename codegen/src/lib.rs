@@ -585,9 +585,8 @@ pub fn read_catalog_file(path: &Path) -> Result<String, Error> {
     })?;
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.into_bytes();
-        let diagnostic = yaml::utf8_error(&bytes);
         let mut diagnostics = Diagnostics::default();
-        diagnostics.push(diagnostic);
+        diagnostics.extend(yaml::utf8_error(&bytes));
         Error::Catalog {
             path: path.to_owned(),
             source_text: String::from_utf8_lossy(&bytes).into_owned(),

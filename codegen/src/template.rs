@@ -79,7 +79,7 @@ pub fn parse(text: &str, allow_fallback: bool) -> Result<Template, TemplateError
         }
     }
     alternatives.push(if alternatives.is_empty() {
-        parse_pieces(text, 0)?
+        parse_pieces(text, 0, 0)?
     } else {
         trimmed(text, start, text.len())?
     });
@@ -97,7 +97,7 @@ pub fn parse(text: &str, allow_fallback: bool) -> Result<Template, TemplateError
 fn trimmed(text: &str, start: usize, end: usize) -> Result<Vec<Piece>, TemplateError> {
     let part = &text[start..end];
     let lead = part.len() - part.trim_start().len();
-    parse_pieces(part.trim(), start + lead)
+    parse_pieces(part.trim(), start + lead, 0)
 }
 
 /// Positions of `needle` in `text` outside of `${...}` placeholders.
@@ -128,8 +128,14 @@ fn top_level_matches<'a>(
     })
 }
 
-/// Splits `text` (which starts at `base` in the whole template) into pieces.
-fn parse_pieces(text: &str, base: usize) -> Result<Vec<Piece>, TemplateError> {
+/// How deep function calls may nest (`${f(${g(...)})}` is two). Real templates nest two or
+/// three deep; the bound keeps the recursive parser, and every later stage that walks the
+/// arguments, off the end of the stack.
+pub const MAX_CALL_NESTING: usize = 16;
+
+/// Splits `text` (which starts at `base` in the whole template, inside `depth` calls) into
+/// pieces.
+fn parse_pieces(text: &str, base: usize, depth: usize) -> Result<Vec<Piece>, TemplateError> {
     let mut pieces = Vec::new();
     let mut lit_start = 0;
     let mut i = 0;
@@ -151,7 +157,7 @@ fn parse_pieces(text: &str, base: usize) -> Result<Vec<Piece>, TemplateError> {
             });
         }
         let inner = &text[i + 2..end];
-        let expr = parse_expr(inner, base + i + 2).map_err(|mut e| {
+        let expr = parse_expr(inner, base + i + 2, depth).map_err(|mut e| {
             if e.len == 0 {
                 e.offset = base + i;
                 e.len = end + 1 - i;
@@ -187,7 +193,8 @@ fn closing_brace(text: &str, open: usize) -> Option<usize> {
             continue;
         }
         if bytes[i] == b'}' {
-            depth -= 1;
+            // `depth` is at least 1 here: the scan starts at the `${` of `open`.
+            depth = depth.checked_sub(1)?;
             if depth == 0 {
                 return Some(i);
             }
@@ -205,7 +212,7 @@ fn is_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn parse_expr(inner: &str, base: usize) -> Result<Expr, TemplateError> {
+fn parse_expr(inner: &str, base: usize, depth: usize) -> Result<Expr, TemplateError> {
     let err = |message: String| TemplateError {
         offset: base,
         len: 0,
@@ -223,6 +230,16 @@ fn parse_expr(inner: &str, base: usize) -> Result<Expr, TemplateError> {
                 &inner[..open]
             )));
         }
+        if depth >= MAX_CALL_NESTING {
+            return Err(TemplateError {
+                offset: base,
+                len: open + 1,
+                message: format!(
+                    "function calls nest more than {MAX_CALL_NESTING} deep here; \
+                     a template may nest at most {MAX_CALL_NESTING} calls"
+                ),
+            });
+        }
         let args_text = &inner[open + 1..inner.len() - 1];
         let args_base = base + open + 1;
         let name = &inner[..open];
@@ -238,7 +255,11 @@ fn parse_expr(inner: &str, base: usize) -> Result<Expr, TemplateError> {
             for end in cuts.into_iter().chain([args_text.len()]) {
                 let raw = &args_text[start..end];
                 let lead = raw.len() - raw.trim_start().len();
-                args.push(parse_pieces(raw.trim(), args_base + start + lead)?);
+                args.push(parse_pieces(
+                    raw.trim(),
+                    args_base + start + lead,
+                    depth + 1,
+                )?);
                 start = end + 1;
             }
         }
@@ -287,25 +308,60 @@ fn parse_expr(inner: &str, base: usize) -> Result<Expr, TemplateError> {
     )))
 }
 
-/// `now`, `now:FORMAT`, `now+N:UNIT` or `now+N:UNIT:FORMAT` (also `-N`).
+/// The largest `now±N` offset, in seconds: 10,000 years of 365.2425 days. Farther than that
+/// from any present time there is no date to write (the runtime's dates end with year 9999).
+pub const MAX_NOW_OFFSET_SECONDS: i64 = 315_569_520_000;
+
+/// `now`, `now:FORMAT`, `now+N:UNIT` or `now+N:UNIT:FORMAT` (also `-N`): exactly one sign,
+/// then decimal digits only; `N` times the unit's seconds must stay within
+/// [`MAX_NOW_OFFSET_SECONDS`].
 fn parse_now(inner: &str) -> Result<Expr, String> {
-    let rest = &inner[3..];
+    let rest = inner.strip_prefix("now").unwrap_or(inner);
     let (offset_seconds, format) = if let Some(format) = rest.strip_prefix(':') {
         (0, Some(format))
     } else if rest.is_empty() {
         (0, None)
     } else {
-        let (sign, rest) = rest.split_at(1);
+        let (negative, sign, rest) = if let Some(rest) = rest.strip_prefix('+') {
+            (false, '+', rest)
+        } else if let Some(rest) = rest.strip_prefix('-') {
+            (true, '-', rest)
+        } else {
+            return Err(format!(
+                "`${{{inner}}}`: `now` is followed by `:FORMAT`, `+N:UNIT` or `-N:UNIT`"
+            ));
+        };
         let mut fields = rest.splitn(3, ':');
-        let amount: i64 = fields.next().and_then(|n| n.parse().ok()).ok_or_else(|| {
-            format!("`${{{inner}}}`: `now{sign}` takes a whole number, as in `now+1:minutes`")
-        })?;
+        let digits = fields.next().unwrap_or_default();
+        if digits.starts_with(['+', '-']) {
+            return Err(format!(
+                "`${{{inner}}}`: one sign only: `now{sign}` is followed by digits, as in \
+                 `now+1:minutes` or `now-5:minutes`"
+            ));
+        }
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "`${{{inner}}}`: `now{sign}` takes a whole number of digits only, as in \
+                 `now+1:minutes`"
+            ));
+        }
         let unit = fields.next().unwrap_or_default();
-        let seconds = terapi_runtime::now::unit_seconds(unit).ok_or_else(|| {
+        let unit_seconds = terapi_runtime::now::unit_seconds(unit).ok_or_else(|| {
             format!("`${{{inner}}}`: unknown time unit `{unit}` (use seconds, minutes, hours, days or weeks)")
         })?;
-        let signed = if sign == "-" { -amount } else { amount };
-        (signed.saturating_mul(seconds), fields.next())
+        let seconds = digits
+            .parse::<i64>()
+            .ok()
+            .and_then(|amount| amount.checked_mul(unit_seconds))
+            .filter(|s| *s <= MAX_NOW_OFFSET_SECONDS)
+            .ok_or_else(|| {
+                format!(
+                    "`${{{inner}}}`: the offset is too large: `now{sign}N:{unit}` may reach at \
+                     most {MAX_NOW_OFFSET_SECONDS} seconds (10,000 years)"
+                )
+            })?;
+        // `seconds` is in 0..=MAX_NOW_OFFSET_SECONDS, so its negation cannot overflow.
+        (if negative { -seconds } else { seconds }, fields.next())
     };
     if let Some(f) = format {
         terapi_runtime::now::parse_format(f).map_err(|e| format!("`${{{inner}}}`: {e}"))?;
@@ -472,5 +528,154 @@ mod tests {
         let e = parse("${connectionConfig.a b}", true).unwrap_err();
         assert_eq!(e.offset, 0);
         assert!(parse("a || b || c", true).is_err());
+    }
+
+    fn now_error(text: &str) -> TemplateError {
+        parse(text, true).expect_err(text)
+    }
+
+    #[test]
+    fn now_offsets_that_do_not_fit_are_located_errors() {
+        for text in [
+            "${now-9223372036854775808:seconds}",
+            "${now+9223372036854775807:seconds}",
+            "${now+9223372036854775807:weeks}",
+            "${now+15250284452:weeks}",
+            "${now-99999999999999999999999999:s}",
+            "${now+315569520001:seconds}",
+            "${now+3652426:days}",
+        ] {
+            let e = now_error(text);
+            assert_eq!((e.offset, e.len), (0, text.len()), "{text}");
+            assert!(
+                e.message.contains("the offset is too large"),
+                "{text}: {}",
+                e.message
+            );
+        }
+        // The largest offset there is, both ways, and a unit that multiplies to it.
+        for (text, seconds) in [
+            ("${now+315569520000:seconds}", MAX_NOW_OFFSET_SECONDS),
+            ("${now-315569520000:s}", -MAX_NOW_OFFSET_SECONDS),
+            ("${now-3652425:days}", -3_652_425 * 86_400),
+            ("${now+521775:weeks}", 521_775 * 604_800),
+            ("${now+0:weeks}", 0),
+            ("${now-007:minutes:X}", -420),
+        ] {
+            let t = parse(text, true).unwrap();
+            let Expr::Now { offset_seconds, .. } = exprs(&t.alternatives[0])[0].0 else {
+                panic!("{text}")
+            };
+            assert_eq!(*offset_seconds, seconds, "{text}");
+        }
+    }
+
+    #[test]
+    fn now_takes_exactly_one_sign_then_digits() {
+        for text in [
+            "${now--9223372036854775808:seconds}",
+            "${now--5:seconds}",
+            "${now+-5:seconds}",
+            "${now-+5:seconds}",
+            "${now++5:seconds}",
+            "${now+-0:s:X}",
+        ] {
+            let e = now_error(text);
+            assert_eq!((e.offset, e.len), (0, text.len()), "{text}");
+            assert!(e.message.contains("one sign only"), "{text}: {}", e.message);
+        }
+        for text in [
+            "${now+:seconds}",
+            "${now-}",
+            "${now+ 5:seconds}",
+            "${now+5 :seconds}",
+            "${now+5.5:seconds}",
+            "${now+1e3:seconds}",
+            "${now+0x10:seconds}",
+            "${now+\u{0663}:seconds}",
+            "${now+_5:seconds}",
+        ] {
+            let e = now_error(text);
+            assert!(
+                e.message.contains("takes a whole number of digits only"),
+                "{text}: {}",
+                e.message
+            );
+        }
+        let e = now_error("x ${now+5}");
+        assert_eq!((e.offset, e.len), (2, 8));
+        assert!(e.message.contains("unknown time unit ``"), "{}", e.message);
+    }
+
+    #[test]
+    fn call_nesting_is_bounded() {
+        let nested = |depth: usize| {
+            format!(
+                "{}${{credentials.a}}{}",
+                "${base64(".repeat(depth),
+                ")}".repeat(depth)
+            )
+        };
+        let t = parse(&nested(MAX_CALL_NESTING), true).unwrap();
+        assert_eq!(exprs(&t.alternatives[0]).len(), MAX_CALL_NESTING + 1);
+        let e = parse(&nested(MAX_CALL_NESTING + 1), true).unwrap_err();
+        assert!(e.message.contains("nest more than"), "{}", e.message);
+        // At the innermost call's name: `${base64(` repeated, then `base64(`.
+        assert_eq!(e.offset, "${base64(".len() * MAX_CALL_NESTING + 2);
+        assert_eq!(e.len, "base64(".len());
+        // Deep enough to overflow any stack if the parser recursed without a bound.
+        assert!(parse(&nested(200_000), true).is_err());
+    }
+
+    #[test]
+    fn odd_text_never_panics() {
+        // Braces, multi-byte characters next to every delimiter, and cut-off forms.
+        let pieces = [
+            "${",
+            "}",
+            "$",
+            "{",
+            "(",
+            ")",
+            ",",
+            "||",
+            "|",
+            ":",
+            "+",
+            "-",
+            "now",
+            "é",
+            "\u{10FFFF}",
+            "base64",
+            "hmacSha1Hex",
+            "connectionConfig.",
+            "credentials.",
+            " ",
+            "\n",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut s = seed;
+            for _ in 0..(s % 12) {
+                s = s.rotate_left(5) ^ 0x5DEE_CE66;
+                text.push_str(pieces[(s % pieces.len() as u64) as usize]);
+            }
+            for fallback in [false, true] {
+                match parse(&text, fallback) {
+                    Ok(t) => {
+                        for alt in &t.alternatives {
+                            for (_, offset, len) in exprs(alt) {
+                                assert!(text.get(offset..offset + len).is_some(), "{text:?}");
+                            }
+                        }
+                    }
+                    Err(e) => assert!(e.offset + e.len <= text.len(), "{text:?}: {e:?}"),
+                }
+            }
+        }
     }
 }
