@@ -127,24 +127,32 @@ impl Diagnostic {
             Severity::Warning => annotate_snippets::Level::WARNING,
             Severity::Note => annotate_snippets::Level::NOTE,
         };
+        // Only the lines the spans stand on are handed to the renderer, so that rendering
+        // costs the size of the snippet, not of the file.
+        let (start, first_line, window) = window(source, self.loc, &self.notes);
         // YAML counts a lone `\r` as a line break; so must the snippet (same byte length).
         let normalized;
-        let source = if source.contains('\r') {
-            normalized = lone_cr_as_lf(source);
+        let window = if window.contains('\r') {
+            normalized = lone_cr_as_lf(window);
             normalized.as_str()
         } else {
-            source
+            window
         };
-        let span = span_of(source, self.loc);
+        let within = |loc: Loc| Loc {
+            offset: loc.offset.saturating_sub(start),
+            ..loc
+        };
+        let span = span_of(window, within(self.loc));
         let label = self.help.clone().unwrap_or_default();
         let path_text = path.display().to_string();
-        let mut snippet = Snippet::source(source)
+        let mut snippet = Snippet::source(window)
+            .line_start(first_line)
             .path(path_text.as_str())
             .annotation(AnnotationKind::Primary.span(span).label(label.as_str()));
         for (loc, note) in &self.notes {
             snippet = snippet.annotation(
                 AnnotationKind::Context
-                    .span(span_of(source, *loc))
+                    .span(span_of(window, within(*loc)))
                     .label(note.as_str()),
             );
         }
@@ -159,6 +167,33 @@ impl Diagnostic {
         out.extend(rendered.lines().skip(1).map(|l| format!("{l}\n")));
         out
     }
+}
+
+/// The lines of `source` that `primary` and `notes` stand on: the window's byte offset, the
+/// line number of its first line, and its text.
+fn window<'s>(source: &'s str, primary: Loc, notes: &[(Loc, String)]) -> (usize, usize, &'s str) {
+    let boundary = |mut i: usize| {
+        i = i.min(source.len());
+        while !source.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let locs = std::iter::once(primary).chain(notes.iter().map(|(l, _)| *l));
+    let first = locs
+        .clone()
+        .min_by_key(|l| l.offset)
+        .unwrap_or(primary);
+    let lo = boundary(first.offset);
+    let hi = boundary(
+        locs.map(|l| l.offset.saturating_add(l.len.max(1)))
+            .max()
+            .unwrap_or(lo),
+    )
+    .max(lo);
+    let start = source[..lo].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let end = source[hi..].find(['\n', '\r']).map_or(source.len(), |i| hi + i);
+    (start, first.line.max(1) as usize, &source[start..end])
 }
 
 /// `source` with each `\r` that is not followed by `\n` replaced by `\n`.
@@ -274,5 +309,37 @@ impl IntoIterator for Diagnostics {
     type IntoIter = std::vec::IntoIter<Diagnostic>;
     fn into_iter(self) -> Self::IntoIter {
         self.items.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_deep_lines_with_their_numbers_from_a_window() {
+        let source: String = (1..=1000).map(|i| format!("k{i}: v{i}\n")).collect();
+        let line = 700;
+        let offset = source.find("k700:").unwrap();
+        let primary = Loc {
+            line,
+            col: 1,
+            offset,
+            len: 4,
+        };
+        let note_offset = source.find("k3:").unwrap();
+        let note = Loc {
+            line: 3,
+            col: 1,
+            offset: note_offset,
+            len: 2,
+        };
+        let d = Diagnostic::new(Rule::UnknownKey, primary, "unknown key `k700`")
+            .with_note(note, "first here");
+        let text = d.render(Path::new("p.yaml"), &source, false);
+        assert!(text.contains("700 | k700: v700"), "{text}");
+        assert!(text.contains("  3 | k3: v3"), "{text}");
+        let (start, first, window) = window(&source, primary, &[]);
+        assert_eq!((start, first, window), (offset, 700, "k700: v700"));
     }
 }

@@ -633,11 +633,8 @@ pub fn read_entries(root: &Node, lint_levels: &LintLevels) -> Read {
     let mut starts: Vec<usize> = resolved.values().map(|(loc, _)| loc.offset).collect();
     starts.sort_unstable();
     let end_of = |start: usize| {
-        starts
-            .iter()
-            .copied()
-            .find(|s| *s > start)
-            .unwrap_or(usize::MAX)
+        let next = starts.partition_point(|s| *s <= start);
+        starts.get(next).copied().unwrap_or(usize::MAX)
     };
     for (key, (key_loc, node)) in resolved {
         let cx = per_provider.get_mut(&key).expect("every key has a context");
