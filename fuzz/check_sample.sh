@@ -11,7 +11,9 @@
 # Exits non-zero if the crate does not check; the inputs are kept in the printed directory
 # (`inputs/mNNN.yaml` next to `src/mNNN.rs`) to reproduce with
 # `cargo run -p terapi-codegen -- generate --input inputs/mNNN.yaml --out x.rs`.
-# Needs only the stable toolchain. See FUZZING.md.
+# Inputs holding a bidirectional control (U+202A–U+202E, U+2066–U+2069) are left out, as the
+# `generate` target tolerates them in doc comments: a known bug (fuzz/known-bugs/); with
+# TERAPI_FUZZ_STRICT=1 they are kept. Needs only the stable toolchain. See FUZZING.md.
 set -euo pipefail
 fuzz="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$fuzz")"
@@ -43,10 +45,16 @@ EOF
 
 picked=0
 tried=0
+known=0
 : >"$work/src/lib.rs"
 # Largest inputs first: they hold the most catalog. `sort` makes the pick reproducible.
 while IFS= read -r input; do
     [ "$picked" -lt "$want" ] || break
+    if [ -z "${TERAPI_FUZZ_STRICT:-}" ] &&
+        LC_ALL=C grep -qP '\xe2\x80[\xaa-\xae]|\xe2\x81[\xa6-\xa9]' "$input"; then
+        known=$((known + 1))
+        continue
+    fi
     tried=$((tried + 1))
     name="$(printf 'm%03d' "$picked")"
     if "$codegen" -q generate --input "$input" --out "$work/src/$name.rs" >/dev/null 2>&1; then
@@ -58,7 +66,8 @@ while IFS= read -r input; do
     fi
 done < <(find "$corpus" -type f -printf '%s %p\n' | sort -k1,1nr -k2 | cut -d' ' -f2-)
 
-echo "picked $picked of $tried inputs tried (of $(find "$corpus" -type f | wc -l) in $corpus)"
+echo "picked $picked of $tried inputs tried (of $(find "$corpus" -type f | wc -l) in $corpus;" \
+    "$known left out for the known bidirectional-control bug)"
 if [ "$picked" -eq 0 ]; then
     echo "no input of the corpus generates" >&2
     exit 1
