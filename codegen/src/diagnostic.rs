@@ -180,10 +180,7 @@ fn window<'s>(source: &'s str, primary: Loc, notes: &[(Loc, String)]) -> (usize,
         i
     };
     let locs = std::iter::once(primary).chain(notes.iter().map(|(l, _)| *l));
-    let first = locs
-        .clone()
-        .min_by_key(|l| l.offset)
-        .unwrap_or(primary);
+    let first = locs.clone().min_by_key(|l| l.offset).unwrap_or(primary);
     let lo = boundary(first.offset);
     let hi = boundary(
         locs.map(|l| l.offset.saturating_add(l.len.max(1)))
@@ -192,7 +189,9 @@ fn window<'s>(source: &'s str, primary: Loc, notes: &[(Loc, String)]) -> (usize,
     )
     .max(lo);
     let start = source[..lo].rfind(['\n', '\r']).map_or(0, |i| i + 1);
-    let end = source[hi..].find(['\n', '\r']).map_or(source.len(), |i| hi + i);
+    let end = source[hi..]
+        .find(['\n', '\r'])
+        .map_or(source.len(), |i| hi + i);
     (start, first.line.max(1) as usize, &source[start..end])
 }
 
