@@ -173,7 +173,14 @@ fn generate_crate(name: &str) -> (PathBuf, Vec<String>) {
     (dir, modules)
 }
 
+/// The corpus crates share a target directory; one cargo at a time keeps the peak memory of
+/// three large debug builds (and their link) down.
+static CARGO: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn cargo(dir: &Path, args: &[&str]) -> std::process::Output {
+    let _one_at_a_time = CARGO
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     Command::new(cargo)
         .args(args)
@@ -227,7 +234,8 @@ fn builds_and_no_credential_value_appears_in_debug_output(name: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "{name}: a credential value shows, or the generated code does not build:\n{stdout}\n{}",
+        "{name}: a credential value shows, or the generated code does not build ({}):\n{stdout}\n{}",
+        out.status,
         &stderr[..stderr.len().min(20_000)]
     );
 }
