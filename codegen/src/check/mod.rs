@@ -2,9 +2,9 @@
 //! each a named rule of [`crate::rules`]. What passes becomes a [`Plan`] (see
 //! [`crate::plan`]); templates are compiled in `compile.rs`.
 //!
-//! One module per concern: [`params`] (definitions, patterns, examples), [`references`]
-//! (which params the templates use), [`auth`] (per-auth-mode rules), [`text`] (names and
-//! characters generated code cannot carry).
+//! One module per concern: `params` (definitions, patterns, examples), `references` (which
+//! params the templates use), `auth` (per-auth-mode rules), `text` (names and characters
+//! generated code cannot carry), `compile` (templates into parts).
 
 mod auth;
 mod compile;
