@@ -173,6 +173,15 @@ fn generate_crate(name: &str) -> (PathBuf, Vec<String>) {
     (dir, modules)
 }
 
+/// The last 20,000 bytes of `text` (cut at a character boundary).
+fn tail(text: &str) -> &str {
+    let mut start = text.len().saturating_sub(20_000);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
 /// The corpus crates share a target directory; one cargo at a time keeps the peak memory of
 /// three large debug builds (and their link) down.
 static CARGO: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -229,14 +238,14 @@ fn builds_and_no_credential_value_appears_in_debug_output(name: &str) {
     );
     terapi_codegen::write_if_changed(&dir.join("src/main.rs"), &main).unwrap();
     let bin = format!("corpus-{}", stem.replace('_', "-"));
-    let out = cargo(&dir, &["run", "--offline", "--quiet", "--bin", &bin]);
+    let out = cargo(&dir, &["run", "--offline", "--bin", &bin]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{name}: a credential value shows, or the generated code does not build ({}):\n{stdout}\n{}",
         out.status,
-        &stderr[..stderr.len().min(20_000)]
+        tail(&stderr)
     );
 }
 
