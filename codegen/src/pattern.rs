@@ -163,7 +163,7 @@ fn translate_for(js: &str, backtracking: bool) -> Result<String, Stop> {
     match regex::Regex::new(&out) {
         Ok(_) => Ok(out),
         Err(regex::Error::CompiledTooBig(_)) => Err(PatternError::Unsupported(
-            "the pattern is too large for the Rust regex engine".into(),
+            "a repetition too large for the Rust regex engine to compile".into(),
         )
         .into()),
         Err(e) => Err(PatternError::Invalid(reason(&e)).into()),

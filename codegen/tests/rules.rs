@@ -1012,3 +1012,36 @@ acme-eu:
         ]
     );
 }
+
+/// A template that does not parse hides the params it uses: it is one error, with no
+/// follow-on `no-config-reference` or `unused-param` for the params it named.
+#[test]
+fn a_broken_template_has_no_follow_on_findings() {
+    let yaml = src(r#"
+acme:
+    display_name: Acme
+    auth_mode: API_KEY
+    docs: https://acme.example/docs
+    proxy:
+        base_url: https://${connectionConfig.host || x}/v2
+        headers:
+            authorization: Bearer ${apiKey}
+    connection_config:
+        host:
+            type: string
+            title: Host
+            description: The host.
+    credentials:
+        apiKey:
+            type: string
+            title: API Key
+            description: The key.
+"#);
+    let ds = terapi_codegen::lint(yaml);
+    let found: Vec<(Rule, u32, u32)> = ds
+        .sorted()
+        .iter()
+        .map(|d| (d.rule, d.loc.line, d.loc.col))
+        .collect();
+    assert_eq!(found, [(Rule::InvalidTemplate, 6, 27)]);
+}

@@ -1,4 +1,5 @@
-//! `generate` either fails with an error that says something, or writes Rust that parses
+//! `generate` either fails with an error that says something (and is not
+//! `Error::Internal`, which the generator returns for its own bugs), or writes Rust that parses
 //! (`syn::parse_file`) and holds no character rustc refuses in source: no bidirectional
 //! control (U+202A–U+202E, U+2066–U+2069: rustc denies them in literals and comments) and no
 //! carriage return (a bare one is an error in literals and doc comments; the output ends its
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use terapi_codegen::{Level, LintLevels, Options, Rule, generate};
+use terapi_codegen::{Error, Level, LintLevels, Options, Rule, generate};
 
 /// The default options, but with `bidi-control` allowed, so that direction controls reach
 /// the emitter, which must spell them out (doc comments) or escape them (literals).
@@ -56,6 +57,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
+        Err(Error::Internal(why)) => panic!("an internal error of the generator: {why}"),
         Err(e) => {
             let shown = e.to_string();
             assert!(!shown.trim().is_empty(), "an error without text: {e:?}");

@@ -75,7 +75,11 @@ impl Checker<'_> {
                 }),
             );
         }
-        if entry.alias_of.is_some() || auth_mode.is_none_or(AuthMode::params_read_programmatically)
+        // A template that does not parse hides the params it uses: no follow-on findings.
+        let all_parse = entry.templates.iter().all(|s| s.parsed.is_ok());
+        if !all_parse
+            || entry.alias_of.is_some()
+            || auth_mode.is_none_or(AuthMode::params_read_programmatically)
         {
             return;
         }
