@@ -64,10 +64,18 @@ fn header(source_name: &str) -> String {
 }
 
 /// Formats tokens with syn and prettyplease (no header).
+///
+/// Literals carry direction controls escaped (`\u{202e}`), so one that stands in the text is
+/// in a comment, where rustc refuses it: every one is spelled out (`[U+202E]`), whichever doc
+/// comment took it from the catalog.
 fn unparse(tokens: TokenStream) -> Result<String, String> {
     let file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("the emitted code does not parse: {e}"))?;
-    Ok(prettyplease::unparse(&file))
+    let code = prettyplease::unparse(&file);
+    Ok(match doc::visible(&code) {
+        std::borrow::Cow::Borrowed(_) => code,
+        std::borrow::Cow::Owned(spelled) => spelled,
+    })
 }
 
 /// Emits and formats each provider with `render`, in parallel on the machine's cores: each

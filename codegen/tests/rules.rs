@@ -1045,3 +1045,33 @@ acme:
         .collect();
     assert_eq!(found, [(Rule::InvalidTemplate, 6, 27)]);
 }
+
+/// Found by the fuzzer: a direction control in a provider key reached doc comments that are
+/// not made from the catalog's descriptions ("The declared ... params of `KEY`").
+#[test]
+fn a_direction_control_in_a_key_never_reaches_the_output() {
+    let yaml = "a\u{202E}b:\n    display_name: AB\n    auth_mode: NONE\n    docs: https://ab.example/docs\n    proxy:\n        base_url: https://api.ab.example\n    connection_config:\n        region:\n            type: string\n            title: Region\n            description: The region.\n            optional: true\n";
+    let mut lint_levels = LintLevels::default();
+    lint_levels.set(Rule::BidiControl, Level::Allow).unwrap();
+    lint_levels.set(Rule::UnusedParam, Level::Allow).unwrap();
+    lint_levels
+        .set(Rule::NoConfigReference, Level::Allow)
+        .unwrap();
+    let code = terapi_codegen::generate(
+        Path::new("p.yaml"),
+        yaml,
+        &Options {
+            lint_levels,
+            ..Options::default()
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .code;
+    assert!(
+        !code
+            .chars()
+            .any(|c| matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+        "{code}"
+    );
+    assert!(code.contains("a[U+202E]b"), "{code}");
+}
