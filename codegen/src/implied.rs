@@ -107,7 +107,8 @@ fn implied(p: &Provider, templates: &Templates, era: Era) -> ImpliedParams {
             }
         }
     }
-    for key in platform_filled(p, templates) {
+    out.platform_filled = platform_filled(p, templates);
+    for key in out.platform_filled.clone() {
         if !declared(p.connection_config.as_ref(), &key) {
             out.config.push(ImpliedParam {
                 def: definition(&key, Origin::PlatformFilled, true),

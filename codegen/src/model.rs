@@ -544,6 +544,9 @@ pub struct ImpliedParams {
     pub config: Vec<ImpliedParam>,
     /// Credentials.
     pub credentials: Vec<ImpliedParam>,
+    /// The connection params the platform fills, declared or not (see
+    /// [`crate::implied::platform_filled`]): computed once, read by the checks.
+    pub platform_filled: Vec<String>,
 }
 
 /// A catalog as read, with the problems found per provider and for the file as a whole.

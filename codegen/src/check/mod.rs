@@ -205,12 +205,12 @@ impl<'a> Checker<'a> {
             }
         }
         self.text(entry);
-        let platform_filled = crate::implied::platform_filled(p, &entry.templates);
+        let platform_filled = &entry.implied.platform_filled;
         let config = self.params(
             Section::ConnectionConfig,
             p.connection_config.as_ref(),
             &entry.implied.config,
-            &platform_filled,
+            platform_filled,
         );
         let credentials = self.params(
             Section::Credentials,

@@ -97,7 +97,7 @@ impl Checker<'_> {
             );
             return;
         }
-        let platform_filled = crate::implied::platform_filled(p, &entry.templates);
+        let platform_filled = &entry.implied.platform_filled;
         for (name, e) in declared.iter() {
             // A param the platform fills is read by whoever consumes the connection.
             if !used.contains(name) && !platform_filled.contains(name) {
