@@ -184,12 +184,16 @@ fn tail(text: &str) -> &str {
 
 /// The corpus crates share a target directory; one cargo at a time keeps the peak memory of
 /// three large debug builds (and their link) down.
+#[path = "common/dev_null.rs"]
+mod dev_null;
+
 static CARGO: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn cargo(dir: &Path, args: &[&str]) -> std::process::Output {
     let _one_at_a_time = CARGO
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    dev_null::empty_if_regular_file();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     Command::new(cargo)
         .args(args)

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tempfile::TempDir;
 
+#[path = "common/dev_null.rs"]
+mod dev_null;
+
 // ---------------------------------------------------------------------------------------
 // Paths and cargo runs.
 // ---------------------------------------------------------------------------------------
@@ -109,6 +112,7 @@ fn cargo(dir: &Path, target: &Path, args: &[&str], rustflags: Option<&str>) -> R
         cmd.env("RUSTFLAGS", flags);
     }
     let _guard = cargo_lock();
+    dev_null::empty_if_regular_file();
     let start = Instant::now();
     let output = cmd.output().expect("run cargo");
     Run {
