@@ -265,18 +265,18 @@ pub mod personio {
     }
     static CONNECTION_CONFIG_PARAMS: [::terapi_runtime::ParamSpec; 2] = [
         ::terapi_runtime::ParamSpec {
-            key: "partnerId",
+            key: ::std::borrow::Cow::Borrowed("partnerId"),
             optional: true,
             secret: false,
             rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
         ::terapi_runtime::ParamSpec {
-            key: "appId",
+            key: ::std::borrow::Cow::Borrowed("appId"),
             optional: true,
             secret: false,
             rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
     ];
     /// The connection config of a Personio (v1) connection (`connection_config` in the catalog).
@@ -354,18 +354,18 @@ pub mod personio {
     }
     static CREDENTIALS_PARAMS: [::terapi_runtime::ParamSpec; 2] = [
         ::terapi_runtime::ParamSpec {
-            key: "client_id",
+            key: ::std::borrow::Cow::Borrowed("client_id"),
             optional: false,
             secret: true,
             rule: ::terapi_runtime::Rule::Any,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
         ::terapi_runtime::ParamSpec {
-            key: "client_secret",
+            key: ::std::borrow::Cow::Borrowed("client_secret"),
             optional: false,
             secret: true,
             rule: ::terapi_runtime::Rule::Any,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
     ];
     /// The credentials of a Personio (v1) connection (`credentials` in the catalog).
@@ -490,27 +490,33 @@ pub mod personio {
     }
     /// What the runtime's HTTP client needs to know about this provider.
     pub static CLIENT_SPEC: ::terapi_runtime::client::ClientSpec = ::terapi_runtime::client::ClientSpec {
-        key: "personio",
+        key: ::std::borrow::Cow::Borrowed("personio"),
         auth_mode: ::terapi_runtime::AuthMode::OAuth2Cc,
         body_format: ::terapi_runtime::client::BodyFormat::Json,
         token_auth: ::terapi_runtime::client::TokenAuth::Body,
         default_scope: ::core::option::Option::None,
         paginate: ::core::option::Option::Some(::terapi_runtime::paginate::PaginateConfig {
             kind: ::terapi_runtime::paginate::PageKind::Offset,
-            limit_name: ::core::option::Option::Some("limit"),
-            response_path: ::core::option::Option::Some("data"),
+            limit_name: ::core::option::Option::Some(
+                ::std::borrow::Cow::Borrowed("limit"),
+            ),
+            response_path: ::core::option::Option::Some(
+                ::std::borrow::Cow::Borrowed("data"),
+            ),
             cursor_path: ::core::option::Option::None,
             cursor_name: ::core::option::Option::None,
             link_rel: ::core::option::Option::None,
             link_path: ::core::option::Option::None,
-            offset_name: ::core::option::Option::Some("offset"),
+            offset_name: ::core::option::Option::Some(
+                ::std::borrow::Cow::Borrowed("offset"),
+            ),
             offset_start: 0i64,
             offset_step: ::terapi_runtime::paginate::OffsetStep::ByResponseSize,
             total_pages_path: ::core::option::Option::None,
         }),
-        retry: ::terapi_runtime::retry::RetryConfig {
-            at: &[],
-            after: &[],
+        retry: ::terapi_runtime::client::RetrySpec {
+            at: ::std::borrow::Cow::Borrowed(&[]),
+            after: ::std::borrow::Cow::Borrowed(&[]),
             remaining: ::core::option::Option::None,
             error_code: ::core::option::Option::None,
         },
@@ -528,7 +534,7 @@ pub mod personio {
         pub credentials: Credentials,
     }
     impl ::terapi_runtime::client::Binding for Binding {
-        fn spec(&self) -> &'static ::terapi_runtime::client::ClientSpec {
+        fn spec(&self) -> &::terapi_runtime::client::ClientSpec {
             &CLIENT_SPEC
         }
         fn base_url(
@@ -696,16 +702,16 @@ pub mod personio_recruiting {
     }
     static CONNECTION_CONFIG_PARAMS: [::terapi_runtime::ParamSpec; 4] = [
         ::terapi_runtime::ParamSpec {
-            key: "companyId",
+            key: ::std::borrow::Cow::Borrowed("companyId"),
             optional: false,
             secret: false,
             rule: ::terapi_runtime::Rule::Pattern(
                 ::terapi_runtime::Pattern::new("^[0-9]+$"),
             ),
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
         ::terapi_runtime::ParamSpec {
-            key: "company",
+            key: ::std::borrow::Cow::Borrowed("company"),
             optional: false,
             secret: false,
             rule: ::terapi_runtime::Rule::Pattern(
@@ -713,21 +719,21 @@ pub mod personio_recruiting {
                     "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
                 ),
             ),
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
         ::terapi_runtime::ParamSpec {
-            key: "partnerId",
+            key: ::std::borrow::Cow::Borrowed("partnerId"),
             optional: true,
             secret: false,
             rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
         ::terapi_runtime::ParamSpec {
-            key: "appId",
+            key: ::std::borrow::Cow::Borrowed("appId"),
             optional: true,
             secret: false,
             rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
     ];
     /// The connection config of a Personio Recruiting connection (`connection_config` in the catalog).
@@ -821,11 +827,11 @@ pub mod personio_recruiting {
     }
     static CREDENTIALS_PARAMS: [::terapi_runtime::ParamSpec; 1] = [
         ::terapi_runtime::ParamSpec {
-            key: "apiKey",
+            key: ::std::borrow::Cow::Borrowed("apiKey"),
             optional: false,
             secret: true,
             rule: ::terapi_runtime::Rule::Any,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
     ];
     /// The credentials of a Personio Recruiting connection (`credentials` in the catalog).
@@ -1005,22 +1011,26 @@ pub mod personio_recruiting {
     }
     /// What the runtime's HTTP client needs to know about this provider.
     pub static CLIENT_SPEC: ::terapi_runtime::client::ClientSpec = ::terapi_runtime::client::ClientSpec {
-        key: "personio-recruiting",
+        key: ::std::borrow::Cow::Borrowed("personio-recruiting"),
         auth_mode: ::terapi_runtime::AuthMode::ApiKey,
         body_format: ::terapi_runtime::client::BodyFormat::Form,
         token_auth: ::terapi_runtime::client::TokenAuth::Body,
         default_scope: ::core::option::Option::None,
         paginate: ::core::option::Option::None,
-        retry: ::terapi_runtime::retry::RetryConfig {
-            at: &[],
-            after: &[],
+        retry: ::terapi_runtime::client::RetrySpec {
+            at: ::std::borrow::Cow::Borrowed(&[]),
+            after: ::std::borrow::Cow::Borrowed(&[]),
             remaining: ::core::option::Option::None,
             error_code: ::core::option::Option::None,
         },
         verification: ::core::option::Option::Some(::terapi_runtime::client::VerificationSpec {
-            method: "GET",
-            endpoints: &["/xml?language=en"],
-            host_params: &["connectionConfig.company"],
+            method: ::std::borrow::Cow::Borrowed("GET"),
+            endpoints: ::std::borrow::Cow::Borrowed(
+                &[::std::borrow::Cow::Borrowed("/xml?language=en")],
+            ),
+            host_params: ::std::borrow::Cow::Borrowed(
+                &[::std::borrow::Cow::Borrowed("connectionConfig.company")],
+            ),
             body: ::core::option::Option::None,
         }),
         query_has_secret: false,
@@ -1036,7 +1046,7 @@ pub mod personio_recruiting {
         pub credentials: Credentials,
     }
     impl ::terapi_runtime::client::Binding for Binding {
-        fn spec(&self) -> &'static ::terapi_runtime::client::ClientSpec {
+        fn spec(&self) -> &::terapi_runtime::client::ClientSpec {
             &CLIENT_SPEC
         }
         fn base_url(
@@ -1192,18 +1202,18 @@ pub mod personio_v2 {
     }
     static CONNECTION_CONFIG_PARAMS: [::terapi_runtime::ParamSpec; 2] = [
         ::terapi_runtime::ParamSpec {
-            key: "partnerId",
+            key: ::std::borrow::Cow::Borrowed("partnerId"),
             optional: true,
             secret: false,
             rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
         ::terapi_runtime::ParamSpec {
-            key: "appId",
+            key: ::std::borrow::Cow::Borrowed("appId"),
             optional: true,
             secret: false,
             rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
     ];
     /// The connection config of a Personio (v2) connection (`connection_config` in the catalog).
@@ -1281,18 +1291,18 @@ pub mod personio_v2 {
     }
     static CREDENTIALS_PARAMS: [::terapi_runtime::ParamSpec; 2] = [
         ::terapi_runtime::ParamSpec {
-            key: "client_id",
+            key: ::std::borrow::Cow::Borrowed("client_id"),
             optional: false,
             secret: true,
             rule: ::terapi_runtime::Rule::Any,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
         ::terapi_runtime::ParamSpec {
-            key: "client_secret",
+            key: ::std::borrow::Cow::Borrowed("client_secret"),
             optional: false,
             secret: true,
             rule: ::terapi_runtime::Rule::Any,
-            one_of: &[],
+            one_of: ::std::borrow::Cow::Borrowed(&[]),
         },
     ];
     /// The credentials of a Personio (v2) connection (`credentials` in the catalog).
@@ -1417,27 +1427,33 @@ pub mod personio_v2 {
     }
     /// What the runtime's HTTP client needs to know about this provider.
     pub static CLIENT_SPEC: ::terapi_runtime::client::ClientSpec = ::terapi_runtime::client::ClientSpec {
-        key: "personio-v2",
+        key: ::std::borrow::Cow::Borrowed("personio-v2"),
         auth_mode: ::terapi_runtime::AuthMode::OAuth2Cc,
         body_format: ::terapi_runtime::client::BodyFormat::Form,
         token_auth: ::terapi_runtime::client::TokenAuth::Body,
         default_scope: ::core::option::Option::None,
         paginate: ::core::option::Option::Some(::terapi_runtime::paginate::PaginateConfig {
             kind: ::terapi_runtime::paginate::PageKind::Link,
-            limit_name: ::core::option::Option::Some("limit"),
-            response_path: ::core::option::Option::Some("_data"),
+            limit_name: ::core::option::Option::Some(
+                ::std::borrow::Cow::Borrowed("limit"),
+            ),
+            response_path: ::core::option::Option::Some(
+                ::std::borrow::Cow::Borrowed("_data"),
+            ),
             cursor_path: ::core::option::Option::None,
             cursor_name: ::core::option::Option::None,
             link_rel: ::core::option::Option::None,
-            link_path: ::core::option::Option::Some("_meta.links.next.href"),
+            link_path: ::core::option::Option::Some(
+                ::std::borrow::Cow::Borrowed("_meta.links.next.href"),
+            ),
             offset_name: ::core::option::Option::None,
             offset_start: 0i64,
             offset_step: ::terapi_runtime::paginate::OffsetStep::ByResponseSize,
             total_pages_path: ::core::option::Option::None,
         }),
-        retry: ::terapi_runtime::retry::RetryConfig {
-            at: &[],
-            after: &[],
+        retry: ::terapi_runtime::client::RetrySpec {
+            at: ::std::borrow::Cow::Borrowed(&[]),
+            after: ::std::borrow::Cow::Borrowed(&[]),
             remaining: ::core::option::Option::None,
             error_code: ::core::option::Option::None,
         },
@@ -1455,7 +1471,7 @@ pub mod personio_v2 {
         pub credentials: Credentials,
     }
     impl ::terapi_runtime::client::Binding for Binding {
-        fn spec(&self) -> &'static ::terapi_runtime::client::ClientSpec {
+        fn spec(&self) -> &::terapi_runtime::client::ClientSpec {
             &CLIENT_SPEC
         }
         fn base_url(

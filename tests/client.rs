@@ -1137,7 +1137,7 @@ async fn recruiting_verify_checks_the_public_job_feed_without_credentials() {
     assert_eq!(
         verified,
         Verified::Endpoint {
-            endpoint: "/xml?language=en"
+            endpoint: "/xml?language=en".to_owned()
         }
     );
     let feed = recorded(&server, "/xml");
@@ -1725,13 +1725,13 @@ struct BasicBinding {
 }
 
 static BASIC_SPEC: terapi_providers::client::ClientSpec = terapi_providers::client::ClientSpec {
-    key: "basic-test",
+    key: std::borrow::Cow::Borrowed("basic-test"),
     auth_mode: terapi_providers::AuthMode::Basic,
     body_format: terapi_providers::client::BodyFormat::Form,
     token_auth: terapi_providers::client::TokenAuth::Body,
     default_scope: None,
     paginate: None,
-    retry: terapi_runtime::retry::RetryConfig::EMPTY,
+    retry: terapi_runtime::client::RetrySpec::EMPTY,
     verification: None,
     query_has_secret: false,
     static_headers: true,

@@ -58,7 +58,7 @@ fn params(errors: &ValidationErrors) -> Vec<&str> {
     errors.iter().map(|e| e.param()).collect()
 }
 
-fn header_names(headers: &Headers) -> Vec<&'static str> {
+fn header_names(headers: &Headers) -> Vec<&str> {
     headers.iter().map(|h| h.name()).collect()
 }
 
@@ -287,7 +287,7 @@ fn recruiting_credentials_missing_empty_or_unknown() {
         [
             &ValidationErrorKind::Missing,
             &ValidationErrorKind::UnknownParam {
-                suggestion: Some("apiKey")
+                suggestion: Some("apiKey".to_owned())
             }
         ]
     );
@@ -492,7 +492,7 @@ fn company_id_must_be_digits() {
         assert_eq!(
             err.iter().next().unwrap().kind(),
             &ValidationErrorKind::Pattern {
-                pattern: "^[0-9]+$",
+                pattern: "^[0-9]+$".to_owned(),
                 value: Some(bad.to_owned())
             }
         );
@@ -522,7 +522,7 @@ fn unknown_param_suggests_the_declared_one() {
     assert_eq!(
         err.iter().next().unwrap().kind(),
         &ValidationErrorKind::UnknownParam {
-            suggestion: Some("companyId")
+            suggestion: Some("companyId".to_owned())
         }
     );
     assert_eq!(
@@ -599,7 +599,7 @@ fn every_problem_is_reported_at_once() {
         [
             &ValidationErrorKind::NotAString { found: "a number" },
             &ValidationErrorKind::Pattern {
-                pattern: "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
+                pattern: "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$".to_owned(),
                 value: Some("evil.com/".to_owned())
             },
             &ValidationErrorKind::UpperSnakeCase {
@@ -609,7 +609,7 @@ fn every_problem_is_reported_at_once() {
                 value: Some("ACME-CORP".to_owned())
             },
             &ValidationErrorKind::UnknownParam {
-                suggestion: Some("companyId")
+                suggestion: Some("companyId".to_owned())
             },
         ]
     );
@@ -696,7 +696,7 @@ fn company_must_be_one_dns_label() {
         assert_eq!(
             err.iter().next().unwrap().kind(),
             &ValidationErrorKind::Pattern {
-                pattern: "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
+                pattern: "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$".to_owned(),
                 value: Some(bad.clone())
             }
         );
@@ -827,7 +827,7 @@ fn credentials_debug_never_shows_secrets() {
 fn credentials_params_are_marked_secret() {
     let keys: Vec<(&str, bool, bool)> = personio::Credentials::params()
         .iter()
-        .map(|p| (p.key, p.secret, p.optional))
+        .map(|p| (&*p.key, p.secret, p.optional))
         .collect();
     assert_eq!(
         keys,
@@ -835,12 +835,12 @@ fn credentials_params_are_marked_secret() {
     );
     let keys: Vec<(&str, bool)> = personio_v2::Credentials::params()
         .iter()
-        .map(|p| (p.key, p.secret))
+        .map(|p| (&*p.key, p.secret))
         .collect();
     assert_eq!(keys, [("client_id", true), ("client_secret", true)]);
     let keys: Vec<(&str, bool)> = personio_recruiting::Credentials::params()
         .iter()
-        .map(|p| (p.key, p.secret))
+        .map(|p| (&*p.key, p.secret))
         .collect();
     assert_eq!(keys, [("apiKey", true)]);
 }
@@ -1399,7 +1399,7 @@ fn module_constants_agree_with_provider_methods() {
 fn connection_config_params_match_the_catalog() {
     let specs: Vec<(&str, bool, bool)> = personio_recruiting::ConnectionConfig::params()
         .iter()
-        .map(|p| (p.key, p.optional, p.secret))
+        .map(|p| (&*p.key, p.optional, p.secret))
         .collect();
     assert_eq!(
         specs,
@@ -1416,7 +1416,7 @@ fn connection_config_params_match_the_catalog() {
     ] {
         let specs: Vec<(&str, bool, bool)> = params
             .iter()
-            .map(|p| (p.key, p.optional, p.secret))
+            .map(|p| (&*p.key, p.optional, p.secret))
             .collect();
         assert_eq!(specs, [("partnerId", true, false), ("appId", true, false)]);
     }

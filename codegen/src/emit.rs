@@ -464,7 +464,7 @@ impl Emitter<'_> {
             };
             let one_of = param.def.one_of.iter().flatten();
             quote! {
-                #rt::ParamSpec { key: #key, optional: #optional, secret: #secret, rule: #rule, one_of: &[ #( #one_of ),* ] }
+                #rt::ParamSpec { key: ::std::borrow::Cow::Borrowed(#key), optional: #optional, secret: #secret, rule: #rule, one_of: ::std::borrow::Cow::Borrowed(&[ #( ::std::borrow::Cow::Borrowed(#one_of) ),* ]) }
             }
         });
         let has_secret = params.iter().any(|param| param.secret);

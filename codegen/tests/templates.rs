@@ -1346,10 +1346,10 @@ fn host_label_rejects_values_that_change_the_host() {
             matches!(
                 err,
                 RenderError::InvalidValue {
-                    param: "connectionConfig.subdomain",
+                    ref param,
                     context: Context::HostLabel,
                     ..
-                }
+                } if param == "connectionConfig.subdomain"
             ),
             "{evil:?}: {err}"
         );

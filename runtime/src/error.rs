@@ -36,7 +36,7 @@ pub enum ValidationErrorKind {
     /// The value does not match the param's `pattern` (a regex searched in the value).
     Pattern {
         /// The pattern as written in providers.yaml.
-        pattern: &'static str,
+        pattern: String,
         /// The offending value; `None` for a secret.
         value: Option<String>,
     },
@@ -48,14 +48,14 @@ pub enum ValidationErrorKind {
     /// The value is not one of the allowed values.
     NotOneOf {
         /// The allowed values.
-        allowed: &'static [&'static str],
+        allowed: Vec<String>,
         /// The offending value; `None` for a secret.
         value: Option<String>,
     },
     /// The input has a param that the provider does not declare.
     UnknownParam {
         /// The closest declared param, when one is close.
-        suggestion: Option<&'static str>,
+        suggestion: Option<String>,
     },
 }
 
@@ -229,20 +229,32 @@ impl IntoIterator for ValidationErrors {
     }
 }
 
+/// Both results, or every validation problem of both.
+pub(crate) fn both<C, K>(
+    config: Result<C, ValidationErrors>,
+    credentials: Result<K, ValidationErrors>,
+) -> Result<(C, K), ValidationErrors> {
+    match (config, credentials) {
+        (Ok(c), Ok(k)) => Ok((c, k)),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        (Err(a), Err(b)) => Err(a.merge(b)),
+    }
+}
+
 /// A provider key that the catalog does not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown provider `{given}`{}", match .suggestion { Some(s) => format!(" (did you mean `{s}`?)"), None => String::new() })]
 pub struct UnknownProvider {
     given: String,
-    suggestion: Option<&'static str>,
+    suggestion: Option<String>,
 }
 
 impl UnknownProvider {
     /// The error for `given`, with the closest of `known` as a suggestion.
-    pub fn new(given: &str, known: &[&'static str]) -> Self {
+    pub fn new(given: &str, known: &[&str]) -> Self {
         UnknownProvider {
             given: given.to_owned(),
-            suggestion: closest(given, known.iter().copied()),
+            suggestion: closest(given, known.iter().copied()).map(str::to_owned),
         }
     }
 
@@ -252,8 +264,8 @@ impl UnknownProvider {
     }
 
     /// The closest known key, if one is close.
-    pub fn suggestion(&self) -> Option<&'static str> {
-        self.suggestion
+    pub fn suggestion(&self) -> Option<&str> {
+        self.suggestion.as_deref()
     }
 }
 

@@ -20,6 +20,7 @@ pub mod render;
 pub mod retry;
 pub mod rules;
 mod secret;
+pub mod spec;
 pub mod token;
 mod validate;
 
@@ -27,7 +28,7 @@ pub use auth_mode::{AuthMode, Implied, UnknownAuthMode};
 pub use error::{UnknownProvider, ValidationError, ValidationErrorKind, ValidationErrors};
 pub use render::{Header, Headers, QueryParams, RenderContext, RenderError};
 pub use secret::Secret;
-pub use validate::{Fields, ParamSpec, Pattern, Rule, Section};
+pub use validate::{Fields, List, ParamSpec, Pattern, Rule, Section, Text};
 
 /// Re-exports that generated code uses through fully qualified paths, so that a crate which
 /// includes generated code needs no direct dependency on them. Not a stable API.

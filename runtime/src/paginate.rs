@@ -3,10 +3,13 @@
 //! records are, and what the next request is — with guards against a `next` link to another
 //! host and against a cursor or link that repeats. No I/O: an HTTP client drives it.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 use url::Url;
+
+use crate::validate::Text;
 
 /// How pages follow each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,34 +31,34 @@ pub enum OffsetStep {
     ByResponseSize,
 }
 
-/// A provider's pagination, as generated from `proxy.paginate` (all text `'static` so it
-/// can be a constant).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A provider's pagination, as generated from `proxy.paginate` (a constant of generated
+/// code, or owned when the catalog was loaded at run time).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaginateConfig {
     /// The kind.
     pub kind: PageKind,
     /// The query param for the page size (`limit_name_in_request`).
-    pub limit_name: Option<&'static str>,
+    pub limit_name: Option<Text>,
     /// Path of the records in the body (`response_path`, lodash style: `data.items`,
     /// `results[0].rows`); the body itself when absent.
-    pub response_path: Option<&'static str>,
+    pub response_path: Option<Text>,
     /// Cursor: path of the next cursor in the body.
-    pub cursor_path: Option<&'static str>,
+    pub cursor_path: Option<Text>,
     /// Cursor: the query param that sends it back.
-    pub cursor_name: Option<&'static str>,
+    pub cursor_name: Option<Text>,
     /// Link: the `rel` of the next page in the `Link` header (usually `next`).
-    pub link_rel: Option<&'static str>,
+    pub link_rel: Option<Text>,
     /// Link: path of the next page's URL in the body.
-    pub link_path: Option<&'static str>,
+    pub link_path: Option<Text>,
     /// Offset: the query param.
-    pub offset_name: Option<&'static str>,
+    pub offset_name: Option<Text>,
     /// Offset: the first value (default 0).
     pub offset_start: i64,
     /// Offset: how it advances.
     pub offset_step: OffsetStep,
     /// Path of the total page count in the body (Personio v1: `metadata.total_pages`): no
     /// request is made past the last page.
-    pub total_pages_path: Option<&'static str>,
+    pub total_pages_path: Option<Text>,
 }
 
 impl PaginateConfig {
@@ -63,28 +66,28 @@ impl PaginateConfig {
     /// in `data`, `metadata.total_pages` as the end.
     pub const PERSONIO_V1: PaginateConfig = PaginateConfig {
         kind: PageKind::Offset,
-        limit_name: Some("limit"),
-        response_path: Some("data"),
+        limit_name: Some(Cow::Borrowed("limit")),
+        response_path: Some(Cow::Borrowed("data")),
         cursor_path: None,
         cursor_name: None,
         link_rel: None,
         link_path: None,
-        offset_name: Some("offset"),
+        offset_name: Some(Cow::Borrowed("offset")),
         offset_start: 0,
         offset_step: OffsetStep::ByResponseSize,
-        total_pages_path: Some("metadata.total_pages"),
+        total_pages_path: Some(Cow::Borrowed("metadata.total_pages")),
     };
 
     /// Personio's v2 lists (`/v2/persons`): `limit`, records in `_data`, the next page's URL
     /// in `_meta.links.next.href` (absolute or relative), absent on the last page.
     pub const PERSONIO_V2: PaginateConfig = PaginateConfig {
         kind: PageKind::Link,
-        limit_name: Some("limit"),
-        response_path: Some("_data"),
+        limit_name: Some(Cow::Borrowed("limit")),
+        response_path: Some(Cow::Borrowed("_data")),
         cursor_path: None,
         cursor_name: None,
         link_rel: None,
-        link_path: Some("_meta.links.next.href"),
+        link_path: Some(Cow::Borrowed("_meta.links.next.href")),
         offset_name: None,
         offset_start: 0,
         offset_step: OffsetStep::ByResponseSize,
@@ -185,23 +188,28 @@ impl Paginator {
     /// optional page size.
     pub fn new(config: PaginateConfig, origin: Url, limit: Option<u32>) -> Self {
         Paginator {
+            offset: config.offset_start,
             config,
             limit,
             origin,
-            offset: config.offset_start,
             page: 0,
             seen: BTreeSet::new(),
         }
     }
 
     fn limit_param(&self) -> Option<(String, String)> {
-        Some((self.config.limit_name?.to_owned(), self.limit?.to_string()))
+        Some((
+            self.config.limit_name.as_deref()?.to_owned(),
+            self.limit?.to_string(),
+        ))
     }
 
     /// The pagination query params of the first request.
     pub fn first_query(&self) -> Vec<(String, String)> {
         let mut query: Vec<(String, String)> = self.limit_param().into_iter().collect();
-        if let (PageKind::Offset, Some(name)) = (self.config.kind, self.config.offset_name) {
+        if let (PageKind::Offset, Some(name)) =
+            (self.config.kind, self.config.offset_name.as_deref())
+        {
             query.push((name.to_owned(), self.offset.to_string()));
         }
         query
@@ -209,7 +217,7 @@ impl Paginator {
 
     /// The records of a page.
     pub fn records<'v>(&self, body: &'v Value) -> Result<&'v [Value], PageError> {
-        let path = self.config.response_path.unwrap_or("");
+        let path = self.config.response_path.as_deref().unwrap_or("");
         value_at(body, path)
             .and_then(Value::as_array)
             .map(Vec::as_slice)
@@ -234,6 +242,7 @@ impl Paginator {
         if let Some(total) = self
             .config
             .total_pages_path
+            .as_deref()
             .and_then(|p| value_at(body, p))
             .and_then(Value::as_u64)
             && self.page >= total
@@ -252,7 +261,11 @@ impl Paginator {
                 Ok(Next::Query(self.first_query()))
             }
             PageKind::Cursor => {
-                let cursor = self.config.cursor_path.and_then(|p| value_at(body, p));
+                let cursor = self
+                    .config
+                    .cursor_path
+                    .as_deref()
+                    .and_then(|p| value_at(body, p));
                 let cursor = match cursor {
                     Some(Value::String(s)) if !s.is_empty() => s.clone(),
                     Some(Value::Number(n)) => n.to_string(),
@@ -262,7 +275,7 @@ impl Paginator {
                     return Err(PageError::Repeated);
                 }
                 let mut query: Vec<(String, String)> = self.limit_param().into_iter().collect();
-                if let Some(name) = self.config.cursor_name {
+                if let Some(name) = self.config.cursor_name.as_deref() {
                     query.push((name.to_owned(), cursor));
                 }
                 Ok(Next::Query(query))
@@ -271,11 +284,13 @@ impl Paginator {
                 let from_header = self
                     .config
                     .link_rel
+                    .as_deref()
                     .zip(link_header)
                     .and_then(|(rel, h)| link_with_rel(h, rel));
                 let from_body = self
                     .config
                     .link_path
+                    .as_deref()
                     .and_then(|p| value_at(body, p))
                     .and_then(Value::as_str);
                 let Some(link) = from_header.or(from_body).filter(|l| !l.trim().is_empty()) else {
@@ -390,13 +405,13 @@ mod tests {
     fn cursors_advance_and_must_not_repeat() {
         let cfg = PaginateConfig {
             kind: PageKind::Cursor,
-            cursor_path: Some("meta.next_cursor"),
-            cursor_name: Some("cursor"),
-            response_path: Some("results"),
+            cursor_path: Some(Cow::Borrowed("meta.next_cursor")),
+            cursor_name: Some(Cow::Borrowed("cursor")),
+            response_path: Some(Cow::Borrowed("results")),
             ..PaginateConfig::PERSONIO_V2
         };
         let base = url("https://api.x.com/list");
-        let mut p = Paginator::new(cfg, base.clone(), None);
+        let mut p = Paginator::new(cfg.clone(), base.clone(), None);
         let page = |c: &str| json!({"results": [1], "meta": {"next_cursor": c}});
         assert_eq!(
             p.next(&base, &page("abc"), None).unwrap(),
@@ -461,7 +476,7 @@ mod tests {
     #[test]
     fn link_headers() {
         let cfg = PaginateConfig {
-            link_rel: Some("next"),
+            link_rel: Some(Cow::Borrowed("next")),
             link_path: None,
             response_path: None,
             ..PaginateConfig::PERSONIO_V2

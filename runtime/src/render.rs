@@ -112,7 +112,7 @@ fn is_authority(value: &str) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub struct Value<'a> {
     /// The template param, e.g. `connectionConfig.company`.
-    pub param: &'static str,
+    pub param: &'a str,
     /// The value; `None` when it is absent (an optional param, or a context value such as
     /// the access token that the caller did not supply).
     pub value: Option<&'a str>,
@@ -137,7 +137,7 @@ pub struct Call<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum Part<'a> {
     /// Literal text, already checked by the generator.
-    Lit(&'static str),
+    Lit(&'a str),
     /// A value.
     Value(Value<'a>),
     /// A function call.
@@ -152,7 +152,7 @@ pub enum RenderError {
     #[error("template param `{param}` cannot be placed in {}: {}", .context.describe(), value_text(.value.as_deref()))]
     InvalidValue {
         /// The template param.
-        param: &'static str,
+        param: String,
         /// Where it would land.
         context: Context,
         /// The value, `None` for a secret.
@@ -162,7 +162,7 @@ pub enum RenderError {
     #[error("template param `{param}` is needed to build the URL but is absent")]
     MissingValue {
         /// The template param.
-        param: &'static str,
+        param: String,
     },
     /// A template function failed (its reason never includes argument values).
     #[error("template function `{}` failed: {reason}", .func.name())]
@@ -176,7 +176,7 @@ pub enum RenderError {
     #[error("the rendered URL for template `{template}` is not a valid URL: {reason}")]
     InvalidUrl {
         /// The template as written in providers.yaml.
-        template: &'static str,
+        template: String,
         /// The parser's reason.
         reason: String,
     },
@@ -186,7 +186,7 @@ pub enum RenderError {
     )]
     HostChanged {
         /// The template as written in providers.yaml.
-        template: &'static str,
+        template: String,
         /// The expected scheme and host.
         expected: String,
         /// What the URL parser found.
@@ -198,16 +198,6 @@ fn value_text(value: Option<&str>) -> String {
     match value {
         Some(v) => format!("value {v:?} is not allowed there"),
         None => "the secret value (not shown) is not allowed there".to_owned(),
-    }
-}
-
-impl Value<'_> {
-    fn invalid(&self) -> RenderError {
-        RenderError::InvalidValue {
-            param: self.param,
-            context: self.context,
-            value: (!self.secret).then(|| self.value.unwrap_or_default().to_owned()),
-        }
     }
 }
 
@@ -444,9 +434,78 @@ impl Var<'_> {
 }
 
 /// A rendered template: its text and whether a secret went into it.
-struct Rendered {
-    text: String,
-    sensitive: bool,
+pub(crate) struct Rendered {
+    pub(crate) text: String,
+    pub(crate) sensitive: bool,
+}
+
+impl Rendered {
+    pub(crate) fn new() -> Self {
+        Rendered {
+            text: String::new(),
+            sensitive: false,
+        }
+    }
+
+    /// Appends a present value, checked or escaped for `context`.
+    pub(crate) fn push_value(
+        &mut self,
+        param: &str,
+        text: &str,
+        secret: bool,
+        context: Context,
+    ) -> Result<(), RenderError> {
+        if !context.accepts(text) {
+            return Err(invalid_value(param, text, secret, context));
+        }
+        self.sensitive |= secret;
+        match context {
+            Context::PathSegment => self.text.extend(utf8_percent_encode(text, PATH_SEGMENT)),
+            Context::Query => self.text.extend(utf8_percent_encode(text, QUERY_VALUE)),
+            // The path that follows the template's host starts with its own `/`.
+            Context::Authority => self.text.push_str(text.trim_end_matches('/')),
+            _ => self.text.push_str(text),
+        }
+        Ok(())
+    }
+
+    /// Appends the result of `func` on rendered `args`; `Ok(false)` when the function has no
+    /// value (the template's alternative is then incomplete).
+    pub(crate) fn push_call(
+        &mut self,
+        func: Func,
+        args: &[String],
+        context: Context,
+        cx: &RenderContext<'_>,
+    ) -> Result<bool, RenderError> {
+        let result = func
+            .apply(args, cx)
+            .map_err(|reason| RenderError::Function { func, reason })?;
+        let Some(result) = result else {
+            return Ok(false);
+        };
+        if !context.accepts(&result) {
+            return Err(RenderError::Function {
+                func,
+                reason: format!("its result cannot be placed in {}", context.describe()),
+            });
+        }
+        self.text.push_str(&result);
+        Ok(true)
+    }
+}
+
+pub(crate) fn invalid_value(
+    param: &str,
+    text: &str,
+    secret: bool,
+    context: Context,
+) -> RenderError {
+    RenderError::InvalidValue {
+        param: param.to_owned(),
+        context,
+        value: (!secret).then(|| text.to_owned()),
+    }
 }
 
 /// Renders parts; `Ok(None)` when a value in them is absent.
@@ -454,28 +513,13 @@ fn render_parts(
     parts: &[Part<'_>],
     cx: &RenderContext<'_>,
 ) -> Result<Option<Rendered>, RenderError> {
-    let mut out = Rendered {
-        text: String::new(),
-        sensitive: false,
-    };
+    let mut out = Rendered::new();
     for part in parts {
         match part {
             Part::Lit(text) => out.text.push_str(text),
             Part::Value(v) => {
                 let Some(text) = v.value else { return Ok(None) };
-                if !v.context.accepts(text) {
-                    return Err(v.invalid());
-                }
-                out.sensitive |= v.secret;
-                match v.context {
-                    Context::PathSegment => {
-                        out.text.extend(utf8_percent_encode(text, PATH_SEGMENT))
-                    }
-                    Context::Query => out.text.extend(utf8_percent_encode(text, QUERY_VALUE)),
-                    // The path that follows the template's host starts with its own `/`.
-                    Context::Authority => out.text.push_str(text.trim_end_matches('/')),
-                    _ => out.text.push_str(text),
-                }
+                out.push_value(v.param, text, v.secret, v.context)?;
             }
             Part::Call(call) => {
                 let mut args = Vec::with_capacity(call.args.len());
@@ -486,26 +530,9 @@ fn render_parts(
                     out.sensitive |= r.sensitive;
                     args.push(r.text);
                 }
-                let result =
-                    call.func
-                        .apply(&args, cx)
-                        .map_err(|reason| RenderError::Function {
-                            func: call.func,
-                            reason,
-                        })?;
-                let Some(result) = result else {
+                if !out.push_call(call.func, &args, call.context, cx)? {
                     return Ok(None);
-                };
-                if !call.context.accepts(&result) {
-                    return Err(RenderError::Function {
-                        func: call.func,
-                        reason: format!(
-                            "its result cannot be placed in {}",
-                            call.context.describe()
-                        ),
-                    });
                 }
-                out.text.push_str(&result);
             }
         }
     }
@@ -528,15 +555,15 @@ fn render_first(
 /// One rendered header or query param.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Header {
-    name: &'static str,
+    name: crate::validate::Text,
     value: String,
     sensitive: bool,
 }
 
 impl Header {
     /// The name, as in providers.yaml (header names lowercase).
-    pub fn name(&self) -> &'static str {
-        self.name
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The rendered value (query values unencoded).
@@ -602,19 +629,25 @@ impl Headers {
     /// never sent empty or with `${...}` text.
     pub fn push_rendered(
         &mut self,
-        name: &'static str,
+        name: impl Into<crate::validate::Text>,
         alternatives: &[&[Part<'_>]],
         cx: &RenderContext<'_>,
     ) -> Result<(), RenderError> {
         if let Some(r) = render_first(alternatives, cx)? {
-            let sensitive = r.sensitive || is_sensitive_name(name);
-            self.0.push(Header {
-                name,
-                value: r.text,
-                sensitive,
-            });
+            self.push(name.into(), r);
         }
         Ok(())
+    }
+
+    /// Adds a rendered entry (sensitive when a secret went into it or its name is one of
+    /// credentials).
+    pub(crate) fn push(&mut self, name: crate::validate::Text, r: Rendered) {
+        let sensitive = r.sensitive || is_sensitive_name(&name);
+        self.0.push(Header {
+            name,
+            value: r.text,
+            sensitive,
+        });
     }
 }
 
@@ -669,7 +702,7 @@ pub enum UrlBase<'a> {
     /// `scheme://host` fixed by the template, up to host-label values.
     Fixed {
         /// The scheme, e.g. `https`.
-        scheme: &'static str,
+        scheme: &'a str,
         /// The parts of the host.
         host: &'a [Part<'a>],
     },
@@ -690,12 +723,12 @@ pub struct UrlAlternative<'a> {
 #[derive(Debug, Clone, Copy)]
 pub struct UrlTemplate<'a> {
     /// The template as written in providers.yaml, for error messages.
-    pub source: &'static str,
+    pub source: &'a str,
     /// The alternatives, tried in order: the first whose values are all present is used.
     pub alternatives: &'a [UrlAlternative<'a>],
 }
 
-impl UrlTemplate<'_> {
+impl<'a> UrlTemplate<'a> {
     /// Renders the URL, checking each value for its context, then checks that the parsed
     /// URL keeps the scheme and host that the template and the values give.
     pub fn render(&self) -> Result<Url, RenderError> {
@@ -716,68 +749,110 @@ impl UrlTemplate<'_> {
             }
         }
         Err(RenderError::MissingValue {
-            param: first_missing.unwrap_or(self.source),
+            param: first_missing.unwrap_or(self.source).to_owned(),
         })
     }
 
     /// `Ok(Err(param))` when a value of this alternative is absent.
     fn render_alternative(
         &self,
-        alt: &UrlAlternative<'_>,
+        alt: &UrlAlternative<'a>,
         cx: &RenderContext<'_>,
-    ) -> Result<Result<Url, &'static str>, RenderError> {
-        let missing = |parts: &[Part<'_>]| {
+    ) -> Result<Result<Url, &'a str>, RenderError> {
+        let missing = |parts: &[Part<'a>]| -> Option<&'a str> {
             parts.iter().find_map(|p| match p {
                 Part::Value(v) if v.value.is_none() => Some(v.param),
                 _ => None,
             })
         };
-        let (scheme, host, mut text) = match alt.base {
+        let head = match alt.base {
             UrlBase::Fixed { scheme, host } => {
                 let Some(h) = render_parts(host, cx)? else {
                     return Ok(Err(missing(host).unwrap_or(self.source)));
                 };
-                // A self-hosted server's port and base path are not part of its host.
-                let host_end = h.text.find([':', '/']).unwrap_or(h.text.len());
-                (
-                    scheme.to_owned(),
-                    h.text[..host_end].to_ascii_lowercase(),
-                    format!("{scheme}://{}", h.text),
-                )
+                UrlHead::Fixed {
+                    scheme,
+                    host: h.text,
+                }
             }
             UrlBase::Value(v) => {
                 let Some(value) = v.value else {
                     return Ok(Err(v.param));
                 };
-                if !v.context.accepts(value) {
-                    return Err(v.invalid());
+                UrlHead::Whole {
+                    param: v.param,
+                    value,
+                    secret: v.secret,
+                    context: v.context,
                 }
-                let url = Url::parse(value).map_err(|_| v.invalid())?;
-                let host = url.host_str().unwrap_or_default().to_owned();
-                (
-                    url.scheme().to_owned(),
-                    host,
-                    value.trim_end_matches('/').to_owned(),
-                )
             }
         };
         let Some(rest) = render_parts(alt.rest, cx)? else {
             return Ok(Err(missing(alt.rest).unwrap_or(self.source)));
         };
-        text.push_str(&rest.text);
-        let url = Url::parse(&text).map_err(|e| RenderError::InvalidUrl {
-            template: self.source,
-            reason: e.to_string(),
-        })?;
-        if url.scheme() != scheme || url.host_str() != Some(host.as_str()) {
-            return Err(RenderError::HostChanged {
-                template: self.source,
-                expected: format!("{scheme}://{host}"),
-                found: format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()),
-            });
-        }
-        Ok(Ok(url))
+        build_url(self.source, head, &rest.text).map(Ok)
     }
+}
+
+/// The scheme and host of a URL alternative, rendered.
+pub(crate) enum UrlHead<'v> {
+    /// Fixed by the template; `host` is the rendered host (with a self-hosted server's port
+    /// and base path).
+    Fixed { scheme: &'v str, host: String },
+    /// A whole base URL from a value.
+    Whole {
+        param: &'v str,
+        value: &'v str,
+        secret: bool,
+        context: Context,
+    },
+}
+
+/// Joins a rendered head and rest, then checks that the parsed URL keeps the scheme and
+/// host that the template and the values give.
+pub(crate) fn build_url(source: &str, head: UrlHead<'_>, rest: &str) -> Result<Url, RenderError> {
+    let (scheme, host, mut text) = match head {
+        UrlHead::Fixed { scheme, host } => {
+            // A self-hosted server's port and base path are not part of its host.
+            let host_end = host.find([':', '/']).unwrap_or(host.len());
+            (
+                scheme.to_owned(),
+                host[..host_end].to_ascii_lowercase(),
+                format!("{scheme}://{host}"),
+            )
+        }
+        UrlHead::Whole {
+            param,
+            value,
+            secret,
+            context,
+        } => {
+            let invalid = || invalid_value(param, value, secret, context);
+            if !context.accepts(value) {
+                return Err(invalid());
+            }
+            let url = Url::parse(value).map_err(|_| invalid())?;
+            let host = url.host_str().unwrap_or_default().to_owned();
+            (
+                url.scheme().to_owned(),
+                host,
+                value.trim_end_matches('/').to_owned(),
+            )
+        }
+    };
+    text.push_str(rest);
+    let url = Url::parse(&text).map_err(|e| RenderError::InvalidUrl {
+        template: source.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if url.scheme() != scheme || url.host_str() != Some(host.as_str()) {
+        return Err(RenderError::HostChanged {
+            template: source.to_owned(),
+            expected: format!("{scheme}://{host}"),
+            found: format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()),
+        });
+    }
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -1018,7 +1093,7 @@ mod tests {
         assert_eq!(
             err,
             RenderError::MissingValue {
-                param: "connectionConfig.company"
+                param: "connectionConfig.company".to_owned()
             }
         );
     }

@@ -1,5 +1,6 @@
 //! Validation of a JSON object of params against a provider's declared params.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -40,11 +41,18 @@ impl fmt::Display for Section {
 /// run time; if it ever did, every value is reported as not matching instead of the process
 /// panicking.
 pub struct Pattern {
-    regex: &'static str,
-    written: &'static str,
+    regex: Text,
+    written: Text,
     backtracking: bool,
     compiled: OnceLock<Option<Compiled>>,
 }
+
+/// Text of a provider's description: borrowed from a generated `static`, or owned when the
+/// description was loaded from a catalog at run time.
+pub type Text = Cow<'static, str>;
+
+/// A list of a provider's description, borrowed or owned like [`Text`].
+pub type List<T> = Cow<'static, [T]>;
 
 /// A pattern compiled on its engine.
 enum Compiled {
@@ -62,8 +70,8 @@ impl Pattern {
     /// A pattern translated from the catalog's ECMAScript `written` into `regex`.
     pub const fn translated(regex: &'static str, written: &'static str) -> Self {
         Pattern {
-            regex,
-            written,
+            regex: Cow::Borrowed(regex),
+            written: Cow::Borrowed(written),
             backtracking: false,
             compiled: OnceLock::new(),
         }
@@ -74,27 +82,48 @@ impl Pattern {
     /// that engine hits its backtracking limit counts as not matching.
     pub const fn backtracking(regex: &'static str, written: &'static str) -> Self {
         Pattern {
-            regex,
-            written,
+            regex: Cow::Borrowed(regex),
+            written: Cow::Borrowed(written),
             backtracking: true,
             compiled: OnceLock::new(),
         }
     }
 
+    /// A pattern of a catalog loaded at run time: `regex` is the translation of `written` for
+    /// the `regex` crate, or for `fancy-regex` when `backtracking`.
+    pub fn owned(regex: String, written: String, backtracking: bool) -> Self {
+        Pattern {
+            regex: Cow::Owned(regex),
+            written: Cow::Owned(written),
+            backtracking,
+            compiled: OnceLock::new(),
+        }
+    }
+
     /// The pattern as written in providers.yaml.
-    pub fn source(&self) -> &'static str {
-        self.written
+    pub fn source(&self) -> &str {
+        &self.written
+    }
+
+    /// The translation that runs.
+    pub fn regex(&self) -> &str {
+        &self.regex
+    }
+
+    /// Whether it runs on the backtracking engine.
+    pub fn is_backtracking(&self) -> bool {
+        self.backtracking
     }
 
     /// Whether the pattern is found in `value`.
     pub fn is_match(&self, value: &str) -> bool {
         let compiled = self.compiled.get_or_init(|| {
             if self.backtracking {
-                fancy_regex::Regex::new(self.regex)
+                fancy_regex::Regex::new(&self.regex)
                     .ok()
                     .map(Compiled::Backtracking)
             } else {
-                Regex::new(self.regex).ok().map(Compiled::Plain)
+                Regex::new(&self.regex).ok().map(Compiled::Plain)
             }
         });
         match compiled {
@@ -105,15 +134,50 @@ impl Pattern {
     }
 }
 
+/// A clone compiles again on first use.
+impl Clone for Pattern {
+    fn clone(&self) -> Self {
+        Pattern {
+            regex: self.regex.clone(),
+            written: self.written.clone(),
+            backtracking: self.backtracking,
+            compiled: OnceLock::new(),
+        }
+    }
+}
+
+/// Patterns are equal when they are written the same and run the same.
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.regex == other.regex
+            && self.written == other.written
+            && self.backtracking == other.backtracking
+    }
+}
+
+impl Eq for Pattern {}
+
+/// The pattern as written, then what runs when that differs.
 impl fmt::Debug for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Pattern").field(&self.written).finish()
+        let mut t = f.debug_tuple("Pattern");
+        t.field(&self.written);
+        if self.regex != self.written || self.backtracking {
+            t.field(&self.regex);
+        }
+        if self.backtracking {
+            t.field(&"backtracking");
+        }
+        t.finish()
     }
 }
 
 /// The check a param's value must pass besides being a non-empty string.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+// Rules live in statics (and in loaded descriptions) and are not moved; a `Box` would keep
+// the compiled pattern out of a `static`.
+#[allow(clippy::large_enum_variant)]
 pub enum Rule {
     /// Any string.
     Any,
@@ -124,10 +188,10 @@ pub enum Rule {
 }
 
 /// One declared param, as generated from providers.yaml.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParamSpec {
     /// The key as written in providers.yaml, e.g. `partnerId`.
-    pub key: &'static str,
+    pub key: Text,
     /// Whether the param may be absent; an empty string or `null` counts as absent.
     pub optional: bool,
     /// Whether the value is a secret: never shown in errors, kept in a [`Secret`].
@@ -135,7 +199,7 @@ pub struct ParamSpec {
     /// The check on the value.
     pub rule: Rule,
     /// The allowed values (`enum` in providers.yaml); empty for any value.
-    pub one_of: &'static [&'static str],
+    pub one_of: List<Text>,
 }
 
 impl ParamSpec {
@@ -143,7 +207,7 @@ impl ParamSpec {
         let shown = || (!self.secret).then(|| value.to_owned());
         let kind = match &self.rule {
             Rule::Pattern(p) if !p.is_match(value) => Some(ValidationErrorKind::Pattern {
-                pattern: p.source(),
+                pattern: p.source().to_owned(),
                 value: shown(),
             }),
             Rule::UpperSnakeCase if !rules::is_upper_snake_case(value) => {
@@ -151,13 +215,13 @@ impl ParamSpec {
             }
             _ => None,
         };
-        errors.extend(kind.map(|k| ValidationError::new(section, self.key, k)));
-        if !self.one_of.is_empty() && !self.one_of.contains(&value) {
+        errors.extend(kind.map(|k| ValidationError::new(section, &*self.key, k)));
+        if !self.one_of.is_empty() && !self.one_of.iter().any(|a| a == value) {
             let kind = ValidationErrorKind::NotOneOf {
-                allowed: self.one_of,
+                allowed: self.one_of.iter().map(|a| a.to_string()).collect(),
                 value: shown(),
             };
-            errors.push(ValidationError::new(section, self.key, kind));
+            errors.push(ValidationError::new(section, &*self.key, kind));
         }
     }
 }
@@ -246,13 +310,13 @@ fn scan<'a>(
     };
     let mut errors = Vec::new();
     for spec in specs {
-        let value = match map.get(spec.key) {
+        let value = match map.get(&*spec.key) {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() => {
                 if !spec.optional {
                     errors.push(ValidationError::new(
                         section,
-                        spec.key,
+                        &*spec.key,
                         ValidationErrorKind::Empty,
                     ));
                 }
@@ -264,7 +328,7 @@ fn scan<'a>(
                 let kind = ValidationErrorKind::NotAString {
                     found: json_kind(other),
                 };
-                errors.push(ValidationError::new(section, spec.key, kind));
+                errors.push(ValidationError::new(section, &*spec.key, kind));
                 value_of(None);
                 continue;
             }
@@ -273,7 +337,7 @@ fn scan<'a>(
             Some(v) => spec.check(section, v, &mut errors),
             None if !spec.optional => errors.push(ValidationError::new(
                 section,
-                spec.key,
+                &*spec.key,
                 ValidationErrorKind::Missing,
             )),
             None => {}
@@ -283,14 +347,14 @@ fn scan<'a>(
     // Unknown params, sorted whatever the map's order (serde_json keeps input order when
     // some crate in the build turns on its `preserve_order` feature). No allocation when
     // there are none.
-    if map.len() > specs.iter().filter(|s| map.contains_key(s.key)).count() {
+    if map.len() > specs.iter().filter(|s| map.contains_key(&*s.key)).count() {
         let mut unknown: Vec<&String> = map
             .keys()
-            .filter(|k| !specs.iter().any(|s| s.key == *k))
+            .filter(|k| !specs.iter().any(|s| s.key == k.as_str()))
             .collect();
         unknown.sort();
         for key in unknown {
-            let suggestion = closest(key, specs.iter().map(|s| s.key));
+            let suggestion = closest(key, specs.iter().map(|s| &*s.key)).map(str::to_owned);
             let kind = ValidationErrorKind::UnknownParam { suggestion };
             errors.push(ValidationError::new(section, key.as_str(), kind));
         }
@@ -308,32 +372,32 @@ mod tests {
 
     static SPECS: [ParamSpec; 4] = [
         ParamSpec {
-            key: "companyId",
+            key: Cow::Borrowed("companyId"),
             optional: false,
             secret: false,
             rule: Rule::Pattern(Pattern::new("^[0-9]+$")),
-            one_of: &[],
+            one_of: Cow::Borrowed(&[]),
         },
         ParamSpec {
-            key: "partnerId",
+            key: Cow::Borrowed("partnerId"),
             optional: true,
             secret: false,
             rule: Rule::UpperSnakeCase,
-            one_of: &[],
+            one_of: Cow::Borrowed(&[]),
         },
         ParamSpec {
-            key: "apiKey",
+            key: Cow::Borrowed("apiKey"),
             optional: false,
             secret: true,
             rule: Rule::Pattern(Pattern::new("^papi-")),
-            one_of: &[],
+            one_of: Cow::Borrowed(&[]),
         },
         ParamSpec {
-            key: "language",
+            key: Cow::Borrowed("language"),
             optional: true,
             secret: false,
             rule: Rule::Any,
-            one_of: &["de", "en"],
+            one_of: Cow::Borrowed(&[Cow::Borrowed("de"), Cow::Borrowed("en")]),
         },
     ];
 

@@ -160,7 +160,7 @@ impl Emitter<'_> {
             }
 
             impl #rt::client::Binding for Binding {
-                fn spec(&self) -> &'static #rt::client::ClientSpec {
+                fn spec(&self) -> &#rt::client::ClientSpec {
                     &CLIENT_SPEC
                 }
                 fn base_url(&self) -> ::core::result::Result<#rt::__private::url::Url, #rt::RenderError> {
@@ -255,9 +255,10 @@ impl Emitter<'_> {
             quote!(#rt::client::TokenAuth::Body)
         };
         let opt = |v: Option<&String>| match v {
-            Some(s) => quote!(::core::option::Option::Some(#s)),
+            Some(s) => quote!(::core::option::Option::Some(::std::borrow::Cow::Borrowed(#s))),
             None => quote!(::core::option::Option::None),
         };
+        let list = |items: &[String]| quote!(::std::borrow::Cow::Borrowed(&[ #( ::std::borrow::Cow::Borrowed(#items) ),* ]));
         let paginate = match &c.paginate {
             None => quote!(::core::option::Option::None),
             Some(pg) => {
@@ -284,22 +285,26 @@ impl Emitter<'_> {
                 }
             }
         };
-        let (at, after) = (&c.retry.at, &c.retry.after);
+        let (at, after) = (list(&c.retry.at), list(&c.retry.after));
         let remaining = opt(c.retry.remaining.as_ref());
         let error_code = match &c.retry.error_code {
-            Some(codes) => quote!(::core::option::Option::Some(&[ #( #codes ),* ])),
+            Some(codes) => {
+                let codes = list(codes);
+                quote!(::core::option::Option::Some(#codes))
+            }
             None => quote!(::core::option::Option::None),
         };
         let verification = match &c.verification {
             None => quote!(::core::option::Option::None),
             Some(v) => {
-                let (method, endpoints, params) = (&v.method, &v.endpoints, &v.host_params);
+                let method = &v.method;
+                let (endpoints, params) = (list(&v.endpoints), list(&v.host_params));
                 let body = opt(v.body.as_ref());
                 quote! {
                     ::core::option::Option::Some(#rt::client::VerificationSpec {
-                        method: #method,
-                        endpoints: &[ #( #endpoints ),* ],
-                        host_params: &[ #( #params ),* ],
+                        method: ::std::borrow::Cow::Borrowed(#method),
+                        endpoints: #endpoints,
+                        host_params: #params,
                         body: #body,
                     })
                 }
@@ -316,15 +321,15 @@ impl Emitter<'_> {
         quote! {
             /// What the runtime's HTTP client needs to know about this provider.
             pub static CLIENT_SPEC: #rt::client::ClientSpec = #rt::client::ClientSpec {
-                key: #key,
+                key: ::std::borrow::Cow::Borrowed(#key),
                 auth_mode: #rt::AuthMode::#mode,
                 body_format: #body_format,
                 token_auth: #token_auth,
                 default_scope: #default_scope,
                 paginate: #paginate,
-                retry: #rt::retry::RetryConfig {
-                    at: &[ #( #at ),* ],
-                    after: &[ #( #after ),* ],
+                retry: #rt::client::RetrySpec {
+                    at: #at,
+                    after: #after,
                     remaining: #remaining,
                     error_code: #error_code,
                 },
@@ -356,7 +361,7 @@ impl Emitter<'_> {
                     quote! {{
                         let _ = (config, credentials, settings);
                         ::core::result::Result::Err(#rt::client::ConnectError::Connect(#rt::client::Error::Unsupported {
-                            provider: #key,
+                            provider: ::std::borrow::Cow::Borrowed(#key),
                             auth_mode: #rt::AuthMode::#mode,
                             message: ::std::string::String::from(#reason),
                         }))

@@ -143,7 +143,7 @@ impl Connection {
         else {
             // `Connection::from_boxed` checked both for OAUTH2_CC.
             return Err(Error::Unsupported {
-                provider: inner.spec.key,
+                provider: inner.spec.key.clone(),
                 auth_mode: inner.spec.auth_mode,
                 message: "no token URL or client credentials".to_owned(),
             });
@@ -167,10 +167,10 @@ impl Connection {
                 fields.push((p.name(), p.value()));
             }
         }
-        if let Some(scope) = inner.spec.default_scope
+        if let Some(scope) = &inner.spec.default_scope
             && !fields.iter().any(|(name, _)| *name == "scope")
         {
-            fields.push(("scope", scope));
+            fields.push(("scope", &**scope));
         }
         let (body, content_type) = match inner.spec.body_format {
             BodyFormat::Form => {

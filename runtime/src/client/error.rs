@@ -87,7 +87,7 @@ pub enum Error {
     #[error("connect: {provider} ({auth_mode}): {message}")]
     Unsupported {
         /// The catalog key.
-        provider: &'static str,
+        provider: crate::validate::Text,
         /// Its auth mode.
         auth_mode: AuthMode,
         /// What is missing or not supported.
@@ -187,7 +187,7 @@ pub enum Error {
     )]
     NoPagination {
         /// The catalog key.
-        provider: &'static str,
+        provider: crate::validate::Text,
     },
 }
 
@@ -262,11 +262,7 @@ pub fn validated<C, K>(
     config: Result<C, ValidationErrors>,
     credentials: Result<K, ValidationErrors>,
 ) -> Result<(C, K), ValidationErrors> {
-    match (config, credentials) {
-        (Ok(c), Ok(k)) => Ok((c, k)),
-        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
-        (Err(a), Err(b)) => Err(a.merge(b)),
-    }
+    crate::error::both(config, credentials)
 }
 
 fn transport_text(kind: TransportKind) -> &'static str {

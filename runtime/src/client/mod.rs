@@ -22,6 +22,7 @@
 //! line, `Debug` or an error message.
 
 mod auth;
+mod bound;
 mod error;
 mod pages;
 mod request;
@@ -39,7 +40,7 @@ pub use error::{ConnectError, Error, Step, TransportKind, validated};
 pub use pages::Pages;
 pub use request::{RequestBuilder, Response};
 pub use reqwest::Method;
-pub use spec::{Binding, BodyFormat, ClientSpec, TokenAuth, VerificationSpec};
+pub use spec::{Binding, BodyFormat, ClientSpec, RetrySpec, TokenAuth, VerificationSpec};
 pub use verify::Verified;
 
 pub use crate::paginate::{PageError, PaginateConfig};
@@ -171,7 +172,7 @@ pub struct Connection {
 
 struct Inner {
     binding: Box<dyn Binding>,
-    spec: &'static ClientSpec,
+    spec: ClientSpec,
     base: Url,
     token_url: Option<Url>,
     verification_base: Option<Url>,
@@ -211,11 +212,43 @@ impl Connection {
         Connection::from_boxed(Box::new(binding), settings)
     }
 
+    /// A connection to the provider `spec` describes (a generated `static` or a description
+    /// loaded at run time), with `values` for its params.
+    pub fn for_spec(
+        spec: impl Into<crate::spec::SpecRef>,
+        values: impl crate::spec::Values + 'static,
+        settings: Settings,
+    ) -> Result<Connection, Error> {
+        let spec = spec.into();
+        match bound::SpecBinding::new(spec.clone(), values) {
+            Ok(binding) => Connection::with_settings(binding, settings),
+            Err(message) => Err(Error::Unsupported {
+                provider: spec.key.clone(),
+                auth_mode: spec.auth_mode,
+                message,
+            }),
+        }
+    }
+
+    /// Validates `connection_config` and `credentials` against `spec`'s params (every
+    /// problem of both at once) and connects: the untyped way in, for providers known only at
+    /// run time.
+    pub fn from_json(
+        spec: impl Into<crate::spec::SpecRef>,
+        connection_config: &serde_json::Value,
+        credentials: &serde_json::Value,
+        settings: Settings,
+    ) -> Result<Connection, ConnectError> {
+        let spec = spec.into();
+        let values = crate::spec::ParamValues::from_json(&spec, connection_config, credentials)?;
+        Ok(Connection::for_spec(spec, values, settings)?)
+    }
+
     /// [`Connection::with_settings`] for a boxed binding.
     pub fn from_boxed(binding: Box<dyn Binding>, settings: Settings) -> Result<Connection, Error> {
-        let spec = binding.spec();
+        let spec = binding.spec().clone();
         let unsupported = |message: String| Error::Unsupported {
-            provider: spec.key,
+            provider: spec.key.clone(),
             auth_mode: spec.auth_mode,
             message,
         };
@@ -339,13 +372,13 @@ impl Connection {
     }
 
     /// The catalog key of the provider.
-    pub fn provider(&self) -> &'static str {
-        self.inner.spec.key
+    pub fn provider(&self) -> &str {
+        &self.inner.spec.key
     }
 
-    /// The provider's static description.
-    pub fn spec(&self) -> &'static ClientSpec {
-        self.inner.spec
+    /// What the client knows of the provider besides its templates.
+    pub fn spec(&self) -> &ClientSpec {
+        &self.inner.spec
     }
 
     /// The base URL requests are joined to (after the origin override).
@@ -377,7 +410,11 @@ impl Connection {
     /// Every record of a paginated listing, as the catalog's `proxy.paginate` describes it,
     /// each decoded as `T`.
     pub fn paginate<T>(&self, endpoint: impl Into<String>) -> Pages<T> {
-        Pages::new(self.clone(), endpoint.into(), self.inner.spec.paginate)
+        Pages::new(
+            self.clone(),
+            endpoint.into(),
+            self.inner.spec.paginate.clone(),
+        )
     }
 
     /// Every record of a paginated listing, paginated as `config` says (for example

@@ -150,7 +150,7 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
         use futures_util::{StreamExt as _, TryStreamExt as _, stream};
         let first = (|| {
             let config = setup.config.ok_or(Error::NoPagination {
-                provider: setup.conn.provider(),
+                provider: setup.conn.spec().key.clone(),
             })?;
             let url = url_check::join(&setup.conn.inner.base, &setup.endpoint, Step::Request)?;
             let paginator = Paginator::new(config, setup.conn.inner.base.clone(), setup.limit);

@@ -420,7 +420,9 @@ impl Connection {
                     headers: &lookup,
                     waited,
                 };
-                policy.decide(config, &failed, SystemTime::now(), random_unit())
+                config.with_config(|config| {
+                    policy.decide(config, &failed, SystemTime::now(), random_unit())
+                })
             };
             match decision {
                 Decision::Retry { after } => {

@@ -6,7 +6,7 @@ use super::{Connection, Method, url_check};
 use crate::auth_mode::AuthMode;
 
 /// What [`Connection::verify`] checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Verified {
     /// The token endpoint issued a token for the client credentials.
@@ -14,12 +14,12 @@ pub enum Verified {
     /// An endpoint of `proxy.verification` answered with success.
     Endpoint {
         /// The endpoint, as in the catalog.
-        endpoint: &'static str,
+        endpoint: String,
     },
     /// Both: a token, and then the verification endpoint with it.
     TokenAndEndpoint {
         /// The endpoint, as in the catalog.
-        endpoint: &'static str,
+        endpoint: String,
     },
     /// The catalog gives no way to check these credentials without side effects; nothing was
     /// sent.
@@ -51,18 +51,19 @@ impl Connection {
         } else {
             Verified::NothingToCheck
         };
-        let Some(spec) = inner.spec.verification else {
+        let Some(spec) = &inner.spec.verification else {
             return Ok(without_endpoint);
         };
         let base = inner.verification_base.as_ref().unwrap_or(&inner.base);
         let same_host = inner.verification_on_api_host;
         let method = Method::from_bytes(spec.method.as_bytes()).unwrap_or(Method::GET);
-        let body = spec.body.map(|json| Body {
+        let body = spec.body.as_ref().map(|json| Body {
             bytes: json.as_bytes().to_vec(),
             content_type: Some("application/json".to_owned()),
         });
         let mut last = None;
-        for &endpoint in spec.endpoints {
+        for endpoint in spec.endpoints.iter() {
+            let endpoint: &str = endpoint;
             let url = url_check::join(base, endpoint, Step::Verify)?;
             let out = Outgoing {
                 step: Step::Verify,
@@ -94,8 +95,16 @@ impl Connection {
                 continue;
             }
             match self.finish(exchanged, &out) {
-                Ok(_) if token => return Ok(Verified::TokenAndEndpoint { endpoint }),
-                Ok(_) => return Ok(Verified::Endpoint { endpoint }),
+                Ok(_) if token => {
+                    return Ok(Verified::TokenAndEndpoint {
+                        endpoint: endpoint.to_owned(),
+                    });
+                }
+                Ok(_) => {
+                    return Ok(Verified::Endpoint {
+                        endpoint: endpoint.to_owned(),
+                    });
+                }
                 Err(e) => last = Some(e),
             }
         }

@@ -1,0 +1,117 @@
+//! A provider description ([`crate::spec::ProviderSpec`]) bound to a connection's values:
+//! the [`Binding`] of every provider, generated or loaded at run time.
+
+use url::Url;
+
+use super::spec::{Binding, ClientSpec};
+use crate::render::{Headers, QueryParams, RenderContext, RenderError};
+use crate::spec::{ClientSupport, CredentialRoles, SpecRef, Values};
+use crate::validate::Section;
+
+/// A description and the values that render its templates.
+pub(crate) struct SpecBinding<V> {
+    spec: SpecRef,
+    client: ClientSpec,
+    roles: CredentialRoles,
+    values: V,
+}
+
+impl<V: Values + 'static> SpecBinding<V> {
+    /// `Err(reason)` when the client cannot serve the provider.
+    pub(crate) fn new(spec: SpecRef, values: V) -> Result<Self, String> {
+        let client = match &spec.client {
+            ClientSupport::Supported(client) => client.clone(),
+            ClientSupport::Unsupported(reason) => return Err(reason.to_string()),
+        };
+        let roles = spec.credential_roles();
+        Ok(SpecBinding {
+            spec,
+            client,
+            roles,
+            values,
+        })
+    }
+
+    fn credential(&self, index: usize) -> &str {
+        self.values
+            .value(Section::Credentials, index)
+            .unwrap_or_default()
+    }
+}
+
+impl<V: Values + 'static> Binding for SpecBinding<V> {
+    fn spec(&self) -> &ClientSpec {
+        &self.client
+    }
+
+    fn base_url(&self) -> Result<Url, RenderError> {
+        match &self.spec.base_url {
+            Some(url) => self
+                .spec
+                .render_url(url, &self.values)
+                .unwrap_or_else(|| Err(missing_url("proxy.base_url"))),
+            None => Err(missing_url("proxy.base_url")),
+        }
+    }
+
+    fn token_url(&self) -> Option<Result<Url, RenderError>> {
+        let url = self.spec.token_url.as_ref()?;
+        self.spec.render_url(url, &self.values)
+    }
+
+    fn verification_base_url(&self) -> Option<Result<Url, RenderError>> {
+        let url = self.spec.verification_base_url.as_ref()?;
+        self.spec.render_url(url, &self.values)
+    }
+
+    fn headers(&self, cx: &RenderContext<'_>) -> Result<Headers, RenderError> {
+        self.spec.render_named(&self.spec.headers, &self.values, cx)
+    }
+
+    fn query(&self, cx: &RenderContext<'_>) -> Result<QueryParams, RenderError> {
+        self.spec.render_named(&self.spec.query, &self.values, cx)
+    }
+
+    fn verification_headers(&self, cx: &RenderContext<'_>) -> Result<Headers, RenderError> {
+        self.spec
+            .render_named(&self.spec.verification_headers, &self.values, cx)
+    }
+
+    fn token_params(&self, cx: &RenderContext<'_>) -> Result<QueryParams, RenderError> {
+        self.spec
+            .render_named(&self.spec.token_params, &self.values, cx)
+    }
+
+    fn client_credentials(&self) -> Option<(&str, &str)> {
+        let (id, secret) = self.roles.client?;
+        Some((self.credential(id), self.credential(secret)))
+    }
+
+    fn secrets(&self) -> Vec<&str> {
+        [Section::ConnectionConfig, Section::Credentials]
+            .into_iter()
+            .flat_map(|section| {
+                self.spec
+                    .params(section)
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.secret)
+                    .filter_map(move |(i, _)| self.values.value(section, i))
+            })
+            .collect()
+    }
+
+    fn basic_credentials(&self) -> Option<(&str, Option<&str>)> {
+        let (username, password) = self.roles.basic?;
+        Some((
+            self.credential(username),
+            password.and_then(|p| self.values.value(Section::Credentials, p)),
+        ))
+    }
+}
+
+fn missing_url(what: &str) -> RenderError {
+    RenderError::MissingValue {
+        param: what.to_owned(),
+    }
+}

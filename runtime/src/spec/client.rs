@@ -1,0 +1,110 @@
+//! What the HTTP client needs of a provider besides its templates: token request format,
+//! pagination, retry headers, the credential check.
+
+use crate::auth_mode::AuthMode;
+use crate::paginate::PaginateConfig;
+use crate::retry::RetryConfig;
+use crate::validate::{List, Text};
+
+/// How a client-credentials token request carries its params (`body_format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyFormat {
+    /// `application/x-www-form-urlencoded`: the OAuth 2.0 standard and the catalog's default.
+    #[default]
+    Form,
+    /// `application/json` (`body_format: json`), as Personio v1 takes it.
+    Json,
+}
+
+/// How the client id and secret reach the token endpoint (`token_request_auth_method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenAuth {
+    /// In the request body, next to the other token params: the catalog's default.
+    #[default]
+    Body,
+    /// As HTTP basic authentication (`token_request_auth_method: basic`).
+    Basic,
+}
+
+/// A provider's credential check (`proxy.verification`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationSpec {
+    /// `GET` or `POST`.
+    pub method: Text,
+    /// The endpoints, tried in order; the first success verifies.
+    pub endpoints: List<Text>,
+    /// The params placed in the host of `base_url_override`, e.g. `connectionConfig.company`:
+    /// when the provider answers with a redirect, these are the values it did not recognise.
+    pub host_params: List<Text>,
+    /// `data`: a JSON body to send with the check.
+    pub body: Option<Text>,
+}
+
+/// A provider's `proxy.retry` as its description holds it; [`RetrySpec::with_config`] lends
+/// it to the retry decisions as a [`RetryConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RetrySpec {
+    /// `at` headers.
+    pub at: List<Text>,
+    /// `after` headers.
+    pub after: List<Text>,
+    /// The `remaining` header.
+    pub remaining: Option<Text>,
+    /// `error_code` status patterns.
+    pub error_code: Option<List<Text>>,
+}
+
+impl RetrySpec {
+    /// No `proxy.retry`.
+    pub const EMPTY: RetrySpec = RetrySpec {
+        at: List::Borrowed(&[]),
+        after: List::Borrowed(&[]),
+        remaining: None,
+        error_code: None,
+    };
+
+    /// Runs `f` with this description as a [`RetryConfig`].
+    pub fn with_config<R>(&self, f: impl FnOnce(&RetryConfig<'_>) -> R) -> R {
+        let at: Vec<&str> = self.at.iter().map(|t| &**t).collect();
+        let after: Vec<&str> = self.after.iter().map(|t| &**t).collect();
+        let error_code: Option<Vec<&str>> = self
+            .error_code
+            .as_ref()
+            .map(|codes| codes.iter().map(|t| &**t).collect());
+        f(&RetryConfig {
+            at: &at,
+            after: &after,
+            remaining: self.remaining.as_deref(),
+            error_code: error_code.as_deref(),
+        })
+    }
+}
+
+/// What the client needs of a provider besides its templates: a constant of generated code,
+/// or part of a description loaded at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSpec {
+    /// The catalog key.
+    pub key: Text,
+    /// How the provider authenticates.
+    pub auth_mode: AuthMode,
+    /// How a token request carries its params.
+    pub body_format: BodyFormat,
+    /// How a token request carries the client id and secret.
+    pub token_auth: TokenAuth,
+    /// The `scope` param of the token request (the catalog's `default_scopes`, joined), when
+    /// `token_params` do not set one.
+    pub default_scope: Option<Text>,
+    /// `proxy.paginate`, when the catalog gives one.
+    pub paginate: Option<PaginateConfig>,
+    /// `proxy.retry`.
+    pub retry: RetrySpec,
+    /// `proxy.verification`, when the catalog gives one.
+    pub verification: Option<VerificationSpec>,
+    /// Whether `proxy.query` carries a secret (then only an explicit opt-in lets requests
+    /// put it into URLs: see `Settings::allow_secret_in_query`).
+    pub query_has_secret: bool,
+    /// Whether `proxy.headers` use nothing of the render context (no access token, time,
+    /// random id or request): then the client renders them once, when connecting.
+    pub static_headers: bool,
+}
