@@ -134,6 +134,22 @@ fn bench_size(c: &mut Criterion, text: &str, percent: usize) {
     group.bench_function("pipeline", |b| {
         b.iter(|| pipeline(black_box(source), &options))
     });
+    // The catalog loaded at run time as the runtime's data model (the same reading and
+    // checks; the providers with errors left out).
+    let load_options = terapi_codegen::Options {
+        invalid_providers: terapi_codegen::InvalidProviders::Skip,
+        ..terapi_codegen::Options::default()
+    };
+    group.bench_function("load", |b| {
+        b.iter(|| {
+            terapi_codegen::load(
+                std::path::Path::new("corpus.yaml"),
+                black_box(source),
+                &load_options,
+            )
+            .expect("loads")
+        })
+    });
     group.finish();
 }
 

@@ -19,6 +19,7 @@ mod builder;
 pub mod check;
 pub mod cli;
 pub mod client;
+mod describe;
 pub mod diagnostic;
 mod doc;
 pub mod emit;
@@ -566,6 +567,56 @@ pub fn generate_files_many(
 pub fn generate_file(path: &Path, options: &Options) -> Result<Generated, Error> {
     let source = read_catalog_file(path)?;
     generate(path, &source, options)
+}
+
+/// A catalog loaded at run time: each provider that checks as the runtime's data model, and
+/// the warnings found on the way.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The providers, sorted by key.
+    pub providers: Vec<terapi_runtime::spec::ProviderSpec>,
+    /// Warnings (and notes) of the rules in force.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    /// The provider `key`.
+    pub fn get(&self, key: &str) -> Option<&terapi_runtime::spec::ProviderSpec> {
+        self.providers
+            .binary_search_by(|p| p.key.as_ref().cmp(key))
+            .ok()
+            .map(|i| &self.providers[i])
+    }
+
+    /// The provider `key`, or an error naming the closest key.
+    pub fn provider(
+        &self,
+        key: &str,
+    ) -> Result<&terapi_runtime::spec::ProviderSpec, terapi_runtime::UnknownProvider> {
+        self.get(key).ok_or_else(|| {
+            let keys: Vec<&str> = self.providers.iter().map(|p| p.key.as_ref()).collect();
+            terapi_runtime::UnknownProvider::new(key, &keys)
+        })
+    }
+}
+
+/// Loads a catalog's text at run time as the runtime's data model: the same reader, checks,
+/// lint levels, selection and `InvalidProviders` policy as generation, so a loaded provider
+/// equals the one generated code describes. `path` names the catalog in messages.
+pub fn load(path: &Path, source: &str, options: &Options) -> Result<Loaded, Error> {
+    let (providers, warnings) = with_plan(&[(path, source)], options, |plan, _| {
+        Ok(plan.providers.iter().map(describe::provider).collect())
+    })?;
+    Ok(Loaded {
+        providers,
+        warnings,
+    })
+}
+
+/// Reads a catalog file and loads it ([`load`]).
+pub fn load_file(path: &Path, options: &Options) -> Result<Loaded, Error> {
+    let source = read_catalog_file(path)?;
+    load(path, &source, options)
 }
 
 /// Reads a parsed catalog by the rules of its era: its entries (aliases merged, older

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use terapi_codegen::{Diagnostic, InvalidProviders, Options, Severity};
+use terapi_runtime::spec::ClientSupport;
 
 fn corpus_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../shared/corpus/{name}"))
@@ -215,11 +216,51 @@ fn cargo(dir: &Path, args: &[&str]) -> std::process::Output {
 fn builds_and_no_credential_value_appears_in_debug_output(name: &str) {
     let (dir, modules) = generate_crate(name);
     assert!(modules.len() > 200, "{name}: {} modules", modules.len());
+    let loaded = load(name);
+    assert_eq!(
+        loaded.providers.len(),
+        modules.len(),
+        "{name}: loaded and generated"
+    );
     let stem = name.trim_end_matches(".yaml").replace('-', "_");
     let krate = format!("corpus_{stem}");
     let checks: String = modules
         .iter()
         .map(|m| format!("    check(\"{m}\", {krate}::{m}::Credentials::params(), |v| format!(\"{{:?}}\", {krate}::{m}::Credentials::from_json(v).map_err(|e| format!(\"{{e}} {{e:?}}\"))));\n"))
+        .collect();
+    // Each provider's model as generated code holds it, one line each, to compare with the
+    // model loaded at run time.
+    let models: String = modules
+        .iter()
+        .zip(&loaded.providers)
+        .map(|(m, spec)| {
+            let client = match spec.client {
+                ClientSupport::Supported(_) => format!("::core::option::Option::Some(&{krate}::{m}::CLIENT_SPEC)"),
+                ClientSupport::Unsupported(_) => "::core::option::Option::<&terapi_runtime::client::ClientSpec>::None".to_owned(),
+            };
+            format!(
+                "    println!(\"MODEL {{:?}}\", ({krate}::{m}::KEY, {krate}::{m}::DISPLAY_NAME, {krate}::{m}::AUTH_MODE, {krate}::{m}::ConnectionConfig::params(), {krate}::{m}::Credentials::params(), {client}));\n"
+            )
+        })
+        .collect();
+    let expected: Vec<String> = loaded
+        .providers
+        .iter()
+        .map(|spec| {
+            let client = match &spec.client {
+                ClientSupport::Supported(c) => Some(c),
+                ClientSupport::Unsupported(_) => None,
+            };
+            let model = (
+                &spec.key,
+                &spec.display_name,
+                spec.auth_mode,
+                &spec.config[..],
+                &spec.credentials[..],
+                client,
+            );
+            format!("MODEL {model:?}")
+        })
         .collect();
     let main = format!(
         "//! Prints nothing and exits 0 unless a credential value shows in some output.\n\
@@ -227,7 +268,7 @@ fn builds_and_no_credential_value_appears_in_debug_output(name: &str) {
          fn check(module: &str, params: &[terapi_runtime::ParamSpec], show: impl Fn(&serde_json::Value) -> String) {{\n\
          \x20   let mut object = serde_json::Map::new();\n\
          \x20   for (i, p) in params.iter().enumerate() {{\n\
-         \x20       object.insert(p.key.to_owned(), serde_json::Value::String(format!(\"MARKER{{i}}zq7\")));\n\
+         \x20       object.insert(p.key.to_string(), serde_json::Value::String(format!(\"MARKER{{i}}zq7\")));\n\
          \x20   }}\n\
          \x20   let shown = show(&serde_json::Value::Object(object));\n\
          \x20   for (i, p) in params.iter().enumerate() {{\n\
@@ -238,7 +279,7 @@ fn builds_and_no_credential_value_appears_in_debug_output(name: &str) {
          \x20   }}\n\
          \x20   if let Some(p) = params.iter().find(|p| !p.secret) {{ println!(\"{{module}}: credential `{{}}` is not secret\", p.key); std::process::exit(1); }}\n\
          }}\n\
-         fn main() {{\n{checks}}}\n"
+         fn main() {{\n{checks}{models}}}\n"
     );
     terapi_codegen::write_if_changed(&dir.join("src/main.rs"), &main).unwrap();
     let bin = format!("corpus-{}", stem.replace('_', "-"));
@@ -251,6 +292,28 @@ fn builds_and_no_credential_value_appears_in_debug_output(name: &str) {
         out.status,
         tail(&stderr)
     );
+    let printed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("MODEL ")).collect();
+    assert_eq!(
+        printed.len(),
+        expected.len(),
+        "{name}: one model line per provider"
+    );
+    for (generated, loaded) in printed.iter().zip(&expected) {
+        assert_eq!(
+            *generated, loaded,
+            "{name}: the generated model and the loaded one differ"
+        );
+    }
+}
+
+/// The catalog loaded at run time with the options of `generate_crate`.
+fn load(name: &str) -> terapi_codegen::Loaded {
+    let options = Options {
+        invalid_providers: InvalidProviders::Skip,
+        ..Options::default()
+    };
+    terapi_codegen::load(&corpus_path(name), &corpus(name), &options)
+        .unwrap_or_else(|e| panic!("{name} does not load:\n{e}"))
 }
 
 #[test]
