@@ -106,9 +106,20 @@ impl ::core::fmt::Display for Provider {
         f.write_str(self.as_str())
     }
 }
+impl Provider {
+    /// The provider's description: what the runtime's validation, rendering and
+    /// client act on.
+    pub fn spec(self) -> &'static ::terapi_runtime::spec::ProviderSpec {
+        match self {
+            Provider::Personio => &personio::SPEC,
+            Provider::PersonioRecruiting => &personio_recruiting::SPEC,
+            Provider::PersonioV2 => &personio_v2::SPEC,
+        }
+    }
+}
 /// A connection to any provider of the catalog, chosen by its key at run time, with
-/// its params as JSON: the typed modules' `Connection`s, for callers that have a
-/// key and two JSON objects (`connection_config` and `credentials`).
+/// its params as JSON, for callers that have a key and two JSON objects
+/// (`connection_config` and `credentials`).
 ///
 /// It dereferences to the runtime's `Connection` (`request`, `paginate`, `verify`).
 #[derive(::core::fmt::Debug, ::core::clone::Clone)]
@@ -137,57 +148,14 @@ impl Connection {
         settings: ::terapi_runtime::client::Settings,
     ) -> ::core::result::Result<Self, ::terapi_runtime::client::ConnectError> {
         let provider: Provider = key.parse()?;
-        let connection: ::core::result::Result<
-            ::terapi_runtime::client::Connection,
-            ::terapi_runtime::client::ConnectError,
-        > = match provider {
-            Provider::Personio => {
-                let (config, credentials) = ::terapi_runtime::client::validated(
-                    personio::ConnectionConfig::from_json(connection_config),
-                    personio::Credentials::from_json(credentials),
-                )?;
-                ::terapi_runtime::client::Connection::with_settings(
-                        personio::Binding {
-                            config,
-                            credentials,
-                        },
-                        settings,
-                    )
-                    .map_err(::terapi_runtime::client::ConnectError::Connect)
-            }
-            Provider::PersonioRecruiting => {
-                let (config, credentials) = ::terapi_runtime::client::validated(
-                    personio_recruiting::ConnectionConfig::from_json(connection_config),
-                    personio_recruiting::Credentials::from_json(credentials),
-                )?;
-                ::terapi_runtime::client::Connection::with_settings(
-                        personio_recruiting::Binding {
-                            config,
-                            credentials,
-                        },
-                        settings,
-                    )
-                    .map_err(::terapi_runtime::client::ConnectError::Connect)
-            }
-            Provider::PersonioV2 => {
-                let (config, credentials) = ::terapi_runtime::client::validated(
-                    personio_v2::ConnectionConfig::from_json(connection_config),
-                    personio_v2::Credentials::from_json(credentials),
-                )?;
-                ::terapi_runtime::client::Connection::with_settings(
-                        personio_v2::Binding {
-                            config,
-                            credentials,
-                        },
-                        settings,
-                    )
-                    .map_err(::terapi_runtime::client::ConnectError::Connect)
-            }
-        };
-        ::core::result::Result::Ok(Connection(connection?))
+        ::terapi_runtime::client::Connection::from_json(
+                provider.spec(),
+                connection_config,
+                credentials,
+                settings,
+            )
+            .map(Connection)
     }
-}
-impl Connection {
     /// The runtime's untyped connection.
     pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
         self.0
@@ -217,68 +185,35 @@ pub mod personio {
     );
     /// How the provider authenticates.
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::OAuth2Cc;
+    /// This provider's whole description as data (params, templates, URLs, auth,
+    /// pagination, retry, verification): what the runtime's validation, rendering and
+    /// client act on. `terapi_codegen::load` builds the same from the catalog at run
+    /// time.
+    pub static SPEC: ::terapi_runtime::spec::Embedded = ::terapi_runtime::spec::Embedded::new(
+        "{\"key\":\"personio\",\"display_name\":\"Personio (v1)\",\"docs_url\":\"https://developer.personio.de/reference/auth\",\"auth_mode\":\"OAUTH2_CC\",\"config\":[{\"key\":\"partnerId\",\"optional\":true,\"secret\":false,\"rule\":\"UpperSnakeCase\"},{\"key\":\"appId\",\"optional\":true,\"secret\":false,\"rule\":\"UpperSnakeCase\"}],\"credentials\":[{\"key\":\"client_id\",\"optional\":false,\"secret\":true,\"rule\":\"Any\"},{\"key\":\"client_secret\",\"optional\":false,\"secret\":true,\"rule\":\"Any\"}],\"base_url\":{\"source\":\"https://api.personio.de/v1\",\"alternatives\":[{\"base\":{\"Fixed\":{\"scheme\":\"https\",\"host\":[{\"Lit\":\"api.personio.de\"}]}},\"rest\":[{\"Lit\":\"/v1\"}]}]},\"token_url\":{\"source\":\"https://api.personio.de/v1/auth\",\"alternatives\":[{\"base\":{\"Fixed\":{\"scheme\":\"https\",\"host\":[{\"Lit\":\"api.personio.de\"}]}},\"rest\":[{\"Lit\":\"/v1/auth\"}]}]},\"headers\":[{\"name\":\"x-personio-partner-id\",\"alternatives\":[[{\"Param\":{\"section\":\"ConnectionConfig\",\"index\":0,\"written\":\"connectionConfig.partnerId\",\"context\":\"Header\"}}]]},{\"name\":\"x-personio-app-id\",\"alternatives\":[[{\"Param\":{\"section\":\"ConnectionConfig\",\"index\":1,\"written\":\"connectionConfig.appId\",\"context\":\"Header\"}}]]}],\"client\":{\"Supported\":{\"key\":\"personio\",\"auth_mode\":\"OAUTH2_CC\",\"body_format\":\"Json\",\"token_auth\":\"Body\",\"default_scope\":null,\"paginate\":{\"kind\":\"Offset\",\"limit_name\":\"limit\",\"response_path\":\"data\",\"cursor_path\":null,\"cursor_name\":null,\"link_rel\":null,\"link_path\":null,\"offset_name\":\"offset\",\"offset_start\":0,\"offset_step\":\"ByResponseSize\",\"total_pages_path\":null},\"retry\":{\"at\":[],\"after\":[],\"remaining\":null,\"error_code\":null},\"verification\":null,\"query_has_secret\":false,\"static_headers\":true}}}",
+    );
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const BASE_URL: &::core::primitive::str = "https://api.personio.de/v1";
     /// The API root (`proxy.base_url`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn base_url(
-        _config: &ConnectionConfig,
+        config: &ConnectionConfig,
     ) -> ::core::result::Result<
         ::terapi_runtime::__private::url::Url,
         ::terapi_runtime::RenderError,
     > {
-        ::terapi_runtime::render::UrlTemplate {
-            source: "https://api.personio.de/v1",
-            alternatives: &[
-                ::terapi_runtime::render::UrlAlternative {
-                    base: ::terapi_runtime::render::UrlBase::Fixed {
-                        scheme: "https",
-                        host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
-                    },
-                    rest: &[::terapi_runtime::render::Part::Lit("/v1")],
-                },
-            ],
-        }
-            .render()
+        ::terapi_runtime::spec::render_config_url(&SPEC, SPEC.base_url.as_ref(), config)
     }
     /// The token endpoint (`token_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const TOKEN_URL: &::core::primitive::str = "https://api.personio.de/v1/auth";
     /// The token endpoint (`token_url`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn token_url(
-        _config: &ConnectionConfig,
+        config: &ConnectionConfig,
     ) -> ::core::result::Result<
         ::terapi_runtime::__private::url::Url,
         ::terapi_runtime::RenderError,
     > {
-        ::terapi_runtime::render::UrlTemplate {
-            source: "https://api.personio.de/v1/auth",
-            alternatives: &[
-                ::terapi_runtime::render::UrlAlternative {
-                    base: ::terapi_runtime::render::UrlBase::Fixed {
-                        scheme: "https",
-                        host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
-                    },
-                    rest: &[::terapi_runtime::render::Part::Lit("/v1/auth")],
-                },
-            ],
-        }
-            .render()
+        ::terapi_runtime::spec::render_config_url(&SPEC, SPEC.token_url.as_ref(), config)
     }
-    static CONNECTION_CONFIG_PARAMS: [::terapi_runtime::ParamSpec; 2] = [
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("partnerId"),
-            optional: true,
-            secret: false,
-            rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("appId"),
-            optional: true,
-            secret: false,
-            rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-    ];
     /// The connection config of a Personio (v1) connection (`connection_config` in the catalog).
     ///
     /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
@@ -315,7 +250,7 @@ pub mod personio {
     impl ConnectionConfig {
         /// The declared connection config params of `personio`.
         pub fn params() -> &'static [::terapi_runtime::ParamSpec] {
-            &CONNECTION_CONFIG_PARAMS
+            &SPEC.config
         }
         /// Reads and validates the connection config of a JSON object: every problem (missing, empty, not a string, pattern, unknown param) is reported at once.
         pub fn from_json(
@@ -323,7 +258,7 @@ pub mod personio {
         ) -> ::core::result::Result<Self, ::terapi_runtime::ValidationErrors> {
             let fields = ::terapi_runtime::Fields::read(
                 ::terapi_runtime::Section::ConnectionConfig,
-                &CONNECTION_CONFIG_PARAMS,
+                &SPEC.config,
                 value,
             )?;
             ::core::result::Result::Ok(Self {
@@ -338,7 +273,7 @@ pub mod personio {
         ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
             ::terapi_runtime::Fields::validate(
                 ::terapi_runtime::Section::ConnectionConfig,
-                &CONNECTION_CONFIG_PARAMS,
+                &SPEC.config,
                 value,
             )
         }
@@ -352,22 +287,18 @@ pub mod personio {
             Self::from_json(&value)
         }
     }
-    static CREDENTIALS_PARAMS: [::terapi_runtime::ParamSpec; 2] = [
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("client_id"),
-            optional: false,
-            secret: true,
-            rule: ::terapi_runtime::Rule::Any,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("client_secret"),
-            optional: false,
-            secret: true,
-            rule: ::terapi_runtime::Rule::Any,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-    ];
+    impl ::terapi_runtime::spec::SectionValues for ConnectionConfig {
+        fn value(
+            &self,
+            index: usize,
+        ) -> ::core::option::Option<&::core::primitive::str> {
+            match index {
+                0 => self.partner_id.as_deref(),
+                1 => self.app_id.as_deref(),
+                _ => ::core::option::Option::None,
+            }
+        }
+    }
     /// The credentials of a Personio (v1) connection (`credentials` in the catalog).
     ///
     /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
@@ -401,7 +332,7 @@ pub mod personio {
     impl Credentials {
         /// The declared credentials params of `personio`.
         pub fn params() -> &'static [::terapi_runtime::ParamSpec] {
-            &CREDENTIALS_PARAMS
+            &SPEC.credentials
         }
         /// Reads and validates the credentials of a JSON object: every problem (missing, empty, not a string, pattern, unknown param) is reported at once.
         pub fn from_json(
@@ -409,7 +340,7 @@ pub mod personio {
         ) -> ::core::result::Result<Self, ::terapi_runtime::ValidationErrors> {
             let fields = ::terapi_runtime::Fields::read(
                 ::terapi_runtime::Section::Credentials,
-                &CREDENTIALS_PARAMS,
+                &SPEC.credentials,
                 value,
             )?;
             ::core::result::Result::Ok(Self {
@@ -424,7 +355,7 @@ pub mod personio {
         ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
             ::terapi_runtime::Fields::validate(
                 ::terapi_runtime::Section::Credentials,
-                &CREDENTIALS_PARAMS,
+                &SPEC.credentials,
                 value,
             )
         }
@@ -436,6 +367,18 @@ pub mod personio {
             value: ::terapi_runtime::__private::serde_json::Value,
         ) -> ::core::result::Result<Self, Self::Error> {
             Self::from_json(&value)
+        }
+    }
+    impl ::terapi_runtime::spec::SectionValues for Credentials {
+        fn value(
+            &self,
+            index: usize,
+        ) -> ::core::option::Option<&::core::primitive::str> {
+            match index {
+                0 => ::core::option::Option::Some(self.client_id.expose()),
+                1 => ::core::option::Option::Some(self.client_secret.expose()),
+                _ => ::core::option::Option::None,
+            }
         }
     }
     /// The headers to send with every proxied request (`proxy.headers`), with a fresh `RenderContext` (see `proxy_headers_with`).
@@ -451,180 +394,33 @@ pub mod personio {
     /// The headers to send with every proxied request (`proxy.headers`), rendered with `cx`. Entries whose values are absent are left out; unsafe values are errors.
     pub fn proxy_headers_with(
         config: &ConnectionConfig,
-        _credentials: &Credentials,
+        credentials: &Credentials,
         cx: &::terapi_runtime::RenderContext<'_>,
     ) -> ::core::result::Result<
         ::terapi_runtime::Headers,
         ::terapi_runtime::RenderError,
     > {
-        let mut out = ::terapi_runtime::Headers::new();
-        out.push_rendered(
-            "x-personio-partner-id",
-            &[
-                &[
-                    ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
-                        param: "connectionConfig.partnerId",
-                        value: config.partner_id.as_deref(),
-                        secret: false,
-                        context: ::terapi_runtime::render::Context::Header,
-                    }),
-                ],
-            ],
-            cx,
-        )?;
-        out.push_rendered(
-            "x-personio-app-id",
-            &[
-                &[
-                    ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
-                        param: "connectionConfig.appId",
-                        value: config.app_id.as_deref(),
-                        secret: false,
-                        context: ::terapi_runtime::render::Context::Header,
-                    }),
-                ],
-            ],
-            cx,
-        )?;
-        ::core::result::Result::Ok(out)
+        let values = ::terapi_runtime::spec::Sections {
+            config,
+            credentials: ::core::option::Option::Some(credentials),
+        };
+        SPEC.render_named(&SPEC.headers, &values, cx)
     }
-    /// What the runtime's HTTP client needs to know about this provider.
-    pub static CLIENT_SPEC: ::terapi_runtime::client::ClientSpec = ::terapi_runtime::client::ClientSpec {
-        key: ::std::borrow::Cow::Borrowed("personio"),
-        auth_mode: ::terapi_runtime::AuthMode::OAuth2Cc,
-        body_format: ::terapi_runtime::client::BodyFormat::Json,
-        token_auth: ::terapi_runtime::client::TokenAuth::Body,
-        default_scope: ::core::option::Option::None,
-        paginate: ::core::option::Option::Some(::terapi_runtime::paginate::PaginateConfig {
-            kind: ::terapi_runtime::paginate::PageKind::Offset,
-            limit_name: ::core::option::Option::Some(
-                ::std::borrow::Cow::Borrowed("limit"),
-            ),
-            response_path: ::core::option::Option::Some(
-                ::std::borrow::Cow::Borrowed("data"),
-            ),
-            cursor_path: ::core::option::Option::None,
-            cursor_name: ::core::option::Option::None,
-            link_rel: ::core::option::Option::None,
-            link_path: ::core::option::Option::None,
-            offset_name: ::core::option::Option::Some(
-                ::std::borrow::Cow::Borrowed("offset"),
-            ),
-            offset_start: 0i64,
-            offset_step: ::terapi_runtime::paginate::OffsetStep::ByResponseSize,
-            total_pages_path: ::core::option::Option::None,
-        }),
-        retry: ::terapi_runtime::client::RetrySpec {
-            at: ::std::borrow::Cow::Borrowed(&[]),
-            after: ::std::borrow::Cow::Borrowed(&[]),
-            remaining: ::core::option::Option::None,
-            error_code: ::core::option::Option::None,
-        },
-        verification: ::core::option::Option::None,
-        query_has_secret: false,
-        static_headers: true,
-    };
-    /// The config and credentials of a connection, bound to this provider's templates
-    /// for the runtime's HTTP client.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
-    pub struct Binding {
-        /// The connection config.
-        pub config: ConnectionConfig,
-        /// The credentials.
-        pub credentials: Credentials,
-    }
-    impl ::terapi_runtime::client::Binding for Binding {
-        fn spec(&self) -> &::terapi_runtime::client::ClientSpec {
-            &CLIENT_SPEC
-        }
-        fn base_url(
-            &self,
-        ) -> ::core::result::Result<
-            ::terapi_runtime::__private::url::Url,
-            ::terapi_runtime::RenderError,
-        > {
-            base_url(&self.config)
-        }
-        fn token_url(
-            &self,
-        ) -> ::core::option::Option<
-            ::core::result::Result<
-                ::terapi_runtime::__private::url::Url,
-                ::terapi_runtime::RenderError,
-            >,
-        > {
-            ::core::option::Option::Some(token_url(&self.config))
-        }
-        fn headers(
-            &self,
-            cx: &::terapi_runtime::RenderContext<'_>,
-        ) -> ::core::result::Result<
-            ::terapi_runtime::Headers,
-            ::terapi_runtime::RenderError,
-        > {
-            proxy_headers_with(&self.config, &self.credentials, cx)
-        }
-        fn client_credentials(
-            &self,
-        ) -> ::core::option::Option<(&::core::primitive::str, &::core::primitive::str)> {
-            ::core::option::Option::Some((
-                self.credentials.client_id.expose(),
-                self.credentials.client_secret.expose(),
-            ))
-        }
-        fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
-            [
-                ::core::option::Option::Some(self.credentials.client_id.expose()),
-                ::core::option::Option::Some(self.credentials.client_secret.expose()),
-            ]
-                .into_iter()
-                .flatten()
-                .collect()
+    /// This provider as a type, for the runtime's generic items: its description and
+    /// its typed config and credentials.
+    #[derive(::core::fmt::Debug)]
+    pub enum Marker {}
+    impl ::terapi_runtime::spec::TypedProvider for Marker {
+        type Config = ConnectionConfig;
+        type Credentials = Credentials;
+        fn spec() -> &'static ::terapi_runtime::spec::ProviderSpec {
+            &SPEC
         }
     }
     /// A connection to Personio (v1): the typed config and credentials, an HTTP client, and (for OAuth) the cached access token.
     ///
-    /// It dereferences to the runtime's `Connection`, which sends requests (`request`), paginates (`paginate`) and checks the credentials (`verify`).
-    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
-    pub struct Connection(::terapi_runtime::client::Connection);
-    impl Connection {
-        /// Connects with the default settings: renders and checks the URLs. No request
-        /// is sent until one is made (a token is requested with the first).
-        pub fn new(
-            config: ConnectionConfig,
-            credentials: Credentials,
-        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
-            Self::with_settings(
-                config,
-                credentials,
-                ::terapi_runtime::client::Settings::default(),
-            )
-        }
-        /// Connects with `settings` (timeouts, retries, the test-only origin override).
-        pub fn with_settings(
-            config: ConnectionConfig,
-            credentials: Credentials,
-            settings: ::terapi_runtime::client::Settings,
-        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
-            ::terapi_runtime::client::Connection::with_settings(
-                    Binding { config, credentials },
-                    settings,
-                )
-                .map(Connection)
-        }
-    }
-    impl Connection {
-        /// The runtime's untyped connection.
-        pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
-            self.0
-        }
-    }
-    impl ::core::ops::Deref for Connection {
-        type Target = ::terapi_runtime::client::Connection;
-        fn deref(&self) -> &Self::Target {
-            &self.0
-        }
-    }
+    /// Made with `Connection::new(config, credentials)` or `with_settings`; it dereferences to the runtime's `Connection`, which sends requests (`request`), paginates (`paginate`) and checks the credentials (`verify`).
+    pub type Connection = ::terapi_runtime::client::TypedConnection<Marker>;
 }
 /// Personio Recruiting
 ///
@@ -644,28 +440,23 @@ pub mod personio_recruiting {
     );
     /// How the provider authenticates.
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::ApiKey;
+    /// This provider's whole description as data (params, templates, URLs, auth,
+    /// pagination, retry, verification): what the runtime's validation, rendering and
+    /// client act on. `terapi_codegen::load` builds the same from the catalog at run
+    /// time.
+    pub static SPEC: ::terapi_runtime::spec::Embedded = ::terapi_runtime::spec::Embedded::new(
+        "{\"key\":\"personio-recruiting\",\"display_name\":\"Personio Recruiting\",\"docs_url\":\"https://developer.personio.de/reference/post_v1-recruiting-applications\",\"auth_mode\":\"API_KEY\",\"config\":[{\"key\":\"companyId\",\"optional\":false,\"secret\":false,\"rule\":{\"Pattern\":[\"^[0-9]+$\",\"^[0-9]+$\",false]}},{\"key\":\"company\",\"optional\":false,\"secret\":false,\"rule\":{\"Pattern\":[\"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$\",\"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$\",false]}},{\"key\":\"partnerId\",\"optional\":true,\"secret\":false,\"rule\":\"UpperSnakeCase\"},{\"key\":\"appId\",\"optional\":true,\"secret\":false,\"rule\":\"UpperSnakeCase\"}],\"credentials\":[{\"key\":\"apiKey\",\"optional\":false,\"secret\":true,\"rule\":\"Any\"}],\"base_url\":{\"source\":\"https://api.personio.de/v1\",\"alternatives\":[{\"base\":{\"Fixed\":{\"scheme\":\"https\",\"host\":[{\"Lit\":\"api.personio.de\"}]}},\"rest\":[{\"Lit\":\"/v1\"}]}]},\"verification_base_url\":{\"source\":\"https://${connectionConfig.company}.jobs.personio.de\",\"alternatives\":[{\"base\":{\"Fixed\":{\"scheme\":\"https\",\"host\":[{\"Param\":{\"section\":\"ConnectionConfig\",\"index\":1,\"written\":\"connectionConfig.company\",\"context\":\"HostLabel\"}},{\"Lit\":\".jobs.personio.de\"}]}},\"rest\":[]}]},\"headers\":[{\"name\":\"authorization\",\"alternatives\":[[{\"Lit\":\"Bearer \"},{\"Param\":{\"section\":\"Credentials\",\"index\":0,\"written\":\"apiKey\",\"context\":\"Header\"}}]]},{\"name\":\"x-company-id\",\"alternatives\":[[{\"Param\":{\"section\":\"ConnectionConfig\",\"index\":0,\"written\":\"connectionConfig.companyId\",\"context\":\"Header\"}}]]},{\"name\":\"x-personio-partner-id\",\"alternatives\":[[{\"Param\":{\"section\":\"ConnectionConfig\",\"index\":2,\"written\":\"connectionConfig.partnerId\",\"context\":\"Header\"}}]]},{\"name\":\"x-personio-app-id\",\"alternatives\":[[{\"Param\":{\"section\":\"ConnectionConfig\",\"index\":3,\"written\":\"connectionConfig.appId\",\"context\":\"Header\"}}]]}],\"verification_headers\":[{\"name\":\"accept\",\"alternatives\":[[{\"Lit\":\"application/xml\"}]]}],\"client\":{\"Supported\":{\"key\":\"personio-recruiting\",\"auth_mode\":\"API_KEY\",\"body_format\":\"Form\",\"token_auth\":\"Body\",\"default_scope\":null,\"paginate\":null,\"retry\":{\"at\":[],\"after\":[],\"remaining\":null,\"error_code\":null},\"verification\":{\"method\":\"GET\",\"endpoints\":[\"/xml?language=en\"],\"host_params\":[\"connectionConfig.company\"],\"body\":null},\"query_has_secret\":false,\"static_headers\":true}}}",
+    );
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const BASE_URL: &::core::primitive::str = "https://api.personio.de/v1";
     /// The API root (`proxy.base_url`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn base_url(
-        _config: &ConnectionConfig,
+        config: &ConnectionConfig,
     ) -> ::core::result::Result<
         ::terapi_runtime::__private::url::Url,
         ::terapi_runtime::RenderError,
     > {
-        ::terapi_runtime::render::UrlTemplate {
-            source: "https://api.personio.de/v1",
-            alternatives: &[
-                ::terapi_runtime::render::UrlAlternative {
-                    base: ::terapi_runtime::render::UrlBase::Fixed {
-                        scheme: "https",
-                        host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
-                    },
-                    rest: &[::terapi_runtime::render::Part::Lit("/v1")],
-                },
-            ],
-        }
-            .render()
+        ::terapi_runtime::spec::render_config_url(&SPEC, SPEC.base_url.as_ref(), config)
     }
     /// The base URL of the credential check (`proxy.verification.base_url_override`). As written in the catalog; may hold `${...}` placeholders.
     pub const VERIFICATION_BASE_URL: &::core::primitive::str = "https://${connectionConfig.company}.jobs.personio.de";
@@ -676,66 +467,12 @@ pub mod personio_recruiting {
         ::terapi_runtime::__private::url::Url,
         ::terapi_runtime::RenderError,
     > {
-        ::terapi_runtime::render::UrlTemplate {
-            source: "https://${connectionConfig.company}.jobs.personio.de",
-            alternatives: &[
-                ::terapi_runtime::render::UrlAlternative {
-                    base: ::terapi_runtime::render::UrlBase::Fixed {
-                        scheme: "https",
-                        host: &[
-                            ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
-                                param: "connectionConfig.company",
-                                value: ::core::option::Option::Some(
-                                    config.company.as_str(),
-                                ),
-                                secret: false,
-                                context: ::terapi_runtime::render::Context::HostLabel,
-                            }),
-                            ::terapi_runtime::render::Part::Lit(".jobs.personio.de"),
-                        ],
-                    },
-                    rest: &[],
-                },
-            ],
-        }
-            .render()
+        ::terapi_runtime::spec::render_config_url(
+            &SPEC,
+            SPEC.verification_base_url.as_ref(),
+            config,
+        )
     }
-    static CONNECTION_CONFIG_PARAMS: [::terapi_runtime::ParamSpec; 4] = [
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("companyId"),
-            optional: false,
-            secret: false,
-            rule: ::terapi_runtime::Rule::Pattern(
-                ::terapi_runtime::Pattern::new("^[0-9]+$"),
-            ),
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("company"),
-            optional: false,
-            secret: false,
-            rule: ::terapi_runtime::Rule::Pattern(
-                ::terapi_runtime::Pattern::new(
-                    "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$",
-                ),
-            ),
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("partnerId"),
-            optional: true,
-            secret: false,
-            rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("appId"),
-            optional: true,
-            secret: false,
-            rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-    ];
     /// The connection config of a Personio Recruiting connection (`connection_config` in the catalog).
     ///
     /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
@@ -786,7 +523,7 @@ pub mod personio_recruiting {
     impl ConnectionConfig {
         /// The declared connection config params of `personio-recruiting`.
         pub fn params() -> &'static [::terapi_runtime::ParamSpec] {
-            &CONNECTION_CONFIG_PARAMS
+            &SPEC.config
         }
         /// Reads and validates the connection config of a JSON object: every problem (missing, empty, not a string, pattern, unknown param) is reported at once.
         pub fn from_json(
@@ -794,7 +531,7 @@ pub mod personio_recruiting {
         ) -> ::core::result::Result<Self, ::terapi_runtime::ValidationErrors> {
             let fields = ::terapi_runtime::Fields::read(
                 ::terapi_runtime::Section::ConnectionConfig,
-                &CONNECTION_CONFIG_PARAMS,
+                &SPEC.config,
                 value,
             )?;
             ::core::result::Result::Ok(Self {
@@ -811,7 +548,7 @@ pub mod personio_recruiting {
         ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
             ::terapi_runtime::Fields::validate(
                 ::terapi_runtime::Section::ConnectionConfig,
-                &CONNECTION_CONFIG_PARAMS,
+                &SPEC.config,
                 value,
             )
         }
@@ -825,15 +562,20 @@ pub mod personio_recruiting {
             Self::from_json(&value)
         }
     }
-    static CREDENTIALS_PARAMS: [::terapi_runtime::ParamSpec; 1] = [
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("apiKey"),
-            optional: false,
-            secret: true,
-            rule: ::terapi_runtime::Rule::Any,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-    ];
+    impl ::terapi_runtime::spec::SectionValues for ConnectionConfig {
+        fn value(
+            &self,
+            index: usize,
+        ) -> ::core::option::Option<&::core::primitive::str> {
+            match index {
+                0 => ::core::option::Option::Some(self.company_id.as_str()),
+                1 => ::core::option::Option::Some(self.company.as_str()),
+                2 => self.partner_id.as_deref(),
+                3 => self.app_id.as_deref(),
+                _ => ::core::option::Option::None,
+            }
+        }
+    }
     /// The credentials of a Personio Recruiting connection (`credentials` in the catalog).
     ///
     /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
@@ -861,7 +603,7 @@ pub mod personio_recruiting {
     impl Credentials {
         /// The declared credentials params of `personio-recruiting`.
         pub fn params() -> &'static [::terapi_runtime::ParamSpec] {
-            &CREDENTIALS_PARAMS
+            &SPEC.credentials
         }
         /// Reads and validates the credentials of a JSON object: every problem (missing, empty, not a string, pattern, unknown param) is reported at once.
         pub fn from_json(
@@ -869,7 +611,7 @@ pub mod personio_recruiting {
         ) -> ::core::result::Result<Self, ::terapi_runtime::ValidationErrors> {
             let fields = ::terapi_runtime::Fields::read(
                 ::terapi_runtime::Section::Credentials,
-                &CREDENTIALS_PARAMS,
+                &SPEC.credentials,
                 value,
             )?;
             ::core::result::Result::Ok(Self {
@@ -883,7 +625,7 @@ pub mod personio_recruiting {
         ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
             ::terapi_runtime::Fields::validate(
                 ::terapi_runtime::Section::Credentials,
-                &CREDENTIALS_PARAMS,
+                &SPEC.credentials,
                 value,
             )
         }
@@ -895,6 +637,17 @@ pub mod personio_recruiting {
             value: ::terapi_runtime::__private::serde_json::Value,
         ) -> ::core::result::Result<Self, Self::Error> {
             Self::from_json(&value)
+        }
+    }
+    impl ::terapi_runtime::spec::SectionValues for Credentials {
+        fn value(
+            &self,
+            index: usize,
+        ) -> ::core::option::Option<&::core::primitive::str> {
+            match index {
+                0 => ::core::option::Option::Some(self.api_key.expose()),
+                _ => ::core::option::Option::None,
+            }
         }
     }
     /// The headers to send with every proxied request (`proxy.headers`), with a fresh `RenderContext` (see `proxy_headers_with`).
@@ -916,67 +669,11 @@ pub mod personio_recruiting {
         ::terapi_runtime::Headers,
         ::terapi_runtime::RenderError,
     > {
-        let mut out = ::terapi_runtime::Headers::new();
-        out.push_rendered(
-            "authorization",
-            &[
-                &[
-                    ::terapi_runtime::render::Part::Lit("Bearer "),
-                    ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
-                        param: "apiKey",
-                        value: ::core::option::Option::Some(
-                            credentials.api_key.expose(),
-                        ),
-                        secret: true,
-                        context: ::terapi_runtime::render::Context::Header,
-                    }),
-                ],
-            ],
-            cx,
-        )?;
-        out.push_rendered(
-            "x-company-id",
-            &[
-                &[
-                    ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
-                        param: "connectionConfig.companyId",
-                        value: ::core::option::Option::Some(config.company_id.as_str()),
-                        secret: false,
-                        context: ::terapi_runtime::render::Context::Header,
-                    }),
-                ],
-            ],
-            cx,
-        )?;
-        out.push_rendered(
-            "x-personio-partner-id",
-            &[
-                &[
-                    ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
-                        param: "connectionConfig.partnerId",
-                        value: config.partner_id.as_deref(),
-                        secret: false,
-                        context: ::terapi_runtime::render::Context::Header,
-                    }),
-                ],
-            ],
-            cx,
-        )?;
-        out.push_rendered(
-            "x-personio-app-id",
-            &[
-                &[
-                    ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
-                        param: "connectionConfig.appId",
-                        value: config.app_id.as_deref(),
-                        secret: false,
-                        context: ::terapi_runtime::render::Context::Header,
-                    }),
-                ],
-            ],
-            cx,
-        )?;
-        ::core::result::Result::Ok(out)
+        let values = ::terapi_runtime::spec::Sections {
+            config,
+            credentials: ::core::option::Option::Some(credentials),
+        };
+        SPEC.render_named(&SPEC.headers, &values, cx)
     }
     /// The headers of the credential check (`proxy.verification.headers`), with a fresh `RenderContext` (see `verification_headers_with`).
     pub fn verification_headers(
@@ -994,147 +691,34 @@ pub mod personio_recruiting {
     }
     /// The headers of the credential check (`proxy.verification.headers`), rendered with `cx`. Entries whose values are absent are left out; unsafe values are errors.
     pub fn verification_headers_with(
-        _config: &ConnectionConfig,
-        _credentials: &Credentials,
+        config: &ConnectionConfig,
+        credentials: &Credentials,
         cx: &::terapi_runtime::RenderContext<'_>,
     ) -> ::core::result::Result<
         ::terapi_runtime::Headers,
         ::terapi_runtime::RenderError,
     > {
-        let mut out = ::terapi_runtime::Headers::new();
-        out.push_rendered(
-            "accept",
-            &[&[::terapi_runtime::render::Part::Lit("application/xml")]],
-            cx,
-        )?;
-        ::core::result::Result::Ok(out)
+        let values = ::terapi_runtime::spec::Sections {
+            config,
+            credentials: ::core::option::Option::Some(credentials),
+        };
+        SPEC.render_named(&SPEC.verification_headers, &values, cx)
     }
-    /// What the runtime's HTTP client needs to know about this provider.
-    pub static CLIENT_SPEC: ::terapi_runtime::client::ClientSpec = ::terapi_runtime::client::ClientSpec {
-        key: ::std::borrow::Cow::Borrowed("personio-recruiting"),
-        auth_mode: ::terapi_runtime::AuthMode::ApiKey,
-        body_format: ::terapi_runtime::client::BodyFormat::Form,
-        token_auth: ::terapi_runtime::client::TokenAuth::Body,
-        default_scope: ::core::option::Option::None,
-        paginate: ::core::option::Option::None,
-        retry: ::terapi_runtime::client::RetrySpec {
-            at: ::std::borrow::Cow::Borrowed(&[]),
-            after: ::std::borrow::Cow::Borrowed(&[]),
-            remaining: ::core::option::Option::None,
-            error_code: ::core::option::Option::None,
-        },
-        verification: ::core::option::Option::Some(::terapi_runtime::client::VerificationSpec {
-            method: ::std::borrow::Cow::Borrowed("GET"),
-            endpoints: ::std::borrow::Cow::Borrowed(
-                &[::std::borrow::Cow::Borrowed("/xml?language=en")],
-            ),
-            host_params: ::std::borrow::Cow::Borrowed(
-                &[::std::borrow::Cow::Borrowed("connectionConfig.company")],
-            ),
-            body: ::core::option::Option::None,
-        }),
-        query_has_secret: false,
-        static_headers: true,
-    };
-    /// The config and credentials of a connection, bound to this provider's templates
-    /// for the runtime's HTTP client.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
-    pub struct Binding {
-        /// The connection config.
-        pub config: ConnectionConfig,
-        /// The credentials.
-        pub credentials: Credentials,
-    }
-    impl ::terapi_runtime::client::Binding for Binding {
-        fn spec(&self) -> &::terapi_runtime::client::ClientSpec {
-            &CLIENT_SPEC
-        }
-        fn base_url(
-            &self,
-        ) -> ::core::result::Result<
-            ::terapi_runtime::__private::url::Url,
-            ::terapi_runtime::RenderError,
-        > {
-            base_url(&self.config)
-        }
-        fn verification_base_url(
-            &self,
-        ) -> ::core::option::Option<
-            ::core::result::Result<
-                ::terapi_runtime::__private::url::Url,
-                ::terapi_runtime::RenderError,
-            >,
-        > {
-            ::core::option::Option::Some(verification_base_url(&self.config))
-        }
-        fn headers(
-            &self,
-            cx: &::terapi_runtime::RenderContext<'_>,
-        ) -> ::core::result::Result<
-            ::terapi_runtime::Headers,
-            ::terapi_runtime::RenderError,
-        > {
-            proxy_headers_with(&self.config, &self.credentials, cx)
-        }
-        fn verification_headers(
-            &self,
-            cx: &::terapi_runtime::RenderContext<'_>,
-        ) -> ::core::result::Result<
-            ::terapi_runtime::Headers,
-            ::terapi_runtime::RenderError,
-        > {
-            verification_headers_with(&self.config, &self.credentials, cx)
-        }
-        fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
-            [::core::option::Option::Some(self.credentials.api_key.expose())]
-                .into_iter()
-                .flatten()
-                .collect()
+    /// This provider as a type, for the runtime's generic items: its description and
+    /// its typed config and credentials.
+    #[derive(::core::fmt::Debug)]
+    pub enum Marker {}
+    impl ::terapi_runtime::spec::TypedProvider for Marker {
+        type Config = ConnectionConfig;
+        type Credentials = Credentials;
+        fn spec() -> &'static ::terapi_runtime::spec::ProviderSpec {
+            &SPEC
         }
     }
     /// A connection to Personio Recruiting: the typed config and credentials, an HTTP client, and (for OAuth) the cached access token.
     ///
-    /// It dereferences to the runtime's `Connection`, which sends requests (`request`), paginates (`paginate`) and checks the credentials (`verify`).
-    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
-    pub struct Connection(::terapi_runtime::client::Connection);
-    impl Connection {
-        /// Connects with the default settings: renders and checks the URLs. No request
-        /// is sent until one is made (a token is requested with the first).
-        pub fn new(
-            config: ConnectionConfig,
-            credentials: Credentials,
-        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
-            Self::with_settings(
-                config,
-                credentials,
-                ::terapi_runtime::client::Settings::default(),
-            )
-        }
-        /// Connects with `settings` (timeouts, retries, the test-only origin override).
-        pub fn with_settings(
-            config: ConnectionConfig,
-            credentials: Credentials,
-            settings: ::terapi_runtime::client::Settings,
-        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
-            ::terapi_runtime::client::Connection::with_settings(
-                    Binding { config, credentials },
-                    settings,
-                )
-                .map(Connection)
-        }
-    }
-    impl Connection {
-        /// The runtime's untyped connection.
-        pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
-            self.0
-        }
-    }
-    impl ::core::ops::Deref for Connection {
-        type Target = ::terapi_runtime::client::Connection;
-        fn deref(&self) -> &Self::Target {
-            &self.0
-        }
-    }
+    /// Made with `Connection::new(config, credentials)` or `with_settings`; it dereferences to the runtime's `Connection`, which sends requests (`request`), paginates (`paginate`) and checks the credentials (`verify`).
+    pub type Connection = ::terapi_runtime::client::TypedConnection<Marker>;
 }
 /// Personio (v2)
 ///
@@ -1154,68 +738,35 @@ pub mod personio_v2 {
     );
     /// How the provider authenticates.
     pub const AUTH_MODE: ::terapi_runtime::AuthMode = ::terapi_runtime::AuthMode::OAuth2Cc;
+    /// This provider's whole description as data (params, templates, URLs, auth,
+    /// pagination, retry, verification): what the runtime's validation, rendering and
+    /// client act on. `terapi_codegen::load` builds the same from the catalog at run
+    /// time.
+    pub static SPEC: ::terapi_runtime::spec::Embedded = ::terapi_runtime::spec::Embedded::new(
+        "{\"key\":\"personio-v2\",\"display_name\":\"Personio (v2)\",\"docs_url\":\"https://developer.personio.de/reference/post_v2-auth-token\",\"auth_mode\":\"OAUTH2_CC\",\"config\":[{\"key\":\"partnerId\",\"optional\":true,\"secret\":false,\"rule\":\"UpperSnakeCase\"},{\"key\":\"appId\",\"optional\":true,\"secret\":false,\"rule\":\"UpperSnakeCase\"}],\"credentials\":[{\"key\":\"client_id\",\"optional\":false,\"secret\":true,\"rule\":\"Any\"},{\"key\":\"client_secret\",\"optional\":false,\"secret\":true,\"rule\":\"Any\"}],\"base_url\":{\"source\":\"https://api.personio.de/v2\",\"alternatives\":[{\"base\":{\"Fixed\":{\"scheme\":\"https\",\"host\":[{\"Lit\":\"api.personio.de\"}]}},\"rest\":[{\"Lit\":\"/v2\"}]}]},\"token_url\":{\"source\":\"https://api.personio.de/v2/auth/token\",\"alternatives\":[{\"base\":{\"Fixed\":{\"scheme\":\"https\",\"host\":[{\"Lit\":\"api.personio.de\"}]}},\"rest\":[{\"Lit\":\"/v2/auth/token\"}]}]},\"headers\":[{\"name\":\"x-personio-partner-id\",\"alternatives\":[[{\"Param\":{\"section\":\"ConnectionConfig\",\"index\":0,\"written\":\"connectionConfig.partnerId\",\"context\":\"Header\"}}]]},{\"name\":\"x-personio-app-id\",\"alternatives\":[[{\"Param\":{\"section\":\"ConnectionConfig\",\"index\":1,\"written\":\"connectionConfig.appId\",\"context\":\"Header\"}}]]}],\"token_params\":[{\"name\":\"grant_type\",\"alternatives\":[[{\"Lit\":\"client_credentials\"}]]}],\"client\":{\"Supported\":{\"key\":\"personio-v2\",\"auth_mode\":\"OAUTH2_CC\",\"body_format\":\"Form\",\"token_auth\":\"Body\",\"default_scope\":null,\"paginate\":{\"kind\":\"Link\",\"limit_name\":\"limit\",\"response_path\":\"_data\",\"cursor_path\":null,\"cursor_name\":null,\"link_rel\":null,\"link_path\":\"_meta.links.next.href\",\"offset_name\":null,\"offset_start\":0,\"offset_step\":\"ByResponseSize\",\"total_pages_path\":null},\"retry\":{\"at\":[],\"after\":[],\"remaining\":null,\"error_code\":null},\"verification\":null,\"query_has_secret\":false,\"static_headers\":true}}}",
+    );
     /// The API root (`proxy.base_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const BASE_URL: &::core::primitive::str = "https://api.personio.de/v2";
     /// The API root (`proxy.base_url`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn base_url(
-        _config: &ConnectionConfig,
+        config: &ConnectionConfig,
     ) -> ::core::result::Result<
         ::terapi_runtime::__private::url::Url,
         ::terapi_runtime::RenderError,
     > {
-        ::terapi_runtime::render::UrlTemplate {
-            source: "https://api.personio.de/v2",
-            alternatives: &[
-                ::terapi_runtime::render::UrlAlternative {
-                    base: ::terapi_runtime::render::UrlBase::Fixed {
-                        scheme: "https",
-                        host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
-                    },
-                    rest: &[::terapi_runtime::render::Part::Lit("/v2")],
-                },
-            ],
-        }
-            .render()
+        ::terapi_runtime::spec::render_config_url(&SPEC, SPEC.base_url.as_ref(), config)
     }
     /// The token endpoint (`token_url`). As written in the catalog; may hold `${...}` placeholders.
     pub const TOKEN_URL: &::core::primitive::str = "https://api.personio.de/v2/auth/token";
     /// The token endpoint (`token_url`). Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it.
     pub fn token_url(
-        _config: &ConnectionConfig,
+        config: &ConnectionConfig,
     ) -> ::core::result::Result<
         ::terapi_runtime::__private::url::Url,
         ::terapi_runtime::RenderError,
     > {
-        ::terapi_runtime::render::UrlTemplate {
-            source: "https://api.personio.de/v2/auth/token",
-            alternatives: &[
-                ::terapi_runtime::render::UrlAlternative {
-                    base: ::terapi_runtime::render::UrlBase::Fixed {
-                        scheme: "https",
-                        host: &[::terapi_runtime::render::Part::Lit("api.personio.de")],
-                    },
-                    rest: &[::terapi_runtime::render::Part::Lit("/v2/auth/token")],
-                },
-            ],
-        }
-            .render()
+        ::terapi_runtime::spec::render_config_url(&SPEC, SPEC.token_url.as_ref(), config)
     }
-    static CONNECTION_CONFIG_PARAMS: [::terapi_runtime::ParamSpec; 2] = [
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("partnerId"),
-            optional: true,
-            secret: false,
-            rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("appId"),
-            optional: true,
-            secret: false,
-            rule: ::terapi_runtime::Rule::UpperSnakeCase,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-    ];
     /// The connection config of a Personio (v2) connection (`connection_config` in the catalog).
     ///
     /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
@@ -1252,7 +803,7 @@ pub mod personio_v2 {
     impl ConnectionConfig {
         /// The declared connection config params of `personio-v2`.
         pub fn params() -> &'static [::terapi_runtime::ParamSpec] {
-            &CONNECTION_CONFIG_PARAMS
+            &SPEC.config
         }
         /// Reads and validates the connection config of a JSON object: every problem (missing, empty, not a string, pattern, unknown param) is reported at once.
         pub fn from_json(
@@ -1260,7 +811,7 @@ pub mod personio_v2 {
         ) -> ::core::result::Result<Self, ::terapi_runtime::ValidationErrors> {
             let fields = ::terapi_runtime::Fields::read(
                 ::terapi_runtime::Section::ConnectionConfig,
-                &CONNECTION_CONFIG_PARAMS,
+                &SPEC.config,
                 value,
             )?;
             ::core::result::Result::Ok(Self {
@@ -1275,7 +826,7 @@ pub mod personio_v2 {
         ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
             ::terapi_runtime::Fields::validate(
                 ::terapi_runtime::Section::ConnectionConfig,
-                &CONNECTION_CONFIG_PARAMS,
+                &SPEC.config,
                 value,
             )
         }
@@ -1289,22 +840,18 @@ pub mod personio_v2 {
             Self::from_json(&value)
         }
     }
-    static CREDENTIALS_PARAMS: [::terapi_runtime::ParamSpec; 2] = [
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("client_id"),
-            optional: false,
-            secret: true,
-            rule: ::terapi_runtime::Rule::Any,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-        ::terapi_runtime::ParamSpec {
-            key: ::std::borrow::Cow::Borrowed("client_secret"),
-            optional: false,
-            secret: true,
-            rule: ::terapi_runtime::Rule::Any,
-            one_of: ::std::borrow::Cow::Borrowed(&[]),
-        },
-    ];
+    impl ::terapi_runtime::spec::SectionValues for ConnectionConfig {
+        fn value(
+            &self,
+            index: usize,
+        ) -> ::core::option::Option<&::core::primitive::str> {
+            match index {
+                0 => self.partner_id.as_deref(),
+                1 => self.app_id.as_deref(),
+                _ => ::core::option::Option::None,
+            }
+        }
+    }
     /// The credentials of a Personio (v2) connection (`credentials` in the catalog).
     ///
     /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
@@ -1338,7 +885,7 @@ pub mod personio_v2 {
     impl Credentials {
         /// The declared credentials params of `personio-v2`.
         pub fn params() -> &'static [::terapi_runtime::ParamSpec] {
-            &CREDENTIALS_PARAMS
+            &SPEC.credentials
         }
         /// Reads and validates the credentials of a JSON object: every problem (missing, empty, not a string, pattern, unknown param) is reported at once.
         pub fn from_json(
@@ -1346,7 +893,7 @@ pub mod personio_v2 {
         ) -> ::core::result::Result<Self, ::terapi_runtime::ValidationErrors> {
             let fields = ::terapi_runtime::Fields::read(
                 ::terapi_runtime::Section::Credentials,
-                &CREDENTIALS_PARAMS,
+                &SPEC.credentials,
                 value,
             )?;
             ::core::result::Result::Ok(Self {
@@ -1361,7 +908,7 @@ pub mod personio_v2 {
         ) -> ::core::result::Result<(), ::terapi_runtime::ValidationErrors> {
             ::terapi_runtime::Fields::validate(
                 ::terapi_runtime::Section::Credentials,
-                &CREDENTIALS_PARAMS,
+                &SPEC.credentials,
                 value,
             )
         }
@@ -1373,6 +920,18 @@ pub mod personio_v2 {
             value: ::terapi_runtime::__private::serde_json::Value,
         ) -> ::core::result::Result<Self, Self::Error> {
             Self::from_json(&value)
+        }
+    }
+    impl ::terapi_runtime::spec::SectionValues for Credentials {
+        fn value(
+            &self,
+            index: usize,
+        ) -> ::core::option::Option<&::core::primitive::str> {
+            match index {
+                0 => ::core::option::Option::Some(self.client_id.expose()),
+                1 => ::core::option::Option::Some(self.client_secret.expose()),
+                _ => ::core::option::Option::None,
+            }
         }
     }
     /// The headers to send with every proxied request (`proxy.headers`), with a fresh `RenderContext` (see `proxy_headers_with`).
@@ -1388,145 +947,17 @@ pub mod personio_v2 {
     /// The headers to send with every proxied request (`proxy.headers`), rendered with `cx`. Entries whose values are absent are left out; unsafe values are errors.
     pub fn proxy_headers_with(
         config: &ConnectionConfig,
-        _credentials: &Credentials,
+        credentials: &Credentials,
         cx: &::terapi_runtime::RenderContext<'_>,
     ) -> ::core::result::Result<
         ::terapi_runtime::Headers,
         ::terapi_runtime::RenderError,
     > {
-        let mut out = ::terapi_runtime::Headers::new();
-        out.push_rendered(
-            "x-personio-partner-id",
-            &[
-                &[
-                    ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
-                        param: "connectionConfig.partnerId",
-                        value: config.partner_id.as_deref(),
-                        secret: false,
-                        context: ::terapi_runtime::render::Context::Header,
-                    }),
-                ],
-            ],
-            cx,
-        )?;
-        out.push_rendered(
-            "x-personio-app-id",
-            &[
-                &[
-                    ::terapi_runtime::render::Part::Value(::terapi_runtime::render::Value {
-                        param: "connectionConfig.appId",
-                        value: config.app_id.as_deref(),
-                        secret: false,
-                        context: ::terapi_runtime::render::Context::Header,
-                    }),
-                ],
-            ],
-            cx,
-        )?;
-        ::core::result::Result::Ok(out)
-    }
-    /// What the runtime's HTTP client needs to know about this provider.
-    pub static CLIENT_SPEC: ::terapi_runtime::client::ClientSpec = ::terapi_runtime::client::ClientSpec {
-        key: ::std::borrow::Cow::Borrowed("personio-v2"),
-        auth_mode: ::terapi_runtime::AuthMode::OAuth2Cc,
-        body_format: ::terapi_runtime::client::BodyFormat::Form,
-        token_auth: ::terapi_runtime::client::TokenAuth::Body,
-        default_scope: ::core::option::Option::None,
-        paginate: ::core::option::Option::Some(::terapi_runtime::paginate::PaginateConfig {
-            kind: ::terapi_runtime::paginate::PageKind::Link,
-            limit_name: ::core::option::Option::Some(
-                ::std::borrow::Cow::Borrowed("limit"),
-            ),
-            response_path: ::core::option::Option::Some(
-                ::std::borrow::Cow::Borrowed("_data"),
-            ),
-            cursor_path: ::core::option::Option::None,
-            cursor_name: ::core::option::Option::None,
-            link_rel: ::core::option::Option::None,
-            link_path: ::core::option::Option::Some(
-                ::std::borrow::Cow::Borrowed("_meta.links.next.href"),
-            ),
-            offset_name: ::core::option::Option::None,
-            offset_start: 0i64,
-            offset_step: ::terapi_runtime::paginate::OffsetStep::ByResponseSize,
-            total_pages_path: ::core::option::Option::None,
-        }),
-        retry: ::terapi_runtime::client::RetrySpec {
-            at: ::std::borrow::Cow::Borrowed(&[]),
-            after: ::std::borrow::Cow::Borrowed(&[]),
-            remaining: ::core::option::Option::None,
-            error_code: ::core::option::Option::None,
-        },
-        verification: ::core::option::Option::None,
-        query_has_secret: false,
-        static_headers: true,
-    };
-    /// The config and credentials of a connection, bound to this provider's templates
-    /// for the runtime's HTTP client.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
-    pub struct Binding {
-        /// The connection config.
-        pub config: ConnectionConfig,
-        /// The credentials.
-        pub credentials: Credentials,
-    }
-    impl ::terapi_runtime::client::Binding for Binding {
-        fn spec(&self) -> &::terapi_runtime::client::ClientSpec {
-            &CLIENT_SPEC
-        }
-        fn base_url(
-            &self,
-        ) -> ::core::result::Result<
-            ::terapi_runtime::__private::url::Url,
-            ::terapi_runtime::RenderError,
-        > {
-            base_url(&self.config)
-        }
-        fn token_url(
-            &self,
-        ) -> ::core::option::Option<
-            ::core::result::Result<
-                ::terapi_runtime::__private::url::Url,
-                ::terapi_runtime::RenderError,
-            >,
-        > {
-            ::core::option::Option::Some(token_url(&self.config))
-        }
-        fn headers(
-            &self,
-            cx: &::terapi_runtime::RenderContext<'_>,
-        ) -> ::core::result::Result<
-            ::terapi_runtime::Headers,
-            ::terapi_runtime::RenderError,
-        > {
-            proxy_headers_with(&self.config, &self.credentials, cx)
-        }
-        fn token_params(
-            &self,
-            cx: &::terapi_runtime::RenderContext<'_>,
-        ) -> ::core::result::Result<
-            ::terapi_runtime::QueryParams,
-            ::terapi_runtime::RenderError,
-        > {
-            token_params_with(&self.config, &self.credentials, cx)
-        }
-        fn client_credentials(
-            &self,
-        ) -> ::core::option::Option<(&::core::primitive::str, &::core::primitive::str)> {
-            ::core::option::Option::Some((
-                self.credentials.client_id.expose(),
-                self.credentials.client_secret.expose(),
-            ))
-        }
-        fn secrets(&self) -> ::std::vec::Vec<&::core::primitive::str> {
-            [
-                ::core::option::Option::Some(self.credentials.client_id.expose()),
-                ::core::option::Option::Some(self.credentials.client_secret.expose()),
-            ]
-                .into_iter()
-                .flatten()
-                .collect()
-        }
+        let values = ::terapi_runtime::spec::Sections {
+            config,
+            credentials: ::core::option::Option::Some(credentials),
+        };
+        SPEC.render_named(&SPEC.headers, &values, cx)
     }
     /// The params of the token request (`token_params`), unencoded, with a fresh `RenderContext` (see `token_params_with`).
     pub fn token_params(
@@ -1540,62 +971,32 @@ pub mod personio_v2 {
     }
     /// The params of the token request (`token_params`), unencoded, rendered with `cx`. Entries whose values are absent are left out; unsafe values are errors.
     pub fn token_params_with(
-        _config: &ConnectionConfig,
-        _credentials: &Credentials,
+        config: &ConnectionConfig,
+        credentials: &Credentials,
         cx: &::terapi_runtime::RenderContext<'_>,
     ) -> ::core::result::Result<
         ::terapi_runtime::QueryParams,
         ::terapi_runtime::RenderError,
     > {
-        let mut out = ::terapi_runtime::QueryParams::new();
-        out.push_rendered(
-            "grant_type",
-            &[&[::terapi_runtime::render::Part::Lit("client_credentials")]],
-            cx,
-        )?;
-        ::core::result::Result::Ok(out)
+        let values = ::terapi_runtime::spec::Sections {
+            config,
+            credentials: ::core::option::Option::Some(credentials),
+        };
+        SPEC.render_named(&SPEC.token_params, &values, cx)
+    }
+    /// This provider as a type, for the runtime's generic items: its description and
+    /// its typed config and credentials.
+    #[derive(::core::fmt::Debug)]
+    pub enum Marker {}
+    impl ::terapi_runtime::spec::TypedProvider for Marker {
+        type Config = ConnectionConfig;
+        type Credentials = Credentials;
+        fn spec() -> &'static ::terapi_runtime::spec::ProviderSpec {
+            &SPEC
+        }
     }
     /// A connection to Personio (v2): the typed config and credentials, an HTTP client, and (for OAuth) the cached access token.
     ///
-    /// It dereferences to the runtime's `Connection`, which sends requests (`request`), paginates (`paginate`) and checks the credentials (`verify`).
-    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
-    pub struct Connection(::terapi_runtime::client::Connection);
-    impl Connection {
-        /// Connects with the default settings: renders and checks the URLs. No request
-        /// is sent until one is made (a token is requested with the first).
-        pub fn new(
-            config: ConnectionConfig,
-            credentials: Credentials,
-        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
-            Self::with_settings(
-                config,
-                credentials,
-                ::terapi_runtime::client::Settings::default(),
-            )
-        }
-        /// Connects with `settings` (timeouts, retries, the test-only origin override).
-        pub fn with_settings(
-            config: ConnectionConfig,
-            credentials: Credentials,
-            settings: ::terapi_runtime::client::Settings,
-        ) -> ::core::result::Result<Self, ::terapi_runtime::client::Error> {
-            ::terapi_runtime::client::Connection::with_settings(
-                    Binding { config, credentials },
-                    settings,
-                )
-                .map(Connection)
-        }
-    }
-    impl Connection {
-        /// The runtime's untyped connection.
-        pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
-            self.0
-        }
-    }
-    impl ::core::ops::Deref for Connection {
-        type Target = ::terapi_runtime::client::Connection;
-        fn deref(&self) -> &Self::Target {
-            &self.0
-        }
-    }
+    /// Made with `Connection::new(config, credentials)` or `with_settings`; it dereferences to the runtime's `Connection`, which sends requests (`request`), paginates (`paginate`) and checks the credentials (`verify`).
+    pub type Connection = ::terapi_runtime::client::TypedConnection<Marker>;
 }

@@ -48,33 +48,26 @@ fn loads_every_provider_of_the_catalog_sorted() {
 }
 
 #[test]
-fn params_and_client_settings_equal_the_generated_ones() {
+fn the_loaded_models_equal_the_generated_statics() {
     let loaded = loaded();
-    let cases = [
-        (
-            "personio",
-            personio::ConnectionConfig::params(),
-            personio::Credentials::params(),
-            &personio::CLIENT_SPEC,
-        ),
-        (
-            "personio-v2",
-            personio_v2::ConnectionConfig::params(),
-            personio_v2::Credentials::params(),
-            &personio_v2::CLIENT_SPEC,
-        ),
-        (
-            "personio-recruiting",
-            personio_recruiting::ConnectionConfig::params(),
-            personio_recruiting::Credentials::params(),
-            &personio_recruiting::CLIENT_SPEC,
-        ),
-    ];
-    for (key, config, credentials, client) in cases {
+    for (key, generated) in [
+        ("personio", &personio::SPEC),
+        ("personio-v2", &personio_v2::SPEC),
+        ("personio-recruiting", &personio_recruiting::SPEC),
+    ] {
         let spec = loaded.get(key).unwrap();
-        assert_eq!(&spec.config[..], config, "{key}: connection_config");
-        assert_eq!(&spec.credentials[..], credentials, "{key}: credentials");
-        assert_eq!(client_of(spec), client, "{key}: client");
+        assert_eq!(spec, &**generated, "{key}");
+        assert_eq!(
+            &spec.config[..],
+            personio_params(key).0,
+            "{key}: connection_config"
+        );
+        assert_eq!(
+            &spec.credentials[..],
+            personio_params(key).1,
+            "{key}: credentials"
+        );
+        client_of(spec);
     }
     let v1 = loaded.get("personio").unwrap();
     assert_eq!(v1.display_name, personio::DISPLAY_NAME);
@@ -85,6 +78,35 @@ fn params_and_client_settings_equal_the_generated_ones() {
         personio::BASE_URL,
         "the template as written"
     );
+    // A model that differs in one setting is not equal.
+    let mut changed = v1.clone();
+    if let ClientSupport::Supported(c) = &mut changed.client {
+        c.static_headers = !c.static_headers;
+    }
+    assert_ne!(&changed, &*personio::SPEC);
+}
+
+/// The typed modules' declared params.
+fn personio_params(
+    key: &str,
+) -> (
+    &'static [terapi_runtime::ParamSpec],
+    &'static [terapi_runtime::ParamSpec],
+) {
+    match key {
+        "personio" => (
+            personio::ConnectionConfig::params(),
+            personio::Credentials::params(),
+        ),
+        "personio-v2" => (
+            personio_v2::ConnectionConfig::params(),
+            personio_v2::Credentials::params(),
+        ),
+        _ => (
+            personio_recruiting::ConnectionConfig::params(),
+            personio_recruiting::Credentials::params(),
+        ),
+    }
 }
 
 #[test]
@@ -230,6 +252,47 @@ async fn a_loaded_provider_connects_and_pages_like_a_generated_one() {
     // Bad input: every problem of both objects, as for generated code.
     match Connection::from_json(spec, &json!({"partnerId": "acme"}), &json!({}), settings()) {
         Err(ConnectError::Invalid(errors)) => assert_eq!(errors.len(), 3, "{errors}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_provider_the_client_cannot_serve_is_validated_first_then_refused_with_its_reason() {
+    let catalog = r#"
+jwt-only:
+    display_name: JWT
+    auth_mode: JWT
+    docs: https://jwt.example/docs
+    proxy:
+        base_url: https://api.jwt.example
+    credentials:
+        privateKey:
+            type: string
+            title: Private key
+            description: The key.
+"#;
+    let loaded =
+        terapi_codegen::load(Path::new("jwt.yaml"), catalog, &Options::default()).expect("loads");
+    let spec = loaded.get("jwt-only").unwrap().clone();
+    let reason = match &spec.client {
+        ClientSupport::Unsupported(reason) => reason.to_string(),
+        other => panic!("{other:?}"),
+    };
+    // Invalid input: the validation errors, not the refusal.
+    match Connection::from_json(spec.clone(), &json!({}), &json!({}), Settings::new()) {
+        Err(ConnectError::Invalid(errors)) => assert_eq!(errors.len(), 1, "{errors}"),
+        other => panic!("{other:?}"),
+    }
+    // Valid input: refused, with the reason the model gives.
+    match Connection::from_json(
+        spec,
+        &json!({}),
+        &json!({"privateKey": "k"}),
+        Settings::new(),
+    ) {
+        Err(ConnectError::Connect(terapi_runtime::client::Error::Unsupported {
+            message, ..
+        })) => assert_eq!(message, reason),
         other => panic!("{other:?}"),
     }
 }

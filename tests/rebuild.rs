@@ -183,7 +183,11 @@ fn rebuilds_exactly_when_the_catalog_changes() {
         text.contains("pub department_id: ::std::string::String"),
         "new field missing"
     );
-    assert!(text.contains("\"x-department\""), "new header missing");
+    // The header is in the embedded description (JSON inside a string literal).
+    assert!(
+        text.contains(r#"\"name\":\"x-department\""#),
+        "new header missing"
+    );
 
     let broken = edited.replacen(
         "    connection_config:\n        departmentId:",

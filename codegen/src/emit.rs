@@ -6,16 +6,12 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 use terapi_runtime::Section;
-use terapi_runtime::render::Context;
-
-use terapi_runtime::render::NowToken;
 
 mod client;
+mod spec;
 
 use crate::doc;
-use crate::plan::{
-    NamedPlan, ParamPlan, PartPlan, Plan, ProviderPlan, RulePlan, UrlBasePlan, UrlPlan,
-};
+use crate::plan::{ParamPlan, Plan, ProviderPlan, RulePlan, UrlPlan};
 
 /// How the code is emitted. Paths are text (validated by the caller as Rust paths), so the
 /// options can be shared by the threads that emit modules in parallel.
@@ -360,6 +356,7 @@ impl Emitter<'_> {
 
     fn module_body(&self, p: &ProviderPlan<'_>) -> TokenStream {
         let rt = &self.rt;
+        let spec = crate::describe::provider(p);
         let variant = ident(&p.variant);
         let key = p.key;
         let display_name = p.display_name;
@@ -368,23 +365,20 @@ impl Emitter<'_> {
         let config = self.params_struct(p, Section::ConnectionConfig, &p.config);
         let credentials = self.params_struct(p, Section::Credentials, &p.credentials);
         let headers = self.named_fns(
-            p,
-            &p.headers,
+            "headers",
             ("proxy_headers", "proxy_headers_with", "Headers"),
             "The headers to send with every proxied request (`proxy.headers`)",
         );
         let query = (!p.query.is_empty()).then(|| {
             self.named_fns(
-                p,
-                &p.query,
+                "query",
                 ("proxy_query", "proxy_query_with", "QueryParams"),
                 "The query params to add to every proxied request (`proxy.query`), unencoded",
             )
         });
         let verification_headers = (!p.verification_headers.is_empty()).then(|| {
             self.named_fns(
-                p,
-                &p.verification_headers,
+                "verification_headers",
                 (
                     "verification_headers",
                     "verification_headers_with",
@@ -393,7 +387,15 @@ impl Emitter<'_> {
                 "The headers of the credential check (`proxy.verification.headers`)",
             )
         });
-        let urls: Vec<TokenStream> = p.urls.iter().map(|u| self.url_items(p, u)).collect();
+        let token_params = (!p.token_params.is_empty() && p.client.is_ok()).then(|| {
+            self.named_fns(
+                "token_params",
+                ("token_params", "token_params_with", "QueryParams"),
+                "The params of the token request (`token_params`), unencoded",
+            )
+        });
+        let urls: Vec<TokenStream> = p.urls.iter().map(|u| self.url_items(u)).collect();
+        let spec_static = self.spec_static(&spec);
         let client = self.client_items(p);
 
         quote! {
@@ -408,12 +410,14 @@ impl Emitter<'_> {
                 /// How the provider authenticates.
                 pub const AUTH_MODE: #rt::AuthMode = #rt::AuthMode::#mode;
 
+                #spec_static
                 #( #urls )*
                 #config
                 #credentials
                 #headers
                 #query
                 #verification_headers
+                #token_params
                 #client
         }
     }
@@ -428,12 +432,12 @@ impl Emitter<'_> {
         let (name, statics, what) = match section {
             Section::ConnectionConfig => (
                 ident("ConnectionConfig"),
-                ident("CONNECTION_CONFIG_PARAMS"),
+                quote!(SPEC.config),
                 "connection config",
             ),
             Section::Credentials => (
                 ident("Credentials"),
-                ident("CREDENTIALS_PARAMS"),
+                quote!(SPEC.credentials),
                 "credentials",
             ),
         };
@@ -441,32 +445,6 @@ impl Emitter<'_> {
             Section::ConnectionConfig => quote!(ConnectionConfig),
             Section::Credentials => quote!(Credentials),
         };
-        let count = proc_macro2::Literal::usize_unsuffixed(params.len());
-        let specs = params.iter().map(|param| {
-            let key = param.key;
-            let optional = param.optional;
-            let secret = param.secret;
-            let rule = match &param.rule {
-                RulePlan::Any => quote!(#rt::Rule::Any),
-                RulePlan::Pattern(written, t) if t.backtracking => {
-                    let regex = &t.regex;
-                    quote!(#rt::Rule::Pattern(#rt::Pattern::backtracking(#regex, #written)))
-                }
-                RulePlan::Pattern(written, t) if *written == t.regex => {
-                    let regex = &t.regex;
-                    quote!(#rt::Rule::Pattern(#rt::Pattern::new(#regex)))
-                }
-                RulePlan::Pattern(written, t) => {
-                    let regex = &t.regex;
-                    quote!(#rt::Rule::Pattern(#rt::Pattern::translated(#regex, #written)))
-                }
-                RulePlan::UpperSnakeCase => quote!(#rt::Rule::UpperSnakeCase),
-            };
-            let one_of = param.def.one_of.iter().flatten();
-            quote! {
-                #rt::ParamSpec { key: ::std::borrow::Cow::Borrowed(#key), optional: #optional, secret: #secret, rule: #rule, one_of: ::std::borrow::Cow::Borrowed(&[ #( ::std::borrow::Cow::Borrowed(#one_of) ),* ]) }
-            }
-        });
         let has_secret = params.iter().any(|param| param.secret);
         let fields = params.iter().map(|param| {
             let field = ident(&param.field);
@@ -501,6 +479,25 @@ impl Emitter<'_> {
             };
             quote! { #field: fields.#getter(#i), }
         });
+        let arms = params.iter().enumerate().map(|(i, param)| {
+            let i = proc_macro2::Literal::usize_unsuffixed(i);
+            let field = ident(&param.field);
+            let value = match (param.secret, param.optional) {
+                (false, false) => quote!(::core::option::Option::Some(self.#field.as_str())),
+                (false, true) => quote!(self.#field.as_deref()),
+                (true, false) => quote!(::core::option::Option::Some(self.#field.expose())),
+                (true, true) => quote!(self.#field.as_ref().map(#rt::Secret::expose)),
+            };
+            quote! { #i => #value, }
+        });
+        let (index, values) = if params.is_empty() {
+            (quote!(_index), quote!(::core::option::Option::None))
+        } else {
+            (
+                quote!(index),
+                quote!(match index { #( #arms )* _ => ::core::option::Option::None }),
+            )
+        };
         let fields_binding = if params.is_empty() {
             quote!(_fields)
         } else {
@@ -525,8 +522,6 @@ impl Emitter<'_> {
         );
         let statics_doc = format!(" The declared {what} params of `{}`.", p.key);
         quote! {
-            static #statics: [#rt::ParamSpec; #count] = [ #( #specs ),* ];
-
             #struct_doc
             #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, ::core::cmp::Eq)]
             #extra_derives
@@ -567,185 +562,24 @@ impl Emitter<'_> {
                     Self::from_json(&value)
                 }
             }
-        }
-    }
 
-    fn context(&self, context: &Context) -> TokenStream {
-        let rt = &self.rt;
-        let name = ident(&format!("{context:?}"));
-        quote!(#rt::render::Context::#name)
-    }
-
-    fn part(&self, p: &ProviderPlan<'_>, part: &PartPlan) -> TokenStream {
-        let rt = &self.rt;
-        match part {
-            PartPlan::Lit(text) => quote!(#rt::render::Part::Lit(#text)),
-            PartPlan::Param {
-                section,
-                index,
-                written,
-                context,
-            } => {
-                let value = self.param_value(p, *section, *index, written, context);
-                quote!(#rt::render::Part::Value(#value))
-            }
-            PartPlan::Var {
-                var,
-                written,
-                context,
-            } => {
-                let name = ident(&format!("{var:?}"));
-                let value = quote!(cx.var(&#rt::render::Var::#name).as_deref());
-                self.value(written, value, var.is_secret(), context)
-            }
-            PartPlan::Obtained {
-                name,
-                written,
-                context,
-            } => {
-                let value = quote!(cx.var(&#rt::render::Var::Obtained(#name)).as_deref());
-                self.value(written, value, true, context)
-            }
-            PartPlan::Now {
-                offset_seconds,
-                format,
-                written,
-                context,
-            } => {
-                let format = match format.as_deref().map(terapi_runtime::now::parse_format) {
-                    Some(Ok(tokens)) => {
-                        let tokens = tokens.iter().map(|t| match t {
-                            NowToken::Lit(text) => quote!(#rt::render::NowToken::Lit(#text)),
-                            other => {
-                                let name = ident(&format!("{other:?}"));
-                                quote!(#rt::render::NowToken::#name)
-                            }
-                        });
-                        quote!(::core::option::Option::Some(&[ #( #tokens ),* ]))
-                    }
-                    // Checked when the template was compiled.
-                    _ => quote!(::core::option::Option::None),
-                };
-                let offset = proc_macro2::Literal::i64_unsuffixed(*offset_seconds);
-                let value = quote! {
-                    cx.var(&#rt::render::Var::Now(#rt::render::NowSpec { offset_seconds: #offset, format: #format })).as_deref()
-                };
-                self.value(written, value, false, context)
-            }
-            PartPlan::Call {
-                func,
-                args,
-                context,
-            } => {
-                let name = ident(&format!("{func:?}"));
-                let args = args.iter().map(|arg| {
-                    let parts = arg.iter().map(|part| self.part(p, part));
-                    quote!(&[ #( #parts ),* ])
-                });
-                let context = self.context(context);
-                quote! {
-                    #rt::render::Part::Call(#rt::render::Call {
-                        func: #rt::render::Func::#name,
-                        args: &[ #( #args ),* ],
-                        context: #context,
-                    })
+            impl #rt::spec::SectionValues for #name {
+                fn value(&self, #index: usize) -> ::core::option::Option<&::core::primitive::str> {
+                    #values
                 }
             }
         }
     }
 
-    /// A `render::Value` for a declared param.
-    fn param_value(
-        &self,
-        p: &ProviderPlan<'_>,
-        section: Section,
-        index: usize,
-        written: &str,
-        context: &Context,
-    ) -> TokenStream {
-        let rt = &self.rt;
-        let (var, params) = match section {
-            Section::ConnectionConfig => (quote!(config), &p.config),
-            Section::Credentials => (quote!(credentials), &p.credentials),
-        };
-        let param = &params[index];
-        let field = ident(&param.field);
-        let value = match (param.secret, param.optional) {
-            (false, false) => quote!(::core::option::Option::Some(#var.#field.as_str())),
-            (false, true) => quote!(#var.#field.as_deref()),
-            (true, false) => quote!(::core::option::Option::Some(#var.#field.expose())),
-            (true, true) => quote!(#var.#field.as_ref().map(#rt::Secret::expose)),
-        };
-        self.value_struct(written, value, param.secret, context)
-    }
-
-    fn value_struct(
-        &self,
-        written: &str,
-        value: TokenStream,
-        secret: bool,
-        context: &Context,
-    ) -> TokenStream {
-        let rt = &self.rt;
-        let context = self.context(context);
-        quote! {
-            #rt::render::Value { param: #written, value: #value, secret: #secret, context: #context }
-        }
-    }
-
-    fn value(
-        &self,
-        written: &str,
-        value: TokenStream,
-        secret: bool,
-        context: &Context,
-    ) -> TokenStream {
-        let rt = &self.rt;
-        let value = self.value_struct(written, value, secret, context);
-        quote!(#rt::render::Part::Value(#value))
-    }
-
+    /// The plain and `_with` functions that render one of `SPEC`'s lists of templates.
     fn named_fns(
         &self,
-        p: &ProviderPlan<'_>,
-        named: &[NamedPlan],
+        field: &str,
         (plain, with, ty): (&str, &str, &str),
         what: &str,
     ) -> TokenStream {
         let rt = &self.rt;
-        let (plain, with, ty) = (ident(plain), ident(with), ident(ty));
-        let all: Vec<PartPlan> = named
-            .iter()
-            .flat_map(|n| n.alternatives.iter().flatten().cloned())
-            .collect();
-        let config = if PartPlan::uses(&all, Section::ConnectionConfig) {
-            quote!(config)
-        } else {
-            quote!(_config)
-        };
-        let credentials = if PartPlan::uses(&all, Section::Credentials) {
-            quote!(credentials)
-        } else {
-            quote!(_credentials)
-        };
-        let cx = if named.is_empty() {
-            quote!(_cx)
-        } else {
-            quote!(cx)
-        };
-        let pushes = named.iter().map(|n| {
-            let name = &n.name;
-            let alternatives = n.alternatives.iter().map(|alt| {
-                let parts = alt.iter().map(|part| self.part(p, part));
-                quote!(&[ #( #parts ),* ])
-            });
-            quote! { out.push_rendered(#name, &[ #( #alternatives ),* ], cx)?; }
-        });
-        let binding = if named.is_empty() {
-            quote!(out)
-        } else {
-            quote!(mut out)
-        };
+        let (field, plain, with, ty) = (ident(field), ident(plain), ident(with), ident(ty));
         let plain_doc = format!(" {what}, with a fresh `RenderContext` (see `{with}`).");
         let with_doc = format!(
             " {what}, rendered with `cx`. Entries whose values are absent are left out; unsafe values are errors."
@@ -761,78 +595,40 @@ impl Emitter<'_> {
 
             #[doc = #with_doc]
             pub fn #with(
-                #config: &ConnectionConfig,
-                #credentials: &Credentials,
-                #cx: &#rt::RenderContext<'_>,
+                config: &ConnectionConfig,
+                credentials: &Credentials,
+                cx: &#rt::RenderContext<'_>,
             ) -> ::core::result::Result<#rt::#ty, #rt::RenderError> {
-                let #binding = #rt::#ty::new();
-                #( #pushes )*
-                ::core::result::Result::Ok(out)
+                let values = #rt::spec::Sections { config, credentials: ::core::option::Option::Some(credentials) };
+                SPEC.render_named(&SPEC.#field, &values, cx)
             }
         }
     }
 
-    fn url_items(&self, p: &ProviderPlan<'_>, u: &UrlPlan) -> TokenStream {
+    /// A URL's template as a constant, and (when it can be rendered) its function.
+    fn url_items(&self, u: &UrlPlan) -> TokenStream {
         let rt = &self.rt;
         let const_name = ident(u.const_name);
         let fn_name = ident(u.fn_name);
         let source = &u.source;
-        let mut all = Vec::new();
         let what = u.what;
         let const_doc =
             format!(" {what} As written in the catalog; may hold `${{...}}` placeholders.");
-        let Some(alternatives) = &u.alternatives else {
-            return quote! {
-                #[doc = #const_doc]
-                pub const #const_name: &::core::primitive::str = #source;
-            };
-        };
-        let alternatives: Vec<TokenStream> = alternatives
-            .iter()
-            .map(|alt| {
-                all.extend(alt.rest.iter().cloned());
-                let base = match &alt.base {
-                    UrlBasePlan::Fixed { scheme, host } => {
-                        all.extend(host.iter().cloned());
-                        let host = host.iter().map(|part| self.part(p, part));
-                        quote!(#rt::render::UrlBase::Fixed { scheme: #scheme, host: &[ #( #host ),* ] })
-                    }
-                    UrlBasePlan::Param(part) => {
-                        all.push(part.clone());
-                        let value = match part {
-                            PartPlan::Param { section, index, written, context } => {
-                                self.param_value(p, *section, *index, written, context)
-                            }
-                            // The compiler only puts params in a URL base.
-                            _ => quote!(::core::compile_error!("terapi-codegen: a URL base that is not a param")),
-                        };
-                        quote!(#rt::render::UrlBase::Value(#value))
-                    }
-                };
-                let rest = alt.rest.iter().map(|part| self.part(p, part));
-                quote!(#rt::render::UrlAlternative { base: #base, rest: &[ #( #rest ),* ] })
-            })
-            .collect();
-        let config = if PartPlan::uses(&all, Section::ConnectionConfig) {
-            quote!(config)
-        } else {
-            quote!(_config)
-        };
-        let fn_doc = format!(
-            " {what} Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it."
-        );
+        let function = u.alternatives.is_some().then(|| {
+            let fn_doc = format!(
+                " {what} Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it."
+            );
+            quote! {
+                #[doc = #fn_doc]
+                pub fn #fn_name(config: &ConnectionConfig) -> ::core::result::Result<#rt::__private::url::Url, #rt::RenderError> {
+                    #rt::spec::render_config_url(&SPEC, SPEC.#fn_name.as_ref(), config)
+                }
+            }
+        });
         quote! {
             #[doc = #const_doc]
             pub const #const_name: &::core::primitive::str = #source;
-
-            #[doc = #fn_doc]
-            pub fn #fn_name(#config: &ConnectionConfig) -> ::core::result::Result<#rt::__private::url::Url, #rt::RenderError> {
-                #rt::render::UrlTemplate {
-                    source: #source,
-                    alternatives: &[ #( #alternatives ),* ],
-                }
-                .render()
-            }
+            #function
         }
     }
 }

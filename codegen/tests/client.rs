@@ -1,10 +1,19 @@
-//! What the generator emits for the runtime's HTTP client: the `CLIENT_SPEC` of each provider
-//! (token request, pagination, retry headers, verification), a `Connection` only for the
-//! providers the client can serve as the catalog describes them, and the reason otherwise.
+//! What the generator emits for the runtime's HTTP client. The client's settings (token
+//! request, pagination, retry headers, verification) and the params and templates it
+//! interprets live in each provider's description, checked here on the model that
+//! `terapi_codegen::load` builds from the same catalog (the generated `SPEC` holds the same
+//! model as JSON). The generated text is checked for what stays in it: the typed fields, the
+//! index-to-field mapping of `SectionValues`, a `Connection` only for the providers the
+//! client can serve as the catalog describes them, and the reason otherwise.
 
 use std::path::Path;
 
-use terapi_codegen::{Options, generate};
+use terapi_codegen::{Loaded, Options, generate, load};
+use terapi_runtime::paginate::PageKind;
+use terapi_runtime::spec::{
+    BodyFormat, ClientSpec, ClientSupport, NamedTemplate, ProviderSpec, TemplatePart, TokenAuth,
+};
+use terapi_runtime::{AuthMode, Section, Text};
 
 /// The generated code without any whitespace or trailing commas, so that assertions do not
 /// depend on how prettyplease breaks lines.
@@ -14,6 +23,82 @@ fn code(catalog: &str, options: &Options) -> String {
             .unwrap_or_else(|e| panic!("{e}"))
             .code,
     )
+}
+
+/// The model of the same catalog, as `load` builds it.
+fn model(catalog: &str, options: &Options) -> Loaded {
+    load(Path::new("providers.yaml"), catalog, options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn provider<'a>(loaded: &'a Loaded, key: &str) -> &'a ProviderSpec {
+    loaded
+        .get(key)
+        .unwrap_or_else(|| panic!("no provider `{key}` in the loaded model"))
+}
+
+/// The client settings of a provider the client can serve.
+fn supported(spec: &ProviderSpec) -> &ClientSpec {
+    match &spec.client {
+        ClientSupport::Supported(client) => client,
+        ClientSupport::Unsupported(reason) => {
+            panic!("`{}` is unsupported: {reason}", spec.key)
+        }
+    }
+}
+
+/// Why the client cannot serve a provider.
+fn unsupported(spec: &ProviderSpec) -> &str {
+    match &spec.client {
+        ClientSupport::Unsupported(reason) => reason,
+        ClientSupport::Supported(_) => panic!("`{}` is supported", spec.key),
+    }
+}
+
+/// The index of the credential `key`.
+fn credential(spec: &ProviderSpec, key: &str) -> usize {
+    spec.credentials
+        .iter()
+        .position(|p| p.key == key)
+        .unwrap_or_else(|| panic!("no credential `{key}` in `{}`", spec.key))
+}
+
+/// The keys of the params of `section` that are secrets.
+fn secret_keys(spec: &ProviderSpec, section: Section) -> Vec<&str> {
+    spec.params(section)
+        .iter()
+        .filter(|p| p.secret)
+        .map(|p| p.key.as_ref())
+        .collect()
+}
+
+/// The template of the header, query or token param `name`.
+fn named<'a>(list: &'a [NamedTemplate], name: &str) -> &'a NamedTemplate {
+    list.iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no `{name}` in {list:?}"))
+}
+
+/// The one part of a template that has one alternative of one part.
+fn single_part(template: &NamedTemplate) -> &TemplatePart {
+    match &*template.alternatives {
+        [parts] => match &**parts {
+            [part] => part,
+            _ => panic!("not one part: {template:?}"),
+        },
+        _ => panic!("not one alternative: {template:?}"),
+    }
+}
+
+/// Whether `part` is the whole value of the param `index` of `section`.
+fn is_param(part: &TemplatePart, want_section: Section, want_index: usize) -> bool {
+    matches!(
+        part,
+        TemplatePart::Param { section, index, .. } if *section == want_section && *index == want_index
+    )
+}
+
+fn texts(list: &[Text]) -> Vec<&str> {
+    list.iter().map(|t| t.as_ref()).collect()
 }
 
 fn squash(text: &str) -> String {
@@ -33,6 +118,28 @@ fn item(code: &str, start: &str, end: &str) -> String {
     let rest = &code[from..];
     let to = rest.find(&end).map_or(rest.len(), |i| i + end.len());
     rest[..to].to_owned()
+}
+
+/// The text of the provider module `name`: up to the next module, or the end.
+fn module(code: &str, name: &str) -> String {
+    let start = format!("pubmod{name}{{");
+    let from = code
+        .find(&start)
+        .unwrap_or_else(|| panic!("no `{start}` in:\n{code}"));
+    let rest = &code[from..];
+    let to = rest[start.len()..]
+        .find("pubmod")
+        .map_or(rest.len(), |i| i + start.len());
+    rest[..to].to_owned()
+}
+
+/// The `SectionValues` impl of a module's credentials: which field each index reads.
+fn credential_values(module: &str) -> String {
+    item(
+        module,
+        "impl ::terapi_runtime::spec::SectionValues for Credentials {",
+        "_ => ::core::option::Option::None",
+    )
 }
 
 fn assert_has(haystack: &str, needle: &str) {
@@ -133,77 +240,159 @@ user-pass:
 
 #[test]
 fn client_spec_carries_the_token_request_pagination_retry_and_verification() {
+    let loaded = model(CATALOG, &Options::default());
+    let spec = provider(&loaded, "hr-cc");
+    let client = supported(spec);
+    assert_eq!(client.key, "hr-cc");
+    assert_eq!(client.auth_mode, AuthMode::OAuth2Cc);
+    assert_eq!(client.body_format, BodyFormat::Json);
+    assert_eq!(client.token_auth, TokenAuth::Basic);
+    let paginate = client.paginate.as_ref().expect("proxy.paginate");
+    assert_eq!(paginate.kind, PageKind::Cursor);
+    assert_eq!(paginate.limit_name.as_deref(), Some("per_page"));
+    assert_eq!(paginate.response_path.as_deref(), Some("items"));
+    assert_eq!(paginate.cursor_path.as_deref(), Some("meta.next"));
+    assert_eq!(paginate.cursor_name.as_deref(), Some("after"));
+    assert_eq!(texts(&client.retry.at), ["x-ratelimit-reset"]);
+    assert_eq!(texts(&client.retry.after), ["x-retry-in"]);
+    assert_eq!(
+        client.retry.remaining.as_deref(),
+        Some("x-ratelimit-remaining")
+    );
+    assert_eq!(
+        client.retry.error_code.as_deref().map(texts),
+        Some(vec!["429", "5xx"])
+    );
+    let verification = client.verification.as_ref().expect("proxy.verification");
+    assert_eq!(verification.method, "POST");
+    assert_eq!(texts(&verification.endpoints), ["/me"]);
+    assert_eq!(verification.body.as_deref(), Some("{\"probe\":true}"));
+    assert!(!client.query_has_secret);
+
+    // Token params are compiled templates, in catalog order: a literal, a config value, a
+    // number as text.
+    let names: Vec<&str> = spec.token_params.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["grant_type", "audience", "max_age"]);
+    assert_eq!(
+        single_part(named(&spec.token_params, "grant_type")),
+        &TemplatePart::Lit("client_credentials".into())
+    );
+    let audience = spec
+        .config
+        .iter()
+        .position(|p| p.key == "audience")
+        .expect("the `audience` config param");
+    let part = single_part(named(&spec.token_params, "audience"));
+    assert!(
+        is_param(part, Section::ConnectionConfig, audience),
+        "{part:?}"
+    );
+    assert_eq!(
+        single_part(named(&spec.token_params, "max_age")),
+        &TemplatePart::Lit("3600".into())
+    );
     let code = code(CATALOG, &Options::default());
-    let spec = item(
-        &code,
-        "pub static CLIENT_SPEC: ::terapi_runtime::client::ClientSpec = ::terapi_runtime::client::ClientSpec { key: ::std::borrow::Cow::Borrowed(\"hr-cc\")",
-        "};",
-    );
-    for want in [
-        "auth_mode: ::terapi_runtime::AuthMode::OAuth2Cc",
-        "body_format: ::terapi_runtime::client::BodyFormat::Json",
-        "token_auth: ::terapi_runtime::client::TokenAuth::Basic",
-        "kind: ::terapi_runtime::paginate::PageKind::Cursor",
-        "limit_name: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(\"per_page\"))",
-        "response_path: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(\"items\"))",
-        "cursor_path: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(\"meta.next\"))",
-        "cursor_name: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(\"after\"))",
-        "at: ::std::borrow::Cow::Borrowed(&[::std::borrow::Cow::Borrowed(\"x-ratelimit-reset\")])",
-        "after: ::std::borrow::Cow::Borrowed(&[::std::borrow::Cow::Borrowed(\"x-retry-in\")])",
-        "remaining: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(\"x-ratelimit-remaining\"))",
-        "error_code: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(&[::std::borrow::Cow::Borrowed(\"429\"), ::std::borrow::Cow::Borrowed(\"5xx\")]))",
-        "method: ::std::borrow::Cow::Borrowed(\"POST\")",
-        "endpoints: ::std::borrow::Cow::Borrowed(&[::std::borrow::Cow::Borrowed(\"/me\")])",
-        "body: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(\"{\\\"probe\\\":true}\"))",
-        "query_has_secret: false",
-    ] {
-        assert_has(&spec, want);
-    }
-    // Token params are compiled templates: a literal, a config value, a number as text.
-    let params = item(
-        &code,
-        "pub fn token_params_with(",
-        "::core::result::Result::Ok(out) }",
-    );
-    assert_has(&params, "\"grant_type\"");
-    assert_has(&params, "config.audience.as_str()");
-    assert_has(&params, "Lit(\"3600\")");
+    let hr = module(&code, "hr_cc");
     assert_has(
-        &code,
-        "fn client_credentials(&self,) -> ::core::option::Option<(&::core::primitive::str, &::core::primitive::str)> { ::core::option::Option::Some((self.credentials.client_id.expose(), self.credentials.client_secret.expose(),)) }",
+        &item(&hr, "pub fn token_params_with(", "&values, cx)"),
+        "SPEC.render_named(&SPEC.token_params, &values, cx)",
+    );
+
+    // The OAuth client: the two secret credentials, read from their own fields.
+    let (id, secret) = spec
+        .credential_roles()
+        .client
+        .expect("an OAuth client among the credentials");
+    assert_eq!(spec.credentials[id].key, "client_id");
+    assert_eq!(spec.credentials[secret].key, "client_secret");
+    assert_eq!(
+        secret_keys(spec, Section::Credentials),
+        ["client_id", "client_secret"]
+    );
+    let values = credential_values(&hr);
+    assert_has(
+        &values,
+        &format!("{id} => ::core::option::Option::Some(self.client_id.expose()),"),
+    );
+    assert_has(
+        &values,
+        &format!("{secret} => ::core::option::Option::Some(self.client_secret.expose()),"),
     );
 }
 
 #[test]
 fn providers_the_client_cannot_serve_get_a_reason_instead_of_a_connection() {
+    const REASON: &str =
+        "the client implements API_KEY, BASIC, NONE and OAUTH2_CC; JWT is not implemented";
+    let loaded = model(CATALOG, &Options::default());
+    let spec = provider(&loaded, "jwt-only");
+    assert_eq!(unsupported(spec), REASON);
     let code = code(CATALOG, &Options::default());
-    let jwt = item(&code, "pub mod jwt_only {", "pub mod keyed {");
+    let jwt = module(&code, "jwt_only");
+    assert!(!jwt.contains("pubtypeConnection="), "{jwt}");
     assert!(!jwt.contains("pubstructConnection("), "{jwt}");
+    assert!(!jwt.contains("pubstructConnection{"), "{jwt}");
     assert_has(
         &jwt,
-        "pub const CLIENT_UNSUPPORTED: &::core::primitive::str = \"the client implements API_KEY, BASIC, NONE and OAUTH2_CC; JWT is not implemented\";",
+        &format!("pub const CLIENT_UNSUPPORTED: &::core::primitive::str = \"{REASON}\";"),
     );
-    // The crate-level connection validates first, then reports the same reason.
-    let root = item(&code, "Provider::JwtOnly => {", "}}");
-    assert_has(&root, "validated(");
-    assert_has(&root, "Error::Unsupported");
+    // A provider the client serves has its typed connection.
+    assert_has(
+        &module(&code, "keyed"),
+        "pub type Connection = ::terapi_runtime::client::TypedConnection<Marker>;",
+    );
+
+    // The crate-level connection hands the provider's description to the runtime's
+    // `Connection::from_json`, which validates first, then reports the same reason (the
+    // model's).
+    assert_has(&code, "Provider::JwtOnly => &jwt_only::SPEC,");
+    assert_has(
+        &item(&code, "pub fn from_json_with(", ".map(Connection)"),
+        "::terapi_runtime::client::Connection::from_json(provider.spec(),",
+    );
 }
 
 #[test]
 fn secrets_in_query_and_basic_credentials_are_marked_for_the_runtime() {
-    let code = code(CATALOG, &Options::default());
-    let keyed = item(&code, "pub mod keyed {", "pub mod user_pass {");
-    assert_has(&keyed, "query_has_secret: true");
-    assert_has(&keyed, "fn query(&self");
-    let basic = item(&code, "pub mod user_pass {", "pub struct Connection(");
+    let loaded = model(CATALOG, &Options::default());
+    let keyed = provider(&loaded, "keyed");
+    assert!(supported(keyed).query_has_secret);
+    let api_key = credential(keyed, "apiKey");
+    assert!(keyed.credentials[api_key].secret);
+    let names: Vec<&str> = keyed.query.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["api_key"]);
+    let part = single_part(named(&keyed.query, "api_key"));
+    assert!(is_param(part, Section::Credentials, api_key), "{part:?}");
+
     // Every credential is a secret unless it says `secret: false`: the username too.
+    let basic = provider(&loaded, "user-pass");
+    let (username, password) = basic
+        .credential_roles()
+        .basic
+        .expect("basic credentials among the credentials");
+    assert_eq!(basic.credentials[username].key, "username");
+    let password = password.expect("a password");
+    assert_eq!(basic.credentials[password].key, "password");
+    assert!(basic.credentials[password].optional);
+    assert_eq!(
+        secret_keys(basic, Section::Credentials),
+        ["username", "password"]
+    );
+    let code = code(CATALOG, &Options::default());
+    let up = module(&code, "user_pass");
+    assert_has(&up, "pub username: ::terapi_runtime::Secret,");
     assert_has(
-        &basic,
-        "::core::option::Option::Some((self.credentials.username.expose(), self.credentials.password.as_ref().map(::terapi_runtime::Secret::expose),))",
+        &up,
+        "pub password: ::core::option::Option<::terapi_runtime::Secret>,",
+    );
+    let values = credential_values(&up);
+    assert_has(
+        &values,
+        &format!("{username} => ::core::option::Option::Some(self.username.expose()),"),
     );
     assert_has(
-        &basic,
-        "[::core::option::Option::Some(self.credentials.username.expose()), self.credentials.password.as_ref().map(::terapi_runtime::Secret::expose),].into_iter().flatten().collect()",
+        &values,
+        &format!("{password} => self.password.as_ref().map(::terapi_runtime::Secret::expose),"),
     );
 }
 
@@ -250,26 +439,41 @@ cc-headers:
     proxy:
         base_url: https://api.cc.example
 "#;
-    let code = code(catalog, &Options::default());
-    let undeclared = item(&code, "pub mod cc_undeclared {", "pub struct Connection(");
+    let loaded = model(catalog, &Options::default());
+    let undeclared = provider(&loaded, "cc-undeclared");
     // Every OAUTH2_CC connection has an OAuth client, declared in the catalog or not.
-    assert_has(
-        &undeclared,
-        "key: ::std::borrow::Cow::Borrowed(\"client_id\"), optional: false, secret: true,",
+    let (id, secret) = undeclared
+        .credential_roles()
+        .client
+        .expect("an implied OAuth client");
+    for index in [id, secret] {
+        let param = &undeclared.credentials[index];
+        assert!(!param.optional, "{param:?}");
+        assert!(param.secret, "{param:?}");
+    }
+    assert_eq!(undeclared.credentials[id].key, "client_id");
+    assert_eq!(undeclared.credentials[secret].key, "client_secret");
+    assert_eq!(
+        supported(undeclared).default_scope.as_deref(),
+        Some("read,write")
     );
+    let code = code(catalog, &Options::default());
+    let cc = module(&code, "cc_undeclared");
+    assert_has(&cc, "pub client_id: ::terapi_runtime::Secret,");
+    assert_has(&cc, "pub client_secret: ::terapi_runtime::Secret,");
     assert_has(
-        &undeclared,
-        "key: ::std::borrow::Cow::Borrowed(\"client_secret\"), optional: false, secret: true,",
-    );
-    assert_has(&undeclared, "pub client_id: ::terapi_runtime::Secret,");
-    assert_has(
-        &undeclared,
-        "default_scope: ::core::option::Option::Some(::std::borrow::Cow::Borrowed(\"read,write\"))",
+        &cc,
+        "pub type Connection = ::terapi_runtime::client::TypedConnection<Marker>;",
     );
     // Token headers would be dropped: no connection rather than a wrong one.
-    let headers = item(&code, "pub mod cc_headers {", "pub mod cc_undeclared {");
-    assert!(!headers.contains("pubstructConnection("), "{headers}");
-    assert_has(&headers, "\"`token_headers` are not implemented\"");
+    const REASON: &str = "`token_headers` are not implemented";
+    assert_eq!(unsupported(provider(&loaded, "cc-headers")), REASON);
+    let headers = module(&code, "cc_headers");
+    assert!(!headers.contains("pubtypeConnection="), "{headers}");
+    assert_has(
+        &headers,
+        &format!("pub const CLIENT_UNSUPPORTED: &::core::primitive::str = \"{REASON}\";"),
+    );
 }
 
 #[test]
@@ -292,18 +496,31 @@ user-pass:
             title: Password
             description: The password.
 "#;
+    let loaded = model(catalog, &Options::default());
+    let spec = provider(&loaded, "user-pass");
+    let (username, password) = spec
+        .credential_roles()
+        .basic
+        .expect("basic credentials among the credentials");
+    let password = password.expect("a password");
+    assert_eq!(spec.credentials[username].key, "username");
+    assert_eq!(spec.credentials[password].key, "password");
+    assert!(!spec.credentials[password].optional);
+    // Only the password is kept out of errors and logs.
+    assert!(!spec.credentials[username].secret);
+    assert_eq!(secret_keys(spec, Section::Credentials), ["password"]);
+    assert!(secret_keys(spec, Section::ConnectionConfig).is_empty());
     let code = code(catalog, &Options::default());
-    let basic = item(&code, "pub mod user_pass {", "pub struct Connection(");
-    assert_has(&basic, "pub username: ::std::string::String,");
-    assert_has(&basic, "pub password: ::terapi_runtime::Secret,");
+    let up = module(&code, "user_pass");
+    assert_has(&up, "pub username: ::std::string::String,");
+    assert_has(&up, "pub password: ::terapi_runtime::Secret,");
+    let values = credential_values(&up);
     assert_has(
-        &basic,
-        "::core::option::Option::Some((self.credentials.username.as_str(), ::core::option::Option::Some(self.credentials.password.expose()),))",
+        &values,
+        &format!("{username} => ::core::option::Option::Some(self.username.as_str()),"),
     );
-    let secrets = item(&basic, "fn secrets(&self)", "}");
-    assert!(!secrets.contains("username"), "{secrets}");
-    assert!(
-        secrets.contains("self.credentials.password.expose()"),
-        "{secrets}"
+    assert_has(
+        &values,
+        &format!("{password} => ::core::option::Option::Some(self.password.expose()),"),
     );
 }

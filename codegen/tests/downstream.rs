@@ -353,7 +353,11 @@ fn build_rs_mode_rebuilds_exactly_when_the_catalog_changes() {
         text.contains("pub department_id: ::std::string::String"),
         "new field missing"
     );
-    assert!(text.contains("\"x-department\""), "new header missing");
+    // The header is in the embedded description (JSON inside a string literal).
+    assert!(
+        text.contains(r#"\"name\":\"x-department\""#),
+        "new header missing"
+    );
 
     // (d) A catalog error fails the build with a located diagnostic, not a panic.
     let broken = edited.replacen(

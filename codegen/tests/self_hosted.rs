@@ -4,7 +4,10 @@
 
 use std::path::Path;
 
-use terapi_codegen::{Options, generate};
+use terapi_codegen::{Options, load};
+use terapi_runtime::Section;
+use terapi_runtime::render::Context;
+use terapi_runtime::spec::{TemplatePart, UrlBase};
 
 fn catalog(pattern: &str, example: &str) -> String {
     format!(
@@ -32,20 +35,46 @@ fn catalog(pattern: &str, example: &str) -> String {
     )
 }
 
-fn context_of(pattern: &str, example: &str) -> &'static str {
-    let code = generate(
+/// The context the `host` config param lands in, in the host of every alternative of the
+/// loaded model's `proxy.base_url` (the generated `SPEC` holds the same model).
+fn context_of(pattern: &str, example: &str) -> Context {
+    let loaded = load(
         Path::new("p.yaml"),
         &catalog(pattern, example),
         &Options::default(),
     )
-    .unwrap_or_else(|e| panic!("{e}"))
-    .code;
-    if code.contains("render::Context::Authority") {
-        "Authority"
-    } else if code.contains("render::Context::Hostname") {
-        "Hostname"
-    } else {
-        panic!("no host context in:\n{code}")
+    .unwrap_or_else(|e| panic!("{e}"));
+    let spec = loaded.get("gitlab").expect("the provider `gitlab`");
+    let host = spec
+        .config
+        .iter()
+        .position(|p| p.key == "host")
+        .expect("the `host` config param");
+    let url = spec.base_url.as_ref().expect("proxy.base_url");
+    let alternatives = url
+        .alternatives
+        .as_ref()
+        .unwrap_or_else(|| panic!("no compiled alternatives: {url:?}"));
+    let mut contexts = Vec::new();
+    for alternative in alternatives.iter() {
+        let UrlBase::Fixed { host: parts, .. } = &alternative.base else {
+            panic!("not a fixed scheme and host: {url:?}");
+        };
+        for part in parts.iter() {
+            match part {
+                TemplatePart::Param {
+                    section: Section::ConnectionConfig,
+                    index,
+                    context,
+                    ..
+                } if *index == host => contexts.push(*context),
+                other => panic!("not the `host` param in the host: {other:?}"),
+            }
+        }
+    }
+    match contexts[..] {
+        [context] => context,
+        _ => panic!("not one host context: {contexts:?} in {url:?}"),
     }
 }
 
@@ -67,7 +96,11 @@ fn patterns_with_a_port_or_a_path_make_a_self_hosted_host() {
             "api.workos.com/scim/v2.0/acme",
         ),
     ] {
-        assert_eq!(context_of(pattern, example), "Authority", "{pattern}");
+        assert_eq!(
+            context_of(pattern, example),
+            Context::Authority,
+            "{pattern}"
+        );
     }
 }
 
@@ -82,6 +115,6 @@ fn host_name_patterns_stay_host_names() {
         // An example with a path that its own pattern rejects does not widen the context.
         (r"^[a-z.]+$", "git.example.com/x"),
     ] {
-        assert_eq!(context_of(pattern, example), "Hostname", "{pattern}");
+        assert_eq!(context_of(pattern, example), Context::Hostname, "{pattern}");
     }
 }

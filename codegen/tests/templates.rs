@@ -5,8 +5,9 @@
 //!   variables, bare params, secrets in query params and URLs, platform-filled params,
 //!   `${now...}` forms, checked-only strings, obtained credentials), each at its exact line
 //!   and column, with its severity, message and help;
-//! * the code emitted for each kind of template (functions, `${now:...}`, `A || B`, and every
-//!   URL context: whole base URL, host label, hostname, port, path segment, query);
+//! * the model of each kind of template (functions, `${now:...}`, `A || B`, and every URL
+//!   context: whole base URL, host label, hostname, port, path segment, query), as `load`
+//!   gives it and generated code embeds it;
 //! * rendering end to end through `terapi_runtime::render`, with the same `Part`s and
 //!   `UrlTemplate`s the emitter writes.
 //!
@@ -27,6 +28,7 @@ use terapi_codegen::{
 use terapi_runtime::render::{
     Call, Context, Func, NowSpec, NowToken, Part, UrlAlternative, UrlBase, UrlTemplate, Value, Var,
 };
+use terapi_runtime::spec::{NamedTemplate, ProviderSpec, UrlSpec};
 use terapi_runtime::{Headers, RenderContext, RenderError};
 
 // ---------------------------------------------------------------------------------------
@@ -112,91 +114,6 @@ fn module<'c>(code: &'c str, name: &str) -> &'c str {
     &rest[..end]
 }
 
-/// The code of `pub fn name(...) { ... }` inside `code` (up to the next `pub fn` or the end).
-fn function<'c>(code: &'c str, name: &str) -> &'c str {
-    let start = code
-        .find(&format!("pub fn {name}("))
-        .unwrap_or_else(|| panic!("no `pub fn {name}` in:\n{code}"));
-    let rest = &code[start..];
-    let end = rest[1..].find("pub fn ").map_or(rest.len(), |i| i + 1);
-    &rest[..end]
-}
-
-/// `code` without whitespace and without the trailing commas the formatter adds before a
-/// closing bracket, so that searches do not depend on line breaks.
-fn compact(code: &str) -> String {
-    let text: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    text.replace(",)", ")")
-        .replace(",]", "]")
-        .replace(",}", "}")
-}
-
-/// The second argument of `push_rendered("name", ARG, cx)` (the alternatives), compact.
-fn alternatives_of(code: &str, name: &str) -> String {
-    let code = compact(code);
-    let head = format!("push_rendered(\"{name}\",");
-    let start = code
-        .find(&head)
-        .unwrap_or_else(|| panic!("no header `{name}` in:\n{code}"))
-        + head.len();
-    let arg = &code[start..];
-    arg[..matching(arg)].to_owned()
-}
-
-/// The length of the bracketed text (`[...]`, `(...)`, `{...}`, optionally after `&`) that
-/// `text` starts with; string literals are skipped.
-fn matching(text: &str) -> usize {
-    let mut depth = 0usize;
-    let mut in_str = false;
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        if in_str {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '"' => in_str = true,
-            '[' | '(' | '{' => depth += 1,
-            ']' | ')' | '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return i + 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    panic!("unbalanced: {text}")
-}
-
-/// The top-level items of `&[a, b, ...]` (compact text), without a trailing empty item.
-fn items(list: &str) -> Vec<&str> {
-    let inner = list
-        .strip_prefix("&[")
-        .and_then(|l| l.strip_suffix(']'))
-        .unwrap_or_else(|| panic!("not a slice literal: {list}"));
-    let mut out = Vec::new();
-    let mut rest = inner;
-    while !rest.is_empty() {
-        let prefix = rest.find(['[', '(', '{', ',']).unwrap_or(rest.len());
-        let end = if rest[prefix..].starts_with(',') || prefix == rest.len() {
-            prefix
-        } else {
-            prefix + matching(&rest[prefix..])
-        };
-        // An item may continue after its brackets (`Part::Value(...)` is one bracket group).
-        let end = end + rest[end..].find(',').unwrap_or(rest.len() - end);
-        out.push(&rest[..end]);
-        rest = rest[end..].strip_prefix(',').unwrap_or("");
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------------------
 // Categories.
 // ---------------------------------------------------------------------------------------
@@ -274,16 +191,51 @@ fn with_pattern(pattern: &str) -> String {
     )
 }
 
-/// The compact `ParamSpec { key: "KEY", ... }` of a param in generated code.
-fn param_spec(code: &str, key: &str) -> String {
-    let code = compact(code);
-    let head = format!("ParamSpec{{key:\"{key}\"");
-    let start = code
-        .find(&head)
-        .unwrap_or_else(|| panic!("no ParamSpec for `{key}` in:\n{code}"))
-        + "ParamSpec".len();
-    let spec = &code[start..];
-    spec[..matching(spec)].to_owned()
+/// The model of provider `key` that `terapi_codegen::load` gives for `source` under
+/// `options`: what generated code embeds as `SPEC` (the equality of the two is proven in
+/// `codegen/tests/corpus.rs` and `tests/loaded.rs`).
+fn model_with(source: &str, options: &Options, key: &str) -> ProviderSpec {
+    terapi_codegen::load(Path::new("providers.yaml"), source, options)
+        .unwrap_or_else(|e| panic!("load failed:\n{e}"))
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| panic!("no provider `{key}`"))
+}
+
+fn model(source: &str, key: &str) -> ProviderSpec {
+    model_with(source, &Options::default(), key)
+}
+
+/// The declared param `key` of a model (connection config first).
+fn param<'s>(spec: &'s ProviderSpec, key: &str) -> &'s terapi_runtime::ParamSpec {
+    spec.config
+        .iter()
+        .chain(spec.credentials.iter())
+        .find(|p| p.key == key)
+        .unwrap_or_else(|| panic!("no param `{key}` in {spec:?}"))
+}
+
+/// The alternatives of the template `name` in `list`, each the `Debug` of its parts.
+fn alternatives_in(list: &[NamedTemplate], name: &str) -> Vec<String> {
+    let template = list
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no template `{name}` in {list:?}"));
+    template
+        .alternatives
+        .iter()
+        .map(|parts| format!("{:?}", &parts[..]))
+        .collect()
+}
+
+/// The alternatives of a URL of a model, each the `Debug` of its base and rest.
+fn url_alternatives(url: &Option<UrlSpec>) -> Vec<String> {
+    let url = url.as_ref().expect("the URL");
+    url.alternatives
+        .iter()
+        .flat_map(|alts| alts.iter())
+        .map(|alt| format!("{alt:?}"))
+        .collect()
 }
 
 const POLICY_HELP: &str =
@@ -309,19 +261,16 @@ fn lookaround_and_backreferences_run_on_the_backtracking_engine() {
         let generated = gen_with(&source, &options(PatternPolicy::Error))
             .unwrap_or_else(|e| panic!("{pattern}: generation failed:\n{e}"));
         assert!(generated.warnings.is_empty(), "{:?}", generated.warnings);
-        let spec = param_spec(&generated.code, "subdomain");
-        let literal = format!("{pattern:?}");
-        assert!(
-            spec.contains(&format!(
-                "rule:::terapi_runtime::Rule::Pattern(::terapi_runtime::Pattern::backtracking({literal},{literal}))"
-            )),
-            "{pattern}: {spec}"
+        let spec = model_with(&source, &options(PatternPolicy::Error), "acme");
+        assert_eq!(
+            param(&spec, "subdomain").rule,
+            terapi_runtime::Rule::Pattern(terapi_runtime::Pattern::backtracking(pattern, pattern)),
+            "{pattern}"
         );
         // The other param keeps the `regex` crate's engine.
-        let spec = param_spec(&generated.code, "apiKey");
-        assert!(
-            spec.contains("Rule::Pattern(::terapi_runtime::Pattern::new(\"^[A-Za-z0-9]+$\"))"),
-            "{spec}"
+        assert_eq!(
+            param(&spec, "apiKey").rule,
+            terapi_runtime::Rule::Pattern(terapi_runtime::Pattern::new("^[A-Za-z0-9]+$"))
         );
         // The runtime runs it as the catalog means it.
         let p = terapi_runtime::Pattern::backtracking(pattern, pattern);
@@ -373,15 +322,13 @@ fn unsupported_pattern_is_a_warning_and_dropped_with_skip() {
         .unwrap_or_else(|e| panic!("generation with `skip` failed:\n{e}"));
     assert_eq!(generated.warnings.len(), 1, "{:?}", generated.warnings);
     assert_eq!(generated.warnings[0].severity, Severity::Warning);
-    let spec = param_spec(&generated.code, "subdomain");
-    assert!(spec.contains("rule:::terapi_runtime::Rule::Any"), "{spec}");
-    assert!(!spec.contains("Pattern::"), "{spec}");
+    let spec = model_with(&source, &options(PatternPolicy::Skip), "acme");
+    assert_eq!(param(&spec, "subdomain").rule, terapi_runtime::Rule::Any);
     // The other param keeps its (valid) pattern.
-    let spec = param_spec(&generated.code, "apiKey");
-    assert!(
-        spec.contains("Rule::Pattern(::terapi_runtime::Pattern::"),
-        "{spec}"
-    );
+    assert!(matches!(
+        param(&spec, "apiKey").rule,
+        terapi_runtime::Rule::Pattern(_)
+    ));
     assert!(!generated.code.contains("[]a"), "{}", generated.code);
 }
 
@@ -398,9 +345,9 @@ fn invalid_pattern_under_both_policies() {
     assert_help(&d, POLICY_SKIP_HELP);
     let generated = gen_with(&source, &options(PatternPolicy::Skip))
         .unwrap_or_else(|e| panic!("generation with `skip` failed:\n{e}"));
-    let spec = param_spec(&generated.code, "subdomain");
-    assert!(spec.contains("rule:::terapi_runtime::Rule::Any"), "{spec}");
-    assert!(!spec.contains("Pattern::"), "{spec}");
+    assert!(!generated.code.contains("[a-"), "{}", generated.code);
+    let spec = model_with(&source, &options(PatternPolicy::Skip), "acme");
+    assert_eq!(param(&spec, "subdomain").rule, terapi_runtime::Rule::Any);
 
     // Denying both pattern rules leaves `invalid-pattern` as `lint` reports it.
     assert_eq!(
@@ -514,14 +461,12 @@ acme:
     assert_eq!(d.rule, Rule::BareVariable);
     // It is generated as the declared param.
     let code = gen_ok(src(yaml));
-    let base_url = compact(function(module(&code, "acme"), "base_url"));
+    assert!(module(&code, "acme").contains("pub fn base_url("), "{code}");
+    let base_url = url_alternatives(&model(src(yaml), "acme").base_url);
+    assert_eq!(base_url.len(), 1, "{base_url:?}");
     assert!(
-        base_url.contains("param:\"connectionConfig.subdomain\",value:::core::option::Option::Some(config.subdomain.as_str())"),
-        "{base_url}"
-    );
-    assert!(
-        base_url.contains("context:::terapi_runtime::render::Context::HostLabel"),
-        "{base_url}"
+        base_url[0].contains("Param { section: ConnectionConfig, index: 0, written: \"connectionConfig.subdomain\", context: HostLabel }"),
+        "{base_url:?}"
     );
 }
 
@@ -593,12 +538,17 @@ acme:
     assert_help(&d, "prefer a header if the API accepts one");
     // Still generated: the query param is how this API takes its key.
     let code = gen_ok(src(yaml));
-    let query = compact(function(module(&code, "acme"), "proxy_query_with"));
-    assert!(query.contains("push_rendered(\"api_key\""), "{query}");
     assert!(
-        query.contains("context:::terapi_runtime::render::Context::Query"),
-        "{query}"
+        module(&code, "acme").contains("pub fn proxy_query_with("),
+        "{code}"
     );
+    let spec = model(src(yaml), "acme");
+    let query = alternatives_in(&spec.query, "api_key");
+    assert_eq!(
+        query,
+        ["[Param { section: Credentials, index: 0, written: \"apiKey\", context: Query }]"]
+    );
+    assert!(param(&spec, "apiKey").secret);
 }
 
 #[test]
@@ -664,12 +614,12 @@ acme:
 
 /// Asserts that `code` has `instance_url` as an optional param filled by the platform, and
 /// renders the `x-instance` header from it.
-fn assert_platform_filled_instance_url(code: &str) {
+fn assert_platform_filled_instance_url(code: &str, spec: &ProviderSpec) {
     let acme = module(code, "acme");
-    let compact_acme = compact(acme);
+    let instance_url = param(spec, "instance_url");
     assert!(
-        compact_acme.contains("key:\"instance_url\",optional:true,secret:false,"),
-        "{acme}"
+        instance_url.optional && !instance_url.secret,
+        "{instance_url:?}"
     );
     assert!(
         acme.contains("pub instance_url: ::core::option::Option<::std::string::String>,"),
@@ -679,18 +629,19 @@ fn assert_platform_filled_instance_url(code: &str) {
         acme.contains("/// Filled by the platform (from the token response, the OAuth callback or a script); not declared in the catalog, and not required."),
         "{acme}"
     );
-    let headers = compact(function(acme, "proxy_headers_with"));
-    assert!(
-        headers.contains("push_rendered(\"authorization\""),
-        "{headers}"
-    );
-    assert!(
-        headers.contains("push_rendered(\"x-instance\""),
-        "{headers}"
-    );
-    assert!(
-        headers.contains("param:\"connectionConfig.instance_url\",value:config.instance_url.as_deref(),secret:false,context:::terapi_runtime::render::Context::Header"),
-        "{headers}"
+    assert!(acme.contains("pub fn proxy_headers_with("), "{acme}");
+    let names: Vec<&str> = spec.headers.iter().map(|h| h.name.as_ref()).collect();
+    assert_eq!(names, ["authorization", "x-instance"]);
+    let index = spec
+        .config
+        .iter()
+        .position(|p| p.key == "instance_url")
+        .unwrap();
+    assert_eq!(
+        alternatives_in(&spec.headers, "x-instance"),
+        [format!(
+            "[Param {{ section: ConnectionConfig, index: {index}, written: \"connectionConfig.instance_url\", context: Header }}]"
+        )]
     );
 }
 
@@ -699,7 +650,7 @@ fn metadata_param_in_a_header_is_an_optional_param_and_generates() {
     // Filled by the platform at run time: not an undeclared param, and not required.
     let ds = diagnostics(src(METADATA));
     assert!(ds.is_empty(), "{}", dump(&ds));
-    assert_platform_filled_instance_url(&gen_ok(src(METADATA)));
+    assert_platform_filled_instance_url(&gen_ok(src(METADATA)), &model(src(METADATA), "acme"));
 }
 
 #[test]
@@ -718,11 +669,9 @@ fn metadata_param_of_an_older_format_catalog_is_optional_too() {
     assert_at(d, Severity::Note, 1, 1);
     assert_eq!(d.rule, Rule::OlderFormat);
     let code = gen_ok(src(&older));
-    assert_platform_filled_instance_url(&code);
-    assert!(
-        compact(module(&code, "acme")).contains("key:\"subdomain\",optional:false,"),
-        "{code}"
-    );
+    let spec = model(src(&older), "acme");
+    assert_platform_filled_instance_url(&code, &spec);
+    assert!(!param(&spec, "subdomain").optional, "{spec:?}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -875,12 +824,15 @@ acme:
     let ds = diagnostics(src(two_step));
     assert!(ds.is_empty(), "{}", dump(&ds));
     let code = gen_ok(src(two_step));
-    let headers = compact(function(module(&code, "acme"), "proxy_headers_with"));
     assert!(
-        headers.contains(
-            "param:\"credentials.token\",value:cx.var(&::terapi_runtime::render::Var::Obtained(\"token\")).as_deref(),secret:true,context:::terapi_runtime::render::Context::Header"
-        ),
-        "{headers}"
+        module(&code, "acme").contains("pub fn proxy_headers_with("),
+        "{code}"
+    );
+    assert_eq!(
+        alternatives_in(&model(src(two_step), "acme").headers, "authorization"),
+        [
+            "[Lit(\"Bearer \"), Obtained { name: \"token\", written: \"credentials.token\", context: Header }]"
+        ]
     );
 
     let api_key = r#"
@@ -1036,8 +988,6 @@ fallback:
             description: The key.
 "#;
 
-const RT: &str = "::terapi_runtime::render::";
-
 /// The generated code of [`TEMPLATES`] (checked to be clean first).
 fn templates_code() -> String {
     let ds = diagnostics(src(TEMPLATES));
@@ -1045,143 +995,140 @@ fn templates_code() -> String {
     gen_ok(src(TEMPLATES))
 }
 
+/// The model of provider `key` of [`TEMPLATES`].
+fn templates_model(key: &str) -> ProviderSpec {
+    model(src(TEMPLATES), key)
+}
+
 #[test]
 fn base64_call_emits_func_base64_with_raw_arguments() {
     let code = templates_code();
-    let alts = alternatives_of(
-        function(module(&code, "basic"), "proxy_headers_with"),
-        "authorization",
-    );
-    let alts = items(&alts);
+    assert!(module(&code, "basic").contains("pub fn proxy_headers_with("));
+    let spec = templates_model("basic");
+    let alts = alternatives_in(&spec.headers, "authorization");
     assert_eq!(alts.len(), 1, "{alts:?}");
-    let parts = items(alts[0]);
-    assert_eq!(parts.len(), 2, "{parts:?}");
-    // `Basic ` without its space: the compact form drops all whitespace.
-    assert_eq!(parts[0], format!("{RT}Part::Lit(\"Basic\")"));
-    assert!(
-        parts[1].starts_with(&format!("{RT}Part::Call({RT}Call{{func:{RT}Func::Base64,")),
-        "{}",
-        parts[1]
+    let (username, password) = (
+        spec.credentials
+            .iter()
+            .position(|p| p.key == "username")
+            .unwrap(),
+        spec.credentials
+            .iter()
+            .position(|p| p.key == "password")
+            .unwrap(),
     );
-    let call = parts[1];
-    for want in [
-        // Every credential is a secret unless it says `secret: false`.
-        "param:\"credentials.username\",value:::core::option::Option::Some(credentials.username.expose()),secret:true,context:::terapi_runtime::render::Context::Raw",
-        "Part::Lit(\":\")",
-        "param:\"credentials.password\",value:::core::option::Option::Some(credentials.password.expose()),secret:true,context:::terapi_runtime::render::Context::Raw",
-    ] {
-        assert!(call.contains(want), "{want} not in {call}");
-    }
-    // The call's result lands in the header.
-    assert!(
-        call.ends_with(&format!("context:{RT}Context::Header}})")),
-        "{call}"
+    // The arguments are raw; the call's result lands in the header.
+    assert_eq!(
+        alts[0],
+        format!(
+            "[Lit(\"Basic \"), Call {{ func: Base64, args: [[Param {{ section: Credentials, index: {username}, written: \"credentials.username\", context: Raw }}, Lit(\":\"), Param {{ section: Credentials, index: {password}, written: \"credentials.password\", context: Raw }}]], context: Header }}]"
+        )
     );
+    // Every credential is a secret unless it says `secret: false`.
+    assert!(param(&spec, "username").secret && param(&spec, "password").secret);
 }
 
 #[test]
 fn now_formats_emit_now_tokens() {
-    let code = templates_code();
-    let headers = function(module(&code, "basic"), "proxy_headers_with");
-    let date = alternatives_of(headers, "x-date");
-    assert!(
-        date.contains(&format!(
-            "{RT}NowSpec{{offset_seconds:0,format:::core::option::Option::Some(&[{RT}NowToken::Year4,{RT}NowToken::Lit(\"-\"),{RT}NowToken::Month2,{RT}NowToken::Lit(\"-\"),{RT}NowToken::Day2])}}"
-        )),
-        "{date}"
+    let spec = templates_model("basic");
+    assert_eq!(
+        alternatives_in(&spec.headers, "x-date"),
+        [
+            "[Now { offset_seconds: 0, format: Some(\"YYYY-MM-DD\"), written: \"now:YYYY-MM-DD\", context: Header }]"
+        ]
     );
-    assert!(date.contains("param:\"now:YYYY-MM-DD\""), "{date}");
-    let expires = alternatives_of(headers, "x-expires");
+    let expires = alternatives_in(&spec.headers, "x-expires");
     assert!(
-        expires.contains(&format!(
-            "{RT}NowSpec{{offset_seconds:60,format:::core::option::Option::Some(&[{RT}NowToken::UnixSeconds])}}"
-        )),
-        "{expires}"
+        expires[0].contains("Now { offset_seconds: 60, format: Some(\"X\")"),
+        "{expires:?}"
+    );
+    // The formats the model keeps parse into the runtime's tokens.
+    assert_eq!(
+        terapi_runtime::now::parse_format("YYYY-MM-DD").unwrap(),
+        [
+            NowToken::Year4,
+            NowToken::Lit("-"),
+            NowToken::Month2,
+            NowToken::Lit("-"),
+            NowToken::Day2
+        ]
+    );
+    assert_eq!(
+        terapi_runtime::now::parse_format("X").unwrap(),
+        [NowToken::UnixSeconds]
     );
 }
 
 #[test]
 fn fallback_header_emits_two_alternatives() {
-    let code = templates_code();
-    let alts = alternatives_of(
-        function(module(&code, "basic"), "proxy_headers_with"),
-        "notion-version",
+    let spec = templates_model("basic");
+    let version = spec.config.iter().position(|p| p.key == "version").unwrap();
+    assert_eq!(
+        alternatives_in(&spec.headers, "notion-version"),
+        [
+            format!(
+                "[Param {{ section: ConnectionConfig, index: {version}, written: \"connectionConfig.version\", context: Header }}]"
+            ),
+            "[Lit(\"2022-06-28\")]".to_owned(),
+        ]
     );
-    let alts = items(&alts);
-    assert_eq!(alts.len(), 2, "{alts:?}");
-    assert!(
-        alts[0].contains("param:\"connectionConfig.version\",value:config.version.as_deref(),secret:false,context:::terapi_runtime::render::Context::Header"),
-        "{}",
-        alts[0]
-    );
-    assert_eq!(alts[1], format!("&[{RT}Part::Lit(\"2022-06-28\")]"));
+    assert!(param(&spec, "version").optional);
 }
 
 #[test]
 fn whole_base_url_param_emits_url_base_value() {
-    let code = templates_code();
-    let f = compact(function(module(&code, "basic"), "base_url"));
-    assert!(
-        f.contains(&format!(
-            "base:{RT}UrlBase::Value({RT}Value{{param:\"connectionConfig.instance_url\",value:::core::option::Option::Some(config.instance_url.as_str()),secret:false,context:{RT}Context::Url}}),rest:&[{RT}Part::Lit(\"/api\")]"
-        )),
-        "{f}"
+    let spec = templates_model("basic");
+    let index = spec
+        .config
+        .iter()
+        .position(|p| p.key == "instance_url")
+        .unwrap();
+    assert_eq!(
+        url_alternatives(&spec.base_url),
+        [format!(
+            "UrlAlternative {{ base: Param(Param {{ section: ConnectionConfig, index: {index}, written: \"connectionConfig.instance_url\", context: Url }}), rest: [Lit(\"/api\")] }}"
+        )]
     );
 }
 
 #[test]
 fn url_contexts_are_emitted_for_where_each_value_lands() {
-    let code = templates_code();
-    let url = |provider: &str| compact(function(module(&code, provider), "base_url"));
+    let url = |provider: &str| url_alternatives(&templates_model(provider).base_url);
 
-    let f = url("zendesk");
-    assert!(
-        f.contains(&format!(
-            "base:{RT}UrlBase::Fixed{{scheme:\"https\",host:&[{RT}Part::Value({RT}Value{{param:\"connectionConfig.subdomain\",value:::core::option::Option::Some(config.subdomain.as_str()),secret:false,context:{RT}Context::HostLabel}}),{RT}Part::Lit(\".zendesk.com\")]}}"
-        )),
-        "{f}"
+    assert_eq!(
+        url("zendesk"),
+        [
+            "UrlAlternative { base: Fixed { scheme: \"https\", host: [Param { section: ConnectionConfig, index: 0, written: \"connectionConfig.subdomain\", context: HostLabel }, Lit(\".zendesk.com\")] }, rest: [] }"
+        ]
     );
 
     let f = url("selfhosted");
-    assert!(f.contains(&format!("context:{RT}Context::Hostname")), "{f}");
-    assert!(!f.contains("Context::HostLabel"), "{f}");
+    assert!(f[0].contains("context: Hostname"), "{f:?}");
+    assert!(!f[0].contains("HostLabel"), "{f:?}");
 
     let f = url("porty");
     assert!(
-        f.contains(&format!(
-            "host:&[{RT}Part::Lit(\"api.x.com\")]}},rest:&[{RT}Part::Lit(\":\"),{RT}Part::Value({RT}Value{{param:\"connectionConfig.port\",value:::core::option::Option::Some(config.port.as_str()),secret:false,context:{RT}Context::Port}}),{RT}Part::Lit(\"/v1\")]"
-        )),
-        "{f}"
+        f[0].contains("host: [Lit(\"api.x.com\")] }, rest: [Lit(\":\"), Param { section: ConnectionConfig, index: 0, written: \"connectionConfig.port\", context: Port }, Lit(\"/v1\")]"),
+        "{f:?}"
     );
 
     let f = url("paths");
     assert!(
-        f.contains(&format!(
-            "rest:&[{RT}Part::Lit(\"/v1/\"),{RT}Part::Value({RT}Value{{param:\"connectionConfig.account\",value:::core::option::Option::Some(config.account.as_str()),secret:false,context:{RT}Context::PathSegment}}),{RT}Part::Lit(\"/items?region=\"),{RT}Part::Value({RT}Value{{param:\"connectionConfig.region\",value:::core::option::Option::Some(config.region.as_str()),secret:false,context:{RT}Context::Query}})]"
-        )),
-        "{f}"
+        f[0].contains("rest: [Lit(\"/v1/\"), Param { section: ConnectionConfig, index: 0, written: \"connectionConfig.account\", context: PathSegment }, Lit(\"/items?region=\"), Param { section: ConnectionConfig, index: 1, written: \"connectionConfig.region\", context: Query }]"),
+        "{f:?}"
     );
 
     let f = url("fallback");
-    let alternatives = f
-        .find("alternatives:")
-        .map(|i| &f[i + "alternatives:".len()..])
-        .expect("alternatives");
-    let alternatives = items(&alternatives[..matching(alternatives)]);
-    assert_eq!(alternatives.len(), 2, "{alternatives:?}");
+    assert_eq!(f.len(), 2, "{f:?}");
     assert!(
-        alternatives[0].contains(&format!(
-            "param:\"connectionConfig.hostname\",value:config.hostname.as_deref(),secret:false,context:{RT}Context::Hostname"
-        )),
+        f[0].contains("Param { section: ConnectionConfig, index: 0, written: \"connectionConfig.hostname\", context: Hostname }"),
         "{}",
-        alternatives[0]
+        f[0]
     );
     assert!(
-        alternatives[1].contains(&format!(
-            "host:&[{RT}Part::Lit(\"api.x.com\")]}},rest:&[{RT}Part::Lit(\"/v1\")]"
-        )),
+        f[1].contains("host: [Lit(\"api.x.com\")] }, rest: [Lit(\"/v1\")]"),
         "{}",
-        alternatives[1]
+        f[1]
     );
 }
 

@@ -182,6 +182,21 @@ fn uri_encode(s: &str, encode_slash: bool) -> String {
     out
 }
 
+/// A function travels as its template name (`base64Encode`).
+impl serde::Serialize for Func {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Func {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Func::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown template function `{name}`")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use url::Url;
 use crate::validate::Text;
 
 /// How pages follow each other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PageKind {
     /// `offset`: a number in the query, advanced by one page or by the records received.
     Offset,
@@ -23,7 +23,7 @@ pub enum PageKind {
 }
 
 /// How an offset advances (`offset_calculation_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OffsetStep {
     /// By one per page (`per-page`: the offset is a page number).
     PerPage,
@@ -33,7 +33,7 @@ pub enum OffsetStep {
 
 /// A provider's pagination, as generated from `proxy.paginate` (a constant of generated
 /// code, or owned when the catalog was loaded at run time).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PaginateConfig {
     /// The kind.
     pub kind: PageKind,

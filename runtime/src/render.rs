@@ -16,7 +16,7 @@ pub use crate::now::{NowSpec, NowToken};
 use crate::{now, rules};
 
 /// Where in a request a template value lands, which decides how it is checked or escaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum Context {
     /// An HTTP header value: printable ASCII only.
@@ -402,24 +402,33 @@ pub enum Var<'a> {
     Obtained(&'a str),
 }
 
+/// The variables a bare template name stands for.
+const NAMED_VARS: &[(&str, Var<'static>)] = &[
+    ("accessToken", Var::AccessToken),
+    ("clientId", Var::ClientId),
+    ("clientSecret", Var::ClientSecret),
+    ("random", Var::Random),
+    ("method", Var::Method),
+    ("endpoint", Var::Endpoint),
+    ("host", Var::Host),
+    ("path", Var::Path),
+    ("params", Var::Params),
+    ("urlCanonicalParams", Var::UrlCanonicalParams),
+    ("bodyCanonicalParams", Var::BodyCanonicalParams),
+    ("contentType", Var::ContentType),
+];
+
 impl Var<'static> {
     /// The variable a bare template name stands for (`now` forms excluded).
     pub fn from_name(name: &str) -> Option<Var<'static>> {
-        Some(match name {
-            "accessToken" => Var::AccessToken,
-            "clientId" => Var::ClientId,
-            "clientSecret" => Var::ClientSecret,
-            "random" => Var::Random,
-            "method" => Var::Method,
-            "endpoint" => Var::Endpoint,
-            "host" => Var::Host,
-            "path" => Var::Path,
-            "params" => Var::Params,
-            "urlCanonicalParams" => Var::UrlCanonicalParams,
-            "bodyCanonicalParams" => Var::BodyCanonicalParams,
-            "contentType" => Var::ContentType,
-            _ => return None,
-        })
+        NAMED_VARS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
+impl Var<'_> {
+    /// The bare template name of the variable; `None` for `now` forms and obtained fields.
+    pub fn name(&self) -> Option<&'static str> {
+        NAMED_VARS.iter().find(|(_, v)| v == self).map(|(n, _)| *n)
     }
 }
 

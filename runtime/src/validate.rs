@@ -12,7 +12,7 @@ use crate::rules;
 use crate::secret::Secret;
 
 /// Which group of params an input belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Section {
     /// `connection_config`: per-connection settings such as a company id.
     ConnectionConfig,
@@ -158,6 +158,20 @@ impl PartialEq for Pattern {
 impl Eq for Pattern {}
 
 /// The pattern as written, then what runs when that differs.
+/// A pattern travels as `[written, regex, backtracking]`.
+impl serde::Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (&*self.written, &*self.regex, self.backtracking).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (written, regex, backtracking) = <(String, String, bool)>::deserialize(d)?;
+        Ok(Pattern::owned(regex, written, backtracking))
+    }
+}
+
 impl fmt::Debug for Pattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut t = f.debug_tuple("Pattern");
@@ -173,7 +187,7 @@ impl fmt::Debug for Pattern {
 }
 
 /// The check a param's value must pass besides being a non-empty string.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 // Rules live in statics (and in loaded descriptions) and are not moved; a `Box` would keep
 // the compiled pattern out of a `static`.
@@ -188,7 +202,7 @@ pub enum Rule {
 }
 
 /// One declared param, as generated from providers.yaml.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParamSpec {
     /// The key as written in providers.yaml, e.g. `partnerId`.
     pub key: Text,
@@ -199,6 +213,7 @@ pub struct ParamSpec {
     /// The check on the value.
     pub rule: Rule,
     /// The allowed values (`enum` in providers.yaml); empty for any value.
+    #[serde(default, skip_serializing_if = "<[Text]>::is_empty")]
     pub one_of: List<Text>,
 }
 

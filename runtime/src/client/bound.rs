@@ -115,3 +115,61 @@ fn missing_url(what: &str) -> RenderError {
         param: what.to_owned(),
     }
 }
+
+/// A connection to one generated provider, made from its typed config and credentials: what
+/// a generated module's `Connection` is. It dereferences to the runtime's [`Connection`](super::Connection).
+pub struct TypedConnection<P> {
+    inner: super::Connection,
+    provider: std::marker::PhantomData<fn() -> P>,
+}
+
+impl<P: crate::spec::TypedProvider> TypedConnection<P> {
+    /// Connects with the default settings: renders and checks the URLs. No request is sent
+    /// until one is made (a token is requested with the first).
+    pub fn new(config: P::Config, credentials: P::Credentials) -> Result<Self, super::Error> {
+        Self::with_settings(config, credentials, super::Settings::default())
+    }
+
+    /// Connects with `settings` (timeouts, retries, the test-only origin override).
+    pub fn with_settings(
+        config: P::Config,
+        credentials: P::Credentials,
+        settings: super::Settings,
+    ) -> Result<Self, super::Error> {
+        let values = crate::spec::TypedValues::<P> {
+            config,
+            credentials,
+        };
+        super::Connection::for_spec(P::spec(), values, settings).map(|inner| TypedConnection {
+            inner,
+            provider: std::marker::PhantomData,
+        })
+    }
+
+    /// The runtime's untyped connection.
+    pub fn into_inner(self) -> super::Connection {
+        self.inner
+    }
+}
+
+impl<P> std::ops::Deref for TypedConnection<P> {
+    type Target = super::Connection;
+    fn deref(&self) -> &super::Connection {
+        &self.inner
+    }
+}
+
+impl<P> Clone for TypedConnection<P> {
+    fn clone(&self) -> Self {
+        TypedConnection {
+            inner: self.inner.clone(),
+            provider: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<P> std::fmt::Debug for TypedConnection<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use url::Url;
 
+pub use bound::TypedConnection;
 pub use error::{ConnectError, Error, Step, TransportKind, validated};
 pub use pages::Pages;
 pub use request::{RequestBuilder, Response};

@@ -7,7 +7,7 @@ use crate::retry::RetryConfig;
 use crate::validate::{List, Text};
 
 /// How a client-credentials token request carries its params (`body_format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum BodyFormat {
     /// `application/x-www-form-urlencoded`: the OAuth 2.0 standard and the catalog's default.
     #[default]
@@ -17,7 +17,7 @@ pub enum BodyFormat {
 }
 
 /// How the client id and secret reach the token endpoint (`token_request_auth_method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum TokenAuth {
     /// In the request body, next to the other token params: the catalog's default.
     #[default]
@@ -27,7 +27,7 @@ pub enum TokenAuth {
 }
 
 /// A provider's credential check (`proxy.verification`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerificationSpec {
     /// `GET` or `POST`.
     pub method: Text,
@@ -42,7 +42,7 @@ pub struct VerificationSpec {
 
 /// A provider's `proxy.retry` as its description holds it; [`RetrySpec::with_config`] lends
 /// it to the retry decisions as a [`RetryConfig`].
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RetrySpec {
     /// `at` headers.
     pub at: List<Text>,
@@ -82,7 +82,7 @@ impl RetrySpec {
 
 /// What the client needs of a provider besides its templates: a constant of generated code,
 /// or part of a description loaded at run time.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClientSpec {
     /// The catalog key.
     pub key: Text,

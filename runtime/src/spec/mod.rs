@@ -11,53 +11,79 @@
 //! loaded description of the same entry are equal.
 
 mod client;
+mod embedded;
 mod render;
+mod typed;
 
 use std::ops::Deref;
 use std::sync::Arc;
 
 pub use client::{BodyFormat, ClientSpec, RetrySpec, TokenAuth, VerificationSpec};
+pub use embedded::Embedded;
 pub use render::{ParamValues, Values};
+pub use typed::{SectionValues, Sections, TypedProvider, TypedValues, render_config_url};
 
 use crate::auth_mode::AuthMode;
 use crate::render::{Context, Func, Var};
 use crate::validate::{List, ParamSpec, Section, Text};
 
 /// One provider of a catalog.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProviderSpec {
     /// The catalog key, e.g. `personio`.
     pub key: Text,
     /// The name shown to users (the key when the entry has none).
     pub display_name: Text,
     /// The provider's documentation page (older catalogs may have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docs_url: Option<Text>,
     /// How the provider authenticates.
     pub auth_mode: AuthMode,
     /// `connection_config` params in catalog order (implied ones included).
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
     pub config: List<ParamSpec>,
     /// `credentials` params in catalog order (implied ones included).
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
     pub credentials: List<ParamSpec>,
     /// `proxy.base_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<UrlSpec>,
     /// `token_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<UrlSpec>,
     /// `proxy.verification.base_url_override`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_base_url: Option<UrlSpec>,
+    /// `authorization_url` (OAuth authorization code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_url: Option<UrlSpec>,
+    /// `refresh_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_url: Option<UrlSpec>,
+    /// `token_url.OAUTH2` of an entry with a token URL per auth mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url_oauth2: Option<UrlSpec>,
+    /// `token_url.APP` of an entry with a token URL per auth mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url_app: Option<UrlSpec>,
     /// `proxy.headers` in catalog order.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
     pub headers: List<NamedTemplate>,
     /// `proxy.query` in catalog order.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
     pub query: List<NamedTemplate>,
     /// `proxy.verification.headers` in catalog order.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
     pub verification_headers: List<NamedTemplate>,
     /// `token_params` in catalog order (scalar values).
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
     pub token_params: List<NamedTemplate>,
     /// What the HTTP client needs, or why it cannot serve this provider.
     pub client: ClientSupport,
 }
 
 /// Whether the runtime's client can serve a provider as its entry describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 // Descriptions live in statics or behind an `Arc` and are not moved: boxing the large
 // variant would only cost an allocation (and keep it out of a `static`).
 #[allow(clippy::large_enum_variant)]
@@ -79,7 +105,7 @@ pub struct CredentialRoles {
 }
 
 /// A header, query param or token param: its name and its template.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NamedTemplate {
     /// The name (header names lowercase).
     pub name: Text,
@@ -89,7 +115,7 @@ pub struct NamedTemplate {
 }
 
 /// A piece of a compiled template.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TemplatePart {
     /// Literal text, checked when the catalog was read.
     Lit(Text),
@@ -108,6 +134,7 @@ pub enum TemplatePart {
     /// `Obtained`, which have their own parts).
     Var {
         /// The variable.
+        #[serde(with = "var_by_name")]
         var: Var<'static>,
         /// How the template writes it.
         written: Text,
@@ -147,7 +174,7 @@ pub enum TemplatePart {
 }
 
 /// A URL template compiled into alternatives.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UrlSpec {
     /// The template as written in the catalog (for errors and docs).
     pub source: Text,
@@ -157,7 +184,7 @@ pub struct UrlSpec {
 }
 
 /// One alternative of a URL template: its scheme and host, then the rest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UrlAlternative {
     /// Scheme and host.
     pub base: UrlBase,
@@ -166,7 +193,7 @@ pub struct UrlAlternative {
 }
 
 /// Where a URL alternative's scheme and host come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum UrlBase {
     /// Fixed by the template, up to host values.
     Fixed {
@@ -240,5 +267,30 @@ impl From<Arc<ProviderSpec>> for SpecRef {
 impl From<ProviderSpec> for SpecRef {
     fn from(spec: ProviderSpec) -> Self {
         SpecRef::Shared(Arc::new(spec))
+    }
+}
+
+/// A context variable travels as its template name (`accessToken`).
+mod var_by_name {
+    use crate::render::Var;
+
+    pub(super) fn serialize<S: serde::Serializer>(
+        var: &Var<'static>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match var.name() {
+            Some(name) => s.serialize_str(name),
+            None => Err(serde::ser::Error::custom(
+                "a `now` or obtained variable has its own part",
+            )),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Var<'static>, D::Error> {
+        let name = <String as serde::Deserialize>::deserialize(d)?;
+        Var::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown template variable `{name}`")))
     }
 }
