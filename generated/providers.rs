@@ -223,29 +223,34 @@ pub mod personio {
         ::core::cmp::PartialEq,
         ::core::cmp::Eq
     )]
-    #[derive(::terapi_runtime::__private::serde::Serialize)]
-    #[derive(::terapi_runtime::__private::serde::Deserialize)]
-    #[serde(
-        crate = "::terapi_runtime::__private::serde",
-        try_from = "::terapi_runtime::__private::serde_json::Value"
-    )]
     pub struct ConnectionConfig {
         /// Partner ID (`partnerId`).
         ///
         /// Identifies your company as a Personio partner in support and telemetry. Sent as the X-Personio-Partner-ID header; left out when not set.
         ///
         /// Optional: absent, `null` or empty means not set. Must be UPPER_SNAKE_CASE (uppercase letters and digits, words joined by single underscores, at most 64 characters). Example: `ACME`.
-        #[serde(rename = "partnerId")]
-        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub partner_id: ::core::option::Option<::std::string::String>,
         /// App ID (`appId`).
         ///
         /// Names the application that makes the calls. Sent as the X-Personio-App-ID header; left out when not set.
         ///
         /// Optional: absent, `null` or empty means not set. Must be UPPER_SNAKE_CASE (uppercase letters and digits, words joined by single underscores, at most 64 characters). Example: `MY_APPLICATION`.
-        #[serde(rename = "appId")]
-        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub app_id: ::core::option::Option<::std::string::String>,
+    }
+    impl ::terapi_runtime::__private::serde::Serialize for ConnectionConfig {
+        fn serialize<S: ::terapi_runtime::__private::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::core::result::Result<S::Ok, S::Error> {
+            ::terapi_runtime::spec::serialize_section(&SPEC.config, self, serializer)
+        }
+    }
+    impl<'de> ::terapi_runtime::__private::serde::Deserialize<'de> for ConnectionConfig {
+        fn deserialize<D: ::terapi_runtime::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::terapi_runtime::spec::deserialize_checked(deserializer, Self::from_json)
+        }
     }
     impl ConnectionConfig {
         /// The declared connection config params of `personio`.
@@ -310,11 +315,6 @@ pub mod personio {
         ::core::cmp::PartialEq,
         ::core::cmp::Eq
     )]
-    #[derive(::terapi_runtime::__private::serde::Deserialize)]
-    #[serde(
-        crate = "::terapi_runtime::__private::serde",
-        try_from = "::terapi_runtime::__private::serde_json::Value"
-    )]
     pub struct Credentials {
         /// Client ID (`client_id`).
         ///
@@ -328,6 +328,13 @@ pub mod personio {
         ///
         /// Secret: never shown in `Debug` or error messages.
         pub client_secret: ::terapi_runtime::Secret,
+    }
+    impl<'de> ::terapi_runtime::__private::serde::Deserialize<'de> for Credentials {
+        fn deserialize<D: ::terapi_runtime::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::terapi_runtime::spec::deserialize_checked(deserializer, Self::from_json)
+        }
     }
     impl Credentials {
         /// The declared credentials params of `personio`.
@@ -482,43 +489,46 @@ pub mod personio_recruiting {
         ::core::cmp::PartialEq,
         ::core::cmp::Eq
     )]
-    #[derive(::terapi_runtime::__private::serde::Serialize)]
-    #[derive(::terapi_runtime::__private::serde::Deserialize)]
-    #[serde(
-        crate = "::terapi_runtime::__private::serde",
-        try_from = "::terapi_runtime::__private::serde_json::Value"
-    )]
     pub struct ConnectionConfig {
         /// Company ID (`companyId`).
         ///
         /// The numeric company id shown next to the Recruiting API key in Personio. Sent as the X-Company-ID header.
         ///
         /// Must match `^[0-9]+$`. Example: `33434`.
-        #[serde(rename = "companyId")]
         pub company_id: ::std::string::String,
         /// Company Subdomain (`company`).
         ///
         /// The subdomain of your Personio login, company-b in company-b.personio.de. It becomes part of a host name, so it must be one DNS label.
         ///
         /// Must match `^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`. Example: `company-b`.
-        #[serde(rename = "company")]
         pub company: ::std::string::String,
         /// Partner ID (`partnerId`).
         ///
         /// Identifies your company as a Personio partner in support and telemetry. Sent as the X-Personio-Partner-ID header; left out when not set.
         ///
         /// Optional: absent, `null` or empty means not set. Must be UPPER_SNAKE_CASE (uppercase letters and digits, words joined by single underscores, at most 64 characters). Example: `ACME`.
-        #[serde(rename = "partnerId")]
-        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub partner_id: ::core::option::Option<::std::string::String>,
         /// App ID (`appId`).
         ///
         /// Names the application that makes the calls. Sent as the X-Personio-App-ID header; left out when not set.
         ///
         /// Optional: absent, `null` or empty means not set. Must be UPPER_SNAKE_CASE (uppercase letters and digits, words joined by single underscores, at most 64 characters). Example: `MY_APPLICATION`.
-        #[serde(rename = "appId")]
-        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub app_id: ::core::option::Option<::std::string::String>,
+    }
+    impl ::terapi_runtime::__private::serde::Serialize for ConnectionConfig {
+        fn serialize<S: ::terapi_runtime::__private::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::core::result::Result<S::Ok, S::Error> {
+            ::terapi_runtime::spec::serialize_section(&SPEC.config, self, serializer)
+        }
+    }
+    impl<'de> ::terapi_runtime::__private::serde::Deserialize<'de> for ConnectionConfig {
+        fn deserialize<D: ::terapi_runtime::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::terapi_runtime::spec::deserialize_checked(deserializer, Self::from_json)
+        }
     }
     impl ConnectionConfig {
         /// The declared connection config params of `personio-recruiting`.
@@ -587,11 +597,6 @@ pub mod personio_recruiting {
         ::core::cmp::PartialEq,
         ::core::cmp::Eq
     )]
-    #[derive(::terapi_runtime::__private::serde::Deserialize)]
-    #[serde(
-        crate = "::terapi_runtime::__private::serde",
-        try_from = "::terapi_runtime::__private::serde_json::Value"
-    )]
     pub struct Credentials {
         /// Recruiting API Key (`apiKey`).
         ///
@@ -599,6 +604,13 @@ pub mod personio_recruiting {
         ///
         /// Secret: never shown in `Debug` or error messages.
         pub api_key: ::terapi_runtime::Secret,
+    }
+    impl<'de> ::terapi_runtime::__private::serde::Deserialize<'de> for Credentials {
+        fn deserialize<D: ::terapi_runtime::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::terapi_runtime::spec::deserialize_checked(deserializer, Self::from_json)
+        }
     }
     impl Credentials {
         /// The declared credentials params of `personio-recruiting`.
@@ -776,29 +788,34 @@ pub mod personio_v2 {
         ::core::cmp::PartialEq,
         ::core::cmp::Eq
     )]
-    #[derive(::terapi_runtime::__private::serde::Serialize)]
-    #[derive(::terapi_runtime::__private::serde::Deserialize)]
-    #[serde(
-        crate = "::terapi_runtime::__private::serde",
-        try_from = "::terapi_runtime::__private::serde_json::Value"
-    )]
     pub struct ConnectionConfig {
         /// Partner ID (`partnerId`).
         ///
         /// Identifies your company as a Personio partner in support and telemetry. Sent as the X-Personio-Partner-ID header; left out when not set.
         ///
         /// Optional: absent, `null` or empty means not set. Must be UPPER_SNAKE_CASE (uppercase letters and digits, words joined by single underscores, at most 64 characters). Example: `ACME`.
-        #[serde(rename = "partnerId")]
-        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub partner_id: ::core::option::Option<::std::string::String>,
         /// App ID (`appId`).
         ///
         /// Names the application that makes the calls. Sent as the X-Personio-App-ID header; left out when not set.
         ///
         /// Optional: absent, `null` or empty means not set. Must be UPPER_SNAKE_CASE (uppercase letters and digits, words joined by single underscores, at most 64 characters). Example: `MY_APPLICATION`.
-        #[serde(rename = "appId")]
-        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub app_id: ::core::option::Option<::std::string::String>,
+    }
+    impl ::terapi_runtime::__private::serde::Serialize for ConnectionConfig {
+        fn serialize<S: ::terapi_runtime::__private::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::core::result::Result<S::Ok, S::Error> {
+            ::terapi_runtime::spec::serialize_section(&SPEC.config, self, serializer)
+        }
+    }
+    impl<'de> ::terapi_runtime::__private::serde::Deserialize<'de> for ConnectionConfig {
+        fn deserialize<D: ::terapi_runtime::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::terapi_runtime::spec::deserialize_checked(deserializer, Self::from_json)
+        }
     }
     impl ConnectionConfig {
         /// The declared connection config params of `personio-v2`.
@@ -863,11 +880,6 @@ pub mod personio_v2 {
         ::core::cmp::PartialEq,
         ::core::cmp::Eq
     )]
-    #[derive(::terapi_runtime::__private::serde::Deserialize)]
-    #[serde(
-        crate = "::terapi_runtime::__private::serde",
-        try_from = "::terapi_runtime::__private::serde_json::Value"
-    )]
     pub struct Credentials {
         /// Client ID (`client_id`).
         ///
@@ -881,6 +893,13 @@ pub mod personio_v2 {
         ///
         /// Secret: never shown in `Debug` or error messages.
         pub client_secret: ::terapi_runtime::Secret,
+    }
+    impl<'de> ::terapi_runtime::__private::serde::Deserialize<'de> for Credentials {
+        fn deserialize<D: ::terapi_runtime::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            ::terapi_runtime::spec::deserialize_checked(deserializer, Self::from_json)
+        }
     }
     impl Credentials {
         /// The declared credentials params of `personio-v2`.

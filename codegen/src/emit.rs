@@ -165,7 +165,6 @@ fn ident(name: &str) -> Ident {
 
 struct Emitter<'o> {
     rt: TokenStream,
-    rt_string: String,
     config_derives: Vec<TokenStream>,
     options: &'o EmitOptions,
 }
@@ -179,7 +178,6 @@ impl<'o> Emitter<'o> {
             .map(|d| path_tokens(d))
             .collect::<Result<_, _>>()?;
         Ok(Emitter {
-            rt_string: rt.to_string().replace(' ', ""),
             rt,
             config_derives,
             options,
@@ -448,7 +446,6 @@ impl Emitter<'_> {
         let has_secret = params.iter().any(|param| param.secret);
         let fields = params.iter().map(|param| {
             let field = ident(&param.field);
-            let key = param.key;
             let ty = match (param.secret, param.optional) {
                 (false, false) => quote!(::std::string::String),
                 (false, true) => quote!(::core::option::Option<::std::string::String>),
@@ -456,17 +453,7 @@ impl Emitter<'_> {
                 (true, true) => quote!(::core::option::Option<#rt::Secret>),
             };
             let docs = self.docs(param_doc(param));
-            let skip = if param.optional && !has_secret {
-                quote!(#[serde(skip_serializing_if = "::core::option::Option::is_none")])
-            } else {
-                quote!()
-            };
-            let rename = if has_secret {
-                quote!()
-            } else {
-                quote!(#[serde(rename = #key)])
-            };
-            quote! { #docs #rename #skip pub #field: #ty, }
+            quote! { #docs pub #field: #ty, }
         });
         let inits = params.iter().enumerate().map(|(i, param)| {
             let i = proc_macro2::Literal::usize_unsuffixed(i);
@@ -503,13 +490,17 @@ impl Emitter<'_> {
         } else {
             quote!(fields)
         };
-        let serde_path = format!("{}::__private::serde", self.rt_string);
-        let value_path = format!("{}::__private::serde_json::Value", self.rt_string);
-        let serialize = if has_secret {
-            quote!()
-        } else {
-            quote!(#[derive(#rt::__private::serde::Serialize)])
-        };
+        // serde through the runtime (one generic function each, not a derive per struct):
+        // deserializing runs `from_json`; a section without a secret serializes as a map by key.
+        let serialize = (!has_secret).then(|| {
+            quote! {
+                impl #rt::__private::serde::Serialize for #name {
+                    fn serialize<S: #rt::__private::serde::Serializer>(&self, serializer: S) -> ::core::result::Result<S::Ok, S::Error> {
+                        #rt::spec::serialize_section(&#statics, self, serializer)
+                    }
+                }
+            }
+        });
         let struct_doc = self.docs(struct_doc(p, section, what, has_secret));
         let derives = &self.config_derives;
         let extra_derives = if section == Section::ConnectionConfig && !derives.is_empty() {
@@ -525,11 +516,16 @@ impl Emitter<'_> {
             #struct_doc
             #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, ::core::cmp::Eq)]
             #extra_derives
-            #serialize
-            #[derive(#rt::__private::serde::Deserialize)]
-            #[serde(crate = #serde_path, try_from = #value_path)]
             pub struct #name {
                 #( #fields )*
+            }
+
+            #serialize
+
+            impl<'de> #rt::__private::serde::Deserialize<'de> for #name {
+                fn deserialize<D: #rt::__private::serde::Deserializer<'de>>(deserializer: D) -> ::core::result::Result<Self, D::Error> {
+                    #rt::spec::deserialize_checked(deserializer, Self::from_json)
+                }
             }
 
             impl #name {

@@ -21,7 +21,10 @@ use std::sync::Arc;
 pub use client::{BodyFormat, ClientSpec, RetrySpec, TokenAuth, VerificationSpec};
 pub use embedded::Embedded;
 pub use render::{ParamValues, Values};
-pub use typed::{SectionValues, Sections, TypedProvider, TypedValues, render_config_url};
+pub use typed::{
+    SectionValues, Sections, TypedProvider, TypedValues, deserialize_checked, render_config_url,
+    serialize_section,
+};
 
 use crate::auth_mode::AuthMode;
 use crate::render::{Context, Func, Var};

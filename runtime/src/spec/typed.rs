@@ -80,3 +80,34 @@ pub fn render_config_url(
         }),
     }
 }
+
+/// What a generated `Deserialize` does: reads a JSON value and checks it with the type's
+/// `from_json`, so deserializing runs every check (every problem at once, in the error's
+/// message).
+pub fn deserialize_checked<'de, D, T>(
+    deserializer: D,
+    from_json: fn(&serde_json::Value) -> Result<T, crate::ValidationErrors>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value = <serde_json::Value as serde::Deserialize>::deserialize(deserializer)?;
+    from_json(&value).map_err(serde::de::Error::custom)
+}
+
+/// What a generated `Serialize` does (only for sections without a secret): the present
+/// values as a map by param key, in the catalog's order.
+pub fn serialize_section<S: serde::Serializer>(
+    params: &[crate::ParamSpec],
+    values: &dyn SectionValues,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = serializer.serialize_map(None)?;
+    for (i, param) in params.iter().enumerate() {
+        if let Some(value) = values.value(i) {
+            map.serialize_entry(&*param.key, value)?;
+        }
+    }
+    map.end()
+}
