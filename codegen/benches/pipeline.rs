@@ -134,6 +134,14 @@ fn bench_size(c: &mut Criterion, text: &str, percent: usize) {
     group.bench_function("pipeline", |b| {
         b.iter(|| pipeline(black_box(source), &options))
     });
+    // For `OUT_DIR` (the Builder's default): the same code, not laid out.
+    let out_dir_options = EmitOptions {
+        formatted: false,
+        ..emit_options()
+    };
+    group.bench_function("pipeline_out_dir", |b| {
+        b.iter(|| pipeline(black_box(source), &out_dir_options))
+    });
     // The catalog loaded at run time as the runtime's data model (the same reading and
     // checks; the providers with errors left out).
     let load_options = terapi_codegen::Options {

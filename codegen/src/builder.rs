@@ -46,7 +46,10 @@ impl Default for Builder {
             module_per_file: false,
             out_dir: None,
             file_name: "providers.rs".to_owned(),
-            options: Options::default(),
+            options: Options {
+                formatted: false,
+                ..Options::default()
+            },
             cargo_directives: true,
             invalid: None,
         }
@@ -165,6 +168,14 @@ impl Builder {
     /// feature; turn them off for a runtime built with `default-features = false`.
     pub fn client(mut self, on: bool) -> Self {
         self.options.client = on;
+        self
+    }
+
+    /// Whether to lay the output out for reading with prettyplease (default: false: `OUT_DIR`
+    /// is read by the compiler only, and formatting is most of the generation time). Turn it
+    /// on when the output is also committed for review and compared with the CLI's.
+    pub fn formatted(mut self, on: bool) -> Self {
+        self.options.formatted = on;
         self
     }
 

@@ -28,6 +28,9 @@ pub struct EmitOptions {
     /// Whether to emit the HTTP client items (`Connection`s; needs the runtime's `client`
     /// feature).
     pub client: bool,
+    /// Whether to lay the code out with prettyplease (for files people read: the committed
+    /// copy, a static crate); `false` writes the tokens as they are, for `OUT_DIR`.
+    pub formatted: bool,
 }
 
 impl EmitOptions {
@@ -39,6 +42,7 @@ impl EmitOptions {
             source_name: source_name.into(),
             config_derives: Vec::new(),
             client: true,
+            formatted: true,
         }
     }
 }
@@ -72,6 +76,18 @@ fn unparse(tokens: TokenStream) -> Result<String, String> {
         std::borrow::Cow::Borrowed(_) => code,
         std::borrow::Cow::Owned(spelled) => spelled,
     })
+}
+
+/// `tokens` as text: formatted ([`unparse`]) when `options.formatted`, else as the tokens
+/// print (one line; literals keep their escapes, so no direction control stands in the text).
+fn as_text(tokens: TokenStream, options: &EmitOptions) -> Result<String, String> {
+    if options.formatted {
+        unparse(tokens)
+    } else {
+        let mut text = tokens.to_string();
+        text.push('\n');
+        Ok(text)
+    }
 }
 
 /// Emits and formats each provider with `render`, in parallel on the machine's cores: each
@@ -147,8 +163,15 @@ pub fn files(
         #provider_enum
         #( #declarations )*
     };
-    out.insert(main_name.to_owned(), format(main, &options.source_name)?);
-    let bodies = per_module(plan, options, |e, p| unparse(e.module_body(p)))?;
+    out.insert(
+        main_name.to_owned(),
+        format!(
+            "{}{}",
+            header(&options.source_name),
+            as_text(main, options)?
+        ),
+    );
+    let bodies = per_module(plan, options, |e, p| as_text(e.module_body(p), options))?;
     for (p, body) in plan.providers.iter().zip(bodies) {
         let path = match layout {
             ModuleFiles::Sibling => format!("{}.rs", p.module),
@@ -206,8 +229,8 @@ impl Emitter<'_> {
 pub fn emit(plan: &Plan<'_>, options: &EmitOptions) -> Result<String, String> {
     let e = Emitter::new(options)?;
     let mut out = header(&options.source_name);
-    out.push_str(&unparse(e.provider_enum(plan))?);
-    for module in per_module(plan, options, |e, p| unparse(e.module(p)))? {
+    out.push_str(&as_text(e.provider_enum(plan), options)?);
+    for module in per_module(plan, options, |e, p| as_text(e.module(p), options))? {
         out.push_str(&module);
     }
     Ok(out)

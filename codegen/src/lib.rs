@@ -65,6 +65,9 @@ pub struct Options {
     /// Whether to emit the HTTP client items: a `Connection` per provider and the crate-level
     /// `Connection::from_json` (they need `terapi-runtime`'s `client` feature, on by default).
     pub client: bool,
+    /// Whether to lay the code out for reading (prettyplease): on for the CLI and static
+    /// crates; the `Builder` turns it off for `OUT_DIR`, where nobody reads the layout.
+    pub formatted: bool,
 }
 
 impl Default for Options {
@@ -78,6 +81,7 @@ impl Default for Options {
             invalid_providers: InvalidProviders::Error,
             derives: Vec::new(),
             client: true,
+            formatted: true,
         }
     }
 }
@@ -509,6 +513,7 @@ fn with_plan<T>(
         source_name,
         config_derives: options.derives.clone(),
         client: options.client,
+        formatted: options.formatted,
     };
     let out = emit(&plan, &emit_options).map_err(Error::Internal)?;
     Ok((out, warnings))

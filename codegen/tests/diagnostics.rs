@@ -1478,9 +1478,11 @@ broken:
 fn builder(dir: &tempfile::TempDir) -> terapi_codegen::Builder {
     let path = dir.path().join("providers.yaml");
     std::fs::write(&path, src(BUILDER_CATALOG)).expect("write");
+    // Laid out for reading, so that the assertions below can search the text.
     terapi_codegen::Builder::new()
         .input(&path)
         .cargo_directives(false)
+        .formatted(true)
 }
 
 /// The diagnostics of a failed generation.
