@@ -411,7 +411,8 @@ pub mod personio {
             config,
             credentials: ::core::option::Option::Some(credentials),
         };
-        SPEC.render_named(&SPEC.headers, &values, cx)
+        let spec = SPEC.get();
+        spec.render_named_static(&spec.headers, &values, cx)
     }
     /// This provider as a type, for the runtime's generic items: its description and
     /// its typed config and credentials.
@@ -685,7 +686,8 @@ pub mod personio_recruiting {
             config,
             credentials: ::core::option::Option::Some(credentials),
         };
-        SPEC.render_named(&SPEC.headers, &values, cx)
+        let spec = SPEC.get();
+        spec.render_named_static(&spec.headers, &values, cx)
     }
     /// The headers of the credential check (`proxy.verification.headers`), with a fresh `RenderContext` (see `verification_headers_with`).
     pub fn verification_headers(
@@ -714,7 +716,8 @@ pub mod personio_recruiting {
             config,
             credentials: ::core::option::Option::Some(credentials),
         };
-        SPEC.render_named(&SPEC.verification_headers, &values, cx)
+        let spec = SPEC.get();
+        spec.render_named_static(&spec.verification_headers, &values, cx)
     }
     /// This provider as a type, for the runtime's generic items: its description and
     /// its typed config and credentials.
@@ -976,7 +979,8 @@ pub mod personio_v2 {
             config,
             credentials: ::core::option::Option::Some(credentials),
         };
-        SPEC.render_named(&SPEC.headers, &values, cx)
+        let spec = SPEC.get();
+        spec.render_named_static(&spec.headers, &values, cx)
     }
     /// The params of the token request (`token_params`), unencoded, with a fresh `RenderContext` (see `token_params_with`).
     pub fn token_params(
@@ -1001,7 +1005,8 @@ pub mod personio_v2 {
             config,
             credentials: ::core::option::Option::Some(credentials),
         };
-        SPEC.render_named(&SPEC.token_params, &values, cx)
+        let spec = SPEC.get();
+        spec.render_named_static(&spec.token_params, &values, cx)
     }
     /// This provider as a type, for the runtime's generic items: its description and
     /// its typed config and credentials.

@@ -619,7 +619,8 @@ impl Emitter<'_> {
                 cx: &#rt::RenderContext<'_>,
             ) -> ::core::result::Result<#rt::#ty, #rt::RenderError> {
                 let values = #rt::spec::Sections { config, credentials: ::core::option::Option::Some(credentials) };
-                SPEC.render_named(&SPEC.#field, &values, cx)
+                let spec = SPEC.get();
+                spec.render_named_static(&spec.#field, &values, cx)
             }
         }
     }

@@ -5,7 +5,7 @@ use url::Url;
 
 use super::spec::{Binding, ClientSpec};
 use crate::render::{Headers, QueryParams, RenderContext, RenderError};
-use crate::spec::{ClientSupport, CredentialRoles, SpecRef, Values};
+use crate::spec::{ClientSupport, CredentialRoles, ProviderSpec, SpecRef, Values};
 use crate::validate::Section;
 
 /// A description and the values that render its templates.
@@ -30,6 +30,19 @@ impl<V: Values + 'static> SpecBinding<V> {
             roles,
             values,
         })
+    }
+
+    /// One of the description's lists of templates, rendered (names borrowed from a
+    /// generated description, copied from a loaded one).
+    fn named(
+        &self,
+        pick: fn(&ProviderSpec) -> &[crate::spec::NamedTemplate],
+        cx: &RenderContext<'_>,
+    ) -> Result<Headers, RenderError> {
+        match &self.spec {
+            SpecRef::Static(spec) => spec.render_named_static(pick(spec), &self.values, cx),
+            SpecRef::Shared(spec) => spec.render_named(pick(spec), &self.values, cx),
+        }
     }
 
     fn credential(&self, index: usize) -> &str {
@@ -65,21 +78,19 @@ impl<V: Values + 'static> Binding for SpecBinding<V> {
     }
 
     fn headers(&self, cx: &RenderContext<'_>) -> Result<Headers, RenderError> {
-        self.spec.render_named(&self.spec.headers, &self.values, cx)
+        self.named(|s| &s.headers, cx)
     }
 
     fn query(&self, cx: &RenderContext<'_>) -> Result<QueryParams, RenderError> {
-        self.spec.render_named(&self.spec.query, &self.values, cx)
+        self.named(|s| &s.query, cx)
     }
 
     fn verification_headers(&self, cx: &RenderContext<'_>) -> Result<Headers, RenderError> {
-        self.spec
-            .render_named(&self.spec.verification_headers, &self.values, cx)
+        self.named(|s| &s.verification_headers, cx)
     }
 
     fn token_params(&self, cx: &RenderContext<'_>) -> Result<QueryParams, RenderError> {
-        self.spec
-            .render_named(&self.spec.token_params, &self.values, cx)
+        self.named(|s| &s.token_params, cx)
     }
 
     fn client_credentials(&self) -> Option<(&str, &str)> {

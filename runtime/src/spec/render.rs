@@ -219,6 +219,29 @@ impl ProviderSpec {
         values: &dyn Values,
         cx: &RenderContext<'_>,
     ) -> Result<Headers, RenderError> {
+        self.render_named_with(templates, values, cx, |t| t.name.clone())
+    }
+
+    /// [`ProviderSpec::render_named`] for a description that lives as long as the program
+    /// (a generated `SPEC`): the names are borrowed from it, not copied.
+    pub fn render_named_static(
+        &'static self,
+        templates: &'static [NamedTemplate],
+        values: &dyn Values,
+        cx: &RenderContext<'_>,
+    ) -> Result<Headers, RenderError> {
+        self.render_named_with(templates, values, cx, |t| {
+            std::borrow::Cow::Borrowed(&*t.name)
+        })
+    }
+
+    fn render_named_with<'s>(
+        &'s self,
+        templates: &'s [NamedTemplate],
+        values: &dyn Values,
+        cx: &RenderContext<'_>,
+        name: impl Fn(&'s NamedTemplate) -> crate::validate::Text,
+    ) -> Result<Headers, RenderError> {
         let input = Input {
             spec: self,
             values,
@@ -227,7 +250,7 @@ impl ProviderSpec {
         let mut out = Headers::new();
         for template in templates {
             if let Some(r) = input.first(template)? {
-                out.push(template.name.clone(), r);
+                out.push(name(template), r);
             }
         }
         Ok(out)
