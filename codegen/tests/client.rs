@@ -295,7 +295,7 @@ fn client_spec_carries_the_token_request_pagination_retry_and_verification() {
     let hr = module(&code, "hr_cc");
     assert_has(
         &item(&hr, "pub fn token_params_with(", "&values, cx)"),
-        "SPEC.render_named(&SPEC.token_params, &values, cx)",
+        "spec.render_named_static(&spec.token_params, &values, cx)",
     );
 
     // The OAuth client: the two secret credentials, read from their own fields.
