@@ -3,72 +3,19 @@
 //! provider the client cannot serve as the catalog describes it gets a reason instead, which
 //! generated code reports as `Error::Unsupported` rather than connecting half-way.
 
-use terapi_runtime::{AuthMode, Section};
+use std::borrow::Cow;
+
+use terapi_runtime::paginate::{OffsetStep, PageKind, PaginateConfig};
+use terapi_runtime::render::Func;
+use terapi_runtime::spec::{
+    BodyFormat, ClientSpec, NamedTemplate, RetrySpec, TemplatePart, TokenAuth, UrlBase, UrlKind,
+    VerificationSpec,
+};
+use terapi_runtime::{AuthMode, Section, Text};
 
 use crate::model::{Provider, ProviderEntry};
-use crate::plan::{ParamPlan, PartPlan, UrlBasePlan, UrlPlan};
+use crate::plan::{ParamPlan, UrlPlan};
 use crate::yaml::{Node, NodeKind};
-
-/// The client's view of one provider.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClientPlan {
-    /// `body_format: json`.
-    pub json_body: bool,
-    /// `token_request_auth_method: basic`.
-    pub basic_token_auth: bool,
-    /// `default_scopes` joined by `scope_separator` (a space by default), sent as `scope`
-    /// unless `token_params` set it.
-    pub default_scope: Option<String>,
-    /// `proxy.paginate`.
-    pub paginate: Option<PaginatePlan>,
-    /// `proxy.retry`.
-    pub retry: RetryPlan,
-    /// `proxy.verification`.
-    pub verification: Option<VerificationPlan>,
-    /// Indexes of the `client_id` and `client_secret` credentials (OAUTH2_CC).
-    pub client_credentials: Option<(usize, usize)>,
-    /// Indexes of the `username` and `password` credentials (BASIC).
-    pub basic: Option<(usize, Option<usize>)>,
-}
-
-/// `proxy.paginate`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaginatePlan {
-    /// `Offset`, `Cursor` or `Link` (the runtime's `PageKind` variant).
-    pub kind: &'static str,
-    /// The optional string fields, by runtime field name.
-    pub fields: Vec<(&'static str, Option<String>)>,
-    /// `offset_start_value`.
-    pub offset_start: i64,
-    /// `per-page`.
-    pub per_page: bool,
-}
-
-/// `proxy.retry`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RetryPlan {
-    /// `at` headers.
-    pub at: Vec<String>,
-    /// `after` headers.
-    pub after: Vec<String>,
-    /// `remaining` header.
-    pub remaining: Option<String>,
-    /// `error_code` patterns.
-    pub error_code: Option<Vec<String>>,
-}
-
-/// `proxy.verification`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerificationPlan {
-    /// `GET` or `POST`.
-    pub method: String,
-    /// The endpoints.
-    pub endpoints: Vec<String>,
-    /// The params in the host of `base_url_override`.
-    pub host_params: Vec<String>,
-    /// `data`, as JSON text.
-    pub body: Option<String>,
-}
 
 /// The auth modes the runtime's client implements.
 pub const CLIENT_AUTH_MODES: &[AuthMode] = &[
@@ -78,25 +25,28 @@ pub const CLIENT_AUTH_MODES: &[AuthMode] = &[
     AuthMode::OAuth2Cc,
 ];
 
-/// What the client needs, or why it cannot serve the provider.
+/// What the client needs, or why it cannot serve the provider. The credentials that carry
+/// an OAuth client or basic credentials must be there and required; the runtime finds them
+/// by key ([`terapi_runtime::spec::ProviderSpec::credential_roles`]).
 pub(crate) fn plan(
     entry: &ProviderEntry,
     auth_mode: AuthMode,
     credentials: &[ParamPlan<'_>],
     urls: &[UrlPlan],
-    token_params_nested: &[String],
-) -> Result<ClientPlan, String> {
+    compiled: (&[NamedTemplate], &[String], bool),
+) -> Result<ClientSpec, String> {
+    let (headers, token_params_nested, query_has_secret) = compiled;
     let p: &Provider = &entry.provider;
     if !CLIENT_AUTH_MODES.contains(&auth_mode) {
         return Err(format!(
             "the client implements API_KEY, BASIC, NONE and OAUTH2_CC; {auth_mode} is not implemented"
         ));
     }
-    let has_fn = |name: &str| {
+    let has_fn = |kind: UrlKind| {
         urls.iter()
-            .any(|u| u.fn_name == name && u.alternatives.is_some())
+            .any(|u| u.kind == kind && u.spec.alternatives.is_some())
     };
-    if !has_fn("base_url") {
+    if !has_fn(UrlKind::BaseUrl) {
         return Err(match p.proxy {
             None => "the entry has no `proxy.base_url`".to_owned(),
             Some(_) => {
@@ -106,20 +56,16 @@ pub(crate) fn plan(
         });
     }
     let find = |key: &str| credentials.iter().position(|c| c.key == key);
-    let mut client_credentials = None;
-    let mut json_body = false;
-    let mut basic_token_auth = false;
+    let mut body_format = BodyFormat::Form;
+    let mut token_auth = TokenAuth::Body;
     let mut default_scope = None;
     if auth_mode == AuthMode::OAuth2Cc {
-        if !has_fn("token_url") {
+        if !has_fn(UrlKind::TokenUrl) {
             return Err("OAUTH2_CC without a `token_url` the client can render (missing, per auth mode, or carrying a credential)".to_owned());
         }
         match (find("client_id"), find("client_secret")) {
             (Some(id), Some(secret))
-                if !credentials[id].optional && !credentials[secret].optional =>
-            {
-                client_credentials = Some((id, secret));
-            }
+                if !credentials[id].optional && !credentials[secret].optional => {}
             _ => {
                 return Err(
                     "OAUTH2_CC needs required `client_id` and `client_secret` credentials"
@@ -129,7 +75,7 @@ pub(crate) fn plan(
         }
         match p.body_format.as_ref().map(|f| f.value.as_str()) {
             None | Some("form") => {}
-            Some("json") => json_body = true,
+            Some("json") => body_format = BodyFormat::Json,
             Some(other) => return Err(format!("`body_format: {other}` is not implemented")),
         }
         match p
@@ -138,7 +84,7 @@ pub(crate) fn plan(
             .map(|m| m.value.as_str())
         {
             None => {}
-            Some("basic") => basic_token_auth = true,
+            Some("basic") => token_auth = TokenAuth::Basic,
             Some(other) => {
                 return Err(format!(
                     "`token_request_auth_method: {other}` is not implemented"
@@ -165,7 +111,11 @@ pub(crate) fn plan(
                 .as_ref()
                 .is_none_or(|t| t.get("scope").is_none())
         {
-            default_scope = Some(scopes.join(p.scope_separator.as_deref().unwrap_or(" ")));
+            default_scope = Some(
+                scopes
+                    .join(p.scope_separator.as_deref().unwrap_or(" "))
+                    .into(),
+            );
         }
         if let Some(key) = token_params_nested.first() {
             return Err(format!(
@@ -173,33 +123,30 @@ pub(crate) fn plan(
             ));
         }
     }
-    let basic = match auth_mode {
-        AuthMode::Basic => match find("username") {
-            Some(user) if !credentials[user].optional => Some((user, find("password"))),
-            _ => return Err("BASIC needs a required `username` credential".to_owned()),
-        },
-        _ => None,
-    };
+    if auth_mode == AuthMode::Basic
+        && find("username").is_none_or(|user| credentials[user].optional)
+    {
+        return Err("BASIC needs a required `username` credential".to_owned());
+    }
     let proxy = p.proxy.as_ref();
     let retry = proxy
         .and_then(|x| x.retry.as_ref())
-        .map(|r| RetryPlan {
-            at: r.at.as_ref().map(|v| v.0.clone()).unwrap_or_default(),
-            after: r.after.as_ref().map(|v| v.0.clone()).unwrap_or_default(),
-            remaining: r.remaining.clone(),
+        .map_or(RetrySpec::EMPTY, |r| RetrySpec {
+            at: texts(r.at.iter().flat_map(|v| &v.0)),
+            after: texts(r.after.iter().flat_map(|v| &v.0)),
+            remaining: r.remaining.clone().map(Into::into),
             error_code: r
                 .error_code
                 .as_ref()
-                .map(|codes| codes.0.iter().map(|c| c.0.clone()).collect()),
-        })
-        .unwrap_or_default();
+                .map(|codes| texts(codes.0.iter().map(|c| &c.0))),
+        });
     let paginate = match proxy.and_then(|x| x.paginate.as_ref()) {
         None => None,
         Some(pg) => {
             let kind = match pg.kind.as_ref().map(|k| k.value.as_str()) {
-                Some("offset") => "Offset",
-                Some("cursor") => "Cursor",
-                Some("link") => "Link",
+                Some("offset") => PageKind::Offset,
+                Some("cursor") => PageKind::Cursor,
+                Some("link") => PageKind::Link,
                 other => {
                     return Err(format!(
                         "`proxy.paginate.type` {} is not one the client implements (offset, cursor, link)",
@@ -207,64 +154,88 @@ pub(crate) fn plan(
                     ));
                 }
             };
-            Some(PaginatePlan {
+            let text = |v: &Option<String>| v.clone().map(Text::from);
+            Some(PaginateConfig {
                 kind,
-                fields: vec![
-                    ("limit_name", pg.limit_name_in_request.clone()),
-                    ("response_path", pg.response_path.clone()),
-                    ("cursor_path", pg.cursor_path_in_response.clone()),
-                    ("cursor_name", pg.cursor_name_in_request.clone()),
-                    ("link_rel", pg.link_rel_in_response_header.clone()),
-                    ("link_path", pg.link_path_in_response_body.clone()),
-                    ("offset_name", pg.offset_name_in_request.clone()),
-                ],
+                limit_name: text(&pg.limit_name_in_request),
+                response_path: text(&pg.response_path),
+                cursor_path: text(&pg.cursor_path_in_response),
+                cursor_name: text(&pg.cursor_name_in_request),
+                link_rel: text(&pg.link_rel_in_response_header),
+                link_path: text(&pg.link_path_in_response_body),
+                offset_name: text(&pg.offset_name_in_request),
                 offset_start: pg.offset_start_value.unwrap_or(0),
-                per_page: pg.offset_calculation_method.as_deref() == Some("per-page"),
+                offset_step: if pg.offset_calculation_method.as_deref() == Some("per-page") {
+                    OffsetStep::PerPage
+                } else {
+                    OffsetStep::ByResponseSize
+                },
+                total_pages_path: None,
             })
         }
     };
     let verification = proxy.and_then(|x| x.verification.as_ref()).map(|v| {
-        let endpoints: Vec<String> = match (&v.endpoints, &v.endpoint) {
-            (Some(list), _) => list.iter().map(|e| e.value.clone()).collect(),
-            (None, Some(one)) => vec![one.value.clone()],
-            (None, None) => Vec::new(),
+        let endpoints = match (&v.endpoints, &v.endpoint) {
+            (Some(list), _) => texts(list.iter().map(|e| &e.value)),
+            (None, Some(one)) => texts([&one.value]),
+            (None, None) => Cow::Borrowed(&[][..]),
         };
         let host_params = urls
             .iter()
-            .filter(|u| u.fn_name == "verification_base_url")
-            .flat_map(|u| u.alternatives.iter().flatten())
+            .filter(|u| u.kind == UrlKind::VerificationBaseUrl)
+            .flat_map(|u| u.spec.alternatives.iter().flat_map(|alts| alts.iter()))
             .flat_map(|alt| match &alt.base {
-                UrlBasePlan::Fixed { host, .. } => host.clone(),
-                UrlBasePlan::Param(part) => vec![part.clone()],
+                UrlBase::Fixed { host, .. } => host.iter(),
+                UrlBase::Param(part) => std::slice::from_ref(part).iter(),
             })
             .filter_map(|part| match part {
-                PartPlan::Param {
+                TemplatePart::Param {
                     section: Section::ConnectionConfig,
                     written,
                     ..
-                } => Some(written),
+                } => Some(written.clone()),
                 _ => None,
             })
             .collect();
-        VerificationPlan {
-            method: v
-                .method
-                .as_ref()
-                .map_or_else(|| "GET".to_owned(), |m| m.value.to_ascii_uppercase()),
+        VerificationSpec {
+            method: v.method.as_ref().map_or(Cow::Borrowed("GET"), |m| {
+                m.value.to_ascii_uppercase().into()
+            }),
             endpoints,
             host_params,
-            body: v.data.as_ref().map(|d| json(d).to_string()),
+            body: v.data.as_ref().map(|d| json(d).to_string().into()),
         }
     });
-    Ok(ClientPlan {
-        json_body,
-        basic_token_auth,
+    Ok(ClientSpec {
+        key: entry.key.clone().into(),
+        auth_mode,
+        body_format,
+        token_auth,
         default_scope,
         paginate,
         retry,
         verification,
-        client_credentials,
-        basic,
+        query_has_secret,
+        static_headers: !headers
+            .iter()
+            .flat_map(|h| h.alternatives.iter())
+            .any(|parts| uses_context(parts)),
+    })
+}
+
+fn texts<'s>(items: impl IntoIterator<Item = &'s String>) -> Cow<'static, [Text]> {
+    items.into_iter().map(|s| Text::from(s.clone())).collect()
+}
+
+/// Whether rendering these parts needs the render context (a request's variables, the
+/// time, obtained credentials, a signature), so that they cannot be rendered once at connect.
+fn uses_context(parts: &[TemplatePart]) -> bool {
+    parts.iter().any(|p| match p {
+        TemplatePart::Var { .. } | TemplatePart::Now { .. } | TemplatePart::Obtained { .. } => true,
+        TemplatePart::Call { func, args, .. } => {
+            *func == Func::AwsSigV4 || args.iter().any(|a| uses_context(a))
+        }
+        _ => false,
     })
 }
 

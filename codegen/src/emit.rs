@@ -12,6 +12,7 @@ mod spec;
 
 use crate::doc;
 use crate::plan::{ParamPlan, Plan, ProviderPlan, RulePlan, UrlPlan};
+use terapi_runtime::spec::UrlKind;
 
 /// How the code is emitted. Paths are text (validated by the caller as Rust paths), so the
 /// options can be shared by the threads that emit modules in parallel.
@@ -266,7 +267,7 @@ impl Emitter<'_> {
         let modes: Vec<Ident> = plan
             .providers
             .iter()
-            .map(|p| ident(&format!("{:?}", p.auth_mode)))
+            .map(|p| ident(p.auth_mode.variant_name()))
             .collect();
         let variant_docs = plan.providers.iter().map(|p| {
             self.docs([format!(
@@ -382,7 +383,7 @@ impl Emitter<'_> {
         let key = p.key;
         let display_name = p.display_name;
         let docs_url = optional_str(p.docs);
-        let mode = ident(&format!("{:?}", p.auth_mode));
+        let mode = ident(p.auth_mode.variant_name());
         let config = self.params_struct(p, Section::ConnectionConfig, &p.config);
         let credentials = self.params_struct(p, Section::Credentials, &p.credentials);
         let headers = self.named_fns(
@@ -628,13 +629,14 @@ impl Emitter<'_> {
     /// A URL's template as a constant, and (when it can be rendered) its function.
     fn url_items(&self, u: &UrlPlan) -> TokenStream {
         let rt = &self.rt;
-        let const_name = ident(u.const_name);
-        let fn_name = ident(u.fn_name);
-        let source = &u.source;
-        let what = u.what;
+        let name = u.kind.name();
+        let const_name = ident(&name.to_ascii_uppercase());
+        let fn_name = ident(name);
+        let source = u.spec.source.as_ref();
+        let what = url_what(u.kind);
         let const_doc =
             format!(" {what} As written in the catalog; may hold `${{...}}` placeholders.");
-        let function = u.alternatives.is_some().then(|| {
+        let function = u.spec.alternatives.is_some().then(|| {
             let fn_doc = format!(
                 " {what} Rendered from the connection config, each value checked for where it lands, the host kept as the template fixes it."
             );
@@ -649,6 +651,22 @@ impl Emitter<'_> {
             #[doc = #const_doc]
             pub const #const_name: &::core::primitive::str = #source;
             #function
+        }
+    }
+}
+
+/// What a URL is, for its docs.
+fn url_what(kind: UrlKind) -> &'static str {
+    match kind {
+        UrlKind::BaseUrl => "The API root (`proxy.base_url`).",
+        UrlKind::TokenUrl => "The token endpoint (`token_url`).",
+        UrlKind::TokenUrlOAuth2 | UrlKind::TokenUrlApp => {
+            "The token endpoint for one auth mode (`token_url`)."
+        }
+        UrlKind::RefreshUrl => "The token refresh endpoint (`refresh_url`).",
+        UrlKind::AuthorizationUrl => "The OAuth authorization page (`authorization_url`).",
+        UrlKind::VerificationBaseUrl => {
+            "The base URL of the credential check (`proxy.verification.base_url_override`)."
         }
     }
 }

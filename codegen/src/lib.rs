@@ -17,6 +17,7 @@
 
 mod builder;
 pub mod check;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod client;
 mod describe;
@@ -396,37 +397,73 @@ pub fn lint_with(source: &str, options: &Options) -> Diagnostics {
     }
 }
 
-/// Reads and checks one or more catalogs, then hands their merged plan to `emit` (which
-/// returns an internal error as `Err(String)`). With several catalogs, a provider key may
-/// stand in one of them only, and warnings carry their file.
-fn with_plan<T>(
-    inputs: &[(&Path, &str)],
-    options: &Options,
-    emit: impl FnOnce(&check::Plan<'_>, &emit::EmitOptions) -> Result<T, String>,
-) -> Result<(T, Vec<Diagnostic>), Error> {
+// The pipeline, stage by stage: the public functions below call these in order.
+
+/// The options as the emitter takes them, checked once: the runtime path and the derives
+/// must be Rust paths; the header comment names the inputs by file name only, so output
+/// does not depend on the machine.
+fn resolve(inputs: &[(&Path, &str)], options: &Options) -> Result<emit::EmitOptions, Error> {
     let parse_path = |what: &str, text: &str| {
         syn::parse_str::<syn::Path>(text)
-            .map(|p| quote::ToTokens::to_token_stream(&p))
+            .map(drop)
             .map_err(|e| Error::InvalidOption(format!("{what} `{text}` is not a Rust path: {e}")))
     };
     parse_path("runtime path", &options.runtime_path)?;
     for d in &options.derives {
         parse_path("derive", d)?;
     }
-    let catalog_error = |path: &Path, source: &str, diagnostics| Error::Catalog {
+    let source_name = inputs
+        .iter()
+        .map(|(path, _)| {
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(emit::EmitOptions {
+        runtime: options.runtime_path.clone(),
+        docs: options.docs,
+        source_name,
+        config_derives: options.derives.clone(),
+        client: options.client,
+        formatted: options.formatted,
+    })
+}
+
+fn catalog_error(path: &Path, source: &str, diagnostics: Diagnostics) -> Error {
+    Error::Catalog {
         path: path.to_owned(),
         source_text: source.to_owned(),
         diagnostics,
-    };
-    let mut reads = Vec::new();
-    for (path, source) in inputs {
-        let root = yaml::parse(source).map_err(|d| {
-            let mut ds = Diagnostics::default();
-            ds.push(d);
-            catalog_error(path, source, ds)
-        })?;
-        reads.push(read_catalog(&root, &options.lint_levels));
     }
+}
+
+/// Read: each catalog parsed and read by the rules of its era.
+fn read_all(inputs: &[(&Path, &str)], options: &Options) -> Result<Vec<model::Read>, Error> {
+    inputs
+        .iter()
+        .map(|(path, source)| {
+            let root = yaml::parse(source).map_err(|d| {
+                let mut ds = Diagnostics::default();
+                ds.push(d);
+                catalog_error(path, source, ds)
+            })?;
+            Ok(read_catalog(&root, &options.lint_levels))
+        })
+        .collect()
+}
+
+/// Check and plan: the selection checked against every catalog's keys, each catalog checked
+/// (any error stops the run with every diagnostic of that catalog), and the plans merged,
+/// sorted by key. With several catalogs, a provider key may stand in one of them only, and
+/// warnings carry their file.
+fn plan_all<'a>(
+    inputs: &[(&'a Path, &'a str)],
+    reads: &'a [model::Read],
+    options: &Options,
+) -> Result<(check::Plan<'a>, Vec<Diagnostic>), Error> {
     // A selection names keys of any of the catalogs.
     let all_keys: Vec<&String> = reads.iter().flat_map(|r| r.per_provider.keys()).collect();
     let unknown: Vec<(String, Option<String>)> = options
@@ -452,7 +489,7 @@ fn with_plan<T>(
     let mut warnings = Vec::new();
     let mut seen: std::collections::BTreeMap<String, (PathBuf, u32)> =
         std::collections::BTreeMap::new();
-    for ((path, source), read) in inputs.iter().zip(&reads) {
+    for ((path, source), read) in inputs.iter().zip(reads) {
         let here = |k: &String| read.per_provider.contains_key(k);
         let file_options = Options {
             providers: options
@@ -496,33 +533,16 @@ fn with_plan<T>(
         providers.extend(plan.providers);
     }
     providers.sort_by(|a, b| a.key.cmp(b.key));
-    let plan = check::Plan { providers };
-    let source_name = inputs
-        .iter()
-        .map(|(path, _)| {
-            path.file_name().map_or_else(
-                || path.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    let emit_options = emit::EmitOptions {
-        runtime: options.runtime_path.clone(),
-        docs: options.docs,
-        source_name,
-        config_derives: options.derives.clone(),
-        client: options.client,
-        formatted: options.formatted,
-    };
-    let out = emit(&plan, &emit_options).map_err(Error::Internal)?;
-    Ok((out, warnings))
+    Ok((check::Plan { providers }, warnings))
 }
 
 /// Generates Rust from several catalogs' texts as one: `(path, text)` each. A provider key
 /// may stand in one catalog only.
 pub fn generate_many(inputs: &[(&Path, &str)], options: &Options) -> Result<Generated, Error> {
-    let (code, warnings) = with_plan(inputs, options, emit::emit)?;
+    let emit_options = resolve(inputs, options)?;
+    let reads = read_all(inputs, options)?;
+    let (plan, warnings) = plan_all(inputs, &reads, options)?;
+    let code = emit::emit(&plan, &emit_options).map_err(Error::Internal)?;
     Ok(Generated { code, warnings })
 }
 
@@ -562,9 +582,11 @@ pub fn generate_files_many(
     layout: &emit::ModuleFiles,
     prelude: proc_macro2::TokenStream,
 ) -> Result<GeneratedFiles, Error> {
-    let (files, warnings) = with_plan(inputs, options, |plan, eo| {
-        emit::files(plan, eo, main_name, layout, prelude)
-    })?;
+    let emit_options = resolve(inputs, options)?;
+    let reads = read_all(inputs, options)?;
+    let (plan, warnings) = plan_all(inputs, &reads, options)?;
+    let files =
+        emit::files(&plan, &emit_options, main_name, layout, prelude).map_err(Error::Internal)?;
     Ok(GeneratedFiles { files, warnings })
 }
 
@@ -609,9 +631,10 @@ impl Loaded {
 /// lint levels, selection and `InvalidProviders` policy as generation, so a loaded provider
 /// equals the one generated code describes. `path` names the catalog in messages.
 pub fn load(path: &Path, source: &str, options: &Options) -> Result<Loaded, Error> {
-    let (providers, warnings) = with_plan(&[(path, source)], options, |plan, _| {
-        Ok(plan.providers.iter().map(describe::provider).collect())
-    })?;
+    let inputs = [(path, source)];
+    let reads = read_all(&inputs, options)?;
+    let (plan, warnings) = plan_all(&inputs, &reads, options)?;
+    let providers = plan.providers.iter().map(describe::provider).collect();
     Ok(Loaded {
         providers,
         warnings,

@@ -219,7 +219,7 @@ impl Crate {
         let manifest = format!(
             "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
              [dependencies]\n{dependencies}\n\n\
-             [build-dependencies]\nterapi-codegen = {{ path = {} }}\n\n\
+             [build-dependencies]\nterapi-codegen = {{ path = {}, default-features = false }}\n\n\
              # Not a member of any enclosing workspace.\n[workspace]\n",
             toml_path(&codegen_dir())
         );
@@ -300,6 +300,27 @@ fn dependencies_built() {
 // ---------------------------------------------------------------------------------------
 // 1. build.rs mode.
 // ---------------------------------------------------------------------------------------
+
+/// A build script that takes the README's `default-features = false` compiles the library
+/// only: no clap, which only the binary uses.
+#[test]
+fn build_dependency_without_default_features_leaves_out_clap() {
+    let krate = Crate::build_rs("downstream-no-clap");
+    let run = krate.cargo_ok(
+        &["tree", "--edges", "normal,build", "--prefix", "none"],
+        "cargo tree",
+    );
+    let tree = run.stdout();
+    assert!(
+        tree.lines().any(|l| l.starts_with("terapi-codegen ")),
+        "the tree lists the build-dependency:\n{tree}"
+    );
+    let clap: Vec<&str> = tree.lines().filter(|l| l.starts_with("clap")).collect();
+    assert!(
+        clap.is_empty(),
+        "clap is in a build.rs user's tree: {clap:?}\n{tree}"
+    );
+}
 
 #[test]
 fn build_rs_mode_rebuilds_exactly_when_the_catalog_changes() {

@@ -22,6 +22,14 @@ macro_rules! auth_modes {
                     $(AuthMode::$variant => $text,)*
                 }
             }
+
+            /// The variant's name, e.g. `OAuth2Cc`: what generated code writes after
+            /// `AuthMode::`.
+            pub const fn variant_name(self) -> &'static str {
+                match self {
+                    $(AuthMode::$variant => stringify!($variant),)*
+                }
+            }
         }
     };
 }

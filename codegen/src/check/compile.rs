@@ -1,4 +1,4 @@
-//! Templates → [`PartPlan`]s: every placeholder resolved to a declared param, a context
+//! Templates → the runtime's [`TemplatePart`]s: every placeholder resolved to a declared param, a context
 //! variable or a function, each with the [`Context`] it lands in, so that generated code
 //! renders without parsing at run time.
 
@@ -11,19 +11,22 @@ use crate::diagnostic::{Diagnostic, Severity};
 use crate::lower::{Entry, Located, Map, closest};
 use crate::model::{Provider, TokenUrl};
 use crate::parsed::Templates;
-use crate::plan::{NamedPlan, ParamPlan, PartPlan, UrlAltPlan, UrlBasePlan, UrlPlan};
+use crate::plan::{ParamPlan, UrlPlan};
 use crate::rules::Rule;
 use crate::template::{self, Expr, Piece};
 use crate::yaml::{Loc, NodeKind};
+use terapi_runtime::spec::{
+    NamedTemplate, TemplatePart, UrlAlternative, UrlBase, UrlKind, UrlSpec,
+};
 
 /// The compiled templates of one entry.
 pub(crate) struct Compiled {
-    pub(crate) headers: Vec<NamedPlan>,
-    pub(crate) query: Vec<NamedPlan>,
-    pub(crate) verification_headers: Vec<NamedPlan>,
+    pub(crate) headers: Vec<NamedTemplate>,
+    pub(crate) query: Vec<NamedTemplate>,
+    pub(crate) verification_headers: Vec<NamedTemplate>,
     pub(crate) urls: Vec<UrlPlan>,
     /// `token_params` with a scalar value, compiled as query values.
-    pub(crate) token_params: Vec<NamedPlan>,
+    pub(crate) token_params: Vec<NamedTemplate>,
     /// `token_params` keys whose value is not a scalar (a mapping or a sequence).
     pub(crate) token_params_nested: Vec<String>,
     /// Whether a `proxy.query` value carries a secret.
@@ -116,61 +119,36 @@ impl<'a> Checker<'a> {
                 .any(|parts| secret_in(parts, decl.decl))
         });
         let mut urls = Vec::new();
-        let mut url = |this: &mut Self,
-                       t: Option<&Located<String>>,
-                       names: (&'static str, &'static str),
-                       what| {
-            if let Some(plan) = t.and_then(|t| this.url(t, names, what, decl)) {
+        let mut url = |this: &mut Self, t: Option<&Located<String>>, kind| {
+            if let Some(plan) = t.and_then(|t| this.url(t, kind, decl)) {
                 urls.push(plan);
             }
         };
-        url(
-            self,
-            proxy.map(|x| &x.base_url),
-            ("BASE_URL", "base_url"),
-            "The API root (`proxy.base_url`).",
-        );
+        url(self, proxy.map(|x| &x.base_url), UrlKind::BaseUrl);
         match &p.token_url {
-            Some(TokenUrl::Single(t)) => url(
-                self,
-                Some(t),
-                ("TOKEN_URL", "token_url"),
-                "The token endpoint (`token_url`).",
-            ),
+            Some(TokenUrl::Single(t)) => url(self, Some(t), UrlKind::TokenUrl),
             Some(TokenUrl::PerMode(map)) => {
                 for (mode, e) in map.iter() {
-                    let names = match mode.as_str() {
-                        "OAUTH2" => ("TOKEN_URL_OAUTH2", "token_url_oauth2"),
-                        "APP" => ("TOKEN_URL_APP", "token_url_app"),
+                    let kind = match mode.as_str() {
+                        "OAUTH2" => UrlKind::TokenUrlOAuth2,
+                        "APP" => UrlKind::TokenUrlApp,
                         _ => continue,
                     };
-                    url(
-                        self,
-                        Some(&e.value),
-                        names,
-                        "The token endpoint for one auth mode (`token_url`).",
-                    );
+                    url(self, Some(&e.value), kind);
                 }
             }
             None => {}
         }
-        url(
-            self,
-            p.refresh_url.as_ref(),
-            ("REFRESH_URL", "refresh_url"),
-            "The token refresh endpoint (`refresh_url`).",
-        );
+        url(self, p.refresh_url.as_ref(), UrlKind::RefreshUrl);
         url(
             self,
             p.authorization_url.as_ref(),
-            ("AUTHORIZATION_URL", "authorization_url"),
-            "The OAuth authorization page (`authorization_url`).",
+            UrlKind::AuthorizationUrl,
         );
         url(
             self,
             verification.and_then(|v| v.base_url_override.as_ref()),
-            ("VERIFICATION_BASE_URL", "verification_base_url"),
-            "The base URL of the credential check (`proxy.verification.base_url_override`).",
+            UrlKind::VerificationBaseUrl,
         );
         Compiled {
             headers,
@@ -188,7 +166,7 @@ impl<'a> Checker<'a> {
         map: Option<&Map<Located<String>>>,
         decl: &Scope<'_, 'a>,
         place: Place,
-    ) -> Vec<NamedPlan> {
+    ) -> Vec<NamedTemplate> {
         let mut out = Vec::new();
         for (name, e) in map.into_iter().flat_map(|m| m.iter()) {
             if let Some(plan) = self.named(name, e.key_loc, &e.value, decl, place) {
@@ -205,7 +183,7 @@ impl<'a> Checker<'a> {
         value: &Located<String>,
         decl: &Scope<'_, 'a>,
         place: Place,
-    ) -> Option<NamedPlan> {
+    ) -> Option<NamedTemplate> {
         if place == Place::Header
             && (name.is_empty()
                 || !name
@@ -236,7 +214,7 @@ impl<'a> Checker<'a> {
                             self.report(Rule::InvalidHeader, loc, format!("the value of header `{name}` has characters a header cannot carry"));
                             return None;
                         }
-                        parts.push(PartPlan::Lit(text.clone()));
+                        parts.push(TemplatePart::Lit(text.clone().into()));
                     }
                     Piece::Expr { expr, offset, len } => {
                         parts.push(self.expr_part(value, (expr, *offset, *len), decl, context)?)
@@ -261,9 +239,9 @@ impl<'a> Checker<'a> {
         } else {
             name.to_owned()
         };
-        Some(NamedPlan {
-            name,
-            alternatives: compiled,
+        Some(NamedTemplate {
+            name: name.into(),
+            alternatives: compiled.into_iter().map(Into::into).collect(),
         })
     }
 
@@ -274,7 +252,7 @@ impl<'a> Checker<'a> {
         (expr, offset, len): (&Expr, usize, usize),
         scope: &Scope<'_, 'a>,
         context: Context,
-    ) -> Option<PartPlan> {
+    ) -> Option<TemplatePart> {
         let loc = self.inner(s.loc, s, offset, len);
         let (config, credentials) = scope.decl;
         let param = |section: Section, name: &str, written: String| {
@@ -286,10 +264,10 @@ impl<'a> Checker<'a> {
             params
                 .iter()
                 .position(|p| p.key == name)
-                .map(|index| PartPlan::Param {
+                .map(|index| TemplatePart::Param {
                     section,
                     index,
-                    written,
+                    written: written.into(),
                     context,
                 })
         };
@@ -302,7 +280,7 @@ impl<'a> Checker<'a> {
                 if scope.obtains_credentials {
                     // A field of the credentials the platform obtains (a TWO_STEP token, its
                     // cookies, the raw token response): supplied through the render context.
-                    return Some(PartPlan::Obtained { name: n.clone(), written: format!("credentials.{n}"), context });
+                    return Some(TemplatePart::Obtained { name: n.clone().into(), written: format!("credentials.{n}").into(), context });
                 }
                 let suggestion = closest(n, credentials.iter().map(|p| p.key));
                 let d = Diagnostic::new(Rule::UndeclaredCredential, loc, format!("`${{credentials.{n}}}` uses a credential that `credentials` does not declare"))
@@ -310,10 +288,10 @@ impl<'a> Checker<'a> {
                 self.push(d);
                 None
             }),
-            Expr::Now { offset_seconds, format } => Some(PartPlan::Now {
+            Expr::Now { offset_seconds, format } => Some(TemplatePart::Now {
                 offset_seconds: *offset_seconds,
-                format: format.clone(),
-                written: s.value[offset + 2..offset + len - 1].to_owned(),
+                format: format.clone().map(Into::into),
+                written: s.value[offset + 2..offset + len - 1].to_owned().into(),
                 context,
             }),
             Expr::Var(n) => {
@@ -326,7 +304,7 @@ impl<'a> Checker<'a> {
                     return None;
                 }
                 if let Some(var) = Var::from_name(n) {
-                    return Some(PartPlan::Var { var, written: n.clone(), context });
+                    return Some(TemplatePart::Var { var, written: n.clone().into(), context });
                 }
                 if let Some(part) = param(Section::ConnectionConfig, n, format!("connectionConfig.{n}")) {
                     self.push(Diagnostic::new(Rule::BareVariable, loc, format!("bare `${{{n}}}` is read as `${{connectionConfig.{n}}}`; write it that way"))
@@ -355,26 +333,20 @@ impl<'a> Checker<'a> {
                     let mut parts = Vec::new();
                     for piece in arg {
                         match piece {
-                            Piece::Lit { text, .. } => parts.push(PartPlan::Lit(text.clone())),
+                            Piece::Lit { text, .. } => parts.push(TemplatePart::Lit(text.clone().into())),
                             Piece::Expr { expr, offset, len } => {
                                 parts.push(self.expr_part(s, (expr, *offset, *len), scope, Context::Raw)?)
                             }
                         }
                     }
-                    compiled.push(parts);
+                    compiled.push(parts.into());
                 }
-                Some(PartPlan::Call { func, args: compiled, context })
+                Some(TemplatePart::Call { func, args: compiled.into(), context })
             }
         }
     }
 
-    fn url(
-        &mut self,
-        s: &Located<String>,
-        (const_name, fn_name): (&'static str, &'static str),
-        what: &'static str,
-        decl: &Scope<'_, 'a>,
-    ) -> Option<UrlPlan> {
+    fn url(&mut self, s: &Located<String>, kind: UrlKind, decl: &Scope<'_, 'a>) -> Option<UrlPlan> {
         let alternatives = alternatives(decl.templates, s)?;
         let errors = self.diagnostics.len();
         let mut compiled = Some(Vec::new());
@@ -392,11 +364,11 @@ impl<'a> Checker<'a> {
             }
         }
         Some(UrlPlan {
-            const_name,
-            fn_name,
-            what,
-            source: s.value.clone(),
-            alternatives: compiled,
+            kind,
+            spec: UrlSpec {
+                source: s.value.clone().into(),
+                alternatives: compiled.map(Into::into),
+            },
         })
     }
 
@@ -407,7 +379,7 @@ impl<'a> Checker<'a> {
         (expr, offset, len): (&Expr, usize, usize),
         decl: &Scope<'_, 'a>,
         context: Context,
-    ) -> Option<PartPlan> {
+    ) -> Option<TemplatePart> {
         let part = self.expr_part(s, (expr, offset, len), decl, context)?;
         let secret = secret_in(std::slice::from_ref(&part), decl.decl);
         let loc = self.inner(s.loc, s, offset, len);
@@ -424,7 +396,7 @@ impl<'a> Checker<'a> {
             .with_help("if the API accepts it, send it in a header instead"));
             return None;
         }
-        if !matches!(part, PartPlan::Param { .. }) {
+        if !matches!(part, TemplatePart::Param { .. }) {
             self.report(
                 Rule::UrlPlaceholder,
                 loc,
@@ -442,14 +414,14 @@ impl<'a> Checker<'a> {
         s: &Located<String>,
         pieces: &[Piece],
         decl: &Scope<'_, 'a>,
-    ) -> Option<UrlAltPlan> {
+    ) -> Option<UrlAlternative> {
         // A whole base URL from one param: `${connectionConfig.instance_url}/api`.
         if let Some(Piece::Expr { expr, offset, len }) = pieces.first() {
             let base = self.url_part(s, (expr, *offset, *len), decl, Context::Url)?;
             let rest = self.url_rest(s, &pieces[1..], decl, false)?;
-            return Some(UrlAltPlan {
-                base: UrlBasePlan::Param(base),
-                rest,
+            return Some(UrlAlternative {
+                base: UrlBase::Param(base),
+                rest: rest.into(),
             });
         }
         let Some(Piece::Lit {
@@ -513,7 +485,7 @@ impl<'a> Checker<'a> {
             }
             if !host_text.is_empty() {
                 host_has_literal = true;
-                host.push(PartPlan::Lit(host_text.to_owned()));
+                host.push(TemplatePart::Lit(host_text.to_owned().into()));
             }
             if end < text.len() {
                 rest_start = Some((i, text[end..].to_owned(), offset + end));
@@ -533,7 +505,7 @@ impl<'a> Checker<'a> {
             let config = decl.decl.0;
             let whole = host.len() == 1;
             for part in &mut host {
-                if let PartPlan::Param {
+                if let TemplatePart::Param {
                     context,
                     section,
                     index,
@@ -559,12 +531,12 @@ impl<'a> Checker<'a> {
             }
             _ => Vec::new(),
         };
-        Some(UrlAltPlan {
-            base: UrlBasePlan::Fixed {
-                scheme: scheme.to_owned(),
-                host,
+        Some(UrlAlternative {
+            base: UrlBase::Fixed {
+                scheme: scheme.to_owned().into(),
+                host: host.into(),
             },
-            rest,
+            rest: rest.into(),
         })
     }
 
@@ -575,7 +547,7 @@ impl<'a> Checker<'a> {
         pieces: &[Piece],
         decl: &Scope<'_, 'a>,
         may_have_port: bool,
-    ) -> Option<Vec<PartPlan>> {
+    ) -> Option<Vec<TemplatePart>> {
         let mut rest = Vec::new();
         let mut in_port = false;
         let mut in_query = false;
@@ -585,7 +557,7 @@ impl<'a> Checker<'a> {
                     // `https://host:${connectionConfig.port}/...`
                     in_port = may_have_port && rest.is_empty() && text == ":";
                     in_query |= text.contains(['?', '#']);
-                    rest.push(PartPlan::Lit(text.clone()));
+                    rest.push(TemplatePart::Lit(text.clone().into()));
                 }
                 Piece::Expr { expr, offset, len } => {
                     let context = if in_port {
@@ -637,16 +609,16 @@ fn allows_authority(param: &ParamPlan<'_>) -> bool {
 
 /// Whether compiled parts carry a credential or a secret (any credential counts: none goes
 /// into a URL, and query params that carry one get a warning).
-fn secret_in(parts: &[PartPlan], (config, _): Declared<'_, '_>) -> bool {
+fn secret_in(parts: &[TemplatePart], (config, _): Declared<'_, '_>) -> bool {
     parts.iter().any(|p| match p {
-        PartPlan::Param {
+        TemplatePart::Param {
             section: Section::Credentials,
             ..
         } => true,
-        PartPlan::Param { index, .. } => config[*index].secret,
-        PartPlan::Var { var, .. } => var.is_secret(),
-        PartPlan::Obtained { .. } => true,
-        PartPlan::Call { args, .. } => args.iter().any(|a| secret_in(a, (config, &[]))),
+        TemplatePart::Param { index, .. } => config[*index].secret,
+        TemplatePart::Var { var, .. } => var.is_secret(),
+        TemplatePart::Obtained { .. } => true,
+        TemplatePart::Call { args, .. } => args.iter().any(|a| secret_in(a, (config, &[]))),
         _ => false,
     })
 }

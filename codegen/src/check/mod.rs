@@ -237,7 +237,11 @@ impl<'a> Checker<'a> {
             auth_mode,
             &credentials,
             &compiled.urls,
-            &compiled.token_params_nested,
+            (
+                &compiled.headers,
+                &compiled.token_params_nested,
+                compiled.query_has_secret,
+            ),
         );
         Some(ProviderPlan {
             key: &entry.key,
@@ -255,7 +259,6 @@ impl<'a> Checker<'a> {
             client,
             urls: compiled.urls,
             token_params: compiled.token_params,
-            query_has_secret: compiled.query_has_secret,
         })
     }
 }

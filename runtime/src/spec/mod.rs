@@ -176,6 +176,64 @@ pub enum TemplatePart {
     },
 }
 
+/// Which of a provider's URLs: each is a field of [`ProviderSpec`] of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum UrlKind {
+    /// `proxy.base_url`: the API root.
+    BaseUrl,
+    /// `token_url`.
+    TokenUrl,
+    /// `token_url.OAUTH2` of an entry with a token URL per auth mode.
+    TokenUrlOAuth2,
+    /// `token_url.APP` of an entry with a token URL per auth mode.
+    TokenUrlApp,
+    /// `refresh_url`.
+    RefreshUrl,
+    /// `authorization_url`.
+    AuthorizationUrl,
+    /// `proxy.verification.base_url_override`: the base URL of the credential check.
+    VerificationBaseUrl,
+}
+
+impl UrlKind {
+    /// Every kind, in the order a provider's URLs are listed.
+    pub const ALL: [UrlKind; 7] = [
+        UrlKind::BaseUrl,
+        UrlKind::TokenUrl,
+        UrlKind::TokenUrlOAuth2,
+        UrlKind::TokenUrlApp,
+        UrlKind::RefreshUrl,
+        UrlKind::AuthorizationUrl,
+        UrlKind::VerificationBaseUrl,
+    ];
+
+    /// Its name in snake case, which is also its [`ProviderSpec`] field's, e.g. `base_url`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            UrlKind::BaseUrl => "base_url",
+            UrlKind::TokenUrl => "token_url",
+            UrlKind::TokenUrlOAuth2 => "token_url_oauth2",
+            UrlKind::TokenUrlApp => "token_url_app",
+            UrlKind::RefreshUrl => "refresh_url",
+            UrlKind::AuthorizationUrl => "authorization_url",
+            UrlKind::VerificationBaseUrl => "verification_base_url",
+        }
+    }
+
+    /// Where the catalog writes it, e.g. `proxy.base_url`.
+    pub const fn catalog_key(self) -> &'static str {
+        match self {
+            UrlKind::BaseUrl => "proxy.base_url",
+            UrlKind::TokenUrl => "token_url",
+            UrlKind::TokenUrlOAuth2 => "token_url.OAUTH2",
+            UrlKind::TokenUrlApp => "token_url.APP",
+            UrlKind::RefreshUrl => "refresh_url",
+            UrlKind::AuthorizationUrl => "authorization_url",
+            UrlKind::VerificationBaseUrl => "proxy.verification.base_url_override",
+        }
+    }
+}
+
 /// A URL template compiled into alternatives.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UrlSpec {
@@ -215,6 +273,19 @@ impl ProviderSpec {
         match section {
             Section::ConnectionConfig => &self.config,
             Section::Credentials => &self.credentials,
+        }
+    }
+
+    /// The URL of `kind`, when the entry has one.
+    pub fn url(&self, kind: UrlKind) -> Option<&UrlSpec> {
+        match kind {
+            UrlKind::BaseUrl => self.base_url.as_ref(),
+            UrlKind::TokenUrl => self.token_url.as_ref(),
+            UrlKind::TokenUrlOAuth2 => self.token_url_oauth2.as_ref(),
+            UrlKind::TokenUrlApp => self.token_url_app.as_ref(),
+            UrlKind::RefreshUrl => self.refresh_url.as_ref(),
+            UrlKind::AuthorizationUrl => self.authorization_url.as_ref(),
+            UrlKind::VerificationBaseUrl => self.verification_base_url.as_ref(),
         }
     }
 
