@@ -1731,7 +1731,7 @@ static BASIC_SPEC: terapi_providers::client::ClientSpec = terapi_providers::clie
     token_auth: terapi_providers::client::TokenAuth::Body,
     default_scope: None,
     paginate: None,
-    retry: terapi_runtime::client::RetrySpec::EMPTY,
+    retry: terapi_runtime::retry::RetryConfig::EMPTY,
     verification: None,
     query_has_secret: false,
     static_headers: true,

@@ -7,8 +7,9 @@ use std::borrow::Cow;
 
 use terapi_runtime::paginate::{OffsetStep, PageKind, PaginateConfig};
 use terapi_runtime::render::Func;
+use terapi_runtime::retry::RetryConfig;
 use terapi_runtime::spec::{
-    BodyFormat, ClientSpec, NamedTemplate, RetrySpec, TemplatePart, TokenAuth, UrlBase, UrlKind,
+    BodyFormat, ClientSpec, NamedTemplate, TemplatePart, TokenAuth, UrlBase, UrlKind,
     VerificationSpec,
 };
 use terapi_runtime::{AuthMode, Section, Text};
@@ -131,7 +132,7 @@ pub(crate) fn plan(
     let proxy = p.proxy.as_ref();
     let retry = proxy
         .and_then(|x| x.retry.as_ref())
-        .map_or(RetrySpec::EMPTY, |r| RetrySpec {
+        .map_or(RetryConfig::EMPTY, |r| RetryConfig {
             at: texts(r.at.iter().flat_map(|v| &v.0)),
             after: texts(r.after.iter().flat_map(|v| &v.0)),
             remaining: r.remaining.clone().map(Into::into),

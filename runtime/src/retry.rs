@@ -31,8 +31,8 @@
 //! use std::time::{Duration, SystemTime};
 //! use terapi_runtime::retry::{Decision, FailedAttempt, RetryConfig, RetryPolicy, is_idempotent};
 //!
-//! const CONFIG: RetryConfig<'static> = RetryConfig {
-//!     at: &["x-ratelimit-reset"],
+//! let config = RetryConfig {
+//!     at: vec!["x-ratelimit-reset".into()].into(),
 //!     ..RetryConfig::EMPTY
 //! };
 //! let headers = |name: &str| (name == "retry-after").then_some("2");
@@ -43,12 +43,14 @@
 //!     headers: &headers,
 //!     waited: Duration::ZERO,
 //! };
-//! let decision = RetryPolicy::DEFAULT.decide(&CONFIG, &failed, SystemTime::now(), 0.5);
+//! let decision = RetryPolicy::DEFAULT.decide(&config, &failed, SystemTime::now(), 0.5);
 //! assert_eq!(decision, Decision::Retry { after: Duration::from_secs(2) });
 //! ```
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::validate::{List, Text};
 
 /// The standard header with a server's wait hint (RFC 9110 §10.2.3), always consulted.
 const RETRY_AFTER: &str = "retry-after";
@@ -58,54 +60,57 @@ const MILLIS_THRESHOLD: u64 = 1_000_000_000_000;
 
 /// A provider's `proxy.retry` from providers.yaml, as generated code writes it out.
 ///
-/// Header names are the catalog's: lowercase. All fields are plain borrowed data, so that
-/// generated code can build a `RetryConfig<'static>` as a constant from [`RetryConfig::EMPTY`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RetryConfig<'a> {
+/// Header names are the catalog's: lowercase. This is also the form a provider description
+/// holds ([`crate::spec::ClientSpec::retry`]): its lists are [`List`]s of [`Text`], borrowed
+/// in a generated `static` and owned in a loaded description, so [`RetryConfig::EMPTY`] is a
+/// constant to build from.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct RetryConfig {
     /// `at`: headers that hold the time to retry at, as a Unix time (seconds, or milliseconds
     /// above 10^12) or an HTTP date, e.g. `x-ratelimit-reset`.
-    pub at: &'a [&'a str],
+    pub at: List<Text>,
     /// `after`: headers that hold how long to wait, as seconds or an HTTP date, e.g.
     /// `x-ratelimit-retry-after`. `Retry-After` is consulted without being listed here.
-    pub after: &'a [&'a str],
+    pub after: List<Text>,
     /// `remaining`: a header whose value `0` makes a response with a status of 400 or more
     /// retryable, whatever its status, e.g. `x-ratelimit-remaining`.
-    pub remaining: Option<&'a str>,
+    pub remaining: Option<Text>,
     /// `error_code`: status patterns (`429`, `5xx`; see [`is_status_pattern`]) that replace the
-    /// default retryable statuses, 429 and 5xx. `Some(&[])` makes no status retryable (only
+    /// default retryable statuses, 429 and 5xx. An empty list makes no status retryable (only
     /// `remaining` then can); a pattern that is not valid matches nothing.
-    pub error_code: Option<&'a [&'a str]>,
+    pub error_code: Option<List<Text>>,
 }
 
-impl RetryConfig<'static> {
+impl RetryConfig {
     /// No `proxy.retry`: 429 and 5xx are retryable, and only `Retry-After` gives a hint.
     pub const EMPTY: Self = Self::new();
 
     /// The same as [`RetryConfig::EMPTY`].
     pub const fn new() -> Self {
         Self {
-            at: &[],
-            after: &[],
+            at: List::Borrowed(&[]),
+            after: List::Borrowed(&[]),
             remaining: None,
             error_code: None,
         }
     }
 }
 
-impl RetryConfig<'_> {
+impl RetryConfig {
     /// Whether a response with `status` and these headers may be retried, by rule 1 of the
     /// [module docs](self).
     fn is_retryable<'h>(&self, status: u16, headers: &dyn Fn(&str) -> Option<&'h str>) -> bool {
         if status < 400 {
             return false;
         }
-        let by_status = match self.error_code {
+        let by_status = match &self.error_code {
             Some(patterns) => patterns.iter().any(|p| status_matches(p, status)),
             None => status == 429 || (500..600).contains(&status),
         };
         by_status
             || self
                 .remaining
+                .as_deref()
                 .and_then(headers)
                 .is_some_and(|v| v.trim() == "0")
     }
@@ -123,7 +128,7 @@ impl RetryConfig<'_> {
         let after = self
             .after
             .iter()
-            .copied()
+            .map(|name| &**name)
             .chain([RETRY_AFTER])
             .filter_map(|name| parse_retry_after(headers(name)?, now));
         at.chain(after).max()
@@ -327,7 +332,7 @@ impl RetryPolicy {
     /// taken as a parameter so that the decision is deterministic.
     pub fn decide(
         &self,
-        config: &RetryConfig<'_>,
+        config: &RetryConfig,
         failed: &FailedAttempt<'_, '_>,
         now: SystemTime,
         random: f64,
@@ -473,6 +478,10 @@ pub enum GiveUpReason {
 mod tests {
     use super::*;
 
+    fn list(items: &'static [&'static str]) -> List<Text> {
+        items.iter().map(|s| Text::Borrowed(s)).collect()
+    }
+
     /// 2026-01-01T00:00:00Z.
     const NOW_SECS: u64 = 1_767_225_600;
 
@@ -497,7 +506,7 @@ mod tests {
     /// Decides for the first attempt of an idempotent request, nothing waited yet.
     fn decide_with(
         policy: &RetryPolicy,
-        config: &RetryConfig<'_>,
+        config: &RetryConfig,
         status: u16,
         headers: &[(&str, &str)],
     ) -> Decision {
@@ -506,7 +515,7 @@ mod tests {
 
     fn decide_full(
         policy: &RetryPolicy,
-        config: &RetryConfig<'_>,
+        config: &RetryConfig,
         attempt: u32,
         status: u16,
         idempotent: bool,
@@ -558,7 +567,7 @@ mod tests {
     #[test]
     fn error_code_replaces_the_default_set() {
         let config = RetryConfig {
-            error_code: Some(&["429", "5xx"]),
+            error_code: Some(list(&["429", "5xx"])),
             ..RetryConfig::EMPTY
         };
         for status in [429, 500, 504] {
@@ -570,7 +579,7 @@ mod tests {
         );
 
         let only_503 = RetryConfig {
-            error_code: Some(&["503"]),
+            error_code: Some(list(&["503"])),
             ..RetryConfig::EMPTY
         };
         assert_eq!(decide_with(&EXACT, &only_503, 503, &[]), retry(secs(1)));
@@ -584,7 +593,7 @@ mod tests {
 
         // From the catalog: 403 and 401 added to 5xx, 429 left out.
         let github = RetryConfig {
-            error_code: Some(&["403", "5xx", "401"]),
+            error_code: Some(list(&["403", "5xx", "401"])),
             ..RetryConfig::EMPTY
         };
         assert_eq!(decide_with(&EXACT, &github, 403, &[]), retry(secs(1)));
@@ -594,7 +603,7 @@ mod tests {
         );
 
         let none = RetryConfig {
-            error_code: Some(&[]),
+            error_code: Some(list(&[])),
             ..RetryConfig::EMPTY
         };
         assert_eq!(
@@ -707,8 +716,8 @@ mod tests {
             assert_eq!(parse_retry_at(value, now()), None, "{value:?}");
         }
         let config = RetryConfig {
-            at: &["x-ratelimit-reset"],
-            after: &["x-retry-after"],
+            at: list(&["x-ratelimit-reset"]),
+            after: list(&["x-retry-after"]),
             ..RetryConfig::EMPTY
         };
         let headers = [
@@ -726,7 +735,7 @@ mod tests {
     #[test]
     fn at_epoch_seconds_and_milliseconds() {
         let config = RetryConfig {
-            at: &["x-ratelimit-reset"],
+            at: list(&["x-ratelimit-reset"]),
             ..RetryConfig::EMPTY
         };
         let in_seconds = (NOW_SECS + 12).to_string();
@@ -770,7 +779,7 @@ mod tests {
     #[test]
     fn config_after_headers() {
         let config = RetryConfig {
-            after: &["x-ratelimit-retry-after", "x-toggl-quota-resets-in"],
+            after: list(&["x-ratelimit-retry-after", "x-toggl-quota-resets-in"]),
             ..RetryConfig::EMPTY
         };
         assert_eq!(
@@ -801,8 +810,8 @@ mod tests {
     #[test]
     fn the_longest_hint_wins() {
         let config = RetryConfig {
-            at: &["x-ratelimit-reset"],
-            after: &["x-retry-after"],
+            at: list(&["x-ratelimit-reset"]),
+            after: list(&["x-retry-after"]),
             ..RetryConfig::EMPTY
         };
         let reset = (NOW_SECS + 5).to_string();
@@ -1058,9 +1067,9 @@ mod tests {
     #[test]
     fn remaining_zero_makes_a_response_retryable() {
         let config = RetryConfig {
-            at: &["x-ratelimit-reset"],
-            remaining: Some("x-ratelimit-remaining"),
-            error_code: Some(&["5xx"]),
+            at: list(&["x-ratelimit-reset"]),
+            remaining: Some("x-ratelimit-remaining".into()),
+            error_code: Some(list(&["5xx"])),
             ..RetryConfig::EMPTY
         };
         let reset = (NOW_SECS + 25).to_string();
@@ -1137,7 +1146,7 @@ mod tests {
             })
         );
         let config = RetryConfig {
-            at: &["x-ratelimit-reset"],
+            at: list(&["x-ratelimit-reset"]),
             ..RetryConfig::EMPTY
         };
         assert_eq!(

@@ -41,7 +41,7 @@ pub use error::{ConnectError, Error, Step, TransportKind, validated};
 pub use pages::Pages;
 pub use request::{RequestBuilder, Response};
 pub use reqwest::Method;
-pub use spec::{Binding, BodyFormat, ClientSpec, RetrySpec, TokenAuth, VerificationSpec};
+pub use spec::{Binding, BodyFormat, ClientSpec, TokenAuth, VerificationSpec};
 pub use verify::Verified;
 
 pub use crate::paginate::{PageError, PaginateConfig};

@@ -420,9 +420,7 @@ impl Connection {
                     headers: &lookup,
                     waited,
                 };
-                config.with_config(|config| {
-                    policy.decide(config, &failed, SystemTime::now(), random_unit())
-                })
+                policy.decide(config, &failed, SystemTime::now(), random_unit())
             };
             match decision {
                 Decision::Retry { after } => {

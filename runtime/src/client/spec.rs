@@ -4,7 +4,7 @@
 use url::Url;
 
 use crate::render::{Headers, QueryParams, RenderContext, RenderError};
-pub use crate::spec::{BodyFormat, ClientSpec, RetrySpec, TokenAuth, VerificationSpec};
+pub use crate::spec::{BodyFormat, ClientSpec, TokenAuth, VerificationSpec};
 
 /// A provider's typed connection config and credentials, as generated code binds them to the
 /// templates of its catalog entry. Implemented by generated code; each method renders one

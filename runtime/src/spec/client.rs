@@ -40,46 +40,6 @@ pub struct VerificationSpec {
     pub body: Option<Text>,
 }
 
-/// A provider's `proxy.retry` as its description holds it; [`RetrySpec::with_config`] lends
-/// it to the retry decisions as a [`RetryConfig`].
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct RetrySpec {
-    /// `at` headers.
-    pub at: List<Text>,
-    /// `after` headers.
-    pub after: List<Text>,
-    /// The `remaining` header.
-    pub remaining: Option<Text>,
-    /// `error_code` status patterns.
-    pub error_code: Option<List<Text>>,
-}
-
-impl RetrySpec {
-    /// No `proxy.retry`.
-    pub const EMPTY: RetrySpec = RetrySpec {
-        at: List::Borrowed(&[]),
-        after: List::Borrowed(&[]),
-        remaining: None,
-        error_code: None,
-    };
-
-    /// Runs `f` with this description as a [`RetryConfig`].
-    pub fn with_config<R>(&self, f: impl FnOnce(&RetryConfig<'_>) -> R) -> R {
-        let at: Vec<&str> = self.at.iter().map(|t| &**t).collect();
-        let after: Vec<&str> = self.after.iter().map(|t| &**t).collect();
-        let error_code: Option<Vec<&str>> = self
-            .error_code
-            .as_ref()
-            .map(|codes| codes.iter().map(|t| &**t).collect());
-        f(&RetryConfig {
-            at: &at,
-            after: &after,
-            remaining: self.remaining.as_deref(),
-            error_code: error_code.as_deref(),
-        })
-    }
-}
-
 /// What the client needs of a provider besides its templates: a constant of generated code,
 /// or part of a description loaded at run time.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -98,7 +58,7 @@ pub struct ClientSpec {
     /// `proxy.paginate`, when the catalog gives one.
     pub paginate: Option<PaginateConfig>,
     /// `proxy.retry`.
-    pub retry: RetrySpec,
+    pub retry: RetryConfig,
     /// `proxy.verification`, when the catalog gives one.
     pub verification: Option<VerificationSpec>,
     /// Whether `proxy.query` carries a secret (then only an explicit opt-in lets requests

@@ -18,7 +18,7 @@ mod typed;
 use std::ops::Deref;
 use std::sync::Arc;
 
-pub use client::{BodyFormat, ClientSpec, RetrySpec, TokenAuth, VerificationSpec};
+pub use client::{BodyFormat, ClientSpec, TokenAuth, VerificationSpec};
 pub use embedded::Embedded;
 pub use render::{ParamValues, Values};
 pub use typed::{
