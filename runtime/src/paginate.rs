@@ -113,9 +113,30 @@ pub enum PageError {
         /// The link's scheme and host.
         found: String,
     },
+    /// The next link leaves the base URL's path (`../../x` from `/v2`): it would reach
+    /// another API of the host with this API's credentials.
+    #[error("the next page's link goes to `{found}`, outside the API's base path `{base}`")]
+    OutsideBase {
+        /// The base URL's path.
+        base: String,
+        /// The link's path (without its query).
+        found: String,
+    },
+    /// The next link carries a user name or password.
+    #[error("the next page's link carries user info (`user@` or `user:password@`)")]
+    LinkUserinfo,
     /// The next link is not a URL.
     #[error("the next page's link is not a valid URL")]
     InvalidLink,
+    /// The next offset does not fit in 64 bits (an `offset_start_value` near the limit).
+    #[error("the next page's offset overflows")]
+    OffsetOverflow,
+    /// The listing has more pages than [`Paginator::max_pages`] allows.
+    #[error("the listing has more than {max} pages, the limit set for it")]
+    TooManyPages {
+        /// The limit.
+        max: u64,
+    },
     /// The server sent a cursor or link that was already followed (it would loop forever).
     #[error(
         "the server repeated a cursor or link it had already sent; stopping instead of looping"
@@ -142,6 +163,7 @@ pub struct Paginator {
     origin: Url,
     offset: i64,
     page: u64,
+    max_pages: Option<u64>,
     seen: BTreeSet<String>,
 }
 
@@ -193,8 +215,16 @@ impl Paginator {
             limit,
             origin,
             page: 0,
+            max_pages: None,
             seen: BTreeSet::new(),
         }
+    }
+
+    /// At most `max` pages: asking for one more is [`PageError::TooManyPages`] (never a
+    /// silent stop, which would pass for the end of the listing).
+    pub fn max_pages(mut self, max: u64) -> Self {
+        self.max_pages = Some(max);
+        self
     }
 
     fn limit_param(&self) -> Option<(String, String)> {
@@ -249,15 +279,37 @@ impl Paginator {
         {
             return Ok(Next::Done);
         }
+        let next = self.next_page(current, body, link_header, received)?;
+        if let (Some(max), Next::Query(_) | Next::Url(_)) = (self.max_pages, &next)
+            && self.page >= max
+        {
+            return Err(PageError::TooManyPages { max });
+        }
+        Ok(next)
+    }
+
+    fn next_page(
+        &mut self,
+        current: &Url,
+        body: &Value,
+        link_header: Option<&str>,
+        received: usize,
+    ) -> Result<Next, PageError> {
         match self.config.kind {
             PageKind::Offset => {
                 if self.limit.is_some_and(|l| received < l as usize) {
                     return Ok(Next::Done);
                 }
-                self.offset += match self.config.offset_step {
+                let step = match self.config.offset_step {
                     OffsetStep::PerPage => 1,
-                    OffsetStep::ByResponseSize => received as i64,
+                    OffsetStep::ByResponseSize => {
+                        i64::try_from(received).map_err(|_| PageError::OffsetOverflow)?
+                    }
                 };
+                self.offset = self
+                    .offset
+                    .checked_add(step)
+                    .ok_or(PageError::OffsetOverflow)?;
                 Ok(Next::Query(self.first_query()))
             }
             PageKind::Cursor => {
@@ -310,6 +362,22 @@ impl Paginator {
                             self.origin.host_str().unwrap_or_default()
                         ),
                         found: format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default()),
+                    });
+                }
+                if !url.username().is_empty() || url.password().is_some() {
+                    return Err(PageError::LinkUserinfo);
+                }
+                let base = self.origin.path().trim_end_matches('/');
+                let path = url.path();
+                if !base.is_empty()
+                    && path != base
+                    && !path
+                        .strip_prefix(base)
+                        .is_some_and(|rest| rest.starts_with('/'))
+                {
+                    return Err(PageError::OutsideBase {
+                        base: self.origin.path().to_owned(),
+                        found: path.to_owned(),
                     });
                 }
                 if !self.seen.insert(url.as_str().to_owned()) || url == *current {
@@ -419,6 +487,122 @@ mod tests {
         );
         assert_eq!(p.next(&base, &page("abc"), None), Err(PageError::Repeated));
         let mut p = Paginator::new(cfg, base.clone(), None);
+        assert_eq!(p.next(&base, &page(""), None).unwrap(), Next::Done);
+    }
+
+    #[test]
+    fn links_stay_under_the_base_path_and_carry_no_user_info() {
+        let page =
+            |href: &str| json!({"_data": [{}], "_meta": {"links": {"next": {"href": href}}}});
+        let current = url("https://api.x.com/v2/items");
+        for (origin, link, expected) in [
+            ("https://api.x.com/v2", "../../x", Some("/x")),
+            ("https://api.x.com/v2", "/v2x/items", Some("/v2x/items")),
+            (
+                "https://api.x.com/v2/",
+                "/v1/items?page=2",
+                Some("/v1/items"),
+            ),
+            ("https://api.x.com/v2", "/v2/items/../../v3", Some("/v3")),
+            ("https://api.x.com/v2", "/v2/other?page=2", None),
+            ("https://api.x.com/v2", "/v2?page=2", None),
+            ("https://api.x.com/v2/", "items?page=2", None),
+            ("https://api.x.com", "/anything?page=2", None),
+        ] {
+            let mut p = Paginator::new(PaginateConfig::PERSONIO_V2, url(origin), None);
+            let got = p.next(&current, &page(link), None);
+            match expected {
+                Some(found) => assert_eq!(
+                    got,
+                    Err(PageError::OutsideBase {
+                        base: url(origin).path().to_owned(),
+                        found: found.to_owned(),
+                    }),
+                    "{origin} + {link}"
+                ),
+                None => assert!(
+                    matches!(got, Ok(Next::Url(_))),
+                    "{origin} + {link}: {got:?}"
+                ),
+            }
+        }
+        for link in [
+            "https://user:pw@api.x.com/v2/items?page=2",
+            "https://user@api.x.com/v2/items?page=2",
+            "https://:pw@api.x.com/v2/items?page=2",
+        ] {
+            let mut p = Paginator::new(
+                PaginateConfig::PERSONIO_V2,
+                url("https://api.x.com/v2"),
+                None,
+            );
+            assert_eq!(
+                p.next(&current, &page(link), None),
+                Err(PageError::LinkUserinfo),
+                "{link}"
+            );
+        }
+    }
+
+    #[test]
+    fn offsets_near_the_limit_are_an_error_not_a_panic() {
+        let base = url("https://api.x.com/list");
+        let two = json!({"data": [{}, {}]});
+        for (start, step) in [
+            (i64::MAX - 1, OffsetStep::ByResponseSize),
+            (i64::MAX, OffsetStep::PerPage),
+        ] {
+            let cfg = PaginateConfig {
+                offset_start: start,
+                offset_step: step,
+                total_pages_path: None,
+                ..PaginateConfig::PERSONIO_V1
+            };
+            let mut p = Paginator::new(cfg, base.clone(), None);
+            assert_eq!(
+                p.next(&base, &two, None),
+                Err(PageError::OffsetOverflow),
+                "{start}"
+            );
+        }
+        let cfg = PaginateConfig {
+            offset_start: i64::MAX - 2,
+            total_pages_path: None,
+            ..PaginateConfig::PERSONIO_V1
+        };
+        let mut p = Paginator::new(cfg, base.clone(), None);
+        assert_eq!(
+            p.next(&base, &two, None).unwrap(),
+            Next::Query(vec![("offset".into(), i64::MAX.to_string())])
+        );
+    }
+
+    #[test]
+    fn a_page_cap_is_an_error_past_the_last_allowed_page_only() {
+        let cfg = PaginateConfig {
+            kind: PageKind::Cursor,
+            cursor_path: Some(Cow::Borrowed("next")),
+            cursor_name: Some(Cow::Borrowed("cursor")),
+            response_path: Some(Cow::Borrowed("results")),
+            ..PaginateConfig::PERSONIO_V2
+        };
+        let base = url("https://api.x.com/list");
+        let page = |c: &str| json!({"results": [1], "next": c});
+        let mut p = Paginator::new(cfg.clone(), base.clone(), None).max_pages(2);
+        assert!(matches!(
+            p.next(&base, &page("a"), None),
+            Ok(Next::Query(_))
+        ));
+        assert_eq!(
+            p.next(&base, &page("b"), None),
+            Err(PageError::TooManyPages { max: 2 })
+        );
+        // A listing that ends at the cap is complete.
+        let mut p = Paginator::new(cfg, base.clone(), None).max_pages(2);
+        assert!(matches!(
+            p.next(&base, &page("a"), None),
+            Ok(Next::Query(_))
+        ));
         assert_eq!(p.next(&base, &page(""), None).unwrap(), Next::Done);
     }
 

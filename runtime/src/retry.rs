@@ -454,7 +454,10 @@ pub enum GiveUpReason {
     },
     /// Waiting for the next attempt would make the total wait longer than the policy allows.
     #[error(
-        "waiting {delay:?} more, after {waited:?}, would exceed the total wait limit of {limit:?}"
+        "waiting {} more, after {}, would exceed the total wait limit of {}",
+        Seconds(*.delay),
+        Seconds(*.waited),
+        Seconds(*.limit)
     )]
     TotalWaitExceeded {
         /// The time already waited.
@@ -465,13 +468,28 @@ pub enum GiveUpReason {
         limit: Duration,
     },
     /// The server asked to wait longer than the policy's longest single delay.
-    #[error("the server asked to wait {requested:?}, longer than the limit of {limit:?}")]
+    #[error(
+        "the server asked to wait {}, longer than the limit of {}",
+        Seconds(*.requested),
+        Seconds(*.limit)
+    )]
     ServerWaitTooLong {
         /// The wait that the server's headers asked for.
         requested: Duration,
         /// [`RetryPolicy::max_delay`].
         limit: Duration,
     },
+}
+
+/// A wait as a person reads it: whole seconds, rounded up (`3 s`, `251606191863 s`), never
+/// `Duration`'s `Debug` with nanoseconds.
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let whole = self.0.as_secs() + u64::from(self.0.subsec_nanos() > 0);
+        write!(f, "{whole} s")
+    }
 }
 
 #[cfg(test)]
@@ -1184,14 +1202,22 @@ mod tests {
                     delay: millis(4500),
                     limit: secs(60),
                 },
-                "waiting 4.5s more, after 57s, would exceed the total wait limit of 60s",
+                "waiting 5 s more, after 57 s, would exceed the total wait limit of 60 s",
             ),
             (
                 GiveUpReason::ServerWaitTooLong {
                     requested: secs(3600),
                     limit: secs(30),
                 },
-                "the server asked to wait 3600s, longer than the limit of 30s",
+                "the server asked to wait 3600 s, longer than the limit of 30 s",
+            ),
+            (
+                // A reset time far in the future, as a hostile server may send it.
+                GiveUpReason::ServerWaitTooLong {
+                    requested: Duration::new(251_606_191_862, 112_745_658),
+                    limit: secs(300),
+                },
+                "the server asked to wait 251606191863 s, longer than the limit of 300 s",
             ),
         ];
         for (reason, text) in cases {

@@ -123,6 +123,25 @@ pub enum Error {
         /// Why retrying stopped, when the status was one to retry.
         gave_up: Option<Box<GiveUpReason>>,
     },
+    /// The response body is larger than the client reads:
+    /// [`Settings::max_body_bytes`](super::Settings::max_body_bytes) for a response,
+    /// [`SMALL_BODY_BYTES`] for a token response. The body was not read past the limit (not at
+    /// all when its `Content-Length` said so).
+    #[error("{step}: {method} {path}: HTTP {status}: the response body is larger than the limit of {limit} bytes{}", declared_suffix(*.declared))]
+    BodyTooLarge {
+        /// The step.
+        step: Step,
+        /// The request's method.
+        method: String,
+        /// The request's path, without its query.
+        path: String,
+        /// The status.
+        status: u16,
+        /// The limit in force.
+        limit: u64,
+        /// The length its `Content-Length` declared, when it declared one.
+        declared: Option<u64>,
+    },
     /// The provider answered with a redirect, which a credentialed request never follows.
     #[error("{step}: {method} {path}: HTTP {status} redirect{} not followed", location_suffix(.location.as_deref()))]
     Redirect {
@@ -199,6 +218,7 @@ impl Error {
             | Error::Url { step, .. }
             | Error::Transport { step, .. }
             | Error::Status { step, .. }
+            | Error::BodyTooLarge { step, .. }
             | Error::Redirect { step, .. } => *step,
             Error::Header { .. } | Error::Page { .. } | Error::NoPagination { .. } => Step::Request,
             Error::Unsupported { .. } => Step::Connect,
@@ -212,6 +232,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Status { status, .. }
+            | Error::BodyTooLarge { status, .. }
             | Error::Redirect { status, .. }
             | Error::UnknownAccount { status, .. }
             | Error::Decode { status, .. } => Some(*status),
@@ -284,6 +305,12 @@ fn gave_up_suffix(gave_up: Option<&GiveUpReason>) -> String {
     }
 }
 
+fn declared_suffix(declared: Option<u64>) -> String {
+    declared
+        .map(|n| format!(" (it declared {n})"))
+        .unwrap_or_default()
+}
+
 fn location_suffix(location: Option<&str>) -> String {
     location.map(|l| format!(" to {l}")).unwrap_or_default()
 }
@@ -320,7 +347,9 @@ pub(crate) fn transport(step: Step, method: &str, path: &str, error: reqwest::Er
 
 /// The provider's error message in a JSON error body, in the shapes providers use: OAuth 2.0
 /// (`error`, `error_description`), Personio v1 (`error.message`), RFC 9457 problem details
-/// (`title`, `detail`), or a top-level `message`. At most 300 characters.
+/// (`title`, `detail`), or a top-level `message`. Whole: it is cut to
+/// [`MESSAGE_CHARS`] only after the connection's secrets are masked in it, so that no part of a
+/// secret survives the cut.
 pub(crate) fn provider_message(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let text = |v: Option<&serde_json::Value>| -> Option<String> {
@@ -344,10 +373,18 @@ pub(crate) fn provider_message(body: &[u8]) -> Option<String> {
         },
     )
     .or_else(|| text(value.get("message")))?;
-    Some(truncate(&message, 300))
+    Some(message)
 }
 
-fn truncate(text: &str, max: usize) -> String {
+/// The bytes of a token response, and of an error or redirect body, that the client reads:
+/// enough for any provider's error message. The rest of an error body is not read.
+pub const SMALL_BODY_BYTES: usize = 64 * 1024;
+
+/// The characters of a provider's message that an error keeps.
+pub(crate) const MESSAGE_CHARS: usize = 300;
+
+/// `text` cut to `max` characters, with `…` when cut.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_owned(),

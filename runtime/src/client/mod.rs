@@ -37,7 +37,7 @@ use std::time::Duration;
 use url::Url;
 
 pub use bound::TypedConnection;
-pub use error::{ConnectError, Error, Step, TransportKind, validated};
+pub use error::{ConnectError, Error, SMALL_BODY_BYTES, Step, TransportKind, validated};
 pub use pages::Pages;
 pub use request::{RequestBuilder, Response};
 pub use reqwest::Method;
@@ -62,6 +62,7 @@ pub struct Settings {
     origin: Option<String>,
     allow_secret_in_query: bool,
     user_agent: String,
+    max_body_bytes: usize,
 }
 
 impl Default for Settings {
@@ -75,9 +76,13 @@ impl Default for Settings {
             origin: None,
             allow_secret_in_query: false,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
+
+/// [`Settings::max_body_bytes`] by default: 32 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 const DEFAULT_USER_AGENT: &str = concat!("terapi-runtime/", env!("CARGO_PKG_VERSION"));
 
@@ -134,6 +139,16 @@ impl Settings {
     /// connecting to such a provider fails with [`Error::Unsupported`] until this is set.
     pub fn allow_secret_in_query(mut self, allow: bool) -> Self {
         self.allow_secret_in_query = allow;
+        self
+    }
+
+    /// The largest response body a request reads (default [`DEFAULT_MAX_BODY_BYTES`], 32 MiB):
+    /// a larger one is [`Error::BodyTooLarge`], refused from its `Content-Length` when it
+    /// declares one, else once that many bytes have arrived. Token responses and the bodies
+    /// of error statuses are read up to [`SMALL_BODY_BYTES`] whatever this says (an error
+    /// body's rest is dropped, the status error keeps the message found in that part).
+    pub fn max_body_bytes(mut self, max: usize) -> Self {
+        self.max_body_bytes = max;
         self
     }
 

@@ -22,8 +22,9 @@ type Inner<T> = Pin<Box<dyn Stream<Item = Result<T, Error>> + Send>>;
 ///
 /// The stream ends after the last page. It yields one error and ends when a request fails,
 /// when a record does not decode, when a page has no records array where the config says,
-/// when a `next` link leads to another host (the token would go there), or when the server
-/// repeats a cursor or link (it would loop forever).
+/// when a `next` link leads to another host (the token would go there), out of the base URL's
+/// path or carries user info, when the server repeats a cursor or link (it would loop
+/// forever), when an offset would overflow, or past [`Pages::max_pages`].
 #[must_use = "streams do nothing unless polled"]
 pub struct Pages<T> {
     setup: Option<Setup>,
@@ -36,6 +37,7 @@ struct Setup {
     endpoint: String,
     config: Option<PaginateConfig>,
     limit: Option<u32>,
+    max_pages: Option<u64>,
     query: Vec<(String, String)>,
 }
 
@@ -59,6 +61,7 @@ impl<T> Pages<T> {
                 endpoint,
                 config,
                 limit: None,
+                max_pages: None,
                 query: Vec::new(),
             }),
             inner: None,
@@ -70,6 +73,17 @@ impl<T> Pages<T> {
     pub fn limit(mut self, limit: u32) -> Self {
         if let Some(s) = &mut self.setup {
             s.limit = Some(limit);
+        }
+        self
+    }
+
+    /// At most `max` pages: the stream yields [`PageError::TooManyPages`] instead of asking
+    /// for one more (a server that never ends a listing cannot keep it going forever).
+    ///
+    /// [`PageError::TooManyPages`]: crate::paginate::PageError::TooManyPages
+    pub fn max_pages(mut self, max: u64) -> Self {
+        if let Some(s) = &mut self.setup {
+            s.max_pages = Some(max);
         }
         self
     }
@@ -153,7 +167,10 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
                 provider: setup.conn.spec().key.clone(),
             })?;
             let url = url_check::join(&setup.conn.inner.base, &setup.endpoint, Step::Request)?;
-            let paginator = Paginator::new(config, setup.conn.inner.base.clone(), setup.limit);
+            let mut paginator = Paginator::new(config, setup.conn.inner.base.clone(), setup.limit);
+            if let Some(max) = setup.max_pages {
+                paginator = paginator.max_pages(max);
+            }
             let mut first = url.clone();
             append_query(&mut first, &setup.query);
             append_query(&mut first, &paginator.first_query());

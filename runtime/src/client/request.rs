@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::auth::Issued;
-use super::error::{self, Error, Step, provider_message};
+use super::error::{self, Error, SMALL_BODY_BYTES, Step, provider_message};
 use super::url_check;
 use super::{Connection, Method};
 use crate::auth_mode::AuthMode;
@@ -254,6 +254,37 @@ impl Response {
     }
 }
 
+/// Each secret as a server may echo it back: as it is, percent-encoded (as in a query or a
+/// form body, `+` or `%20` for spaces), and each `user:secret` pair base64-encoded (as in a
+/// `Basic` header), longest first so that a longer form is masked whole. Values shorter than 4
+/// characters are left out: they would mask ordinary words, and no real credential is that
+/// short.
+pub(crate) fn secret_forms<'s>(
+    secrets: &[&'s str],
+    pairs: impl Iterator<Item = (&'s str, &'s str)>,
+) -> Vec<String> {
+    use base64::Engine as _;
+    let mut forms: Vec<String> = Vec::new();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        forms.push((*secret).to_owned());
+        forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+        forms.push(
+            percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC)
+                .to_string(),
+        );
+    }
+    for (user, secret) in pairs {
+        if secret.len() >= 4 || user.len() >= 4 {
+            let pair = format!("{user}:{secret}");
+            forms.push(base64::engine::general_purpose::STANDARD.encode(&pair));
+            forms.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&pair));
+        }
+    }
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    forms.dedup();
+    forms
+}
+
 impl Raw {
     /// A success as a [`Response`]; a redirect or an error status as an [`Error`], with why
     /// retrying stopped.
@@ -335,29 +366,47 @@ impl Connection {
     }
 
     /// `error` with the connection's secrets (credentials, secret config params, the OAuth
-    /// client, the current access token) replaced by `***` in the provider's message.
+    /// client, the current access token) replaced by `***` in the provider's message and in
+    /// any redirect location, each in the forms a server may echo it (see [`secret_forms`]).
+    /// The message is cut to its first 300 characters only after masking, so no part of a
+    /// secret survives the cut.
     pub(crate) fn mask(&self, mut error: Error) -> Error {
-        let message = match &mut error {
+        let (text, is_message) = match &mut error {
             Error::Status {
                 message: Some(m), ..
             }
-            | Error::Token { message: m, .. } => m,
+            | Error::Token { message: m, .. } => (m, true),
+            Error::Redirect {
+                location: Some(l), ..
+            }
+            | Error::UnknownAccount {
+                location: Some(l), ..
+            } => (l, false),
             _ => return error,
         };
         let inner = &self.inner;
         let mut secrets = inner.binding.secrets();
-        if let Some((id, secret)) = inner.binding.client_credentials() {
+        let client = inner.binding.client_credentials();
+        if let Some((id, secret)) = client {
             secrets.extend([id, secret]);
         }
         let token = inner.token.current();
         if let Some(token) = &token {
             secrets.push(token.secret().expose());
         }
-        for secret in secrets {
-            // Very short values would mask ordinary words; no real credential is that short.
-            if secret.len() >= 4 && message.contains(secret) {
-                *message = message.replace(secret, "***");
+        let pairs = client.into_iter().chain(
+            inner
+                .binding
+                .basic_credentials()
+                .map(|(user, password)| (user, password.unwrap_or_default())),
+        );
+        for form in secret_forms(&secrets, pairs) {
+            if text.contains(&form) {
+                *text = text.replace(&form, "***");
             }
+        }
+        if is_message {
+            *text = error::truncate(text, error::MESSAGE_CHARS);
         }
         error
     }
@@ -433,7 +482,10 @@ impl Connection {
         }
     }
 
-    /// Sends one request and reads the whole response.
+    /// Sends one request and reads its response, within the body limits: the whole body of a
+    /// success up to [`Settings::max_body_bytes`](super::Settings::max_body_bytes) (a token
+    /// response up to [`SMALL_BODY_BYTES`]); the first [`SMALL_BODY_BYTES`] of any other body,
+    /// whose rest is never read.
     pub(crate) async fn send_once(
         &self,
         step: Step,
@@ -441,20 +493,54 @@ impl Connection {
         path: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<Raw, Error> {
-        let response = request
+        let mut response = request
             .send()
             .await
             .map_err(|e| error::transport(step, method, path, e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        let success = (200..300).contains(&status);
+        let limit = match step {
+            Step::Token => SMALL_BODY_BYTES,
+            _ if success => self.inner.settings.max_body_bytes,
+            _ => SMALL_BODY_BYTES,
+        };
+        let too_large = |declared| Error::BodyTooLarge {
+            step,
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status,
+            limit: limit as u64,
+            declared,
+        };
+        let declared = response.content_length();
+        if success && declared.is_some_and(|n| n > limit as u64) {
+            return Err(too_large(declared));
+        }
+        // Never more up front than the limit, nor than a first read needs when the length
+        // is not declared.
+        let capacity = declared.map_or(8 * 1024, |n| n.min(limit as u64) as usize);
+        let mut body = bytes::BytesMut::with_capacity(capacity);
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| error::transport(step, method, path, e))?;
+            .map_err(|e| error::transport(step, method, path, e))?
+        {
+            let room = limit - body.len();
+            if chunk.len() > room {
+                if success {
+                    return Err(too_large(declared));
+                }
+                // An error body: its start holds the message; the rest is dropped unread.
+                body.extend_from_slice(&chunk[..room]);
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(Raw {
             status,
             headers,
-            body,
+            body: body.freeze(),
         })
     }
 

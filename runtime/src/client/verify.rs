@@ -79,19 +79,21 @@ impl Connection {
             let exchanged = self.exchange(&out).await?;
             let raw = exchanged.raw();
             if (300..400).contains(&raw.status) && !spec.host_params.is_empty() {
-                last = Some(Error::UnknownAccount {
-                    params: spec
-                        .host_params
-                        .iter()
-                        .map(|p| {
-                            let name = p.rsplit('.').next().unwrap_or(p);
-                            format!("{name} (`{p}`)")
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    status: raw.status,
-                    location: raw.location(),
-                });
+                last = Some(
+                    self.mask(Error::UnknownAccount {
+                        params: spec
+                            .host_params
+                            .iter()
+                            .map(|p| {
+                                let name = p.rsplit('.').next().unwrap_or(p);
+                                format!("{name} (`{p}`)")
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        status: raw.status,
+                        location: raw.location(),
+                    }),
+                );
                 continue;
             }
             match self.finish(exchanged, &out) {
