@@ -443,15 +443,19 @@ async fn v1_token_response_without_expires_in_uses_the_default_lifetime() {
 async fn v1_default_token_lifetime_setting_applies_when_expires_in_is_absent() {
     let server = FakePersonio::start().await;
     server.omit_expires_in(true);
-    // A default lifetime shorter than the margin: every request needs a new token.
+    // A default lifetime of 2 s: with the 60 s margin capped at half of it, the token is
+    // fresh for 1 s, then renewed (with the 24 h default it would not be).
     let conn = v1_with(
         &server,
         settings(&server)
-            .default_token_lifetime(Duration::from_secs(30))
+            .default_token_lifetime(Duration::from_secs(2))
             .token_margin(Duration::from_secs(60)),
     );
-    get_employees(&conn, 3).await;
-    assert_eq!(server.token_requests_v1(), 3);
+    get_employees(&conn, 2).await;
+    assert_eq!(server.token_requests_v1(), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    get_employees(&conn, 1).await;
+    assert_eq!(server.token_requests_v1(), 2);
 }
 
 // ----- 4. renewal before expiry -----
@@ -459,15 +463,20 @@ async fn v1_default_token_lifetime_setting_applies_when_expires_in_is_absent() {
 #[tokio::test]
 async fn token_expiring_within_the_margin_is_renewed_before_the_next_request() {
     let server = FakePersonio::start().await;
-    server.set_token_lifetime(30); // shorter than the default 60 s margin
+    // Shorter than the default 60 s margin: renewed halfway through its life (after 1 s),
+    // not before every request.
+    server.set_token_lifetime(2);
     let conn = v1(&server);
-    get_employees(&conn, 3).await;
-    assert_eq!(server.token_requests_v1(), 3);
+    get_employees(&conn, 2).await;
+    assert_eq!(server.token_requests_v1(), 1);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    get_employees(&conn, 1).await;
+    assert_eq!(server.token_requests_v1(), 2);
     let tokens: Vec<String> = recorded(&server, EMPLOYEES)
         .iter()
         .map(|r| r.header("authorization").unwrap_or_default().to_owned())
         .collect();
-    assert_ne!(tokens[0], tokens[1]);
+    assert_eq!(tokens[0], tokens[1]);
     assert_ne!(tokens[1], tokens[2]);
 }
 

@@ -503,3 +503,37 @@ async fn a_listing_without_end_stops_at_the_page_cap() {
     );
     assert_eq!(pages.load(Ordering::SeqCst), 5);
 }
+
+// ----- token lifetimes -----
+
+#[tokio::test]
+async fn odd_token_lifetimes_never_mean_one_token_request_per_call() {
+    for expires_in in [
+        json!(0),
+        json!(-30),
+        json!("30"),
+        json!(1e300),
+        json!("never"),
+    ] {
+        let tokens = Arc::new(AtomicUsize::new(0));
+        let counter = tokens.clone();
+        let lifetime = expires_in.clone();
+        let server = Hostile::start(move |path: &str| {
+            if path.starts_with("/v2/auth/token") {
+                counter.fetch_add(1, Ordering::SeqCst);
+                return Answer::json(
+                    200,
+                    &json!({"access_token": "hostile-access-token-0a9b8c7d", "expires_in": lifetime}),
+                );
+            }
+            Answer::json(200, &json!({"_data": []}))
+        })
+        .await;
+        // The default margin is 60 s: longer than a 30 s token's whole life.
+        let conn = v2(settings(&server));
+        for _ in 0..10 {
+            conn.get("/persons").send().await.expect("ok");
+        }
+        assert_eq!(tokens.load(Ordering::SeqCst), 1, "expires_in {expires_in}");
+    }
+}

@@ -112,13 +112,16 @@ impl Settings {
         self
     }
 
-    /// How long before its expiry a token is renewed.
+    /// How long before its expiry a token is renewed (default 60 s), at most half of the
+    /// token's lifetime: a token issued for 30 s is renewed after 15 s, not before every
+    /// request.
     pub fn token_margin(mut self, margin: Duration) -> Self {
         self.token_margin = margin;
         self
     }
 
-    /// The lifetime assumed for a token whose response states none.
+    /// The lifetime assumed for a token whose response states none, or only a zero, negative or
+    /// unreadable one (default 24 h; see [`crate::token`] for how lifetimes are read).
     pub fn default_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.default_token_lifetime = lifetime;
         self
