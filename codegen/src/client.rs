@@ -9,7 +9,7 @@ use terapi_runtime::paginate::{OffsetStep, PageKind, PaginateConfig};
 use terapi_runtime::render::Func;
 use terapi_runtime::retry::RetryConfig;
 use terapi_runtime::spec::{
-    BodyFormat, ClientSpec, NamedTemplate, TemplatePart, TokenAuth, UrlBase, UrlKind,
+    BodyFormat, ClientSpec, NamedTemplate, TemplatePart, TokenAuth, Unsupported, UrlBase, UrlKind,
     VerificationSpec,
 };
 use terapi_runtime::{AuthMode, Section, Text};
@@ -17,14 +17,6 @@ use terapi_runtime::{AuthMode, Section, Text};
 use crate::model::{Provider, ProviderEntry};
 use crate::plan::{ParamPlan, UrlPlan};
 use crate::yaml::{Node, NodeKind};
-
-/// The auth modes the runtime's client implements.
-pub const CLIENT_AUTH_MODES: &[AuthMode] = &[
-    AuthMode::ApiKey,
-    AuthMode::Basic,
-    AuthMode::None,
-    AuthMode::OAuth2Cc,
-];
 
 /// What the client needs, or why it cannot serve the provider. The credentials that carry
 /// an OAuth client or basic credentials must be there and required; the runtime finds them
@@ -35,49 +27,38 @@ pub(crate) fn plan(
     credentials: &[ParamPlan<'_>],
     urls: &[UrlPlan],
     compiled: (&[NamedTemplate], &[String], bool),
-) -> Result<ClientSpec, String> {
+) -> Result<ClientSpec, Unsupported> {
     let (headers, token_params_nested, query_has_secret) = compiled;
     let p: &Provider = &entry.provider;
-    if !CLIENT_AUTH_MODES.contains(&auth_mode) {
-        return Err(format!(
-            "the client implements API_KEY, BASIC, NONE and OAUTH2_CC; {auth_mode} is not implemented"
-        ));
-    }
+    let auth = auth_mode
+        .client_auth()
+        .ok_or(Unsupported::AuthMode(auth_mode))?;
     let has_fn = |kind: UrlKind| {
         urls.iter()
             .any(|u| u.kind == kind && u.spec.alternatives.is_some())
     };
     if !has_fn(UrlKind::BaseUrl) {
         return Err(match p.proxy {
-            None => "the entry has no `proxy.base_url`".to_owned(),
-            Some(_) => {
-                "`proxy.base_url` carries a credential, which the client never puts into a URL"
-                    .to_owned()
-            }
+            None => Unsupported::NoBaseUrl,
+            Some(_) => Unsupported::BaseUrlCarriesCredential,
         });
     }
-    let find = |key: &str| credentials.iter().position(|c| c.key == key);
+    // The mode's required credentials must be declared, and not optional.
+    let required = |key: &&str| credentials.iter().any(|c| c.key == *key && !c.optional);
+    if !auth.required_credentials().iter().all(required) {
+        return Err(Unsupported::MissingCredentials(auth_mode));
+    }
     let mut body_format = BodyFormat::Form;
     let mut token_auth = TokenAuth::Body;
     let mut default_scope = None;
-    if auth_mode == AuthMode::OAuth2Cc {
+    if auth.uses_token() {
         if !has_fn(UrlKind::TokenUrl) {
-            return Err("OAUTH2_CC without a `token_url` the client can render (missing, per auth mode, or carrying a credential)".to_owned());
-        }
-        match (find("client_id"), find("client_secret")) {
-            (Some(id), Some(secret))
-                if !credentials[id].optional && !credentials[secret].optional => {}
-            _ => {
-                return Err(
-                    "OAUTH2_CC needs required `client_id` and `client_secret` credentials"
-                        .to_owned(),
-                );
-            }
+            return Err(Unsupported::NoTokenUrl(auth_mode));
         }
         match p.body_format.as_ref().map(|f| f.value.as_str()) {
             None | Some("form") => {}
             Some("json") => body_format = BodyFormat::Json,
-            Some(other) => return Err(format!("`body_format: {other}` is not implemented")),
+            Some(other) => return Err(Unsupported::BodyFormat(other.to_owned().into())),
         }
         match p
             .token_request_auth_method
@@ -87,25 +68,20 @@ pub(crate) fn plan(
             None => {}
             Some("basic") => token_auth = TokenAuth::Basic,
             Some(other) => {
-                return Err(format!(
-                    "`token_request_auth_method: {other}` is not implemented"
-                ));
+                return Err(Unsupported::TokenRequestAuthMethod(other.to_owned().into()));
             }
         }
         if p.token_headers
             .as_ref()
             .is_some_and(|h| !h.entries.is_empty())
         {
-            return Err("`token_headers` are not implemented".to_owned());
+            return Err(Unsupported::TokenHeaders);
         }
         if p.require_client_certificate == Some(true) {
-            return Err("`require_client_certificate` (mutual TLS) is not implemented".to_owned());
+            return Err(Unsupported::ClientCertificate);
         }
         if p.expires_in_unit.is_some() || p.token_expires_in_ms.is_some() {
-            return Err(
-                "`expires_in_unit`/`token_expires_in_ms` (token lifetimes not in seconds) are not implemented"
-                    .to_owned(),
-            );
+            return Err(Unsupported::TokenLifetimeUnit);
         }
         if let Some(scopes) = p.default_scopes.as_ref().filter(|s| !s.is_empty())
             && p.token_params
@@ -119,15 +95,8 @@ pub(crate) fn plan(
             );
         }
         if let Some(key) = token_params_nested.first() {
-            return Err(format!(
-                "`token_params.{key}` is not a single value; nested token params are not implemented"
-            ));
+            return Err(Unsupported::NestedTokenParam(key.clone().into()));
         }
-    }
-    if auth_mode == AuthMode::Basic
-        && find("username").is_none_or(|user| credentials[user].optional)
-    {
-        return Err("BASIC needs a required `username` credential".to_owned());
     }
     let proxy = p.proxy.as_ref();
     let retry = proxy
@@ -149,9 +118,8 @@ pub(crate) fn plan(
                 Some("cursor") => PageKind::Cursor,
                 Some("link") => PageKind::Link,
                 other => {
-                    return Err(format!(
-                        "`proxy.paginate.type` {} is not one the client implements (offset, cursor, link)",
-                        other.unwrap_or("missing")
+                    return Err(Unsupported::PaginationKind(
+                        other.map(|k| k.to_owned().into()),
                     ));
                 }
             };

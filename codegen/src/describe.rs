@@ -37,7 +37,7 @@ pub(crate) fn provider(p: &ProviderPlan<'_>) -> ProviderSpec {
         token_params: p.token_params.clone().into(),
         client: match &p.client {
             Ok(c) => ClientSupport::Supported(c.clone()),
-            Err(reason) => ClientSupport::Unsupported(text(reason)),
+            Err(reason) => ClientSupport::Unsupported(reason.clone()),
         },
     }
 }

@@ -4,7 +4,7 @@
 //! built from the plan by moving data, not by translating it.
 
 use terapi_runtime::AuthMode;
-use terapi_runtime::spec::{ClientSpec, NamedTemplate, UrlKind, UrlSpec};
+use terapi_runtime::spec::{ClientSpec, NamedTemplate, Unsupported, UrlKind, UrlSpec};
 
 use crate::model::{FieldDef, ProviderEntry};
 
@@ -47,7 +47,7 @@ pub struct ProviderPlan<'a> {
     /// `token_params` in file order (scalar values).
     pub token_params: Vec<NamedTemplate>,
     /// What the HTTP client needs, or why it cannot serve this provider.
-    pub client: Result<ClientSpec, String>,
+    pub client: Result<ClientSpec, Unsupported>,
 }
 
 /// One declared param.

@@ -12,6 +12,7 @@ use terapi_codegen::{Loaded, Options, generate, load};
 use terapi_runtime::paginate::PageKind;
 use terapi_runtime::spec::{
     BodyFormat, ClientSpec, ClientSupport, NamedTemplate, ProviderSpec, TemplatePart, TokenAuth,
+    Unsupported,
 };
 use terapi_runtime::{AuthMode, Section, Text};
 
@@ -47,9 +48,9 @@ fn supported(spec: &ProviderSpec) -> &ClientSpec {
 }
 
 /// Why the client cannot serve a provider.
-fn unsupported(spec: &ProviderSpec) -> &str {
+fn unsupported(spec: &ProviderSpec) -> String {
     match &spec.client {
-        ClientSupport::Unsupported(reason) => reason,
+        ClientSupport::Unsupported(reason) => reason.to_string(),
         ClientSupport::Supported(_) => panic!("`{}` is supported", spec.key),
     }
 }
@@ -327,6 +328,11 @@ fn providers_the_client_cannot_serve_get_a_reason_instead_of_a_connection() {
     let loaded = model(CATALOG, &Options::default());
     let spec = provider(&loaded, "jwt-only");
     assert_eq!(unsupported(spec), REASON);
+    // The reason is data: an enum of the runtime.
+    assert_eq!(
+        spec.client,
+        ClientSupport::Unsupported(Unsupported::AuthMode(AuthMode::Jwt))
+    );
     let code = code(CATALOG, &Options::default());
     let jwt = module(&code, "jwt_only");
     assert!(!jwt.contains("pubtypeConnection="), "{jwt}");
@@ -468,6 +474,10 @@ cc-headers:
     // Token headers would be dropped: no connection rather than a wrong one.
     const REASON: &str = "`token_headers` are not implemented";
     assert_eq!(unsupported(provider(&loaded, "cc-headers")), REASON);
+    assert_eq!(
+        provider(&loaded, "cc-headers").client,
+        ClientSupport::Unsupported(Unsupported::TokenHeaders)
+    );
     let headers = module(&code, "cc_headers");
     assert!(!headers.contains("pubtypeConnection="), "{headers}");
     assert_has(

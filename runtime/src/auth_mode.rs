@@ -142,6 +142,60 @@ impl AuthMode {
     pub const fn needs_token_url(self) -> bool {
         matches!(self, AuthMode::OAuth2Cc)
     }
+
+    /// How the runtime's client serves the mode; `None` when it does not (the provider's
+    /// description then says why, `spec::Unsupported`). The generator's client planning and
+    /// the client's connect both read this row.
+    pub const fn client_auth(self) -> Option<ClientAuth> {
+        match self {
+            AuthMode::ApiKey | AuthMode::None => Some(ClientAuth::Templates),
+            AuthMode::Basic => Some(ClientAuth::Basic),
+            AuthMode::OAuth2Cc => Some(ClientAuth::ClientCredentials),
+            _ => None,
+        }
+    }
+
+    /// The modes the client serves, by their catalog spelling.
+    pub fn served() -> impl Iterator<Item = AuthMode> {
+        let mut modes: Vec<AuthMode> = AuthMode::ALL
+            .iter()
+            .copied()
+            .filter(|m| m.client_auth().is_some())
+            .collect();
+        modes.sort_by_key(|m| m.as_str());
+        modes.into_iter()
+    }
+}
+
+/// How the client authenticates the requests of a mode it serves: one strategy per row of
+/// [`AuthMode::client_auth`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// The provider's rendered headers and query carry the credentials (API_KEY, NONE).
+    Templates,
+    /// `Authorization: Basic` from `username` and `password`, unless the headers set one
+    /// (BASIC).
+    Basic,
+    /// An access token from `token_url` for the OAuth client's credentials, cached and renewed
+    /// (OAUTH2_CC).
+    ClientCredentials,
+}
+
+impl ClientAuth {
+    /// The credentials a connection must have, required (not optional) in the catalog.
+    pub const fn required_credentials(self) -> &'static [&'static str] {
+        match self {
+            ClientAuth::Templates => &[],
+            ClientAuth::Basic => &["username"],
+            ClientAuth::ClientCredentials => &["client_id", "client_secret"],
+        }
+    }
+
+    /// Whether requests need an access token (from the token URL).
+    pub const fn uses_token(self) -> bool {
+        matches!(self, ClientAuth::ClientCredentials)
+    }
 }
 
 impl fmt::Display for AuthMode {

@@ -24,7 +24,7 @@ pub mod spec;
 pub mod token;
 mod validate;
 
-pub use auth_mode::{AuthMode, Implied, UnknownAuthMode};
+pub use auth_mode::{AuthMode, ClientAuth, Implied, UnknownAuthMode};
 pub use error::{UnknownProvider, ValidationError, ValidationErrorKind, ValidationErrors};
 pub use render::{Header, Headers, QueryParams, RenderContext, RenderError};
 pub use secret::Secret;

@@ -31,9 +31,10 @@ impl Emitter<'_> {
             return marker;
         }
         if let Err(reason) = &p.client {
+            let reason = reason.to_string();
             let doc = format!(
                 " Why this provider has no `Connection`: the HTTP client of the runtime cannot serve it as the catalog describes it ({})",
-                doc::escape(reason).join(" ")
+                doc::escape(&reason).join(" ")
             );
             return quote! {
                 #marker

@@ -47,7 +47,7 @@ pub use verify::Verified;
 pub use crate::paginate::{PageError, PaginateConfig};
 pub use crate::retry::{GiveUpReason, Jitter, RetryPolicy};
 
-use crate::auth_mode::AuthMode;
+use crate::auth_mode::ClientAuth;
 
 /// How a [`Connection`] talks to its provider: timeouts, retries, token renewal, and the
 /// test-only origin override. `Settings::default()` is what [`Connection`]s get unless told
@@ -201,6 +201,8 @@ struct Inner {
     /// `proxy.headers` rendered once, when no template depends on the request
     /// ([`ClientSpec::static_headers`]).
     static_headers: Option<reqwest::header::HeaderMap>,
+    /// How requests are authenticated: the auth mode's row of [`crate::AuthMode::client_auth`].
+    auth: ClientAuth,
     /// `Authorization: Basic …` from the credentials (BASIC), made once.
     basic_authorization: Option<reqwest::header::HeaderValue>,
     http: reqwest::Client,
@@ -271,19 +273,21 @@ impl Connection {
             auth_mode: spec.auth_mode,
             message,
         };
-        match spec.auth_mode {
-            AuthMode::ApiKey | AuthMode::None | AuthMode::OAuth2Cc => {}
-            AuthMode::Basic if binding.basic_credentials().is_some() => {}
-            AuthMode::Basic => {
-                return Err(unsupported(
-                    "BASIC needs a `username` credential (and usually `password`)".to_owned(),
-                ));
-            }
-            mode => {
-                return Err(unsupported(format!(
-                    "the client implements API_KEY, BASIC, NONE and OAUTH2_CC; {mode} is not implemented"
-                )));
-            }
+        let unsupported_because =
+            |reason: crate::spec::Unsupported| unsupported(reason.to_string());
+        // The mode's row decides the strategy; its required credentials must be there.
+        let auth = spec.auth_mode.client_auth().ok_or_else(|| {
+            unsupported_because(crate::spec::Unsupported::AuthMode(spec.auth_mode))
+        })?;
+        let has_required = match auth {
+            ClientAuth::Templates => true,
+            ClientAuth::Basic => binding.basic_credentials().is_some(),
+            ClientAuth::ClientCredentials => binding.client_credentials().is_some(),
+        };
+        if !has_required {
+            return Err(unsupported_because(
+                crate::spec::Unsupported::MissingCredentials(spec.auth_mode),
+            ));
         }
         if spec.query_has_secret && !settings.allow_secret_in_query {
             return Err(unsupported(
@@ -317,17 +321,10 @@ impl Connection {
             Some(url) => Some(prepare(render(url)?, "the token URL")?),
             None => None,
         };
-        if spec.auth_mode == AuthMode::OAuth2Cc {
-            if token_url.is_none() {
-                return Err(unsupported(
-                    "OAUTH2_CC needs a `token_url` that holds no credential".to_owned(),
-                ));
-            }
-            if binding.client_credentials().is_none() {
-                return Err(unsupported(
-                    "OAUTH2_CC needs `client_id` and `client_secret` credentials".to_owned(),
-                ));
-            }
+        if auth.uses_token() && token_url.is_none() {
+            return Err(unsupported_because(crate::spec::Unsupported::NoTokenUrl(
+                spec.auth_mode,
+            )));
         }
         // Whether the check goes to the API's own host is decided on the catalog's URLs: the
         // origin override maps every host to one.
@@ -355,8 +352,8 @@ impl Connection {
         } else {
             None
         };
-        let basic_authorization = match (spec.auth_mode, binding.basic_credentials()) {
-            (AuthMode::Basic, Some((user, password))) => {
+        let basic_authorization = match (auth, binding.basic_credentials()) {
+            (ClientAuth::Basic, Some((user, password))) => {
                 use base64::Engine as _;
                 let pair = format!("{user}:{}", password.unwrap_or_default());
                 let text = format!(
@@ -382,6 +379,7 @@ impl Connection {
                 verification_base,
                 verification_on_api_host,
                 static_headers,
+                auth,
                 basic_authorization,
                 http,
                 settings,

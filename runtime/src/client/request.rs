@@ -14,7 +14,6 @@ use super::auth::Issued;
 use super::error::{self, Error, SMALL_BODY_BYTES, Step, provider_message};
 use super::url_check;
 use super::{Connection, Method};
-use crate::auth_mode::AuthMode;
 use crate::render::{Headers, RenderContext, Request};
 use crate::retry::{Decision, FailedAttempt, GiveUpReason, is_idempotent};
 
@@ -417,7 +416,7 @@ impl Connection {
         let method = out.method.as_str();
         let path = out.url.path();
         let idempotent = is_idempotent(method);
-        let oauth = out.provider_headers && self.inner.spec.auth_mode == AuthMode::OAuth2Cc;
+        let oauth = out.provider_headers && self.inner.auth.uses_token();
         let (raw, gave_up) = self
             .with_retries(idempotent, move || async move {
                 let token = match oauth {

@@ -3,7 +3,6 @@
 use super::error::{Error, Step};
 use super::request::{Body, Outgoing};
 use super::{Connection, Method, url_check};
-use crate::auth_mode::AuthMode;
 
 /// What [`Connection::verify`] checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +38,7 @@ impl Connection {
     /// error, with the step [`Step::Verify`].
     pub async fn verify(&self) -> Result<Verified, Error> {
         let inner = &self.inner;
-        let token = if inner.spec.auth_mode == AuthMode::OAuth2Cc {
+        let token = if inner.auth.uses_token() {
             self.access_token(None).await?;
             true
         } else {

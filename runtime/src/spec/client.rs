@@ -68,3 +68,80 @@ pub struct ClientSpec {
     /// random id or request): then the client renders them once, when connecting.
     pub static_headers: bool,
 }
+
+/// Why the runtime's client cannot serve a provider as its entry describes it: the reason a
+/// description holds (`ClientSupport::Unsupported`), which connecting reports as
+/// `client::Error::Unsupported`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unsupported {
+    /// The client does not implement the auth mode ([`AuthMode::client_auth`]).
+    #[error("the client implements {served}; {0} is not implemented", served = served_modes())]
+    AuthMode(AuthMode),
+    /// The entry has no `proxy.base_url`.
+    #[error("the entry has no `proxy.base_url`")]
+    NoBaseUrl,
+    /// `proxy.base_url` holds a credential.
+    #[error("`proxy.base_url` carries a credential, which the client never puts into a URL")]
+    BaseUrlCarriesCredential,
+    /// The mode needs a token URL that the client can render.
+    #[error(
+        "{0} without a `token_url` the client can render (missing, per auth mode, or carrying a credential)"
+    )]
+    NoTokenUrl(AuthMode),
+    /// The mode's required credentials ([`ClientAuth::required_credentials`]) are missing or
+    /// optional.
+    ///
+    /// [`ClientAuth::required_credentials`]: crate::ClientAuth::required_credentials
+    #[error("{0} needs {keys} among its credentials, not optional", keys = required_list(*.0))]
+    MissingCredentials(AuthMode),
+    /// A `body_format` other than `form` and `json`.
+    #[error("`body_format: {0}` is not implemented")]
+    BodyFormat(Text),
+    /// A `token_request_auth_method` other than `basic`.
+    #[error("`token_request_auth_method: {0}` is not implemented")]
+    TokenRequestAuthMethod(Text),
+    /// `token_headers`.
+    #[error("`token_headers` are not implemented")]
+    TokenHeaders,
+    /// `require_client_certificate: true`.
+    #[error("`require_client_certificate` (mutual TLS) is not implemented")]
+    ClientCertificate,
+    /// `expires_in_unit` or `token_expires_in_ms`.
+    #[error(
+        "`expires_in_unit`/`token_expires_in_ms` (token lifetimes not in seconds) are not implemented"
+    )]
+    TokenLifetimeUnit,
+    /// A `token_params` value that is a mapping or a list.
+    #[error("`token_params.{0}` is not a single value; nested token params are not implemented")]
+    NestedTokenParam(Text),
+    /// A `proxy.paginate.type` other than offset, cursor and link (or none).
+    #[error(
+        "`proxy.paginate.type` {kind} is not one the client implements (offset, cursor, link)",
+        kind = .0.as_deref().unwrap_or("missing")
+    )]
+    PaginationKind(Option<Text>),
+    /// A generated description that does not read back (not expected: generated code and
+    /// runtime of different versions).
+    #[error("{0}")]
+    Unreadable(Text),
+}
+
+fn served_modes() -> String {
+    let modes: Vec<&str> = AuthMode::served().map(AuthMode::as_str).collect();
+    match modes.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => (*last).to_owned(),
+        None => "no auth mode".to_owned(),
+    }
+}
+
+fn required_list(mode: AuthMode) -> String {
+    let keys: Vec<String> = mode
+        .client_auth()
+        .map_or(&[][..], crate::ClientAuth::required_credentials)
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect();
+    keys.join(" and ")
+}

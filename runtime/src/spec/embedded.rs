@@ -4,7 +4,7 @@
 use std::ops::Deref;
 use std::sync::OnceLock;
 
-use super::{ClientSupport, ProviderSpec};
+use super::{ClientSupport, ProviderSpec, Unsupported};
 use crate::auth_mode::AuthMode;
 
 /// A `static` description: `terapi-codegen` writes the model it checked as JSON (one string
@@ -47,12 +47,12 @@ impl Embedded {
                 query: Default::default(),
                 verification_headers: Default::default(),
                 token_params: Default::default(),
-                client: ClientSupport::Unsupported(
+                client: ClientSupport::Unsupported(Unsupported::Unreadable(
                     format!(
                         "the generated description does not read back ({e}); regenerate with the terapi-codegen of this terapi-runtime"
                     )
                     .into(),
-                ),
+                )),
             })
         })
     }

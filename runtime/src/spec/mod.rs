@@ -18,7 +18,7 @@ mod typed;
 use std::ops::Deref;
 use std::sync::Arc;
 
-pub use client::{BodyFormat, ClientSpec, TokenAuth, VerificationSpec};
+pub use client::{BodyFormat, ClientSpec, TokenAuth, Unsupported, VerificationSpec};
 pub use embedded::Embedded;
 pub use render::{ParamValues, Values};
 pub use typed::{
@@ -94,7 +94,7 @@ pub enum ClientSupport {
     /// It can, with this.
     Supported(ClientSpec),
     /// It cannot, for this reason (reported as `client::Error::Unsupported` on connect).
-    Unsupported(Text),
+    Unsupported(Unsupported),
 }
 
 /// The params that carry an OAuth client or basic credentials, by index into
