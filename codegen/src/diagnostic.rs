@@ -6,8 +6,8 @@ use std::path::Path;
 
 use annotate_snippets::{AnnotationKind, Renderer, Snippet};
 
+use crate::loc::Loc;
 use crate::rules::{Level, Levels, Rule};
-use crate::yaml::Loc;
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -25,6 +25,7 @@ pub mod diagnostic;
 mod doc;
 pub mod emit;
 pub mod implied;
+mod loc;
 pub mod lower;
 pub mod model;
 pub mod names;

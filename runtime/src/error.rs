@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::validate::Section;
+use crate::section::Section;
 
 /// The longest excerpt of an offending value that an error message quotes.
 const MAX_QUOTED_CHARS: usize = 64;

@@ -20,6 +20,7 @@ pub mod render;
 pub mod retry;
 pub mod rules;
 mod secret;
+mod section;
 pub mod spec;
 pub mod token;
 mod validate;

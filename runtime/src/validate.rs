@@ -11,30 +11,7 @@ use crate::error::{ValidationError, ValidationErrorKind, ValidationErrors, close
 use crate::rules;
 use crate::secret::Secret;
 
-/// Which group of params an input belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Section {
-    /// `connection_config`: per-connection settings such as a company id.
-    ConnectionConfig,
-    /// `credentials`: what the user authenticates with.
-    Credentials,
-}
-
-impl Section {
-    /// The key of the section in providers.yaml.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Section::ConnectionConfig => "connection_config",
-            Section::Credentials => "credentials",
-        }
-    }
-}
-
-impl fmt::Display for Section {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::section::Section;
 
 /// A regex from providers.yaml, compiled on first use. The generator has already translated
 /// it from ECMAScript and compiled it with the same engine, so compilation does not fail at
