@@ -4,7 +4,7 @@
 # seeds and the corpus of earlier runs, with the catalog dictionary. Prints per target the
 # executions and the crashes (libFuzzer's final stats), and exits non-zero on any crash.
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]      (targets: lint generate; default: both)
+#   fuzz/run.sh [SECONDS] [TARGET...]      (targets: lint generate responses; default: all)
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`).
 # Extra libFuzzer flags can be given in FUZZ_FLAGS (e.g. FUZZ_FLAGS="-seed=1"). The targets
@@ -19,7 +19,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(lint generate)
+    targets=(lint generate responses)
 fi
 case "$seconds" in
 '' | *[!0-9]*)
@@ -46,7 +46,12 @@ for t in "${targets[@]}"; do
     before="$(find "artifacts/$t" -type f | wc -l)"
     log="$logs/$t.log"
     # shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags
-    cargo +nightly fuzz run --sanitizer "$sanitizer" "$t" "corpus/$t" seeds -- \
+    # A target's own seeds (`seeds-TARGET/`) if it has them, else the catalog seeds.
+    seeds=seeds
+    if [ -d "seeds-$t" ]; then
+        seeds="seeds-$t"
+    fi
+    cargo +nightly fuzz run --sanitizer "$sanitizer" "$t" "corpus/$t" "$seeds" -- \
         -max_total_time="$seconds" \
         -dict=catalog.dict \
         -max_len=8192 \

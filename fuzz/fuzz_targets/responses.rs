@@ -1,0 +1,104 @@
+//! What a provider's server sends back never panics the runtime's readers, whatever the bytes:
+//! token responses (every lifetime shape), pages and their next links (any body, any `Link`
+//! header), retry hints (any header value). The input's first line is a header value (a `Link`
+//! header, a `Retry-After`), the rest a JSON body.
+//!
+//! Besides not panicking: a token's expiry is after `now` and within `token::MAX_LIFETIME`;
+//! a next link that is followed stays on the base URL's scheme, host and port, under its path,
+//! with no user info; a next offset never wraps.
+#![no_main]
+
+use std::borrow::Cow;
+use std::time::{Duration, UNIX_EPOCH};
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use terapi_runtime::paginate::{Next, OffsetStep, PageKind, PaginateConfig, Paginator};
+use terapi_runtime::retry::{parse_retry_after, parse_retry_at};
+use terapi_runtime::token::{MAX_LIFETIME, parse_token_response};
+use url::Url;
+
+fn configs() -> [PaginateConfig; 5] {
+    let cursor = PaginateConfig {
+        kind: PageKind::Cursor,
+        cursor_path: Some(Cow::Borrowed("meta.next")),
+        cursor_name: Some(Cow::Borrowed("cursor")),
+        response_path: Some(Cow::Borrowed("results")),
+        ..PaginateConfig::PERSONIO_V2
+    };
+    let link_header = PaginateConfig {
+        kind: PageKind::Link,
+        link_rel: Some(Cow::Borrowed("next")),
+        link_path: None,
+        response_path: Some(Cow::Borrowed("")),
+        ..PaginateConfig::PERSONIO_V2
+    };
+    let per_page = PaginateConfig {
+        offset_step: OffsetStep::PerPage,
+        offset_start: i64::MAX - 3,
+        total_pages_path: None,
+        ..PaginateConfig::PERSONIO_V1
+    };
+    [
+        PaginateConfig::PERSONIO_V1,
+        PaginateConfig::PERSONIO_V2,
+        cursor,
+        link_header,
+        per_page,
+    ]
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (header, body) = text.split_once('\n').unwrap_or((text, ""));
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let _ = parse_retry_after(header, now);
+    let _ = parse_retry_at(header, now);
+    let Ok(value) = serde_json::from_str::<Value>(body) else {
+        return;
+    };
+    if let Ok(token) = parse_token_response(&value, now, Duration::from_secs(86_400)) {
+        let life = token
+            .expires_at()
+            .duration_since(now)
+            .expect("a token never expires before it arrives");
+        assert!(life > Duration::ZERO && life <= MAX_LIFETIME, "{life:?}");
+    }
+    let base = Url::parse("https://api.example.com/v2").expect("base");
+    let current = Url::parse("https://api.example.com/v2/items?page=1").expect("current");
+    for config in configs() {
+        let mut pages = Paginator::new(config, base.clone(), Some(10)).max_pages(3);
+        // A few rounds: repeated links and cursors, the page cap, offsets near the limit.
+        for _ in 0..4 {
+            match pages.next(&current, &value, Some(header)) {
+                Ok(Next::Url(url)) => {
+                    assert_eq!(url.scheme(), base.scheme(), "{url}");
+                    assert_eq!(url.host_str(), base.host_str(), "{url}");
+                    assert_eq!(
+                        url.port_or_known_default(),
+                        base.port_or_known_default(),
+                        "{url}"
+                    );
+                    assert!(
+                        url.username().is_empty() && url.password().is_none(),
+                        "{url}"
+                    );
+                    assert!(
+                        url.path() == "/v2" || url.path().starts_with("/v2/"),
+                        "{url}"
+                    );
+                }
+                Ok(Next::Query(query)) => {
+                    for (name, value) in &query {
+                        if name == "offset" {
+                            assert!(value.parse::<i64>().is_ok_and(|o| o >= 0), "{value}");
+                        }
+                    }
+                }
+                Ok(Next::Done) | Err(_) => break,
+            }
+        }
+    }
+});
