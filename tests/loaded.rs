@@ -12,9 +12,10 @@ use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use terapi_codegen::{Loaded, Options};
 use terapi_providers::{personio, personio_recruiting, personio_v2};
+use terapi_runtime::AuthMode;
 use terapi_runtime::RenderContext;
 use terapi_runtime::client::{ConnectError, Connection, Settings};
-use terapi_runtime::spec::{ClientSupport, ParamValues, ProviderSpec};
+use terapi_runtime::spec::{ClientSupport, ParamValues, ProviderSpec, Unsupported};
 
 use support::fake_personio::FakePersonio;
 
@@ -275,9 +276,10 @@ jwt-only:
         terapi_codegen::load(Path::new("jwt.yaml"), catalog, &Options::default()).expect("loads");
     let spec = loaded.get("jwt-only").unwrap().clone();
     let reason = match &spec.client {
-        ClientSupport::Unsupported(reason) => reason.to_string(),
+        ClientSupport::Unsupported(reason) => reason.clone(),
         other => panic!("{other:?}"),
     };
+    assert_eq!(reason, Unsupported::AuthMode(AuthMode::Jwt));
     // Invalid input: the validation errors, not the refusal.
     match Connection::from_json(spec.clone(), &json!({}), &json!({}), Settings::new()) {
         Err(ConnectError::Invalid(errors)) => assert_eq!(errors.len(), 1, "{errors}"),
@@ -291,8 +293,49 @@ jwt-only:
         Settings::new(),
     ) {
         Err(ConnectError::Connect(terapi_runtime::client::Error::Unsupported {
-            message, ..
-        })) => assert_eq!(message, reason),
+            reason: given,
+            ..
+        })) => assert_eq!(given, reason),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn a_secret_in_the_query_is_refused_at_connect_until_the_settings_allow_it() {
+    let catalog = r#"
+query-key:
+    display_name: Query key
+    auth_mode: API_KEY
+    docs: https://query.example/docs
+    proxy:
+        base_url: https://api.query.example
+        query:
+            api_key: ${apiKey}
+    credentials:
+        apiKey:
+            type: string
+            title: API key
+            description: The key.
+"#;
+    let loaded =
+        terapi_codegen::load(Path::new("query.yaml"), catalog, &Options::default()).expect("loads");
+    let spec = loaded.get("query-key").unwrap().clone();
+    let credentials = json!({"apiKey": "query-secret-1234"});
+    match Connection::from_json(spec.clone(), &json!({}), &credentials, Settings::new()) {
+        Err(ConnectError::Connect(error @ terapi_runtime::client::Error::Unsupported { .. })) => {
+            let terapi_runtime::client::Error::Unsupported { reason, .. } = &error else {
+                unreachable!()
+            };
+            assert_eq!(*reason, Unsupported::SecretInQuery);
+            assert!(
+                error
+                    .to_string()
+                    .contains("Settings::allow_secret_in_query(true)"),
+                "{error}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let allowed = Settings::new().allow_secret_in_query(true);
+    assert!(Connection::from_json(spec, &json!({}), &credentials, allowed).is_ok());
 }

@@ -145,7 +145,7 @@ impl Connection {
             return Err(Error::Unsupported {
                 provider: inner.spec.key.clone(),
                 auth_mode: inner.spec.auth_mode,
-                message: "no token URL or client credentials".to_owned(),
+                reason: crate::spec::Unsupported::NoTokenUrl(inner.spec.auth_mode),
             });
         };
         let path = url.path().to_owned();

@@ -18,10 +18,10 @@ pub(crate) struct SpecBinding<V> {
 
 impl<V: Values + 'static> SpecBinding<V> {
     /// `Err(reason)` when the client cannot serve the provider.
-    pub(crate) fn new(spec: SpecRef, values: V) -> Result<Self, String> {
+    pub(crate) fn new(spec: SpecRef, values: V) -> Result<Self, crate::spec::Unsupported> {
         let client = match &spec.client {
             ClientSupport::Supported(client) => client.clone(),
-            ClientSupport::Unsupported(reason) => return Err(reason.to_string()),
+            ClientSupport::Unsupported(reason) => return Err(reason.clone()),
         };
         let roles = spec.credential_roles();
         Ok(SpecBinding {

@@ -83,15 +83,15 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
-    /// The connection cannot be set up as the catalog describes it.
-    #[error("connect: {provider} ({auth_mode}): {message}")]
+    /// The connection cannot be set up as the catalog describes it (or as the settings allow).
+    #[error("connect: {provider} ({auth_mode}): {reason}")]
     Unsupported {
         /// The catalog key.
         provider: crate::validate::Text,
         /// Its auth mode.
         auth_mode: AuthMode,
-        /// What is missing or not supported.
-        message: String,
+        /// Why: the description's reason, or one found at connect.
+        reason: crate::spec::Unsupported,
     },
     /// No response: a timeout, a refused connection, a broken connection.
     #[error("{step}: {method} {path}: {kind_text}: {message}", kind_text = transport_text(*.kind))]

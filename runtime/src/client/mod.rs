@@ -243,10 +243,10 @@ impl Connection {
         let spec = spec.into();
         match bound::SpecBinding::new(spec.clone(), values) {
             Ok(binding) => Connection::with_settings(binding, settings),
-            Err(message) => Err(Error::Unsupported {
+            Err(reason) => Err(Error::Unsupported {
                 provider: spec.key.clone(),
                 auth_mode: spec.auth_mode,
-                message,
+                reason,
             }),
         }
     }
@@ -268,13 +268,11 @@ impl Connection {
     /// [`Connection::with_settings`] for a boxed binding.
     pub fn from_boxed(binding: Box<dyn Binding>, settings: Settings) -> Result<Connection, Error> {
         let spec = binding.spec().clone();
-        let unsupported = |message: String| Error::Unsupported {
+        let unsupported_because = |reason: crate::spec::Unsupported| Error::Unsupported {
             provider: spec.key.clone(),
             auth_mode: spec.auth_mode,
-            message,
+            reason,
         };
-        let unsupported_because =
-            |reason: crate::spec::Unsupported| unsupported(reason.to_string());
         // The mode's row decides the strategy; its required credentials must be there.
         let auth = spec.auth_mode.client_auth().ok_or_else(|| {
             unsupported_because(crate::spec::Unsupported::AuthMode(spec.auth_mode))
@@ -290,11 +288,7 @@ impl Connection {
             ));
         }
         if spec.query_has_secret && !settings.allow_secret_in_query {
-            return Err(unsupported(
-                "`proxy.query` puts a secret into request URLs, where logs and proxies see it; \
-                 allow it explicitly with `Settings::allow_secret_in_query(true)`"
-                    .to_owned(),
-            ));
+            return Err(unsupported_because(crate::spec::Unsupported::SecretInQuery));
         }
         let origin = settings
             .origin

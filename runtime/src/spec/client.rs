@@ -121,6 +121,12 @@ pub enum Unsupported {
         kind = .0.as_deref().unwrap_or("missing")
     )]
     PaginationKind(Option<Text>),
+    /// `proxy.query` puts a secret into request URLs, and the settings do not allow it (found
+    /// at connect: `Settings::allow_secret_in_query`).
+    #[error(
+        "`proxy.query` puts a secret into request URLs, where logs and proxies see it; allow it explicitly with `Settings::allow_secret_in_query(true)`"
+    )]
+    SecretInQuery,
     /// A generated description that does not read back (not expected: generated code and
     /// runtime of different versions).
     #[error("{0}")]
