@@ -443,17 +443,18 @@ async fn v1_token_response_without_expires_in_uses_the_default_lifetime() {
 async fn v1_default_token_lifetime_setting_applies_when_expires_in_is_absent() {
     let server = FakePersonio::start().await;
     server.omit_expires_in(true);
-    // A default lifetime of 2 s: with the 60 s margin capped at half of it, the token is
-    // fresh for 1 s, then renewed (with the 24 h default it would not be).
+    // A default lifetime of 6 s: with the 60 s margin capped at half of it, the token is
+    // fresh for 3 s (room for two requests on a loaded machine), then renewed (with the 24 h
+    // default it would not be).
     let conn = v1_with(
         &server,
         settings(&server)
-            .default_token_lifetime(Duration::from_secs(2))
+            .default_token_lifetime(Duration::from_secs(6))
             .token_margin(Duration::from_secs(60)),
     );
     get_employees(&conn, 2).await;
     assert_eq!(server.token_requests_v1(), 1);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
     get_employees(&conn, 1).await;
     assert_eq!(server.token_requests_v1(), 2);
 }
@@ -463,13 +464,13 @@ async fn v1_default_token_lifetime_setting_applies_when_expires_in_is_absent() {
 #[tokio::test]
 async fn token_expiring_within_the_margin_is_renewed_before_the_next_request() {
     let server = FakePersonio::start().await;
-    // Shorter than the default 60 s margin: renewed halfway through its life (after 1 s),
+    // Shorter than the default 60 s margin: renewed halfway through its life (after 3 s),
     // not before every request.
-    server.set_token_lifetime(2);
+    server.set_token_lifetime(6);
     let conn = v1(&server);
     get_employees(&conn, 2).await;
     assert_eq!(server.token_requests_v1(), 1);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
     get_employees(&conn, 1).await;
     assert_eq!(server.token_requests_v1(), 2);
     let tokens: Vec<String> = recorded(&server, EMPLOYEES)
