@@ -655,20 +655,17 @@ impl Emitter<'_> {
     }
 }
 
-/// What a URL is, for its docs.
-fn url_what(kind: UrlKind) -> &'static str {
-    match kind {
-        UrlKind::BaseUrl => "The API root (`proxy.base_url`).",
-        UrlKind::TokenUrl => "The token endpoint (`token_url`).",
-        UrlKind::TokenUrlOAuth2 | UrlKind::TokenUrlApp => {
-            "The token endpoint for one auth mode (`token_url`)."
-        }
-        UrlKind::RefreshUrl => "The token refresh endpoint (`refresh_url`).",
-        UrlKind::AuthorizationUrl => "The OAuth authorization page (`authorization_url`).",
-        UrlKind::VerificationBaseUrl => {
-            "The base URL of the credential check (`proxy.verification.base_url_override`)."
-        }
-    }
+/// What a URL is, for its docs, with where the catalog writes it (`UrlKind::catalog_key`).
+fn url_what(kind: UrlKind) -> String {
+    let what = match kind {
+        UrlKind::BaseUrl => "The API root",
+        UrlKind::TokenUrl => "The token endpoint",
+        UrlKind::TokenUrlOAuth2 | UrlKind::TokenUrlApp => "The token endpoint for one auth mode",
+        UrlKind::RefreshUrl => "The token refresh endpoint",
+        UrlKind::AuthorizationUrl => "The OAuth authorization page",
+        UrlKind::VerificationBaseUrl => "The base URL of the credential check",
+    };
+    format!("{what} (`{}`).", kind.catalog_key())
 }
 
 fn struct_doc(p: &ProviderPlan<'_>, section: Section, what: &str, has_secret: bool) -> Vec<String> {

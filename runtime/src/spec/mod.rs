@@ -196,17 +196,6 @@ pub enum UrlKind {
 }
 
 impl UrlKind {
-    /// Every kind, in the order a provider's URLs are listed.
-    pub const ALL: [UrlKind; 7] = [
-        UrlKind::BaseUrl,
-        UrlKind::TokenUrl,
-        UrlKind::TokenUrlOAuth2,
-        UrlKind::TokenUrlApp,
-        UrlKind::RefreshUrl,
-        UrlKind::AuthorizationUrl,
-        UrlKind::VerificationBaseUrl,
-    ];
-
     /// Its name in snake case, which is also its [`ProviderSpec`] field's, e.g. `base_url`.
     pub const fn name(self) -> &'static str {
         match self {
