@@ -156,10 +156,69 @@ impl Connection {
             )
             .map(Connection)
     }
+    /// Finishes an authorization started with [`authorize`]: checks the callback
+    /// and exchanges its code (the provider is the pending authorization's).
+    pub async fn from_callback(
+        pending: ::terapi_runtime::client::PendingAuthorization,
+        callback_url: &::core::primitive::str,
+        settings: ::terapi_runtime::client::Settings,
+    ) -> ::core::result::Result<Self, ::terapi_runtime::client::ConnectError> {
+        let provider: Provider = pending.provider().parse()?;
+        Ok(
+            Connection(
+                ::terapi_runtime::client::Connection::from_callback(
+                        provider.spec(),
+                        pending,
+                        callback_url,
+                        settings,
+                    )
+                    .await?,
+            ),
+        )
+    }
+    /// A connection to the authorization code provider `key` from tokens saved
+    /// earlier, with its connection config as JSON.
+    pub fn from_tokens(
+        key: &::core::primitive::str,
+        connection_config: &::terapi_runtime::__private::serde_json::Value,
+        client: ::terapi_runtime::client::OAuthClient,
+        tokens: ::terapi_runtime::client::TokenSet,
+        settings: ::terapi_runtime::client::Settings,
+    ) -> ::core::result::Result<Self, ::terapi_runtime::client::ConnectError> {
+        let provider: Provider = key.parse()?;
+        ::terapi_runtime::client::Connection::from_tokens(
+                provider.spec(),
+                connection_config,
+                client,
+                tokens,
+                settings,
+            )
+            .map(Connection)
+    }
     /// The runtime's untyped connection.
     pub fn into_inner(self) -> ::terapi_runtime::client::Connection {
         self.0
     }
+}
+/// Starts an authorization of the provider `key` (OAuth 2.0 authorization code) with
+/// its connection config as JSON: the URL to send the user to, and the pending flow
+/// that [`Connection::from_callback`] finishes.
+pub fn authorize(
+    key: &::core::primitive::str,
+    connection_config: &::terapi_runtime::__private::serde_json::Value,
+    client: &::terapi_runtime::client::OAuthClient,
+    request: ::terapi_runtime::client::AuthorizationRequest,
+) -> ::core::result::Result<
+    ::terapi_runtime::client::PendingAuthorization,
+    ::terapi_runtime::client::ConnectError,
+> {
+    let provider: Provider = key.parse()?;
+    ::terapi_runtime::client::authorize_json(
+        provider.spec(),
+        connection_config,
+        client,
+        request,
+    )
 }
 impl ::core::ops::Deref for Connection {
     type Target = ::terapi_runtime::client::Connection;

@@ -9,10 +9,10 @@ use terapi_runtime::paginate::{OffsetStep, PageKind, PaginateConfig};
 use terapi_runtime::render::Func;
 use terapi_runtime::retry::RetryConfig;
 use terapi_runtime::spec::{
-    BodyFormat, ClientSpec, NamedTemplate, TemplatePart, TokenAuth, Unsupported, UrlBase, UrlKind,
-    VerificationSpec,
+    AuthorizationSpec, BodyFormat, ClientSpec, NamedTemplate, Replacement, TemplatePart, TokenAuth,
+    Unsupported, UrlBase, UrlKind, VerificationSpec,
 };
-use terapi_runtime::{AuthMode, Section, Text};
+use terapi_runtime::{AuthMode, ClientAuth, Section, Text};
 
 use crate::model::{Provider, ProviderEntry};
 use crate::plan::{ParamPlan, UrlPlan};
@@ -27,6 +27,7 @@ pub(crate) fn plan(
     credentials: &[ParamPlan<'_>],
     urls: &[UrlPlan],
     compiled: (&[NamedTemplate], &[String], bool),
+    token_params: &[NamedTemplate],
 ) -> Result<ClientSpec, Unsupported> {
     let (headers, token_params_nested, query_has_secret) = compiled;
     let p: &Provider = &entry.provider;
@@ -51,9 +52,16 @@ pub(crate) fn plan(
     let mut body_format = BodyFormat::Form;
     let mut token_auth = TokenAuth::Body;
     let mut default_scope = None;
+    let auth_code = auth == ClientAuth::AuthorizationCode;
+    let mut authorization = None;
     if auth.uses_token() {
-        if !has_fn(UrlKind::TokenUrl) {
+        let token_url = has_fn(UrlKind::TokenUrl)
+            || (auth_mode == AuthMode::OAuth2 && has_fn(UrlKind::TokenUrlOAuth2));
+        if !token_url {
             return Err(Unsupported::NoTokenUrl(auth_mode));
+        }
+        if auth_code {
+            authorization = Some(authorization_spec(p, auth_mode, token_params, &has_fn)?);
         }
         match p.body_format.as_ref().map(|f| f.value.as_str()) {
             None | Some("form") => {}
@@ -71,6 +79,10 @@ pub(crate) fn plan(
                 return Err(Unsupported::TokenRequestAuthMethod(other.to_owned().into()));
             }
         }
+        // The authorization code flow's other way to say it (simple-oauth2's option).
+        if auth_code && p.authorization_method.as_deref() == Some("header") {
+            token_auth = TokenAuth::Basic;
+        }
         if p.token_headers
             .as_ref()
             .is_some_and(|h| !h.entries.is_empty())
@@ -80,10 +92,13 @@ pub(crate) fn plan(
         if p.require_client_certificate == Some(true) {
             return Err(Unsupported::ClientCertificate);
         }
-        if p.expires_in_unit.is_some() || p.token_expires_in_ms.is_some() {
+        if !auth_code && (p.expires_in_unit.is_some() || p.token_expires_in_ms.is_some()) {
             return Err(Unsupported::TokenLifetimeUnit);
         }
-        if let Some(scopes) = p.default_scopes.as_ref().filter(|s| !s.is_empty())
+        if let Some(scopes) = p
+            .default_scopes
+            .as_ref()
+            .filter(|s| !s.is_empty() && !auth_code)
             && p.token_params
                 .as_ref()
                 .is_none_or(|t| t.get("scope").is_none())
@@ -185,10 +200,82 @@ pub(crate) fn plan(
         retry,
         verification,
         query_has_secret,
+        token_expiration_buffer: p
+            .token_expiration_buffer
+            .and_then(|b| u64::try_from(b).ok())
+            .filter(|_| auth.uses_token()),
+        authorization,
         static_headers: !headers
             .iter()
             .flat_map(|h| h.alternatives.iter())
             .any(|parts| uses_context(parts)),
+    })
+}
+
+/// The authorization code settings of an OAUTH2 or MCP_OAUTH2 entry, or why the client
+/// cannot follow its flow.
+fn authorization_spec(
+    p: &Provider,
+    auth_mode: AuthMode,
+    token_params: &[NamedTemplate],
+    has_fn: &dyn Fn(UrlKind) -> bool,
+) -> Result<AuthorizationSpec, Unsupported> {
+    if !has_fn(UrlKind::AuthorizationUrl) {
+        return Err(Unsupported::NoAuthorizationUrl);
+    }
+    if p.installation.as_deref() == Some("outbound") {
+        return Err(Unsupported::OutboundInstallation);
+    }
+    // The code exchange is an `authorization_code` grant, whatever else the entry sends.
+    if let Some(grant) = token_params.iter().find(|t| &*t.name == "grant_type")
+        && !grant.alternatives.iter().all(|parts| {
+            matches!(&parts[..], [TemplatePart::Lit(text)] if &**text == "authorization_code")
+        })
+    {
+        return Err(Unsupported::GrantType);
+    }
+    let mcp = auth_mode == AuthMode::McpOAuth2;
+    let registration_url = match p.client_registration.as_deref() {
+        Some("dynamic") if mcp => match &p.registration_url {
+            Some(url) => Some(url.clone().into()),
+            None => return Err(Unsupported::ClientRegistration("dynamic".into())),
+        },
+        None | Some("static") => None,
+        Some(other) => return Err(Unsupported::ClientRegistration(other.to_owned().into())),
+    };
+    let list = |items: Option<&Vec<String>>| -> Cow<'static, [Text]> {
+        texts(items.into_iter().flatten())
+    };
+    Ok(AuthorizationSpec {
+        scope_separator: p
+            .scope_separator
+            .clone()
+            .unwrap_or_else(|| " ".to_owned())
+            .into(),
+        default_scopes: list(p.default_scopes.as_ref()),
+        // MCP servers always take PKCE (the platform does not read `disable_pkce` for them).
+        pkce: mcp || p.disable_pkce != Some(true),
+        code_param: p
+            .authorization_code_param_in_callback
+            .clone()
+            .unwrap_or_else(|| "code".to_owned())
+            .into(),
+        token_response_metadata: list(p.token_response_metadata.as_ref()),
+        redirect_uri_metadata: list(p.redirect_uri_metadata.as_ref()),
+        replacements: p
+            .authorization_url_replacements
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(from, e)| Replacement {
+                from: from.clone().into(),
+                to: e.value.clone().into(),
+            })
+            .collect(),
+        access_token_path: p
+            .alternate_access_token_response_path
+            .clone()
+            .map(Into::into),
+        registration_url,
     })
 }
 

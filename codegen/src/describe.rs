@@ -35,6 +35,8 @@ pub(crate) fn provider(p: &ProviderPlan<'_>) -> ProviderSpec {
         query: p.query.clone().into(),
         verification_headers: p.verification_headers.clone().into(),
         token_params: p.token_params.clone().into(),
+        authorization_params: p.authorization_params.clone().into(),
+        refresh_params: p.refresh_params.clone().map(Into::into),
         client: match &p.client {
             Ok(c) => ClientSupport::Supported(c.clone()),
             Err(reason) => ClientSupport::Unsupported(reason.clone()),

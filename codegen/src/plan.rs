@@ -46,6 +46,10 @@ pub struct ProviderPlan<'a> {
     pub urls: Vec<UrlPlan>,
     /// `token_params` in file order (scalar values).
     pub token_params: Vec<NamedTemplate>,
+    /// `authorization_params` in file order (scalar values; authorization code modes).
+    pub authorization_params: Vec<NamedTemplate>,
+    /// `refresh_params` in file order (scalar values; authorization code modes).
+    pub refresh_params: Option<Vec<NamedTemplate>>,
     /// What the HTTP client needs, or why it cannot serve this provider.
     pub client: Result<ClientSpec, Unsupported>,
 }

@@ -151,6 +151,7 @@ impl AuthMode {
             AuthMode::ApiKey | AuthMode::None => Some(ClientAuth::Templates),
             AuthMode::Basic => Some(ClientAuth::Basic),
             AuthMode::OAuth2Cc => Some(ClientAuth::ClientCredentials),
+            AuthMode::OAuth2 | AuthMode::McpOAuth2 => Some(ClientAuth::AuthorizationCode),
             _ => None,
         }
     }
@@ -180,6 +181,10 @@ pub enum ClientAuth {
     /// An access token from `token_url` for the OAuth client's credentials, cached and renewed
     /// (OAUTH2_CC).
     ClientCredentials,
+    /// An access token a user granted through the authorization code flow (with PKCE), renewed
+    /// with its refresh token; the OAuth client is the application's, not a credential of the
+    /// connection (OAUTH2, MCP_OAUTH2).
+    AuthorizationCode,
 }
 
 impl ClientAuth {
@@ -189,12 +194,16 @@ impl ClientAuth {
             ClientAuth::Templates => &[],
             ClientAuth::Basic => &["username"],
             ClientAuth::ClientCredentials => &["client_id", "client_secret"],
+            ClientAuth::AuthorizationCode => &[],
         }
     }
 
     /// Whether requests need an access token (from the token URL).
     pub const fn uses_token(self) -> bool {
-        matches!(self, ClientAuth::ClientCredentials)
+        matches!(
+            self,
+            ClientAuth::ClientCredentials | ClientAuth::AuthorizationCode
+        )
     }
 }
 

@@ -4,7 +4,7 @@
 
 use terapi_runtime::render::{Context, Func, Var};
 use terapi_runtime::rules::is_header_safe;
-use terapi_runtime::{AuthMode, Section};
+use terapi_runtime::{AuthMode, ClientAuth, Section};
 
 use super::{Checker, Declared, Scope};
 use crate::diagnostic::{Diagnostic, Severity};
@@ -29,8 +29,47 @@ pub(crate) struct Compiled {
     pub(crate) token_params: Vec<NamedTemplate>,
     /// `token_params` keys whose value is not a scalar (a mapping or a sequence).
     pub(crate) token_params_nested: Vec<String>,
+    /// `refresh_params` with a scalar value (authorization code modes).
+    pub(crate) refresh_params: Option<Vec<NamedTemplate>>,
+    /// `authorization_params` with a scalar value (authorization code modes), without those
+    /// set to `undefined`.
+    pub(crate) authorization_params: Vec<NamedTemplate>,
     /// Whether a `proxy.query` value carries a secret.
     pub(crate) query_has_secret: bool,
+}
+
+/// The entries of a loosely typed map whose values are scalars, as text; the keys of the
+/// others (mappings, sequences) go to `nested`; nulls are left out.
+fn scalar_map(map: &Map<crate::yaml::Node>, nested: &mut Vec<String>) -> Map<Located<String>> {
+    Map {
+        entries: map
+            .iter()
+            .filter_map(|(name, e)| {
+                let text = match &e.value.kind {
+                    NodeKind::Str(s) => s.clone(),
+                    NodeKind::Int(i) => i.to_string(),
+                    NodeKind::Float(f) => f.to_string(),
+                    NodeKind::Bool(b) => b.to_string(),
+                    NodeKind::Null => return None,
+                    NodeKind::Seq(_) | NodeKind::Map(_) => {
+                        nested.push(name.clone());
+                        return None;
+                    }
+                };
+                let value = Located {
+                    value: text,
+                    loc: e.value.loc,
+                };
+                Some((
+                    name.clone(),
+                    Entry {
+                        key_loc: e.key_loc,
+                        value,
+                    },
+                ))
+            })
+            .collect(),
+    }
 }
 
 /// Where a template stands, which decides what it may use.
@@ -77,42 +116,39 @@ impl<'a> Checker<'a> {
             decl,
             Place::Header,
         );
+        // Only the OAuth flows send them as they are; other modes add values (a signed JWT as
+        // `${token}`, ...) that the checks handle on their own.
+        let oauth = mode.is_some_and(|m| {
+            matches!(
+                m.client_auth(),
+                Some(ClientAuth::ClientCredentials | ClientAuth::AuthorizationCode)
+            )
+        });
+        let auth_code = mode.and_then(AuthMode::client_auth) == Some(ClientAuth::AuthorizationCode);
         let mut token_params_nested = Vec::new();
-        let scalar_params = Map {
-            // Only the client-credentials flow sends them as they are; other modes add
-            // values (a signed JWT as `${token}`, ...) that the checks handle on their own.
-            entries: p
-                .token_params
-                .iter()
-                .filter(|_| mode == Some(AuthMode::OAuth2Cc))
-                .flat_map(|m| m.iter())
-                .filter_map(|(name, e)| {
-                    let text = match &e.value.kind {
-                        NodeKind::Str(s) => s.clone(),
-                        NodeKind::Int(i) => i.to_string(),
-                        NodeKind::Float(f) => f.to_string(),
-                        NodeKind::Bool(b) => b.to_string(),
-                        NodeKind::Null => return None,
-                        NodeKind::Seq(_) | NodeKind::Map(_) => {
-                            token_params_nested.push(name.clone());
-                            return None;
-                        }
-                    };
-                    let value = Located {
-                        value: text,
-                        loc: e.value.loc,
-                    };
-                    Some((
-                        name.clone(),
-                        Entry {
-                            key_loc: e.key_loc,
-                            value,
-                        },
-                    ))
-                })
-                .collect(),
+        let token_params = match p.token_params.as_ref().filter(|_| oauth) {
+            Some(map) => {
+                let scalars = scalar_map(map, &mut token_params_nested);
+                self.named_map(Some(&scalars), decl, Place::BodyParam)
+            }
+            None => Vec::new(),
         };
-        let token_params = self.named_map(Some(&scalar_params), decl, Place::BodyParam);
+        let refresh_params = match p.refresh_params.as_ref().filter(|_| auth_code) {
+            Some(map) => {
+                let scalars = scalar_map(map, &mut token_params_nested);
+                Some(self.named_map(Some(&scalars), decl, Place::BodyParam))
+            }
+            None => None,
+        };
+        let authorization_params = match p.authorization_params.as_ref().filter(|_| auth_code) {
+            Some(map) => {
+                let mut scalars = scalar_map(map, &mut token_params_nested);
+                // The platform's way to delete a param: the string `undefined`.
+                scalars.entries.retain(|_, e| e.value.value != "undefined");
+                self.named_map(Some(&scalars), decl, Place::QueryParam)
+            }
+            None => Vec::new(),
+        };
         let query_has_secret = query.iter().any(|q| {
             q.alternatives
                 .iter()
@@ -157,6 +193,8 @@ impl<'a> Checker<'a> {
             urls,
             token_params,
             token_params_nested,
+            refresh_params,
+            authorization_params,
             query_has_secret,
         }
     }

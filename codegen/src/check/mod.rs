@@ -242,6 +242,7 @@ impl<'a> Checker<'a> {
                 &compiled.token_params_nested,
                 compiled.query_has_secret,
             ),
+            &compiled.token_params,
         );
         Some(ProviderPlan {
             key: &entry.key,
@@ -259,6 +260,8 @@ impl<'a> Checker<'a> {
             client,
             urls: compiled.urls,
             token_params: compiled.token_params,
+            authorization_params: compiled.authorization_params,
+            refresh_params: compiled.refresh_params,
         })
     }
 }

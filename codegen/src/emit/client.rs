@@ -43,6 +43,30 @@ impl Emitter<'_> {
             };
         }
         let name = doc::escape(p.display_name).join(" ");
+        if p.auth_mode.client_auth() == Some(::terapi_runtime::ClientAuth::AuthorizationCode) {
+            let connection_doc = self.docs([
+                format!("A connection to {name} that a user authorized (OAuth 2.0 authorization code): the typed config, the tokens, an HTTP client."),
+                String::new(),
+                "Start with `authorize(&config, &client, request)`, send the user to the pending authorization's `url()`, then make it with `Connection::from_callback(pending, &callback_url, settings)`; later, from saved `tokens()`, with `Connection::from_tokens`. It dereferences to the runtime's `Connection` (`request`, `paginate`, `verify`).".to_owned(),
+            ]);
+            let authorize_doc = self.docs([
+                format!("Starts an authorization of {name} for `config`: the URL to send the user to (state, PKCE, scopes, the catalog's `authorization_params`), and the pending flow that the callback needs."),
+            ]);
+            return quote! {
+                #marker
+                #connection_doc
+                pub type Connection = #rt::client::AuthorizedConnection<Marker>;
+
+                #authorize_doc
+                pub fn authorize(
+                    config: &ConnectionConfig,
+                    client: &#rt::client::OAuthClient,
+                    request: #rt::client::AuthorizationRequest,
+                ) -> ::core::result::Result<#rt::client::PendingAuthorization, #rt::client::Error> {
+                    Connection::authorize(config, client, request)
+                }
+            };
+        }
         let connection_doc = self.docs([
             format!("A connection to {name}: the typed config and credentials, an HTTP client, and (for OAuth) the cached access token."),
             String::new(),
@@ -106,10 +130,47 @@ impl Emitter<'_> {
                     #rt::client::Connection::from_json(provider.spec(), connection_config, credentials, settings).map(Connection)
                 }
 
+                /// Finishes an authorization started with [`authorize`]: checks the callback
+                /// and exchanges its code (the provider is the pending authorization's).
+                pub async fn from_callback(
+                    pending: #rt::client::PendingAuthorization,
+                    callback_url: &::core::primitive::str,
+                    settings: #rt::client::Settings,
+                ) -> ::core::result::Result<Self, #rt::client::ConnectError> {
+                    let provider: Provider = pending.provider().parse()?;
+                    Ok(Connection(#rt::client::Connection::from_callback(provider.spec(), pending, callback_url, settings).await?))
+                }
+
+                /// A connection to the authorization code provider `key` from tokens saved
+                /// earlier, with its connection config as JSON.
+                pub fn from_tokens(
+                    key: &::core::primitive::str,
+                    connection_config: &#rt::__private::serde_json::Value,
+                    client: #rt::client::OAuthClient,
+                    tokens: #rt::client::TokenSet,
+                    settings: #rt::client::Settings,
+                ) -> ::core::result::Result<Self, #rt::client::ConnectError> {
+                    let provider: Provider = key.parse()?;
+                    #rt::client::Connection::from_tokens(provider.spec(), connection_config, client, tokens, settings).map(Connection)
+                }
+
                 /// The runtime's untyped connection.
                 pub fn into_inner(self) -> #rt::client::Connection {
                     self.0
                 }
+            }
+
+            /// Starts an authorization of the provider `key` (OAuth 2.0 authorization code) with
+            /// its connection config as JSON: the URL to send the user to, and the pending flow
+            /// that [`Connection::from_callback`] finishes.
+            pub fn authorize(
+                key: &::core::primitive::str,
+                connection_config: &#rt::__private::serde_json::Value,
+                client: &#rt::client::OAuthClient,
+                request: #rt::client::AuthorizationRequest,
+            ) -> ::core::result::Result<#rt::client::PendingAuthorization, #rt::client::ConnectError> {
+                let provider: Provider = key.parse()?;
+                #rt::client::authorize_json(provider.spec(), connection_config, client, request)
             }
 
             impl ::core::ops::Deref for Connection {

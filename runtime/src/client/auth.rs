@@ -1,19 +1,20 @@
-//! Client-credentials tokens: requested as the catalog says, cached, renewed shortly before
-//! expiry or after a 401, and shared by concurrent requests (one token request at a time).
+//! Access tokens: obtained as the catalog says (client credentials, or a refresh of the
+//! tokens a user granted), cached, renewed shortly before expiry or after a 401, and shared by
+//! concurrent requests (one token request at a time, per connection). Renewed tokens of an
+//! authorization go to the connection's token sink, and are used only once it has them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
-use base64::Engine as _;
 use reqwest::header::HeaderValue;
 
 use super::Connection;
-use super::error::{Error, Step, provider_message};
-use super::spec::{BodyFormat, TokenAuth};
-use crate::render::RenderContext;
+use super::error::Error;
+use super::oauth::TokenSink;
+use crate::auth_mode::ClientAuth;
 use crate::secret::Secret;
-use crate::token::{Token, TokenError, parse_token_response};
+use crate::token::{Token, TokenSet};
 
 /// The cached token. The async mutex is held while a token is requested, so that concurrent
 /// callers wait for that one request instead of sending their own (single flight); a fresh
@@ -22,11 +23,16 @@ use crate::token::{Token, TokenError, parse_token_response};
 pub(crate) struct TokenCache {
     /// The current token, for the fast path.
     current: std::sync::RwLock<Option<Arc<Issued>>>,
+    /// The tokens last saved and installed (authorization code), for `tokens()` while a
+    /// renewal holds the state.
+    installed: std::sync::RwLock<Option<TokenSet>>,
     state: tokio::sync::Mutex<State>,
     /// Token requests made.
     requests: AtomicU64,
     /// Token requests finished (success or failure).
     finished: AtomicU64,
+    /// Where renewed tokens of an authorization go first.
+    sink: std::sync::RwLock<Option<Arc<dyn TokenSink>>>,
 }
 
 /// A token and its `Authorization` header value, made once per token.
@@ -36,6 +42,18 @@ pub(crate) struct Issued {
 }
 
 impl Issued {
+    /// The token with its `Authorization` value; an error when a header cannot carry it.
+    fn new(token: Token) -> Result<Self, Error> {
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.secret().expose()))
+            .map_err(|_| Error::Token {
+                path: None,
+                status: 200,
+                message: "the access token has characters a header cannot carry".to_owned(),
+            })?;
+        bearer.set_sensitive(true);
+        Ok(Issued { token, bearer })
+    }
+
     /// The token, for `${accessToken}`.
     pub(crate) fn secret(&self) -> &Secret {
         self.token.secret()
@@ -52,6 +70,12 @@ struct State {
     token: Option<Arc<Issued>>,
     /// The last failure and the value of `finished` it set.
     failure: Option<(u64, Error)>,
+    /// The tokens of an authorization (authorization code): the refresh token lives here.
+    tokens: Option<TokenSet>,
+    /// Renewed tokens the sink has not taken yet: not used until it does.
+    unsaved: bool,
+    /// The grant is gone ([`Error::Reauthorize`]): every caller gets this, no request is sent.
+    dead: Option<Error>,
 }
 
 impl TokenCache {
@@ -65,6 +89,47 @@ impl TokenCache {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// A cache holding the tokens of an authorization.
+    pub(crate) fn with_tokens(tokens: TokenSet, default_lifetime: std::time::Duration) -> Self {
+        let cache = TokenCache::default();
+        let issued = Issued::new(tokens.token(default_lifetime))
+            .ok()
+            .map(Arc::new);
+        *cache.installed.write().unwrap_or_else(|e| e.into_inner()) = Some(tokens.clone());
+        let state = State {
+            token: issued.clone(),
+            tokens: Some(tokens),
+            ..State::default()
+        };
+        cache.set_current(issued);
+        TokenCache {
+            state: tokio::sync::Mutex::new(state),
+            ..cache
+        }
+    }
+
+    /// The tokens of an authorization, as they are now.
+    pub(crate) fn tokens(&self) -> Option<TokenSet> {
+        // Only `access_token` holds the lock across an await; `try_lock` fails only then,
+        // and the tokens are about to change: the last installed ones are returned.
+        match self.state.try_lock() {
+            Ok(state) => state.tokens.clone(),
+            Err(_) => self
+                .installed
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
+
+    pub(crate) fn set_sink(&self, sink: Arc<dyn TokenSink>) {
+        *self.sink.write().unwrap_or_else(|e| e.into_inner()) = Some(sink);
+    }
+
+    fn sink(&self) -> Option<Arc<dyn TokenSink>> {
+        self.sink.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn set_current(&self, token: Option<Arc<Issued>>) {
@@ -107,21 +172,97 @@ impl Connection {
         {
             return Err(error.clone());
         }
-        cache.requests.fetch_add(1, Ordering::Relaxed);
-        let result = self.request_token().await.and_then(|token| {
-            let mut bearer = HeaderValue::from_str(&format!("Bearer {}", token.secret().expose()))
-                .map_err(|_| Error::Token {
-                    path: self.inner.token_url.as_ref().map(|u| u.path().to_owned()),
-                    status: 200,
-                    message: "the access token has characters a header cannot carry".to_owned(),
-                })?;
-            bearer.set_sensitive(true);
-            Ok(Arc::new(Issued { token, bearer }))
-        });
+        if let Some(error) = &state.dead {
+            return Err(error.clone());
+        }
+        if state.unsaved {
+            // Renewed tokens the sink has not taken: save them before anything uses them.
+            let tokens = state.tokens.clone();
+            if let Some(tokens) = tokens {
+                self.save(&tokens).await?;
+                state.unsaved = false;
+                let issued = Arc::new(Issued::new(
+                    tokens.token(self.inner.settings.default_token_lifetime),
+                )?);
+                state.token = Some(Arc::clone(&issued));
+                cache.set_current(Some(Arc::clone(&issued)));
+                *cache.installed.write().unwrap_or_else(|e| e.into_inner()) = Some(tokens);
+                if usable(&issued) {
+                    return Ok(issued);
+                }
+            }
+        }
+        let result = match self.inner.auth {
+            ClientAuth::AuthorizationCode => {
+                let Some(tokens) = state.tokens.clone() else {
+                    return Err(self.reauthorize("the connection has no tokens"));
+                };
+                if tokens.refresh_token().is_none() {
+                    // Nothing to renew with: the token is used until the provider refuses it
+                    // or it has expired.
+                    let expired = tokens
+                        .expires_at()
+                        .is_some_and(|at| at <= SystemTime::now());
+                    return match (state.token.as_ref(), stale.is_some() || expired) {
+                        (Some(issued), false) => Ok(Arc::clone(issued)),
+                        _ => {
+                            let error = self.reauthorize(if expired {
+                                "the access token expired and no refresh token was granted"
+                            } else {
+                                "the provider refused the access token and no refresh token was granted"
+                            });
+                            state.dead = Some(error.clone());
+                            cache.set_current(None);
+                            Err(error)
+                        }
+                    };
+                }
+                cache.requests.fetch_add(1, Ordering::Relaxed);
+                match self.refresh_tokens(&tokens).await {
+                    Ok(renewed) => {
+                        // The provider may have rotated the refresh token: from now on only the
+                        // new one works, so it is kept before anything else happens.
+                        state.tokens = Some(renewed.clone());
+                        match self.save(&renewed).await {
+                            Ok(()) => {
+                                *cache.installed.write().unwrap_or_else(|e| e.into_inner()) =
+                                    Some(renewed.clone());
+                                Issued::new(
+                                    renewed.token(self.inner.settings.default_token_lifetime),
+                                )
+                                .map(Arc::new)
+                            }
+                            Err(error) => {
+                                state.unsaved = true;
+                                state.token = None;
+                                cache.set_current(None);
+                                cache.finished.fetch_add(1, Ordering::AcqRel);
+                                return Err(error);
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        if error.needs_reauthorization() {
+                            state.dead = Some(error.clone());
+                        }
+                        Err(error)
+                    }
+                }
+            }
+            _ => {
+                cache.requests.fetch_add(1, Ordering::Relaxed);
+                self.client_credentials_token()
+                    .await
+                    .and_then(|token| Issued::new(token).map(Arc::new))
+            }
+        };
         let finished = cache.finished.fetch_add(1, Ordering::AcqRel) + 1;
         match result {
             Ok(issued) => {
                 state.token = Some(Arc::clone(&issued));
+                if self.inner.auth == ClientAuth::AuthorizationCode {
+                    state.unsaved = false;
+                }
                 state.failure = None;
                 cache.set_current(Some(Arc::clone(&issued)));
                 Ok(issued)
@@ -134,121 +275,19 @@ impl Connection {
             }
         }
     }
+}
 
-    /// One token request (with retries on 429 and 5xx), as the catalog describes it.
-    async fn request_token(&self) -> Result<Token, Error> {
-        let inner = &self.inner;
-        let (Some(url), Some((id, secret))) =
-            (inner.token_url.as_ref(), inner.binding.client_credentials())
-        else {
-            // `Connection::from_boxed` checked both for OAUTH2_CC.
-            return Err(Error::Unsupported {
-                provider: inner.spec.key.clone(),
-                auth_mode: inner.spec.auth_mode,
-                reason: crate::spec::Unsupported::NoTokenUrl(inner.spec.auth_mode),
-            });
-        };
-        let path = url.path().to_owned();
-        let cx = RenderContext::new().with_client(id, secret);
-        let params = inner
-            .binding
-            .token_params(&cx)
-            .map_err(|source| Error::Render {
-                step: Step::Token,
-                source,
-            })?;
-        let mut fields: Vec<(&str, &str)> = Vec::new();
-        if inner.spec.token_auth == TokenAuth::Body {
-            fields.push(("client_id", id));
-            fields.push(("client_secret", secret));
+impl Connection {
+    /// Hands `tokens` to the sink, if there is one, and waits for it.
+    async fn save(&self, tokens: &TokenSet) -> Result<(), Error> {
+        match self.inner.token.sink() {
+            Some(sink) => sink
+                .save(tokens.clone())
+                .await
+                .map_err(|e| Error::TokenSink {
+                    message: super::error::truncate(&e.to_string(), super::error::MESSAGE_CHARS),
+                }),
+            None => Ok(()),
         }
-        for p in &params {
-            if !fields.iter().any(|(name, _)| *name == p.name()) {
-                fields.push((p.name(), p.value()));
-            }
-        }
-        if let Some(scope) = &inner.spec.default_scope
-            && !fields.iter().any(|(name, _)| *name == "scope")
-        {
-            fields.push(("scope", &**scope));
-        }
-        let (body, content_type) = match inner.spec.body_format {
-            BodyFormat::Form => {
-                let mut form = url::form_urlencoded::Serializer::new(String::new());
-                form.extend_pairs(&fields);
-                (
-                    form.finish().into_bytes(),
-                    "application/x-www-form-urlencoded",
-                )
-            }
-            BodyFormat::Json => {
-                let map: serde_json::Map<String, serde_json::Value> = fields
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
-                    .collect();
-                (
-                    serde_json::Value::Object(map).to_string().into_bytes(),
-                    "application/json",
-                )
-            }
-        };
-        let basic = (inner.spec.token_auth == TokenAuth::Basic).then(|| {
-            let enc =
-                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-            let pair = format!("{}:{}", enc(id), enc(secret));
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(pair)
-            )
-        });
-        let (raw, _gave_up) = self
-            .with_retries(true, || {
-                let mut request = inner
-                    .http
-                    .post(url.clone())
-                    .timeout(inner.settings.timeout)
-                    .header(reqwest::header::CONTENT_TYPE, content_type)
-                    .header(reqwest::header::ACCEPT, "application/json")
-                    .body(body.clone());
-                if let Some(basic) = &basic {
-                    let mut value = reqwest::header::HeaderValue::from_str(basic)
-                        .unwrap_or(reqwest::header::HeaderValue::from_static(""));
-                    value.set_sensitive(true);
-                    request = request.header(reqwest::header::AUTHORIZATION, value);
-                }
-                self.send_once(Step::Token, "POST", &path, request)
-            })
-            .await?;
-        // A provider that echoes the client id or secret in its message does not get it
-        // into ours.
-        let token_error = |message: String| {
-            self.mask(Error::Token {
-                path: Some(path.clone()),
-                status: raw.status,
-                message,
-            })
-        };
-        if (300..400).contains(&raw.status) {
-            return Err(token_error(
-                "the token endpoint redirected; not followed".to_owned(),
-            ));
-        }
-        if !(200..300).contains(&raw.status) {
-            return Err(token_error(
-                provider_message(&raw.body)
-                    .unwrap_or_else(|| "no error message in the response".to_owned()),
-            ));
-        }
-        let value: serde_json::Value = serde_json::from_slice(&raw.body)
-            .map_err(|e| token_error(format!("the token response is not JSON ({e})")))?;
-        parse_token_response(
-            &value,
-            SystemTime::now(),
-            inner.settings.default_token_lifetime,
-        )
-        .map_err(|e| match e {
-            TokenError::Rejected { message } => token_error(message),
-            other => token_error(other.to_string()),
-        })
     }
 }

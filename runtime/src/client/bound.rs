@@ -68,7 +68,12 @@ impl<V: Values + 'static> Binding for SpecBinding<V> {
     }
 
     fn token_url(&self) -> Option<Result<Url, RenderError>> {
-        let url = self.spec.token_url.as_ref()?;
+        // An OAUTH2 entry with a token URL per auth mode uses its `OAUTH2` one.
+        let per_mode = match self.spec.auth_mode {
+            crate::AuthMode::OAuth2 => self.spec.token_url_oauth2.as_ref(),
+            _ => None,
+        };
+        let url = self.spec.token_url.as_ref().or(per_mode)?;
         self.spec.render_url(url, &self.values)
     }
 
@@ -91,6 +96,23 @@ impl<V: Values + 'static> Binding for SpecBinding<V> {
 
     fn token_params(&self, cx: &RenderContext<'_>) -> Result<QueryParams, RenderError> {
         self.named(|s| &s.token_params, cx)
+    }
+
+    fn refresh_params(&self, cx: &RenderContext<'_>) -> Option<Result<QueryParams, RenderError>> {
+        let params = self.spec.refresh_params.as_ref()?;
+        Some(match &self.spec {
+            SpecRef::Static(spec) => spec.render_named_static(
+                spec.refresh_params.as_deref().unwrap_or_default(),
+                &self.values,
+                cx,
+            ),
+            SpecRef::Shared(spec) => spec.render_named(params, &self.values, cx),
+        })
+    }
+
+    fn refresh_url(&self) -> Option<Result<Url, RenderError>> {
+        let url = self.spec.refresh_url.as_ref()?;
+        self.spec.render_url(url, &self.values)
     }
 
     fn client_credentials(&self) -> Option<(&str, &str)> {
@@ -180,6 +202,113 @@ impl<P> Clone for TypedConnection<P> {
 }
 
 impl<P> std::fmt::Debug for TypedConnection<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+/// A connection to one generated provider that authorizes through the authorization code flow
+/// (OAUTH2, MCP_OAUTH2): what such a module's `Connection` is. It is made from a callback or
+/// from saved tokens, never from a config alone, and dereferences to the runtime's
+/// [`Connection`](super::Connection).
+pub struct AuthorizedConnection<P> {
+    inner: super::Connection,
+    provider: std::marker::PhantomData<fn() -> P>,
+}
+
+/// A typed config as the values of a connection without credentials.
+struct ConfigValues<P: crate::spec::TypedProvider>(P::Config);
+
+impl<P: crate::spec::TypedProvider> crate::spec::Values for ConfigValues<P> {
+    fn value(&self, section: Section, index: usize) -> Option<&str> {
+        match section {
+            Section::ConnectionConfig => crate::spec::SectionValues::value(&self.0, index),
+            Section::Credentials => None,
+        }
+    }
+}
+
+impl<P: crate::spec::TypedProvider> AuthorizedConnection<P> {
+    /// Starts an authorization for `config` (see [`super::oauth::authorize`]): the URL to send
+    /// the user to, and the pending flow the callback needs.
+    pub fn authorize(
+        config: &P::Config,
+        client: &super::OAuthClient,
+        request: super::AuthorizationRequest,
+    ) -> Result<super::PendingAuthorization, super::Error> {
+        let values = crate::spec::Sections {
+            config,
+            credentials: None,
+        };
+        super::oauth::authorize(P::spec(), &values, client, request)
+    }
+
+    /// Finishes an authorization (see [`super::Connection::from_callback`]).
+    pub async fn from_callback(
+        pending: super::PendingAuthorization,
+        callback_url: &str,
+        settings: super::Settings,
+    ) -> Result<Self, super::Error> {
+        super::Connection::from_callback(P::spec(), pending, callback_url, settings)
+            .await
+            .map(Self::wrap)
+    }
+
+    /// A connection from tokens saved earlier ([`AuthorizedConnection::tokens`]).
+    pub fn from_tokens(
+        config: P::Config,
+        client: super::OAuthClient,
+        tokens: crate::token::TokenSet,
+        settings: super::Settings,
+    ) -> Result<Self, super::Error> {
+        super::Connection::authorized(
+            P::spec(),
+            ConfigValues::<P>(config),
+            client,
+            tokens,
+            settings,
+        )
+        .map(Self::wrap)
+    }
+
+    /// The current tokens: what to save for [`AuthorizedConnection::from_tokens`].
+    pub fn tokens(&self) -> crate::token::TokenSet {
+        // An authorized connection always holds tokens.
+        self.inner
+            .tokens()
+            .unwrap_or_else(|| crate::token::TokenSet::new(""))
+    }
+
+    /// The runtime's untyped connection.
+    pub fn into_inner(self) -> super::Connection {
+        self.inner
+    }
+
+    fn wrap(inner: super::Connection) -> Self {
+        AuthorizedConnection {
+            inner,
+            provider: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<P> std::ops::Deref for AuthorizedConnection<P> {
+    type Target = super::Connection;
+    fn deref(&self) -> &super::Connection {
+        &self.inner
+    }
+}
+
+impl<P> Clone for AuthorizedConnection<P> {
+    fn clone(&self) -> Self {
+        AuthorizedConnection {
+            inner: self.inner.clone(),
+            provider: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<P> std::fmt::Debug for AuthorizedConnection<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.inner.fmt(f)
     }

@@ -23,6 +23,8 @@ pub enum Step {
     Decode,
     /// Checking the credentials (`verify`).
     Verify,
+    /// Authorizing: building the authorization URL, reading the callback.
+    Authorize,
 }
 
 impl fmt::Display for Step {
@@ -33,6 +35,7 @@ impl fmt::Display for Step {
             Step::Request => "request",
             Step::Decode => "decode",
             Step::Verify => "verify",
+            Step::Authorize => "authorize",
         })
     }
 }
@@ -179,6 +182,32 @@ pub enum Error {
         /// The provider's error message, or what is missing.
         message: String,
     },
+    /// The connection's grant is gone and the user has to authorize again: the provider
+    /// refused the refresh token or the code (`invalid_grant`: expired, revoked, or used
+    /// already, as a rotated refresh token is), or the access token expired or was refused
+    /// and no refresh token was granted. Never retried: every later request of the
+    /// connection gets this error at once.
+    #[error("token: {provider}: the user has to authorize again: {reason}")]
+    Reauthorize {
+        /// The catalog key.
+        provider: crate::validate::Text,
+        /// The provider's message, or what is missing.
+        reason: String,
+    },
+    /// The connection's token sink could not save renewed tokens. They are kept in memory,
+    /// not used yet, and saving is tried again before the next request uses them: a store
+    /// never misses a rotated refresh token.
+    #[error(
+        "token: the renewed tokens could not be saved (tried again with the next request): {message}"
+    )]
+    TokenSink {
+        /// The sink's error.
+        message: String,
+    },
+    /// The authorization callback is not the one the pending authorization expects, or the
+    /// provider or the user refused the authorization.
+    #[error("authorize: {0}")]
+    Authorization(#[from] crate::client::oauth::CallbackError),
     /// A response body is not what was expected.
     #[error("decode: {method} {path}: HTTP {status}: {message}")]
     Decode {
@@ -223,7 +252,10 @@ impl Error {
             Error::Header { .. } | Error::Page { .. } | Error::NoPagination { .. } => Step::Request,
             Error::Unsupported { .. } => Step::Connect,
             Error::UnknownAccount { .. } => Step::Verify,
-            Error::Token { .. } => Step::Token,
+            Error::Token { .. } | Error::Reauthorize { .. } | Error::TokenSink { .. } => {
+                Step::Token
+            }
+            Error::Authorization(_) => Step::Authorize,
             Error::Decode { .. } => Step::Decode,
         }
     }
@@ -248,6 +280,11 @@ impl Error {
             Error::Token { message, .. } => Some(message),
             _ => None,
         }
+    }
+
+    /// Whether the user has to authorize the connection again ([`Error::Reauthorize`]).
+    pub fn needs_reauthorization(&self) -> bool {
+        matches!(self, Error::Reauthorize { .. })
     }
 
     /// Whether a timeout caused the error.

@@ -24,7 +24,10 @@
 mod auth;
 mod bound;
 mod error;
+mod grant;
+pub mod oauth;
 mod pages;
+mod register;
 mod request;
 mod spec;
 mod url_check;
@@ -36,8 +39,13 @@ use std::time::Duration;
 
 use url::Url;
 
-pub use bound::TypedConnection;
+pub use crate::token::TokenSet;
+pub use bound::{AuthorizedConnection, TypedConnection};
 pub use error::{ConnectError, Error, SMALL_BODY_BYTES, Step, TransportKind, validated};
+pub use oauth::{
+    AuthorizationRequest, CallbackError, OAuthClient, PendingAuthorization, TokenSink, authorize,
+    authorize_json,
+};
 pub use pages::Pages;
 pub use request::{RequestBuilder, Response};
 pub use reqwest::Method;
@@ -208,6 +216,10 @@ struct Inner {
     http: reqwest::Client,
     settings: Settings,
     token: auth::TokenCache,
+    /// The application's OAuth client (authorization code).
+    client: Option<oauth::OAuthClient>,
+    /// `refresh_url`, rendered (else refreshes go to the token URL).
+    refresh_url: Option<Url>,
 }
 
 impl fmt::Debug for Connection {
@@ -267,6 +279,40 @@ impl Connection {
 
     /// [`Connection::with_settings`] for a boxed binding.
     pub fn from_boxed(binding: Box<dyn Binding>, settings: Settings) -> Result<Connection, Error> {
+        Connection::from_parts(binding, settings, None)
+    }
+
+    /// A connection that only requests tokens (the code exchange, before the token response
+    /// has given the values its base URL may need): its base URL is the token URL.
+    pub(crate) fn for_token_exchange(
+        binding: Box<dyn Binding>,
+        settings: Settings,
+        client: oauth::OAuthClient,
+    ) -> Result<Connection, Error> {
+        Connection::assemble(binding, settings, Some((client, None)), true)
+    }
+
+    /// A connection for `binding`; with the application's OAuth client and the tokens a user
+    /// granted for authorization code providers (which need both).
+    pub(crate) fn from_parts(
+        binding: Box<dyn Binding>,
+        settings: Settings,
+        authorized: Option<(oauth::OAuthClient, crate::token::TokenSet)>,
+    ) -> Result<Connection, Error> {
+        Connection::assemble(
+            binding,
+            settings,
+            authorized.map(|(client, tokens)| (client, Some(tokens))),
+            false,
+        )
+    }
+
+    fn assemble(
+        binding: Box<dyn Binding>,
+        settings: Settings,
+        authorized: Option<(oauth::OAuthClient, Option<crate::token::TokenSet>)>,
+        exchange_only: bool,
+    ) -> Result<Connection, Error> {
         let spec = binding.spec().clone();
         let unsupported_because = |reason: crate::spec::Unsupported| Error::Unsupported {
             provider: spec.key.clone(),
@@ -281,12 +327,25 @@ impl Connection {
             ClientAuth::Templates => true,
             ClientAuth::Basic => binding.basic_credentials().is_some(),
             ClientAuth::ClientCredentials => binding.client_credentials().is_some(),
+            ClientAuth::AuthorizationCode => true,
         };
         if !has_required {
             return Err(unsupported_because(
                 crate::spec::Unsupported::MissingCredentials(spec.auth_mode),
             ));
         }
+        if (auth == ClientAuth::AuthorizationCode) != authorized.is_some() {
+            return Err(unsupported_because(match auth {
+                ClientAuth::AuthorizationCode => {
+                    crate::spec::Unsupported::NeedsAuthorization(spec.auth_mode)
+                }
+                _ => crate::spec::Unsupported::AuthMode(spec.auth_mode),
+            }));
+        }
+        let (client, tokens) = match authorized {
+            Some((client, tokens)) => (Some(client), tokens),
+            None => (None, None),
+        };
         if spec.query_has_secret && !settings.allow_secret_in_query {
             return Err(unsupported_because(crate::spec::Unsupported::SecretInQuery));
         }
@@ -309,12 +368,19 @@ impl Connection {
                 source,
             })
         };
-        let catalog_base = render(binding.base_url())?;
-        let base = prepare(catalog_base.clone(), "the base URL")?;
         let token_url = match binding.token_url() {
             Some(url) => Some(prepare(render(url)?, "the token URL")?),
             None => None,
         };
+        let refresh_url = match binding.refresh_url() {
+            Some(url) if !exchange_only => Some(prepare(render(url)?, "the refresh URL")?),
+            _ => None,
+        };
+        let catalog_base = match (&token_url, exchange_only) {
+            (Some(url), true) => url.clone(),
+            _ => render(binding.base_url())?,
+        };
+        let base = prepare(catalog_base.clone(), "the base URL")?;
         if auth.uses_token() && token_url.is_none() {
             return Err(unsupported_because(crate::spec::Unsupported::NoTokenUrl(
                 spec.auth_mode,
@@ -324,6 +390,7 @@ impl Connection {
         // origin override maps every host to one.
         let mut verification_on_api_host = true;
         let verification_base = match binding.verification_base_url() {
+            Some(_) if exchange_only => None,
             Some(url) => {
                 let url = render(url)?;
                 verification_on_api_host = url_check::same_origin(&url, &catalog_base);
@@ -331,9 +398,13 @@ impl Connection {
             }
             None => None,
         };
-        let static_headers = if spec.static_headers {
+        let static_headers = if spec.static_headers && !exchange_only {
             let mut cx = crate::RenderContext::new();
-            if let Some((id, secret)) = binding.client_credentials() {
+            if let Some((id, secret)) = client
+                .as_ref()
+                .map(|c| (c.id(), c.secret()))
+                .or_else(|| binding.client_credentials())
+            {
                 cx = cx.with_client(id, secret);
             }
             let headers = binding.headers(&cx).map_err(|source| Error::Render {
@@ -375,9 +446,16 @@ impl Connection {
                 static_headers,
                 auth,
                 basic_authorization,
+                token: match tokens {
+                    Some(tokens) => {
+                        auth::TokenCache::with_tokens(tokens, settings.default_token_lifetime)
+                    }
+                    None => auth::TokenCache::default(),
+                },
                 http,
                 settings,
-                token: auth::TokenCache::default(),
+                client,
+                refresh_url,
             }),
         })
     }

@@ -374,7 +374,8 @@ impl Connection {
             Error::Status {
                 message: Some(m), ..
             }
-            | Error::Token { message: m, .. } => (m, true),
+            | Error::Token { message: m, .. }
+            | Error::Reauthorize { reason: m, .. } => (m, true),
             Error::Redirect {
                 location: Some(l), ..
             }
@@ -385,13 +386,20 @@ impl Connection {
         };
         let inner = &self.inner;
         let mut secrets = inner.binding.secrets();
-        let client = inner.binding.client_credentials();
+        let client = self.client();
         if let Some((id, secret)) = client {
             secrets.extend([id, secret]);
         }
         let token = inner.token.current();
         if let Some(token) = &token {
             secrets.push(token.secret().expose());
+        }
+        let tokens = inner.token.tokens();
+        if let Some(tokens) = &tokens {
+            secrets.push(tokens.access_token().expose());
+            if let Some(refresh) = tokens.refresh_token() {
+                secrets.push(refresh.expose());
+            }
         }
         let pairs = client.into_iter().chain(
             inner
@@ -558,7 +566,7 @@ impl Connection {
         if let Some(token) = token {
             cx = cx.with_access_token(token.secret().expose());
         }
-        if let Some((id, secret)) = inner.binding.client_credentials() {
+        if let Some((id, secret)) = self.client() {
             cx = cx.with_client(id, secret);
         }
         let mut url = out.url.clone();

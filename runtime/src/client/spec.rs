@@ -36,6 +36,14 @@ pub trait Binding: Send + Sync + 'static {
     fn token_params(&self, _cx: &RenderContext<'_>) -> Result<QueryParams, RenderError> {
         Ok(QueryParams::new())
     }
+    /// `refresh_params`, rendered with `cx` (values unencoded), when the entry has them.
+    fn refresh_params(&self, _cx: &RenderContext<'_>) -> Option<Result<QueryParams, RenderError>> {
+        None
+    }
+    /// `refresh_url`, rendered.
+    fn refresh_url(&self) -> Option<Result<Url, RenderError>> {
+        None
+    }
     /// The OAuth client (`client_id`, `client_secret` credentials).
     fn client_credentials(&self) -> Option<(&str, &str)> {
         None

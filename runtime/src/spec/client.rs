@@ -67,6 +67,59 @@ pub struct ClientSpec {
     /// Whether `proxy.headers` use nothing of the render context (no access token, time,
     /// random id or request): then the client renders them once, when connecting.
     pub static_headers: bool,
+    /// `token_expiration_buffer`: how long before its expiry a token is renewed, in seconds
+    /// (else `Settings::token_margin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expiration_buffer: Option<u64>,
+    /// The authorization code flow's settings (OAUTH2, MCP_OAUTH2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<AuthorizationSpec>,
+}
+
+/// How a provider's authorization code flow goes (OAUTH2, MCP_OAUTH2): the catalog's
+/// `authorization_*`, scope, PKCE and metadata keys. The URLs and the params that are
+/// templates live in the description (`authorization_url`, `authorization_params`,
+/// `token_params`, `refresh_params`, `refresh_url`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuthorizationSpec {
+    /// `scope_separator` (default a space).
+    pub scope_separator: Text,
+    /// `default_scopes`: requested when the authorization request names none.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub default_scopes: List<Text>,
+    /// PKCE with S256 (RFC 7636), unless `disable_pkce` (MCP_OAUTH2 always uses it).
+    pub pkce: bool,
+    /// The callback's query param that carries the code
+    /// (`authorization_code_param_in_callback`, default `code`).
+    pub code_param: Text,
+    /// `token_response_metadata`: values of the token response kept for the connection
+    /// config, by (dotted) name.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub token_response_metadata: List<Text>,
+    /// `redirect_uri_metadata`: query params of the callback kept for the connection config.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub redirect_uri_metadata: List<Text>,
+    /// `authorization_url_replacements`, in catalog order.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub replacements: List<Replacement>,
+    /// `alternate_access_token_response_path`: where the token is when the response has no
+    /// top-level `access_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_path: Option<Text>,
+    /// `client_registration: dynamic` (MCP_OAUTH2): the client registers at this URL (RFC
+    /// 7591) instead of being given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_url: Option<Text>,
+}
+
+/// One of `authorization_url_replacements`: text of the authorization URL replaced by other
+/// text (where a provider wants a character the URL encoding changes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Replacement {
+    /// The text to find.
+    pub from: Text,
+    /// What it becomes.
+    pub to: Text,
 }
 
 /// Why the runtime's client cannot serve a provider as its entry describes it: the reason a
@@ -127,6 +180,26 @@ pub enum Unsupported {
         "`proxy.query` puts a secret into request URLs, where logs and proxies see it; allow it explicitly with `Settings::allow_secret_in_query(true)`"
     )]
     SecretInQuery,
+    /// The entry has no `authorization_url` the client can render.
+    #[error("the entry has no `authorization_url` the client can render")]
+    NoAuthorizationUrl,
+    /// `installation: outbound`: the provider installs the app from its side; there is no
+    /// authorization URL to send a user to.
+    #[error("`installation: outbound` (installed from the provider's side) is not implemented")]
+    OutboundInstallation,
+    /// `token_params.grant_type` is not `authorization_code`.
+    #[error("`token_params.grant_type` is not `authorization_code`")]
+    GrantType,
+    /// A `client_registration` the client does not implement (`cimd`, or `dynamic` without a
+    /// `registration_url`).
+    #[error("`client_registration: {0}` is not implemented")]
+    ClientRegistration(Text),
+    /// The mode's connections start from an authorization (`from_callback`) or saved tokens
+    /// (`from_tokens`), not from a config and credentials alone (found at connect).
+    #[error(
+        "{0} connections start from an authorization (`authorize`, then `from_callback`) or from saved tokens (`from_tokens`)"
+    )]
+    NeedsAuthorization(AuthMode),
     /// A generated description that does not read back (not expected: generated code and
     /// runtime of different versions).
     #[error("{0}")]

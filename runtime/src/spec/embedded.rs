@@ -47,6 +47,8 @@ impl Embedded {
                 query: Default::default(),
                 verification_headers: Default::default(),
                 token_params: Default::default(),
+                authorization_params: Default::default(),
+                refresh_params: None,
                 client: ClientSupport::Unsupported(Unsupported::Unreadable(
                     format!(
                         "the generated description does not read back ({e}); regenerate with the terapi-codegen of this terapi-runtime"

@@ -18,7 +18,10 @@ mod typed;
 use std::ops::Deref;
 use std::sync::Arc;
 
-pub use client::{BodyFormat, ClientSpec, TokenAuth, Unsupported, VerificationSpec};
+pub use client::{
+    AuthorizationSpec, BodyFormat, ClientSpec, Replacement, TokenAuth, Unsupported,
+    VerificationSpec,
+};
 pub use embedded::Embedded;
 pub use render::{ParamValues, Values};
 pub use typed::{
@@ -81,6 +84,13 @@ pub struct ProviderSpec {
     /// `token_params` in catalog order (scalar values).
     #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
     pub token_params: List<NamedTemplate>,
+    /// `authorization_params` in catalog order (OAuth authorization code; values unencoded).
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub authorization_params: List<NamedTemplate>,
+    /// `refresh_params` in catalog order, when the entry has them (else a refresh sends the
+    /// `token_params` that are not about the code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_params: Option<List<NamedTemplate>>,
     /// What the HTTP client needs, or why it cannot serve this provider.
     pub client: ClientSupport,
 }

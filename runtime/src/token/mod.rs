@@ -17,6 +17,12 @@ use serde_json::Value;
 
 use crate::secret::Secret;
 
+mod set;
+
+#[cfg(feature = "client")]
+pub(crate) use set::whole_seconds;
+pub use set::{TokenSet, metadata};
+
 /// The longest lifetime a token is taken to have (a year): a larger `expires_in` or a later
 /// `expires_at` is cut to it.
 pub const MAX_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
@@ -79,6 +85,13 @@ pub enum TokenError {
         /// The provider's error code and message.
         message: String,
     },
+    /// The grant (an authorization code or a refresh token) is invalid, expired, revoked or
+    /// was used already (`invalid_grant`): the user has to authorize again.
+    #[error("the grant was refused (the user has to authorize again): {message}")]
+    InvalidGrant {
+        /// The provider's error code and message.
+        message: String,
+    },
     /// The response has no token where either known shape puts it.
     #[error("the token response has no `access_token` or `data.token`")]
     Missing,
@@ -136,14 +149,11 @@ fn expires_at(v: Option<&Value>, now: SystemTime) -> Option<Duration> {
     positive_seconds(unix - now)
 }
 
-/// Reads a token response received at `now`. `default_lifetime` applies when the response
-/// states no usable lifetime (Personio v1 omits `expires_in` in older deployments: assume 24 h);
-/// see the [module docs](self) for what counts.
-pub fn parse_token_response(
-    body: &Value,
-    now: SystemTime,
-    default_lifetime: Duration,
-) -> Result<Token, TokenError> {
+/// Why a token response refuses, in the shapes providers use: OAuth 2.0 (`error`,
+/// `error_description`; `invalid_grant` apart), Personio v1 (`success: false`, `error.code`,
+/// `error.message`). `None` when it does not (an `error` beside an `access_token` is not a
+/// refusal).
+fn rejection(body: &Value) -> Option<TokenError> {
     if let Some(error) = body.get("error") {
         let message = match error {
             Value::String(code) => match text(body.get("error_description")) {
@@ -158,13 +168,31 @@ pub fn parse_token_response(
             _ => "no message".to_owned(),
         };
         if !body.get("access_token").is_some_and(Value::is_string) {
-            return Err(TokenError::Rejected { message });
+            return Some(if error.as_str() == Some("invalid_grant") {
+                TokenError::InvalidGrant { message }
+            } else {
+                TokenError::Rejected { message }
+            });
         }
     }
     if body.get("success") == Some(&Value::Bool(false)) {
-        return Err(TokenError::Rejected {
+        return Some(TokenError::Rejected {
             message: "the provider answered `success: false`".to_owned(),
         });
+    }
+    None
+}
+
+/// Reads a token response received at `now`. `default_lifetime` applies when the response
+/// states no usable lifetime (Personio v1 omits `expires_in` in older deployments: assume 24 h);
+/// see the [module docs](self) for what counts.
+pub fn parse_token_response(
+    body: &Value,
+    now: SystemTime,
+    default_lifetime: Duration,
+) -> Result<Token, TokenError> {
+    if let Some(error) = rejection(body) {
+        return Err(error);
     }
     let data = body.get("data");
     let value = text(body.get("access_token"))

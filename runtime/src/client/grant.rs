@@ -1,0 +1,335 @@
+//! Requests to the token endpoint, as the catalog describes them: the client credentials grant
+//! (OAUTH2_CC), the authorization code exchange and the refresh grant (OAUTH2, MCP_OAUTH2).
+//! One way to post them ([`Connection::post_token`]): the body format, where the OAuth client
+//! goes, retries on 429 and 5xx, bounded bodies, masked errors, `invalid_grant` as
+//! [`Error::Reauthorize`].
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use base64::Engine as _;
+use url::Url;
+
+use super::Connection;
+use super::error::{Error, Step, provider_message};
+use super::oauth::OAuthClient;
+use super::spec::{BodyFormat, TokenAuth};
+use crate::render::RenderContext;
+use crate::secret::Secret;
+use crate::spec::{SpecRef, Values};
+use crate::token::{Token, TokenError, TokenSet, parse_token_response};
+
+/// What the code exchange sends besides the catalog's params.
+pub(crate) struct CodeExchange<'a> {
+    pub(crate) code: Secret,
+    pub(crate) redirect_uri: &'a str,
+    pub(crate) verifier: Option<&'a Secret>,
+}
+
+/// Which request the catalog's params are for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Params {
+    /// The client credentials grant: `token_params` as they are.
+    Token,
+    /// The code exchange: `token_params`.
+    Exchange,
+    /// The refresh grant: `refresh_params`, else `token_params`.
+    Refresh,
+}
+
+/// Token params that the flow itself sets: a catalog's value for them is not sent.
+const FLOW_PARAMS: &[&str] = &[
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "refresh_token",
+    "client_id",
+    "client_secret",
+];
+
+/// Exchanges the code of a callback for tokens: the connection config `values` render the
+/// token URL and params; `metadata` (from the callback) joins the token response's.
+pub(crate) async fn exchange_code<V: Values + 'static>(
+    spec: SpecRef,
+    values: V,
+    client: &OAuthClient,
+    exchange: CodeExchange<'_>,
+    metadata: BTreeMap<String, String>,
+    settings: super::Settings,
+) -> Result<TokenSet, Error> {
+    let binding = super::bound::SpecBinding::new(spec.clone(), values).map_err(|reason| {
+        Error::Unsupported {
+            provider: spec.key.clone(),
+            auth_mode: spec.auth_mode,
+            reason,
+        }
+    })?;
+    let conn = Connection::for_token_exchange(Box::new(binding), settings, client.clone())?;
+    let mut fields = vec![
+        ("grant_type".to_owned(), "authorization_code".to_owned()),
+        ("code".to_owned(), exchange.code.expose().to_owned()),
+        ("redirect_uri".to_owned(), exchange.redirect_uri.to_owned()),
+    ];
+    conn.catalog_params(&mut fields, Params::Exchange)?;
+    if let Some(verifier) = exchange.verifier {
+        fields.push(("code_verifier".to_owned(), verifier.expose().to_owned()));
+    }
+    fields.extend(conn.body_client());
+    let url = conn.token_url()?;
+    let body = conn.post_token(&url, fields).await?;
+    let mut tokens = conn.read_token_set(&url, &body)?;
+    tokens.add_metadata(metadata);
+    Ok(tokens)
+}
+
+impl Connection {
+    /// The token URL, rendered and checked at connect.
+    fn token_url(&self) -> Result<Url, Error> {
+        let inner = &self.inner;
+        inner.token_url.clone().ok_or_else(|| Error::Unsupported {
+            provider: inner.spec.key.clone(),
+            auth_mode: inner.spec.auth_mode,
+            reason: crate::spec::Unsupported::NoTokenUrl(inner.spec.auth_mode),
+        })
+    }
+
+    /// The OAuth client: the application's (authorization code), else the credentials'
+    /// (client credentials).
+    pub(crate) fn client(&self) -> Option<(&str, &str)> {
+        let inner = &self.inner;
+        match &inner.client {
+            Some(client) => Some((client.id(), client.secret())),
+            None => inner.binding.client_credentials(),
+        }
+    }
+
+    /// The OAuth client as body fields, when the catalog sends it in the body (a public
+    /// client's empty secret is left out).
+    fn body_client(&self) -> Vec<(String, String)> {
+        let mut fields = Vec::new();
+        if self.inner.spec.token_auth == TokenAuth::Body
+            && let Some((id, secret)) = self.client()
+        {
+            fields.push(("client_id".to_owned(), id.to_owned()));
+            if !secret.is_empty() || self.inner.client.is_none() {
+                fields.push(("client_secret".to_owned(), secret.to_owned()));
+            }
+        }
+        fields
+    }
+
+    /// Adds the catalog's `token_params` (or, for a refresh, its `refresh_params` when it has
+    /// them), rendered, to `fields`: not those already there, nor, in the authorization code
+    /// flow, those the flow sets itself.
+    fn catalog_params(
+        &self,
+        fields: &mut Vec<(String, String)>,
+        which: Params,
+    ) -> Result<(), Error> {
+        let refresh = which == Params::Refresh;
+        let inner = &self.inner;
+        let mut cx = RenderContext::new();
+        if let Some((id, secret)) = self.client() {
+            cx = cx.with_client(id, secret);
+        }
+        let params = match (refresh, inner.binding.refresh_params(&cx)) {
+            (true, Some(params)) => params,
+            _ => inner.binding.token_params(&cx),
+        }
+        .map_err(|source| Error::Render {
+            step: Step::Token,
+            source,
+        })?;
+        for p in &params {
+            let flow = which != Params::Token && FLOW_PARAMS.contains(&p.name());
+            if !flow && !fields.iter().any(|(n, _)| n == p.name()) {
+                fields.push((p.name().to_owned(), p.value().to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// One client credentials token request (with retries on 429 and 5xx), as the catalog
+    /// describes it.
+    pub(crate) async fn client_credentials_token(&self) -> Result<Token, Error> {
+        let inner = &self.inner;
+        let url = self.token_url()?;
+        let mut fields = self.body_client();
+        self.catalog_params(&mut fields, Params::Token)?;
+        if let Some(scope) = &inner.spec.default_scope
+            && !fields.iter().any(|(name, _)| name == "scope")
+        {
+            fields.push(("scope".to_owned(), scope.to_string()));
+        }
+        let body = self.post_token(&url, fields).await?;
+        parse_token_response(
+            &body,
+            SystemTime::now(),
+            inner.settings.default_token_lifetime,
+        )
+        .map_err(|e| self.token_failure(&url, 200, e))
+    }
+
+    /// A refresh grant for `current`'s refresh token (the caller checked it has one).
+    pub(crate) async fn refresh_tokens(&self, current: &TokenSet) -> Result<TokenSet, Error> {
+        let inner = &self.inner;
+        let Some(refresh_token) = current.refresh_token() else {
+            return Err(
+                self.reauthorize("the access token expired and no refresh token was granted")
+            );
+        };
+        let url = match &inner.refresh_url {
+            Some(url) => url.clone(),
+            None => self.token_url()?,
+        };
+        let mut fields = vec![
+            ("grant_type".to_owned(), "refresh_token".to_owned()),
+            (
+                "refresh_token".to_owned(),
+                refresh_token.expose().to_owned(),
+            ),
+        ];
+        self.catalog_params(&mut fields, Params::Refresh)?;
+        fields.extend(self.body_client());
+        let body = self.post_token(&url, fields).await?;
+        let fresh = self.read_token_set(&url, &body)?;
+        Ok(current.renewed(fresh))
+    }
+
+    /// A token response as a [`TokenSet`], with the catalog's `token_response_metadata`.
+    fn read_token_set(&self, url: &Url, body: &serde_json::Value) -> Result<TokenSet, Error> {
+        let auth = self.inner.spec.authorization.as_ref();
+        let path = auth.and_then(|a| a.access_token_path.as_deref());
+        let mut tokens = TokenSet::from_response(body, SystemTime::now(), path)
+            .map_err(|e| self.token_failure(url, 200, e))?;
+        if let Some(auth) = auth {
+            tokens.add_metadata(crate::token::metadata(
+                body,
+                auth.token_response_metadata.iter().map(|k| &**k),
+            ));
+        }
+        Ok(tokens)
+    }
+
+    /// [`Error::Reauthorize`] for this connection.
+    pub(crate) fn reauthorize(&self, reason: &str) -> Error {
+        Error::Reauthorize {
+            provider: self.inner.spec.key.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn token_failure(&self, url: &Url, status: u16, error: TokenError) -> Error {
+        match error {
+            TokenError::InvalidGrant { message } => self.mask(Error::Reauthorize {
+                provider: self.inner.spec.key.clone(),
+                reason: message,
+            }),
+            TokenError::Rejected { message } => self.mask(Error::Token {
+                path: Some(url.path().to_owned()),
+                status,
+                message,
+            }),
+            other => self.mask(Error::Token {
+                path: Some(url.path().to_owned()),
+                status,
+                message: other.to_string(),
+            }),
+        }
+    }
+
+    /// Posts `fields` to the token endpoint `url` in the catalog's body format, with the
+    /// OAuth client in the body or as basic auth, and returns the JSON of a 2xx answer.
+    async fn post_token(
+        &self,
+        url: &Url,
+        fields: Vec<(String, String)>,
+    ) -> Result<serde_json::Value, Error> {
+        let inner = &self.inner;
+        let path = url.path().to_owned();
+        let client = self.client();
+        let mut basic = None;
+        if let (TokenAuth::Basic, Some((id, secret))) = (inner.spec.token_auth, client) {
+            let enc =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let pair = format!("{}:{}", enc(id), enc(secret));
+            let mut value = reqwest::header::HeaderValue::from_str(&format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            ))
+            .map_err(|_| {
+                super::request::header_error("authorization", "the OAuth client cannot be sent")
+            })?;
+            value.set_sensitive(true);
+            basic = Some(value);
+        }
+        let (body, content_type) = match inner.spec.body_format {
+            BodyFormat::Form => {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                form.extend_pairs(&fields);
+                (
+                    form.finish().into_bytes(),
+                    "application/x-www-form-urlencoded",
+                )
+            }
+            BodyFormat::Json => {
+                let map: serde_json::Map<String, serde_json::Value> = fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                    .collect();
+                (
+                    serde_json::Value::Object(map).to_string().into_bytes(),
+                    "application/json",
+                )
+            }
+        };
+        let (raw, _gave_up) = self
+            .with_retries(true, || {
+                let mut request = inner
+                    .http
+                    .post(url.clone())
+                    .timeout(inner.settings.timeout)
+                    .header(reqwest::header::CONTENT_TYPE, content_type)
+                    .header(reqwest::header::ACCEPT, "application/json")
+                    .body(body.clone());
+                if let Some(basic) = &basic {
+                    request = request.header(reqwest::header::AUTHORIZATION, basic.clone());
+                }
+                self.send_once(Step::Token, "POST", &path, request)
+            })
+            .await?;
+        // A provider that echoes the client id or secret in its message does not get it
+        // into ours.
+        let token_error = |message: String| {
+            self.mask(Error::Token {
+                path: Some(path.clone()),
+                status: raw.status,
+                message,
+            })
+        };
+        if (300..400).contains(&raw.status) {
+            return Err(token_error(
+                "the token endpoint redirected; not followed".to_owned(),
+            ));
+        }
+        if !(200..300).contains(&raw.status) {
+            let json: Option<serde_json::Value> = serde_json::from_slice(&raw.body).ok();
+            if let Some(json) = &json
+                && json.get("error").and_then(|e| e.as_str()) == Some("invalid_grant")
+            {
+                return Err(self.mask(Error::Reauthorize {
+                    provider: inner.spec.key.clone(),
+                    reason: provider_message(&raw.body)
+                        .unwrap_or_else(|| "invalid_grant".to_owned()),
+                }));
+            }
+            return Err(token_error(
+                provider_message(&raw.body)
+                    .unwrap_or_else(|| "no error message in the response".to_owned()),
+            ));
+        }
+        serde_json::from_slice(&raw.body)
+            .map_err(|e| token_error(format!("the token response is not JSON ({e})")))
+    }
+}

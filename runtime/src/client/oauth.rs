@@ -1,0 +1,780 @@
+//! The OAuth 2.0 authorization code flow (RFC 6749 §4.1) with PKCE (RFC 7636), for OAUTH2 and
+//! MCP_OAUTH2 providers: the authorization URL and the pending flow ([`authorize`]), the
+//! callback ([`Connection::from_callback`]), connections from saved tokens
+//! ([`Connection::from_tokens`]), and the token sink that sees every renewal first.
+//!
+//! The token requests themselves (code exchange, refresh) are in `grant.rs`; the single-flight
+//! renewal in `auth.rs`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use sha2::Digest as _;
+use url::Url;
+
+use super::error::{ConnectError, Error, Step};
+use super::{Connection, Settings, url_check};
+use crate::auth_mode::ClientAuth;
+use crate::render::RenderContext;
+use crate::secret::Secret;
+use crate::spec::{AuthorizationSpec, ClientSupport, ParamValues, SpecRef, Values};
+use crate::token::TokenSet;
+use crate::validate::Section;
+
+/// An application's registration with a provider: its OAuth client id and secret. Not a
+/// credential of a connection: one client serves every user who authorizes the application.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    id: String,
+    secret: Secret,
+}
+
+impl OAuthClient {
+    /// A confidential client (an id and a secret).
+    pub fn new(id: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        OAuthClient {
+            id: id.into(),
+            secret: secret.into(),
+        }
+    }
+
+    /// A public client: an id without a secret (PKCE protects the exchange), as a
+    /// dynamically registered MCP client usually is.
+    pub fn public(id: impl Into<String>) -> Self {
+        OAuthClient::new(id, "")
+    }
+
+    /// The client id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The client secret (empty for a public client).
+    pub(crate) fn secret(&self) -> &str {
+        self.secret.expose()
+    }
+}
+
+impl fmt::Debug for OAuthClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthClient")
+            .field("id", &self.id)
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
+
+/// How long a pending authorization waits for its callback by default: 15 minutes.
+pub const DEFAULT_AUTHORIZATION_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// What an application asks of an authorization: where the provider sends the user back, the
+/// scopes, extra params of the authorization URL.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    redirect_uri: String,
+    scopes: Option<Vec<String>>,
+    params: Vec<(String, String)>,
+    origin: Option<String>,
+    lifetime: Duration,
+}
+
+impl AuthorizationRequest {
+    /// An authorization whose callback goes to `redirect_uri` (registered with the provider).
+    pub fn new(redirect_uri: impl Into<String>) -> Self {
+        AuthorizationRequest {
+            redirect_uri: redirect_uri.into(),
+            scopes: None,
+            params: Vec::new(),
+            origin: None,
+            lifetime: DEFAULT_AUTHORIZATION_LIFETIME,
+        }
+    }
+
+    /// The scopes to request (instead of the catalog's `default_scopes`), joined with the
+    /// catalog's `scope_separator`.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// A param of the authorization URL, set after the catalog's `authorization_params` (so
+    /// it replaces one of the same name), e.g. `prompt=consent`.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Applies `settings`' origin override ([`Settings::origin`]) to the authorization URL, as
+    /// connections apply it to their URLs: for a local test server.
+    pub fn settings(mut self, settings: &Settings) -> Self {
+        self.origin = settings.origin.clone();
+        self
+    }
+
+    /// How long the pending authorization waits for its callback (default
+    /// [`DEFAULT_AUTHORIZATION_LIFETIME`]).
+    pub fn valid_for(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+}
+
+/// An authorization under way: the URL to send the user to, and what the callback needs (the
+/// state, the PKCE verifier, the redirect URI, the connection config, the OAuth client).
+///
+/// It serializes (secrets in clear: keep it where the application keeps secrets), so that the
+/// callback may reach any replica. It is single-use: [`Connection::from_callback`] consumes it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingAuthorization {
+    provider: String,
+    url: Url,
+    state: Secret,
+    code_verifier: Option<Secret>,
+    redirect_uri: String,
+    client: OAuthClient,
+    config: BTreeMap<String, Secret>,
+    created_at: SystemTime,
+    expires_at: SystemTime,
+}
+
+impl fmt::Debug for PendingAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingAuthorization")
+            .field("provider", &self.provider)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("client", &self.client)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingAuthorization {
+    /// The authorization URL: where to send the user.
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// The catalog key of the provider.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The `state` param: what the callback must carry back (a store may index pending
+    /// authorizations by it).
+    pub fn state(&self) -> &str {
+        self.state.expose()
+    }
+
+    /// When the callback is no longer accepted.
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+
+    /// The OAuth client.
+    pub fn client(&self) -> &OAuthClient {
+        &self.client
+    }
+
+    /// The connection config the authorization was started with, as JSON (secrets in clear).
+    pub fn config_json(&self) -> serde_json::Value {
+        config_json(&self.config)
+    }
+}
+
+fn config_json(config: &BTreeMap<String, Secret>) -> serde_json::Value {
+    serde_json::Value::Object(
+        config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.expose().into()))
+            .collect(),
+    )
+}
+
+/// Why a callback does not complete an authorization.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The callback URL does not parse.
+    #[error("the callback URL is not a URL")]
+    NotAUrl,
+    /// The callback does not go to the pending authorization's redirect URI.
+    #[error("the callback does not go to the redirect URI `{expected}`")]
+    WrongRedirect {
+        /// The redirect URI (scheme, host and path).
+        expected: String,
+    },
+    /// The callback's `state` is missing or is not the pending authorization's: a forged or
+    /// stale callback, or another user's.
+    #[error("the callback's `state` does not match the pending authorization")]
+    StateMismatch,
+    /// The pending authorization expired before its callback arrived.
+    #[error("the pending authorization expired (it was valid for {valid_for_s} s)")]
+    Expired {
+        /// How long it was valid for, in seconds.
+        valid_for_s: u64,
+    },
+    /// The provider (or the user) refused: the callback carries `error`.
+    #[error("the provider refused the authorization: {error}{}", .description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Denied {
+        /// The OAuth error code, e.g. `access_denied`.
+        error: String,
+        /// `error_description`, cut to 300 characters.
+        description: Option<String>,
+    },
+    /// The callback has no code in the param the catalog names.
+    #[error("the callback has no `{param}` param")]
+    MissingCode {
+        /// The param (`code`, or the catalog's `authorization_code_param_in_callback`).
+        param: String,
+    },
+    /// The pending authorization is for another provider than the connection's.
+    #[error("the pending authorization is for `{pending}`, not `{provider}`")]
+    WrongProvider {
+        /// The pending authorization's provider.
+        pending: String,
+        /// The provider asked for.
+        provider: String,
+    },
+}
+
+/// Where a connection hands its renewed tokens, and waits until they are saved before it
+/// uses them: so that a rotated refresh token is never lost (a process that dies right after
+/// a refresh has already saved what the provider now expects).
+///
+/// Called after every renewal with the whole new [`TokenSet`]. Any async function
+/// `Fn(TokenSet) -> impl Future<Output = Result<(), E>>` is a sink.
+pub trait TokenSink: Send + Sync + 'static {
+    /// Saves `tokens`; the connection uses them once this succeeds.
+    fn save(&self, tokens: TokenSet) -> SinkFuture<'_>;
+}
+
+/// What [`TokenSink::save`] returns.
+pub type SinkFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send + 'a>>;
+
+impl<F, Fut, E> TokenSink for F
+where
+    F: Fn(TokenSet) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn save(&self, tokens: TokenSet) -> SinkFuture<'_> {
+        let fut = self(tokens);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
+
+/// 32 bytes from the operating system's generator, base64url without padding (43 characters).
+fn random_token() -> Result<String, Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| Error::Url {
+        step: Step::Authorize,
+        message: format!("no random bytes from the operating system ({e})"),
+    })?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The S256 challenge of a PKCE verifier (RFC 7636 §4.2).
+pub(crate) fn pkce_challenge(verifier: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+/// The description's authorization code settings, or why the provider has none.
+pub(crate) fn authorization_spec(spec: &SpecRef) -> Result<&AuthorizationSpec, Error> {
+    let unsupported = |reason| Error::Unsupported {
+        provider: spec.key.clone(),
+        auth_mode: spec.auth_mode,
+        reason,
+    };
+    let client = match &spec.client {
+        ClientSupport::Supported(client) => client,
+        ClientSupport::Unsupported(reason) => return Err(unsupported(reason.clone())),
+    };
+    if spec.auth_mode.client_auth() != Some(ClientAuth::AuthorizationCode) {
+        return Err(unsupported(crate::spec::Unsupported::AuthMode(
+            spec.auth_mode,
+        )));
+    }
+    client
+        .authorization
+        .as_ref()
+        .ok_or_else(|| unsupported(crate::spec::Unsupported::AuthMode(spec.auth_mode)))
+}
+
+/// Starts an authorization for the provider `spec` describes, with its connection config
+/// `config`: renders the catalog's `authorization_url` and `authorization_params`, and adds
+/// `response_type=code`, the client id, the redirect URI, the scopes (the request's, else the
+/// catalog's `default_scopes`, joined with its `scope_separator`), a random `state`, and the
+/// PKCE S256 challenge of a random verifier (unless the catalog says `disable_pkce`).
+/// `authorization_url_replacements` rename params (an empty name removes one).
+///
+/// The URL must be `https` (or loopback `http` through [`AuthorizationRequest::settings`]'
+/// origin override).
+pub fn authorize(
+    spec: impl Into<SpecRef>,
+    config: &dyn Values,
+    client: &OAuthClient,
+    request: AuthorizationRequest,
+) -> Result<PendingAuthorization, Error> {
+    let spec = spec.into();
+    let auth = authorization_spec(&spec)?;
+    let render_error = |source| Error::Render {
+        step: Step::Authorize,
+        source,
+    };
+    let url = spec
+        .authorization_url
+        .as_ref()
+        .and_then(|u| spec.render_url(u, config))
+        .ok_or_else(|| Error::Url {
+            step: Step::Authorize,
+            message: "the provider has no `authorization_url` the client can render".to_owned(),
+        })?
+        .map_err(render_error)?;
+    let mut url = match request.origin.as_deref() {
+        Some(origin) => url_check::with_origin(&url, &url_check::parse_origin(origin)?),
+        None => url,
+    };
+    url_check::require_secure(&url, request.origin.is_some(), "the authorization URL")?;
+    let state = random_token()?;
+    let verifier = auth.pkce.then(random_token).transpose()?;
+    let scopes = match &request.scopes {
+        Some(scopes) => scopes.join(&auth.scope_separator),
+        None => auth
+            .default_scopes
+            .iter()
+            .map(|s| &**s)
+            .collect::<Vec<_>>()
+            .join(&auth.scope_separator),
+    };
+    // The template's own query first, then the flow's params, then the catalog's, then the
+    // request's: a later one of the same name replaces an earlier one in place.
+    let mut params: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut set = |name: &str, value: String| match params.iter_mut().find(|(n, _)| n == name) {
+        Some(entry) => entry.1 = value,
+        None => params.push((name.to_owned(), value)),
+    };
+    set("response_type", "code".to_owned());
+    set("client_id", client.id.clone());
+    set("redirect_uri", request.redirect_uri.clone());
+    if !scopes.is_empty() {
+        set("scope", scopes);
+    }
+    set("state", state.clone());
+    let cx = RenderContext::new().with_client(&client.id, client.secret());
+    for param in spec
+        .render_named(&spec.authorization_params, config, &cx)
+        .map_err(render_error)?
+        .iter()
+    {
+        set(param.name(), param.value().to_owned());
+    }
+    if let Some(verifier) = &verifier {
+        set("code_challenge", pkce_challenge(verifier));
+        set("code_challenge_method", "S256".to_owned());
+    }
+    for (name, value) in &request.params {
+        set(name, value.clone());
+    }
+    for replacement in auth.replacements.iter() {
+        let from = replacement.from.trim_end_matches('=');
+        let to = replacement.to.trim_end_matches('=');
+        if let Some(i) = params.iter().position(|(n, _)| n == from) {
+            if to.is_empty() {
+                params.remove(i);
+            } else {
+                params[i].0 = to.to_owned();
+            }
+        }
+    }
+    url.set_query(None);
+    url.query_pairs_mut().extend_pairs(&params);
+    let config_values = spec
+        .config
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            config
+                .value(Section::ConnectionConfig, i)
+                .map(|v| (p.key.to_string(), Secret::new(v)))
+        })
+        .collect();
+    // Whole seconds, as stored: a saved pending authorization reads back equal.
+    let now = crate::token::whole_seconds(SystemTime::now());
+    Ok(PendingAuthorization {
+        provider: spec.key.to_string(),
+        url,
+        state: Secret::new(state),
+        code_verifier: verifier.map(Secret::new),
+        redirect_uri: request.redirect_uri,
+        client: client.clone(),
+        config: config_values,
+        created_at: now,
+        expires_at: now.checked_add(request.lifetime).unwrap_or(now),
+    })
+}
+
+/// [`authorize`] with the connection config as JSON, validated against the description's
+/// params first (every problem at once).
+pub fn authorize_json(
+    spec: impl Into<SpecRef>,
+    config: &serde_json::Value,
+    client: &OAuthClient,
+    request: AuthorizationRequest,
+) -> Result<PendingAuthorization, ConnectError> {
+    let spec = spec.into();
+    let values = ParamValues::from_json(&spec, config, &serde_json::json!({}))?;
+    Ok(authorize(spec, &values, client, request)?)
+}
+
+/// What a callback carries: the code and the metadata the catalog keeps.
+pub(crate) struct Callback {
+    pub(crate) code: Secret,
+    pub(crate) metadata: BTreeMap<String, String>,
+}
+
+/// Checks `callback_url` against `pending`: the redirect URI, the expiry, the state (in
+/// constant time), a refusal (`error`), and reads the code and the metadata params.
+pub(crate) fn read_callback(
+    pending: &PendingAuthorization,
+    auth: &AuthorizationSpec,
+    callback_url: &str,
+    now: SystemTime,
+) -> Result<Callback, CallbackError> {
+    let url = Url::parse(callback_url).map_err(|_| CallbackError::NotAUrl)?;
+    if let Ok(expected) = Url::parse(&pending.redirect_uri)
+        && (url.scheme() != expected.scheme()
+            || url.host_str() != expected.host_str()
+            || url.port_or_known_default() != expected.port_or_known_default()
+            || url.path() != expected.path())
+    {
+        return Err(CallbackError::WrongRedirect {
+            expected: format!(
+                "{}://{}{}",
+                expected.scheme(),
+                expected.host_str().unwrap_or_default(),
+                expected.path()
+            ),
+        });
+    }
+    let query: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let state_ok = get("state").is_some_and(|s| constant_time_eq(s, pending.state.expose()));
+    if !state_ok {
+        return Err(CallbackError::StateMismatch);
+    }
+    if now > pending.expires_at {
+        return Err(CallbackError::Expired {
+            valid_for_s: pending
+                .expires_at
+                .duration_since(pending.created_at)
+                .unwrap_or_default()
+                .as_secs(),
+        });
+    }
+    if let Some(error) = get("error") {
+        return Err(CallbackError::Denied {
+            error: super::error::truncate(error, 100),
+            description: get("error_description")
+                .map(|d| super::error::truncate(d, super::error::MESSAGE_CHARS)),
+        });
+    }
+    let code = get(&auth.code_param)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| CallbackError::MissingCode {
+            param: auth.code_param.to_string(),
+        })?;
+    let metadata = auth
+        .redirect_uri_metadata
+        .iter()
+        .filter_map(|name| {
+            get(name)
+                .filter(|v| !v.is_empty())
+                .map(|v| (name.to_string(), v.to_owned()))
+        })
+        .collect();
+    Ok(Callback {
+        code: Secret::new(code),
+        metadata,
+    })
+}
+
+/// Compares two strings in time that depends on their lengths only.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// A connection's values with the metadata of its tokens filling connection config params
+/// that the user left empty (a `${connectionConfig.instance_url}` from the token response).
+pub(crate) struct WithMetadata<V> {
+    pub(crate) values: V,
+    /// Per config param, the metadata value of its key.
+    pub(crate) filled: Vec<Option<String>>,
+}
+
+impl<V: Values> WithMetadata<V> {
+    pub(crate) fn new(spec: &crate::spec::ProviderSpec, values: V, tokens: &TokenSet) -> Self {
+        let filled = spec
+            .config
+            .iter()
+            .map(|p| tokens.metadata().get(&*p.key).cloned())
+            .collect();
+        WithMetadata { values, filled }
+    }
+}
+
+impl<V: Values> Values for WithMetadata<V> {
+    fn value(&self, section: Section, index: usize) -> Option<&str> {
+        match self.values.value(section, index) {
+            Some(v) if !v.is_empty() => Some(v),
+            other => match section {
+                Section::ConnectionConfig => {
+                    self.filled.get(index).and_then(Option::as_deref).or(other)
+                }
+                Section::Credentials => other,
+            },
+        }
+    }
+}
+
+impl Connection {
+    /// Finishes an authorization: checks the callback against `pending` (redirect URI, state,
+    /// expiry, a refusal), exchanges the code at the token URL (with the PKCE verifier and the
+    /// OAuth client, as the catalog's `token_request_auth_method` says), and connects with the
+    /// tokens granted. Save [`Connection::tokens`] to connect again later with
+    /// [`Connection::from_tokens`].
+    pub async fn from_callback(
+        spec: impl Into<SpecRef>,
+        pending: PendingAuthorization,
+        callback_url: &str,
+        settings: Settings,
+    ) -> Result<Connection, Error> {
+        let spec = spec.into();
+        if *spec.key != *pending.provider {
+            return Err(CallbackError::WrongProvider {
+                pending: pending.provider.clone(),
+                provider: spec.key.to_string(),
+            }
+            .into());
+        }
+        let auth = authorization_spec(&spec)?;
+        let callback = read_callback(&pending, auth, callback_url, SystemTime::now())?;
+        let values =
+            ParamValues::from_json(&spec, &config_json(&pending.config), &serde_json::json!({}))
+                .map_err(|e| Error::Url {
+                    step: Step::Authorize,
+                    message: format!("the pending authorization's connection config: {e}"),
+                })?;
+        // The callback's metadata may fill config params the token URL uses (`zoho`).
+        let seed = callback
+            .metadata
+            .iter()
+            .fold(TokenSet::new("-"), |t, (k, v)| t.with_metadata(k, v));
+        let values = WithMetadata::new(&spec, values, &seed);
+        let exchange = super::grant::CodeExchange {
+            code: callback.code,
+            redirect_uri: &pending.redirect_uri,
+            verifier: pending.code_verifier.as_ref(),
+        };
+        let tokens = super::grant::exchange_code(
+            spec.clone(),
+            values,
+            &pending.client,
+            exchange,
+            callback.metadata,
+            settings.clone(),
+        )
+        .await?;
+        let values =
+            ParamValues::from_json(&spec, &config_json(&pending.config), &serde_json::json!({}))
+                .map_err(|e| Error::Url {
+                    step: Step::Authorize,
+                    message: format!("the pending authorization's connection config: {e}"),
+                })?;
+        Connection::authorized(spec, values, pending.client, tokens, settings)
+    }
+
+    /// A connection from tokens saved earlier ([`Connection::tokens`]), with the connection
+    /// config as JSON (validated against the description's params).
+    pub fn from_tokens(
+        spec: impl Into<SpecRef>,
+        config: &serde_json::Value,
+        client: OAuthClient,
+        tokens: TokenSet,
+        settings: Settings,
+    ) -> Result<Connection, ConnectError> {
+        let spec = spec.into();
+        let values = ParamValues::from_json(&spec, config, &serde_json::json!({}))?;
+        Ok(Connection::authorized(
+            spec, values, client, tokens, settings,
+        )?)
+    }
+
+    /// A connection to an authorization code provider with `tokens` and its config `values`.
+    pub fn authorized(
+        spec: impl Into<SpecRef>,
+        values: impl Values + 'static,
+        client: OAuthClient,
+        tokens: TokenSet,
+        settings: Settings,
+    ) -> Result<Connection, Error> {
+        let spec = spec.into();
+        authorization_spec(&spec)?;
+        let values = WithMetadata::new(&spec, values, &tokens);
+        let binding = super::bound::SpecBinding::new(spec.clone(), values).map_err(|reason| {
+            Error::Unsupported {
+                provider: spec.key.clone(),
+                auth_mode: spec.auth_mode,
+                reason,
+            }
+        })?;
+        Connection::from_parts(Box::new(binding), settings, Some((client, tokens)))
+    }
+
+    /// The connection's current tokens (authorization code providers): what to save, and
+    /// what [`Connection::from_tokens`] takes. `None` for other modes.
+    pub fn tokens(&self) -> Option<TokenSet> {
+        self.inner.token.tokens()
+    }
+
+    /// Hands every renewal's tokens to `sink` and waits for it before using them (see
+    /// [`TokenSink`]). Clones of the connection share the sink.
+    pub fn set_token_sink(&self, sink: impl TokenSink) {
+        self.inner.token.set_sink(std::sync::Arc::new(sink));
+    }
+}
+
+/// What a pending authorization is stored as.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredPending {
+    provider: String,
+    url: String,
+    state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code_verifier: Option<String>,
+    redirect_uri: String,
+    client_id: String,
+    client_secret: String,
+    config: BTreeMap<String, String>,
+    created_at: u64,
+    expires_at: u64,
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl serde::Serialize for PendingAuthorization {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StoredPending {
+            provider: self.provider.clone(),
+            url: self.url.to_string(),
+            state: self.state.expose().to_owned(),
+            code_verifier: self.code_verifier.as_ref().map(|v| v.expose().to_owned()),
+            redirect_uri: self.redirect_uri.clone(),
+            client_id: self.client.id.clone(),
+            client_secret: self.client.secret().to_owned(),
+            config: self
+                .config
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_owned()))
+                .collect(),
+            created_at: unix(self.created_at),
+            expires_at: unix(self.expires_at),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PendingAuthorization {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let p = StoredPending::deserialize(d)?;
+        let url = Url::parse(&p.url).map_err(|_| D::Error::custom("`url` is not a URL"))?;
+        if p.state.len() < 16 {
+            return Err(D::Error::custom("`state` is too short"));
+        }
+        let time = |secs: u64, what: &str| {
+            UNIX_EPOCH
+                .checked_add(Duration::from_secs(secs))
+                .ok_or_else(|| D::Error::custom(format!("`{what}` is out of range")))
+        };
+        Ok(PendingAuthorization {
+            provider: p.provider,
+            url,
+            state: Secret::new(p.state),
+            code_verifier: p.code_verifier.map(Secret::new),
+            redirect_uri: p.redirect_uri,
+            client: OAuthClient::new(p.client_id, p.client_secret),
+            config: p
+                .config
+                .into_iter()
+                .map(|(k, v)| (k, Secret::new(v)))
+                .collect(),
+            created_at: time(p.created_at, "created_at")?,
+            expires_at: time(p.expires_at, "expires_at")?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_challenge_matches_rfc_7636_appendix_b() {
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn random_tokens_are_long_and_distinct() {
+        let a = random_token().unwrap();
+        let b = random_token().unwrap();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(
+            a.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+    }
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "ab"));
+    }
+
+    #[test]
+    fn debug_masks_secrets() {
+        let client = OAuthClient::new("id-1", "very-secret");
+        assert!(!format!("{client:?}").contains("very-secret"));
+    }
+}
