@@ -1745,6 +1745,8 @@ static BASIC_SPEC: terapi_providers::client::ClientSpec = terapi_providers::clie
     verification: None,
     query_has_secret: false,
     static_headers: true,
+    token_expiration_buffer: None,
+    authorization: None,
 };
 
 impl terapi_providers::client::Binding for BasicBinding {

@@ -196,3 +196,70 @@ fn personio_recruiting_application_reports_usage_and_auth_errors_in_one_line() {
     assert_one_line_error(&out, 1, "unknown company");
     assert!(server.applications().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn oauth2_connect_authorizes_through_its_loopback_listener_and_prints_no_token() {
+    use std::io::BufRead as _;
+    let fake = support::fake_oauth::FakeOAuth::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("providers.yaml");
+    std::fs::write(&catalog, support::fake_oauth::CATALOG).unwrap();
+    let mut child = example("oauth2_connect")
+        .env("OAUTH2_CATALOG", &catalog)
+        .env("OAUTH2_PROVIDER", "acme")
+        .env("OAUTH2_CLIENT_ID", support::fake_oauth::CLIENT_ID)
+        .env("OAUTH2_CLIENT_SECRET", support::fake_oauth::CLIENT_SECRET)
+        .env("OAUTH2_CONFIG", r#"{"tenant": "north"}"#)
+        .env("OAUTH2_LISTEN", "127.0.0.1:0")
+        .env("OAUTH2_ORIGIN", &fake.origin)
+        .env("OAUTH2_TIMEOUT_S", "60")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run example");
+    let stdout = child.stdout.take().unwrap();
+    let (url, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let url = lines.next().unwrap().unwrap();
+        (url, lines)
+    })
+    .await
+    .unwrap();
+    assert!(url.starts_with(&fake.origin), "{url}");
+    // The user's browser: the provider redirects it to the example's listener.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = http.get(&url).send().await.unwrap();
+    let callback = redirect.headers()["location"].to_str().unwrap().to_owned();
+    let page = http.get(&callback).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let summary = tokio::task::spawn_blocking(move || {
+        rest.map(|l| l.unwrap()).collect::<Vec<_>>().join("\n")
+    })
+    .await
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(
+        summary.starts_with("connected to acme: the access token expires in 3"),
+        "{summary}"
+    );
+    assert!(
+        summary.ends_with("a refresh token was granted"),
+        "{summary}"
+    );
+    for secret in [support::fake_oauth::CLIENT_SECRET, "at-", "rt-", "code-"] {
+        assert!(!summary.contains(secret) && !stderr(&out).contains(secret));
+    }
+    // A bad variable is one line, exit 2.
+    let out = example("oauth2_connect")
+        .env("OAUTH2_CATALOG", &catalog)
+        .env("OAUTH2_PROVIDER", "acmee")
+        .env("OAUTH2_CLIENT_ID", "x")
+        .env("OAUTH2_CLIENT_SECRET", "y")
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, 2, "acme");
+}

@@ -1,4 +1,5 @@
 //! Test support shared by the integration tests. Every test binary uses only a subset.
 #![allow(dead_code)]
 
+pub mod fake_oauth;
 pub mod fake_personio;
