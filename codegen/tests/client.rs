@@ -323,8 +323,7 @@ fn client_spec_carries_the_token_request_pagination_retry_and_verification() {
 
 #[test]
 fn providers_the_client_cannot_serve_get_a_reason_instead_of_a_connection() {
-    const REASON: &str =
-        "the client implements API_KEY, BASIC, MCP_OAUTH2, NONE, OAUTH2 and OAUTH2_CC; JWT is not implemented";
+    const REASON: &str = "the client implements API_KEY, BASIC, MCP_OAUTH2, NONE, OAUTH2 and OAUTH2_CC; JWT is not implemented";
     let loaded = model(CATALOG, &Options::default());
     let spec = provider(&loaded, "jwt-only");
     assert_eq!(unsupported(spec), REASON);
