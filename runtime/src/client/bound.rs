@@ -32,6 +32,15 @@ impl<V: Values + 'static> SpecBinding<V> {
         })
     }
 
+    /// [`SpecBinding::new`], with the reason as the client's error.
+    pub(crate) fn connect(spec: SpecRef, values: V) -> Result<Self, super::Error> {
+        SpecBinding::new(spec.clone(), values).map_err(|reason| super::Error::Unsupported {
+            provider: spec.key.clone(),
+            auth_mode: spec.auth_mode,
+            reason,
+        })
+    }
+
     /// One of the description's lists of templates, rendered (names borrowed from a
     /// generated description, copied from a loaded one).
     fn named(

@@ -58,13 +58,7 @@ pub(crate) async fn exchange_code<V: Values + 'static>(
     metadata: BTreeMap<String, String>,
     settings: super::Settings,
 ) -> Result<TokenSet, Error> {
-    let binding = super::bound::SpecBinding::new(spec.clone(), values).map_err(|reason| {
-        Error::Unsupported {
-            provider: spec.key.clone(),
-            auth_mode: spec.auth_mode,
-            reason,
-        }
-    })?;
+    let binding = super::bound::SpecBinding::connect(spec, values)?;
     let conn = Connection::for_token_exchange(Box::new(binding), settings, client.clone())?;
     let mut fields = vec![
         ("grant_type".to_owned(), "authorization_code".to_owned()),

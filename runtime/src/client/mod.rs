@@ -252,15 +252,7 @@ impl Connection {
         values: impl crate::spec::Values + 'static,
         settings: Settings,
     ) -> Result<Connection, Error> {
-        let spec = spec.into();
-        match bound::SpecBinding::new(spec.clone(), values) {
-            Ok(binding) => Connection::with_settings(binding, settings),
-            Err(reason) => Err(Error::Unsupported {
-                provider: spec.key.clone(),
-                auth_mode: spec.auth_mode,
-                reason,
-            }),
-        }
+        Connection::with_settings(bound::SpecBinding::connect(spec.into(), values)?, settings)
     }
 
     /// Validates `connection_config` and `credentials` against `spec`'s params (every

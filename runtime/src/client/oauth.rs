@@ -189,6 +189,18 @@ impl PendingAuthorization {
     }
 }
 
+impl PendingAuthorization {
+    /// The connection config it was started with, validated again against `spec`'s params.
+    fn values(&self, spec: &crate::spec::ProviderSpec) -> Result<ParamValues, Error> {
+        ParamValues::from_json(spec, &config_json(&self.config), &serde_json::json!({})).map_err(
+            |e| Error::Url {
+                step: Step::Authorize,
+                message: format!("the pending authorization's connection config: {e}"),
+            },
+        )
+    }
+}
+
 fn config_json(config: &BTreeMap<String, Secret>) -> serde_json::Value {
     serde_json::Value::Object(
         config
@@ -582,12 +594,7 @@ impl Connection {
         }
         let auth = authorization_spec(&spec)?;
         let callback = read_callback(&pending, auth, callback_url, SystemTime::now())?;
-        let values =
-            ParamValues::from_json(&spec, &config_json(&pending.config), &serde_json::json!({}))
-                .map_err(|e| Error::Url {
-                    step: Step::Authorize,
-                    message: format!("the pending authorization's connection config: {e}"),
-                })?;
+        let values = pending.values(&spec)?;
         // The callback's metadata may fill config params the token URL uses (`zoho`).
         let seed = callback
             .metadata
@@ -608,12 +615,7 @@ impl Connection {
             settings.clone(),
         )
         .await?;
-        let values =
-            ParamValues::from_json(&spec, &config_json(&pending.config), &serde_json::json!({}))
-                .map_err(|e| Error::Url {
-                    step: Step::Authorize,
-                    message: format!("the pending authorization's connection config: {e}"),
-                })?;
+        let values = pending.values(&spec)?;
         Connection::authorized(spec, values, pending.client, tokens, settings)
     }
 
@@ -644,13 +646,7 @@ impl Connection {
         let spec = spec.into();
         authorization_spec(&spec)?;
         let values = WithMetadata::new(&spec, values, &tokens);
-        let binding = super::bound::SpecBinding::new(spec.clone(), values).map_err(|reason| {
-            Error::Unsupported {
-                provider: spec.key.clone(),
-                auth_mode: spec.auth_mode,
-                reason,
-            }
-        })?;
+        let binding = super::bound::SpecBinding::connect(spec, values)?;
         Connection::from_parts(Box::new(binding), settings, Some((client, tokens)))
     }
 
