@@ -1746,7 +1746,11 @@ static BASIC_SPEC: terapi_providers::client::ClientSpec = terapi_providers::clie
     query_has_secret: false,
     static_headers: true,
     token_expiration_buffer: None,
+    expires_in_milliseconds: false,
+    default_lifetime_ms: None,
     authorization: None,
+    jwt: None,
+    token_request: None,
 };
 
 impl terapi_providers::client::Binding for BasicBinding {

@@ -12,7 +12,6 @@ use futures_util::TryStreamExt;
 use serde_json::{Value, json};
 use terapi_codegen::{Loaded, Options};
 use terapi_providers::{personio, personio_recruiting, personio_v2};
-use terapi_runtime::AuthMode;
 use terapi_runtime::RenderContext;
 use terapi_runtime::client::{ConnectError, Connection, Settings};
 use terapi_runtime::spec::{ClientSupport, ParamValues, ProviderSpec, Unsupported};
@@ -279,7 +278,10 @@ jwt-only:
         ClientSupport::Unsupported(reason) => reason.clone(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(reason, Unsupported::AuthMode(AuthMode::Jwt));
+    assert_eq!(
+        reason,
+        Unsupported::JwtSettings("the entry has no `token` settings".into())
+    );
     // Invalid input: the validation errors, not the refusal.
     match Connection::from_json(spec.clone(), &json!({}), &json!({}), Settings::new()) {
         Err(ConnectError::Invalid(errors)) => assert_eq!(errors.len(), 1, "{errors}"),

@@ -9,8 +9,8 @@ use terapi_runtime::paginate::{OffsetStep, PageKind, PaginateConfig};
 use terapi_runtime::render::Func;
 use terapi_runtime::retry::RetryConfig;
 use terapi_runtime::spec::{
-    AuthorizationSpec, BodyFormat, ClientSpec, NamedTemplate, Replacement, TemplatePart, TokenAuth,
-    Unsupported, UrlBase, UrlKind, VerificationSpec,
+    AuthorizationSpec, BodyFormat, ClientSpec, JwtSettings, NamedTemplate, Replacement,
+    TemplatePart, TokenAuth, TokenRequestSpec, Unsupported, UrlBase, UrlKind, VerificationSpec,
 };
 use terapi_runtime::{AuthMode, ClientAuth, Section, Text};
 
@@ -28,6 +28,7 @@ pub(crate) fn plan(
     urls: &[UrlPlan],
     compiled: (&[NamedTemplate], &[String], bool),
     token_params: &[NamedTemplate],
+    jwt_error: Option<&str>,
 ) -> Result<ClientSpec, Unsupported> {
     let (headers, token_params_nested, query_has_secret) = compiled;
     let p: &Provider = &entry.provider;
@@ -53,8 +54,20 @@ pub(crate) fn plan(
     let mut token_auth = TokenAuth::Body;
     let mut default_scope = None;
     let auth_code = auth == ClientAuth::AuthorizationCode;
+    let signs = auth == ClientAuth::SignedToken
+        || (auth == ClientAuth::TokenRequest && p.signature.is_some() && p.assertion.is_none());
+    let jwt = if signs {
+        if let Some(error) = jwt_error {
+            return Err(Unsupported::JwtSettings(error.to_owned().into()));
+        }
+        Some(jwt_settings(p)?)
+    } else {
+        None
+    };
     let mut authorization = None;
-    if auth.uses_token() {
+    let mut token_request = None;
+    let mut expires_in_milliseconds = false;
+    if auth.uses_token() && auth != ClientAuth::SignedToken {
         let token_url = has_fn(UrlKind::TokenUrl)
             || (auth_mode == AuthMode::OAuth2 && has_fn(UrlKind::TokenUrlOAuth2));
         if !token_url {
@@ -63,7 +76,12 @@ pub(crate) fn plan(
         if auth_code {
             authorization = Some(authorization_spec(p, auth_mode, token_params, &has_fn)?);
         }
+        if auth == ClientAuth::TokenRequest {
+            token_request = Some(token_request_spec(p, token_params)?);
+        }
         match p.body_format.as_ref().map(|f| f.value.as_str()) {
+            // A TWO_STEP request is JSON unless the entry says otherwise.
+            None if auth == ClientAuth::TokenRequest => body_format = BodyFormat::Json,
             None | Some("form") => {}
             Some("json") => body_format = BodyFormat::Json,
             Some(other) => return Err(Unsupported::BodyFormat(other.to_owned().into())),
@@ -75,6 +93,9 @@ pub(crate) fn plan(
         {
             None => {}
             Some("basic") => token_auth = TokenAuth::Basic,
+            Some("custom") if auth == ClientAuth::ClientCredentials => {
+                token_auth = TokenAuth::UsernamePassword
+            }
             Some(other) => {
                 return Err(Unsupported::TokenRequestAuthMethod(other.to_owned().into()));
             }
@@ -83,17 +104,22 @@ pub(crate) fn plan(
         if auth_code && p.authorization_method.as_deref() == Some("header") {
             token_auth = TokenAuth::Basic;
         }
-        if p.token_headers
-            .as_ref()
-            .is_some_and(|h| !h.entries.is_empty())
+        if auth_code
+            && p.token_headers
+                .as_ref()
+                .is_some_and(|h| !h.entries.is_empty())
         {
             return Err(Unsupported::TokenHeaders);
         }
         if p.require_client_certificate == Some(true) {
             return Err(Unsupported::ClientCertificate);
         }
-        if !auth_code && (p.expires_in_unit.is_some() || p.token_expires_in_ms.is_some()) {
-            return Err(Unsupported::TokenLifetimeUnit);
+        match p.expires_in_unit.as_deref() {
+            None | Some("seconds") => {}
+            Some("milliseconds") if auth == ClientAuth::ClientCredentials => {
+                expires_in_milliseconds = true
+            }
+            Some(_) => return Err(Unsupported::TokenLifetimeUnit),
         }
         if let Some(scopes) = p
             .default_scopes
@@ -204,7 +230,14 @@ pub(crate) fn plan(
             .token_expiration_buffer
             .and_then(|b| u64::try_from(b).ok())
             .filter(|_| auth.uses_token()),
+        expires_in_milliseconds,
+        default_lifetime_ms: p
+            .token_expires_in_ms
+            .and_then(|ms| u64::try_from(ms).ok())
+            .filter(|_| auth.uses_token() && !auth_code),
         authorization,
+        jwt,
+        token_request,
         static_headers: !headers
             .iter()
             .flat_map(|h| h.alternatives.iter())
@@ -276,6 +309,94 @@ fn authorization_spec(
             .clone()
             .map(Into::into),
         registration_url,
+    })
+}
+
+/// How an entry's JWT is signed, or why the client cannot sign it.
+fn jwt_settings(p: &Provider) -> Result<JwtSettings, Unsupported> {
+    let unsupported = |why: &str| Unsupported::JwtSettings(why.to_owned().into());
+    let signature = p
+        .signature
+        .as_ref()
+        .ok_or_else(|| unsupported("the entry has no `signature`"))?;
+    let protocol = signature.protocol.value.clone();
+    if !matches!(protocol.as_str(), "RSA" | "EC" | "HMAC") {
+        return Err(unsupported(&format!(
+            "`signature.protocol: {protocol}` is not RSA, EC or HMAC"
+        )));
+    }
+    let hmac_encoding = signature
+        .hmac_secret_encoding
+        .as_ref()
+        .map_or_else(|| "hex".to_owned(), |e| e.value.clone());
+    let lifetime_ms = p
+        .token
+        .as_ref()
+        .and_then(|t| t.expires_in_ms.as_ref())
+        .and_then(|ms| u64::try_from(ms.0).ok())
+        .filter(|ms| *ms > 0)
+        .ok_or_else(|| unsupported("`token.expires_in_ms` is missing or not positive"))?;
+    Ok(JwtSettings {
+        protocol: protocol.into(),
+        hmac_encoding: hmac_encoding.into(),
+        lifetime_ms,
+    })
+}
+
+/// How a TWO_STEP entry's token request goes, or why the client cannot make it.
+fn token_request_spec(
+    p: &Provider,
+    token_params: &[NamedTemplate],
+) -> Result<TokenRequestSpec, Unsupported> {
+    if p.additional_steps.as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(Unsupported::AdditionalSteps);
+    }
+    if p.assertion.is_some() {
+        return Err(Unsupported::Assertion);
+    }
+    if p.token_response_headers
+        .as_ref()
+        .is_some_and(|h| !h.is_empty())
+    {
+        return Err(Unsupported::TokenResponseHeaders);
+    }
+    let get = p
+        .token_request_method
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("GET"));
+    if get && !token_params.is_empty() {
+        return Err(Unsupported::ParamsOnGet);
+    }
+    let response = p.token_response.as_ref();
+    let typed_params = p
+        .token_params
+        .iter()
+        .flat_map(|m| m.iter())
+        .filter(|(_, e)| {
+            matches!(
+                e.value.kind,
+                NodeKind::Int(_) | NodeKind::Float(_) | NodeKind::Bool(_)
+            )
+        })
+        .map(|(name, _)| Text::from(name.clone()))
+        .collect();
+    Ok(TokenRequestSpec {
+        get,
+        typed_params,
+        token_path: response
+            .map_or_else(String::new, |r| r.token.clone())
+            .into(),
+        refresh_token_path: response
+            .and_then(|r| r.refresh_token.clone())
+            .filter(|s| !s.is_empty())
+            .map(Into::into),
+        expiration_path: response
+            .and_then(|r| r.token_expiration.clone())
+            .filter(|s| !s.is_empty())
+            .map(Into::into),
+        expires_in: response
+            .and_then(|r| r.token_expiration_strategy.as_ref())
+            .is_some_and(|s| s.value == "expireIn"),
     })
 }
 

@@ -37,6 +37,9 @@ pub(crate) fn provider(p: &ProviderPlan<'_>) -> ProviderSpec {
         token_params: p.token_params.clone().into(),
         authorization_params: p.authorization_params.clone().into(),
         refresh_params: p.refresh_params.clone().map(Into::into),
+        token_headers: p.token_headers.clone().into(),
+        jwt: p.jwt.clone().into(),
+        refresh_token_params: p.refresh_token_params.clone().map(Into::into),
         client: match &p.client {
             Ok(c) => ClientSupport::Supported(c.clone()),
             Err(reason) => ClientSupport::Unsupported(reason.clone()),

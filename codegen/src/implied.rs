@@ -100,7 +100,12 @@ fn implied(p: &Provider, templates: &Templates, era: Era) -> ImpliedParams {
                 if !declared(p.credentials.as_ref(), key) {
                     out.credentials.push(ImpliedParam {
                         key: (*key).to_owned(),
-                        def: definition(key, Origin::AuthMode(mode), false),
+                        // BASIC's password may be empty (the platform sends `user:`).
+                        def: definition(
+                            key,
+                            Origin::AuthMode(mode),
+                            mode == AuthMode::Basic && *key == "password",
+                        ),
                         origin: Origin::AuthMode(mode),
                     });
                 }

@@ -50,6 +50,12 @@ pub struct ProviderPlan<'a> {
     pub authorization_params: Vec<NamedTemplate>,
     /// `refresh_params` in file order (scalar values; authorization code modes).
     pub refresh_params: Option<Vec<NamedTemplate>>,
+    /// `token_headers` in file order (OAUTH2_CC, TWO_STEP).
+    pub token_headers: Vec<NamedTemplate>,
+    /// `refresh_token_params` in file order (scalar values; TWO_STEP).
+    pub refresh_token_params: Option<Vec<NamedTemplate>>,
+    /// A JWT's templates (JWT; TWO_STEP with `signature`).
+    pub jwt: Vec<NamedTemplate>,
     /// What the HTTP client needs, or why it cannot serve this provider.
     pub client: Result<ClientSpec, Unsupported>,
 }

@@ -200,12 +200,12 @@ hr-cc:
             title: Client Secret
             description: The client secret.
             secret: true
-jwt-only:
-    display_name: JWT
-    auth_mode: JWT
-    docs: https://jwt.example/docs
+bill-only:
+    display_name: Bill
+    auth_mode: BILL
+    docs: https://bill.example/docs
     proxy:
-        base_url: https://api.jwt.example
+        base_url: https://api.bill.example
 keyed:
     display_name: Keyed
     auth_mode: API_KEY
@@ -323,22 +323,22 @@ fn client_spec_carries_the_token_request_pagination_retry_and_verification() {
 
 #[test]
 fn providers_the_client_cannot_serve_get_a_reason_instead_of_a_connection() {
-    const REASON: &str = "the client implements API_KEY, BASIC, MCP_OAUTH2, NONE, OAUTH2 and OAUTH2_CC; JWT is not implemented";
+    const REASON: &str = "the client implements API_KEY, BASIC, JWT, MCP_OAUTH2, NONE, OAUTH2, OAUTH2_CC and TWO_STEP; BILL is not implemented";
     let loaded = model(CATALOG, &Options::default());
-    let spec = provider(&loaded, "jwt-only");
+    let spec = provider(&loaded, "bill-only");
     assert_eq!(unsupported(spec), REASON);
     // The reason is data: an enum of the runtime.
     assert_eq!(
         spec.client,
-        ClientSupport::Unsupported(Unsupported::AuthMode(AuthMode::Jwt))
+        ClientSupport::Unsupported(Unsupported::AuthMode(AuthMode::Bill))
     );
     let code = code(CATALOG, &Options::default());
-    let jwt = module(&code, "jwt_only");
-    assert!(!jwt.contains("pubtypeConnection="), "{jwt}");
-    assert!(!jwt.contains("pubstructConnection("), "{jwt}");
-    assert!(!jwt.contains("pubstructConnection{"), "{jwt}");
+    let bill = module(&code, "bill_only");
+    assert!(!bill.contains("pubtypeConnection="), "{bill}");
+    assert!(!bill.contains("pubstructConnection("), "{bill}");
+    assert!(!bill.contains("pubstructConnection{"), "{bill}");
     assert_has(
-        &jwt,
+        &bill,
         &format!("pub const CLIENT_UNSUPPORTED: &::core::primitive::str = \"{REASON}\";"),
     );
     // A provider the client serves has its typed connection.
@@ -350,7 +350,7 @@ fn providers_the_client_cannot_serve_get_a_reason_instead_of_a_connection() {
     // The crate-level connection hands the provider's description to the runtime's
     // `Connection::from_json`, which validates first, then reports the same reason (the
     // model's).
-    assert_has(&code, "Provider::JwtOnly => &jwt_only::SPEC,");
+    assert_has(&code, "Provider::BillOnly => &bill_only::SPEC,");
     assert_has(
         &item(&code, "pub fn from_json_with(", ".map(Connection)"),
         "::terapi_runtime::client::Connection::from_json(provider.spec(),",
@@ -470,18 +470,14 @@ cc-headers:
         &cc,
         "pub type Connection = ::terapi_runtime::client::TypedConnection<Marker>;",
     );
-    // Token headers would be dropped: no connection rather than a wrong one.
-    const REASON: &str = "`token_headers` are not implemented";
-    assert_eq!(unsupported(provider(&loaded, "cc-headers")), REASON);
-    assert_eq!(
-        provider(&loaded, "cc-headers").client,
-        ClientSupport::Unsupported(Unsupported::TokenHeaders)
-    );
-    let headers = module(&code, "cc_headers");
-    assert!(!headers.contains("pubtypeConnection="), "{headers}");
+    // Token headers go with the token request: compiled like the proxy's headers.
+    let headers = provider(&loaded, "cc-headers");
+    supported(headers);
+    let names: Vec<&str> = headers.token_headers.iter().map(|h| &*h.name).collect();
+    assert_eq!(names, ["x-tenant"]);
     assert_has(
-        &headers,
-        &format!("pub const CLIENT_UNSUPPORTED: &::core::primitive::str = \"{REASON}\";"),
+        &module(&code, "cc_headers"),
+        "pub type Connection = ::terapi_runtime::client::TypedConnection<Marker>;",
     );
 }
 

@@ -97,9 +97,10 @@ impl AuthMode {
             AuthMode::OAuth2Cc => (&["client_id", "client_secret"], Implied::Always),
             AuthMode::AppStore => (&["issuerId", "privateKeyId", "privateKey"], Implied::Always),
             AuthMode::ApiKey => (&["apiKey"], Implied::OlderFormat),
-            AuthMode::Basic | AuthMode::Signature => {
-                (&["username", "password"], Implied::OlderFormat)
-            }
+            // The platform stores a username and a password for every BASIC connection,
+            // declared or not.
+            AuthMode::Basic => (&["username", "password"], Implied::Always),
+            AuthMode::Signature => (&["username", "password"], Implied::OlderFormat),
             _ => (&[], Implied::OlderFormat),
         }
     }
@@ -152,6 +153,8 @@ impl AuthMode {
             AuthMode::Basic => Some(ClientAuth::Basic),
             AuthMode::OAuth2Cc => Some(ClientAuth::ClientCredentials),
             AuthMode::OAuth2 | AuthMode::McpOAuth2 => Some(ClientAuth::AuthorizationCode),
+            AuthMode::TwoStep => Some(ClientAuth::TokenRequest),
+            AuthMode::Jwt => Some(ClientAuth::SignedToken),
             _ => None,
         }
     }
@@ -185,6 +188,13 @@ pub enum ClientAuth {
     /// with its refresh token; the OAuth client is the application's, not a credential of the
     /// connection (OAUTH2, MCP_OAUTH2).
     AuthorizationCode,
+    /// A token from a request the catalog describes, with the connection's credentials
+    /// (`token_url`, `token_params`, `token_headers`, `token_response`), renewed by its
+    /// refresh request or by the same request again (TWO_STEP).
+    TokenRequest,
+    /// A JWT the client signs itself from the connection's key and the catalog's claims, used
+    /// as the bearer token and signed again before it expires (JWT).
+    SignedToken,
 }
 
 impl ClientAuth {
@@ -194,7 +204,9 @@ impl ClientAuth {
             ClientAuth::Templates => &[],
             ClientAuth::Basic => &["username"],
             ClientAuth::ClientCredentials => &["client_id", "client_secret"],
-            ClientAuth::AuthorizationCode => &[],
+            ClientAuth::AuthorizationCode | ClientAuth::TokenRequest | ClientAuth::SignedToken => {
+                &[]
+            }
         }
     }
 
@@ -202,7 +214,10 @@ impl ClientAuth {
     pub const fn uses_token(self) -> bool {
         matches!(
             self,
-            ClientAuth::ClientCredentials | ClientAuth::AuthorizationCode
+            ClientAuth::ClientCredentials
+                | ClientAuth::AuthorizationCode
+                | ClientAuth::TokenRequest
+                | ClientAuth::SignedToken
         )
     }
 }

@@ -24,6 +24,9 @@ pub enum Func {
     HmacSha1Hex,
     /// `ed25519Sign(message, pkcs8Pem)`: Base64 Ed25519 signature.
     Ed25519Sign,
+    /// `fingerprint(pem)`: `SHA256:` and the Base64 SHA-256 of the public key of a PEM private
+    /// key (RSA or EC).
+    Fingerprint,
     /// `awsSigV4(accessKey, secretKey, region, service[, host])`: an AWS Signature Version 4
     /// `Authorization` header value for the request being sent.
     AwsSigV4,
@@ -37,6 +40,7 @@ impl Func {
         (Func::Sha256Base64, "sha256Base64", 1, 1),
         (Func::HmacSha1Hex, "hmacSha1Hex", 2, 2),
         (Func::Ed25519Sign, "ed25519Sign", 2, 2),
+        (Func::Fingerprint, "fingerprint", 1, 1),
         (Func::AwsSigV4, "awsSigV4", 4, 5),
     ];
 
@@ -88,6 +92,9 @@ impl Func {
                             .to_owned()
                     })?;
                 BASE64.encode(key.sign(arg(0).as_bytes()).to_bytes())
+            }
+            Func::Fingerprint => {
+                crate::jwt::public_key_fingerprint(arg(0)).map_err(|e| e.to_string())?
             }
             Func::AwsSigV4 => {
                 let Some(request) = cx.request.as_ref() else {

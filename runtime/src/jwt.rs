@@ -352,6 +352,41 @@ fn ec_key(key: &str, alg: Algorithm) -> Result<EncodingKey, JwtError> {
     Ok(EncodingKey::from_ec_der(pkcs8.as_bytes()))
 }
 
+/// `SHA256:` and the standard Base64 of the SHA-256 of the public key's SubjectPublicKeyInfo
+/// DER, for an RSA (PKCS#8 or PKCS#1) or P-256 / P-384 (PKCS#8 or SEC1) private key: the
+/// template function `fingerprint(pem)` (Snowflake's key-pair authentication names the key by
+/// it).
+pub fn public_key_fingerprint(key: &str) -> Result<String, JwtError> {
+    use p256::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    use sha2::Digest as _;
+
+    let der = private_key_der(key)?;
+    let spki = rsa::PrivateKey::from_pkcs8_der(&der)
+        .or_else(|_| rsa::PrivateKey::from_pkcs1_der(&der))
+        .ok()
+        .and_then(|k| k.to_public_key().to_public_key_der().ok())
+        .or_else(|| {
+            p256::SecretKey::from_pkcs8_der(&der)
+                .or_else(|_| p256::SecretKey::from_sec1_der(&der))
+                .ok()
+                .and_then(|k| k.public_key().to_public_key_der().ok())
+        })
+        .or_else(|| {
+            p384::SecretKey::from_pkcs8_der(&der)
+                .or_else(|_| p384::SecretKey::from_sec1_der(&der))
+                .ok()
+                .and_then(|k| k.public_key().to_public_key_der().ok())
+        })
+        .ok_or(JwtError::InvalidKey {
+            expected: "an RSA or EC private key (PEM)",
+        })?;
+    Ok(format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(spki.as_bytes()))
+    ))
+}
+
 /// An HMAC secret, hex-decoded or taken as UTF-8 bytes.
 fn hmac_key(key: &str, encoding: HmacEncoding) -> Result<EncodingKey, JwtError> {
     let bytes = match encoding {

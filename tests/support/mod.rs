@@ -3,3 +3,4 @@
 
 pub mod fake_oauth;
 pub mod fake_personio;
+pub mod fake_tokens;

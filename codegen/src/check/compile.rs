@@ -34,6 +34,13 @@ pub(crate) struct Compiled {
     /// `authorization_params` with a scalar value (authorization code modes), without those
     /// set to `undefined`.
     pub(crate) authorization_params: Vec<NamedTemplate>,
+    /// `token_headers` (OAUTH2_CC, TWO_STEP).
+    pub(crate) token_headers: Vec<NamedTemplate>,
+    /// `refresh_token_params` with a scalar value (TWO_STEP).
+    pub(crate) refresh_token_params: Option<Vec<NamedTemplate>>,
+    /// A JWT's templates (JWT; TWO_STEP with `signature`), and why the client cannot build it.
+    pub(crate) jwt: Vec<NamedTemplate>,
+    pub(crate) jwt_error: Option<String>,
     /// Whether a `proxy.query` value carries a secret.
     pub(crate) query_has_secret: bool,
 }
@@ -118,12 +125,29 @@ impl<'a> Checker<'a> {
         );
         // Only the OAuth flows send them as they are; other modes add values (a signed JWT as
         // `${token}`, ...) that the checks handle on their own.
-        let oauth = mode.is_some_and(|m| {
-            matches!(
-                m.client_auth(),
-                Some(ClientAuth::ClientCredentials | ClientAuth::AuthorizationCode)
-            )
+        // A TWO_STEP entry that signs a JWT or builds an assertion first uses values
+        // (`${token}`, `${credentials.assertion}`) the client does not make yet: its params
+        // are left uncompiled, and the client planning says why.
+        let presteps = p.assertion.is_some();
+        let oauth = mode.is_some_and(|m| match m.client_auth() {
+            Some(ClientAuth::ClientCredentials | ClientAuth::AuthorizationCode) => true,
+            Some(ClientAuth::TokenRequest) => !presteps,
+            _ => false,
         });
+        let token_headers = match p.token_headers.as_ref().filter(|_| oauth) {
+            Some(map) => self.named_map(Some(map), decl, Place::Header),
+            None => Vec::new(),
+        };
+        let two_step =
+            oauth && mode.and_then(AuthMode::client_auth) == Some(ClientAuth::TokenRequest);
+        let refresh_token_params = match p.refresh_token_params.as_ref().filter(|_| two_step) {
+            Some(map) => {
+                let mut nested = Vec::new();
+                let scalars = scalar_map(map, &mut nested);
+                Some(self.named_map(Some(&scalars), decl, Place::BodyParam))
+            }
+            None => None,
+        };
         let auth_code = mode.and_then(AuthMode::client_auth) == Some(ClientAuth::AuthorizationCode);
         let mut token_params_nested = Vec::new();
         let token_params = match p.token_params.as_ref().filter(|_| oauth) {
@@ -148,6 +172,16 @@ impl<'a> Checker<'a> {
                 self.named_map(Some(&scalars), decl, Place::QueryParam)
             }
             None => Vec::new(),
+        };
+        let signs = mode == Some(AuthMode::Jwt)
+            || (mode == Some(AuthMode::TwoStep) && p.signature.is_some() && !presteps);
+        let (jwt, jwt_error) = match p.token.as_ref().filter(|_| signs) {
+            Some(token) => self.jwt_templates(token, decl),
+            None if signs => (
+                Vec::new(),
+                Some("the entry has no `token` settings".to_owned()),
+            ),
+            None => (Vec::new(), None),
         };
         let query_has_secret = query.iter().any(|q| {
             q.alternatives
@@ -195,8 +229,95 @@ impl<'a> Checker<'a> {
             token_params_nested,
             refresh_params,
             authorization_params,
+            token_headers,
+            refresh_token_params,
+            jwt,
+            jwt_error,
             query_has_secret,
         }
+    }
+
+    /// A JWT's templates, compiled without reporting: what the client cannot render makes
+    /// the JWT unsupported (the reference checks report the templates' problems themselves).
+    fn jwt_templates(
+        &mut self,
+        token: &crate::model::JwtToken,
+        decl: &Scope<'_, 'a>,
+    ) -> (Vec<NamedTemplate>, Option<String>) {
+        let mark = self.diagnostics.len();
+        let mut out = Vec::new();
+        let mut error = None;
+        let literal = |value: &str| Located {
+            value: value.to_owned(),
+            loc: Loc::default(),
+        };
+        let mut entries: Vec<(String, Located<String>)> = Vec::new();
+        if let Some(header) = &token.header {
+            entries.push(("header.alg".to_owned(), literal(&header.alg)));
+            if let Some(typ) = &header.typ {
+                entries.push(("header.typ".to_owned(), literal(typ)));
+            }
+            if let Some(kid) = &header.kid {
+                entries.push(("header.kid".to_owned(), kid.clone()));
+            }
+            if let Some(x5t) = &header.x5t_s256 {
+                entries.push(("header.x5t#S256".to_owned(), x5t.clone()));
+            }
+        } else {
+            error = Some("the JWT has no `token.header`".to_owned());
+        }
+        for (name, e) in token.payload.iter().flat_map(|m| m.iter()) {
+            match &e.value.kind {
+                NodeKind::Str(text) => entries.push((
+                    format!("claim.{name}"),
+                    Located {
+                        value: text.clone(),
+                        loc: e.value.loc,
+                    },
+                )),
+                NodeKind::Seq(items) => {
+                    for item in items {
+                        match &item.kind {
+                            NodeKind::Str(text) => entries.push((
+                                format!("claim.{name}[]"),
+                                Located {
+                                    value: text.clone(),
+                                    loc: item.loc,
+                                },
+                            )),
+                            _ => {
+                                error = Some(format!(
+                                    "the list claim `{name}` has an item that is not text"
+                                ))
+                            }
+                        }
+                    }
+                }
+                _ => error = Some(format!("the claim `{name}` is not text or a list of text")),
+            }
+        }
+        match &token.signing_key {
+            Some(key) => entries.push(("key".to_owned(), key.clone())),
+            None => error = Some("the JWT has no `token.signing_key`".to_owned()),
+        }
+        for (name, value) in &entries {
+            match self.named(name, value.loc, value, decl, Place::BodyParam) {
+                Some(t) if t.alternatives.len() == 1 || name.as_str() != "key" => out.push(t),
+                Some(_) => {
+                    error = Some("the signing key's template has `||` alternatives".to_owned())
+                }
+                None => error = Some(format!("the template of `{name}` cannot be rendered")),
+            }
+        }
+        if self.diagnostics.len() > mark {
+            let first = self.diagnostics[mark].message.clone();
+            self.diagnostics.truncate(mark);
+            error = Some(match error {
+                Some(e) => format!("{e} ({first})"),
+                None => first,
+            });
+        }
+        (out, error)
     }
 
     fn named_map(
@@ -235,10 +356,13 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
+        // A query param or body param is one value of a list that the URL builder or the body
+        // encoder encodes: it is rendered as it is (rendering it for a URL query here would
+        // encode it twice).
         let context = if place == Place::Header {
             Context::Header
         } else {
-            Context::Query
+            Context::Raw
         };
         let alternatives = alternatives(decl.templates, value)?;
         let mut compiled = Vec::new();
@@ -335,6 +459,11 @@ impl<'a> Checker<'a> {
             Expr::Var(n) => {
                 if let Some(part) = param(Section::Credentials, n, n.clone()) {
                     return Some(part);
+                }
+                // A TWO_STEP refresh request's `${refresh_token}` (the one the last response
+                // gave), and the JWT its login sends as `${token}`.
+                if (n == "refresh_token" || n == "token") && scope.obtains_credentials {
+                    return Some(TemplatePart::Obtained { name: n.clone().into(), written: n.clone().into(), context });
                 }
                 if n == "apiKey" {
                     self.push(Diagnostic::new(Rule::UndeclaredCredential, loc, "`${apiKey}` uses a credential that `credentials` does not declare")

@@ -243,6 +243,7 @@ impl<'a> Checker<'a> {
                 compiled.query_has_secret,
             ),
             &compiled.token_params,
+            compiled.jwt_error.as_deref(),
         );
         Some(ProviderPlan {
             key: &entry.key,
@@ -262,6 +263,9 @@ impl<'a> Checker<'a> {
             token_params: compiled.token_params,
             authorization_params: compiled.authorization_params,
             refresh_params: compiled.refresh_params,
+            token_headers: compiled.token_headers,
+            refresh_token_params: compiled.refresh_token_params,
+            jwt: compiled.jwt,
         })
     }
 }

@@ -249,6 +249,26 @@ impl Connection {
                     }
                 }
             }
+            ClientAuth::TokenRequest => {
+                cache.requests.fetch_add(1, Ordering::Relaxed);
+                match self.two_step_tokens(state.tokens.as_ref()).await {
+                    Ok(tokens) => {
+                        let issued =
+                            Issued::new(tokens.token(self.inner.settings.default_token_lifetime))
+                                .map(Arc::new);
+                        *cache.installed.write().unwrap_or_else(|e| e.into_inner()) =
+                            Some(tokens.clone());
+                        state.tokens = Some(tokens);
+                        issued
+                    }
+                    Err(error) => Err(error),
+                }
+            }
+            ClientAuth::SignedToken => {
+                cache.requests.fetch_add(1, Ordering::Relaxed);
+                self.signed_token()
+                    .and_then(|token| Issued::new(token).map(Arc::new))
+            }
             _ => {
                 cache.requests.fetch_add(1, Ordering::Relaxed);
                 self.client_credentials_token()

@@ -108,15 +108,40 @@ impl<V: Values + 'static> Binding for SpecBinding<V> {
     }
 
     fn refresh_params(&self, cx: &RenderContext<'_>) -> Option<Result<QueryParams, RenderError>> {
-        let params = self.spec.refresh_params.as_ref()?;
-        Some(match &self.spec {
-            SpecRef::Static(spec) => spec.render_named_static(
-                spec.refresh_params.as_deref().unwrap_or_default(),
-                &self.values,
-                cx,
-            ),
-            SpecRef::Shared(spec) => spec.render_named(params, &self.values, cx),
-        })
+        self.spec.refresh_params.as_ref()?;
+        Some(self.named(|s| s.refresh_params.as_deref().unwrap_or_default(), cx))
+    }
+
+    fn token_headers(&self, cx: &RenderContext<'_>) -> Result<Headers, RenderError> {
+        self.named(|s| &s.token_headers, cx)
+    }
+
+    fn refresh_token_params(
+        &self,
+        cx: &RenderContext<'_>,
+    ) -> Option<Result<QueryParams, RenderError>> {
+        self.spec.refresh_token_params.as_ref()?;
+        Some(self.named(
+            |s| s.refresh_token_params.as_deref().unwrap_or_default(),
+            cx,
+        ))
+    }
+
+    fn jwt(&self, cx: &RenderContext<'_>) -> Result<Headers, RenderError> {
+        self.named(|s| &s.jwt, cx)
+    }
+
+    fn credential_values(&self) -> Vec<(String, &str)> {
+        self.spec
+            .credentials
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| {
+                self.values
+                    .value(Section::Credentials, i)
+                    .map(|v| (p.key.to_string(), v))
+            })
+            .collect()
     }
 
     fn refresh_url(&self) -> Option<Result<Url, RenderError>> {

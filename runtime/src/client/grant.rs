@@ -26,6 +26,15 @@ pub(crate) struct CodeExchange<'a> {
     pub(crate) verifier: Option<&'a Secret>,
 }
 
+/// A number, or a string holding one.
+fn number(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// Which request the catalog's params are for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Params {
@@ -102,12 +111,15 @@ impl Connection {
     /// client's empty secret is left out).
     fn body_client(&self) -> Vec<(String, String)> {
         let mut fields = Vec::new();
-        if self.inner.spec.token_auth == TokenAuth::Body
-            && let Some((id, secret)) = self.client()
-        {
-            fields.push(("client_id".to_owned(), id.to_owned()));
+        let names = match self.inner.spec.token_auth {
+            TokenAuth::Body => ("client_id", "client_secret"),
+            TokenAuth::UsernamePassword => ("username", "password"),
+            TokenAuth::Basic => return fields,
+        };
+        if let Some((id, secret)) = self.client() {
+            fields.push((names.0.to_owned(), id.to_owned()));
             if !secret.is_empty() || self.inner.client.is_none() {
-                fields.push(("client_secret".to_owned(), secret.to_owned()));
+                fields.push((names.1.to_owned(), secret.to_owned()));
             }
         }
         fields
@@ -156,13 +168,20 @@ impl Connection {
         {
             fields.push(("scope".to_owned(), scope.to_string()));
         }
-        let body = self.post_token(&url, fields).await?;
-        parse_token_response(
-            &body,
-            SystemTime::now(),
-            inner.settings.default_token_lifetime,
-        )
-        .map_err(|e| self.token_failure(&url, 200, e))
+        let mut body = self.post_token(&url, fields).await?;
+        if inner.spec.expires_in_milliseconds
+            && let Some(ms) = body.get("expires_in").and_then(number)
+        {
+            body["expires_in"] = serde_json::Value::from(ms / 1000.0);
+        }
+        let default_lifetime = match inner.spec.default_lifetime_ms {
+            Some(ms) if ms > 0 => std::time::Duration::from_millis(ms),
+            // `0`: no expiry stated or implied; the longest lifetime the client assumes.
+            Some(_) => crate::token::MAX_LIFETIME,
+            None => inner.settings.default_token_lifetime,
+        };
+        parse_token_response(&body, SystemTime::now(), default_lifetime)
+            .map_err(|e| self.token_failure(&url, 200, e))
     }
 
     /// A refresh grant for `current`'s refresh token (the caller checked it has one).
@@ -278,23 +297,94 @@ impl Connection {
                 )
             }
         };
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(basic) = basic {
+            headers.insert(reqwest::header::AUTHORIZATION, basic);
+        }
+        let raw = self
+            .token_exchange(
+                reqwest::Method::POST,
+                url,
+                Some((body, content_type)),
+                headers,
+            )
+            .await?;
+        let token_error = |message: String| {
+            self.mask(Error::Token {
+                path: Some(path.clone()),
+                status: raw.status,
+                message,
+            })
+        };
+        serde_json::from_slice(&raw.body)
+            .map_err(|e| token_error(format!("the token response is not JSON ({e})")))
+    }
+
+    /// Sends a token request (with retries on 429 and 5xx): the catalog's `token_headers`
+    /// first, then `headers` and the content type where the catalog sets none. A redirect or
+    /// an error status is an error (`invalid_grant` is [`Error::Reauthorize`]); a success
+    /// gives the response, its body read up to `SMALL_BODY_BYTES`.
+    pub(crate) async fn token_exchange(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+        body: Option<(Vec<u8>, &str)>,
+        headers: reqwest::header::HeaderMap,
+    ) -> Result<super::request::Raw, Error> {
+        let inner = &self.inner;
+        let path = url.path().to_owned();
+        let mut cx = RenderContext::new();
+        if let Some((id, secret)) = self.client() {
+            cx = cx.with_client(id, secret);
+        }
+        let mut map = reqwest::header::HeaderMap::new();
+        let catalog = inner
+            .binding
+            .token_headers(&cx)
+            .map_err(|source| Error::Render {
+                step: Step::Token,
+                source,
+            })?;
+        super::request::insert_headers(&mut map, &catalog)?;
+        for (name, value) in &headers {
+            if !map.contains_key(name) {
+                map.insert(name.clone(), value.clone());
+            }
+        }
+        if let Some((_, content_type)) = &body
+            && !map.contains_key(reqwest::header::CONTENT_TYPE)
+        {
+            map.insert(
+                reqwest::header::CONTENT_TYPE,
+                reqwest::header::HeaderValue::from_str(content_type).map_err(|_| {
+                    super::request::header_error("content-type", "is not a header value")
+                })?,
+            );
+        }
+        if !map.contains_key(reqwest::header::ACCEPT) {
+            map.insert(
+                reqwest::header::ACCEPT,
+                reqwest::header::HeaderValue::from_static("application/json"),
+            );
+        }
+        for value in map.values_mut() {
+            value.set_sensitive(true);
+        }
+        let method_text = method.as_str().to_owned();
         let (raw, _gave_up) = self
             .with_retries(true, || {
                 let mut request = inner
                     .http
-                    .post(url.clone())
+                    .request(method.clone(), url.clone())
                     .timeout(inner.settings.timeout)
-                    .header(reqwest::header::CONTENT_TYPE, content_type)
-                    .header(reqwest::header::ACCEPT, "application/json")
-                    .body(body.clone());
-                if let Some(basic) = &basic {
-                    request = request.header(reqwest::header::AUTHORIZATION, basic.clone());
+                    .headers(map.clone());
+                if let Some((bytes, _)) = &body {
+                    request = request.body(bytes.clone());
                 }
-                self.send_once(Step::Token, "POST", &path, request)
+                self.send_once(Step::Token, &method_text, &path, request)
             })
             .await?;
-        // A provider that echoes the client id or secret in its message does not get it
-        // into ours.
+        // A provider that echoes a credential in its message does not get it into ours.
         let token_error = |message: String| {
             self.mask(Error::Token {
                 path: Some(path.clone()),
@@ -323,7 +413,6 @@ impl Connection {
                     .unwrap_or_else(|| "no error message in the response".to_owned()),
             ));
         }
-        serde_json::from_slice(&raw.body)
-            .map_err(|e| token_error(format!("the token response is not JSON ({e})")))
+        Ok(raw)
     }
 }

@@ -29,7 +29,9 @@ pub mod oauth;
 mod pages;
 mod register;
 mod request;
+mod signed;
 mod spec;
+mod token_request;
 mod url_check;
 mod verify;
 
@@ -319,7 +321,9 @@ impl Connection {
             ClientAuth::Templates => true,
             ClientAuth::Basic => binding.basic_credentials().is_some(),
             ClientAuth::ClientCredentials => binding.client_credentials().is_some(),
-            ClientAuth::AuthorizationCode => true,
+            ClientAuth::AuthorizationCode | ClientAuth::TokenRequest | ClientAuth::SignedToken => {
+                true
+            }
         };
         if !has_required {
             return Err(unsupported_because(
@@ -373,7 +377,7 @@ impl Connection {
             _ => render(binding.base_url())?,
         };
         let base = prepare(catalog_base.clone(), "the base URL")?;
-        if auth.uses_token() && token_url.is_none() {
+        if auth.uses_token() && auth != ClientAuth::SignedToken && token_url.is_none() {
             return Err(unsupported_because(crate::spec::Unsupported::NoTokenUrl(
                 spec.auth_mode,
             )));

@@ -563,8 +563,12 @@ impl Connection {
         let step = out.step;
         let render_error = |source| Error::Render { step, source };
         let mut cx = RenderContext::new();
+        // A TWO_STEP template reads the token as `${credentials.token}`.
+        let obtained;
         if let Some(token) = token {
             cx = cx.with_access_token(token.secret().expose());
+            obtained = [("token", token.secret().expose())];
+            cx = cx.with_obtained(&obtained);
         }
         if let Some((id, secret)) = self.client() {
             cx = cx.with_client(id, secret);

@@ -40,6 +40,25 @@ pub trait Binding: Send + Sync + 'static {
     fn refresh_params(&self, _cx: &RenderContext<'_>) -> Option<Result<QueryParams, RenderError>> {
         None
     }
+    /// `token_headers`, rendered with `cx`.
+    fn token_headers(&self, _cx: &RenderContext<'_>) -> Result<Headers, RenderError> {
+        Ok(Headers::new())
+    }
+    /// `refresh_token_params`, rendered with `cx` (values unencoded), when the entry has them.
+    fn refresh_token_params(
+        &self,
+        _cx: &RenderContext<'_>,
+    ) -> Option<Result<QueryParams, RenderError>> {
+        None
+    }
+    /// A JWT's templates (`header.*`, `claim.*`, `key`), rendered with `cx`.
+    fn jwt(&self, _cx: &RenderContext<'_>) -> Result<Headers, RenderError> {
+        Ok(Headers::new())
+    }
+    /// Each credential's key and value (a JWT template may read a part of one).
+    fn credential_values(&self) -> Vec<(String, &str)> {
+        Vec::new()
+    }
     /// `refresh_url`, rendered.
     fn refresh_url(&self) -> Option<Result<Url, RenderError>> {
         None

@@ -24,6 +24,8 @@ pub enum TokenAuth {
     Body,
     /// As HTTP basic authentication (`token_request_auth_method: basic`).
     Basic,
+    /// As `username` and `password` in the body (`token_request_auth_method: custom`).
+    UsernamePassword,
 }
 
 /// A provider's credential check (`proxy.verification`).
@@ -71,9 +73,61 @@ pub struct ClientSpec {
     /// (else `Settings::token_margin`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_expiration_buffer: Option<u64>,
+    /// `expires_in_unit: milliseconds`: the token response's `expires_in` is in milliseconds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expires_in_milliseconds: bool,
+    /// `token_expires_in_ms`: the lifetime of a token whose response states none (`0`: it
+    /// does not expire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_lifetime_ms: Option<u64>,
     /// The authorization code flow's settings (OAUTH2, MCP_OAUTH2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<AuthorizationSpec>,
+    /// How a JWT is signed (JWT, and TWO_STEP entries whose token request sends one as
+    /// `${token}`); its templates are the description's `jwt` list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<JwtSettings>,
+    /// How a token is obtained by a request of the catalog's own (TWO_STEP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_request: Option<TokenRequestSpec>,
+}
+
+/// How a JWT is signed (`signature`, `token`): the key's protocol, the HMAC secret's encoding,
+/// the lifetime, and which claims are lists.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JwtSettings {
+    /// `signature.protocol`: `RSA`, `EC` or `HMAC`.
+    pub protocol: Text,
+    /// `signature.hmac_secret_encoding`: `hex` (the default) or `utf8`.
+    pub hmac_encoding: Text,
+    /// `token.expires_in_ms`: the token's lifetime (`exp - iat`).
+    pub lifetime_ms: u64,
+}
+
+/// A token obtained by a request the catalog describes (TWO_STEP): its method and body
+/// format, and where the response holds the token, its refresh token and its lifetime. The
+/// templates (`token_params`, `token_headers`, `refresh_token_params`) and the URLs
+/// (`token_url`, `refresh_url`) live in the description.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenRequestSpec {
+    /// `token_request_method: GET` (no body), else `POST` (with the description's
+    /// `body_format`, JSON unless the entry says otherwise).
+    pub get: bool,
+    /// `token_params` whose catalog value is a number or a boolean: sent as such in a JSON body.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub typed_params: List<Text>,
+    /// `token_response.token`: the token's path in the response; empty when the whole body is
+    /// the token.
+    pub token_path: Text,
+    /// `token_response.refresh_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_path: Option<Text>,
+    /// `token_response.token_expiration`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_path: Option<Text>,
+    /// `token_response.token_expiration_strategy: expireIn` (seconds, or `1h`, `30m`); else
+    /// `expireAt` (a time).
+    pub expires_in: bool,
 }
 
 /// How a provider's authorization code flow goes (OAUTH2, MCP_OAUTH2): the catalog's
@@ -160,10 +214,8 @@ pub enum Unsupported {
     /// `require_client_certificate: true`.
     #[error("`require_client_certificate` (mutual TLS) is not implemented")]
     ClientCertificate,
-    /// `expires_in_unit` or `token_expires_in_ms`.
-    #[error(
-        "`expires_in_unit`/`token_expires_in_ms` (token lifetimes not in seconds) are not implemented"
-    )]
+    /// An `expires_in_unit` the client does not read.
+    #[error("an `expires_in_unit` other than `seconds` and `milliseconds` is not implemented")]
     TokenLifetimeUnit,
     /// A `token_params` value that is a mapping or a list.
     #[error("`token_params.{0}` is not a single value; nested token params are not implemented")]
@@ -194,6 +246,22 @@ pub enum Unsupported {
     /// `registration_url`).
     #[error("`client_registration: {0}` is not implemented")]
     ClientRegistration(Text),
+    /// A JWT the client cannot build from the entry's `token` settings (a claim that is a
+    /// mapping, a key or claim whose template the client cannot render, an unknown protocol).
+    #[error("the entry's JWT cannot be built: {0}")]
+    JwtSettings(Text),
+    /// TWO_STEP `additional_steps` (a chain of token requests).
+    #[error("`additional_steps` (a chain of token requests) are not implemented")]
+    AdditionalSteps,
+    /// TWO_STEP `assertion` (a SAML or JWT assertion made before the token request).
+    #[error("`assertion` (a SAML or JWT assertion before the token request) is not implemented")]
+    Assertion,
+    /// TWO_STEP `token_response_headers` (cookies and headers kept from the token response).
+    #[error("`token_response_headers` (cookies kept from the token response) are not implemented")]
+    TokenResponseHeaders,
+    /// A `GET` token request with `token_params`, which a GET has no body for.
+    #[error("`token_request_method: GET` with `token_params` (a GET has no body for them)")]
+    ParamsOnGet,
     /// The mode's connections start from an authorization (`from_callback`) or saved tokens
     /// (`from_tokens`), not from a config and credentials alone (found at connect).
     #[error(

@@ -49,6 +49,9 @@ impl Embedded {
                 token_params: Default::default(),
                 authorization_params: Default::default(),
                 refresh_params: None,
+                token_headers: Default::default(),
+                jwt: Default::default(),
+                refresh_token_params: None,
                 client: ClientSupport::Unsupported(Unsupported::Unreadable(
                     format!(
                         "the generated description does not read back ({e}); regenerate with the terapi-codegen of this terapi-runtime"

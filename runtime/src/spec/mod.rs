@@ -19,8 +19,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 pub use client::{
-    AuthorizationSpec, BodyFormat, ClientSpec, Replacement, TokenAuth, Unsupported,
-    VerificationSpec,
+    AuthorizationSpec, BodyFormat, ClientSpec, JwtSettings, Replacement, TokenAuth,
+    TokenRequestSpec, Unsupported, VerificationSpec,
 };
 pub use embedded::Embedded;
 pub use render::{ParamValues, Values};
@@ -87,6 +87,17 @@ pub struct ProviderSpec {
     /// `authorization_params` in catalog order (OAuth authorization code; values unencoded).
     #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
     pub authorization_params: List<NamedTemplate>,
+    /// `token_headers` in catalog order (TWO_STEP, OAUTH2_CC).
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub token_headers: List<NamedTemplate>,
+    /// `refresh_token_params` in catalog order, when the entry has them (TWO_STEP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_params: Option<List<NamedTemplate>>,
+    /// A JWT's templates (`token.header`, `token.payload`, `token.signing_key`), named
+    /// `header.<field>`, `claim.<name>` (`claim.<name>[]` for each item of a list claim) and
+    /// `key`.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub jwt: List<NamedTemplate>,
     /// `refresh_params` in catalog order, when the entry has them (else a refresh sends the
     /// `token_params` that are not about the code).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -55,6 +55,16 @@ impl Token {
         }
     }
 
+    /// A token issued for `lifetime`, expiring at `expires_at`.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn issued(value: Secret, expires_at: SystemTime, lifetime: Duration) -> Self {
+        Token {
+            value,
+            expires_at,
+            lifetime: Some(lifetime),
+        }
+    }
+
     /// The token (to send as `Authorization: Bearer …`).
     pub fn secret(&self) -> &Secret {
         &self.value

@@ -56,6 +56,13 @@ impl TokenSet {
         }
     }
 
+    /// Issued at `at` (to the second) instead of now.
+    #[cfg_attr(not(feature = "client"), allow(dead_code))]
+    pub(crate) fn issued_at_time(mut self, at: SystemTime) -> Self {
+        self.issued_at = whole_seconds(at);
+        self
+    }
+
     /// With a refresh token.
     pub fn with_refresh_token(mut self, refresh_token: impl Into<Secret>) -> Self {
         self.refresh_token = Some(refresh_token.into());

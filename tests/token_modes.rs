@@ -1,0 +1,339 @@
+//! The modes whose token the client obtains with the connection's own credentials, against a
+//! fake provider on loopback: TWO_STEP (the catalog's login request, its refresh request, a
+//! login that sends a JWT the client signed) and JWT (a token the client signs itself, HS256
+//! and RS256). Every signature is verified by the fake with other crates (`rsa`, `hmac`).
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+use terapi_codegen::Options;
+use terapi_runtime::client::{Connection, Error, Settings};
+use terapi_runtime::spec::{ClientSupport, ProviderSpec};
+
+use support::fake_tokens::{
+    FINGERPRINT, FakeTokens, HMAC_KEY_ID, HMAC_SECRET_HEX, PASSWORD, PRIVATE_KEY_PEM, USERNAME,
+};
+
+const CATALOG: &str = r#"
+acme-login:
+    display_name: Acme (login)
+    auth_mode: TWO_STEP
+    token_url: https://login.acme.example/login
+    refresh_url: https://login.acme.example/refresh
+    body_format: json
+    token_params:
+        username: ${credentials.username}
+        password: ${credentials.password}
+        remember: true
+    refresh_token_params:
+        refresh: ${refresh_token}
+    token_headers:
+        x-app: terapi-tests
+    token_response:
+        token: data.jwt
+        refresh_token: data.refresh
+        token_expiration: data.expires
+        token_expiration_strategy: expireIn
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            x-auth: ${credentials.token}
+    credentials:
+        username:
+            type: string
+            title: Username
+            description: The user
+        password:
+            type: string
+            title: Password
+            description: The password
+            secret: true
+    docs: https://example.com/acme-login
+acme-service-account:
+    display_name: Acme (service account)
+    auth_mode: TWO_STEP
+    token_url: https://oauth2.acme.example/oauth2/token
+    body_format: form
+    signature:
+        protocol: RSA
+    token:
+        expires_in_ms: 3600000
+        header:
+            alg: RS256
+            typ: JWT
+        payload:
+            iss: ${credentials.email}
+            aud: https://oauth2.example.com/token
+            scope: ${credentials.scopes}
+        signing_key: ${credentials.privateKey}
+    token_params:
+        grant_type: urn:ietf:params:oauth:grant-type:jwt-bearer
+        assertion: ${token}
+    token_response:
+        token: access_token
+        token_expiration: expires_in
+        token_expiration_strategy: expireIn
+    proxy:
+        base_url: https://api.acme.example
+    credentials:
+        email:
+            type: string
+            title: Email
+            description: The service account
+        scopes:
+            type: string
+            title: Scopes
+            description: The scopes
+        privateKey:
+            type: string
+            title: Private key
+            description: The key
+    docs: https://example.com/acme-service-account
+acme-ghost:
+    display_name: Acme (Ghost-style admin key)
+    auth_mode: JWT
+    signature:
+        protocol: HMAC
+    token:
+        expires_in_ms: 300000
+        header:
+            alg: HS256
+            kid: ${credentials.adminKey.id}
+        payload:
+            aud: /admin/
+        signing_key: ${credentials.adminKey.secret}
+    proxy:
+        base_url: https://api.acme.example
+        headers:
+            authorization: Ghost ${accessToken}
+    credentials:
+        adminKey:
+            type: string
+            title: Admin API key
+            description: id:secret
+    docs: https://example.com/acme-ghost
+acme-keypair:
+    display_name: Acme (key pair)
+    auth_mode: JWT
+    signature:
+        protocol: RSA
+    token:
+        expires_in_ms: 3600000
+        header:
+            alg: RS256
+            typ: JWT
+        payload:
+            iss: ${credentials.account}.${credentials.user}.${fingerprint(${credentials.privateKey})}
+            sub: ${credentials.account}.${credentials.user}
+            scope:
+                - ${credentials.scope}
+        signing_key: ${credentials.privateKey}
+    proxy:
+        base_url: https://api.acme.example
+    credentials:
+        account:
+            type: string
+            title: Account
+            description: The account
+        user:
+            type: string
+            title: User
+            description: The user
+        scope:
+            type: string
+            title: Scope
+            description: Comma-separated scopes
+            optional: true
+        privateKey:
+            type: string
+            title: Private key
+            description: The key
+    docs: https://example.com/acme-keypair
+"#;
+
+fn provider(key: &str) -> Arc<ProviderSpec> {
+    let loaded = terapi_codegen::load(
+        std::path::Path::new("modes.yaml"),
+        CATALOG,
+        &Options::default(),
+    )
+    .expect("the test catalog loads");
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let spec = loaded.get(key).expect("in the test catalog").clone();
+    if let ClientSupport::Unsupported(reason) = &spec.client {
+        panic!("{key}: {reason}");
+    }
+    Arc::new(spec)
+}
+
+fn connect(fake: &FakeTokens, key: &str, credentials: serde_json::Value) -> Connection {
+    Connection::from_json(
+        provider(key),
+        &json!({}),
+        &credentials,
+        Settings::new().origin(fake.origin.clone()),
+    )
+    .unwrap()
+}
+
+async fn me(conn: &Connection) -> Result<serde_json::Value, Error> {
+    conn.get("/api/me").send().await?.json()
+}
+
+fn login(fake: &FakeTokens) -> Connection {
+    connect(
+        fake,
+        "acme-login",
+        json!({"username": USERNAME, "password": PASSWORD}),
+    )
+}
+
+#[tokio::test]
+async fn two_step_logs_in_as_the_catalog_says_and_renews_with_its_refresh_request() {
+    let fake = FakeTokens::start().await;
+    let conn = login(&fake);
+    assert_eq!(
+        me(&conn).await.unwrap()["via"],
+        "x-auth",
+        "`${{credentials.token}}` in a header"
+    );
+    me(&conn).await.unwrap();
+    assert_eq!(
+        fake.fake.logins.load(Ordering::SeqCst),
+        1,
+        "one login, cached"
+    );
+    let tokens = conn.tokens().unwrap();
+    assert!(tokens.refresh_token().is_some());
+    let left = tokens
+        .expires_at()
+        .unwrap()
+        .duration_since(SystemTime::now())
+        .unwrap();
+    assert!(
+        left > Duration::from_secs(3590),
+        "`expires: \"1h\"` read: {left:?}"
+    );
+    // A refused token: the refresh request, with the refresh token the login gave.
+    fake.revoke();
+    me(&conn).await.unwrap();
+    assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
+    assert_eq!(fake.fake.logins.load(Ordering::SeqCst), 1);
+    assert_ne!(
+        conn.tokens().unwrap().refresh_token(),
+        tokens.refresh_token(),
+        "rotated"
+    );
+    // The refresh token refused too: the credentials log in again.
+    let other = login(&fake);
+    me(&other).await.unwrap();
+    fake.revoke();
+    let second = login(&fake);
+    me(&second).await.unwrap();
+    assert_eq!(fake.fake.logins.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_refused_login_is_one_error_without_the_password() {
+    let fake = FakeTokens::start().await;
+    let conn = connect(
+        &fake,
+        "acme-login",
+        json!({"username": USERNAME, "password": "wrong-password-77"}),
+    );
+    let err = me(&conn).await.unwrap_err();
+    assert_eq!(err.to_string(), "token: POST /login: HTTP 401: bad login");
+    assert!(!format!("{err:?}").contains("wrong-password-77"));
+}
+
+#[tokio::test]
+async fn a_login_with_a_signed_jwt_is_verified_by_the_provider() {
+    let fake = FakeTokens::start().await;
+    let conn = connect(
+        &fake,
+        "acme-service-account",
+        json!({"email": "robot@acme.example", "scopes": "read write", "privateKey": PRIVATE_KEY_PEM}),
+    );
+    assert_eq!(me(&conn).await.unwrap()["via"], "bearer");
+    assert_eq!(fake.fake.assertions.load(Ordering::SeqCst), 1);
+    let claims = fake.fake.claims.lock().unwrap()[0].clone();
+    assert_eq!(claims["iss"], "robot@acme.example");
+    assert_eq!(claims["scope"], "read write");
+    let life = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+    assert_eq!(life, 3600, "`expires_in_ms: 3600000`");
+    // A key pasted with literal `\n` (as JSON forms and env files carry it) signs the same.
+    let pasted = PRIVATE_KEY_PEM.trim().replace('\n', "\\n");
+    let conn = connect(
+        &fake,
+        "acme-service-account",
+        json!({"email": "robot@acme.example", "scopes": "read", "privateKey": pasted}),
+    );
+    me(&conn).await.unwrap();
+    // A key that is no key: one error, without the key.
+    let conn = connect(
+        &fake,
+        "acme-service-account",
+        json!({"email": "robot@acme.example", "scopes": "read", "privateKey": "not-a-key-secret-123"}),
+    );
+    let err = me(&conn).await.unwrap_err();
+    assert!(err.to_string().starts_with("token: "), "{err}");
+    assert!(!err.to_string().contains("not-a-key-secret-123"), "{err}");
+}
+
+#[tokio::test]
+async fn a_jwt_signed_with_an_hmac_admin_key_is_reused_until_it_is_due() {
+    let fake = FakeTokens::start().await;
+    let key = format!("{HMAC_KEY_ID}:{HMAC_SECRET_HEX}");
+    let conn = connect(&fake, "acme-ghost", json!({"adminKey": key}));
+    for _ in 0..3 {
+        assert_eq!(me(&conn).await.unwrap()["via"], "ghost-jwt");
+    }
+    assert_eq!(conn.token_requests(), 1, "signed once for three requests");
+    let claims = fake.fake.claims.lock().unwrap()[0].clone();
+    assert_eq!(claims["aud"], "/admin/");
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        300
+    );
+    // Another secret: the fake refuses the signature.
+    let conn = connect(
+        &fake,
+        "acme-ghost",
+        json!({"adminKey": format!("{HMAC_KEY_ID}:00ff00ff")}),
+    );
+    let err = me(&conn).await.unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+}
+
+#[tokio::test]
+async fn a_key_pair_jwt_names_its_key_by_fingerprint() {
+    assert_eq!(
+        terapi_runtime::jwt::public_key_fingerprint(PRIVATE_KEY_PEM).unwrap(),
+        FINGERPRINT,
+        "the same as openssl's"
+    );
+    let fake = FakeTokens::start().await;
+    let conn = connect(
+        &fake,
+        "acme-keypair",
+        json!({"account": "ACME", "user": "ANN", "scope": "a, b,,c", "privateKey": PRIVATE_KEY_PEM}),
+    );
+    assert_eq!(me(&conn).await.unwrap()["via"], "rs256-jwt");
+    let claims = fake.fake.claims.lock().unwrap()[0].clone();
+    assert_eq!(claims["iss"], format!("ACME.ANN.{FINGERPRINT}"));
+    assert_eq!(claims["sub"], "ACME.ANN");
+    assert_eq!(claims["scope"], json!(["a", "b", "c"]));
+    // Without the optional scope, the list claim is left out.
+    let conn = connect(
+        &fake,
+        "acme-keypair",
+        json!({"account": "ACME", "user": "ANN", "privateKey": PRIVATE_KEY_PEM}),
+    );
+    me(&conn).await.unwrap();
+    let claims = fake.fake.claims.lock().unwrap()[1].clone();
+    assert!(claims.get("scope").is_none(), "{claims}");
+}
