@@ -9,7 +9,7 @@ use terapi_runtime::paginate::{OffsetStep, PageKind, PaginateConfig};
 use terapi_runtime::render::Func;
 use terapi_runtime::retry::RetryConfig;
 use terapi_runtime::spec::{
-    AuthorizationSpec, BodyFormat, ClientSpec, JwtSettings, NamedTemplate, Replacement,
+    AuthorizationSpec, BodyFormat, ClientSpec, JwtSettings, NamedTemplate, OAuth1Spec, Replacement,
     TemplatePart, TokenAuth, TokenRequestSpec, Unsupported, UrlBase, UrlKind, VerificationSpec,
 };
 use terapi_runtime::{AuthMode, ClientAuth, Section, Text};
@@ -67,6 +67,16 @@ pub(crate) fn plan(
     let mut authorization = None;
     let mut token_request = None;
     let mut expires_in_milliseconds = false;
+    if auth == ClientAuth::OAuth1 {
+        if !has_fn(UrlKind::TokenUrl) {
+            return Err(Unsupported::NoTokenUrl(auth_mode));
+        }
+        let mut spec = authorization_spec(p, auth_mode, token_params, &has_fn)?;
+        spec.pkce = false;
+        spec.code_param = "oauth_verifier".into();
+        spec.oauth1 = Some(oauth1_spec(p)?);
+        authorization = Some(spec);
+    }
     if auth.uses_token() && auth != ClientAuth::SignedToken {
         let token_url = has_fn(UrlKind::TokenUrl)
             || (auth_mode == AuthMode::OAuth2 && has_fn(UrlKind::TokenUrlOAuth2));
@@ -309,6 +319,53 @@ fn authorization_spec(
             .clone()
             .map(Into::into),
         registration_url,
+        oauth1: None,
+    })
+}
+
+/// OAuth 1.0a's settings of an OAUTH1 entry, or why the client cannot follow it.
+fn oauth1_spec(p: &Provider) -> Result<OAuth1Spec, Unsupported> {
+    let request_url = p
+        .request_url
+        .as_ref()
+        .filter(|u| !u.value.contains("${"))
+        .ok_or_else(|| Unsupported::OAuth1("without a fixed `request_url`".into()))?;
+    let signature_method = p
+        .signature_method
+        .clone()
+        .unwrap_or_else(|| "HMAC-SHA1".to_owned());
+    if !matches!(
+        signature_method.as_str(),
+        "HMAC-SHA1" | "HMAC-SHA256" | "PLAINTEXT"
+    ) {
+        return Err(Unsupported::OAuth1(
+            format!("with `signature_method: {signature_method}` (HMAC-SHA1, HMAC-SHA256 and PLAINTEXT are implemented)").into(),
+        ));
+    }
+    let mut request_params = Vec::new();
+    for (name, e) in p.request_params.iter().flat_map(|m| m.iter()) {
+        let value = match &e.value.kind {
+            NodeKind::Str(s) if !s.contains("${") => s.clone(),
+            NodeKind::Int(i) => i.to_string(),
+            NodeKind::Bool(b) => b.to_string(),
+            _ => {
+                return Err(Unsupported::OAuth1(
+                    format!("with a `request_params.{name}` that is not a fixed value").into(),
+                ));
+            }
+        };
+        request_params.push(Replacement {
+            from: name.clone().into(),
+            to: value.into(),
+        });
+    }
+    let get = |m: &Option<String>| m.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("GET"));
+    Ok(OAuth1Spec {
+        request_url: request_url.value.clone().into(),
+        request_params: request_params.into(),
+        signature_method: signature_method.into(),
+        request_get: get(&p.request_http_method),
+        token_get: get(&p.token_http_method),
     })
 }
 

@@ -155,6 +155,7 @@ impl AuthMode {
             AuthMode::OAuth2 | AuthMode::McpOAuth2 => Some(ClientAuth::AuthorizationCode),
             AuthMode::TwoStep => Some(ClientAuth::TokenRequest),
             AuthMode::Jwt => Some(ClientAuth::SignedToken),
+            AuthMode::OAuth1 => Some(ClientAuth::OAuth1),
             _ => None,
         }
     }
@@ -195,6 +196,9 @@ pub enum ClientAuth {
     /// A JWT the client signs itself from the connection's key and the catalog's claims, used
     /// as the bearer token and signed again before it expires (JWT).
     SignedToken,
+    /// OAuth 1.0a (RFC 5849): token credentials a user granted through the three-legged flow,
+    /// and every request signed with them and the application's client (OAUTH1).
+    OAuth1,
 }
 
 impl ClientAuth {
@@ -204,10 +208,17 @@ impl ClientAuth {
             ClientAuth::Templates => &[],
             ClientAuth::Basic => &["username"],
             ClientAuth::ClientCredentials => &["client_id", "client_secret"],
-            ClientAuth::AuthorizationCode | ClientAuth::TokenRequest | ClientAuth::SignedToken => {
-                &[]
-            }
+            ClientAuth::AuthorizationCode
+            | ClientAuth::TokenRequest
+            | ClientAuth::SignedToken
+            | ClientAuth::OAuth1 => &[],
         }
+    }
+
+    /// Whether a user authorizes the application in a browser, and a connection starts from
+    /// that authorization or its saved tokens (with the application's OAuth client).
+    pub const fn authorizes(self) -> bool {
+        matches!(self, ClientAuth::AuthorizationCode | ClientAuth::OAuth1)
     }
 
     /// Whether requests need an access token (from the token URL).

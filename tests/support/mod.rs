@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod fake_oauth;
+pub mod fake_oauth1;
 pub mod fake_personio;
 pub mod fake_tokens;

@@ -148,7 +148,9 @@ impl<'a> Checker<'a> {
             }
             None => None,
         };
-        let auth_code = mode.and_then(AuthMode::client_auth) == Some(ClientAuth::AuthorizationCode);
+        let auth_code = mode
+            .and_then(AuthMode::client_auth)
+            .is_some_and(ClientAuth::authorizes);
         let mut token_params_nested = Vec::new();
         let token_params = match p.token_params.as_ref().filter(|_| oauth) {
             Some(map) => {

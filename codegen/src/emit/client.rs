@@ -43,15 +43,34 @@ impl Emitter<'_> {
             };
         }
         let name = doc::escape(p.display_name).join(" ");
-        if p.auth_mode.client_auth() == Some(::terapi_runtime::ClientAuth::AuthorizationCode) {
+        if p.auth_mode
+            .client_auth()
+            .is_some_and(::terapi_runtime::ClientAuth::authorizes)
+        {
             let connection_doc = self.docs([
-                format!("A connection to {name} that a user authorized (OAuth 2.0 authorization code): the typed config, the tokens, an HTTP client."),
+                format!("A connection to {name} that a user authorized (OAuth): the typed config, the tokens, an HTTP client."),
                 String::new(),
                 "Start with `authorize(&config, &client, request)`, send the user to the pending authorization's `url()`, then make it with `Connection::from_callback(pending, &callback_url, settings)`; later, from saved `tokens()`, with `Connection::from_tokens`. It dereferences to the runtime's `Connection` (`request`, `paginate`, `verify`).".to_owned(),
             ]);
             let authorize_doc = self.docs([
-                format!("Starts an authorization of {name} for `config`: the URL to send the user to (state, PKCE, scopes, the catalog's `authorization_params`), and the pending flow that the callback needs."),
+                format!("Starts an authorization of {name} for `config`: the URL to send the user to (with its state, scopes and the catalog's `authorization_params`), and the pending flow that the callback needs."),
             ]);
+            if p.auth_mode == ::terapi_runtime::AuthMode::OAuth1 {
+                return quote! {
+                    #marker
+                    #connection_doc
+                    pub type Connection = #rt::client::AuthorizedConnection<Marker>;
+
+                    #authorize_doc
+                    pub async fn authorize(
+                        config: &ConnectionConfig,
+                        client: &#rt::client::OAuthClient,
+                        request: #rt::client::AuthorizationRequest,
+                    ) -> ::core::result::Result<#rt::client::PendingAuthorization, #rt::client::Error> {
+                        Connection::authorize_oauth1(config, client, request).await
+                    }
+                };
+            }
             return quote! {
                 #marker
                 #connection_doc

@@ -277,6 +277,20 @@ impl<P: crate::spec::TypedProvider> AuthorizedConnection<P> {
         super::oauth::authorize(P::spec(), &values, client, request)
     }
 
+    /// Starts an OAuth 1.0a authorization for `config` (see
+    /// [`super::Connection::authorize_oauth1`]): temporary credentials first, then the URL.
+    pub async fn authorize_oauth1(
+        config: &P::Config,
+        client: &super::OAuthClient,
+        request: super::AuthorizationRequest,
+    ) -> Result<super::PendingAuthorization, super::Error> {
+        let values = crate::spec::Sections {
+            config,
+            credentials: None,
+        };
+        super::Connection::authorize_oauth1(P::spec(), &values, client, request).await
+    }
+
     /// Finishes an authorization (see [`super::Connection::from_callback`]).
     pub async fn from_callback(
         pending: super::PendingAuthorization,

@@ -26,6 +26,7 @@ mod bound;
 mod error;
 mod grant;
 pub mod oauth;
+mod oauth1_flow;
 mod pages;
 mod register;
 mod request;
@@ -321,21 +322,21 @@ impl Connection {
             ClientAuth::Templates => true,
             ClientAuth::Basic => binding.basic_credentials().is_some(),
             ClientAuth::ClientCredentials => binding.client_credentials().is_some(),
-            ClientAuth::AuthorizationCode | ClientAuth::TokenRequest | ClientAuth::SignedToken => {
-                true
-            }
+            ClientAuth::AuthorizationCode
+            | ClientAuth::TokenRequest
+            | ClientAuth::SignedToken
+            | ClientAuth::OAuth1 => true,
         };
         if !has_required {
             return Err(unsupported_because(
                 crate::spec::Unsupported::MissingCredentials(spec.auth_mode),
             ));
         }
-        if (auth == ClientAuth::AuthorizationCode) != authorized.is_some() {
-            return Err(unsupported_because(match auth {
-                ClientAuth::AuthorizationCode => {
-                    crate::spec::Unsupported::NeedsAuthorization(spec.auth_mode)
-                }
-                _ => crate::spec::Unsupported::AuthMode(spec.auth_mode),
+        if auth.authorizes() != authorized.is_some() {
+            return Err(unsupported_because(if auth.authorizes() {
+                crate::spec::Unsupported::NeedsAuthorization(spec.auth_mode)
+            } else {
+                crate::spec::Unsupported::AuthMode(spec.auth_mode)
             }));
         }
         let (client, tokens) = match authorized {

@@ -79,6 +79,7 @@ pub struct AuthorizationRequest {
     scopes: Option<Vec<String>>,
     params: Vec<(String, String)>,
     origin: Option<String>,
+    settings: Option<Settings>,
     lifetime: Duration,
 }
 
@@ -90,6 +91,7 @@ impl AuthorizationRequest {
             scopes: None,
             params: Vec::new(),
             origin: None,
+            settings: None,
             lifetime: DEFAULT_AUTHORIZATION_LIFETIME,
         }
     }
@@ -116,6 +118,7 @@ impl AuthorizationRequest {
     /// connections apply it to their URLs: for a local test server.
     pub fn settings(mut self, settings: &Settings) -> Self {
         self.origin = settings.origin.clone();
+        self.settings = Some(settings.clone());
         self
     }
 
@@ -124,6 +127,21 @@ impl AuthorizationRequest {
     pub fn valid_for(mut self, lifetime: Duration) -> Self {
         self.lifetime = lifetime;
         self
+    }
+}
+
+impl AuthorizationRequest {
+    pub(crate) fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+    pub(crate) fn scope_list(&self) -> Option<&[String]> {
+        self.scopes.as_deref()
+    }
+    pub(crate) fn extra_params(&self) -> &[(String, String)] {
+        &self.params
+    }
+    pub(crate) fn connection_settings(&self) -> Settings {
+        self.settings.clone().unwrap_or_default()
     }
 }
 
@@ -138,6 +156,8 @@ pub struct PendingAuthorization {
     url: Url,
     state: Secret,
     code_verifier: Option<Secret>,
+    /// OAuth 1.0a's temporary credentials (token and secret).
+    request_token: Option<(Secret, Secret)>,
     redirect_uri: String,
     client: OAuthClient,
     config: BTreeMap<String, Secret>,
@@ -190,8 +210,38 @@ impl PendingAuthorization {
 }
 
 impl PendingAuthorization {
+    /// A pending OAuth 1.0a authorization: `url` carries the temporary credentials.
+    pub(crate) fn oauth1(
+        spec: &crate::spec::ProviderSpec,
+        config: &dyn Values,
+        client: &OAuthClient,
+        url: Url,
+        state: String,
+        request_token: (Secret, Secret),
+        request: &AuthorizationRequest,
+    ) -> Self {
+        let now = crate::token::whole_seconds(SystemTime::now());
+        PendingAuthorization {
+            provider: spec.key.to_string(),
+            url,
+            state: Secret::new(state),
+            code_verifier: None,
+            request_token: Some(request_token),
+            redirect_uri: request.redirect_uri.clone(),
+            client: client.clone(),
+            config: config_values(spec, config),
+            created_at: now,
+            expires_at: now.checked_add(request.lifetime).unwrap_or(now),
+        }
+    }
+
+    /// The temporary credentials of an OAuth 1.0a authorization.
+    pub(crate) fn request_token(&self) -> Option<&(Secret, Secret)> {
+        self.request_token.as_ref()
+    }
+
     /// The connection config it was started with, validated again against `spec`'s params.
-    fn values(&self, spec: &crate::spec::ProviderSpec) -> Result<ParamValues, Error> {
+    pub(crate) fn values(&self, spec: &crate::spec::ProviderSpec) -> Result<ParamValues, Error> {
         ParamValues::from_json(spec, &config_json(&self.config), &serde_json::json!({})).map_err(
             |e| Error::Url {
                 step: Step::Authorize,
@@ -199,6 +249,43 @@ impl PendingAuthorization {
             },
         )
     }
+}
+
+/// The config values by param key.
+fn config_values(
+    spec: &crate::spec::ProviderSpec,
+    config: &dyn Values,
+) -> BTreeMap<String, Secret> {
+    spec.config
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            config
+                .value(Section::ConnectionConfig, i)
+                .map(|v| (p.key.to_string(), Secret::new(v)))
+        })
+        .collect()
+}
+
+/// `config` as owned values (validated again).
+pub(crate) fn owned_values(
+    spec: &crate::spec::ProviderSpec,
+    config: &dyn Values,
+) -> Result<ParamValues, Error> {
+    ParamValues::from_json(
+        spec,
+        &config_json(&config_values(spec, config)),
+        &serde_json::json!({}),
+    )
+    .map_err(|e| Error::Url {
+        step: Step::Authorize,
+        message: format!("the connection config: {e}"),
+    })
+}
+
+/// A random `state`.
+pub(crate) fn random_state() -> Result<String, Error> {
+    random_token()
 }
 
 fn config_json(config: &BTreeMap<String, Secret>) -> serde_json::Value {
@@ -310,7 +397,11 @@ pub(crate) fn authorization_spec(spec: &SpecRef) -> Result<&AuthorizationSpec, E
         ClientSupport::Supported(client) => client,
         ClientSupport::Unsupported(reason) => return Err(unsupported(reason.clone())),
     };
-    if spec.auth_mode.client_auth() != Some(ClientAuth::AuthorizationCode) {
+    if !spec
+        .auth_mode
+        .client_auth()
+        .is_some_and(ClientAuth::authorizes)
+    {
         return Err(unsupported(crate::spec::Unsupported::AuthMode(
             spec.auth_mode,
         )));
@@ -392,6 +483,15 @@ pub fn authorize(
     {
         set(param.name(), param.value().to_owned());
     }
+    if auth.oauth1.is_some() {
+        return Err(Error::Url {
+            step: Step::Authorize,
+            message: format!(
+                "{} uses OAuth 1.0a, which asks the provider for temporary credentials first: start it with `authorize_oauth1`",
+                spec.key
+            ),
+        });
+    }
     if let Some(verifier) = &verifier {
         set("code_challenge", pkce_challenge(verifier));
         set("code_challenge_method", "S256".to_owned());
@@ -412,16 +512,7 @@ pub fn authorize(
     }
     url.set_query(None);
     url.query_pairs_mut().extend_pairs(&params);
-    let config_values = spec
-        .config
-        .iter()
-        .enumerate()
-        .filter_map(|(i, p)| {
-            config
-                .value(Section::ConnectionConfig, i)
-                .map(|v| (p.key.to_string(), Secret::new(v)))
-        })
-        .collect();
+    let config_values = config_values(&spec, config);
     // Whole seconds, as stored: a saved pending authorization reads back equal.
     let now = crate::token::whole_seconds(SystemTime::now());
     Ok(PendingAuthorization {
@@ -429,6 +520,7 @@ pub fn authorize(
         url,
         state: Secret::new(state),
         code_verifier: verifier.map(Secret::new),
+        request_token: None,
         redirect_uri: request.redirect_uri,
         client: client.clone(),
         config: config_values,
@@ -454,6 +546,8 @@ pub fn authorize_json(
 pub(crate) struct Callback {
     pub(crate) code: Secret,
     pub(crate) metadata: BTreeMap<String, String>,
+    /// `oauth_token` (OAuth 1.0a: the temporary credentials the user authorized).
+    pub(crate) oauth_token: Option<String>,
 }
 
 /// Checks `callback_url` against `pending`: the redirect URI, the expiry, the state (in
@@ -527,6 +621,7 @@ pub(crate) fn read_callback(
     Ok(Callback {
         code: Secret::new(code),
         metadata,
+        oauth_token: get("oauth_token").map(str::to_owned),
     })
 }
 
@@ -594,6 +689,9 @@ impl Connection {
         }
         let auth = authorization_spec(&spec)?;
         let callback = read_callback(&pending, auth, callback_url, SystemTime::now())?;
+        if auth.oauth1.is_some() {
+            return super::oauth1_flow::finish(spec, pending, callback, settings).await;
+        }
         let values = pending.values(&spec)?;
         // The callback's metadata may fill config params the token URL uses (`zoho`).
         let seed = callback
@@ -672,6 +770,8 @@ struct StoredPending {
     state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     code_verifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_token: Option<(String, String)>,
     redirect_uri: String,
     client_id: String,
     client_secret: String,
@@ -691,6 +791,10 @@ impl serde::Serialize for PendingAuthorization {
             url: self.url.to_string(),
             state: self.state.expose().to_owned(),
             code_verifier: self.code_verifier.as_ref().map(|v| v.expose().to_owned()),
+            request_token: self
+                .request_token
+                .as_ref()
+                .map(|(t, s)| (t.expose().to_owned(), s.expose().to_owned())),
             redirect_uri: self.redirect_uri.clone(),
             client_id: self.client.id.clone(),
             client_secret: self.client.secret().to_owned(),
@@ -724,6 +828,9 @@ impl<'de> serde::Deserialize<'de> for PendingAuthorization {
             url,
             state: Secret::new(p.state),
             code_verifier: p.code_verifier.map(Secret::new),
+            request_token: p
+                .request_token
+                .map(|(t, s)| (Secret::new(t), Secret::new(s))),
             redirect_uri: p.redirect_uri,
             client: OAuthClient::new(p.client_id, p.client_secret),
             config: p

@@ -400,6 +400,9 @@ impl Connection {
             if let Some(refresh) = tokens.refresh_token() {
                 secrets.push(refresh.expose());
             }
+            if let Some(secret) = tokens.token_secret() {
+                secrets.push(secret.expose());
+            }
         }
         let pairs = client.into_iter().chain(
             inner
@@ -630,6 +633,31 @@ impl Connection {
                     .map_err(render_error)?;
                 insert_headers(&mut map, &verification)?;
             }
+        }
+        if out.provider_headers
+            && inner.auth == crate::auth_mode::ClientAuth::OAuth1
+            && !map.contains_key(reqwest::header::AUTHORIZATION)
+        {
+            // Every request is signed: method, URL with its query, a form body's params.
+            let tokens = inner.token.tokens();
+            let token = tokens.as_ref().map(|t| {
+                (
+                    t.access_token().expose(),
+                    t.token_secret().map_or("", |s| s.expose()),
+                )
+            });
+            let form: Vec<(String, String)> = match (content_type, out.body) {
+                (Some(ct), Some(body)) if ct.starts_with("application/x-www-form-urlencoded") => {
+                    url::form_urlencoded::parse(&body.bytes)
+                        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
+            let form: Vec<(&str, &str)> =
+                form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let header = self.oauth1_header(out.method.as_str(), &url, &[], &form, token)?;
+            map.insert(reqwest::header::AUTHORIZATION, header);
         }
         if out.provider_headers && !map.contains_key(reqwest::header::AUTHORIZATION) {
             // The token for OAUTH2_CC, the basic credentials for BASIC; headers the catalog

@@ -164,6 +164,27 @@ pub struct AuthorizationSpec {
     /// 7591) instead of being given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_url: Option<Text>,
+    /// OAuth 1.0a (OAUTH1): the temporary credentials request and how requests are signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth1: Option<OAuth1Spec>,
+}
+
+/// OAuth 1.0a's settings (RFC 5849): where temporary credentials are requested
+/// (`request_url`, with `request_params`), the methods, and the signature method. The
+/// authorization URL is the description's `authorization_url`, the token URL its `token_url`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OAuth1Spec {
+    /// `request_url`.
+    pub request_url: Text,
+    /// `request_params`, sent (and signed) in the temporary credentials request's body.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub request_params: List<Replacement>,
+    /// `signature_method`: `HMAC-SHA1` (the default), `HMAC-SHA256` or `PLAINTEXT`.
+    pub signature_method: Text,
+    /// `request_http_method: GET`, else POST.
+    pub request_get: bool,
+    /// `token_http_method: GET`, else POST.
+    pub token_get: bool,
 }
 
 /// One of `authorization_url_replacements`: text of the authorization URL replaced by other
@@ -262,6 +283,10 @@ pub enum Unsupported {
     /// A `GET` token request with `token_params`, which a GET has no body for.
     #[error("`token_request_method: GET` with `token_params` (a GET has no body for them)")]
     ParamsOnGet,
+    /// OAUTH1 without a `request_url`, or with a `signature_method` the client does not sign
+    /// with (`RSA-SHA1`).
+    #[error("OAUTH1 {0}")]
+    OAuth1(Text),
     /// The mode's connections start from an authorization (`from_callback`) or saved tokens
     /// (`from_tokens`), not from a config and credentials alone (found at connect).
     #[error(

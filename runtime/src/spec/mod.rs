@@ -19,7 +19,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 pub use client::{
-    AuthorizationSpec, BodyFormat, ClientSpec, JwtSettings, Replacement, TokenAuth,
+    AuthorizationSpec, BodyFormat, ClientSpec, JwtSettings, OAuth1Spec, Replacement, TokenAuth,
     TokenRequestSpec, Unsupported, VerificationSpec,
 };
 pub use embedded::Embedded;

@@ -20,6 +20,8 @@ use crate::secret::Secret;
 pub struct TokenSet {
     access_token: Secret,
     refresh_token: Option<Secret>,
+    /// OAuth 1.0a's token secret.
+    token_secret: Option<Secret>,
     /// `None`: the provider stated no lifetime.
     expires_at: Option<SystemTime>,
     issued_at: SystemTime,
@@ -33,6 +35,7 @@ impl fmt::Debug for TokenSet {
         f.debug_struct("TokenSet")
             .field("access_token", &self.access_token)
             .field("refresh_token", &self.refresh_token)
+            .field("token_secret", &self.token_secret)
             .field("expires_at", &self.expires_at)
             .field("issued_at", &self.issued_at)
             .field("scope", &self.scope)
@@ -48,6 +51,7 @@ impl TokenSet {
         TokenSet {
             access_token: access_token.into(),
             refresh_token: None,
+            token_secret: None,
             expires_at: None,
             issued_at: whole_seconds(SystemTime::now()),
             scope: None,
@@ -61,6 +65,17 @@ impl TokenSet {
     pub(crate) fn issued_at_time(mut self, at: SystemTime) -> Self {
         self.issued_at = whole_seconds(at);
         self
+    }
+
+    /// With an OAuth 1.0a token secret.
+    pub fn with_token_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.token_secret = Some(secret.into());
+        self
+    }
+
+    /// OAuth 1.0a's token secret, for a token of that mode.
+    pub fn token_secret(&self) -> Option<&Secret> {
+        self.token_secret.as_ref()
     }
 
     /// With a refresh token.
@@ -207,6 +222,7 @@ impl TokenSet {
         Ok(TokenSet {
             access_token: Secret::new(access_token),
             refresh_token: text(context.get("refresh_token")).map(Secret::new),
+            token_secret: None,
             expires_at: stated.map(|d| now.checked_add(d.min(MAX_LIFETIME)).unwrap_or(now)),
             issued_at: now,
             scope,
@@ -265,6 +281,8 @@ struct Stored {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    token_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<u64>,
     issued_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,6 +302,7 @@ impl serde::Serialize for TokenSet {
         Stored {
             access_token: self.access_token.expose().to_owned(),
             refresh_token: self.refresh_token.as_ref().map(|r| r.expose().to_owned()),
+            token_secret: self.token_secret.as_ref().map(|r| r.expose().to_owned()),
             expires_at: self.expires_at.map(unix),
             issued_at: unix(self.issued_at),
             scope: self.scope.clone(),
@@ -317,6 +336,7 @@ impl<'de> serde::Deserialize<'de> for TokenSet {
                 .refresh_token
                 .filter(|r| !r.is_empty())
                 .map(Secret::new),
+            token_secret: stored.token_secret.map(Secret::new),
             expires_at,
             issued_at,
             scope: stored.scope,
