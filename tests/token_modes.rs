@@ -15,7 +15,8 @@ use terapi_runtime::client::{Connection, Error, Settings};
 use terapi_runtime::spec::{ClientSupport, ProviderSpec};
 
 use support::fake_tokens::{
-    FINGERPRINT, FakeTokens, HMAC_KEY_ID, HMAC_SECRET_HEX, PASSWORD, PRIVATE_KEY_PEM, USERNAME,
+    DEV_KEY, FINGERPRINT, FakeTokens, HMAC_KEY_ID, HMAC_SECRET_HEX, PASSWORD, PRIVATE_KEY_PEM,
+    USERNAME,
 };
 
 const CATALOG: &str = r#"
@@ -153,6 +154,27 @@ acme-keypair:
             title: Private key
             description: The key
     docs: https://example.com/acme-keypair
+acme-bill:
+    display_name: Acme (Bill-style sessions)
+    auth_mode: BILL
+    token_url: https://gateway.acme.example/v3/login
+    proxy:
+        base_url: https://gateway.acme.example
+    docs: https://example.com/acme-bill
+"#;
+
+/// An older-format catalog's APP_STORE entry (App Store Connect keys): its JWT is made by the
+/// mode's own recipe.
+const APP_STORE: &str = r#"
+acme-app-store:
+    display_name: Acme (App Store Connect keys)
+    auth_mode: APP_STORE
+    authorization_params:
+        audience: appstoreconnect-v1
+    token_url: https://api.acme.example/v1/apps
+    proxy:
+        base_url: https://api.acme.example
+    docs: https://example.com/acme-app-store
 "#;
 
 fn provider(key: &str) -> Arc<ProviderSpec> {
@@ -322,7 +344,7 @@ async fn a_key_pair_jwt_names_its_key_by_fingerprint() {
         "acme-keypair",
         json!({"account": "ACME", "user": "ANN", "scope": "a, b,,c", "privateKey": PRIVATE_KEY_PEM}),
     );
-    assert_eq!(me(&conn).await.unwrap()["via"], "rs256-jwt");
+    assert_eq!(me(&conn).await.unwrap()["via"], "bearer-jwt");
     let claims = fake.fake.claims.lock().unwrap()[0].clone();
     assert_eq!(claims["iss"], format!("ACME.ANN.{FINGERPRINT}"));
     assert_eq!(claims["sub"], "ACME.ANN");
@@ -336,4 +358,66 @@ async fn a_key_pair_jwt_names_its_key_by_fingerprint() {
     me(&conn).await.unwrap();
     let claims = fake.fake.claims.lock().unwrap()[1].clone();
     assert!(claims.get("scope").is_none(), "{claims}");
+}
+
+#[tokio::test]
+async fn a_bill_session_goes_in_its_own_headers_and_is_renewed_by_logging_in_again() {
+    let fake = FakeTokens::start().await;
+    let credentials = json!({"username": USERNAME, "password": PASSWORD,
+        "organization_id": "org-1", "dev_key": DEV_KEY});
+    let conn = connect(&fake, "acme-bill", credentials);
+    assert_eq!(me(&conn).await.unwrap()["via"], "bill-session");
+    let left = conn
+        .tokens()
+        .unwrap()
+        .expires_at()
+        .map(|at| at.duration_since(SystemTime::now()).unwrap_or_default());
+    let left = left.expect("a session's lifetime");
+    assert!(
+        left > Duration::from_secs(2090) && left <= Duration::from_secs(2100),
+        "a Bill session lasts 35 minutes: {left:?}"
+    );
+    fake.revoke();
+    assert_eq!(me(&conn).await.unwrap()["via"], "bill-session");
+    assert_eq!(fake.fake.logins.load(Ordering::SeqCst), 2);
+    // Every credential the mode needs is asked for, at once.
+    let err = Connection::from_json(
+        provider("acme-bill"),
+        &json!({}),
+        &json!({}),
+        Settings::new(),
+    )
+    .unwrap_err();
+    for key in ["username", "password", "organization_id", "dev_key"] {
+        assert!(err.to_string().contains(key), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn an_app_store_key_signs_an_es256_jwt_by_the_modes_recipe() {
+    let fake = FakeTokens::start().await;
+    let loaded = terapi_codegen::load(
+        std::path::Path::new("old.yaml"),
+        APP_STORE,
+        &Options::default(),
+    )
+    .expect("loads");
+    let spec = Arc::new(loaded.get("acme-app-store").unwrap().clone());
+    let conn = Connection::from_json(
+        spec,
+        &json!({}),
+        &json!({"issuerId": "issuer-1", "privateKeyId": "KEY123", "privateKey": support::fake_tokens::EC_PRIVATE_KEY_PEM}),
+        Settings::new().origin(fake.origin.clone()),
+    )
+    .unwrap();
+    assert_eq!(me(&conn).await.unwrap()["via"], "bearer-jwt");
+    let claims = fake.fake.claims.lock().unwrap()[0].clone();
+    assert_eq!(claims["iss"], "issuer-1");
+    assert_eq!(claims["aud"], "appstoreconnect-v1");
+    assert_eq!(claims["kid"], "KEY123", "the key id in the header");
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        900,
+        "at most 20 minutes, as App Store Connect takes"
+    );
 }

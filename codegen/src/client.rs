@@ -60,7 +60,7 @@ pub(crate) fn plan(
         if let Some(error) = jwt_error {
             return Err(Unsupported::JwtSettings(error.to_owned().into()));
         }
-        Some(jwt_settings(p)?)
+        Some(jwt_settings(p, auth_mode)?)
     } else {
         None
     };
@@ -87,7 +87,7 @@ pub(crate) fn plan(
             authorization = Some(authorization_spec(p, auth_mode, token_params, &has_fn)?);
         }
         if auth == ClientAuth::TokenRequest {
-            token_request = Some(token_request_spec(p, token_params)?);
+            token_request = Some(token_request_spec(p, auth_mode, token_params)?);
         }
         match p.body_format.as_ref().map(|f| f.value.as_str()) {
             // A TWO_STEP request is JSON unless the entry says otherwise.
@@ -241,10 +241,13 @@ pub(crate) fn plan(
             .and_then(|b| u64::try_from(b).ok())
             .filter(|_| auth.uses_token()),
         expires_in_milliseconds,
-        default_lifetime_ms: p
-            .token_expires_in_ms
-            .and_then(|ms| u64::try_from(ms).ok())
-            .filter(|_| auth.uses_token() && !auth_code),
+        default_lifetime_ms: if auth_mode == AuthMode::Bill {
+            Some(35 * 60 * 1000)
+        } else {
+            p.token_expires_in_ms
+                .and_then(|ms| u64::try_from(ms).ok())
+                .filter(|_| auth.uses_token() && !auth_code)
+        },
         authorization,
         jwt,
         token_request,
@@ -370,8 +373,16 @@ fn oauth1_spec(p: &Provider) -> Result<OAuth1Spec, Unsupported> {
 }
 
 /// How an entry's JWT is signed, or why the client cannot sign it.
-fn jwt_settings(p: &Provider) -> Result<JwtSettings, Unsupported> {
+fn jwt_settings(p: &Provider, auth_mode: AuthMode) -> Result<JwtSettings, Unsupported> {
     let unsupported = |why: &str| Unsupported::JwtSettings(why.to_owned().into());
+    if auth_mode == AuthMode::AppStore {
+        // App Store Connect takes tokens of at most 20 minutes.
+        return Ok(JwtSettings {
+            protocol: "EC".into(),
+            hmac_encoding: "hex".into(),
+            lifetime_ms: 15 * 60 * 1000,
+        });
+    }
     let signature = p
         .signature
         .as_ref()
@@ -403,8 +414,21 @@ fn jwt_settings(p: &Provider) -> Result<JwtSettings, Unsupported> {
 /// How a TWO_STEP entry's token request goes, or why the client cannot make it.
 fn token_request_spec(
     p: &Provider,
+    auth_mode: AuthMode,
     token_params: &[NamedTemplate],
 ) -> Result<TokenRequestSpec, Unsupported> {
+    if auth_mode == AuthMode::Bill {
+        // The login answers `sessionId`; a session lasts 35 minutes (the platform's figure).
+        return Ok(TokenRequestSpec {
+            get: false,
+            typed_params: Default::default(),
+            token_path: "sessionId".into(),
+            refresh_token_path: None,
+            expiration_path: None,
+            expires_in: false,
+            bearer: false,
+        });
+    }
     if p.additional_steps.as_ref().is_some_and(|s| !s.is_empty()) {
         return Err(Unsupported::AdditionalSteps);
     }
@@ -454,6 +478,7 @@ fn token_request_spec(
         expires_in: response
             .and_then(|r| r.token_expiration_strategy.as_ref())
             .is_some_and(|s| s.value == "expireIn"),
+        bearer: true,
     })
 }
 

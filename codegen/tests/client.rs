@@ -200,12 +200,12 @@ hr-cc:
             title: Client Secret
             description: The client secret.
             secret: true
-bill-only:
-    display_name: Bill
-    auth_mode: BILL
-    docs: https://bill.example/docs
+tba-only:
+    display_name: NetSuite TBA
+    auth_mode: TBA
+    docs: https://tba.example/docs
     proxy:
-        base_url: https://api.bill.example
+        base_url: https://api.tba.example
 keyed:
     display_name: Keyed
     auth_mode: API_KEY
@@ -323,17 +323,17 @@ fn client_spec_carries_the_token_request_pagination_retry_and_verification() {
 
 #[test]
 fn providers_the_client_cannot_serve_get_a_reason_instead_of_a_connection() {
-    const REASON: &str = "the client implements API_KEY, BASIC, JWT, MCP_OAUTH2, NONE, OAUTH2, OAUTH2_CC and TWO_STEP; BILL is not implemented";
+    const REASON: &str = "the client implements API_KEY, APP_STORE, BASIC, BILL, JWT, MCP_OAUTH2, NONE, OAUTH1, OAUTH2, OAUTH2_CC and TWO_STEP; TBA is not implemented";
     let loaded = model(CATALOG, &Options::default());
-    let spec = provider(&loaded, "bill-only");
+    let spec = provider(&loaded, "tba-only");
     assert_eq!(unsupported(spec), REASON);
     // The reason is data: an enum of the runtime.
     assert_eq!(
         spec.client,
-        ClientSupport::Unsupported(Unsupported::AuthMode(AuthMode::Bill))
+        ClientSupport::Unsupported(Unsupported::AuthMode(AuthMode::Tba))
     );
     let code = code(CATALOG, &Options::default());
-    let bill = module(&code, "bill_only");
+    let bill = module(&code, "tba_only");
     assert!(!bill.contains("pubtypeConnection="), "{bill}");
     assert!(!bill.contains("pubstructConnection("), "{bill}");
     assert!(!bill.contains("pubstructConnection{"), "{bill}");
@@ -350,7 +350,7 @@ fn providers_the_client_cannot_serve_get_a_reason_instead_of_a_connection() {
     // The crate-level connection hands the provider's description to the runtime's
     // `Connection::from_json`, which validates first, then reports the same reason (the
     // model's).
-    assert_has(&code, "Provider::BillOnly => &bill_only::SPEC,");
+    assert_has(&code, "Provider::TbaOnly => &tba_only::SPEC,");
     assert_has(
         &item(&code, "pub fn from_json_with(", ".map(Connection)"),
         "::terapi_runtime::client::Connection::from_json(provider.spec(),",

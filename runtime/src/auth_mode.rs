@@ -96,6 +96,11 @@ impl AuthMode {
         match self {
             AuthMode::OAuth2Cc => (&["client_id", "client_secret"], Implied::Always),
             AuthMode::AppStore => (&["issuerId", "privateKeyId", "privateKey"], Implied::Always),
+            // What the platform's BILL route takes, strictly.
+            AuthMode::Bill => (
+                &["username", "password", "organization_id", "dev_key"],
+                Implied::Always,
+            ),
             AuthMode::ApiKey => (&["apiKey"], Implied::OlderFormat),
             // The platform stores a username and a password for every BASIC connection,
             // declared or not.
@@ -153,8 +158,9 @@ impl AuthMode {
             AuthMode::Basic => Some(ClientAuth::Basic),
             AuthMode::OAuth2Cc => Some(ClientAuth::ClientCredentials),
             AuthMode::OAuth2 | AuthMode::McpOAuth2 => Some(ClientAuth::AuthorizationCode),
-            AuthMode::TwoStep => Some(ClientAuth::TokenRequest),
-            AuthMode::Jwt => Some(ClientAuth::SignedToken),
+            // BILL is a login request with a fixed recipe (`sessionId` from `token_url`).
+            AuthMode::TwoStep | AuthMode::Bill => Some(ClientAuth::TokenRequest),
+            AuthMode::Jwt | AuthMode::AppStore => Some(ClientAuth::SignedToken),
             AuthMode::OAuth1 => Some(ClientAuth::OAuth1),
             _ => None,
         }

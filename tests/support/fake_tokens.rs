@@ -69,10 +69,26 @@ nwIDAQAB
 /// `SHA256:` + Base64 of the SHA-256 of its SubjectPublicKeyInfo DER, as
 /// `openssl pkey -pubout -outform DER | openssl dgst -sha256 -binary | base64` prints it.
 pub const FINGERPRINT: &str = "SHA256:tkS9N45OnYmrbkWCtalzIllB/vWdWGxKjqJDYAZ29bA=";
+/// A test key only: a P-256 private key (SEC1 PEM) made with `openssl ecparam`.
+pub const EC_PRIVATE_KEY_PEM: &str = r"-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIIdlp/ndYVloyczSksanRgSz+IAxG0sJyT8x9LlP1yjMoAoGCCqGSM49
+AwEHoUQDQgAEED5Cg9J+6coqoLw4nAD7nNzUFu7sx/sbzlbuxONfPusFrvKyJxky
+WdoNXEAjbvAZ5o+kkIgnx86NkMcVUG5gNw==
+-----END EC PRIVATE KEY-----
+";
+/// Its public key.
+pub const EC_PUBLIC_KEY_PEM: &str = r"-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEED5Cg9J+6coqoLw4nAD7nNzUFu7s
+x/sbzlbuxONfPusFrvKyJxkyWdoNXEAjbvAZ5o+kkIgnx86NkMcVUG5gNw==
+-----END PUBLIC KEY-----
+";
 /// The HMAC secret of the JWT mode's Ghost-style key (`id:hexsecret`), hex.
 pub const HMAC_SECRET_HEX: &str = "6b65792d666f722d68733235362d74657374732d6f6e6c792d313233343536";
 /// The key id of that key.
 pub const HMAC_KEY_ID: &str = "kid-5e1";
+
+/// Bill's developer key.
+pub const DEV_KEY: &str = "dev-key-77";
 
 /// The user of the TWO_STEP login.
 pub const USERNAME: &str = "ann@example.com";
@@ -198,6 +214,25 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
                 json!({"data": {"jwt": token, "refresh": refresh, "expires": "1h"}}),
             )
         }
+        "/v3/login" => {
+            let json: Value = serde_json::from_slice(&body).unwrap_or_default();
+            let ok = json["username"] == USERNAME
+                && json["password"] == PASSWORD
+                && json["organizationId"] == "org-1"
+                && json["devKey"] == DEV_KEY;
+            if !ok {
+                return respond(
+                    StatusCode::BAD_REQUEST,
+                    json!({"response_status": 1, "message": "bad login"}),
+                );
+            }
+            fake.logins.fetch_add(1, Ordering::SeqCst);
+            let session = issue(&fake, "session");
+            respond(
+                StatusCode::OK,
+                json!({"sessionId": session, "organizationId": "org-1", "userId": "u-1"}),
+            )
+        }
         "/refresh" => {
             let json: Value = serde_json::from_slice(&body).unwrap_or_default();
             let given = json["refresh"].as_str().unwrap_or_default().to_owned();
@@ -271,12 +306,26 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
                 };
             }
             if let Some(jwt) = bearer.as_ref().filter(|t| t.matches('.').count() == 2) {
-                return match verify_rs256(jwt) {
+                let verified = match split(jwt).map(|(h, ..)| h["alg"] == "ES256") {
+                    Ok(true) => verify_es256(jwt),
+                    _ => verify_rs256(jwt),
+                };
+                return match verified {
                     Ok(claims) => {
                         fake.claims.lock().unwrap().push(claims);
-                        respond(StatusCode::OK, json!({"via": "rs256-jwt"}))
+                        respond(StatusCode::OK, json!({"via": "bearer-jwt"}))
                     }
                     Err(why) => respond(StatusCode::UNAUTHORIZED, json!({"message": why})),
+                };
+            }
+            if let Some(session) = header("sessionid") {
+                let ok = live(&Some(session))
+                    && header("devkey").as_deref() == Some(DEV_KEY)
+                    && header("authorization").is_none();
+                return if ok {
+                    respond(StatusCode::OK, json!({"via": "bill-session"}))
+                } else {
+                    respond(StatusCode::UNAUTHORIZED, json!({"message": "session"}))
                 };
             }
             let x_auth = header("x-auth");
@@ -359,5 +408,26 @@ pub fn verify_hs256(jwt: &str) -> Result<Value, String> {
     mac.verify_slice(&signature)
         .map_err(|_| "bad HS256 signature".to_owned())?;
     check_times(&claims)?;
+    Ok(claims)
+}
+
+/// Verifies an ES256 JWT with the `p256` crate against [`EC_PUBLIC_KEY_PEM`] (the signature
+/// is the fixed-size `r || s` of RFC 7518 §3.4).
+pub fn verify_es256(jwt: &str) -> Result<Value, String> {
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::pkcs8::DecodePublicKey as _;
+    let (header, claims, input, signature) = split(jwt)?;
+    if header["alg"] != "ES256" || header["typ"] != "JWT" {
+        return Err(format!("header {header}"));
+    }
+    let key = p256::ecdsa::VerifyingKey::from_public_key_pem(EC_PUBLIC_KEY_PEM)
+        .map_err(|_| "test key")?;
+    let signature =
+        p256::ecdsa::Signature::from_slice(&signature).map_err(|_| "signature shape")?;
+    key.verify(input.as_bytes(), &signature)
+        .map_err(|_| "bad ES256 signature".to_owned())?;
+    check_times(&claims)?;
+    let mut claims = claims;
+    claims["kid"] = header["kid"].clone();
     Ok(claims)
 }

@@ -45,6 +45,29 @@ pub(crate) struct Compiled {
     pub(crate) query_has_secret: bool,
 }
 
+/// BILL's login body (`POST token_url`), as the platform sends it.
+const BILL_LOGIN: &[(&str, &str)] = &[
+    ("username", "${credentials.username}"),
+    ("password", "${credentials.password}"),
+    ("organizationId", "${credentials.organization_id}"),
+    ("devKey", "${credentials.dev_key}"),
+];
+
+/// The headers Bill's v3 API authenticates requests with: the login's session and the
+/// developer key.
+const BILL_HEADERS: &[(&str, &str)] = &[
+    ("sessionid", "${credentials.token}"),
+    ("devkey", "${credentials.dev_key}"),
+];
+
+/// A template of the mode's own, not of the catalog (so it has no location there).
+fn fixed(template: &str) -> Located<String> {
+    Located {
+        value: template.to_owned(),
+        loc: Loc::default(),
+    }
+}
+
 /// The entries of a loosely typed map whose values are scalars, as text; the keys of the
 /// others (mappings, sequences) go to `nested`; nulls are left out.
 fn scalar_map(map: &Map<crate::yaml::Node>, nested: &mut Vec<String>) -> Map<Located<String>> {
@@ -112,7 +135,21 @@ impl<'a> Checker<'a> {
         let mode = p.auth_mode.as_ref().map(|m| m.value);
         let proxy = p.proxy.as_ref();
         let verification = proxy.and_then(|x| x.verification.as_ref());
-        let headers = self.named_map(proxy.and_then(|x| x.headers.as_ref()), decl, Place::Header);
+        let mut headers =
+            self.named_map(proxy.and_then(|x| x.headers.as_ref()), decl, Place::Header);
+        // BILL's login and session headers are fixed by the mode, not written in the catalog:
+        // they are compiled from the mode's own templates.
+        let bill = mode == Some(AuthMode::Bill);
+        if bill {
+            for (name, template) in BILL_HEADERS {
+                if !headers.iter().any(|h| &*h.name == *name) {
+                    let value = fixed(template);
+                    if let Some(h) = self.named(name, value.loc, &value, decl, Place::Header) {
+                        headers.push(h);
+                    }
+                }
+            }
+        }
         let query = self.named_map(
             proxy.and_then(|x| x.query.as_ref()),
             decl,
@@ -157,6 +194,13 @@ impl<'a> Checker<'a> {
                 let scalars = scalar_map(map, &mut token_params_nested);
                 self.named_map(Some(&scalars), decl, Place::BodyParam)
             }
+            None if bill => BILL_LOGIN
+                .iter()
+                .filter_map(|(name, template)| {
+                    let value = fixed(template);
+                    self.named(name, value.loc, &value, decl, Place::BodyParam)
+                })
+                .collect(),
             None => Vec::new(),
         };
         let refresh_params = match p.refresh_params.as_ref().filter(|_| auth_code) {
@@ -183,6 +227,31 @@ impl<'a> Checker<'a> {
                 Vec::new(),
                 Some("the entry has no `token` settings".to_owned()),
             ),
+            // APP_STORE's JWT has a fixed recipe (App Store Connect's): ES256 with the key id,
+            // the issuer, and the audience of its `authorization_params`.
+            None if mode == Some(AuthMode::AppStore) => {
+                let audience = p
+                    .authorization_params
+                    .as_ref()
+                    .and_then(|m| m.get("audience"))
+                    .and_then(|n| match &n.kind {
+                        NodeKind::Str(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_else(|| "appstoreconnect-v1".to_owned());
+                let entries = vec![
+                    ("header.alg".to_owned(), fixed("ES256")),
+                    (
+                        "header.kid".to_owned(),
+                        fixed("${credentials.privateKeyId}"),
+                    ),
+                    ("header.typ".to_owned(), fixed("JWT")),
+                    ("claim.iss".to_owned(), fixed("${credentials.issuerId}")),
+                    ("claim.aud".to_owned(), fixed(&audience)),
+                    ("key".to_owned(), fixed("${credentials.privateKey}")),
+                ];
+                self.compile_jwt(entries, None, decl)
+            }
             None => (Vec::new(), None),
         };
         let query_has_secret = query.iter().any(|q| {
@@ -246,8 +315,6 @@ impl<'a> Checker<'a> {
         token: &crate::model::JwtToken,
         decl: &Scope<'_, 'a>,
     ) -> (Vec<NamedTemplate>, Option<String>) {
-        let mark = self.diagnostics.len();
-        let mut out = Vec::new();
         let mut error = None;
         let literal = |value: &str| Located {
             value: value.to_owned(),
@@ -302,6 +369,18 @@ impl<'a> Checker<'a> {
             Some(key) => entries.push(("key".to_owned(), key.clone())),
             None => error = Some("the JWT has no `token.signing_key`".to_owned()),
         }
+        self.compile_jwt(entries, error, decl)
+    }
+
+    /// Compiles a JWT's named templates quietly (see [`Checker::jwt_templates`]).
+    fn compile_jwt(
+        &mut self,
+        entries: Vec<(String, Located<String>)>,
+        mut error: Option<String>,
+        decl: &Scope<'_, 'a>,
+    ) -> (Vec<NamedTemplate>, Option<String>) {
+        let mark = self.diagnostics.len();
+        let mut out = Vec::new();
         for (name, value) in &entries {
             match self.named(name, value.loc, value, decl, Place::BodyParam) {
                 Some(t) if t.alternatives.len() == 1 || name.as_str() != "key" => out.push(t),

@@ -662,8 +662,10 @@ impl Connection {
         if out.provider_headers && !map.contains_key(reqwest::header::AUTHORIZATION) {
             // The token for OAUTH2_CC, the basic credentials for BASIC; headers the catalog
             // sets itself win.
+            let bearer = inner.spec.token_request.as_ref().is_none_or(|t| t.bearer);
             let auth = match token {
-                Some(token) => Some(token.bearer()),
+                Some(token) if bearer => Some(token.bearer()),
+                Some(_) => None,
                 None => inner.basic_authorization.as_ref(),
             };
             if let Some(auth) = auth {

@@ -305,6 +305,7 @@ mod tests {
             refresh_token_path: None,
             expiration_path: None,
             expires_in: false,
+            bearer: true,
         }
     }
 

@@ -128,6 +128,14 @@ pub struct TokenRequestSpec {
     /// `token_response.token_expiration_strategy: expireIn` (seconds, or `1h`, `30m`); else
     /// `expireAt` (a time).
     pub expires_in: bool,
+    /// Whether requests carry the token as `Authorization: Bearer` (unless the headers set
+    /// `authorization`); BILL's go in its own headers.
+    #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
+    pub bearer: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// How a provider's authorization code flow goes (OAUTH2, MCP_OAUTH2): the catalog's
