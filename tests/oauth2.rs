@@ -535,3 +535,84 @@ async fn an_mcp_server_registers_a_public_client_and_always_uses_pkce() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_generic_mcp_server_is_discovered_registered_and_authorized() {
+    let fake = FakeOAuth::start().await;
+    let mcp = provider("acme-mcp-generic");
+    let config_json = json!({"mcp_server_url": "https://mcp.acme.example/mcp"});
+    let config =
+        terapi_runtime::spec::ParamValues::from_json(&mcp, &config_json, &json!({})).unwrap();
+    let client = OAuthClient::register_discovered(
+        mcp.clone(),
+        &config,
+        REDIRECT,
+        "terapi tests",
+        &settings(&fake),
+    )
+    .await
+    .unwrap();
+    assert!(client.id().starts_with("dyn-"), "{client:?}");
+    let pending = Connection::authorize_discovered(
+        mcp.clone(),
+        &config,
+        &client,
+        AuthorizationRequest::new(REDIRECT).settings(&settings(&fake)),
+    )
+    .await
+    .unwrap();
+    let q = query(pending.url());
+    assert!(
+        pending
+            .url()
+            .starts_with(&format!("{}/oauth/authorize?", fake.origin))
+    );
+    assert_eq!(
+        param(&q, "scope"),
+        Some("mcp:read mcp:write"),
+        "the server's scopes"
+    );
+    assert_eq!(param(&q, "resource"), Some("https://mcp.acme.example/mcp"));
+    assert_eq!(param(&q, "code_challenge_method"), Some("S256"));
+    // The pending flow carries what was discovered across processes.
+    let pending: PendingAuthorization =
+        serde_json::from_str(&serde_json::to_string(&pending).unwrap()).unwrap();
+    let callback = follow(pending.url()).await;
+    let conn = Connection::from_callback(mcp.clone(), pending, &callback, settings(&fake))
+        .await
+        .unwrap();
+    let exchange = fake.fake.token_bodies.lock().unwrap()[0].clone();
+    assert!(
+        exchange
+            .iter()
+            .any(|(k, v)| k == "resource" && v == "https://mcp.acme.example/mcp"),
+        "{exchange:?}"
+    );
+    conn.get("/api/me").send().await.unwrap();
+    // Saved and restored, it still knows where to refresh.
+    let tokens: TokenSet =
+        serde_json::from_str(&serde_json::to_string(&conn.tokens().unwrap()).unwrap()).unwrap();
+    let again = Connection::from_tokens(mcp.clone(), &config_json, client, tokens, settings(&fake))
+        .unwrap();
+    fake.revoke_access_tokens();
+    again.get("/api/me").send().await.unwrap();
+    assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
+    let refresh = fake
+        .fake
+        .token_bodies
+        .lock()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(refresh.iter().any(|(k, _)| k == "resource"), "{refresh:?}");
+    // The synchronous `authorize` says to discover first.
+    let err = terapi_runtime::client::authorize(
+        mcp,
+        &config,
+        &OAuthClient::public("x"),
+        AuthorizationRequest::new(REDIRECT),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("authorize_discovered"), "{err}");
+}

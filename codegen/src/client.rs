@@ -77,8 +77,10 @@ pub(crate) fn plan(
         spec.oauth1 = Some(oauth1_spec(p)?);
         authorization = Some(spec);
     }
+    let discovery = auth_mode == AuthMode::McpOAuth2Generic;
     if auth.uses_token() && auth != ClientAuth::SignedToken {
-        let token_url = has_fn(UrlKind::TokenUrl)
+        let token_url = discovery
+            || has_fn(UrlKind::TokenUrl)
             || (auth_mode == AuthMode::OAuth2 && has_fn(UrlKind::TokenUrlOAuth2));
         if !token_url {
             return Err(Unsupported::NoTokenUrl(auth_mode));
@@ -266,7 +268,8 @@ fn authorization_spec(
     token_params: &[NamedTemplate],
     has_fn: &dyn Fn(UrlKind) -> bool,
 ) -> Result<AuthorizationSpec, Unsupported> {
-    if !has_fn(UrlKind::AuthorizationUrl) {
+    let discovery = auth_mode == AuthMode::McpOAuth2Generic;
+    if !discovery && !has_fn(UrlKind::AuthorizationUrl) {
         return Err(Unsupported::NoAuthorizationUrl);
     }
     if p.installation.as_deref() == Some("outbound") {
@@ -280,7 +283,7 @@ fn authorization_spec(
     {
         return Err(Unsupported::GrantType);
     }
-    let mcp = auth_mode == AuthMode::McpOAuth2;
+    let mcp = matches!(auth_mode, AuthMode::McpOAuth2 | AuthMode::McpOAuth2Generic);
     let registration_url = match p.client_registration.as_deref() {
         Some("dynamic") if mcp => match &p.registration_url {
             Some(url) => Some(url.clone().into()),
@@ -322,6 +325,7 @@ fn authorization_spec(
             .clone()
             .map(Into::into),
         registration_url,
+        discovery,
         oauth1: None,
     })
 }

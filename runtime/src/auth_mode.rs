@@ -157,7 +157,9 @@ impl AuthMode {
             AuthMode::ApiKey | AuthMode::None => Some(ClientAuth::Templates),
             AuthMode::Basic => Some(ClientAuth::Basic),
             AuthMode::OAuth2Cc => Some(ClientAuth::ClientCredentials),
-            AuthMode::OAuth2 | AuthMode::McpOAuth2 => Some(ClientAuth::AuthorizationCode),
+            AuthMode::OAuth2 | AuthMode::McpOAuth2 | AuthMode::McpOAuth2Generic => {
+                Some(ClientAuth::AuthorizationCode)
+            }
             // BILL is a login request with a fixed recipe (`sessionId` from `token_url`).
             AuthMode::TwoStep | AuthMode::Bill => Some(ClientAuth::TokenRequest),
             AuthMode::Jwt | AuthMode::AppStore => Some(ClientAuth::SignedToken),

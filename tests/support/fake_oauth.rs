@@ -27,7 +27,8 @@ use sha2::Digest as _;
 use tokio::sync::oneshot;
 
 /// A catalog whose providers use the fake (through the origin override): `acme` (OAUTH2,
-/// with params, scopes and token metadata) and `acme-mcp` (MCP_OAUTH2, dynamic registration).
+/// with params, scopes and token metadata), `acme-mcp` (MCP_OAUTH2, dynamic registration) and
+/// `acme-mcp-generic` (MCP_OAUTH2_GENERIC: everything discovered from its server).
 pub const CATALOG: &str = r#"
 acme:
     display_name: Acme
@@ -72,6 +73,16 @@ acme-mcp:
     proxy:
         base_url: https://mcp.acme.example
     docs: https://example.com/acme-mcp
+acme-mcp-generic:
+    display_name: Any MCP server
+    auth_mode: MCP_OAUTH2_GENERIC
+    connection_config:
+        mcp_server_url:
+            type: string
+            title: MCP server URL
+            description: The MCP server
+            pattern: '^https://[a-zA-Z0-9.-]+(?:\:[0-9]+)?(?:/.*)?$'
+    docs: https://example.com/acme-mcp-generic
 "#;
 
 /// A form body as pairs.
@@ -212,10 +223,32 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let body = axum::body::to_bytes(request.into_body(), 1 << 20)
         .await
         .unwrap_or_default();
+    let origin = format!("http://{host}");
     match path.as_str() {
+        // RFC 9728 for the MCP server at `/mcp`, then RFC 8414 for its authorization server.
+        "/.well-known/oauth-protected-resource/mcp" => json_response(
+            StatusCode::OK,
+            json!({"resource": format!("{origin}/mcp"), "authorization_servers": [format!("{origin}/")],
+                "scopes_supported": ["mcp:read", "mcp:write"]}),
+        ),
+        "/.well-known/oauth-authorization-server" => json_response(
+            StatusCode::OK,
+            json!({"issuer": format!("{origin}/"),
+                "authorization_endpoint": format!("{origin}/oauth/authorize"),
+                "token_endpoint": format!("{origin}/oauth/token"),
+                "registration_endpoint": format!("{origin}/oauth/register"),
+                "code_challenge_methods_supported": ["S256"]}),
+        ),
+        p if p.ends_with("/api/me") => me(&fake, authorization.as_deref()).await,
         "/oauth/authorize" => authorize(&fake, &query),
         "/oauth/token" => token(&fake, &pairs(&String::from_utf8_lossy(&body))),
         "/api/me" => me(&fake, authorization.as_deref()).await,

@@ -265,7 +265,15 @@ impl<'a> Checker<'a> {
                 urls.push(plan);
             }
         };
-        url(self, proxy.map(|x| &x.base_url), UrlKind::BaseUrl);
+        // An MCP server found at run time is also the API: without a `proxy.base_url`, its
+        // `mcp_server_url` is the base URL.
+        let mcp_base = fixed("${connectionConfig.mcp_server_url}");
+        let base = match proxy {
+            Some(x) => Some(&x.base_url),
+            None if mode == Some(AuthMode::McpOAuth2Generic) => Some(&mcp_base),
+            None => None,
+        };
+        url(self, base, UrlKind::BaseUrl);
         match &p.token_url {
             Some(TokenUrl::Single(t)) => url(self, Some(t), UrlKind::TokenUrl),
             Some(TokenUrl::PerMode(map)) => {

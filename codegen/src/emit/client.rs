@@ -55,6 +55,22 @@ impl Emitter<'_> {
             let authorize_doc = self.docs([
                 format!("Starts an authorization of {name} for `config`: the URL to send the user to (with its state, scopes and the catalog's `authorization_params`), and the pending flow that the callback needs."),
             ]);
+            if p.auth_mode == ::terapi_runtime::AuthMode::McpOAuth2Generic {
+                return quote! {
+                    #marker
+                    #connection_doc
+                    pub type Connection = #rt::client::AuthorizedConnection<Marker>;
+
+                    #authorize_doc
+                    pub async fn authorize(
+                        config: &ConnectionConfig,
+                        client: &#rt::client::OAuthClient,
+                        request: #rt::client::AuthorizationRequest,
+                    ) -> ::core::result::Result<#rt::client::PendingAuthorization, #rt::client::Error> {
+                        Connection::authorize_discovered(config, client, request).await
+                    }
+                };
+            }
             if p.auth_mode == ::terapi_runtime::AuthMode::OAuth1 {
                 return quote! {
                     #marker

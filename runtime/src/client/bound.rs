@@ -291,6 +291,20 @@ impl<P: crate::spec::TypedProvider> AuthorizedConnection<P> {
         super::Connection::authorize_oauth1(P::spec(), &values, client, request).await
     }
 
+    /// Starts an authorization at endpoints discovered from the MCP server of `config` (see
+    /// [`super::Connection::authorize_discovered`]).
+    pub async fn authorize_discovered(
+        config: &P::Config,
+        client: &super::OAuthClient,
+        request: super::AuthorizationRequest,
+    ) -> Result<super::PendingAuthorization, super::Error> {
+        let values = crate::spec::Sections {
+            config,
+            credentials: None,
+        };
+        super::Connection::authorize_discovered(P::spec(), &values, client, request).await
+    }
+
     /// Finishes an authorization (see [`super::Connection::from_callback`]).
     pub async fn from_callback(
         pending: super::PendingAuthorization,

@@ -64,11 +64,11 @@ pub(crate) async fn exchange_code<V: Values + 'static>(
     values: V,
     client: &OAuthClient,
     exchange: CodeExchange<'_>,
-    metadata: BTreeMap<String, String>,
+    (seed, metadata): (TokenSet, BTreeMap<String, String>),
     settings: super::Settings,
 ) -> Result<TokenSet, Error> {
     let binding = super::bound::SpecBinding::connect(spec, values)?;
-    let conn = Connection::for_token_exchange(Box::new(binding), settings, client.clone())?;
+    let conn = Connection::for_token_exchange(Box::new(binding), settings, client.clone(), seed)?;
     let mut fields = vec![
         ("grant_type".to_owned(), "authorization_code".to_owned()),
         ("code".to_owned(), exchange.code.expose().to_owned()),
@@ -77,6 +77,9 @@ pub(crate) async fn exchange_code<V: Values + 'static>(
     conn.catalog_params(&mut fields, Params::Exchange)?;
     if let Some(verifier) = exchange.verifier {
         fields.push(("code_verifier".to_owned(), verifier.expose().to_owned()));
+    }
+    if let Some(resource) = metadata.get(super::discover::RESOURCE) {
+        fields.push(("resource".to_owned(), resource.clone()));
     }
     fields.extend(conn.body_client());
     let url = conn.token_url()?;
@@ -204,6 +207,9 @@ impl Connection {
             ),
         ];
         self.catalog_params(&mut fields, Params::Refresh)?;
+        if let Some(resource) = current.metadata().get(super::discover::RESOURCE) {
+            fields.push(("resource".to_owned(), resource.clone()));
+        }
         fields.extend(self.body_client());
         let body = self.post_token(&url, fields).await?;
         let fresh = self.read_token_set(&url, &body)?;

@@ -23,6 +23,7 @@
 
 mod auth;
 mod bound;
+mod discover;
 mod error;
 mod grant;
 pub mod oauth;
@@ -283,8 +284,9 @@ impl Connection {
         binding: Box<dyn Binding>,
         settings: Settings,
         client: oauth::OAuthClient,
+        seed: crate::token::TokenSet,
     ) -> Result<Connection, Error> {
-        Connection::assemble(binding, settings, Some((client, None)), true)
+        Connection::assemble(binding, settings, Some((client, Some(seed))), true)
     }
 
     /// A connection for `binding`; with the application's OAuth client and the tokens a user
@@ -365,9 +367,26 @@ impl Connection {
                 source,
             })
         };
-        let token_url = match binding.token_url() {
-            Some(url) => Some(prepare(render(url)?, "the token URL")?),
-            None => None,
+        // A token endpoint discovered at authorization (MCP_OAUTH2_GENERIC) travels with the
+        // tokens.
+        let discovered = tokens
+            .as_ref()
+            .and_then(|t| t.metadata().get(discover::TOKEN_ENDPOINT))
+            .map(|u| {
+                Url::parse(u).map_err(|_| Error::Url {
+                    step: Step::Connect,
+                    message: "the discovered token endpoint is not a URL".to_owned(),
+                })
+            })
+            .transpose()?;
+        let token_url = match (binding.token_url(), discovered) {
+            (Some(url), _) => Some(prepare(render(url)?, "the token URL")?),
+            // Already mapped to the origin when it was discovered.
+            (None, Some(url)) => {
+                url_check::require_secure(&url, origin.is_some(), "the token URL")?;
+                Some(url)
+            }
+            (None, None) => None,
         };
         let refresh_url = match binding.refresh_url() {
             Some(url) if !exchange_only => Some(prepare(render(url)?, "the refresh URL")?),

@@ -158,6 +158,8 @@ pub struct PendingAuthorization {
     code_verifier: Option<Secret>,
     /// OAuth 1.0a's temporary credentials (token and secret).
     request_token: Option<(Secret, Secret)>,
+    /// Discovered endpoints (MCP_OAUTH2_GENERIC): the token endpoint and the resource.
+    discovered: Option<(String, String)>,
     redirect_uri: String,
     client: OAuthClient,
     config: BTreeMap<String, Secret>,
@@ -227,12 +229,57 @@ impl PendingAuthorization {
             state: Secret::new(state),
             code_verifier: None,
             request_token: Some(request_token),
+            discovered: None,
             redirect_uri: request.redirect_uri.clone(),
             client: client.clone(),
             config: config_values(spec, config),
             created_at: now,
             expires_at: now.checked_add(request.lifetime).unwrap_or(now),
         }
+    }
+
+    /// A pending authorization at discovered endpoints (MCP_OAUTH2_GENERIC).
+    pub(crate) fn discovered(
+        spec: &crate::spec::ProviderSpec,
+        config: &dyn Values,
+        client: &OAuthClient,
+        request: AuthorizationRequest,
+        found: super::discover::Discovered,
+    ) -> Result<Self, Error> {
+        let state = random_token()?;
+        let verifier = random_token()?;
+        let mut url = found.authorization_endpoint.clone();
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code");
+            q.append_pair("client_id", &client.id);
+            q.append_pair("redirect_uri", &request.redirect_uri);
+            let scopes = request.scopes.clone().unwrap_or_default().join(" ");
+            if !scopes.is_empty() {
+                q.append_pair("scope", &scopes);
+            }
+            q.append_pair("state", &state);
+            q.append_pair("code_challenge", &pkce_challenge(&verifier));
+            q.append_pair("code_challenge_method", "S256");
+            q.append_pair("resource", &found.resource);
+            for (name, value) in &request.params {
+                q.append_pair(name, value);
+            }
+        }
+        let now = crate::token::whole_seconds(SystemTime::now());
+        Ok(PendingAuthorization {
+            provider: spec.key.to_string(),
+            url,
+            state: Secret::new(state),
+            code_verifier: Some(Secret::new(verifier)),
+            request_token: None,
+            discovered: Some((found.token_endpoint.to_string(), found.resource)),
+            redirect_uri: request.redirect_uri.clone(),
+            client: client.clone(),
+            config: config_values(spec, config),
+            created_at: now,
+            expires_at: now.checked_add(request.lifetime).unwrap_or(now),
+        })
     }
 
     /// The temporary credentials of an OAuth 1.0a authorization.
@@ -429,6 +476,15 @@ pub fn authorize(
 ) -> Result<PendingAuthorization, Error> {
     let spec = spec.into();
     let auth = authorization_spec(&spec)?;
+    if auth.discovery {
+        return Err(Error::Url {
+            step: Step::Authorize,
+            message: format!(
+                "{} discovers its endpoints from the MCP server first: start it with `authorize_discovered`",
+                spec.key
+            ),
+        });
+    }
     let render_error = |source| Error::Render {
         step: Step::Authorize,
         source,
@@ -521,6 +577,7 @@ pub fn authorize(
         state: Secret::new(state),
         code_verifier: verifier.map(Secret::new),
         request_token: None,
+        discovered: None,
         redirect_uri: request.redirect_uri,
         client: client.clone(),
         config: config_values,
@@ -694,10 +751,20 @@ impl Connection {
         }
         let values = pending.values(&spec)?;
         // The callback's metadata may fill config params the token URL uses (`zoho`).
-        let seed = callback
+        let mut seed = callback
             .metadata
             .iter()
             .fold(TokenSet::new("-"), |t, (k, v)| t.with_metadata(k, v));
+        let mut metadata = callback.metadata.clone();
+        if let Some((token_endpoint, resource)) = &pending.discovered {
+            for (key, value) in [
+                (super::discover::TOKEN_ENDPOINT, token_endpoint),
+                (super::discover::RESOURCE, resource),
+            ] {
+                seed = seed.with_metadata(key, value.clone());
+                metadata.insert(key.to_owned(), value.clone());
+            }
+        }
         let values = WithMetadata::new(&spec, values, &seed);
         let exchange = super::grant::CodeExchange {
             code: callback.code,
@@ -709,7 +776,7 @@ impl Connection {
             values,
             &pending.client,
             exchange,
-            callback.metadata,
+            (seed, metadata),
             settings.clone(),
         )
         .await?;
@@ -772,6 +839,8 @@ struct StoredPending {
     code_verifier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     request_token: Option<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    discovered: Option<(String, String)>,
     redirect_uri: String,
     client_id: String,
     client_secret: String,
@@ -795,6 +864,7 @@ impl serde::Serialize for PendingAuthorization {
                 .request_token
                 .as_ref()
                 .map(|(t, s)| (t.expose().to_owned(), s.expose().to_owned())),
+            discovered: self.discovered.clone(),
             redirect_uri: self.redirect_uri.clone(),
             client_id: self.client.id.clone(),
             client_secret: self.client.secret().to_owned(),
@@ -831,6 +901,7 @@ impl<'de> serde::Deserialize<'de> for PendingAuthorization {
             request_token: p
                 .request_token
                 .map(|(t, s)| (Secret::new(t), Secret::new(s))),
+            discovered: p.discovered,
             redirect_uri: p.redirect_uri,
             client: OAuthClient::new(p.client_id, p.client_secret),
             config: p

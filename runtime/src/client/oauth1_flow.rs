@@ -149,8 +149,12 @@ impl Connection {
             spec.clone(),
             super::oauth::owned_values(&spec, config)?,
         )?;
-        let conn =
-            Connection::for_token_exchange(Box::new(binding), settings.clone(), client.clone())?;
+        let conn = Connection::for_token_exchange(
+            Box::new(binding),
+            settings.clone(),
+            client.clone(),
+            TokenSet::new("-"),
+        )?;
         let request_url = prepare(&oauth1.request_url, &settings, "the request URL")?;
         let state = super::oauth::random_state()?;
         let mut callback = Url::parse(request.redirect_uri()).map_err(|_| Error::Url {
@@ -251,6 +255,7 @@ pub(crate) async fn finish(
         Box::new(binding),
         settings.clone(),
         pending.client().clone(),
+        TokenSet::new("-"),
     )?;
     let url = conn.inner.token_url.clone().ok_or_else(|| Error::Url {
         step: Step::Authorize,

@@ -2,7 +2,7 @@
 //! `client_registration: dynamic`: the application registers itself once at the entry's
 //! `registration_url` and gets the [`OAuthClient`] its authorizations use.
 
-use super::error::{self, Error, SMALL_BODY_BYTES, Step};
+use super::error::{Error, Step};
 use super::oauth::{OAuthClient, authorization_spec};
 use super::{Settings, url_check};
 use crate::spec::SpecRef;
@@ -42,7 +42,16 @@ impl OAuthClient {
             None => url,
         };
         url_check::require_secure(&url, origin.is_some(), "the registration URL")?;
-        let path = url.path().to_owned();
+        OAuthClient::register_at(&url, redirect_uri, client_name, settings).await
+    }
+
+    /// Registers a public client at `url` (RFC 7591), already checked.
+    pub(crate) async fn register_at(
+        url: &url::Url,
+        redirect_uri: &str,
+        client_name: &str,
+        settings: &Settings,
+    ) -> Result<OAuthClient, Error> {
         let body = serde_json::json!({
             "redirect_uris": [redirect_uri],
             "client_name": client_name,
@@ -50,58 +59,15 @@ impl OAuthClient {
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
         });
-        let mut response = settings
-            .http_client()?
-            .post(url)
-            .timeout(settings.timeout)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|e| error::transport(Step::Authorize, "POST", &path, e))?;
-        let status = response.status().as_u16();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| error::transport(Step::Authorize, "POST", &path, e))?
-        {
-            if bytes.len() + chunk.len() > SMALL_BODY_BYTES {
-                return Err(Error::BodyTooLarge {
-                    step: Step::Authorize,
-                    method: "POST".to_owned(),
-                    path,
-                    status,
-                    limit: SMALL_BODY_BYTES as u64,
-                    declared: None,
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        if !(200..300).contains(&status) {
-            return Err(Error::Status {
-                step: Step::Authorize,
-                method: "POST".to_owned(),
-                path,
-                status,
-                message: error::provider_message(&bytes)
-                    .map(|m| error::truncate(&m, error::MESSAGE_CHARS)),
-                gave_up: None,
-            });
-        }
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
-                method: "POST".to_owned(),
-                path: path.clone(),
-                status,
-                message: e.to_string(),
-            })?;
+        let (status, value) =
+            super::discover::small_json(settings, reqwest::Method::POST, url, Some(&body))
+                .await?
+                .unwrap_or((404, serde_json::Value::Null));
         let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or_default();
         if text("client_id").is_empty() {
             return Err(Error::Decode {
                 method: "POST".to_owned(),
-                path,
+                path: url.path().to_owned(),
                 status,
                 message: "the registration response has no `client_id`".to_owned(),
             });

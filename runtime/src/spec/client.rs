@@ -172,6 +172,10 @@ pub struct AuthorizationSpec {
     /// 7591) instead of being given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_url: Option<Text>,
+    /// MCP_OAUTH2_GENERIC: the endpoints are discovered from the MCP server of the connection
+    /// config (`mcp_server_url`), not written in the catalog.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discovery: bool,
     /// OAuth 1.0a (OAUTH1): the temporary credentials request and how requests are signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth1: Option<OAuth1Spec>,
