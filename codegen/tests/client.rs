@@ -323,7 +323,7 @@ fn client_spec_carries_the_token_request_pagination_retry_and_verification() {
 
 #[test]
 fn providers_the_client_cannot_serve_get_a_reason_instead_of_a_connection() {
-    const REASON: &str = "the client implements API_KEY, APP_STORE, BASIC, BILL, JWT, MCP_OAUTH2, NONE, OAUTH1, OAUTH2, OAUTH2_CC and TWO_STEP; TBA is not implemented";
+    const REASON: &str = "the client implements API_KEY, APP_STORE, BASIC, BILL, JWT, MCP_OAUTH2, MCP_OAUTH2_GENERIC, NONE, OAUTH1, OAUTH2, OAUTH2_CC and TWO_STEP; TBA is not implemented";
     let loaded = model(CATALOG, &Options::default());
     let spec = provider(&loaded, "tba-only");
     assert_eq!(unsupported(spec), REASON);
@@ -528,4 +528,236 @@ user-pass:
         &values,
         &format!("{password} => ::core::option::Option::Some(self.password.expose()),"),
     );
+}
+
+/// Each mode's settings are read into the description, and what the client cannot follow is
+/// a reason of its own (never a connection that would send something else).
+#[test]
+fn every_modes_settings_and_reasons() {
+    let catalog = r#"
+steps:
+    display_name: Steps
+    auth_mode: TWO_STEP
+    docs: https://s.example/docs
+    token_url: https://s.example/login
+    token_params:
+        user: ${credentials.user}
+        remember: true
+    token_response:
+        token: data.token
+        refresh_token: data.refresh
+        token_expiration: data.ttl
+        token_expiration_strategy: expireIn
+    proxy:
+        base_url: https://api.s.example
+    credentials:
+        user:
+            type: string
+            title: User
+            description: The user
+chained:
+    display_name: Chained
+    auth_mode: TWO_STEP
+    docs: https://s.example/docs
+    token_url: https://s.example/login
+    token_response:
+        token: token
+    additional_steps:
+        - token_url: https://s.example/step2
+    proxy:
+        base_url: https://api.s.example
+get-with-params:
+    display_name: Get
+    auth_mode: TWO_STEP
+    docs: https://s.example/docs
+    token_url: https://s.example/login
+    token_request_method: GET
+    token_params:
+        a: b
+    token_response:
+        token: token
+    proxy:
+        base_url: https://api.s.example
+xml-login:
+    display_name: XML
+    auth_mode: TWO_STEP
+    docs: https://s.example/docs
+    token_url: https://s.example/login
+    body_format: xml
+    token_response:
+        token: token
+    proxy:
+        base_url: https://api.s.example
+cookies:
+    display_name: Cookies
+    auth_mode: TWO_STEP
+    docs: https://s.example/docs
+    token_url: https://s.example/login
+    token_response_headers:
+        - set-cookie
+    token_response:
+        token: token
+    proxy:
+        base_url: https://api.s.example
+jwt-no-lifetime:
+    display_name: JWT
+    auth_mode: JWT
+    docs: https://j.example/docs
+    signature:
+        protocol: HMAC
+    token:
+        header:
+            alg: HS256
+        payload:
+            aud: x
+        signing_key: ${credentials.key}
+    proxy:
+        base_url: https://api.j.example
+    credentials:
+        key:
+            type: string
+            title: Key
+            description: The key
+jwt-mapping-claim:
+    display_name: JWT
+    auth_mode: JWT
+    docs: https://j.example/docs
+    signature:
+        protocol: HMAC
+    token:
+        expires_in_ms: 60000
+        header:
+            alg: HS256
+        payload:
+            nested:
+                a: b
+        signing_key: ${credentials.key}
+    proxy:
+        base_url: https://api.j.example
+    credentials:
+        key:
+            type: string
+            title: Key
+            description: The key
+rsa-oauth1:
+    display_name: RSA
+    auth_mode: OAUTH1
+    docs: https://o.example/docs
+    request_url: https://o.example/request
+    authorization_url: https://o.example/authorize
+    token_url: https://o.example/access
+    signature_method: RSA-SHA1
+    proxy:
+        base_url: https://api.o.example
+outbound:
+    display_name: Outbound
+    auth_mode: OAUTH2
+    docs: https://a.example/docs
+    installation: outbound
+    authorization_url: https://a.example/authorize
+    token_url: https://a.example/token
+    proxy:
+        base_url: https://api.a.example
+other-grant:
+    display_name: Grant
+    auth_mode: OAUTH2
+    docs: https://a.example/docs
+    authorization_url: https://a.example/authorize
+    token_url: https://a.example/token
+    token_params:
+        grant_type: client_credentials
+    proxy:
+        base_url: https://api.a.example
+renamed:
+    display_name: Renamed
+    auth_mode: OAUTH2
+    docs: https://a.example/docs
+    authorization_url: https://a.example/authorize
+    token_url: https://a.example/token
+    authorization_url_replacements:
+        client_id: app_id
+    authorization_code_param_in_callback: auth_code
+    token_response_metadata:
+        - team.id
+    redirect_uri_metadata:
+        - realmId
+    disable_pkce: true
+    alternate_access_token_response_path: authed_user
+    token_expiration_buffer: 120
+    proxy:
+        base_url: https://api.a.example
+cimd:
+    display_name: CIMD
+    auth_mode: MCP_OAUTH2
+    docs: https://m.example/docs
+    client_registration: cimd
+    authorization_url: https://m.example/authorize
+    token_url: https://m.example/token
+    proxy:
+        base_url: https://m.example
+"#;
+    let loaded = model(catalog, &Options::default());
+    let steps = supported(provider(&loaded, "steps"));
+    let request = steps.token_request.as_ref().expect("a token request");
+    assert_eq!(&*request.token_path, "data.token");
+    assert_eq!(request.refresh_token_path.as_deref(), Some("data.refresh"));
+    assert_eq!(request.expiration_path.as_deref(), Some("data.ttl"));
+    assert!(request.expires_in && !request.get && request.bearer);
+    assert_eq!(&request.typed_params[..], [Text::from("remember")]);
+    assert_eq!(
+        steps.body_format,
+        terapi_runtime::spec::BodyFormat::Json,
+        "TWO_STEP's default"
+    );
+    let reason = |key: &str| unsupported(provider(&loaded, key));
+    assert_eq!(reason("chained"), Unsupported::AdditionalSteps.to_string());
+    assert_eq!(
+        reason("get-with-params"),
+        Unsupported::ParamsOnGet.to_string()
+    );
+    assert_eq!(reason("xml-login"), "`body_format: xml` is not implemented");
+    assert_eq!(
+        reason("cookies"),
+        Unsupported::TokenResponseHeaders.to_string()
+    );
+    assert_eq!(
+        reason("jwt-no-lifetime"),
+        "the entry's JWT cannot be built: `token.expires_in_ms` is missing or not positive"
+    );
+    assert_eq!(
+        reason("jwt-mapping-claim"),
+        "the entry's JWT cannot be built: the claim `nested` is not text or a list of text"
+    );
+    assert!(
+        reason("rsa-oauth1").contains("RSA-SHA1"),
+        "{}",
+        reason("rsa-oauth1")
+    );
+    assert_eq!(
+        reason("outbound"),
+        Unsupported::OutboundInstallation.to_string()
+    );
+    assert_eq!(reason("other-grant"), Unsupported::GrantType.to_string());
+    assert_eq!(
+        reason("cimd"),
+        "`client_registration: cimd` is not implemented"
+    );
+    let renamed = supported(provider(&loaded, "renamed"));
+    assert_eq!(renamed.token_expiration_buffer, Some(120));
+    let auth = renamed
+        .authorization
+        .as_ref()
+        .expect("authorization code settings");
+    assert!(!auth.pkce);
+    assert_eq!(&*auth.code_param, "auth_code");
+    assert_eq!(&auth.token_response_metadata[..], [Text::from("team.id")]);
+    assert_eq!(&auth.redirect_uri_metadata[..], [Text::from("realmId")]);
+    assert_eq!(auth.access_token_path.as_deref(), Some("authed_user"));
+    assert_eq!(
+        (&*auth.replacements[0].from, &*auth.replacements[0].to),
+        ("client_id", "app_id")
+    );
+    // Every entry above generates: what the client cannot serve is no error of the catalog.
+    let code = code(catalog, &Options::default());
+    assert_has(&module(&code, "renamed"), "pub fn authorize(");
 }

@@ -3,7 +3,11 @@
 //! header), retry hints (any header value). The input's first line is a header value (a `Link`
 //! header, a `Retry-After`), the rest a JSON body.
 //!
-//! Besides not panicking: a token's expiry is after `now` and within `token::MAX_LIFETIME`;
+//! The same bytes are also read as an OAuth 1.0a credentials response (a form), a PEM key (as
+//! users paste them), a JWT signing key, and the header line as an authorization callback URL.
+//!
+//! Besides not panicking: a token's expiry is after `now` and within `token::MAX_LIFETIME`
+//! (also for an authorization's `TokenSet`, whose refresh token is never empty);
 //! a next link that is followed stays on the base URL's scheme, host and port, under its path,
 //! with no user info; a next offset never wraps.
 #![no_main]
@@ -15,7 +19,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use terapi_runtime::paginate::{Next, OffsetStep, PageKind, PaginateConfig, Paginator};
 use terapi_runtime::retry::{parse_retry_after, parse_retry_at};
-use terapi_runtime::token::{MAX_LIFETIME, parse_token_response};
+use terapi_runtime::token::{MAX_LIFETIME, TokenSet, parse_token_response};
 use url::Url;
 
 fn configs() -> [PaginateConfig; 5] {
@@ -56,9 +60,34 @@ fuzz_target!(|data: &[u8]| {
     let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     let _ = parse_retry_after(header, now);
     let _ = parse_retry_at(header, now);
+    let _ = terapi_runtime::oauth1::parse_form_response(data);
+    if let Ok(pem) = terapi_runtime::jwt::normalize_pem(body) {
+        assert!(
+            pem.starts_with("-----BEGIN ") && pem.ends_with("-----\n"),
+            "{pem}"
+        );
+    }
+    let _ = terapi_runtime::jwt::public_key_fingerprint(body);
     let Ok(value) = serde_json::from_str::<Value>(body) else {
         return;
     };
+    for path in [None, Some(header), Some("authed_user")] {
+        if let Ok(tokens) = TokenSet::from_response(&value, now, path) {
+            assert!(!tokens.access_token().expose().is_empty());
+            assert!(
+                tokens
+                    .refresh_token()
+                    .is_none_or(|r| !r.expose().is_empty())
+            );
+            if let Some(at) = tokens.expires_at() {
+                let life = at.duration_since(now).expect("not before it arrives");
+                assert!(life > Duration::ZERO && life <= MAX_LIFETIME, "{life:?}");
+            }
+            let saved = serde_json::to_string(&tokens).expect("serializes");
+            let back: TokenSet = serde_json::from_str(&saved).expect("reads back");
+            assert_eq!(back, tokens);
+        }
+    }
     if let Ok(token) = parse_token_response(&value, now, Duration::from_secs(86_400)) {
         let life = token
             .expires_at()

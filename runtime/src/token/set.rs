@@ -223,7 +223,12 @@ impl TokenSet {
             access_token: Secret::new(access_token),
             refresh_token: text(context.get("refresh_token")).map(Secret::new),
             token_secret: None,
-            expires_at: stated.map(|d| now.checked_add(d.min(MAX_LIFETIME)).unwrap_or(now)),
+            // Whole seconds, rounded up, as stored.
+            expires_at: stated.map(|d| {
+                let d = d.min(MAX_LIFETIME);
+                let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+                now.checked_add(Duration::from_secs(secs)).unwrap_or(now)
+            }),
             issued_at: now,
             scope,
             token_type: text(context.get("token_type")),
@@ -448,14 +453,14 @@ mod tests {
         assert!(!debug.contains("secret-at") && !debug.contains("secret-rt"));
         for bad in [
             r#"{"access_token":"","issued_at":1}"#,
-            r#"{"issued_at":1}"#,
-            r#"{"access_token":"a","issued_at":1,"extra":1}"#,
-            r#"{"access_token":"a","issued_at":18446744073709551615}"#,
+            r#"{"issued_at":1,"refresh_token":"v4lue-9"}"#,
+            r#"{"access_token":"v4lue-9","issued_at":1,"extra":1}"#,
+            r#"{"access_token":"v4lue-9","issued_at":18446744073709551615}"#,
         ] {
             let err = serde_json::from_str::<TokenSet>(bad)
                 .unwrap_err()
                 .to_string();
-            assert!(!err.contains("secret"), "{err}");
+            assert!(!err.contains("v4lue-9"), "{err}");
         }
     }
 }
