@@ -148,7 +148,10 @@ impl Connection {
         stale: Option<&Arc<Issued>>,
     ) -> Result<Arc<Issued>, Error> {
         let cache = &self.inner.token;
-        let margin = self.inner.settings.token_margin;
+        let margin = renewal_margin(
+            self.inner.spec.token_expiration_buffer,
+            self.inner.settings.token_margin,
+        );
         let usable = |issued: &Arc<Issued>| {
             issued.token.is_fresh(SystemTime::now(), margin)
                 && stale.is_none_or(|s| !Arc::ptr_eq(s, issued))
@@ -309,5 +312,37 @@ impl Connection {
                 }),
             None => Ok(()),
         }
+    }
+}
+
+/// How long before its expiry a token is renewed: the catalog's `token_expiration_buffer`
+/// when it has one, else the settings' margin (either at most half of a token's life: see
+/// [`Token::is_fresh`]).
+fn renewal_margin(
+    catalog_buffer_s: Option<u64>,
+    settings: std::time::Duration,
+) -> std::time::Duration {
+    catalog_buffer_s.map_or(settings, std::time::Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_catalogs_buffer_wins_over_the_settings_margin() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(renewal_margin(Some(900), minute), Duration::from_secs(900));
+        assert_eq!(renewal_margin(None, minute), minute);
+        // A toast-like buffer of 60 s on a 10-minute token: fresh until 9 minutes.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let token = TokenSet::new("t")
+            .issued_at_time(now)
+            .with_expires_at(now + Duration::from_secs(600))
+            .token(Duration::from_secs(86_400));
+        let margin = renewal_margin(Some(60), Duration::from_secs(300));
+        assert!(token.is_fresh(now + Duration::from_secs(539), margin));
+        assert!(!token.is_fresh(now + Duration::from_secs(540), margin));
     }
 }
