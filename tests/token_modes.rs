@@ -161,6 +161,49 @@ acme-bill:
     proxy:
         base_url: https://gateway.acme.example
     docs: https://example.com/acme-bill
+acme-chain:
+    display_name: Acme (a chain of token requests)
+    auth_mode: TWO_STEP
+    token_url: https://acme.example/identity-info
+    token_request_method: GET
+    additional_steps:
+        - token_url: ${step1.IdentityServiceUrl}/.well-known/openid-configuration
+          token_request_method: GET
+        - token_url: ${step2.token_endpoint}
+          body_format: form
+          token_params:
+              grant_type: password
+              username: ${credentials.username}
+              password: ${credentials.password}
+    token_response:
+        token: access_token
+        token_expiration: expires_in
+        token_expiration_strategy: expireIn
+    proxy:
+        base_url: https://acme.example
+    credentials:
+        username:
+            type: string
+            title: Username
+            description: The user
+        password:
+            type: string
+            title: Password
+            description: The password
+    docs: https://example.com/acme-chain
+acme-chain-userinfo:
+    display_name: Acme (a chain to a URL with user info)
+    auth_mode: TWO_STEP
+    token_url: https://acme.example/identity-info-userinfo
+    token_request_method: GET
+    additional_steps:
+        - token_url: ${step1.IdentityServiceUrl}/.well-known/openid-configuration
+          token_request_method: GET
+    token_response:
+        token: access_token
+    proxy:
+        base_url: https://acme.example
+    docs: https://example.com/acme-chain-userinfo
 "#;
 
 /// An older-format catalog's APP_STORE entry (App Store Connect keys): its JWT is made by the
@@ -419,5 +462,35 @@ async fn an_app_store_key_signs_an_es256_jwt_by_the_modes_recipe() {
         claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
         900,
         "at most 20 minutes, as App Store Connect takes"
+    );
+}
+
+#[tokio::test]
+async fn a_chain_of_token_requests_reads_each_response_into_the_next() {
+    let fake = FakeTokens::start().await;
+    let conn = connect(
+        &fake,
+        "acme-chain",
+        json!({"username": USERNAME, "password": PASSWORD}),
+    );
+    assert_eq!(me(&conn).await.unwrap()["via"], "bearer");
+    assert_eq!(fake.fake.logins.load(Ordering::SeqCst), 1);
+    let left = conn
+        .tokens()
+        .unwrap()
+        .expires_at()
+        .unwrap()
+        .duration_since(SystemTime::now())
+        .unwrap();
+    assert!(
+        left > Duration::from_secs(3590),
+        "the last response's lifetime"
+    );
+    // A step URL with user info is refused before anything is sent to it.
+    let conn = connect(&fake, "acme-chain-userinfo", json!({}));
+    let err = me(&conn).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "token: step 2 of the token request: its URL needs a host and no user info"
     );
 }

@@ -10,13 +10,30 @@ use terapi_runtime::render::Func;
 use terapi_runtime::retry::RetryConfig;
 use terapi_runtime::spec::{
     AuthorizationSpec, BodyFormat, ClientSpec, JwtSettings, NamedTemplate, OAuth1Spec, Replacement,
-    TemplatePart, TokenAuth, TokenRequestSpec, Unsupported, UrlBase, UrlKind, VerificationSpec,
+    StepSpec, TemplatePart, TokenAuth, TokenRequestSpec, Unsupported, UrlBase, UrlKind,
+    VerificationSpec,
 };
 use terapi_runtime::{AuthMode, ClientAuth, Section, Text};
 
 use crate::model::{Provider, ProviderEntry};
 use crate::plan::{ParamPlan, UrlPlan};
 use crate::yaml::{Node, NodeKind};
+
+/// What the compiler made of an entry's templates that the planning reads.
+pub(crate) struct Compiled<'c> {
+    /// `proxy.headers`.
+    pub(crate) headers: &'c [NamedTemplate],
+    /// `token_params` keys whose value is not a scalar.
+    pub(crate) token_params_nested: &'c [String],
+    /// Whether `proxy.query` carries a secret.
+    pub(crate) query_has_secret: bool,
+    /// `token_params`.
+    pub(crate) token_params: &'c [NamedTemplate],
+    /// Why the entry's JWT cannot be built.
+    pub(crate) jwt_error: Option<&'c str>,
+    /// TWO_STEP's steps, or why they cannot be followed.
+    pub(crate) steps: Result<&'c [StepSpec], &'c str>,
+}
 
 /// What the client needs, or why it cannot serve the provider. The credentials that carry
 /// an OAuth client or basic credentials must be there and required; the runtime finds them
@@ -26,11 +43,16 @@ pub(crate) fn plan(
     auth_mode: AuthMode,
     credentials: &[ParamPlan<'_>],
     urls: &[UrlPlan],
-    compiled: (&[NamedTemplate], &[String], bool),
-    token_params: &[NamedTemplate],
-    jwt_error: Option<&str>,
+    compiled: Compiled<'_>,
 ) -> Result<ClientSpec, Unsupported> {
-    let (headers, token_params_nested, query_has_secret) = compiled;
+    let Compiled {
+        headers,
+        token_params_nested,
+        query_has_secret,
+        token_params,
+        jwt_error,
+        steps,
+    } = compiled;
     let p: &Provider = &entry.provider;
     let auth = auth_mode
         .client_auth()
@@ -89,7 +111,12 @@ pub(crate) fn plan(
             authorization = Some(authorization_spec(p, auth_mode, token_params, &has_fn)?);
         }
         if auth == ClientAuth::TokenRequest {
-            token_request = Some(token_request_spec(p, auth_mode, token_params)?);
+            let mut request = token_request_spec(p, auth_mode, token_params)?;
+            request.steps = steps
+                .map_err(|e| Unsupported::AdditionalSteps(e.to_owned().into()))?
+                .to_vec()
+                .into();
+            token_request = Some(request);
         }
         match p.body_format.as_ref().map(|f| f.value.as_str()) {
             // A TWO_STEP request is JSON unless the entry says otherwise.
@@ -431,10 +458,8 @@ fn token_request_spec(
             expiration_path: None,
             expires_in: false,
             bearer: false,
+            steps: Default::default(),
         });
-    }
-    if p.additional_steps.as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(Unsupported::AdditionalSteps);
     }
     if p.assertion.is_some() {
         return Err(Unsupported::Assertion);
@@ -483,6 +508,7 @@ fn token_request_spec(
             .and_then(|r| r.token_expiration_strategy.as_ref())
             .is_some_and(|s| s.value == "expireIn"),
         bearer: true,
+        steps: Default::default(),
     })
 }
 

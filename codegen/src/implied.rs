@@ -91,7 +91,10 @@ pub fn infer(read: &mut Read) {
 
 /// The implied params of an entry of a catalog of `era`.
 fn implied(p: &Provider, templates: &Templates, era: Era) -> ImpliedParams {
-    let mut out = ImpliedParams::default();
+    let mut out = ImpliedParams {
+        older_format: era == Era::Older,
+        ..ImpliedParams::default()
+    };
     let mode = p.auth_mode.as_ref().map(|m| m.value);
     if let Some(mode) = mode {
         let (keys, when) = mode.implied_credentials();

@@ -540,6 +540,8 @@ pub struct ImpliedParam {
 /// The implied params of one entry.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ImpliedParams {
+    /// Whether they were inferred by the rules of the older format (which declares no params).
+    pub older_format: bool,
     /// Connection params.
     pub config: Vec<ImpliedParam>,
     /// Credentials.

@@ -563,7 +563,21 @@ chained:
     token_response:
         token: token
     additional_steps:
+        - token_url: ${step1.next}/step2
+          token_headers:
+              authorization: Bearer ${step1.token}
+    proxy:
+        base_url: https://api.s.example
+xml-step:
+    display_name: XML step
+    auth_mode: TWO_STEP
+    docs: https://s.example/docs
+    token_url: https://s.example/login
+    token_response:
+        token: token
+    additional_steps:
         - token_url: https://s.example/step2
+          body_format: xml
     proxy:
         base_url: https://api.s.example
 get-with-params:
@@ -710,7 +724,18 @@ cimd:
         "TWO_STEP's default"
     );
     let reason = |key: &str| unsupported(provider(&loaded, key));
-    assert_eq!(reason("chained"), Unsupported::AdditionalSteps.to_string());
+    let chained = supported(provider(&loaded, "chained"));
+    let steps = &chained
+        .token_request
+        .as_ref()
+        .expect("a token request")
+        .steps;
+    assert_eq!(steps.len(), 1);
+    assert_eq!(&*steps[0].headers[0].name, "authorization");
+    assert_eq!(
+        reason("xml-step"),
+        "`additional_steps`: step 2's `body_format: xml`"
+    );
     assert_eq!(
         reason("get-with-params"),
         Unsupported::ParamsOnGet.to_string()

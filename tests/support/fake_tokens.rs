@@ -188,7 +188,39 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    let origin = format!("http://{}", header("host").unwrap_or_default());
     match path.as_str() {
+        // A DocuWare-like chain: where the identity service is, its OpenID configuration, then
+        // a password grant at the token endpoint that names.
+        "/identity-info" => respond(
+            StatusCode::OK,
+            json!({"IdentityServiceUrl": format!("{origin}/identity")}),
+        ),
+        "/identity-info-userinfo" => respond(
+            StatusCode::OK,
+            json!({"IdentityServiceUrl": "https://user:pw@identity.example/identity"}),
+        ),
+        "/identity/.well-known/openid-configuration" => respond(
+            StatusCode::OK,
+            json!({"token_endpoint": format!("{origin}/identity/connect/token")}),
+        ),
+        "/identity/connect/token" => {
+            let form: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+            if get("grant_type") != Some("password")
+                || get("username") != Some(USERNAME)
+                || get("password") != Some(PASSWORD)
+            {
+                return respond(StatusCode::BAD_REQUEST, json!({"error": "invalid_grant"}));
+            }
+            fake.logins.fetch_add(1, Ordering::SeqCst);
+            respond(
+                StatusCode::OK,
+                json!({"access_token": issue(&fake, "dw"), "expires_in": 3600}),
+            )
+        }
         "/login" => {
             let Ok(json) = serde_json::from_slice::<Value>(&body) else {
                 return respond(StatusCode::BAD_REQUEST, json!({"message": "not JSON"}));

@@ -37,8 +37,12 @@ impl Checker<'_> {
                 );
             }
         }
+        // What a catalog usually declares: an implied param (BASIC's, which the platform asks
+        // for anyway) does not count, the warning is about the entry as written.
+        let declared = |k: &str| creds.is_some_and(|c| c.get(k).is_some());
+        let older = entry.implied.older_format;
         for k in usual {
-            if !has(k) {
+            if !(declared(k) || older && has(k)) {
                 self.report(
                     Rule::UsualCredential,
                     loc,

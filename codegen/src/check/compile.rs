@@ -16,7 +16,7 @@ use crate::rules::Rule;
 use crate::template::{self, Expr, Piece};
 use crate::yaml::{Loc, NodeKind};
 use terapi_runtime::spec::{
-    NamedTemplate, TemplatePart, UrlAlternative, UrlBase, UrlKind, UrlSpec,
+    NamedTemplate, StepSpec, TemplatePart, UrlAlternative, UrlBase, UrlKind, UrlSpec,
 };
 
 /// The compiled templates of one entry.
@@ -41,6 +41,9 @@ pub(crate) struct Compiled {
     /// A JWT's templates (JWT; TWO_STEP with `signature`), and why the client cannot build it.
     pub(crate) jwt: Vec<NamedTemplate>,
     pub(crate) jwt_error: Option<String>,
+    /// TWO_STEP's `additional_steps`, and why the client cannot follow them.
+    pub(crate) steps: Vec<StepSpec>,
+    pub(crate) steps_error: Option<String>,
     /// Whether a `proxy.query` value carries a secret.
     pub(crate) query_has_secret: bool,
 }
@@ -254,6 +257,10 @@ impl<'a> Checker<'a> {
             }
             None => (Vec::new(), None),
         };
+        let (steps, steps_error) = match p.additional_steps.as_ref().filter(|_| two_step) {
+            Some(steps) => self.steps(steps, decl),
+            None => (Vec::new(), None),
+        };
         let query_has_secret = query.iter().any(|q| {
             q.alternatives
                 .iter()
@@ -312,8 +319,72 @@ impl<'a> Checker<'a> {
             refresh_token_params,
             jwt,
             jwt_error,
+            steps,
+            steps_error,
             query_has_secret,
         }
+    }
+
+    /// TWO_STEP's `additional_steps`, compiled quietly (as a JWT's templates are): their URLs
+    /// as text (they may come from an earlier response), params and headers.
+    fn steps(
+        &mut self,
+        steps: &[crate::model::AdditionalStep],
+        decl: &Scope<'_, 'a>,
+    ) -> (Vec<StepSpec>, Option<String>) {
+        let mark = self.diagnostics.len();
+        let mut out = Vec::new();
+        let mut error = None;
+        for (i, step) in steps.iter().enumerate() {
+            let number = i + 2;
+            let url = self.named(
+                "url",
+                step.token_url.loc,
+                &step.token_url,
+                decl,
+                Place::BodyParam,
+            );
+            let mut nested = Vec::new();
+            let params = step
+                .token_params
+                .as_ref()
+                .map(|m| scalar_map(m, &mut nested))
+                .map(|m| self.named_map(Some(&m), decl, Place::BodyParam))
+                .unwrap_or_default();
+            if let Some(name) = nested.first() {
+                error = Some(format!(
+                    "step {number}'s `token_params.{name}` is not a single value"
+                ));
+            }
+            let headers = self.named_map(step.token_headers.as_ref(), decl, Place::Header);
+            let form = match step.body_format.as_ref().map(|f| f.value.as_str()) {
+                Some("form") => true,
+                None | Some("json") => false,
+                Some(other) => {
+                    error = Some(format!("step {number}'s `body_format: {other}`"));
+                    false
+                }
+            };
+            match url {
+                Some(url) => out.push(StepSpec {
+                    get: step
+                        .token_request_method
+                        .as_deref()
+                        .is_some_and(|m| m.eq_ignore_ascii_case("GET")),
+                    form,
+                    url,
+                    params: params.into(),
+                    headers: headers.into(),
+                }),
+                None => error = Some(format!("step {number}'s URL cannot be rendered")),
+            }
+        }
+        if self.diagnostics.len() > mark {
+            let first = self.diagnostics[mark].message.clone();
+            self.diagnostics.truncate(mark);
+            error.get_or_insert(first);
+        }
+        (out, error)
     }
 
     /// A JWT's templates, compiled without reporting: what the client cannot render makes
@@ -550,8 +621,14 @@ impl<'a> Checker<'a> {
                     return Some(part);
                 }
                 // A TWO_STEP refresh request's `${refresh_token}` (the one the last response
-                // gave), and the JWT its login sends as `${token}`.
-                if (n == "refresh_token" || n == "token") && scope.obtains_credentials {
+                // gave), the JWT its login sends as `${token}`, and `${stepK.path}`, a value of
+                // an earlier response of its steps.
+                let step_value = n.strip_prefix("step").is_some_and(|rest| {
+                    rest.split_once('.').is_some_and(|(k, path)| {
+                        !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()) && !path.is_empty()
+                    })
+                });
+                if (n == "refresh_token" || n == "token" || step_value) && scope.obtains_credentials {
                     return Some(TemplatePart::Obtained { name: n.clone().into(), written: n.clone().into(), context });
                 }
                 if n == "apiKey" {

@@ -237,13 +237,17 @@ impl<'a> Checker<'a> {
             auth_mode,
             &credentials,
             &compiled.urls,
-            (
-                &compiled.headers,
-                &compiled.token_params_nested,
-                compiled.query_has_secret,
-            ),
-            &compiled.token_params,
-            compiled.jwt_error.as_deref(),
+            crate::client::Compiled {
+                headers: &compiled.headers,
+                token_params_nested: &compiled.token_params_nested,
+                query_has_secret: compiled.query_has_secret,
+                token_params: &compiled.token_params,
+                jwt_error: compiled.jwt_error.as_deref(),
+                steps: match &compiled.steps_error {
+                    Some(error) => Err(error.as_str()),
+                    None => Ok(&compiled.steps[..]),
+                },
+            },
         );
         Some(ProviderPlan {
             key: &entry.key,

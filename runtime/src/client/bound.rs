@@ -127,6 +127,14 @@ impl<V: Values + 'static> Binding for SpecBinding<V> {
         ))
     }
 
+    fn templates(
+        &self,
+        templates: &[crate::spec::NamedTemplate],
+        cx: &RenderContext<'_>,
+    ) -> Result<Headers, RenderError> {
+        self.spec.render_named(templates, &self.values, cx)
+    }
+
     fn jwt(&self, cx: &RenderContext<'_>) -> Result<Headers, RenderError> {
         self.named(|s| &s.jwt, cx)
     }

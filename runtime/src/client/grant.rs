@@ -313,6 +313,7 @@ impl Connection {
                 url,
                 Some((body, content_type)),
                 headers,
+                true,
             )
             .await?;
         let token_error = |message: String| {
@@ -336,6 +337,7 @@ impl Connection {
         url: &Url,
         body: Option<(Vec<u8>, &str)>,
         headers: reqwest::header::HeaderMap,
+        catalog_headers: bool,
     ) -> Result<super::request::Raw, Error> {
         let inner = &self.inner;
         let path = url.path().to_owned();
@@ -344,14 +346,16 @@ impl Connection {
             cx = cx.with_client(id, secret);
         }
         let mut map = reqwest::header::HeaderMap::new();
-        let catalog = inner
-            .binding
-            .token_headers(&cx)
-            .map_err(|source| Error::Render {
-                step: Step::Token,
-                source,
-            })?;
-        super::request::insert_headers(&mut map, &catalog)?;
+        if catalog_headers {
+            let catalog = inner
+                .binding
+                .token_headers(&cx)
+                .map_err(|source| Error::Render {
+                    step: Step::Token,
+                    source,
+                })?;
+            super::request::insert_headers(&mut map, &catalog)?;
+        }
         for (name, value) in &headers {
             if !map.contains_key(name) {
                 map.insert(name.clone(), value.clone());

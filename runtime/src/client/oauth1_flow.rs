@@ -120,7 +120,9 @@ impl Connection {
                 "application/x-www-form-urlencoded",
             )
         });
-        let raw = self.token_exchange(method, url, body, headers).await?;
+        let raw = self
+            .token_exchange(method, url, body, headers, true)
+            .await?;
         crate::oauth1::parse_form_response(&raw.body).map_err(|e| {
             self.mask(Error::Token {
                 path: Some(url.path().to_owned()),

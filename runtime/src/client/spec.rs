@@ -59,6 +59,15 @@ pub trait Binding: Send + Sync + 'static {
     fn credential_values(&self) -> Vec<(String, &str)> {
         Vec::new()
     }
+    /// Templates of the description that no other method renders (TWO_STEP's steps),
+    /// rendered with `cx`.
+    fn templates(
+        &self,
+        _templates: &[crate::spec::NamedTemplate],
+        _cx: &RenderContext<'_>,
+    ) -> Result<Headers, RenderError> {
+        Ok(Headers::new())
+    }
     /// `refresh_url`, rendered.
     fn refresh_url(&self) -> Option<Result<Url, RenderError>> {
         None

@@ -89,9 +89,14 @@ impl Connection {
                 Some(encode(&params, inner.spec.body_format, spec)),
             )
         };
-        let raw = self
-            .token_exchange(method, url, body, reqwest::header::HeaderMap::new())
+        let mut raw = self
+            .token_exchange(method, url, body, reqwest::header::HeaderMap::new(), true)
             .await?;
+        let mut url = url.clone();
+        if !spec.steps.is_empty() {
+            (url, raw) = self.steps(spec, url, raw).await?;
+        }
+        let url = &url;
         let lifetime_ms = inner.spec.default_lifetime_ms;
         read_tokens(&raw.body, spec, lifetime_ms, SystemTime::now()).map_err(|message| {
             self.mask(Error::Token {
@@ -101,6 +106,125 @@ impl Connection {
             })
         })
     }
+}
+
+impl Connection {
+    /// `additional_steps`: each step rendered with the responses before it
+    /// (`${stepK.path}`), its URL checked like every URL the client sends to (https, or
+    /// loopback `http` under the origin override, which also maps it; no user info), sent with
+    /// its own headers. Returns the last step's URL and response.
+    async fn steps(
+        &self,
+        spec: &TokenRequestSpec,
+        first_url: url::Url,
+        first: super::request::Raw,
+    ) -> Result<(url::Url, super::request::Raw), Error> {
+        let inner = &self.inner;
+        let mut responses: Vec<Value> =
+            vec![serde_json::from_slice(&first.body).unwrap_or(Value::Null)];
+        let mut last = (first_url, first);
+        for step in spec.steps.iter() {
+            let obtained_owned = flatten(&responses);
+            let obtained: Vec<(&str, &str)> = obtained_owned
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let cx = RenderContext::new().with_obtained(&obtained);
+            let render = |templates: &[crate::spec::NamedTemplate]| {
+                inner
+                    .binding
+                    .templates(templates, &cx)
+                    .map_err(|source| Error::Render {
+                        step: Step::Token,
+                        source,
+                    })
+            };
+            let rendered = render(std::slice::from_ref(&step.url))?;
+            let text = rendered.get("url").ok_or_else(|| Error::Url {
+                step: Step::Token,
+                message: format!(
+                    "step {} of the token request: its URL has a value missing",
+                    responses.len() + 1
+                ),
+            })?;
+            let url = self.step_url(text, responses.len() + 1)?;
+            let params = render(&step.params)?;
+            let mut headers = reqwest::header::HeaderMap::new();
+            super::request::insert_headers(&mut headers, &render(&step.headers)?)?;
+            let body = (!step.get).then(|| {
+                let format = if step.form {
+                    BodyFormat::Form
+                } else {
+                    BodyFormat::Json
+                };
+                encode(&params, format, spec)
+            });
+            let method = if step.get {
+                reqwest::Method::GET
+            } else {
+                reqwest::Method::POST
+            };
+            let raw = self
+                .token_exchange(method, &url, body, headers, false)
+                .await?;
+            responses.push(serde_json::from_slice(&raw.body).unwrap_or(Value::Null));
+            last = (url, raw);
+        }
+        Ok(last)
+    }
+
+    /// A step's rendered URL, checked.
+    fn step_url(&self, text: &str, number: usize) -> Result<url::Url, Error> {
+        let refuse = |why: &str| Error::Url {
+            step: Step::Token,
+            message: format!("step {number} of the token request: {why}"),
+        };
+        let url = url::Url::parse(text).map_err(|_| refuse("its URL does not parse"))?;
+        if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+            return Err(refuse("its URL needs a host and no user info"));
+        }
+        let origin = self.inner.settings.origin.as_deref();
+        let url = match origin {
+            Some(origin) => {
+                super::url_check::with_origin(&url, &super::url_check::parse_origin(origin)?)
+            }
+            None => url,
+        };
+        super::url_check::require_secure(&url, origin.is_some(), "a token request step's URL")?;
+        Ok(url)
+    }
+}
+
+/// The scalar values of the responses so far as `stepK.path` (step 1 the first), with list
+/// items as `path[i]` and `path.i`; at most 512 of them.
+fn flatten(responses: &[Value]) -> Vec<(String, String)> {
+    fn walk(value: &Value, path: String, out: &mut Vec<(String, String)>) {
+        if out.len() >= 512 {
+            return;
+        }
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    walk(v, format!("{path}.{k}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate().take(32) {
+                    walk(v, format!("{path}[{i}]"), out);
+                    walk(v, format!("{path}.{i}"), out);
+                }
+            }
+            Value::String(s) => out.push((path, s.clone())),
+            Value::Number(n) => out.push((path, n.to_string())),
+            Value::Bool(b) => out.push((path, b.to_string())),
+            Value::Null => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (i, response) in responses.iter().enumerate() {
+        walk(response, format!("step{}", i + 1), &mut out);
+    }
+    out
 }
 
 impl super::Inner {
@@ -306,7 +430,24 @@ mod tests {
             expiration_path: None,
             expires_in: false,
             bearer: true,
+            steps: Default::default(),
         }
+    }
+
+    #[test]
+    fn step_values_are_flattened_and_bounded() {
+        let out = flatten(&[
+            json!({"a": {"b": "x"}, "n": 2, "list": [{"id": "i0"}]}),
+            json!({"token_endpoint": "https://t"}),
+        ]);
+        let get = |k: &str| out.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("step1.a.b"), Some("x"));
+        assert_eq!(get("step1.n"), Some("2"));
+        assert_eq!(get("step1.list[0].id"), Some("i0"));
+        assert_eq!(get("step1.list.0.id"), Some("i0"));
+        assert_eq!(get("step2.token_endpoint"), Some("https://t"));
+        let huge: Vec<Value> = vec![Value::Array((0..10_000).map(|i| json!({"k": i})).collect())];
+        assert!(flatten(&huge).len() <= 512);
     }
 
     fn at() -> SystemTime {

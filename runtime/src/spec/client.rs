@@ -132,6 +132,28 @@ pub struct TokenRequestSpec {
     /// `authorization`); BILL's go in its own headers.
     #[serde(default = "yes", skip_serializing_if = "Clone::clone")]
     pub bearer: bool,
+    /// `additional_steps`: requests after the first, each reading the responses before it as
+    /// `${stepK.path}` (step 1 is the first request); the last response holds the token.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub steps: List<StepSpec>,
+}
+
+/// One of TWO_STEP's `additional_steps`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StepSpec {
+    /// `token_request_method: GET` (no body), else POST.
+    pub get: bool,
+    /// `body_format: form`, else JSON.
+    pub form: bool,
+    /// The step's URL, rendered as text and checked as a URL when sent (it may come from an
+    /// earlier response: `${step1.IdentityServiceUrl}/...`).
+    pub url: super::NamedTemplate,
+    /// `token_params`.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub params: List<super::NamedTemplate>,
+    /// `token_headers`.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub headers: List<super::NamedTemplate>,
 }
 
 fn yes() -> bool {
@@ -283,9 +305,9 @@ pub enum Unsupported {
     /// mapping, a key or claim whose template the client cannot render, an unknown protocol).
     #[error("the entry's JWT cannot be built: {0}")]
     JwtSettings(Text),
-    /// TWO_STEP `additional_steps` (a chain of token requests).
-    #[error("`additional_steps` (a chain of token requests) are not implemented")]
-    AdditionalSteps,
+    /// TWO_STEP `additional_steps` whose templates the client cannot render.
+    #[error("`additional_steps`: {0}")]
+    AdditionalSteps(Text),
     /// TWO_STEP `assertion` (a SAML or JWT assertion made before the token request).
     #[error("`assertion` (a SAML or JWT assertion before the token request) is not implemented")]
     Assertion,

@@ -19,8 +19,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 pub use client::{
-    AuthorizationSpec, BodyFormat, ClientSpec, JwtSettings, OAuth1Spec, Replacement, TokenAuth,
-    TokenRequestSpec, Unsupported, VerificationSpec,
+    AuthorizationSpec, BodyFormat, ClientSpec, JwtSettings, OAuth1Spec, Replacement, StepSpec,
+    TokenAuth, TokenRequestSpec, Unsupported, VerificationSpec,
 };
 pub use embedded::Embedded;
 pub use render::{ParamValues, Values};
