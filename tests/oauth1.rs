@@ -9,12 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use serde_json::json;
-use terapi_codegen::Options;
 use terapi_runtime::client::{
     AuthorizationRequest, CallbackError, Connection, Error, OAuthClient, PendingAuthorization,
     Settings, TokenSet,
 };
-use terapi_runtime::spec::{ClientSupport, ParamValues, ProviderSpec};
+use terapi_runtime::spec::{ParamValues, ProviderSpec};
 
 use support::fake_oauth1::{CONSUMER_KEY, CONSUMER_SECRET, FakeOAuth1};
 
@@ -58,18 +57,7 @@ acme-plaintext:
 "#;
 
 fn provider(key: &str) -> Arc<ProviderSpec> {
-    let loaded = terapi_codegen::load(
-        std::path::Path::new("oauth1.yaml"),
-        CATALOG,
-        &Options::default(),
-    )
-    .expect("the test catalog loads");
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-    let spec = loaded.get(key).expect("in the test catalog").clone();
-    if let ClientSupport::Unsupported(reason) = &spec.client {
-        panic!("{key}: {reason}");
-    }
-    Arc::new(spec)
+    support::loopback::provider(CATALOG, key)
 }
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
-use terapi_codegen::Options;
 use terapi_runtime::client::{
     AuthorizationRequest, CallbackError, Connection, Error, OAuthClient, PendingAuthorization,
     Settings, TokenSet, authorize_json,
@@ -25,14 +24,7 @@ fn spec() -> Arc<ProviderSpec> {
 }
 
 fn provider(key: &str) -> Arc<ProviderSpec> {
-    let loaded = terapi_codegen::load(
-        std::path::Path::new("acme.yaml"),
-        CATALOG,
-        &Options::default(),
-    )
-    .expect("the test catalog loads");
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-    Arc::new(loaded.get(key).expect("in the test catalog").clone())
+    support::loopback::provider(CATALOG, key)
 }
 
 fn client() -> OAuthClient {

@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 use terapi_codegen::Options;
 use terapi_runtime::client::{Connection, Error, Settings};
-use terapi_runtime::spec::{ClientSupport, ProviderSpec};
+use terapi_runtime::spec::ProviderSpec;
 
 use support::fake_tokens::{
     DEV_KEY, FINGERPRINT, FakeTokens, HMAC_KEY_ID, HMAC_SECRET_HEX, PASSWORD, PRIVATE_KEY_PEM,
@@ -221,18 +221,7 @@ acme-app-store:
 "#;
 
 fn provider(key: &str) -> Arc<ProviderSpec> {
-    let loaded = terapi_codegen::load(
-        std::path::Path::new("modes.yaml"),
-        CATALOG,
-        &Options::default(),
-    )
-    .expect("the test catalog loads");
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
-    let spec = loaded.get(key).expect("in the test catalog").clone();
-    if let ClientSupport::Unsupported(reason) = &spec.client {
-        panic!("{key}: {reason}");
-    }
-    Arc::new(spec)
+    support::loopback::provider(CATALOG, key)
 }
 
 fn connect(fake: &FakeTokens, key: &str, credentials: serde_json::Value) -> Connection {

@@ -11,7 +11,6 @@
 //!   the test shares with it already held that token when the request arrived.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -142,19 +141,7 @@ impl FakeOAuth {
         fake.rotate.store(true, Ordering::SeqCst);
         fake.lifetime_s.store(3600, Ordering::SeqCst);
         let app = Router::new().fallback(handle).with_state(fake.clone());
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind loopback");
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .ok();
-        });
+        let (origin, stop) = super::loopback::serve(app).await;
         FakeOAuth {
             origin,
             fake,

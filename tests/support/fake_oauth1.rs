@@ -10,7 +10,6 @@
 //!   params signed too).
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -62,19 +61,7 @@ impl FakeOAuth1 {
     pub async fn start() -> FakeOAuth1 {
         let fake = Fake::default();
         let app = Router::new().fallback(handle).with_state(fake.clone());
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind loopback");
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .ok();
-        });
+        let (origin, stop) = super::loopback::serve(app).await;
         FakeOAuth1 {
             origin,
             fake,

@@ -11,7 +11,6 @@
 //!   JWT the client signed itself (JWT mode: HS256 checked with `hmac`, RS256 with `rsa`).
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -130,19 +129,7 @@ impl FakeTokens {
     pub async fn start() -> FakeTokens {
         let fake = Fake::default();
         let app = Router::new().fallback(handle).with_state(fake.clone());
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("bind loopback");
-        let origin = format!("http://{}", listener.local_addr().unwrap());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .ok();
-        });
+        let (origin, stop) = super::loopback::serve(app).await;
         FakeTokens {
             origin,
             fake,

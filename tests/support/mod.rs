@@ -5,3 +5,4 @@ pub mod fake_oauth;
 pub mod fake_oauth1;
 pub mod fake_personio;
 pub mod fake_tokens;
+pub mod loopback;

@@ -55,7 +55,14 @@ impl Emitter<'_> {
             let authorize_doc = self.docs([
                 format!("Starts an authorization of {name} for `config`: the URL to send the user to (with its state, scopes and the catalog's `authorization_params`), and the pending flow that the callback needs."),
             ]);
-            if p.auth_mode == ::terapi_runtime::AuthMode::McpOAuth2Generic {
+            // OAuth 1.0a asks for temporary credentials first, a generic MCP server is
+            // discovered first: their `authorize` is async.
+            let start = match p.auth_mode {
+                ::terapi_runtime::AuthMode::OAuth1 => Some(quote!(authorize_oauth1)),
+                ::terapi_runtime::AuthMode::McpOAuth2Generic => Some(quote!(authorize_discovered)),
+                _ => None,
+            };
+            if let Some(start) = start {
                 return quote! {
                     #marker
                     #connection_doc
@@ -67,23 +74,7 @@ impl Emitter<'_> {
                         client: &#rt::client::OAuthClient,
                         request: #rt::client::AuthorizationRequest,
                     ) -> ::core::result::Result<#rt::client::PendingAuthorization, #rt::client::Error> {
-                        Connection::authorize_discovered(config, client, request).await
-                    }
-                };
-            }
-            if p.auth_mode == ::terapi_runtime::AuthMode::OAuth1 {
-                return quote! {
-                    #marker
-                    #connection_doc
-                    pub type Connection = #rt::client::AuthorizedConnection<Marker>;
-
-                    #authorize_doc
-                    pub async fn authorize(
-                        config: &ConnectionConfig,
-                        client: &#rt::client::OAuthClient,
-                        request: #rt::client::AuthorizationRequest,
-                    ) -> ::core::result::Result<#rt::client::PendingAuthorization, #rt::client::Error> {
-                        Connection::authorize_oauth1(config, client, request).await
+                        Connection::#start(config, client, request).await
                     }
                 };
             }

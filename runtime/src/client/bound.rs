@@ -227,27 +227,35 @@ impl<P: crate::spec::TypedProvider> TypedConnection<P> {
     }
 }
 
-impl<P> std::ops::Deref for TypedConnection<P> {
-    type Target = super::Connection;
-    fn deref(&self) -> &super::Connection {
-        &self.inner
-    }
-}
-
-impl<P> Clone for TypedConnection<P> {
-    fn clone(&self) -> Self {
-        TypedConnection {
-            inner: self.inner.clone(),
-            provider: std::marker::PhantomData,
+/// A typed wrapper of the runtime's connection: it dereferences to it, clones with it and
+/// prints as it does.
+macro_rules! connection_wrapper {
+    ($name:ident) => {
+        impl<P> std::ops::Deref for $name<P> {
+            type Target = super::Connection;
+            fn deref(&self) -> &super::Connection {
+                &self.inner
+            }
         }
-    }
+
+        impl<P> Clone for $name<P> {
+            fn clone(&self) -> Self {
+                $name {
+                    inner: self.inner.clone(),
+                    provider: std::marker::PhantomData,
+                }
+            }
+        }
+
+        impl<P> std::fmt::Debug for $name<P> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.inner.fmt(f)
+            }
+        }
+    };
 }
 
-impl<P> std::fmt::Debug for TypedConnection<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.inner.fmt(f)
-    }
-}
+connection_wrapper!(TypedConnection);
 
 /// A connection to one generated provider that authorizes through the authorization code flow
 /// (OAUTH2, MCP_OAUTH2): what such a module's `Connection` is. It is made from a callback or
@@ -362,24 +370,4 @@ impl<P: crate::spec::TypedProvider> AuthorizedConnection<P> {
     }
 }
 
-impl<P> std::ops::Deref for AuthorizedConnection<P> {
-    type Target = super::Connection;
-    fn deref(&self) -> &super::Connection {
-        &self.inner
-    }
-}
-
-impl<P> Clone for AuthorizedConnection<P> {
-    fn clone(&self) -> Self {
-        AuthorizedConnection {
-            inner: self.inner.clone(),
-            provider: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<P> std::fmt::Debug for AuthorizedConnection<P> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.inner.fmt(f)
-    }
-}
+connection_wrapper!(AuthorizedConnection);
