@@ -3,6 +3,8 @@
 //! concurrent requests (one token request at a time, per connection). Renewed tokens of an
 //! authorization go to the connection's token sink, and are used only once it has them.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -11,10 +13,36 @@ use reqwest::header::HeaderValue;
 
 use super::Connection;
 use super::error::Error;
-use super::oauth::TokenSink;
 use crate::auth_mode::ClientAuth;
 use crate::secret::Secret;
 use crate::token::{Token, TokenSet};
+
+/// Where a connection hands its renewed tokens, and waits until they are saved before it
+/// uses them: so that a rotated refresh token is never lost (a process that dies right after
+/// a refresh has already saved what the provider now expects).
+///
+/// Called after every renewal with the whole new [`TokenSet`]. Any async function
+/// `Fn(TokenSet) -> impl Future<Output = Result<(), E>>` is a sink.
+pub trait TokenSink: Send + Sync + 'static {
+    /// Saves `tokens`; the connection uses them once this succeeds.
+    fn save(&self, tokens: TokenSet) -> SinkFuture<'_>;
+}
+
+/// What [`TokenSink::save`] returns.
+pub type SinkFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send + 'a>>;
+
+impl<F, Fut, E> TokenSink for F
+where
+    F: Fn(TokenSet) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn save(&self, tokens: TokenSet) -> SinkFuture<'_> {
+        let fut = self(tokens);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    }
+}
 
 /// The cached token. The async mutex is held while a token is requested, so that concurrent
 /// callers wait for that one request instead of sending their own (single flight); a fresh

@@ -6,97 +6,20 @@
 use serde_json::Value;
 use url::Url;
 
-use super::error::{self, Error, SMALL_BODY_BYTES, Step};
-use super::oauth::{AuthorizationRequest, OAuthClient, PendingAuthorization, authorization_spec};
+use super::error::{Error, Step};
+use super::oauth::{
+    AuthorizationRequest, Discovered, OAuthClient, PendingAuthorization, authorization_spec,
+};
+use super::register::small_json;
 use super::{Connection, Settings, url_check};
 use crate::spec::{SpecRef, Values};
 use crate::validate::Section;
-
-/// Where a discovered token endpoint is kept in a connection's tokens, for its refreshes.
-pub(crate) const TOKEN_ENDPOINT: &str = "oauth_token_endpoint";
-/// Where the server URL (the `resource`) is kept.
-pub(crate) const RESOURCE: &str = "oauth_resource";
-
-/// What discovery found.
-#[derive(Debug, Clone)]
-pub(crate) struct Discovered {
-    pub(crate) authorization_endpoint: Url,
-    pub(crate) token_endpoint: Url,
-    pub(crate) registration_endpoint: Option<Url>,
-    pub(crate) scopes: Vec<String>,
-    /// The MCP server's URL, the `resource` of every request.
-    pub(crate) resource: String,
-}
 
 fn discovery_error(message: impl Into<String>) -> Error {
     Error::Url {
         step: Step::Authorize,
         message: message.into(),
     }
-}
-
-/// A JSON document from `url` (at most [`SMALL_BODY_BYTES`]); `Ok(None)` for a 404.
-pub(crate) async fn small_json(
-    settings: &Settings,
-    method: reqwest::Method,
-    url: &Url,
-    body: Option<&Value>,
-) -> Result<Option<(u16, Value)>, Error> {
-    let path = url.path().to_owned();
-    let mut request = settings
-        .http_client()?
-        .request(method.clone(), url.clone())
-        .timeout(settings.timeout)
-        .header(reqwest::header::ACCEPT, "application/json");
-    if let Some(body) = body {
-        request = request
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(body.to_string());
-    }
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| error::transport(Step::Authorize, method.as_str(), &path, e))?;
-    let status = response.status().as_u16();
-    if status == 404 && method == reqwest::Method::GET {
-        return Ok(None);
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| error::transport(Step::Authorize, method.as_str(), &path, e))?
-    {
-        if bytes.len() + chunk.len() > SMALL_BODY_BYTES {
-            return Err(Error::BodyTooLarge {
-                step: Step::Authorize,
-                method: method.as_str().to_owned(),
-                path,
-                status,
-                limit: SMALL_BODY_BYTES as u64,
-                declared: None,
-            });
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    if !(200..300).contains(&status) {
-        return Err(Error::Status {
-            step: Step::Authorize,
-            method: method.as_str().to_owned(),
-            path,
-            status,
-            message: error::provider_message(&bytes)
-                .map(|m| error::truncate(&m, error::MESSAGE_CHARS)),
-            gave_up: None,
-        });
-    }
-    let value = serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
-        method: method.as_str().to_owned(),
-        path,
-        status,
-        message: e.to_string(),
-    })?;
-    Ok(Some((status, value)))
 }
 
 /// A URL a metadata document names: absolute, https (or loopback http under the origin

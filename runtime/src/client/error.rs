@@ -207,7 +207,7 @@ pub enum Error {
     /// The authorization callback is not the one the pending authorization expects, or the
     /// provider or the user refused the authorization.
     #[error("authorize: {0}")]
-    Authorization(#[from] crate::client::oauth::CallbackError),
+    Authorization(#[from] CallbackError),
     /// A response body is not what was expected.
     #[error("decode: {method} {path}: HTTP {status}: {message}")]
     Decode {
@@ -426,4 +426,51 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_owned(),
     }
+}
+
+/// Why a callback does not complete an authorization.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The callback URL does not parse.
+    #[error("the callback URL is not a URL")]
+    NotAUrl,
+    /// The callback does not go to the pending authorization's redirect URI.
+    #[error("the callback does not go to the redirect URI `{expected}`")]
+    WrongRedirect {
+        /// The redirect URI (scheme, host and path).
+        expected: String,
+    },
+    /// The callback's `state` is missing or is not the pending authorization's: a forged or
+    /// stale callback, or another user's.
+    #[error("the callback's `state` does not match the pending authorization")]
+    StateMismatch,
+    /// The pending authorization expired before its callback arrived.
+    #[error("the pending authorization expired (it was valid for {valid_for_s} s)")]
+    Expired {
+        /// How long it was valid for, in seconds.
+        valid_for_s: u64,
+    },
+    /// The provider (or the user) refused: the callback carries `error`.
+    #[error("the provider refused the authorization: {error}{}", .description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    Denied {
+        /// The OAuth error code, e.g. `access_denied`.
+        error: String,
+        /// `error_description`, cut to 300 characters.
+        description: Option<String>,
+    },
+    /// The callback has no code in the param the catalog names.
+    #[error("the callback has no `{param}` param")]
+    MissingCode {
+        /// The param (`code`, or the catalog's `authorization_code_param_in_callback`).
+        param: String,
+    },
+    /// The pending authorization is for another provider than the connection's.
+    #[error("the pending authorization is for `{pending}`, not `{provider}`")]
+    WrongProvider {
+        /// The pending authorization's provider.
+        pending: String,
+        /// The provider asked for.
+        provider: String,
+    },
 }

@@ -78,7 +78,7 @@ pub(crate) async fn exchange_code<V: Values + 'static>(
     if let Some(verifier) = exchange.verifier {
         fields.push(("code_verifier".to_owned(), verifier.expose().to_owned()));
     }
-    if let Some(resource) = metadata.get(super::discover::RESOURCE) {
+    if let Some(resource) = metadata.get(super::oauth::RESOURCE) {
         fields.push(("resource".to_owned(), resource.clone()));
     }
     fields.extend(conn.body_client());
@@ -98,16 +98,6 @@ impl Connection {
             auth_mode: inner.spec.auth_mode,
             reason: crate::spec::Unsupported::NoTokenUrl(inner.spec.auth_mode),
         })
-    }
-
-    /// The OAuth client: the application's (authorization code), else the credentials'
-    /// (client credentials).
-    pub(crate) fn client(&self) -> Option<(&str, &str)> {
-        let inner = &self.inner;
-        match &inner.client {
-            Some(client) => Some((client.id(), client.secret())),
-            None => inner.binding.client_credentials(),
-        }
     }
 
     /// The OAuth client as body fields, when the catalog sends it in the body (a public
@@ -207,7 +197,7 @@ impl Connection {
             ),
         ];
         self.catalog_params(&mut fields, Params::Refresh)?;
-        if let Some(resource) = current.metadata().get(super::discover::RESOURCE) {
+        if let Some(resource) = current.metadata().get(super::oauth::RESOURCE) {
             fields.push(("resource".to_owned(), resource.clone()));
         }
         fields.extend(self.body_client());

@@ -21,8 +21,38 @@
 //! Every failure is one [`Error`] that names the [`Step`]; secrets never reach a URL, a log
 //! line, `Debug` or an error message.
 
+/// A typed wrapper of the runtime's connection: it dereferences to it, clones with it and
+/// prints as it does.
+macro_rules! connection_wrapper {
+    ($name:ident) => {
+        impl<P> std::ops::Deref for $name<P> {
+            type Target = super::Connection;
+            fn deref(&self) -> &super::Connection {
+                &self.inner
+            }
+        }
+
+        impl<P> Clone for $name<P> {
+            fn clone(&self) -> Self {
+                $name {
+                    inner: self.inner.clone(),
+                    provider: std::marker::PhantomData,
+                }
+            }
+        }
+
+        impl<P> std::fmt::Debug for $name<P> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.inner.fmt(f)
+            }
+        }
+    };
+}
+
 mod auth;
+mod authorized;
 mod bound;
+mod callback;
 mod discover;
 mod error;
 mod grant;
@@ -44,11 +74,13 @@ use std::time::Duration;
 use url::Url;
 
 pub use crate::token::TokenSet;
-pub use bound::{AuthorizedConnection, TypedConnection};
+pub use auth::TokenSink;
+pub use authorized::AuthorizedConnection;
+pub use bound::TypedConnection;
+pub use error::CallbackError;
 pub use error::{ConnectError, Error, SMALL_BODY_BYTES, Step, TransportKind, validated};
 pub use oauth::{
-    AuthorizationRequest, CallbackError, OAuthClient, PendingAuthorization, TokenSink, authorize,
-    authorize_json,
+    AuthorizationRequest, OAuthClient, PendingAuthorization, authorize, authorize_json,
 };
 pub use pages::Pages;
 pub use request::{RequestBuilder, Response};
@@ -371,7 +403,7 @@ impl Connection {
         // tokens.
         let discovered = tokens
             .as_ref()
-            .and_then(|t| t.metadata().get(discover::TOKEN_ENDPOINT))
+            .and_then(|t| t.metadata().get(oauth::TOKEN_ENDPOINT))
             .map(|u| {
                 Url::parse(u).map_err(|_| Error::Url {
                     step: Step::Connect,
@@ -474,6 +506,16 @@ impl Connection {
                 refresh_url,
             }),
         })
+    }
+
+    /// The OAuth client: the application's (authorization code), else the credentials'
+    /// (client credentials).
+    pub(crate) fn client(&self) -> Option<(&str, &str)> {
+        let inner = &self.inner;
+        match &inner.client {
+            Some(client) => Some((client.id(), client.secret())),
+            None => inner.binding.client_credentials(),
+        }
     }
 
     /// The catalog key of the provider.

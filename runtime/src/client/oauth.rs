@@ -8,15 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use sha2::Digest as _;
 use url::Url;
 
-use super::error::{ConnectError, Error, Step};
+use super::auth::TokenSink;
+use super::error::{CallbackError, ConnectError, Error, Step};
 use super::{Connection, Settings, url_check};
 use crate::auth_mode::ClientAuth;
 use crate::render::RenderContext;
@@ -24,6 +23,22 @@ use crate::secret::Secret;
 use crate::spec::{AuthorizationSpec, ClientSupport, ParamValues, SpecRef, Values};
 use crate::token::TokenSet;
 use crate::validate::Section;
+
+/// Where a discovered token endpoint is kept in a connection's tokens, for its refreshes.
+pub(crate) const TOKEN_ENDPOINT: &str = "oauth_token_endpoint";
+/// Where the server URL (the `resource`) is kept.
+pub(crate) const RESOURCE: &str = "oauth_resource";
+
+/// What discovery found.
+#[derive(Debug, Clone)]
+pub(crate) struct Discovered {
+    pub(crate) authorization_endpoint: Url,
+    pub(crate) token_endpoint: Url,
+    pub(crate) registration_endpoint: Option<Url>,
+    pub(crate) scopes: Vec<String>,
+    /// The MCP server's URL, the `resource` of every request.
+    pub(crate) resource: String,
+}
 
 /// An application's registration with a provider: its OAuth client id and secret. Not a
 /// credential of a connection: one client serves every user who authorizes the application.
@@ -152,19 +167,19 @@ impl AuthorizationRequest {
 /// callback may reach any replica. It is single-use: [`Connection::from_callback`] consumes it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PendingAuthorization {
-    provider: String,
-    url: Url,
-    state: Secret,
-    code_verifier: Option<Secret>,
+    pub(crate) provider: String,
+    pub(crate) url: Url,
+    pub(crate) state: Secret,
+    pub(crate) code_verifier: Option<Secret>,
     /// OAuth 1.0a's temporary credentials (token and secret).
-    request_token: Option<(Secret, Secret)>,
+    pub(crate) request_token: Option<(Secret, Secret)>,
     /// Discovered endpoints (MCP_OAUTH2_GENERIC): the token endpoint and the resource.
-    discovered: Option<(String, String)>,
-    redirect_uri: String,
-    client: OAuthClient,
-    config: BTreeMap<String, Secret>,
-    created_at: SystemTime,
-    expires_at: SystemTime,
+    pub(crate) discovered: Option<(String, String)>,
+    pub(crate) redirect_uri: String,
+    pub(crate) client: OAuthClient,
+    pub(crate) config: BTreeMap<String, Secret>,
+    pub(crate) created_at: SystemTime,
+    pub(crate) expires_at: SystemTime,
 }
 
 impl fmt::Debug for PendingAuthorization {
@@ -244,7 +259,7 @@ impl PendingAuthorization {
         config: &dyn Values,
         client: &OAuthClient,
         request: AuthorizationRequest,
-        found: super::discover::Discovered,
+        found: Discovered,
     ) -> Result<Self, Error> {
         let state = random_token()?;
         let verifier = random_token()?;
@@ -342,80 +357,6 @@ fn config_json(config: &BTreeMap<String, Secret>) -> serde_json::Value {
             .map(|(k, v)| (k.clone(), v.expose().into()))
             .collect(),
     )
-}
-
-/// Why a callback does not complete an authorization.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CallbackError {
-    /// The callback URL does not parse.
-    #[error("the callback URL is not a URL")]
-    NotAUrl,
-    /// The callback does not go to the pending authorization's redirect URI.
-    #[error("the callback does not go to the redirect URI `{expected}`")]
-    WrongRedirect {
-        /// The redirect URI (scheme, host and path).
-        expected: String,
-    },
-    /// The callback's `state` is missing or is not the pending authorization's: a forged or
-    /// stale callback, or another user's.
-    #[error("the callback's `state` does not match the pending authorization")]
-    StateMismatch,
-    /// The pending authorization expired before its callback arrived.
-    #[error("the pending authorization expired (it was valid for {valid_for_s} s)")]
-    Expired {
-        /// How long it was valid for, in seconds.
-        valid_for_s: u64,
-    },
-    /// The provider (or the user) refused: the callback carries `error`.
-    #[error("the provider refused the authorization: {error}{}", .description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Denied {
-        /// The OAuth error code, e.g. `access_denied`.
-        error: String,
-        /// `error_description`, cut to 300 characters.
-        description: Option<String>,
-    },
-    /// The callback has no code in the param the catalog names.
-    #[error("the callback has no `{param}` param")]
-    MissingCode {
-        /// The param (`code`, or the catalog's `authorization_code_param_in_callback`).
-        param: String,
-    },
-    /// The pending authorization is for another provider than the connection's.
-    #[error("the pending authorization is for `{pending}`, not `{provider}`")]
-    WrongProvider {
-        /// The pending authorization's provider.
-        pending: String,
-        /// The provider asked for.
-        provider: String,
-    },
-}
-
-/// Where a connection hands its renewed tokens, and waits until they are saved before it
-/// uses them: so that a rotated refresh token is never lost (a process that dies right after
-/// a refresh has already saved what the provider now expects).
-///
-/// Called after every renewal with the whole new [`TokenSet`]. Any async function
-/// `Fn(TokenSet) -> impl Future<Output = Result<(), E>>` is a sink.
-pub trait TokenSink: Send + Sync + 'static {
-    /// Saves `tokens`; the connection uses them once this succeeds.
-    fn save(&self, tokens: TokenSet) -> SinkFuture<'_>;
-}
-
-/// What [`TokenSink::save`] returns.
-pub type SinkFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send + 'a>>;
-
-impl<F, Fut, E> TokenSink for F
-where
-    F: Fn(TokenSet) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), E>> + Send + 'static,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    fn save(&self, tokens: TokenSet) -> SinkFuture<'_> {
-        let fut = self(tokens);
-        Box::pin(async move { fut.await.map_err(Into::into) })
-    }
 }
 
 /// 32 bytes from the operating system's generator, base64url without padding (43 characters).
@@ -725,65 +666,6 @@ impl<V: Values> Values for WithMetadata<V> {
 }
 
 impl Connection {
-    /// Finishes an authorization: checks the callback against `pending` (redirect URI, state,
-    /// expiry, a refusal), exchanges the code at the token URL (with the PKCE verifier and the
-    /// OAuth client, as the catalog's `token_request_auth_method` says), and connects with the
-    /// tokens granted. Save [`Connection::tokens`] to connect again later with
-    /// [`Connection::from_tokens`].
-    pub async fn from_callback(
-        spec: impl Into<SpecRef>,
-        pending: PendingAuthorization,
-        callback_url: &str,
-        settings: Settings,
-    ) -> Result<Connection, Error> {
-        let spec = spec.into();
-        if *spec.key != *pending.provider {
-            return Err(CallbackError::WrongProvider {
-                pending: pending.provider.clone(),
-                provider: spec.key.to_string(),
-            }
-            .into());
-        }
-        let auth = authorization_spec(&spec)?;
-        let callback = read_callback(&pending, auth, callback_url, SystemTime::now())?;
-        if auth.oauth1.is_some() {
-            return super::oauth1_flow::finish(spec, pending, callback, settings).await;
-        }
-        let values = pending.values(&spec)?;
-        // The callback's metadata may fill config params the token URL uses (`zoho`).
-        let mut seed = callback
-            .metadata
-            .iter()
-            .fold(TokenSet::new("-"), |t, (k, v)| t.with_metadata(k, v));
-        let mut metadata = callback.metadata.clone();
-        if let Some((token_endpoint, resource)) = &pending.discovered {
-            for (key, value) in [
-                (super::discover::TOKEN_ENDPOINT, token_endpoint),
-                (super::discover::RESOURCE, resource),
-            ] {
-                seed = seed.with_metadata(key, value.clone());
-                metadata.insert(key.to_owned(), value.clone());
-            }
-        }
-        let values = WithMetadata::new(&spec, values, &seed);
-        let exchange = super::grant::CodeExchange {
-            code: callback.code,
-            redirect_uri: &pending.redirect_uri,
-            verifier: pending.code_verifier.as_ref(),
-        };
-        let tokens = super::grant::exchange_code(
-            spec.clone(),
-            values,
-            &pending.client,
-            exchange,
-            (seed, metadata),
-            settings.clone(),
-        )
-        .await?;
-        let values = pending.values(&spec)?;
-        Connection::authorized(spec, values, pending.client, tokens, settings)
-    }
-
     /// A connection from tokens saved earlier ([`Connection::tokens`]), with the connection
     /// config as JSON (validated against the description's params).
     pub fn from_tokens(

@@ -7,10 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use url::Url;
 
-use super::error::{Error, Step};
+use super::error::{CallbackError, Error, Step};
 use super::oauth::{
-    AuthorizationRequest, Callback, CallbackError, OAuthClient, PendingAuthorization,
-    authorization_spec,
+    AuthorizationRequest, Callback, OAuthClient, PendingAuthorization, authorization_spec,
 };
 use super::{Connection, Settings, url_check};
 use crate::oauth1::{Credentials, SignatureMethod};

@@ -2,10 +2,12 @@
 //! `client_registration: dynamic`: the application registers itself once at the entry's
 //! `registration_url` and gets the [`OAuthClient`] its authorizations use.
 
-use super::error::{Error, Step};
+use super::error::{self, Error, SMALL_BODY_BYTES, Step};
 use super::oauth::{OAuthClient, authorization_spec};
 use super::{Settings, url_check};
 use crate::spec::SpecRef;
+use serde_json::Value;
+use url::Url;
 
 impl OAuthClient {
     /// Registers a client at the provider's `registration_url` (RFC 7591): a public client
@@ -59,10 +61,9 @@ impl OAuthClient {
             "grant_types": ["authorization_code", "refresh_token"],
             "response_types": ["code"],
         });
-        let (status, value) =
-            super::discover::small_json(settings, reqwest::Method::POST, url, Some(&body))
-                .await?
-                .unwrap_or((404, serde_json::Value::Null));
+        let (status, value) = small_json(settings, reqwest::Method::POST, url, Some(&body))
+            .await?
+            .unwrap_or((404, serde_json::Value::Null));
         let text = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or_default();
         if text("client_id").is_empty() {
             return Err(Error::Decode {
@@ -74,4 +75,68 @@ impl OAuthClient {
         }
         Ok(OAuthClient::new(text("client_id"), text("client_secret")))
     }
+}
+
+/// A JSON document from `url` (at most [`SMALL_BODY_BYTES`]); `Ok(None)` for a 404.
+pub(crate) async fn small_json(
+    settings: &Settings,
+    method: reqwest::Method,
+    url: &Url,
+    body: Option<&Value>,
+) -> Result<Option<(u16, Value)>, Error> {
+    let path = url.path().to_owned();
+    let mut request = settings
+        .http_client()?
+        .request(method.clone(), url.clone())
+        .timeout(settings.timeout)
+        .header(reqwest::header::ACCEPT, "application/json");
+    if let Some(body) = body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+    }
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| error::transport(Step::Authorize, method.as_str(), &path, e))?;
+    let status = response.status().as_u16();
+    if status == 404 && method == reqwest::Method::GET {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| error::transport(Step::Authorize, method.as_str(), &path, e))?
+    {
+        if bytes.len() + chunk.len() > SMALL_BODY_BYTES {
+            return Err(Error::BodyTooLarge {
+                step: Step::Authorize,
+                method: method.as_str().to_owned(),
+                path,
+                status,
+                limit: SMALL_BODY_BYTES as u64,
+                declared: None,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if !(200..300).contains(&status) {
+        return Err(Error::Status {
+            step: Step::Authorize,
+            method: method.as_str().to_owned(),
+            path,
+            status,
+            message: error::provider_message(&bytes)
+                .map(|m| error::truncate(&m, error::MESSAGE_CHARS)),
+            gave_up: None,
+        });
+    }
+    let value = serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
+        method: method.as_str().to_owned(),
+        path,
+        status,
+        message: e.to_string(),
+    })?;
+    Ok(Some((status, value)))
 }
