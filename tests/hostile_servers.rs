@@ -6,6 +6,8 @@
 //! stream without end; it counts the body bytes it got to write before the client hung up,
 //! which is how the tests see that a body was not read.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -536,4 +538,74 @@ async fn odd_token_lifetimes_never_mean_one_token_request_per_call() {
         }
         assert_eq!(tokens.load(Ordering::SeqCst), 1, "expires_in {expires_in}");
     }
+}
+
+// ----- the authorization flows -----
+
+/// Every metadata, registration, credentials and token response of the authorization flows is
+/// read up to 64 KiB, whatever the server streams.
+#[tokio::test]
+async fn the_authorization_flows_read_at_most_64_kib_per_response() {
+    use support::fake_oauth::CATALOG;
+    use terapi_runtime::client::{AuthorizationRequest, Connection as Runtime, OAuthClient};
+    let server = Hostile::start(|_| Answer::new(200, Body::Endless)).await;
+    let settings = settings(&server);
+    let too_large = |error: &Error| matches!(error, Error::BodyTooLarge { limit, .. } if *limit == SMALL_BODY_BYTES as u64);
+    // RFC 7591 registration (MCP_OAUTH2).
+    let mcp = support::loopback::provider(CATALOG, "acme-mcp");
+    let error =
+        expect_err(OAuthClient::register(mcp, "http://127.0.0.1:9/cb", "t", &settings).await);
+    assert!(too_large(&error), "{error:?}");
+    // RFC 9728 / RFC 8414 discovery (MCP_OAUTH2_GENERIC).
+    let generic = support::loopback::provider(CATALOG, "acme-mcp-generic");
+    let config = terapi_runtime::spec::ParamValues::from_json(
+        &generic,
+        &json!({"mcp_server_url": "https://mcp.example/mcp"}),
+        &json!({}),
+    )
+    .unwrap();
+    let error = expect_err(
+        Runtime::authorize_discovered(
+            generic,
+            &config,
+            &OAuthClient::public("c"),
+            AuthorizationRequest::new("http://127.0.0.1:9/cb").settings(&settings),
+        )
+        .await,
+    );
+    assert!(too_large(&error), "{error:?}");
+    // The code exchange (OAUTH2), with a pending flow and a callback that match.
+    let acme = support::loopback::provider(CATALOG, "acme");
+    let pending = terapi_runtime::client::authorize_json(
+        acme.clone(),
+        &json!({"tenant": "north"}),
+        &OAuthClient::new("id", "secret"),
+        AuthorizationRequest::new("http://127.0.0.1:9/cb").settings(&settings),
+    )
+    .unwrap();
+    let callback = format!("http://127.0.0.1:9/cb?code=c&state={}", pending.state());
+    let error =
+        expect_err(Runtime::from_callback(acme, pending, &callback, settings.clone()).await);
+    assert!(
+        matches!(
+            error,
+            Error::BodyTooLarge {
+                step: Step::Token,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // What the socket buffers took of four endless responses (about 4 MB each, as for the
+    // other attacks), not what the client read.
+    eprintln!(
+        "authorization flows: {} bytes written by the server over {} requests",
+        server.written(),
+        server.requests()
+    );
+    assert!(
+        server.written() < 8 * MIB * server.requests() as u64,
+        "the server wrote {} bytes",
+        server.written()
+    );
 }
