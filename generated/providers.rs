@@ -220,6 +220,27 @@ pub fn authorize(
         request,
     )
 }
+/// [`authorize`] for every mode that authorizes in a browser, OAUTH1 (temporary
+/// credentials first) and MCP_OAUTH2_GENERIC (its endpoints discovered first)
+/// included.
+pub async fn start_authorization(
+    key: &::core::primitive::str,
+    connection_config: &::terapi_runtime::__private::serde_json::Value,
+    client: &::terapi_runtime::client::OAuthClient,
+    request: ::terapi_runtime::client::AuthorizationRequest,
+) -> ::core::result::Result<
+    ::terapi_runtime::client::PendingAuthorization,
+    ::terapi_runtime::client::ConnectError,
+> {
+    let provider: Provider = key.parse()?;
+    ::terapi_runtime::client::Connection::start_authorization_json(
+            provider.spec(),
+            connection_config,
+            client,
+            request,
+        )
+        .await
+}
 impl ::core::ops::Deref for Connection {
     type Target = ::terapi_runtime::client::Connection;
     fn deref(&self) -> &Self::Target {

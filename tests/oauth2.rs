@@ -608,3 +608,31 @@ async fn a_generic_mcp_server_is_discovered_registered_and_authorized() {
     .unwrap_err();
     assert!(err.to_string().contains("authorize_discovered"), "{err}");
 }
+
+#[tokio::test]
+async fn a_provider_that_needs_no_authorization_says_how_it_connects() {
+    let err = terapi_providers::start_authorization(
+        "personio",
+        &json!({"partnerId": "ACME", "appId": "APP"}),
+        &client(),
+        AuthorizationRequest::new(REDIRECT),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "authorize: personio (OAUTH2_CC) is not authorized in a browser: it connects with its config and credentials (`Connection::from_json`)"
+    );
+    let err = terapi_providers::start_authorization(
+        "personio-v3",
+        &json!({}),
+        &client(),
+        AuthorizationRequest::new(REDIRECT),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("personio-v2"),
+        "did you mean: {err}"
+    );
+}

@@ -57,12 +57,11 @@ impl Emitter<'_> {
             ]);
             // OAuth 1.0a asks for temporary credentials first, a generic MCP server is
             // discovered first: their `authorize` is async.
-            let start = match p.auth_mode {
-                ::terapi_runtime::AuthMode::OAuth1 => Some(quote!(authorize_oauth1)),
-                ::terapi_runtime::AuthMode::McpOAuth2Generic => Some(quote!(authorize_discovered)),
-                _ => None,
-            };
-            if let Some(start) = start {
+            let asynchronous = matches!(
+                p.auth_mode,
+                ::terapi_runtime::AuthMode::OAuth1 | ::terapi_runtime::AuthMode::McpOAuth2Generic
+            );
+            if asynchronous {
                 return quote! {
                     #marker
                     #connection_doc
@@ -74,7 +73,7 @@ impl Emitter<'_> {
                         client: &#rt::client::OAuthClient,
                         request: #rt::client::AuthorizationRequest,
                     ) -> ::core::result::Result<#rt::client::PendingAuthorization, #rt::client::Error> {
-                        Connection::#start(config, client, request).await
+                        Connection::start_authorization(config, client, request).await
                     }
                 };
             }
@@ -197,6 +196,19 @@ impl Emitter<'_> {
             ) -> ::core::result::Result<#rt::client::PendingAuthorization, #rt::client::ConnectError> {
                 let provider: Provider = key.parse()?;
                 #rt::client::authorize_json(provider.spec(), connection_config, client, request)
+            }
+
+            /// [`authorize`] for every mode that authorizes in a browser, OAUTH1 (temporary
+            /// credentials first) and MCP_OAUTH2_GENERIC (its endpoints discovered first)
+            /// included.
+            pub async fn start_authorization(
+                key: &::core::primitive::str,
+                connection_config: &#rt::__private::serde_json::Value,
+                client: &#rt::client::OAuthClient,
+                request: #rt::client::AuthorizationRequest,
+            ) -> ::core::result::Result<#rt::client::PendingAuthorization, #rt::client::ConnectError> {
+                let provider: Provider = key.parse()?;
+                #rt::client::Connection::start_authorization_json(provider.spec(), connection_config, client, request).await
             }
 
             impl ::core::ops::Deref for Connection {

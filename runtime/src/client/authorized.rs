@@ -40,9 +40,10 @@ impl<P: crate::spec::TypedProvider> AuthorizedConnection<P> {
         super::oauth::authorize(P::spec(), &values, client, request)
     }
 
-    /// Starts an OAuth 1.0a authorization for `config` (see
-    /// [`super::Connection::authorize_oauth1`]): temporary credentials first, then the URL.
-    pub async fn authorize_oauth1(
+    /// Starts an authorization of any of the modes for `config` (see
+    /// [`super::Connection::start_authorization`]): OAuth 1.0a asks for temporary
+    /// credentials first, a generic MCP server is discovered first.
+    pub async fn start_authorization(
         config: &P::Config,
         client: &super::OAuthClient,
         request: super::AuthorizationRequest,
@@ -51,21 +52,7 @@ impl<P: crate::spec::TypedProvider> AuthorizedConnection<P> {
             config,
             credentials: None,
         };
-        super::Connection::authorize_oauth1(P::spec(), &values, client, request).await
-    }
-
-    /// Starts an authorization at endpoints discovered from the MCP server of `config` (see
-    /// [`super::Connection::authorize_discovered`]).
-    pub async fn authorize_discovered(
-        config: &P::Config,
-        client: &super::OAuthClient,
-        request: super::AuthorizationRequest,
-    ) -> Result<super::PendingAuthorization, super::Error> {
-        let values = crate::spec::Sections {
-            config,
-            credentials: None,
-        };
-        super::Connection::authorize_discovered(P::spec(), &values, client, request).await
+        super::Connection::start_authorization(P::spec(), &values, client, request).await
     }
 
     /// Finishes an authorization (see [`super::Connection::from_callback`]).

@@ -12,6 +12,41 @@ use crate::spec::SpecRef;
 use crate::token::TokenSet;
 
 impl Connection {
+    /// Starts an authorization of any mode that authorizes in a browser, with the connection
+    /// config as JSON (checked after the mode, so that a provider that is not authorized in a
+    /// browser says so first): OAUTH2 and MCP_OAUTH2 at once ([`super::authorize`]), OAUTH1
+    /// after asking for temporary credentials ([`Connection::authorize_oauth1`]),
+    /// MCP_OAUTH2_GENERIC after discovering its endpoints ([`Connection::authorize_discovered`]).
+    pub async fn start_authorization_json(
+        spec: impl Into<SpecRef>,
+        config: &serde_json::Value,
+        client: &super::OAuthClient,
+        request: super::AuthorizationRequest,
+    ) -> Result<PendingAuthorization, super::ConnectError> {
+        let spec = spec.into();
+        authorization_spec(&spec)?;
+        let values = crate::spec::ParamValues::from_json(&spec, config, &serde_json::json!({}))?;
+        Ok(Connection::start_authorization(spec, &values, client, request).await?)
+    }
+
+    /// [`Connection::start_authorization_json`] with the config as values: the typed way in.
+    pub async fn start_authorization(
+        spec: impl Into<SpecRef>,
+        config: &dyn crate::spec::Values,
+        client: &super::OAuthClient,
+        request: super::AuthorizationRequest,
+    ) -> Result<PendingAuthorization, Error> {
+        let spec = spec.into();
+        let auth = authorization_spec(&spec)?;
+        if auth.oauth1.is_some() {
+            Connection::authorize_oauth1(spec, config, client, request).await
+        } else if auth.discovery {
+            Connection::authorize_discovered(spec, config, client, request).await
+        } else {
+            super::oauth::authorize(spec, config, client, request)
+        }
+    }
+
     /// Finishes an authorization: checks the callback against `pending` (redirect URI, state,
     /// expiry, a refusal), exchanges the code at the token URL (with the PKCE verifier and the
     /// OAuth client, as the catalog's `token_request_auth_method` says), and connects with the

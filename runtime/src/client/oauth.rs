@@ -390,9 +390,13 @@ pub(crate) fn authorization_spec(spec: &SpecRef) -> Result<&AuthorizationSpec, E
         .client_auth()
         .is_some_and(ClientAuth::authorizes)
     {
-        return Err(unsupported(crate::spec::Unsupported::AuthMode(
-            spec.auth_mode,
-        )));
+        return Err(Error::Url {
+            step: Step::Authorize,
+            message: format!(
+                "{} ({}) is not authorized in a browser: it connects with its config and credentials (`Connection::from_json`)",
+                spec.key, spec.auth_mode
+            ),
+        });
     }
     client
         .authorization
@@ -536,6 +540,8 @@ pub fn authorize_json(
     request: AuthorizationRequest,
 ) -> Result<PendingAuthorization, ConnectError> {
     let spec = spec.into();
+    // A provider that is not authorized in a browser says so before its params are checked.
+    authorization_spec(&spec)?;
     let values = ParamValues::from_json(&spec, config, &serde_json::json!({}))?;
     Ok(authorize(spec, &values, client, request)?)
 }
