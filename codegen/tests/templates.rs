@@ -546,7 +546,7 @@ acme:
     let query = alternatives_in(&spec.query, "api_key");
     assert_eq!(
         query,
-        ["[Param { section: Credentials, index: 0, written: \"apiKey\", context: Query }]"]
+        ["[Param { section: Credentials, index: 0, written: \"apiKey\", context: Raw }]"]
     );
     assert!(param(&spec, "apiKey").secret);
 }
