@@ -332,59 +332,54 @@ impl<'a> Checker<'a> {
         steps: &[crate::model::AdditionalStep],
         decl: &Scope<'_, 'a>,
     ) -> (Vec<StepSpec>, Option<String>) {
-        let mark = self.diagnostics.len();
-        let mut out = Vec::new();
-        let mut error = None;
-        for (i, step) in steps.iter().enumerate() {
-            let number = i + 2;
-            let url = self.named(
-                "url",
-                step.token_url.loc,
-                &step.token_url,
-                decl,
-                Place::BodyParam,
-            );
-            let mut nested = Vec::new();
-            let params = step
-                .token_params
-                .as_ref()
-                .map(|m| scalar_map(m, &mut nested))
-                .map(|m| self.named_map(Some(&m), decl, Place::BodyParam))
-                .unwrap_or_default();
-            if let Some(name) = nested.first() {
-                error = Some(format!(
-                    "step {number}'s `token_params.{name}` is not a single value"
-                ));
-            }
-            let headers = self.named_map(step.token_headers.as_ref(), decl, Place::Header);
-            let form = match step.body_format.as_ref().map(|f| f.value.as_str()) {
-                Some("form") => true,
-                None | Some("json") => false,
-                Some(other) => {
-                    error = Some(format!("step {number}'s `body_format: {other}`"));
-                    false
+        self.quietly(None, |this, error| {
+            let mut out = Vec::new();
+            for (i, step) in steps.iter().enumerate() {
+                let number = i + 2;
+                let url = this.named(
+                    "url",
+                    step.token_url.loc,
+                    &step.token_url,
+                    decl,
+                    Place::BodyParam,
+                );
+                let mut nested = Vec::new();
+                let params = step
+                    .token_params
+                    .as_ref()
+                    .map(|m| scalar_map(m, &mut nested))
+                    .map(|m| this.named_map(Some(&m), decl, Place::BodyParam))
+                    .unwrap_or_default();
+                if let Some(name) = nested.first() {
+                    *error = Some(format!(
+                        "step {number}'s `token_params.{name}` is not a single value"
+                    ));
                 }
-            };
-            match url {
-                Some(url) => out.push(StepSpec {
-                    get: step
-                        .token_request_method
-                        .as_deref()
-                        .is_some_and(|m| m.eq_ignore_ascii_case("GET")),
-                    form,
-                    url,
-                    params: params.into(),
-                    headers: headers.into(),
-                }),
-                None => error = Some(format!("step {number}'s URL cannot be rendered")),
+                let headers = this.named_map(step.token_headers.as_ref(), decl, Place::Header);
+                let form = match step.body_format.as_ref().map(|f| f.value.as_str()) {
+                    Some("form") => true,
+                    None | Some("json") => false,
+                    Some(other) => {
+                        *error = Some(format!("step {number}'s `body_format: {other}`"));
+                        false
+                    }
+                };
+                match url {
+                    Some(url) => out.push(StepSpec {
+                        get: step
+                            .token_request_method
+                            .as_deref()
+                            .is_some_and(|m| m.eq_ignore_ascii_case("GET")),
+                        form,
+                        url,
+                        params: params.into(),
+                        headers: headers.into(),
+                    }),
+                    None => *error = Some(format!("step {number}'s URL cannot be rendered")),
+                }
             }
-        }
-        if self.diagnostics.len() > mark {
-            let first = self.diagnostics[mark].message.clone();
-            self.diagnostics.truncate(mark);
-            error.get_or_insert(first);
-        }
-        (out, error)
+            out
+        })
     }
 
     /// A JWT's templates, compiled without reporting: what the client cannot render makes
@@ -455,20 +450,35 @@ impl<'a> Checker<'a> {
     fn compile_jwt(
         &mut self,
         entries: Vec<(String, Located<String>)>,
-        mut error: Option<String>,
+        error: Option<String>,
         decl: &Scope<'_, 'a>,
     ) -> (Vec<NamedTemplate>, Option<String>) {
-        let mark = self.diagnostics.len();
-        let mut out = Vec::new();
-        for (name, value) in &entries {
-            match self.named(name, value.loc, value, decl, Place::BodyParam) {
-                Some(t) if t.alternatives.len() == 1 || name.as_str() != "key" => out.push(t),
-                Some(_) => {
-                    error = Some("the signing key's template has `||` alternatives".to_owned())
+        self.quietly(error, |this, error| {
+            let mut out = Vec::new();
+            for (name, value) in &entries {
+                match this.named(name, value.loc, value, decl, Place::BodyParam) {
+                    Some(t) if t.alternatives.len() == 1 || name.as_str() != "key" => out.push(t),
+                    Some(_) => {
+                        *error = Some("the signing key's template has `||` alternatives".to_owned())
+                    }
+                    None => *error = Some(format!("the template of `{name}` cannot be rendered")),
                 }
-                None => error = Some(format!("the template of `{name}` cannot be rendered")),
             }
-        }
+            out
+        })
+    }
+
+    /// Runs `compile` without reporting: templates the client cannot render make a mode's
+    /// settings unsupported, and the reference checks report their problems themselves. The
+    /// reason is `compile`'s, with the first problem it would have reported.
+    fn quietly<T>(
+        &mut self,
+        error: Option<String>,
+        compile: impl FnOnce(&mut Self, &mut Option<String>) -> T,
+    ) -> (T, Option<String>) {
+        let mark = self.diagnostics.len();
+        let mut error = error;
+        let out = compile(self, &mut error);
         if self.diagnostics.len() > mark {
             let first = self.diagnostics[mark].message.clone();
             self.diagnostics.truncate(mark);

@@ -23,26 +23,21 @@ impl Connection {
         &self,
         current: Option<&TokenSet>,
     ) -> Result<TokenSet, Error> {
-        let refresh_token = current
-            .and_then(TokenSet::refresh_token)
-            .filter(|_| self.inner.spec_has_refresh_request());
-        if let Some(refresh_token) = refresh_token {
+        if let Some(refresh_token) = current.and_then(TokenSet::refresh_token) {
             let obtained = [("refresh_token", refresh_token.expose())];
             let cx = RenderContext::new().with_obtained(&obtained);
-            let params = self
-                .inner
-                .binding
-                .refresh_token_params(&cx)
-                .unwrap_or_else(|| Ok(QueryParams::new()));
-            let url = match &self.inner.refresh_url {
-                Some(url) => url.clone(),
-                None => self.two_step_url()?,
-            };
-            match self.two_step_request(&url, params).await {
-                Ok(tokens) => return Ok(tokens),
-                // The refresh token is gone: the credentials log in again.
-                Err(Error::Reauthorize { .. } | Error::Token { .. }) => {}
-                Err(other) => return Err(other),
+            // `None`: the entry has no refresh request of its own, so it logs in again.
+            if let Some(params) = self.inner.binding.refresh_token_params(&cx) {
+                let url = match &self.inner.refresh_url {
+                    Some(url) => url.clone(),
+                    None => self.two_step_url()?,
+                };
+                match self.two_step_request(&url, params).await {
+                    Ok(tokens) => return Ok(tokens),
+                    // The refresh token is gone: the credentials log in again.
+                    Err(Error::Reauthorize { .. } | Error::Token { .. }) => {}
+                    Err(other) => return Err(other),
+                }
             }
         }
         // A login that sends a JWT (`${token}`) signs a new one each time.
@@ -225,15 +220,6 @@ fn flatten(responses: &[Value]) -> Vec<(String, String)> {
         walk(response, format!("step{}", i + 1), &mut out);
     }
     out
-}
-
-impl super::Inner {
-    /// Whether the entry describes a refresh request of its own (`refresh_token_params`).
-    fn spec_has_refresh_request(&self) -> bool {
-        self.binding
-            .refresh_token_params(&RenderContext::new())
-            .is_some()
-    }
 }
 
 /// The request body: a form, or a JSON object whose values are strings, except the params the
