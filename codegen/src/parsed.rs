@@ -61,12 +61,15 @@ impl Templates {
         self.items.iter()
     }
 
-    /// The parse of the string at `loc` (`None` for a value that was not a string in the
-    /// YAML, such as a number read as text).
-    pub fn at(&self, loc: Loc) -> Option<&Result<Template, TemplateError>> {
+    /// The parse of the string `text` at `loc` (`None` for a value that was not a string in
+    /// the YAML, such as a number read as text, or a template of a mode's own, whose default
+    /// location may be that of another string).
+    pub fn at(&self, loc: Loc, text: &str) -> Option<&Result<Template, TemplateError>> {
         self.by_offset
             .get(&loc.offset)
-            .map(|&i| &self.items[i].parsed)
+            .map(|&i| &self.items[i])
+            .filter(|item| item.text == text)
+            .map(|item| &item.parsed)
     }
 
     /// Every placeholder of every template that parses, with the string it stands in, its

@@ -623,7 +623,7 @@ impl<'a> Checker<'a> {
             Expr::Now { offset_seconds, format } => Some(TemplatePart::Now {
                 offset_seconds: *offset_seconds,
                 format: format.clone().map(Into::into),
-                written: s.value[offset + 2..offset + len - 1].to_owned().into(),
+                written: s.value.get(offset + 2..offset + len - 1).unwrap_or_default().to_owned().into(),
                 context,
             }),
             Expr::Var(n) => {
@@ -726,7 +726,7 @@ impl<'a> Checker<'a> {
         let part = self.expr_part(s, (expr, offset, len), decl, context)?;
         let secret = secret_in(std::slice::from_ref(&part), decl.decl);
         let loc = self.inner(s.loc, s, offset, len);
-        let written = &s.value[offset + 2..offset + len - 1];
+        let written = s.value.get(offset + 2..offset + len - 1).unwrap_or_default();
         if secret {
             // Not an error: some APIs are built that way (a bot token in the path, a secret
             // in a token URL's query). The URL is not generated as a function, so no
@@ -923,7 +923,7 @@ impl<'a> Checker<'a> {
 /// in the YAML, such as a number, is parsed here); `None` when it does not parse (reported
 /// by the reference check).
 fn alternatives(templates: &Templates, s: &Located<String>) -> Option<Vec<Vec<Piece>>> {
-    match templates.at(s.loc) {
+    match templates.at(s.loc, &s.value) {
         Some(parsed) => parsed.as_ref().ok().map(|t| t.alternatives.clone()),
         None => template::parse(&s.value, true).ok().map(|t| t.alternatives),
     }
