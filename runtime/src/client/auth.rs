@@ -13,6 +13,7 @@ use reqwest::header::HeaderValue;
 
 use super::Connection;
 use super::error::Error;
+use super::shared::{Renewal, SharedTokens};
 use crate::auth_mode::ClientAuth;
 use crate::secret::Secret;
 use crate::token::{Token, TokenSet};
@@ -56,11 +57,13 @@ pub(crate) struct TokenCache {
     installed: std::sync::RwLock<Option<TokenSet>>,
     state: tokio::sync::Mutex<State>,
     /// Token requests made.
-    requests: AtomicU64,
+    pub(super) requests: AtomicU64,
     /// Token requests finished (success or failure).
     finished: AtomicU64,
     /// Where renewed tokens of an authorization go first.
     sink: std::sync::RwLock<Option<Arc<dyn TokenSink>>>,
+    /// The store that renews an authorization's tokens for every process sharing them.
+    shared: std::sync::RwLock<Option<Arc<dyn SharedTokens>>>,
 }
 
 /// A token and its `Authorization` header value, made once per token.
@@ -156,6 +159,17 @@ impl TokenCache {
         *self.sink.write().unwrap_or_else(|e| e.into_inner()) = Some(sink);
     }
 
+    pub(crate) fn set_shared(&self, shared: Arc<dyn SharedTokens>) {
+        *self.shared.write().unwrap_or_else(|e| e.into_inner()) = Some(shared);
+    }
+
+    fn shared(&self) -> Option<Arc<dyn SharedTokens>> {
+        self.shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn sink(&self) -> Option<Arc<dyn TokenSink>> {
         self.sink.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -248,35 +262,65 @@ impl Connection {
                         }
                     };
                 }
-                cache.requests.fetch_add(1, Ordering::Relaxed);
-                match self.refresh_tokens(&tokens).await {
-                    Ok(renewed) => {
-                        // The provider may have rotated the refresh token: from now on only the
-                        // new one works, so it is kept before anything else happens.
-                        state.tokens = Some(renewed.clone());
-                        match self.save(&renewed).await {
-                            Ok(()) => {
-                                *cache.installed.write().unwrap_or_else(|e| e.into_inner()) =
-                                    Some(renewed.clone());
-                                Issued::new(
-                                    renewed.token(self.inner.settings.default_token_lifetime),
-                                )
-                                .map(Arc::new)
+                if let Some(shared) = cache.shared() {
+                    // Other processes share these tokens: the store decides, under its lease,
+                    // whether to refresh or to hand over tokens one of them renewed, and has
+                    // saved what it returns.
+                    let renewal = Renewal {
+                        conn: self,
+                        held: &tokens,
+                        margin,
+                        default_lifetime: self.inner.settings.default_token_lifetime,
+                    };
+                    match shared.renew(renewal).await {
+                        Ok(renewed) => {
+                            *cache.installed.write().unwrap_or_else(|e| e.into_inner()) =
+                                Some(renewed.clone());
+                            let issued = Issued::new(
+                                renewed.token(self.inner.settings.default_token_lifetime),
+                            )
+                            .map(Arc::new);
+                            state.tokens = Some(renewed);
+                            issued
+                        }
+                        Err(error) => {
+                            if error.needs_reauthorization() {
+                                state.dead = Some(error.clone());
                             }
-                            Err(error) => {
-                                state.unsaved = true;
-                                state.token = None;
-                                cache.set_current(None);
-                                cache.finished.fetch_add(1, Ordering::AcqRel);
-                                return Err(error);
-                            }
+                            Err(error)
                         }
                     }
-                    Err(error) => {
-                        if error.needs_reauthorization() {
-                            state.dead = Some(error.clone());
+                } else {
+                    cache.requests.fetch_add(1, Ordering::Relaxed);
+                    match self.refresh_tokens(&tokens).await {
+                        Ok(renewed) => {
+                            // The provider may have rotated the refresh token: from now on only the
+                            // new one works, so it is kept before anything else happens.
+                            state.tokens = Some(renewed.clone());
+                            match self.save(&renewed).await {
+                                Ok(()) => {
+                                    *cache.installed.write().unwrap_or_else(|e| e.into_inner()) =
+                                        Some(renewed.clone());
+                                    Issued::new(
+                                        renewed.token(self.inner.settings.default_token_lifetime),
+                                    )
+                                    .map(Arc::new)
+                                }
+                                Err(error) => {
+                                    state.unsaved = true;
+                                    state.token = None;
+                                    cache.set_current(None);
+                                    cache.finished.fetch_add(1, Ordering::AcqRel);
+                                    return Err(error);
+                                }
+                            }
                         }
-                        Err(error)
+                        Err(error) => {
+                            if error.needs_reauthorization() {
+                                state.dead = Some(error.clone());
+                            }
+                            Err(error)
+                        }
                     }
                 }
             }

@@ -204,6 +204,12 @@ pub enum Error {
         /// The sink's error.
         message: String,
     },
+    /// The connection's shared tokens (a connection store) could not be read or saved.
+    #[error("token: the connection store: {message}")]
+    TokenStore {
+        /// The store's error (never a secret).
+        message: String,
+    },
     /// The authorization callback is not the one the pending authorization expects, or the
     /// provider or the user refused the authorization.
     #[error("authorize: {0}")]
@@ -252,9 +258,10 @@ impl Error {
             Error::Header { .. } | Error::Page { .. } | Error::NoPagination { .. } => Step::Request,
             Error::Unsupported { .. } => Step::Connect,
             Error::UnknownAccount { .. } => Step::Verify,
-            Error::Token { .. } | Error::Reauthorize { .. } | Error::TokenSink { .. } => {
-                Step::Token
-            }
+            Error::Token { .. }
+            | Error::Reauthorize { .. }
+            | Error::TokenSink { .. }
+            | Error::TokenStore { .. } => Step::Token,
             Error::Authorization(_) => Step::Authorize,
             Error::Decode { .. } => Step::Decode,
         }

@@ -61,6 +61,7 @@ mod oauth1_flow;
 mod pages;
 mod register;
 mod request;
+mod shared;
 mod signed;
 mod spec;
 mod token_request;
@@ -85,6 +86,7 @@ pub use oauth::{
 pub use pages::Pages;
 pub use request::{RequestBuilder, Response};
 pub use reqwest::Method;
+pub use shared::{RenewFuture, Renewal, SharedTokens};
 pub use spec::{Binding, BodyFormat, ClientSpec, TokenAuth, VerificationSpec};
 pub use verify::Verified;
 

@@ -42,6 +42,8 @@ pub(crate) struct Discovered {
 
 /// An application's registration with a provider: its OAuth client id and secret. Not a
 /// credential of a connection: one client serves every user who authorizes the application.
+///
+/// It serializes with its secret in clear (for a store that encrypts it); `Debug` masks it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OAuthClient {
     id: String,
@@ -80,6 +82,33 @@ impl fmt::Debug for OAuthClient {
             .field("id", &self.id)
             .field("secret", &self.secret)
             .finish()
+    }
+}
+
+/// What an OAuth client is stored as: its secret in clear (keep it encrypted at rest, as a
+/// connection store does).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredClient {
+    id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    secret: String,
+}
+
+impl serde::Serialize for OAuthClient {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StoredClient {
+            id: self.id.clone(),
+            secret: self.secret.expose().to_owned(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OAuthClient {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let stored = StoredClient::deserialize(d)?;
+        Ok(OAuthClient::new(stored.id, stored.secret))
     }
 }
 
@@ -713,6 +742,12 @@ impl Connection {
     /// [`TokenSink`]). Clones of the connection share the sink.
     pub fn set_token_sink(&self, sink: impl TokenSink) {
         self.inner.token.set_sink(std::sync::Arc::new(sink));
+    }
+
+    /// Renews the tokens through `shared` (a connection store other processes use too)
+    /// instead of on its own: see [`super::SharedTokens`]. Clones of the connection share it.
+    pub fn set_shared_tokens(&self, shared: std::sync::Arc<dyn super::SharedTokens>) {
+        self.inner.token.set_shared(shared);
     }
 }
 
