@@ -726,7 +726,10 @@ impl<'a> Checker<'a> {
         let part = self.expr_part(s, (expr, offset, len), decl, context)?;
         let secret = secret_in(std::slice::from_ref(&part), decl.decl);
         let loc = self.inner(s.loc, s, offset, len);
-        let written = s.value.get(offset + 2..offset + len - 1).unwrap_or_default();
+        let written = s
+            .value
+            .get(offset + 2..offset + len - 1)
+            .unwrap_or_default();
         if secret {
             // Not an error: some APIs are built that way (a bot token in the path, a secret
             // in a token URL's query). The URL is not generated as a function, so no

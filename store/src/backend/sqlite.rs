@@ -1,0 +1,355 @@
+//! SQLite through rusqlite (bundled): one connection per store, used from tokio's blocking
+//! pool. A file is in WAL mode with `synchronous=FULL` (a committed token survives a power
+//! cut) and waits up to 10 s for another process's write; `:memory:` is the in-memory store.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{OptionalExtension as _, params};
+
+use super::{COLUMNS, Commit, PendingRow, Row, schema};
+use crate::error::StoreError;
+
+pub(crate) struct Sqlite {
+    conn: Arc<Mutex<rusqlite::Connection>>,
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: r.get(0)?,
+        provider: r.get(1)?,
+        key_id: r.get(2)?,
+        secrets: r.get(3)?,
+        version: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        expires_at: r.get(7)?,
+        lease_owner: r.get(8)?,
+        lease_until: r.get(9)?,
+        reauthorize: r.get(10)?,
+    })
+}
+
+fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingRow> {
+    Ok(PendingRow {
+        state_hash: r.get(0)?,
+        connection_id: r.get(1)?,
+        provider: r.get(2)?,
+        key_id: r.get(3)?,
+        secrets: r.get(4)?,
+        created_at: r.get(5)?,
+        expires_at: r.get(6)?,
+    })
+}
+
+const PENDING_COLUMNS: &str =
+    "state_hash, connection_id, provider, key_id, secrets, created_at, expires_at";
+
+impl Sqlite {
+    pub(crate) async fn open(path: &str) -> Result<Sqlite, StoreError> {
+        let path = path.to_owned();
+        let shown = format!("sqlite:{path}");
+        let conn =
+            tokio::task::spawn_blocking(move || -> rusqlite::Result<rusqlite::Connection> {
+                let mut conn = if path == ":memory:" {
+                    rusqlite::Connection::open_in_memory()?
+                } else {
+                    rusqlite::Connection::open(&path)?
+                };
+                conn.busy_timeout(Duration::from_secs(10))?;
+                if path != ":memory:" {
+                    conn.pragma_update(None, "journal_mode", "WAL")?;
+                }
+                conn.pragma_update(None, "synchronous", "FULL")?;
+                migrate(&mut conn)?;
+                Ok(conn)
+            })
+            .await
+            .map_err(|e| StoreError::Open {
+                url: shown.clone(),
+                message: e.to_string(),
+            })?
+            .map_err(|e| match e {
+                rusqlite::Error::ToSqlConversionFailure(inner) => {
+                    match inner.downcast::<StoreError>() {
+                        Ok(store) => *store,
+                        Err(other) => StoreError::Open {
+                            url: shown.clone(),
+                            message: other.to_string(),
+                        },
+                    }
+                }
+                other => StoreError::Open {
+                    url: shown.clone(),
+                    message: other.to_string(),
+                },
+            })?;
+        Ok(Sqlite {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(StoreError::database)?
+        .map_err(StoreError::database)
+    }
+
+    pub(crate) async fn schema_version(&self) -> Result<i64, StoreError> {
+        self.run(|c| c.query_row("SELECT version FROM terapi_schema", [], |r| r.get(0)))
+            .await
+    }
+
+    pub(crate) async fn get(&self, id: &str) -> Result<Option<Row>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                &format!("SELECT {COLUMNS} FROM terapi_connections WHERE id = ?1"),
+                [id],
+                row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub(crate) async fn list(&self) -> Result<Vec<Row>, StoreError> {
+        self.run(|c| {
+            let mut s = c.prepare(&format!(
+                "SELECT {COLUMNS} FROM terapi_connections ORDER BY id"
+            ))?;
+            s.query_map([], row)?.collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn upsert(&self, r: Row) -> Result<i64, StoreError> {
+        self.run(move |c| {
+            c.query_row(
+                "INSERT INTO terapi_connections (id, provider, key_id, secrets, version, created_at, updated_at, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, key_id = excluded.key_id,
+                   secrets = excluded.secrets, version = terapi_connections.version + 1,
+                   updated_at = excluded.updated_at, expires_at = excluded.expires_at,
+                   lease_owner = NULL, lease_until = NULL, reauthorize = NULL
+                 RETURNING version",
+                params![r.id, r.provider, r.key_id, r.secrets, r.updated_at, r.expires_at],
+                |r| r.get(0),
+            )
+        })
+        .await
+    }
+
+    pub(crate) async fn commit(&self, c: Commit<'_>) -> Result<bool, StoreError> {
+        let (id, owner, key_id, secrets) = (
+            c.id.to_owned(),
+            c.owner.to_owned(),
+            c.key_id.to_owned(),
+            c.secrets.to_vec(),
+        );
+        let (expected, expires_at, now) = (c.expected, c.expires_at, c.now);
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE terapi_connections SET key_id = ?3, secrets = ?4, expires_at = ?5, updated_at = ?6,
+                   version = version + 1, reauthorize = NULL,
+                   lease_until = CASE WHEN lease_owner = ?7 THEN NULL ELSE lease_until END,
+                   lease_owner = CASE WHEN lease_owner = ?7 THEN NULL ELSE lease_owner END
+                 WHERE id = ?1 AND version = ?2",
+                params![id, expected, key_id, secrets, expires_at, now, owner],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn lease(
+        &self,
+        id: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<Row>, StoreError> {
+        let (id, owner) = (id.to_owned(), owner.to_owned());
+        self.run(move |c| {
+            c.query_row(
+                &format!(
+                    "UPDATE terapi_connections SET lease_owner = ?2, lease_until = ?4
+                     WHERE id = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until IS NULL OR lease_until <= ?3)
+                     RETURNING {COLUMNS}"
+                ),
+                params![id, owner, now, until],
+                row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub(crate) async fn release(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+        let (id, owner) = (id.to_owned(), owner.to_owned());
+        self.run(move |c| {
+            c.execute(
+                "UPDATE terapi_connections SET lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2",
+                params![id, owner],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn mark_reauthorize(
+        &self,
+        id: &str,
+        expected: i64,
+        owner: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, owner, reason) = (id.to_owned(), owner.to_owned(), reason.to_owned());
+        self.run(move |c| {
+            c.execute(
+                "UPDATE terapi_connections SET reauthorize = ?3,
+                   lease_until = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_until END,
+                   lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END
+                 WHERE id = ?1 AND version = ?2",
+                params![id, expected, reason, owner],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM terapi_pending WHERE connection_id = ?1", [&id])?;
+            let n = tx.execute("DELETE FROM terapi_connections WHERE id = ?1", [&id])?;
+            tx.commit()?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn rekey(
+        &self,
+        id: &str,
+        version: i64,
+        key_id: &str,
+        secrets: &[u8],
+    ) -> Result<bool, StoreError> {
+        let (id, key_id, secrets) = (id.to_owned(), key_id.to_owned(), secrets.to_vec());
+        self.run(move |c| {
+            c.execute(
+                "UPDATE terapi_connections SET key_id = ?3, secrets = ?4 WHERE id = ?1 AND version = ?2",
+                params![id, version, key_id, secrets],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn put_pending(&self, p: PendingRow) -> Result<(), StoreError> {
+        self.run(move |c| {
+            c.execute(
+                &format!("INSERT INTO terapi_pending ({PENDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                params![p.state_hash, p.connection_id, p.provider, p.key_id, p.secrets, p.created_at, p.expires_at],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    pub(crate) async fn take_pending(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<PendingRow>, StoreError> {
+        let h = state_hash.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                &format!(
+                    "DELETE FROM terapi_pending WHERE state_hash = ?1 RETURNING {PENDING_COLUMNS}"
+                ),
+                [h],
+                pending_row,
+            )
+            .optional()
+        })
+        .await
+    }
+
+    pub(crate) async fn list_pending(&self) -> Result<Vec<PendingRow>, StoreError> {
+        self.run(|c| {
+            let mut s = c.prepare(&format!(
+                "SELECT {PENDING_COLUMNS} FROM terapi_pending ORDER BY created_at, state_hash"
+            ))?;
+            s.query_map([], pending_row)?.collect()
+        })
+        .await
+    }
+
+    pub(crate) async fn rekey_pending(
+        &self,
+        state_hash: &str,
+        old_key: &str,
+        key_id: &str,
+        secrets: &[u8],
+    ) -> Result<bool, StoreError> {
+        let (h, old, key_id, secrets) = (
+            state_hash.to_owned(),
+            old_key.to_owned(),
+            key_id.to_owned(),
+            secrets.to_vec(),
+        );
+        self.run(move |c| {
+            c.execute(
+                "UPDATE terapi_pending SET key_id = ?3, secrets = ?4 WHERE state_hash = ?1 AND key_id = ?2",
+                params![h, old, key_id, secrets],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+
+    pub(crate) async fn purge_pending(&self, now: i64) -> Result<u64, StoreError> {
+        self.run(move |c| {
+            c.execute("DELETE FROM terapi_pending WHERE expires_at < ?1", [now])
+                .map(|n| n as u64)
+        })
+        .await
+    }
+}
+
+/// Applies the missing migrations in one write transaction (so two processes opening a new
+/// file at once migrate it once).
+fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute(schema::VERSION_TABLE, [])?;
+    let found: Option<i64> = tx
+        .query_row("SELECT version FROM terapi_schema", [], |r| r.get(0))
+        .optional()?;
+    let todo = schema::pending(schema::SQLITE, found.unwrap_or(0))
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mut last = found;
+    for (version, sql) in todo {
+        tx.execute_batch(sql)?;
+        last = Some(*version);
+    }
+    match (found, last) {
+        (None, Some(v)) => {
+            tx.execute("INSERT INTO terapi_schema (version) VALUES (?1)", [v])?;
+        }
+        (Some(old), Some(v)) if v != old => {
+            tx.execute("UPDATE terapi_schema SET version = ?1", [v])?;
+        }
+        _ => {}
+    }
+    tx.commit()
+}

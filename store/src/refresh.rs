@@ -1,0 +1,219 @@
+//! One refresh across every process that shares a connection: the store's side of
+//! [`SharedTokens`].
+//!
+//! A renewal takes the row's lease (an owner and an expiry, set by one conditional UPDATE),
+//! re-reads the tokens (another process may have refreshed meanwhile: those are used),
+//! refreshes once, and commits with a compare-and-swap on the version it read, which also
+//! ends the lease. A process that finds the lease held polls the row until the holder's
+//! tokens appear, or the lease expires (its holder died) and it takes it. The version fences
+//! a holder whose lease expired: its late commit fails, and it uses what the row has.
+//!
+//! A refused refresh (`invalid_grant`) marks the row as needing a new authorization, but
+//! only if the row still has the version the refresh was made from: a refusal of a refresh
+//! token that another process already rotated is not a dead connection.
+
+use std::time::{Duration, Instant};
+
+use terapi_runtime::client::{Error, RenewFuture, Renewal, SharedTokens, TokenSet};
+
+use crate::backend::{Commit, Row};
+use crate::record::{now_ms, to_s};
+use crate::{Store, StoreError};
+
+/// The tokens of a stored connection, renewed through the store.
+pub(crate) struct StoredTokens {
+    pub(crate) store: Store,
+    pub(crate) id: String,
+}
+
+impl SharedTokens for StoredTokens {
+    fn renew<'a>(&'a self, renewal: Renewal<'a>) -> RenewFuture<'a> {
+        Box::pin(self.store.renew(&self.id, renewal))
+    }
+}
+
+fn to_client(e: StoreError) -> Error {
+    Error::TokenStore {
+        message: e.to_string(),
+    }
+}
+
+/// How many times a renewal starts over after losing a race (a commit fenced off, a refusal
+/// of a token already replaced) before it gives up.
+const MAX_ROUNDS: usize = 5;
+/// How often a waiting process looks at the row, at most.
+const MAX_POLL: Duration = Duration::from_millis(200);
+/// How many times a failed commit of refreshed tokens is retried.
+const COMMIT_TRIES: usize = 5;
+
+impl Store {
+    async fn renew(&self, id: &str, renewal: Renewal<'_>) -> Result<TokenSet, Error> {
+        let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
+        let deadline = Instant::now() + self.lease * 2 + Duration::from_secs(5);
+        let mut poll = Duration::from_millis(10);
+        let mut rounds = 0;
+        loop {
+            let now = now_ms();
+            let leased = self
+                .backend
+                .lease(id, &self.owner, now, now.saturating_add(lease_ms))
+                .await
+                .map_err(to_client)?;
+            let Some(row) = leased else {
+                // Another process holds the lease (or the row is gone): wait for its tokens.
+                let row = self
+                    .backend
+                    .get(id)
+                    .await
+                    .map_err(to_client)?
+                    .ok_or_else(|| {
+                        renewal.reauthorize("the connection was removed from the store")
+                    })?;
+                if let Some(reason) = &row.reauthorize {
+                    return Err(renewal.reauthorize(reason));
+                }
+                if let Some(tokens) = self.tokens_of(&row).map_err(to_client)?
+                    && renewal.can_use(&tokens)
+                {
+                    self.stats
+                        .reused
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Ok(tokens);
+                }
+                if Instant::now() >= deadline {
+                    return Err(to_client(StoreError::Database {
+                        message: format!(
+                            "waited {} s for another process to finish refreshing connection `{id}`",
+                            (self.lease * 2 + Duration::from_secs(5)).as_secs()
+                        ),
+                    }));
+                }
+                self.stats
+                    .waits
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(poll).await;
+                poll = (poll * 2).min(MAX_POLL);
+                continue;
+            };
+            match self.refresh_leased(id, &row, &renewal).await {
+                Ok(Some(tokens)) => return Ok(tokens),
+                Ok(None) => {
+                    rounds += 1;
+                    if rounds >= MAX_ROUNDS {
+                        return Err(to_client(StoreError::Database {
+                            message: format!(
+                                "connection `{id}` changed under {MAX_ROUNDS} refreshes in a row"
+                            ),
+                        }));
+                    }
+                }
+                Err(e) => {
+                    // Best effort: the lease also expires on its own.
+                    let _ = self.backend.release(id, &self.owner).await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// With the lease on `row`: the tokens to use, or `None` to start over (the row changed).
+    async fn refresh_leased(
+        &self,
+        id: &str,
+        row: &Row,
+        renewal: &Renewal<'_>,
+    ) -> Result<Option<TokenSet>, Error> {
+        if let Some(reason) = &row.reauthorize {
+            return Err(renewal.reauthorize(reason));
+        }
+        let mut record = self.open_row(row).map_err(to_client)?;
+        let Some(stored) = record.tokens.clone() else {
+            return Err(renewal.reauthorize("the stored connection has no tokens"));
+        };
+        if renewal.can_use(&stored) {
+            self.backend
+                .release(id, &self.owner)
+                .await
+                .map_err(to_client)?;
+            self.stats
+                .reused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(Some(stored));
+        }
+        self.stats
+            .refreshes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let renewed = match renewal.refresh(&stored).await {
+            Ok(renewed) => renewed,
+            Err(e) if e.needs_reauthorization() => {
+                let reason = match &e {
+                    Error::Reauthorize { reason, .. } => reason.clone(),
+                    _ => "the provider refused the refresh".to_owned(),
+                };
+                return if self
+                    .backend
+                    .mark_reauthorize(id, row.version, &self.owner, &reason)
+                    .await
+                    .map_err(to_client)?
+                {
+                    Err(e)
+                } else {
+                    // Another process replaced the tokens meanwhile: the refusal was of a
+                    // refresh token already rotated. Use what it saved.
+                    Ok(None)
+                };
+            }
+            Err(e) => return Err(e),
+        };
+        // The window opens: the provider may have rotated the refresh token, and only this
+        // process knows the new one until the commit below.
+        let answered = Instant::now();
+        record.tokens = Some(renewed.clone());
+        let (key_id, secrets) = self.seal_record(id, &record).map_err(to_client)?;
+        let mut tries = 0;
+        let committed = loop {
+            let commit = Commit {
+                id,
+                expected: row.version,
+                owner: &self.owner,
+                key_id: &key_id,
+                secrets: &secrets,
+                expires_at: renewed.expires_at().map(to_s),
+                now: now_ms(),
+            };
+            match self.backend.commit(commit).await {
+                Ok(done) => break done,
+                Err(e) => {
+                    tries += 1;
+                    if tries >= COMMIT_TRIES {
+                        return Err(Error::Reauthorize {
+                            provider: renewal.provider().to_owned().into(),
+                            reason: format!(
+                                "the refreshed tokens could not be saved ({e}); the provider may have rotated the refresh token"
+                            ),
+                        });
+                    }
+                    tokio::time::sleep(Duration::from_millis(50 << tries)).await;
+                }
+            }
+        };
+        let window = u64::try_from(answered.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.stats
+            .window_ns_last
+            .store(window, std::sync::atomic::Ordering::Relaxed);
+        self.stats
+            .window_ns_max
+            .fetch_max(window, std::sync::atomic::Ordering::Relaxed);
+        if committed {
+            Ok(Some(renewed))
+        } else {
+            // Fenced off: our lease expired and another process committed first. Its tokens
+            // are the ones every process now uses.
+            Ok(None)
+        }
+    }
+
+    fn tokens_of(&self, row: &Row) -> Result<Option<TokenSet>, StoreError> {
+        Ok(self.open_row(row)?.tokens)
+    }
+}
