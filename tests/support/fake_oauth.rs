@@ -123,6 +123,12 @@ pub struct Fake {
     pub saved_before_use: Arc<Mutex<Vec<bool>>>,
     /// The token request bodies, in order.
     pub token_bodies: Arc<Mutex<Vec<Form>>>,
+    /// While set, a refresh request is held before it is looked at (nothing rotates): it
+    /// never gets an answer.
+    pub hang_refreshes: Arc<AtomicBool>,
+    /// How long the answer to a refresh waits after the refresh token was rotated (the
+    /// window in which a client that dies loses the new one), in milliseconds.
+    pub refresh_answer_delay_ms: Arc<AtomicU64>,
 }
 
 /// A running fake; the server stops when it is dropped.
@@ -237,7 +243,19 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
         ),
         p if p.ends_with("/api/me") => me(&fake, authorization.as_deref()).await,
         "/oauth/authorize" => authorize(&fake, &query),
-        "/oauth/token" => token(&fake, &pairs(&String::from_utf8_lossy(&body))),
+        "/oauth/token" => {
+            let form = pairs(&String::from_utf8_lossy(&body));
+            let refresh = get(&form, "grant_type") == Some("refresh_token");
+            if refresh && fake.hang_refreshes.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            let response = token(&fake, &form);
+            let delay = fake.refresh_answer_delay_ms.load(Ordering::SeqCst);
+            if refresh && delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            response
+        }
         "/api/me" => me(&fake, authorization.as_deref()).await,
         "/oauth/register" => register(&fake, &body),
         _ => json_response(StatusCode::NOT_FOUND, json!({"error": "not_found"})),
