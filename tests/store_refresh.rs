@@ -6,9 +6,9 @@
 //! The processes are this test binary run again with `TERAPI_STORE_WORKER` set: the ignored
 //! test `worker` then connects from the store and sends its requests (see `Worker`).
 
-mod support;
 #[path = "../store/tests/support/mod.rs"]
 mod db;
+mod support;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -16,7 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use support::fake_oauth::{CATALOG, CLIENT_ID, CLIENT_SECRET, FakeOAuth};
-use terapi_runtime::client::{AuthorizationRequest, Connection, OAuthClient, Settings, TokenSet, authorize_json};
+use terapi_runtime::client::{
+    AuthorizationRequest, Connection, OAuthClient, Settings, TokenSet, authorize_json,
+};
 use terapi_store::{ConnectionRecord, FromStore as _, Keys, Specs, Store, StoreError};
 
 const WORKER: &str = "TERAPI_STORE_WORKER";
@@ -42,20 +44,32 @@ fn expired(access: &str, refresh: &str) -> TokenSet {
 }
 
 async fn open(url: &str, lease: Duration) -> Store {
-    Store::open(url, keys()).await.unwrap().with_catalog(catalog()).with_lease(lease)
+    Store::open(url, keys())
+        .await
+        .unwrap()
+        .with_catalog(catalog())
+        .with_lease(lease)
 }
 
 /// A store at `url` holding `ID` with an expired access token and a live refresh token.
 async fn seeded(url: &str, fake: &FakeOAuth) -> (String, String) {
     let (access, refresh) = fake.issue();
     let store = open(url, Duration::from_secs(2)).await;
-    let record = ConnectionRecord::authorized("acme", json!({"tenant": "north"}), client(), expired(&access, &refresh));
+    let record = ConnectionRecord::authorized(
+        "acme",
+        json!({"tenant": "north"}),
+        client(),
+        expired(&access, &refresh),
+    );
     store.save_connection(ID, &record).await.unwrap();
     (access, refresh)
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 /// What a worker process reported.
@@ -76,9 +90,23 @@ struct Worker {
 }
 
 impl Worker {
-    fn spawn(url: &str, origin: &str, requests: usize, start_at: u64, lease: Duration, hold_s: u64) -> Worker {
+    fn spawn(
+        url: &str,
+        origin: &str,
+        requests: usize,
+        start_at: u64,
+        lease: Duration,
+        hold_s: u64,
+    ) -> Worker {
         let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "worker", "--ignored", "--nocapture", "--test-threads=1", "-q"])
+            .args([
+                "--exact",
+                "worker",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+                "-q",
+            ])
             .env(WORKER, "1")
             .env("W_STORE", url)
             .env("W_ORIGIN", origin)
@@ -100,11 +128,20 @@ impl Worker {
     }
 
     async fn report(self) -> Report {
-        let out = tokio::task::spawn_blocking(move || self.child.wait_with_output().unwrap()).await.unwrap();
+        let out = tokio::task::spawn_blocking(move || self.child.wait_with_output().unwrap())
+            .await
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        let line = stdout.lines().find_map(|l| l.strip_prefix("REPORT ")).unwrap_or_else(|| {
-            panic!("no report; status {}; stdout: {stdout}; stderr: {}", out.status, String::from_utf8_lossy(&out.stderr))
-        });
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("REPORT "))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no report; status {}; stdout: {stdout}; stderr: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
         serde_json::from_str(line).unwrap()
     }
 }
@@ -157,7 +194,9 @@ async fn many_processes_refresh_once(url: &str, processes: usize, requests: usiz
     // Every process connects first, then all start together.
     let start_at = now_ms() + 1500;
     let lease = Duration::from_secs(10);
-    let workers: Vec<_> = (0..processes).map(|_| Worker::spawn(url, &fake.origin, requests, start_at, lease, 0)).collect();
+    let workers: Vec<_> = (0..processes)
+        .map(|_| Worker::spawn(url, &fake.origin, requests, start_at, lease, 0))
+        .collect();
     let begun = Instant::now();
     let mut reports = Vec::new();
     for w in workers {
@@ -168,9 +207,17 @@ async fn many_processes_refresh_once(url: &str, processes: usize, requests: usiz
     let errors: Vec<_> = reports.iter().flat_map(|r| r.errors.clone()).collect();
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(ok, processes * requests);
-    assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1, "exactly one refresh at the provider");
+    assert_eq!(
+        fake.fake.refreshes.load(Ordering::SeqCst),
+        1,
+        "exactly one refresh at the provider"
+    );
     assert_eq!(reports.iter().map(|r| r.refreshes).sum::<u64>(), 1);
-    assert_eq!(reports.iter().map(|r| r.reused).sum::<u64>(), processes as u64 - 1, "the others used its tokens");
+    assert_eq!(
+        reports.iter().map(|r| r.reused).sum::<u64>(),
+        processes as u64 - 1,
+        "the others used its tokens"
+    );
     let window = reports.iter().map(|r| r.window_ns_max).max().unwrap_or(0);
     eprintln!(
         "{processes} processes x {requests} requests: 1 refresh; all done {took:?} after the spawn; commit window {:?}",
@@ -184,7 +231,9 @@ async fn many_processes_refresh_once(url: &str, processes: usize, requests: usiz
 
 #[tokio::test]
 async fn eight_processes_sharing_postgres_refresh_once() {
-    let Some(db) = db::db(db::Kind::Postgres).await else { return };
+    let Some(db) = db::db(db::Kind::Postgres).await else {
+        return;
+    };
     many_processes_refresh_once(&db.url, 8, 50).await;
 }
 
@@ -204,7 +253,12 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 async fn leased(url: &str) -> bool {
     let store = Store::open(url, Keys::none()).await.unwrap();
-    store.list().await.unwrap().iter().any(|i| i.leased_until.is_some())
+    store
+        .list()
+        .await
+        .unwrap()
+        .iter()
+        .any(|i| i.leased_until.is_some())
 }
 
 #[tokio::test]
@@ -229,43 +283,74 @@ async fn a_process_killed_before_the_provider_answers_delays_the_others_by_its_l
     first.kill();
     fake.fake.hang_refreshes.store(false, Ordering::SeqCst);
     let begun = Instant::now();
-    let others: Vec<_> = (0..3).map(|_| Worker::spawn(&db.url, &fake.origin, 10, 0, lease, 0)).collect();
+    let others: Vec<_> = (0..3)
+        .map(|_| Worker::spawn(&db.url, &fake.origin, 10, 0, lease, 0))
+        .collect();
     for w in others {
         let r = w.report().await;
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         assert_eq!(r.ok, 10);
     }
-    assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1, "the dead process's refresh was never processed");
-    eprintln!("the others went on {:?} after the kill (lease {lease:?})", begun.elapsed());
+    assert_eq!(
+        fake.fake.refreshes.load(Ordering::SeqCst),
+        1,
+        "the dead process's refresh was never processed"
+    );
+    eprintln!(
+        "the others went on {:?} after the kill (lease {lease:?})",
+        begun.elapsed()
+    );
 }
 
 #[tokio::test]
-async fn a_process_killed_between_the_providers_answer_and_the_commit_needs_reauthorization_without_a_loop() {
+async fn a_process_killed_between_the_providers_answer_and_the_commit_needs_reauthorization_without_a_loop()
+ {
     let db = db::db(db::Kind::File).await.unwrap();
     let fake = FakeOAuth::start().await;
     seeded(&db.url, &fake).await;
     let lease = Duration::from_millis(1000);
     // The provider rotates the refresh token, then takes 10 s to answer: the process dies
     // inside the window.
-    fake.fake.refresh_answer_delay_ms.store(10_000, Ordering::SeqCst);
+    fake.fake
+        .refresh_answer_delay_ms
+        .store(10_000, Ordering::SeqCst);
     let first = Worker::spawn(&db.url, &fake.origin, 1, 0, lease, 0);
     let refreshes = &fake.fake.refreshes;
-    wait_for("the first refresh", || refreshes.load(Ordering::SeqCst) == 1).await;
+    wait_for("the first refresh", || {
+        refreshes.load(Ordering::SeqCst) == 1
+    })
+    .await;
     first.kill();
     fake.fake.refresh_answer_delay_ms.store(0, Ordering::SeqCst);
-    let others: Vec<_> = (0..3).map(|_| Worker::spawn(&db.url, &fake.origin, 10, 0, lease, 0)).collect();
+    let others: Vec<_> = (0..3)
+        .map(|_| Worker::spawn(&db.url, &fake.origin, 10, 0, lease, 0))
+        .collect();
     for w in others {
         let r = w.report().await;
         assert_eq!(r.ok, 0);
-        assert!(!r.errors.is_empty() && r.errors.iter().all(|e| e.contains("authorize again")), "{:?}", r.errors);
+        assert!(
+            !r.errors.is_empty() && r.errors.iter().all(|e| e.contains("authorize again")),
+            "{:?}",
+            r.errors
+        );
     }
     // One refused refresh marked the connection: no process tries again.
     assert_eq!(refreshes.load(Ordering::SeqCst), 2);
     let store = open(&db.url, lease).await;
     let info = store.list().await.unwrap().remove(0);
-    assert!(info.reauthorize.as_deref().is_some_and(|r| r.contains("refresh token")), "{info:?}");
-    let e = Connection::from_store(&store, ID, Settings::new().origin(fake.origin.clone())).await.unwrap_err();
-    assert!(matches!(&e, StoreError::Client(c) if c.needs_reauthorization()), "{e}");
+    assert!(
+        info.reauthorize
+            .as_deref()
+            .is_some_and(|r| r.contains("refresh token")),
+        "{info:?}"
+    );
+    let e = Connection::from_store(&store, ID, Settings::new().origin(fake.origin.clone()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, StoreError::Client(c) if c.needs_reauthorization()),
+        "{e}"
+    );
     assert_eq!(refreshes.load(Ordering::SeqCst), 2);
 }
 
@@ -278,7 +363,10 @@ async fn a_process_killed_after_its_refresh_leaves_working_tokens() {
     let first = Worker::spawn(&db.url, &fake.origin, 5, 0, lease, 60);
     // Its report is printed before it sleeps; read the pipe by waiting for the commit.
     let refreshes = &fake.fake.refreshes;
-    wait_for("the first refresh", || refreshes.load(Ordering::SeqCst) == 1).await;
+    wait_for("the first refresh", || {
+        refreshes.load(Ordering::SeqCst) == 1
+    })
+    .await;
     let store = open(&db.url, lease).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while store.list().await.unwrap()[0].version < 2 {
@@ -286,7 +374,9 @@ async fn a_process_killed_after_its_refresh_leaves_working_tokens() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     first.kill();
-    let others: Vec<_> = (0..3).map(|_| Worker::spawn(&db.url, &fake.origin, 10, 0, lease, 0)).collect();
+    let others: Vec<_> = (0..3)
+        .map(|_| Worker::spawn(&db.url, &fake.origin, 10, 0, lease, 0))
+        .collect();
     for w in others {
         let r = w.report().await;
         assert!(r.errors.is_empty(), "{:?}", r.errors);
@@ -312,18 +402,33 @@ async fn an_authorization_finishes_through_the_store_once_and_its_secrets_stay_s
     store.save_pending(ID, &pending).await.unwrap();
     drop(pending);
     // The browser step; the callback reaches another replica.
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let response = http.get(&authorization_url).send().await.unwrap();
     assert_eq!(response.status(), 302);
     let callback = response.headers()["location"].to_str().unwrap().to_owned();
     let replica = open(&db.url, Duration::from_secs(5)).await;
-    let e = replica.finish_authorization("http://127.0.0.1:9/callback?code=x&state=forged", settings.clone()).await.unwrap_err();
+    let e = replica
+        .finish_authorization(
+            "http://127.0.0.1:9/callback?code=x&state=forged",
+            settings.clone(),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::NoPendingAuthorization), "{e}");
-    let (id, conn) = replica.finish_authorization(&callback, settings.clone()).await.unwrap();
+    let (id, conn) = replica
+        .finish_authorization(&callback, settings.clone())
+        .await
+        .unwrap();
     assert_eq!(id, ID);
     assert_eq!(conn.get("/api/me").send().await.unwrap().status(), 200);
     // A callback is used once.
-    let e = replica.finish_authorization(&callback, settings.clone()).await.unwrap_err();
+    let e = replica
+        .finish_authorization(&callback, settings.clone())
+        .await
+        .unwrap_err();
     assert!(matches!(e, StoreError::NoPendingAuthorization), "{e}");
     // The first handle reads what the replica saved, and connects with it.
     let tokens = conn.tokens().unwrap();
@@ -333,8 +438,41 @@ async fn an_authorization_finishes_through_the_store_once_and_its_secrets_stay_s
     assert_eq!(again.get("/api/me").send().await.unwrap().status(), 200);
     let (_, path) = db.file.as_ref().unwrap();
     let bytes = db::sqlite_bytes(path);
-    for secret in [CLIENT_SECRET, tokens.access_token().expose(), tokens.refresh_token().unwrap().expose()] {
-        assert!(!db::contains(&bytes, secret), "a secret is in the SQLite file in clear");
+    for secret in [
+        CLIENT_SECRET,
+        tokens.access_token().expose(),
+        tokens.refresh_token().unwrap().expose(),
+    ] {
+        assert!(
+            !db::contains(&bytes, secret),
+            "a secret is in the SQLite file in clear"
+        );
     }
     assert!(db::contains(&bytes, ID));
+}
+
+#[tokio::test]
+async fn connections_of_one_store_in_one_process_refresh_once() {
+    let db = db::db(db::Kind::File).await.unwrap();
+    let fake = FakeOAuth::start().await;
+    seeded(&db.url, &fake).await;
+    let store = open(&db.url, Duration::from_secs(5)).await;
+    let settings = Settings::new().origin(fake.origin.clone());
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        conns.push(
+            Connection::from_store(&store, ID, settings.clone())
+                .await
+                .unwrap(),
+        );
+    }
+    let calls = conns
+        .iter()
+        .flat_map(|c| (0..20).map(move |_| c.get("/api/me").send()));
+    for r in futures_util::future::join_all(calls).await {
+        assert_eq!(r.unwrap().status(), 200);
+    }
+    assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
+    let stats = store.stats();
+    assert_eq!((stats.refreshes, stats.reused), (1, 3), "{stats:?}");
 }

@@ -64,7 +64,7 @@ pub struct Store {
     backend: Arc<Backend>,
     keys: Arc<Keys>,
     url: Arc<str>,
-    /// This store's name in leases: host-independent, unique per process and store.
+    /// This store's name in leases (with a renewal's number): unique per process and store.
     owner: Arc<str>,
     lease: Duration,
     catalog: Option<Arc<dyn Catalog>>,
@@ -83,6 +83,8 @@ impl std::fmt::Debug for Store {
 
 #[derive(Default)]
 struct Counters {
+    /// Renewals started (each names its lease owner).
+    renewals: AtomicU64,
     refreshes: AtomicU64,
     reused: AtomicU64,
     waits: AtomicU64,

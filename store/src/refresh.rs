@@ -48,6 +48,16 @@ const COMMIT_TRIES: usize = 5;
 
 impl Store {
     async fn renew(&self, id: &str, renewal: Renewal<'_>) -> Result<TokenSet, Error> {
+        // Each renewal is an owner of its own: two connections of one process (one store)
+        // coordinate through the lease as two processes do.
+        let owner = format!(
+            "{}-{}",
+            self.owner,
+            self.stats
+                .renewals
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let owner = owner.as_str();
         let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
         let deadline = Instant::now() + self.lease * 2 + Duration::from_secs(5);
         let mut poll = Duration::from_millis(10);
@@ -56,7 +66,7 @@ impl Store {
             let now = now_ms();
             let leased = self
                 .backend
-                .lease(id, &self.owner, now, now.saturating_add(lease_ms))
+                .lease(id, owner, now, now.saturating_add(lease_ms))
                 .await
                 .map_err(to_client)?;
             let Some(row) = leased else {
@@ -95,7 +105,7 @@ impl Store {
                 poll = (poll * 2).min(MAX_POLL);
                 continue;
             };
-            match self.refresh_leased(id, &row, &renewal).await {
+            match self.refresh_leased(id, owner, &row, &renewal).await {
                 Ok(Some(tokens)) => return Ok(tokens),
                 Ok(None) => {
                     rounds += 1;
@@ -109,7 +119,7 @@ impl Store {
                 }
                 Err(e) => {
                     // Best effort: the lease also expires on its own.
-                    let _ = self.backend.release(id, &self.owner).await;
+                    let _ = self.backend.release(id, owner).await;
                     return Err(e);
                 }
             }
@@ -120,6 +130,7 @@ impl Store {
     async fn refresh_leased(
         &self,
         id: &str,
+        owner: &str,
         row: &Row,
         renewal: &Renewal<'_>,
     ) -> Result<Option<TokenSet>, Error> {
@@ -131,10 +142,7 @@ impl Store {
             return Err(renewal.reauthorize("the stored connection has no tokens"));
         };
         if renewal.can_use(&stored) {
-            self.backend
-                .release(id, &self.owner)
-                .await
-                .map_err(to_client)?;
+            self.backend.release(id, owner).await.map_err(to_client)?;
             self.stats
                 .reused
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -152,7 +160,7 @@ impl Store {
                 };
                 return if self
                     .backend
-                    .mark_reauthorize(id, row.version, &self.owner, &reason)
+                    .mark_reauthorize(id, row.version, owner, &reason)
                     .await
                     .map_err(to_client)?
                 {
@@ -175,7 +183,7 @@ impl Store {
             let commit = Commit {
                 id,
                 expected: row.version,
-                owner: &self.owner,
+                owner,
                 key_id: &key_id,
                 secrets: &secrets,
                 expires_at: renewed.expires_at().map(to_s),

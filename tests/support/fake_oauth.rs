@@ -8,7 +8,8 @@
 //!   `invalid_grant`); `expires_in` is a string, and the response carries an `instance_url`
 //!   for `token_response_metadata`;
 //! - `GET /api/me`: needs a live access token (else 401), and reports whether the token store
-//!   the test shares with it already held that token when the request arrived.
+//!   the test shares with it already held that token when the request arrived; `GET
+//!   /api/ping` the same check without latency (for benchmarks).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -257,6 +258,17 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
             response
         }
         "/api/me" => me(&fake, authorization.as_deref()).await,
+        // `/api/me` without its latency or bookkeeping: for benchmarks.
+        "/api/ping" => {
+            let token = authorization
+                .as_deref()
+                .and_then(|a| a.strip_prefix("Bearer "));
+            if token.is_some_and(|t| fake.inner.lock().unwrap().access_tokens.contains_key(t)) {
+                json_response(StatusCode::OK, json!({"id": "user-1"}))
+            } else {
+                json_response(StatusCode::UNAUTHORIZED, json!({"error": "invalid_token"}))
+            }
+        }
         "/oauth/register" => register(&fake, &body),
         _ => json_response(StatusCode::NOT_FOUND, json!({"error": "not_found"})),
     }

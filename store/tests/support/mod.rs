@@ -1,6 +1,6 @@
 //! The databases the store's tests run against: SQLite in memory, a SQLite file, and
 //! PostgreSQL when `TERAPI_TEST_POSTGRES_URL` names a server (`.ci/postgres.sh start` makes
-//! one). In CI (`CI` set) a missing server fails the PostgreSQL tests; elsewhere they skip
+//! one). In CI (`CI` or `TERAPI_REQUIRE_POSTGRES` set) a missing server fails the PostgreSQL tests; elsewhere they skip
 //! with a printed reason.
 
 #![allow(dead_code)]
