@@ -13,22 +13,24 @@
 //! compare-and-swap on the row's version, all before the new access token is used.
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use terapi_store::{ConnectionRecord, FromStore as _, Keys, Specs, Store};
 //! use terapi_runtime::client::{Connection, Settings};
-//! # let spec: terapi_runtime::spec::ProviderSpec = todo!();
+//! use terapi_store::{ConnectionRecord, FromStore as _, Keys, Specs, Store};
 //!
+//! # async fn run(catalog: Specs) -> Result<(), Box<dyn std::error::Error>> {
+//! // `catalog`: the providers connections may use, e.g. those of `terapi-providers`:
+//! // `Provider::ALL.iter().map(|p| p.spec()).collect::<Specs>()`.
 //! let store = Store::open("sqlite:/var/lib/app/connections.db", Keys::from_env("TERAPI_STORE_KEY")?)
 //!     .await?
-//!     .with_catalog(Specs::from_iter([spec]));
-//! store
-//!     .save_connection("acme", &ConnectionRecord::new(
-//!         "personio",
-//!         serde_json::json!({}),
-//!         serde_json::json!({ "client_id": "id", "client_secret": "secret" }),
-//!     ))
-//!     .await?;
-//! let conn = Connection::from_store(&store, "acme", Settings::new()).await?;
+//!     .with_catalog(catalog);
+//! let record = ConnectionRecord::new(
+//!     "personio",
+//!     serde_json::json!({ "partnerId": "ACME", "appId": "MY_APP" }),
+//!     serde_json::json!({ "client_id": "id", "client_secret": "secret" }),
+//! );
+//! store.save_connection("acme-hr", &record).await?;
+//! // Later, in any process that opens the same store with the same key:
+//! let conn = Connection::from_store(&store, "acme-hr", Settings::new()).await?;
+//! let employees = conn.get("/company/employees").send().await?;
 //! # Ok(()) }
 //! ```
 #![forbid(unsafe_code)]

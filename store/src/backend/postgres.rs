@@ -4,14 +4,21 @@
 
 use std::sync::Arc;
 
-use tokio_postgres::NoTls;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use tokio_postgres::{NoTls, Statement};
 
 use super::{COLUMNS, Commit, PendingRow, Row, schema};
 use crate::error::{StoreError, display_url};
 
 pub(crate) struct Postgres {
     client: Arc<tokio_postgres::Client>,
+    /// Statements prepared once per store (a query is then one round trip, not two).
+    statements: Mutex<HashMap<String, Statement>>,
 }
+
+type Params<'a> = &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)];
 
 /// An arbitrary constant: the advisory lock that serialises migrations.
 const MIGRATION_LOCK: i64 = 0x7465_7261_7069;
@@ -108,46 +115,88 @@ impl Postgres {
         tx.commit().await.map_err(open_error)?;
         Ok(Postgres {
             client: Arc::new(client),
+            statements: Mutex::default(),
         })
     }
 
+    async fn statement(&self, sql: &str) -> Result<Statement, StoreError> {
+        let cached = self
+            .statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sql)
+            .cloned();
+        if let Some(s) = cached {
+            return Ok(s);
+        }
+        let s = self.client.prepare(sql).await.map_err(db)?;
+        self.statements
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    async fn q_opt(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let s = self.statement(sql).await?;
+        self.client.query_opt(&s, params).await.map_err(db)
+    }
+
+    async fn q_one(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<tokio_postgres::Row, StoreError> {
+        let s = self.statement(sql).await?;
+        self.client.query_one(&s, params).await.map_err(db)
+    }
+
+    async fn q_all(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let s = self.statement(sql).await?;
+        self.client.query(&s, params).await.map_err(db)
+    }
+
+    async fn exec(&self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
+        let s = self.statement(sql).await?;
+        self.client.execute(&s, params).await.map_err(db)
+    }
+
     pub(crate) async fn schema_version(&self) -> Result<i64, StoreError> {
-        let r = self
-            .client
-            .query_one("SELECT version FROM terapi_schema", &[])
-            .await
-            .map_err(db)?;
+        let r = self.q_one("SELECT version FROM terapi_schema", &[]).await?;
         Ok(r.get(0))
     }
 
     pub(crate) async fn get(&self, id: &str) -> Result<Option<Row>, StoreError> {
         let r = self
-            .client
-            .query_opt(
+            .q_opt(
                 &format!("SELECT {COLUMNS} FROM terapi_connections WHERE id = $1"),
                 &[&id],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(r.as_ref().map(row))
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<Row>, StoreError> {
         let rows = self
-            .client
-            .query(
+            .q_all(
                 &format!("SELECT {COLUMNS} FROM terapi_connections ORDER BY id"),
                 &[],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(rows.iter().map(row).collect())
     }
 
     pub(crate) async fn upsert(&self, r: Row) -> Result<i64, StoreError> {
         let v = self
-            .client
-            .query_one(
+            .q_one(
                 "INSERT INTO terapi_connections (id, provider, key_id, secrets, version, created_at, updated_at, expires_at)
                  VALUES ($1, $2, $3, $4, 1, $5, $5, $6)
                  ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, key_id = excluded.key_id,
@@ -157,15 +206,13 @@ impl Postgres {
                  RETURNING version",
                 &[&r.id, &r.provider, &r.key_id, &r.secrets, &r.updated_at, &r.expires_at],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(v.get(0))
     }
 
     pub(crate) async fn commit(&self, c: Commit<'_>) -> Result<bool, StoreError> {
         let n = self
-            .client
-            .execute(
+            .exec(
                 "UPDATE terapi_connections SET key_id = $3, secrets = $4, expires_at = $5, updated_at = $6,
                    version = version + 1, reauthorize = NULL,
                    lease_until = CASE WHEN lease_owner = $7 THEN NULL ELSE lease_until END,
@@ -173,8 +220,7 @@ impl Postgres {
                  WHERE id = $1 AND version = $2",
                 &[&c.id, &c.expected, &c.key_id, &c.secrets, &c.expires_at, &c.now, &c.owner],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(n == 1)
     }
 
@@ -186,8 +232,7 @@ impl Postgres {
         until: i64,
     ) -> Result<Option<Row>, StoreError> {
         let r = self
-            .client
-            .query_opt(
+            .q_opt(
                 &format!(
                     "UPDATE terapi_connections SET lease_owner = $2, lease_until = $4
                      WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until IS NULL OR lease_until <= $3)
@@ -195,19 +240,17 @@ impl Postgres {
                 ),
                 &[&id, &owner, &now, &until],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(r.as_ref().map(row))
     }
 
     pub(crate) async fn release(&self, id: &str, owner: &str) -> Result<(), StoreError> {
-        self.client
-            .execute(
+        self
+            .exec(
                 "UPDATE terapi_connections SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
                 &[&id, &owner],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(())
     }
 
@@ -219,31 +262,27 @@ impl Postgres {
         reason: &str,
     ) -> Result<bool, StoreError> {
         let n = self
-            .client
-            .execute(
+            .exec(
                 "UPDATE terapi_connections SET reauthorize = $3,
                    lease_until = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_until END,
                    lease_owner = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_owner END
                  WHERE id = $1 AND version = $2",
                 &[&id, &expected, &reason, &owner],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(n == 1)
     }
 
     pub(crate) async fn delete(&self, id: &str) -> Result<bool, StoreError> {
         // One statement: the pending authorizations of the connection go with it.
         let r = self
-            .client
-            .query_one(
+            .q_one(
                 "WITH p AS (DELETE FROM terapi_pending WHERE connection_id = $1),
                       c AS (DELETE FROM terapi_connections WHERE id = $1 RETURNING 1)
                  SELECT count(*) FROM c",
                 &[&id],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(r.get::<_, i64>(0) == 1)
     }
 
@@ -255,24 +294,30 @@ impl Postgres {
         secrets: &[u8],
     ) -> Result<bool, StoreError> {
         let n = self
-            .client
-            .execute(
+            .exec(
                 "UPDATE terapi_connections SET key_id = $3, secrets = $4 WHERE id = $1 AND version = $2",
                 &[&id, &version, &key_id, &secrets],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(n == 1)
     }
 
     pub(crate) async fn put_pending(&self, p: PendingRow) -> Result<(), StoreError> {
-        self.client
-            .execute(
-                &format!("INSERT INTO terapi_pending ({PENDING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
-                &[&p.state_hash, &p.connection_id, &p.provider, &p.key_id, &p.secrets, &p.created_at, &p.expires_at],
-            )
-            .await
-            .map_err(db)?;
+        self.exec(
+            &format!(
+                "INSERT INTO terapi_pending ({PENDING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ),
+            &[
+                &p.state_hash,
+                &p.connection_id,
+                &p.provider,
+                &p.key_id,
+                &p.secrets,
+                &p.created_at,
+                &p.expires_at,
+            ],
+        )
+        .await?;
         Ok(())
     }
 
@@ -281,29 +326,25 @@ impl Postgres {
         state_hash: &str,
     ) -> Result<Option<PendingRow>, StoreError> {
         let r = self
-            .client
-            .query_opt(
+            .q_opt(
                 &format!(
                     "DELETE FROM terapi_pending WHERE state_hash = $1 RETURNING {PENDING_COLUMNS}"
                 ),
                 &[&state_hash],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(r.as_ref().map(pending_row))
     }
 
     pub(crate) async fn list_pending(&self) -> Result<Vec<PendingRow>, StoreError> {
         let rows = self
-            .client
-            .query(
+            .q_all(
                 &format!(
                     "SELECT {PENDING_COLUMNS} FROM terapi_pending ORDER BY created_at, state_hash"
                 ),
                 &[],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(rows.iter().map(pending_row).collect())
     }
 
@@ -315,20 +356,16 @@ impl Postgres {
         secrets: &[u8],
     ) -> Result<bool, StoreError> {
         let n = self
-            .client
-            .execute(
+            .exec(
                 "UPDATE terapi_pending SET key_id = $3, secrets = $4 WHERE state_hash = $1 AND key_id = $2",
                 &[&state_hash, &old_key, &key_id, &secrets],
             )
-            .await
-            .map_err(db)?;
+            .await?;
         Ok(n == 1)
     }
 
     pub(crate) async fn purge_pending(&self, now: i64) -> Result<u64, StoreError> {
-        self.client
-            .execute("DELETE FROM terapi_pending WHERE expires_at < $1", &[&now])
+        self.exec("DELETE FROM terapi_pending WHERE expires_at < $1", &[&now])
             .await
-            .map_err(db)
     }
 }
