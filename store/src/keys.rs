@@ -261,8 +261,7 @@ fn decode_key(encoded: &str) -> Result<Vec<u8>, StoreError> {
         .iter()
         .find_map(|engine| engine.decode(encoded).ok())
         .ok_or_else(|| StoreError::InvalidKey {
-            reason: "a key is 32 bytes in base64 (`terapi store generate-key` makes one)"
-                .to_owned(),
+            reason: "a key is 32 bytes in base64 (`terapi key generate` makes one)".to_owned(),
         })
 }
 

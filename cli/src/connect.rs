@@ -1,0 +1,65 @@
+//! `terapi connect`: a connection from config and credentials, validated, verified, stored.
+
+use terapi_runtime::client::{Connection, Verified};
+use terapi_store::{ConnectionRecord, StoreError};
+
+use crate::args::ConnectArgs;
+use crate::context::Context;
+use crate::fail::Failure;
+use crate::params;
+
+pub async fn run(context: &Context, args: ConnectArgs) -> Result<(), Failure> {
+    check_id(&args.id)?;
+    let spec = context.catalog.get(&args.provider)?;
+    let config = params::config(&args.config)?;
+    let credentials = params::credentials(&args.credential)?;
+    let opened = context.open_store().await?;
+    // Nothing is sent to the provider for a connection that cannot be saved.
+    if opened.keys.primary_id().is_none() {
+        return Err(StoreError::NoKey.into());
+    }
+    // Every problem of both objects at once.
+    let conn = Connection::from_json(spec, &config, &credentials, context.settings.clone())?;
+    let verified = conn.verify().await?;
+    let record = ConnectionRecord::new(conn.provider(), config, credentials);
+    let version = opened.store.save_connection(&args.id, &record).await?;
+    let checked = match verified {
+        Verified::Token => "a token was issued for the credentials".to_owned(),
+        Verified::Endpoint { endpoint } => format!("the credentials were checked at {endpoint}"),
+        Verified::TokenAndEndpoint { endpoint } => {
+            format!("a token was issued and checked at {endpoint}")
+        }
+        Verified::NothingToCheck => {
+            "the catalog gives no way to check the credentials: not checked".to_owned()
+        }
+        _ => "verified".to_owned(),
+    };
+    eprintln!(
+        "saved connection `{}` ({}, version {version}): {checked}",
+        args.id,
+        conn.provider()
+    );
+    Ok(())
+}
+
+/// The store's rule for ids (1 to 200 printable ASCII characters without spaces), checked
+/// before the provider is asked anything.
+pub fn check_id(id: &str) -> Result<(), Failure> {
+    let reason = if id.is_empty() {
+        Some("it is empty")
+    } else if id.len() > 200 {
+        Some("it is longer than 200 characters")
+    } else if !id.bytes().all(|b| b.is_ascii_graphic()) {
+        Some("it has a character other than printable ASCII without spaces")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(StoreError::InvalidId {
+            id: id.escape_default().to_string(),
+            reason,
+        }
+        .into()),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,79 @@
+//! `terapi`: connections to the providers of a catalog, kept in an encrypted store.
+//!
+//! Lists a catalog's providers, connects with config and credentials (validated at once,
+//! then verified), authorizes in a browser (with a loopback listener for the callback, or a
+//! pasted callback URL), sends requests through a stored connection (base URL, auth, token
+//! refresh through the store, retries), and lists, shows, removes and re-encrypts the stored
+//! connections without ever printing a secret.
+//!
+//! Exit codes (as the generator's): 0 success; 1 the operation failed on its input, its
+//! catalog or at the provider; 2 usage, I/O or store errors.
+#![forbid(unsafe_code)]
+
+mod args;
+mod authorize;
+mod catalog;
+mod connect;
+mod connections;
+mod context;
+mod fail;
+mod listen;
+mod params;
+mod providers;
+mod request;
+mod time;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use args::{Cli, Command, ConnectionsCommand, KeyCommand};
+use context::Context;
+use fail::Failure;
+
+fn main() -> ExitCode {
+    // A bug shows as one line, never as a backtrace or a dump of values.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error of terapi{at} (please report it)");
+    }));
+    let cli = Cli::parse();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(failure)) => failure.print(),
+        // The hook printed the line.
+        Err(_) => ExitCode::from(fail::USAGE),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Key(KeyCommand::Generate) = cli.command {
+        let key = terapi_store::Keys::generate()?;
+        return fail::print_line(&key);
+    }
+    let context = Context::new(&cli)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Providers => providers::run(&context),
+            Command::Connect(args) => connect::run(&context, args).await,
+            Command::Authorize(args) => authorize::run(&context, args).await,
+            Command::Callback(args) => authorize::callback(&context, args).await,
+            Command::Request(args) => request::run(&context, args).await,
+            Command::Connections(command) => match command {
+                ConnectionsCommand::List => connections::list(&context).await,
+                ConnectionsCommand::Show { id } => connections::show(&context, &id).await,
+                ConnectionsCommand::Remove { id } => connections::remove(&context, &id).await,
+                ConnectionsCommand::RotateKey => connections::rotate_key(&context).await,
+            },
+            Command::Key(KeyCommand::Generate) => Ok(()),
+        }
+    })
+}
