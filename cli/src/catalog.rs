@@ -28,9 +28,15 @@ impl Catalog {
         }
     }
 
-    /// The catalog in `path`, checked as generation checks it.
+    /// The catalog in `path`, checked as generation checks it. A provider with errors is
+    /// left out (as `generate --invalid-providers skip` does), its errors kept as warnings:
+    /// one broken entry of a real catalog does not make the others unusable.
     pub fn load(path: &Path) -> Result<Catalog, Failure> {
-        match terapi_codegen::load_file(path, &Options::default()) {
+        let options = Options {
+            invalid_providers: terapi_codegen::InvalidProviders::Skip,
+            ..Options::default()
+        };
+        match terapi_codegen::load_file(path, &options) {
             Ok(loaded) => Ok(Catalog {
                 specs: Specs::from_iter(loaded.providers),
                 path: Some(path.to_owned()),

@@ -695,10 +695,29 @@ async fn providers_lists_the_catalog_with_auth_modes() {
     assert_eq!(keys, ["acme", "acme-key", "acme-mcp", "acme-mcp-generic"]);
     assert!(out.stdout.contains("OAUTH2 ") && out.stdout.contains("MCP_OAUTH2_GENERIC"));
 
-    // A broken catalog: its located diagnostics, exit 1 (as the generator's); a missing
-    // one: one line, exit 2 (an I/O error).
+    // A provider with errors is left out, its errors located on stderr; the rest is usable.
+    let partly = env.dir.path().join("partly.yaml");
+    std::fs::write(&partly, "acme:\n    auth_mode: NOT_A_MODE\n").unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .arg("--catalog")
+        .arg(&partly)
+        .arg("providers")
+        .stdin(Stdio::null());
+    let out = output(cmd).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        out.stderr.contains(&format!(
+            "{}:1:1: warning[provider-skipped]",
+            partly.display()
+        )) && out.stderr.contains("2:16: error[unknown-auth-mode]"),
+        "{out:?}"
+    );
+    // A file that is not a catalog: its located diagnostics, exit 1 (as the generator's); a
+    // missing one: one line, exit 2 (an I/O error).
     let broken = env.dir.path().join("broken.yaml");
-    std::fs::write(&broken, "acme:\n    auth_mode: NOT_A_MODE\n").unwrap();
+    std::fs::write(&broken, "acme:\n    auth_mode: [OAUTH2\n").unwrap();
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .arg("--catalog")
@@ -709,7 +728,7 @@ async fn providers_lists_the_catalog_with_auth_modes() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stdout.is_empty());
     assert!(
-        out.stderr.contains(&format!("{}:2:", broken.display())),
+        out.stderr.contains(&format!("{}:", broken.display())) && out.stderr.contains("error"),
         "{out:?}"
     );
     let mut cmd = Command::new(BIN);
