@@ -42,24 +42,7 @@ pub async fn run(context: &Context, args: ConnectArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The store's rule for ids (1 to 200 printable ASCII characters without spaces), checked
-/// before the provider is asked anything.
+/// The store's rule for ids, checked before the provider is asked anything.
 pub fn check_id(id: &str) -> Result<(), Failure> {
-    let reason = if id.is_empty() {
-        Some("it is empty")
-    } else if id.len() > 200 {
-        Some("it is longer than 200 characters")
-    } else if !id.bytes().all(|b| b.is_ascii_graphic()) {
-        Some("it has a character other than printable ASCII without spaces")
-    } else {
-        None
-    };
-    match reason {
-        Some(reason) => Err(StoreError::InvalidId {
-            id: id.escape_default().to_string(),
-            reason,
-        }
-        .into()),
-        None => Ok(()),
-    }
+    Ok(terapi_store::check_id(id)?)
 }

@@ -502,9 +502,10 @@ fn state_hash(state: &str) -> String {
     hex::encode(sha2::Sha256::digest(state.as_bytes()))
 }
 
-/// Ids are 1 to 200 printable ASCII characters without spaces: they show in listings and
-/// command lines.
-fn check_id(id: &str) -> Result<(), StoreError> {
+/// Checks a connection id: 1 to 200 printable ASCII characters without spaces (ids show in
+/// listings and command lines). [`Store::save_connection`] and [`Store::save_pending`] check
+/// it; a caller can check it before asking a provider anything.
+pub fn check_id(id: &str) -> Result<(), StoreError> {
     let reason = if id.is_empty() {
         Some("it is empty")
     } else if id.len() > 200 {

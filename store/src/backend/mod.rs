@@ -4,6 +4,7 @@
 
 mod postgres;
 mod schema;
+mod sql;
 mod sqlite;
 
 use crate::error::StoreError;
@@ -53,8 +54,6 @@ pub(crate) struct Commit<'a> {
     pub expires_at: Option<i64>,
     pub now: i64,
 }
-
-const COLUMNS: &str = "id, provider, key_id, secrets, version, created_at, updated_at, expires_at, lease_owner, lease_until, reauthorize";
 
 /// One of the databases.
 pub(crate) enum Backend {

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use tokio_postgres::{NoTls, Statement};
 
-use super::{COLUMNS, Commit, PendingRow, Row, schema};
+use super::{Commit, PendingRow, Row, schema, sql};
 use crate::error::{StoreError, display_url};
 
 pub(crate) struct Postgres {
@@ -51,8 +51,10 @@ fn pending_row(r: &tokio_postgres::Row) -> PendingRow {
     }
 }
 
-const PENDING_COLUMNS: &str =
-    "state_hash, connection_id, provider, key_id, secrets, created_at, expires_at";
+/// A connection and its pending authorizations, in one statement.
+const DELETE_WITH_PENDING: &str = "WITH p AS (DELETE FROM terapi_pending WHERE connection_id = $1),
+      c AS (DELETE FROM terapi_connections WHERE id = $1 RETURNING 1)
+ SELECT count(*) FROM c";
 
 fn db(e: tokio_postgres::Error) -> StoreError {
     // `Display` of a server error is its message; the source has the detail. No parameter
@@ -90,7 +92,7 @@ impl Postgres {
             .await
             .map_err(open_error)?;
         let found: Option<i64> = tx
-            .query_opt("SELECT version FROM terapi_schema", &[])
+            .query_opt(sql::SCHEMA_VERSION, &[])
             .await
             .map_err(open_error)?
             .map(|r| r.get(0));
@@ -101,12 +103,12 @@ impl Postgres {
         }
         match (found, last) {
             (None, Some(v)) => {
-                tx.execute("INSERT INTO terapi_schema (version) VALUES ($1)", &[&v])
+                tx.execute(sql::INSERT_VERSION, &[&v])
                     .await
                     .map_err(open_error)?;
             }
             (Some(old), Some(v)) if v != old => {
-                tx.execute("UPDATE terapi_schema SET version = $1", &[&v])
+                tx.execute(sql::UPDATE_VERSION, &[&v])
                     .await
                     .map_err(open_error)?;
             }
@@ -170,58 +172,40 @@ impl Postgres {
     }
 
     pub(crate) async fn schema_version(&self) -> Result<i64, StoreError> {
-        let r = self.q_one("SELECT version FROM terapi_schema", &[]).await?;
-        Ok(r.get(0))
+        Ok(self.q_one(sql::SCHEMA_VERSION, &[]).await?.get(0))
     }
 
     pub(crate) async fn get(&self, id: &str) -> Result<Option<Row>, StoreError> {
-        let r = self
-            .q_opt(
-                &format!("SELECT {COLUMNS} FROM terapi_connections WHERE id = $1"),
-                &[&id],
-            )
-            .await?;
-        Ok(r.as_ref().map(row))
+        Ok(self.q_opt(sql::GET, &[&id]).await?.as_ref().map(row))
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<Row>, StoreError> {
-        let rows = self
-            .q_all(
-                &format!("SELECT {COLUMNS} FROM terapi_connections ORDER BY id"),
-                &[],
-            )
-            .await?;
-        Ok(rows.iter().map(row).collect())
+        Ok(self.q_all(sql::LIST, &[]).await?.iter().map(row).collect())
     }
 
     pub(crate) async fn upsert(&self, r: Row) -> Result<i64, StoreError> {
-        let v = self
-            .q_one(
-                "INSERT INTO terapi_connections (id, provider, key_id, secrets, version, created_at, updated_at, expires_at)
-                 VALUES ($1, $2, $3, $4, 1, $5, $5, $6)
-                 ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, key_id = excluded.key_id,
-                   secrets = excluded.secrets, version = terapi_connections.version + 1,
-                   updated_at = excluded.updated_at, expires_at = excluded.expires_at,
-                   lease_owner = NULL, lease_until = NULL, reauthorize = NULL
-                 RETURNING version",
-                &[&r.id, &r.provider, &r.key_id, &r.secrets, &r.updated_at, &r.expires_at],
-            )
-            .await?;
-        Ok(v.get(0))
+        let params: Params<'_> = &[
+            &r.id,
+            &r.provider,
+            &r.key_id,
+            &r.secrets,
+            &r.updated_at,
+            &r.expires_at,
+        ];
+        Ok(self.q_one(sql::UPSERT, params).await?.get(0))
     }
 
     pub(crate) async fn commit(&self, c: Commit<'_>) -> Result<bool, StoreError> {
-        let n = self
-            .exec(
-                "UPDATE terapi_connections SET key_id = $3, secrets = $4, expires_at = $5, updated_at = $6,
-                   version = version + 1, reauthorize = NULL,
-                   lease_until = CASE WHEN lease_owner = $7 THEN NULL ELSE lease_until END,
-                   lease_owner = CASE WHEN lease_owner = $7 THEN NULL ELSE lease_owner END
-                 WHERE id = $1 AND version = $2",
-                &[&c.id, &c.expected, &c.key_id, &c.secrets, &c.expires_at, &c.now, &c.owner],
-            )
-            .await?;
-        Ok(n == 1)
+        let params: Params<'_> = &[
+            &c.id,
+            &c.expected,
+            &c.key_id,
+            &c.secrets,
+            &c.expires_at,
+            &c.now,
+            &c.owner,
+        ];
+        Ok(self.exec(sql::COMMIT, params).await? == 1)
     }
 
     pub(crate) async fn lease(
@@ -231,27 +215,15 @@ impl Postgres {
         now: i64,
         until: i64,
     ) -> Result<Option<Row>, StoreError> {
-        let r = self
-            .q_opt(
-                &format!(
-                    "UPDATE terapi_connections SET lease_owner = $2, lease_until = $4
-                     WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until IS NULL OR lease_until <= $3)
-                     RETURNING {COLUMNS}"
-                ),
-                &[&id, &owner, &now, &until],
-            )
-            .await?;
-        Ok(r.as_ref().map(row))
+        Ok(self
+            .q_opt(sql::LEASE, &[&id, &owner, &now, &until])
+            .await?
+            .as_ref()
+            .map(row))
     }
 
     pub(crate) async fn release(&self, id: &str, owner: &str) -> Result<(), StoreError> {
-        self
-            .exec(
-                "UPDATE terapi_connections SET lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
-                &[&id, &owner],
-            )
-            .await?;
-        Ok(())
+        self.exec(sql::RELEASE, &[&id, &owner]).await.map(drop)
     }
 
     pub(crate) async fn mark_reauthorize(
@@ -261,29 +233,19 @@ impl Postgres {
         owner: &str,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .exec(
-                "UPDATE terapi_connections SET reauthorize = $3,
-                   lease_until = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_until END,
-                   lease_owner = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_owner END
-                 WHERE id = $1 AND version = $2",
-                &[&id, &expected, &reason, &owner],
-            )
-            .await?;
-        Ok(n == 1)
+        Ok(self
+            .exec(sql::MARK_REAUTHORIZE, &[&id, &expected, &reason, &owner])
+            .await?
+            == 1)
     }
 
     pub(crate) async fn delete(&self, id: &str) -> Result<bool, StoreError> {
         // One statement: the pending authorizations of the connection go with it.
-        let r = self
-            .q_one(
-                "WITH p AS (DELETE FROM terapi_pending WHERE connection_id = $1),
-                      c AS (DELETE FROM terapi_connections WHERE id = $1 RETURNING 1)
-                 SELECT count(*) FROM c",
-                &[&id],
-            )
-            .await?;
-        Ok(r.get::<_, i64>(0) == 1)
+        Ok(self
+            .q_one(DELETE_WITH_PENDING, &[&id])
+            .await?
+            .get::<_, i64>(0)
+            == 1)
     }
 
     pub(crate) async fn rekey(
@@ -293,59 +255,43 @@ impl Postgres {
         key_id: &str,
         secrets: &[u8],
     ) -> Result<bool, StoreError> {
-        let n = self
-            .exec(
-                "UPDATE terapi_connections SET key_id = $3, secrets = $4 WHERE id = $1 AND version = $2",
-                &[&id, &version, &key_id, &secrets],
-            )
-            .await?;
-        Ok(n == 1)
+        Ok(self
+            .exec(sql::REKEY, &[&id, &version, &key_id, &secrets])
+            .await?
+            == 1)
     }
 
     pub(crate) async fn put_pending(&self, p: PendingRow) -> Result<(), StoreError> {
-        self.exec(
-            &format!(
-                "INSERT INTO terapi_pending ({PENDING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            ),
-            &[
-                &p.state_hash,
-                &p.connection_id,
-                &p.provider,
-                &p.key_id,
-                &p.secrets,
-                &p.created_at,
-                &p.expires_at,
-            ],
-        )
-        .await?;
-        Ok(())
+        let params: Params<'_> = &[
+            &p.state_hash,
+            &p.connection_id,
+            &p.provider,
+            &p.key_id,
+            &p.secrets,
+            &p.created_at,
+            &p.expires_at,
+        ];
+        self.exec(sql::PUT_PENDING, params).await.map(drop)
     }
 
     pub(crate) async fn take_pending(
         &self,
         state_hash: &str,
     ) -> Result<Option<PendingRow>, StoreError> {
-        let r = self
-            .q_opt(
-                &format!(
-                    "DELETE FROM terapi_pending WHERE state_hash = $1 RETURNING {PENDING_COLUMNS}"
-                ),
-                &[&state_hash],
-            )
-            .await?;
-        Ok(r.as_ref().map(pending_row))
+        Ok(self
+            .q_opt(sql::TAKE_PENDING, &[&state_hash])
+            .await?
+            .as_ref()
+            .map(pending_row))
     }
 
     pub(crate) async fn list_pending(&self) -> Result<Vec<PendingRow>, StoreError> {
-        let rows = self
-            .q_all(
-                &format!(
-                    "SELECT {PENDING_COLUMNS} FROM terapi_pending ORDER BY created_at, state_hash"
-                ),
-                &[],
-            )
-            .await?;
-        Ok(rows.iter().map(pending_row).collect())
+        Ok(self
+            .q_all(sql::LIST_PENDING, &[])
+            .await?
+            .iter()
+            .map(pending_row)
+            .collect())
     }
 
     pub(crate) async fn rekey_pending(
@@ -355,17 +301,16 @@ impl Postgres {
         key_id: &str,
         secrets: &[u8],
     ) -> Result<bool, StoreError> {
-        let n = self
+        Ok(self
             .exec(
-                "UPDATE terapi_pending SET key_id = $3, secrets = $4 WHERE state_hash = $1 AND key_id = $2",
+                sql::REKEY_PENDING,
                 &[&state_hash, &old_key, &key_id, &secrets],
             )
-            .await?;
-        Ok(n == 1)
+            .await?
+            == 1)
     }
 
     pub(crate) async fn purge_pending(&self, now: i64) -> Result<u64, StoreError> {
-        self.exec("DELETE FROM terapi_pending WHERE expires_at < $1", &[&now])
-            .await
+        self.exec(sql::PURGE_PENDING, &[&now]).await
     }
 }

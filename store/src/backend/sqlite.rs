@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rusqlite::{OptionalExtension as _, params};
 
-use super::{COLUMNS, Commit, PendingRow, Row, schema};
+use super::{Commit, PendingRow, Row, schema, sql};
 use crate::error::StoreError;
 
 pub(crate) struct Sqlite {
@@ -41,9 +41,6 @@ fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingRow> {
         expires_at: r.get(6)?,
     })
 }
-
-const PENDING_COLUMNS: &str =
-    "state_hash, connection_id, provider, key_id, secrets, created_at, expires_at";
 
 impl Sqlite {
     pub(crate) async fn open(path: &str) -> Result<Sqlite, StoreError> {
@@ -103,45 +100,43 @@ impl Sqlite {
         .map_err(StoreError::database)
     }
 
+    /// Runs `f` with the statement `sql` (prepared once per connection).
+    async fn with<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        f: impl FnOnce(&mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.run(move |c| f(&mut c.prepare_cached(&sql::sqlite(sql))?))
+            .await
+    }
+
     pub(crate) async fn schema_version(&self) -> Result<i64, StoreError> {
-        self.run(|c| c.query_row("SELECT version FROM terapi_schema", [], |r| r.get(0)))
+        self.with(sql::SCHEMA_VERSION, |s| s.query_row([], |r| r.get(0)))
             .await
     }
 
     pub(crate) async fn get(&self, id: &str) -> Result<Option<Row>, StoreError> {
         let id = id.to_owned();
-        self.run(move |c| {
-            c.query_row(
-                &format!("SELECT {COLUMNS} FROM terapi_connections WHERE id = ?1"),
-                [id],
-                row,
-            )
-            .optional()
-        })
-        .await
+        self.with(sql::GET, move |s| s.query_row([id], row).optional())
+            .await
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<Row>, StoreError> {
-        self.run(|c| {
-            let mut s = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM terapi_connections ORDER BY id"
-            ))?;
-            s.query_map([], row)?.collect()
-        })
-        .await
+        self.with(sql::LIST, |s| s.query_map([], row)?.collect())
+            .await
     }
 
     pub(crate) async fn upsert(&self, r: Row) -> Result<i64, StoreError> {
-        self.run(move |c| {
-            c.query_row(
-                "INSERT INTO terapi_connections (id, provider, key_id, secrets, version, created_at, updated_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?5, ?6)
-                 ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, key_id = excluded.key_id,
-                   secrets = excluded.secrets, version = terapi_connections.version + 1,
-                   updated_at = excluded.updated_at, expires_at = excluded.expires_at,
-                   lease_owner = NULL, lease_until = NULL, reauthorize = NULL
-                 RETURNING version",
-                params![r.id, r.provider, r.key_id, r.secrets, r.updated_at, r.expires_at],
+        self.with(sql::UPSERT, move |s| {
+            s.query_row(
+                params![
+                    r.id,
+                    r.provider,
+                    r.key_id,
+                    r.secrets,
+                    r.updated_at,
+                    r.expires_at
+                ],
                 |r| r.get(0),
             )
         })
@@ -156,15 +151,10 @@ impl Sqlite {
             c.secrets.to_vec(),
         );
         let (expected, expires_at, now) = (c.expected, c.expires_at, c.now);
-        self.run(move |conn| {
-            conn.execute(
-                "UPDATE terapi_connections SET key_id = ?3, secrets = ?4, expires_at = ?5, updated_at = ?6,
-                   version = version + 1, reauthorize = NULL,
-                   lease_until = CASE WHEN lease_owner = ?7 THEN NULL ELSE lease_until END,
-                   lease_owner = CASE WHEN lease_owner = ?7 THEN NULL ELSE lease_owner END
-                 WHERE id = ?1 AND version = ?2",
-                params![id, expected, key_id, secrets, expires_at, now, owner],
-            )
+        self.with(sql::COMMIT, move |s| {
+            s.execute(params![
+                id, expected, key_id, secrets, expires_at, now, owner
+            ])
             .map(|n| n == 1)
         })
         .await
@@ -178,29 +168,16 @@ impl Sqlite {
         until: i64,
     ) -> Result<Option<Row>, StoreError> {
         let (id, owner) = (id.to_owned(), owner.to_owned());
-        self.run(move |c| {
-            c.query_row(
-                &format!(
-                    "UPDATE terapi_connections SET lease_owner = ?2, lease_until = ?4
-                     WHERE id = ?1 AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until IS NULL OR lease_until <= ?3)
-                     RETURNING {COLUMNS}"
-                ),
-                params![id, owner, now, until],
-                row,
-            )
-            .optional()
+        self.with(sql::LEASE, move |s| {
+            s.query_row(params![id, owner, now, until], row).optional()
         })
         .await
     }
 
     pub(crate) async fn release(&self, id: &str, owner: &str) -> Result<(), StoreError> {
         let (id, owner) = (id.to_owned(), owner.to_owned());
-        self.run(move |c| {
-            c.execute(
-                "UPDATE terapi_connections SET lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2",
-                params![id, owner],
-            )
-            .map(drop)
+        self.with(sql::RELEASE, move |s| {
+            s.execute(params![id, owner]).map(drop)
         })
         .await
     }
@@ -213,15 +190,9 @@ impl Sqlite {
         reason: &str,
     ) -> Result<bool, StoreError> {
         let (id, owner, reason) = (id.to_owned(), owner.to_owned(), reason.to_owned());
-        self.run(move |c| {
-            c.execute(
-                "UPDATE terapi_connections SET reauthorize = ?3,
-                   lease_until = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_until END,
-                   lease_owner = CASE WHEN lease_owner = ?4 THEN NULL ELSE lease_owner END
-                 WHERE id = ?1 AND version = ?2",
-                params![id, expected, reason, owner],
-            )
-            .map(|n| n == 1)
+        self.with(sql::MARK_REAUTHORIZE, move |s| {
+            s.execute(params![id, expected, reason, owner])
+                .map(|n| n == 1)
         })
         .await
     }
@@ -230,8 +201,8 @@ impl Sqlite {
         let id = id.to_owned();
         self.run(move |c| {
             let tx = c.transaction()?;
-            tx.execute("DELETE FROM terapi_pending WHERE connection_id = ?1", [&id])?;
-            let n = tx.execute("DELETE FROM terapi_connections WHERE id = ?1", [&id])?;
+            tx.execute(&sql::sqlite(sql::DELETE_PENDING_OF), [&id])?;
+            let n = tx.execute(&sql::sqlite(sql::DELETE), [&id])?;
             tx.commit()?;
             Ok(n == 1)
         })
@@ -246,22 +217,24 @@ impl Sqlite {
         secrets: &[u8],
     ) -> Result<bool, StoreError> {
         let (id, key_id, secrets) = (id.to_owned(), key_id.to_owned(), secrets.to_vec());
-        self.run(move |c| {
-            c.execute(
-                "UPDATE terapi_connections SET key_id = ?3, secrets = ?4 WHERE id = ?1 AND version = ?2",
-                params![id, version, key_id, secrets],
-            )
-            .map(|n| n == 1)
+        self.with(sql::REKEY, move |s| {
+            s.execute(params![id, version, key_id, secrets])
+                .map(|n| n == 1)
         })
         .await
     }
 
     pub(crate) async fn put_pending(&self, p: PendingRow) -> Result<(), StoreError> {
-        self.run(move |c| {
-            c.execute(
-                &format!("INSERT INTO terapi_pending ({PENDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-                params![p.state_hash, p.connection_id, p.provider, p.key_id, p.secrets, p.created_at, p.expires_at],
-            )
+        self.with(sql::PUT_PENDING, move |s| {
+            s.execute(params![
+                p.state_hash,
+                p.connection_id,
+                p.provider,
+                p.key_id,
+                p.secrets,
+                p.created_at,
+                p.expires_at
+            ])
             .map(drop)
         })
         .await
@@ -272,24 +245,14 @@ impl Sqlite {
         state_hash: &str,
     ) -> Result<Option<PendingRow>, StoreError> {
         let h = state_hash.to_owned();
-        self.run(move |c| {
-            c.query_row(
-                &format!(
-                    "DELETE FROM terapi_pending WHERE state_hash = ?1 RETURNING {PENDING_COLUMNS}"
-                ),
-                [h],
-                pending_row,
-            )
-            .optional()
+        self.with(sql::TAKE_PENDING, move |s| {
+            s.query_row([h], pending_row).optional()
         })
         .await
     }
 
     pub(crate) async fn list_pending(&self) -> Result<Vec<PendingRow>, StoreError> {
-        self.run(|c| {
-            let mut s = c.prepare(&format!(
-                "SELECT {PENDING_COLUMNS} FROM terapi_pending ORDER BY created_at, state_hash"
-            ))?;
+        self.with(sql::LIST_PENDING, |s| {
             s.query_map([], pending_row)?.collect()
         })
         .await
@@ -308,20 +271,15 @@ impl Sqlite {
             key_id.to_owned(),
             secrets.to_vec(),
         );
-        self.run(move |c| {
-            c.execute(
-                "UPDATE terapi_pending SET key_id = ?3, secrets = ?4 WHERE state_hash = ?1 AND key_id = ?2",
-                params![h, old, key_id, secrets],
-            )
-            .map(|n| n == 1)
+        self.with(sql::REKEY_PENDING, move |s| {
+            s.execute(params![h, old, key_id, secrets]).map(|n| n == 1)
         })
         .await
     }
 
     pub(crate) async fn purge_pending(&self, now: i64) -> Result<u64, StoreError> {
-        self.run(move |c| {
-            c.execute("DELETE FROM terapi_pending WHERE expires_at < ?1", [now])
-                .map(|n| n as u64)
+        self.with(sql::PURGE_PENDING, move |s| {
+            s.execute([now]).map(|n| n as u64)
         })
         .await
     }
@@ -333,7 +291,7 @@ fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute(schema::VERSION_TABLE, [])?;
     let found: Option<i64> = tx
-        .query_row("SELECT version FROM terapi_schema", [], |r| r.get(0))
+        .query_row(&sql::sqlite(sql::SCHEMA_VERSION), [], |r| r.get(0))
         .optional()?;
     let todo = schema::pending(schema::SQLITE, found.unwrap_or(0))
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -344,10 +302,10 @@ fn migrate(conn: &mut rusqlite::Connection) -> rusqlite::Result<()> {
     }
     match (found, last) {
         (None, Some(v)) => {
-            tx.execute("INSERT INTO terapi_schema (version) VALUES (?1)", [v])?;
+            tx.execute(&sql::sqlite(sql::INSERT_VERSION), [v])?;
         }
         (Some(old), Some(v)) if v != old => {
-            tx.execute("UPDATE terapi_schema SET version = ?1", [v])?;
+            tx.execute(&sql::sqlite(sql::UPDATE_VERSION), [v])?;
         }
         _ => {}
     }
