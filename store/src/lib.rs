@@ -37,8 +37,10 @@
 
 mod backend;
 mod catalog;
+mod connect;
 mod error;
 mod keys;
+mod pending;
 mod record;
 mod refresh;
 
@@ -46,10 +48,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sha2::Digest as _;
-use terapi_runtime::client::{Connection, PendingAuthorization, Settings};
-
-use backend::{Backend, PendingRow, Row};
+use backend::{Backend, Row};
 pub use catalog::{Catalog, Specs};
 pub use error::StoreError;
 pub use keys::Keys;
@@ -109,6 +108,16 @@ pub struct Stats {
     pub commit_window_max: Duration,
     /// The same for the last refresh.
     pub commit_window_last: Duration,
+}
+
+/// `Connection::from_store(&store, id, settings)`: [`Store::connect`] as a constructor.
+pub trait FromStore: Sized {
+    /// See [`Store::connect`].
+    fn from_store(
+        store: &Store,
+        id: &str,
+        settings: terapi_runtime::client::Settings,
+    ) -> impl std::future::Future<Output = Result<Self, StoreError>> + Send;
 }
 
 /// What [`Store::rotate_key`] re-encrypted.
@@ -249,122 +258,6 @@ impl Store {
         self.backend.delete(id).await
     }
 
-    /// A connection to the provider of the stored connection `id`, renewing its tokens
-    /// through this store (see the crate docs). A connection whose refresh was refused gets
-    /// [`terapi_runtime::client::Error::Reauthorize`] at once.
-    pub async fn connect(&self, id: &str, settings: Settings) -> Result<Connection, StoreError> {
-        let row = self
-            .backend
-            .get(id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
-        let spec = self.spec(id, &row.provider)?;
-        if let Some(reason) = &row.reauthorize {
-            return Err(StoreError::Client(
-                terapi_runtime::client::Error::Reauthorize {
-                    provider: spec.key.clone(),
-                    reason: reason.clone(),
-                },
-            ));
-        }
-        let record = self.open_row(&row)?;
-        match (record.client, record.tokens) {
-            (Some(client), Some(tokens)) => {
-                let conn = Connection::from_tokens(spec, &record.config, client, tokens, settings)?;
-                conn.set_shared_tokens(Arc::new(refresh::StoredTokens {
-                    store: self.clone(),
-                    id: id.to_owned(),
-                }));
-                Ok(conn)
-            }
-            _ => Ok(Connection::from_json(
-                spec,
-                &record.config,
-                &record.credentials,
-                settings,
-            )?),
-        }
-    }
-
-    /// Keeps a pending authorization (started with `Connection::start_authorization` or a
-    /// provider module's `authorize`) until its callback: [`Store::finish_authorization`]
-    /// then saves the connection as `id`. Expired ones are removed here.
-    pub async fn save_pending(
-        &self,
-        id: &str,
-        pending: &PendingAuthorization,
-    ) -> Result<(), StoreError> {
-        check_id(id)?;
-        let now = now_ms();
-        self.backend.purge_pending(now).await?;
-        let hash = state_hash(pending.state());
-        let plain = serde_json::to_vec(&PendingSealed {
-            connection_id: id.to_owned(),
-            pending,
-        })
-        .map_err(|e| StoreError::Corrupt {
-            what: "a pending authorization".to_owned(),
-            message: e.to_string(),
-        })?;
-        let (key_id, secrets) = self.keys.seal(&pending_what(&hash), &plain)?;
-        self.backend
-            .put_pending(PendingRow {
-                state_hash: hash,
-                connection_id: id.to_owned(),
-                provider: pending.provider().to_owned(),
-                key_id,
-                secrets,
-                created_at: now,
-                expires_at: record::to_ms(pending.expires_at()),
-            })
-            .await
-    }
-
-    /// Finishes an authorization from its callback URL: finds its pending authorization by
-    /// the `state` (each is used once), checks the callback, exchanges the code, saves the
-    /// connection with its tokens under the id given to [`Store::save_pending`], and returns
-    /// the id and the connection (renewing through this store).
-    pub async fn finish_authorization(
-        &self,
-        callback_url: &str,
-        settings: Settings,
-    ) -> Result<(String, Connection), StoreError> {
-        let url = url::Url::parse(callback_url).map_err(|_| StoreError::NoState)?;
-        let state = url
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .map(|(_, v)| v.into_owned())
-            .ok_or(StoreError::NoState)?;
-        let hash = state_hash(&state);
-        let row = self
-            .backend
-            .take_pending(&hash)
-            .await?
-            .ok_or(StoreError::NoPendingAuthorization)?;
-        let what = pending_what(&hash);
-        let plain = self.keys.open(&what, &row.key_id, &row.secrets)?;
-        let opened: PendingOpened =
-            serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
-                what: what.clone(),
-                message: e.to_string(),
-            })?;
-        let spec = self.spec(&opened.connection_id, &row.provider)?;
-        let client = opened.pending.client().clone();
-        let config = opened.pending.config_json();
-        let conn = Connection::from_callback(spec, opened.pending, callback_url, settings).await?;
-        let tokens = conn.tokens().ok_or_else(|| StoreError::Corrupt {
-            what,
-            message: "the authorization gave no tokens".to_owned(),
-        })?;
-        let record = ConnectionRecord::authorized(row.provider.clone(), config, client, tokens);
-        self.save_connection(&opened.connection_id, &record).await?;
-        conn.set_shared_tokens(Arc::new(refresh::StoredTokens {
-            store: self.clone(),
-            id: opened.connection_id.clone(),
-        }));
-        Ok((opened.connection_id, conn))
-    }
-
     /// Re-encrypts every connection and pending authorization not sealed with the primary
     /// key (the older keys of the ring must open them). Rows are rewritten with a
     /// compare-and-swap on their version, so a refresh under way is never undone: a row that
@@ -411,7 +304,11 @@ impl Store {
         Ok(done)
     }
 
-    fn spec(&self, id: &str, provider: &str) -> Result<terapi_runtime::spec::SpecRef, StoreError> {
+    pub(crate) fn spec(
+        &self,
+        id: &str,
+        provider: &str,
+    ) -> Result<terapi_runtime::spec::SpecRef, StoreError> {
         self.catalog
             .as_ref()
             .and_then(|c| c.spec(provider))
@@ -421,7 +318,7 @@ impl Store {
             })
     }
 
-    fn seal_record(
+    pub(crate) fn seal_record(
         &self,
         id: &str,
         record: &ConnectionRecord,
@@ -439,7 +336,7 @@ impl Store {
         self.keys.seal(&connection_what(id), &plain)
     }
 
-    fn open_row(&self, row: &Row) -> Result<ConnectionRecord, StoreError> {
+    pub(crate) fn open_row(&self, row: &Row) -> Result<ConnectionRecord, StoreError> {
         let what = connection_what(&row.id);
         let plain = self.keys.open(&what, &row.key_id, &row.secrets)?;
         let sealed: Sealed = serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
@@ -457,49 +354,12 @@ impl Store {
     }
 }
 
-/// `Connection::from_store(&store, id, settings)`: [`Store::connect`] as a constructor.
-pub trait FromStore: Sized {
-    /// See [`Store::connect`].
-    fn from_store(
-        store: &Store,
-        id: &str,
-        settings: Settings,
-    ) -> impl std::future::Future<Output = Result<Self, StoreError>> + Send;
-}
-
-impl FromStore for Connection {
-    async fn from_store(
-        store: &Store,
-        id: &str,
-        settings: Settings,
-    ) -> Result<Connection, StoreError> {
-        store.connect(id, settings).await
-    }
-}
-
-#[derive(serde::Serialize)]
-struct PendingSealed<'a> {
-    connection_id: String,
-    pending: &'a PendingAuthorization,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PendingOpened {
-    connection_id: String,
-    pending: PendingAuthorization,
-}
-
-fn connection_what(id: &str) -> String {
+pub(crate) fn connection_what(id: &str) -> String {
     format!("connection `{id}`")
 }
 
-fn pending_what(hash: &str) -> String {
+pub(crate) fn pending_what(hash: &str) -> String {
     format!("pending authorization {}", &hash[..hash.len().min(12)])
-}
-
-fn state_hash(state: &str) -> String {
-    hex::encode(sha2::Sha256::digest(state.as_bytes()))
 }
 
 /// Checks a connection id: 1 to 200 printable ASCII characters without spaces (ids show in

@@ -14,7 +14,9 @@
 
 use std::time::{Duration, Instant};
 
-use terapi_runtime::client::{Error, RenewFuture, Renewal, SharedTokens, TokenSet};
+use std::sync::Arc;
+
+use terapi_runtime::client::{Connection, Error, RenewFuture, Renewal, SharedTokens, TokenSet};
 
 use crate::backend::{Commit, Row};
 use crate::record::{now_ms, to_s};
@@ -24,6 +26,16 @@ use crate::{Store, StoreError};
 pub(crate) struct StoredTokens {
     pub(crate) store: Store,
     pub(crate) id: String,
+}
+
+impl Store {
+    /// Renews `conn`'s tokens through this store from now on.
+    pub(crate) fn share(&self, id: &str, conn: &Connection) {
+        conn.set_shared_tokens(Arc::new(StoredTokens {
+            store: self.clone(),
+            id: id.to_owned(),
+        }));
+    }
 }
 
 impl SharedTokens for StoredTokens {

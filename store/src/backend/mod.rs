@@ -17,7 +17,7 @@ pub(crate) struct Row {
     pub id: String,
     pub provider: String,
     pub key_id: String,
-    /// The sealed [`crate::record::Sealed`] JSON.
+    /// The sealed secrets (config, credentials, client, tokens as one JSON value).
     pub secrets: Vec<u8>,
     pub version: i64,
     /// Unix milliseconds.

@@ -69,9 +69,9 @@ pub(crate) const VERSION_TABLE: &str =
 pub(crate) fn pending(
     migrations: &'static [(i64, &'static str)],
     found: i64,
-) -> Result<impl Iterator<Item = &'static (i64, &'static str)>, crate::StoreError> {
+) -> Result<impl Iterator<Item = &'static (i64, &'static str)>, crate::error::StoreError> {
     if found > LATEST {
-        return Err(crate::StoreError::NewerSchema {
+        return Err(crate::error::StoreError::NewerSchema {
             found,
             supported: LATEST,
         });

@@ -1,0 +1,52 @@
+//! Connections made from a store: the record opened, the provider found in the catalog, and
+//! for an authorized provider the tokens renewed through the store ([`StoredTokens`]).
+
+use terapi_runtime::client::{Connection, Settings};
+
+use crate::{FromStore, Store, StoreError};
+
+impl Store {
+    /// A connection to the provider of the stored connection `id`, renewing its tokens
+    /// through this store (see the crate docs). A connection whose refresh was refused gets
+    /// [`terapi_runtime::client::Error::Reauthorize`] at once.
+    pub async fn connect(&self, id: &str, settings: Settings) -> Result<Connection, StoreError> {
+        let row = self
+            .backend
+            .get(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound { id: id.to_owned() })?;
+        let spec = self.spec(id, &row.provider)?;
+        if let Some(reason) = &row.reauthorize {
+            return Err(StoreError::Client(
+                terapi_runtime::client::Error::Reauthorize {
+                    provider: spec.key.clone(),
+                    reason: reason.clone(),
+                },
+            ));
+        }
+        let record = self.open_row(&row)?;
+        match (record.client, record.tokens) {
+            (Some(client), Some(tokens)) => {
+                let conn = Connection::from_tokens(spec, &record.config, client, tokens, settings)?;
+                self.share(id, &conn);
+                Ok(conn)
+            }
+            _ => Ok(Connection::from_json(
+                spec,
+                &record.config,
+                &record.credentials,
+                settings,
+            )?),
+        }
+    }
+}
+
+impl FromStore for Connection {
+    async fn from_store(
+        store: &Store,
+        id: &str,
+        settings: Settings,
+    ) -> Result<Connection, StoreError> {
+        store.connect(id, settings).await
+    }
+}
