@@ -18,6 +18,8 @@ const WORKSPACE_DIRS: &[&str] = &[
     "src",
     "codegen",
     "runtime",
+    "store",
+    "cli",
     "tests/hostile-crate",
     "examples",
     "benches",
