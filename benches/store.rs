@@ -18,7 +18,7 @@
 #![allow(missing_docs)]
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use std::hint::black_box;

@@ -79,7 +79,7 @@ pub struct ConnectArgs {
     /// Connection config params, `KEY=VALUE` (repeatable).
     #[arg(long, value_name = "KEY=VALUE", num_args = 1..)]
     pub config: Vec<String>,
-    /// Credentials: `KEY` (read from TERAPI_CREDENTIAL_<KEY> or prompted without echo) or
+    /// Credentials: `KEY` (read from `TERAPI_CREDENTIAL_<KEY>` or prompted without echo) or
     /// `KEY=VALUE` (visible to other local users) (repeatable).
     #[arg(long, value_name = "KEY[=VALUE]", num_args = 1..)]
     pub credential: Vec<String>,
