@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the store benchmarks (`cargo bench --bench store`, about 90 s) and prints the figures
+# Runs the store benchmarks (`cargo bench --bench store`, about 90 s, then its interleaved
+# request comparison, about 10 s) and prints the figures
 # of BENCHMARKS.md, each beside its target where the issue sets one. PostgreSQL cases need
 # TERAPI_TEST_POSTGRES_URL (`eval "$(.ci/postgres.sh start)"`).
 #
@@ -13,10 +14,18 @@ target_dir=$(cargo metadata --format-version 1 --no-deps |
 if [ -z "${SKIP_BENCH:-}" ]; then
     cargo bench --bench store -- --noplot "$@" >&2
 fi
+interleaved=$(mktemp)
+trap 'rm -f "$interleaved"' EXIT
+TERAPI_BENCH_INTERLEAVED=1 cargo bench --bench store >"$interleaved" 2>/dev/null
 
-python3 - "$target_dir/criterion" <<'PY'
+python3 - "$target_dir/criterion" "$interleaved" <<'PY'
 import json, os, sys
 root = sys.argv[1]
+inter = {}
+for line in open(sys.argv[2]):
+    if line.startswith("interleaved.") and "=" in line:
+        k, _, v = line.strip().partition("=")
+        inter[k] = float(v)
 
 def median(group, case):
     p = os.path.join(root, group, case, "new", "estimates.json")
@@ -37,7 +46,18 @@ for db in ("sqlite", "postgres"):
         print(f"stored_{db:<9} not run")
         continue
     over = (m / base - 1) * 100
-    print(f"stored_{db:<9} {us(m)}  overhead {over:+.1f}%  target <= 5%  ratio {max(over, 0) / 5:.2f}")
+    print(f"stored_{db:<9} {us(m)}  overhead {over:+.1f}% (criterion medians, one case after another)")
+
+print("\n## store_request, interleaved (40 rounds x 250 requests per case, p50 of single requests)")
+base = inter.get("interleaved.in_memory.p50")
+if base:
+    print(f"in_memory        {us(base)}")
+for db in ("sqlite", "postgres"):
+    p = inter.get(f"interleaved.stored_{db}.p50")
+    if p is None:
+        continue
+    over = inter[f"interleaved.stored_{db}.overhead_pct"]
+    print(f"stored_{db:<9} {us(p)}  overhead {over:+.1f}%  target <= 5%  ratio {max(over, 0) / 5:.2f}")
 
 print("\n## store_ops (one OAuth connection; median per operation, throughput)")
 for db in ("sqlite", "postgres"):

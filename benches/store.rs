@@ -108,6 +108,45 @@ async fn open(url: &str) -> Store {
         )]))
 }
 
+/// 40 rounds (after one of warm-up) of 250 requests per case, the order rotating each
+/// round, every request timed on its own: `interleaved.<case>.p50=<ns>` lines, and each
+/// stored case's overhead over `in_memory` at p50 in %. Less exposed than criterion's one
+/// case after another to load that comes and goes.
+fn interleaved(runtime: &tokio::runtime::Runtime, cases: &[(String, Connection)]) {
+    let mut times: Vec<Vec<u64>> = vec![Vec::new(); cases.len()];
+    for round in 0..41 {
+        for k in 0..cases.len() {
+            let i = (round + k) % cases.len();
+            let conn = &cases[i].1;
+            runtime.block_on(async {
+                for _ in 0..250 {
+                    let start = Instant::now();
+                    black_box(conn.get("/api/ping").send().await.unwrap().status());
+                    if round > 0 {
+                        times[i].push(start.elapsed().as_nanos() as u64);
+                    }
+                }
+            });
+        }
+    }
+    let p50: Vec<u64> = times
+        .iter_mut()
+        .map(|t| {
+            t.sort_unstable();
+            t[t.len() / 2]
+        })
+        .collect();
+    for ((name, _), p) in cases.iter().zip(&p50) {
+        println!("interleaved.{name}.p50={p}");
+    }
+    for ((name, _), p) in cases.iter().zip(&p50).skip(1) {
+        println!(
+            "interleaved.{name}.overhead_pct={:.2}",
+            (*p as f64 / p50[0] as f64 - 1.0) * 100.0
+        );
+    }
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -149,6 +188,10 @@ fn main() {
             .unwrap()
             .status();
         assert_eq!(status, 200, "{name}");
+    }
+    if std::env::var_os("TERAPI_BENCH_INTERLEAVED").is_some() {
+        interleaved(&runtime, &cases);
+        return;
     }
     let mut group = c.benchmark_group("store_request");
     group
