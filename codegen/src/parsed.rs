@@ -131,3 +131,26 @@ impl Placeholder<'_> {
             .inner(source, &self.string.text, self.offset, self.len)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parse_is_found_by_its_location_and_its_text() {
+        let root = crate::yaml::parse(
+            "p:\n    proxy:\n        base_url: https://${connectionConfig.host}/v1\n",
+        )
+        .unwrap();
+        let templates = Templates::of(root.get("p").unwrap());
+        let (text, loc) = templates
+            .iter()
+            .map(|s| (s.text.clone(), s.loc))
+            .next()
+            .unwrap();
+        assert!(matches!(templates.at(loc, &text), Some(Ok(_))));
+        // Another text at that location (a template of a mode's own, whose location is a
+        // default) is not given this string's parse, whose offsets would not fit it.
+        assert!(templates.at(loc, "${now}").is_none());
+    }
+}
