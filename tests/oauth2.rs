@@ -49,17 +49,6 @@ fn param<'a>(q: &'a [(String, String)], key: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
-/// Sends the user's browser to the authorization URL: the fake's redirect to the callback.
-async fn follow(url: &str) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = http.get(url).send().await.unwrap();
-    assert_eq!(response.status(), 302, "{}", response.text().await.unwrap());
-    response.headers()["location"].to_str().unwrap().to_owned()
-}
-
 async fn connected(fake: &FakeOAuth) -> Connection {
     let pending = authorize_json(
         spec(),
@@ -68,7 +57,7 @@ async fn connected(fake: &FakeOAuth) -> Connection {
         AuthorizationRequest::new(REDIRECT).settings(&settings(fake)),
     )
     .unwrap();
-    let callback = follow(pending.url()).await;
+    let callback = support::loopback::follow(pending.url()).await;
     Connection::from_callback(spec(), pending, &callback, settings(fake))
         .await
         .unwrap()
@@ -159,7 +148,7 @@ async fn a_user_authorizes_and_the_connection_calls_the_api() {
     );
     // The flow may finish in another process: only the JSON crosses.
     let saved = serde_json::to_string(&pending).unwrap();
-    let callback = follow(pending.url()).await;
+    let callback = support::loopback::follow(pending.url()).await;
     let pending: PendingAuthorization = serde_json::from_str(&saved).unwrap();
     let conn = Connection::from_callback(spec(), pending, &callback, settings(&fake))
         .await
@@ -274,7 +263,7 @@ async fn callbacks_that_do_not_match_are_refused() {
         })
     );
     let pending = start(Duration::ZERO);
-    let callback = follow(pending.url()).await;
+    let callback = support::loopback::follow(pending.url()).await;
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let err = finish(pending, callback).await.unwrap_err();
     assert!(
@@ -284,7 +273,7 @@ async fn callbacks_that_do_not_match_are_refused() {
     // A code is good once: replaying a callback fails at the provider, as a typed error.
     let pending = start(minute);
     let saved = pending.clone();
-    let callback = follow(pending.url()).await;
+    let callback = support::loopback::follow(pending.url()).await;
     finish(pending, callback.clone()).await.unwrap();
     let err = finish(saved, callback).await.unwrap_err();
     assert!(err.needs_reauthorization(), "{err}");
@@ -508,7 +497,7 @@ async fn an_mcp_server_registers_a_public_client_and_always_uses_pkce() {
         "despite `disable_pkce`"
     );
     assert_eq!(param(&q, "resource"), Some("https://mcp.acme.example/mcp"));
-    let callback = follow(pending.url()).await;
+    let callback = support::loopback::follow(pending.url()).await;
     let conn = Connection::from_callback(mcp, pending, &callback, settings(&fake))
         .await
         .unwrap();
@@ -569,7 +558,7 @@ async fn a_generic_mcp_server_is_discovered_registered_and_authorized() {
     // The pending flow carries what was discovered across processes.
     let pending: PendingAuthorization =
         serde_json::from_str(&serde_json::to_string(&pending).unwrap()).unwrap();
-    let callback = follow(pending.url()).await;
+    let callback = support::loopback::follow(pending.url()).await;
     let conn = Connection::from_callback(mcp.clone(), pending, &callback, settings(&fake))
         .await
         .unwrap();

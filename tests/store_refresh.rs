@@ -402,13 +402,7 @@ async fn an_authorization_finishes_through_the_store_once_and_its_secrets_stay_s
     store.save_pending(ID, &pending).await.unwrap();
     drop(pending);
     // The browser step; the callback reaches another replica.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = http.get(&authorization_url).send().await.unwrap();
-    assert_eq!(response.status(), 302);
-    let callback = response.headers()["location"].to_str().unwrap().to_owned();
+    let callback = support::loopback::follow(&authorization_url).await;
     let replica = open(&db.url, Duration::from_secs(5)).await;
     let e = replica
         .finish_authorization(

@@ -183,7 +183,7 @@ impl Env {
     /// Authorizes `id` (acme, tenant north) with a pasted callback.
     async fn authorize_pasted(&self, id: &str) {
         let started = self.start_pasted(id).await;
-        let location = follow(&started).await;
+        let location = loopback::follow(&started).await;
         let done = self.run(&["callback", &location]).await;
         assert_eq!(done.code, 0, "{done:?}");
     }
@@ -258,17 +258,6 @@ async fn output(mut cmd: Command) -> Out {
     }
 }
 
-/// The browser at the authorization URL: the fake's redirect, not followed.
-async fn follow(url: &str) -> String {
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = http.get(url).send().await.unwrap();
-    assert_eq!(response.status(), 302, "{}", response.text().await.unwrap());
-    response.headers()["location"].to_str().unwrap().to_owned()
-}
-
 fn param(url: &str, name: &str) -> Option<String> {
     url::Url::parse(url)
         .unwrap()
@@ -340,7 +329,7 @@ async fn authorize_with_the_listener_then_requests_refresh_through_the_store() {
         .unwrap();
     assert_eq!(forged.status(), 400);
     // The browser: the fake redirects to the CLI's listener, which answers with a page.
-    let location = follow(&url).await;
+    let location = loopback::follow(&url).await;
     assert!(location.starts_with(&redirect));
     let page = reqwest::get(&location).await.unwrap();
     assert_eq!(page.status(), 200);
@@ -411,7 +400,7 @@ async fn authorize_then_a_pasted_callback_finishes_it() {
         Some(PASTED_REDIRECT)
     );
     assert_eq!(param(&url, "scope").as_deref(), Some("read,offline_access"));
-    let location = follow(&url).await;
+    let location = loopback::follow(&url).await;
     let done = env.run(&["callback", &location]).await;
     assert_eq!(done.code, 0, "{done:?}");
     assert!(
@@ -468,7 +457,7 @@ async fn authorize_then_a_pasted_callback_finishes_it() {
     );
 
     // `callback -` reads the URL from stdin (off the command line).
-    let location = follow(scoped.stdout.trim()).await;
+    let location = loopback::follow(scoped.stdout.trim()).await;
     let mut cmd = env.command(&["callback", "-"]);
     cmd.stdin(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
@@ -837,7 +826,7 @@ async fn the_store_file_holds_no_secret_and_keys_rotate() {
     let state = param(&url, "state").unwrap();
     let bytes = env.store_bytes();
     assert!(!contains(&bytes, CLIENT_SECRET) && !contains(&bytes, &state));
-    let location = follow(&url).await;
+    let location = loopback::follow(&url).await;
     let code = param(&location, "code").unwrap();
     let done = env.run(&["callback", &location]).await;
     assert_eq!(done.code, 0, "{done:?}");

@@ -43,3 +43,15 @@ pub fn provider(catalog: &str, key: &str) -> Arc<ProviderSpec> {
     }
     Arc::new(spec)
 }
+
+/// The user's browser at an authorization URL: the provider's redirect (302), not followed;
+/// its `Location`, the callback URL.
+pub async fn follow(url: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 302, "{}", response.text().await.unwrap());
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
