@@ -35,6 +35,15 @@ pub enum StoreError {
         /// The database's message (no parameter values).
         message: String,
     },
+    /// A refresh could not finish: another process held the connection's lease too long, or
+    /// the connection kept changing under it.
+    #[error("store: connection `{id}`: {why}")]
+    Contended {
+        /// The connection id.
+        id: String,
+        /// What happened.
+        why: String,
+    },
     /// The store was opened without a key: it neither reads nor writes secrets.
     #[error(
         "store: no encryption key: secrets are neither read nor written (give a key, e.g. with --key-env)"

@@ -103,9 +103,10 @@ impl Store {
                     return Ok(tokens);
                 }
                 if Instant::now() >= deadline {
-                    return Err(to_client(StoreError::Database {
-                        message: format!(
-                            "waited {} s for another process to finish refreshing connection `{id}`",
+                    return Err(to_client(StoreError::Contended {
+                        id: id.to_owned(),
+                        why: format!(
+                            "waited {} s for another process to finish refreshing it",
                             (self.lease * 2 + Duration::from_secs(5)).as_secs()
                         ),
                     }));
@@ -122,10 +123,9 @@ impl Store {
                 Ok(None) => {
                     rounds += 1;
                     if rounds >= MAX_ROUNDS {
-                        return Err(to_client(StoreError::Database {
-                            message: format!(
-                                "connection `{id}` changed under {MAX_ROUNDS} refreshes in a row"
-                            ),
+                        return Err(to_client(StoreError::Contended {
+                            id: id.to_owned(),
+                            why: format!("it changed under {MAX_ROUNDS} refreshes in a row"),
                         }));
                     }
                 }
