@@ -227,6 +227,30 @@ impl Paginator {
         self
     }
 
+    /// Continues a listing that stood at `offset` after `pages` pages (a [`Paginator::offset`]
+    /// and [`Paginator::pages`] saved between two pages). Cursors and links seen before are
+    /// not known again; the page cap counts from `pages`.
+    pub fn resume_at(mut self, offset: i64, pages: u64) -> Self {
+        self.offset = offset;
+        self.page = pages;
+        self
+    }
+
+    /// The offset the next request carries (offset pagination; else the start value).
+    pub fn offset(&self) -> i64 {
+        self.offset
+    }
+
+    /// How many pages were received.
+    pub fn pages(&self) -> u64 {
+        self.page
+    }
+
+    /// Where a page's records are (`response_path`; empty: the body itself).
+    pub fn response_path(&self) -> &str {
+        self.config.response_path.as_deref().unwrap_or("")
+    }
+
     fn limit_param(&self) -> Option<(String, String)> {
         Some((
             self.config.limit_name.as_deref()?.to_owned(),

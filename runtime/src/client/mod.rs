@@ -67,6 +67,7 @@ mod spec;
 mod token_request;
 mod url_check;
 mod verify;
+mod walk;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -89,6 +90,7 @@ pub use reqwest::Method;
 pub use shared::{RenewFuture, Renewal, SharedTokens};
 pub use spec::{Binding, BodyFormat, ClientSpec, TokenAuth, VerificationSpec};
 pub use verify::Verified;
+pub use walk::{ListingOptions, Page, PagePosition, PageWalk, RateHints};
 
 pub use crate::paginate::{PageError, PaginateConfig};
 pub use crate::retry::{GiveUpReason, Jitter, RetryPolicy};

@@ -6,12 +6,11 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 use serde::de::DeserializeOwned;
-use url::Url;
 
-use super::error::{Error, Step};
-use super::request::{Outgoing, append_query};
-use super::{Connection, Method, url_check};
-use crate::paginate::{Next, PaginateConfig, Paginator};
+use super::Connection;
+use super::error::Error;
+use super::walk::{ListingOptions, PageWalk};
+use crate::paginate::PaginateConfig;
 
 type Inner<T> = Pin<Box<dyn Stream<Item = Result<T, Error>> + Send>>;
 
@@ -101,106 +100,36 @@ impl<T> Pages<T> {
     }
 }
 
-struct State {
-    conn: Connection,
-    endpoint: String,
-    paginator: Paginator,
-    /// The listing's URL without pagination params.
-    url: Url,
-    caller_query: Vec<(String, String)>,
-    /// The next request's URL; `None` after the last page.
-    next: Option<Url>,
-}
-
-impl State {
-    async fn page(mut self) -> Result<Option<(Vec<serde_json::Value>, State)>, Error> {
-        let Some(url) = self.next.take() else {
-            return Ok(None);
-        };
-        let out = Outgoing {
-            step: Step::Request,
-            method: Method::GET,
-            url: url.clone(),
-            endpoint: &self.endpoint,
-            headers: &[],
-            body: None,
-            timeout: self.conn.inner.settings.timeout,
-            provider_headers: true,
-            verification_headers: false,
-        };
-        let exchanged = self.conn.exchange(&out).await?;
-        let response = self.conn.finish(exchanged, &out)?;
-        let body: serde_json::Value = response.json()?;
-        let page_error = |source| Error::Page {
-            path: url.path().to_owned(),
-            source,
-        };
-        let records = self.paginator.records(&body).map_err(page_error)?.to_vec();
-        let link = response.header("link");
-        self.next = match self.paginator.next(&url, &body, link).map_err(page_error)? {
-            Next::Done => None,
-            Next::Query(pagination) => {
-                let mut next = self.url.clone();
-                append_query(&mut next, &self.caller_query);
-                append_query(&mut next, &pagination);
-                Some(next)
-            }
-            Next::Url(next) => {
-                if !url_check::same_origin(&next, &self.url) {
-                    return Err(page_error(crate::paginate::PageError::ForeignHost {
-                        expected: url_check::origin_text(&self.url),
-                        found: url_check::origin_text(&next),
-                    }));
-                }
-                Some(next)
-            }
-        };
-        Ok(Some((records, self)))
-    }
-}
-
 impl<T: DeserializeOwned + Send + 'static> Pages<T> {
     fn start(setup: Setup) -> Inner<T> {
         use futures_util::{StreamExt as _, TryStreamExt as _, stream};
-        let first = (|| {
-            let config = setup.config.ok_or(Error::NoPagination {
-                provider: setup.conn.spec().key.clone(),
-            })?;
-            let url = url_check::join(&setup.conn.inner.base, &setup.endpoint, Step::Request)?;
-            let mut paginator = Paginator::new(config, setup.conn.inner.base.clone(), setup.limit);
-            if let Some(max) = setup.max_pages {
-                paginator = paginator.max_pages(max);
-            }
-            let mut first = url.clone();
-            append_query(&mut first, &setup.query);
-            append_query(&mut first, &paginator.first_query());
-            Ok(State {
-                conn: setup.conn,
-                endpoint: setup.endpoint,
-                paginator,
-                url,
-                caller_query: setup.query,
-                next: Some(first),
-            })
-        })();
-        match first {
+        let options = ListingOptions {
+            config: setup.config,
+            limit: setup.limit,
+            max_pages: setup.max_pages,
+            query: setup.query,
+        };
+        let walk = PageWalk::start(&setup.conn, setup.endpoint, options, None);
+        match walk {
             Err(e) => stream::once(async move { Err(e) }).boxed(),
-            Ok(state) => {
-                let path = state.url.path().to_owned();
-                stream::try_unfold(state, State::page)
-                    .map_ok(move |records| {
-                        let path = path.clone();
-                        stream::iter(records.into_iter().map(move |record| {
-                            serde_json::from_value::<T>(record).map_err(|e| Error::Decode {
-                                method: "GET".to_owned(),
-                                path: path.clone(),
-                                status: 200,
-                                message: format!("a record does not decode: {e}"),
-                            })
-                        }))
-                    })
-                    .try_flatten()
-                    .boxed()
+            Ok(walk) => {
+                let path = walk.path().to_owned();
+                stream::try_unfold(walk, |mut walk| async move {
+                    Ok::<_, Error>(walk.next_page().await?.map(|page| (page.records, walk)))
+                })
+                .map_ok(move |records| {
+                    let path = path.clone();
+                    stream::iter(records.into_iter().map(move |record| {
+                        serde_json::from_value::<T>(record).map_err(|e| Error::Decode {
+                            method: "GET".to_owned(),
+                            path: path.clone(),
+                            status: 200,
+                            message: format!("a record does not decode: {e}"),
+                        })
+                    }))
+                })
+                .try_flatten()
+                .boxed()
             }
         }
     }
