@@ -44,6 +44,35 @@ pub enum StoreError {
         /// What happened.
         why: String,
     },
+    /// Another process runs this model's sync (it holds the lease).
+    #[error(
+        "store: connection `{connection}`, model `{model}`: another process is syncing it (its lease runs until it finishes or expires)"
+    )]
+    Busy {
+        /// The connection id.
+        connection: String,
+        /// The model.
+        model: String,
+    },
+    /// A sync run lost its lease to another process (it ran longer than the lease without a
+    /// page): what it was writing was rolled back.
+    #[error(
+        "store: connection `{connection}`, model `{model}`: the sync run lost its lease to another process; nothing of this page was written"
+    )]
+    LeaseLost {
+        /// The connection id.
+        connection: String,
+        /// The model.
+        model: String,
+    },
+    /// A model name is not valid.
+    #[error(
+        "store: invalid model name `{name}`: a model is 1 to 64 ASCII lowercase letters, digits, `-`, `_` or `.`"
+    )]
+    InvalidModel {
+        /// The name, escaped.
+        name: String,
+    },
     /// The store was opened without a key: it neither reads nor writes secrets.
     #[error(
         "store: no encryption key: secrets are neither read nor written (give a key, e.g. with --key-env)"

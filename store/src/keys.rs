@@ -26,6 +26,9 @@ const NONCE: usize = 24;
 struct Key {
     id: String,
     cipher: XChaCha20Poly1305,
+    /// A key derived from this one for the content hashes of records: a hash does not let
+    /// anyone without the key test a guess of a record's content.
+    hash_key: [u8; 32],
 }
 
 /// The keys of a store: the one that encrypts what is written, and older ones that only
@@ -176,6 +179,25 @@ impl Keys {
         }
     }
 
+    /// The content hash of a record (hex): keyed by the primary key when there is one.
+    pub(crate) fn record_hash(&self, canonical: &[u8]) -> String {
+        use hmac::Mac as _;
+        match &self.primary {
+            Some(key) => {
+                let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key.hash_key)
+                    .expect("HMAC takes a key of any length");
+                mac.update(canonical);
+                hex::encode(mac.finalize().into_bytes())
+            }
+            None => {
+                let mut h = sha2::Sha256::new();
+                h.update(b"terapi-store/record-hash/plain\0");
+                h.update(canonical);
+                hex::encode(h.finalize())
+            }
+        }
+    }
+
     /// Opens a value of the row `what` sealed with the key `key_id`.
     pub(crate) fn open(
         &self,
@@ -243,9 +265,13 @@ impl Key {
             XChaCha20Poly1305::new_from_slice(key).map_err(|_| StoreError::InvalidKey {
                 reason: format!("key `{id}` has {} bytes; a key has 32", key.len()),
             })?;
+        let mut derive = sha2::Sha256::new();
+        derive.update(b"terapi-store/record-hash/1\0");
+        derive.update(key);
         Ok(Key {
             id: id.to_owned(),
             cipher,
+            hash_key: derive.finalize().into(),
         })
     }
 }

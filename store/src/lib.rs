@@ -42,7 +42,10 @@ mod error;
 mod keys;
 mod pending;
 mod record;
+mod records;
 mod refresh;
+mod runs;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +57,9 @@ pub use error::StoreError;
 pub use keys::Keys;
 pub use record::{ConnectionInfo, ConnectionRecord, StoredConnection};
 use record::{Sealed, now_ms, to_s};
+pub use records::{Applied, Change, ChangeKind, Changes, Model, StoredRecord};
+pub use runs::{DEFAULT_RUN_LEASE, Due, RunCounts, RunKind, SyncRun, SyncStatus};
+pub use webhooks::{Event, EventStatus, NewEvent, Webhook};
 
 /// How long a refresh lease lasts unless [`Store::with_lease`] says otherwise: longer than
 /// any token request (a request that outlives it may lose its commit to another process).

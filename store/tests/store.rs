@@ -258,8 +258,29 @@ async fn schema_versions(kind: Kind) {
         .unwrap();
     drop(store);
     let store = open(&db.url, keys()).await;
-    assert_eq!(store.schema_version().await.unwrap(), 1);
+    assert_eq!(store.schema_version().await.unwrap(), Store::SCHEMA_VERSION);
     assert_eq!(store.list().await.unwrap().len(), 1);
+    drop(store);
+    // A database of schema 1 (connections only) gets the record tables, and keeps its rows.
+    let to_v1 = "DROP TABLE terapi_records; DROP TABLE terapi_sync; DROP TABLE terapi_webhooks; DROP TABLE terapi_events; UPDATE terapi_schema SET version = 1";
+    match (&db.file, &db.pg_database) {
+        (Some((_, path)), _) => {
+            let c = rusqlite::Connection::open(path).unwrap();
+            c.execute_batch(to_v1).unwrap();
+        }
+        (_, Some(_)) => support::pg_execute(&db.url, to_v1).await,
+        _ => return,
+    }
+    let store = open(&db.url, keys()).await;
+    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert_eq!(store.list().await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .count_records(terapi_store::Model::personal("c1", "employees"))
+            .await
+            .unwrap(),
+        0
+    );
     drop(store);
     // A database from a newer build is refused, not half-read.
     match (&db.file, &db.pg_database) {
@@ -277,7 +298,7 @@ async fn schema_versions(kind: Kind) {
             e,
             StoreError::NewerSchema {
                 found: 99,
-                supported: 1
+                supported: Store::SCHEMA_VERSION
             }
         ),
         "{e}"
@@ -300,7 +321,7 @@ async fn concurrent_opens(kind: Kind) {
     });
     for o in opens {
         let store = o.await.unwrap().unwrap();
-        assert_eq!(store.schema_version().await.unwrap(), 1);
+        assert_eq!(store.schema_version().await.unwrap(), Store::SCHEMA_VERSION);
     }
 }
 

@@ -6,6 +6,9 @@ mod postgres;
 mod schema;
 mod sql;
 mod sqlite;
+mod tx;
+
+pub(crate) use tx::{Rows, Stmt, Tx, Val};
 
 use crate::error::StoreError;
 
@@ -88,6 +91,24 @@ impl Backend {
                 url: crate::error::display_url(url),
             })
         }
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, Backend::Postgres(_))
+    }
+
+    /// Opens a transaction (rolled back unless committed).
+    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
+        each!(self, b => b.begin().await)
+    }
+
+    /// Runs one statement outside a transaction (a read); its rows.
+    pub(crate) async fn query(
+        &self,
+        sql: &'static str,
+        params: Vec<Val>,
+    ) -> Result<Rows, StoreError> {
+        each!(self, b => b.read(sql, params).await)
     }
 
     /// The schema version the database has (after opening: [`LATEST`]).

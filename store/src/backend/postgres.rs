@@ -16,6 +16,9 @@ pub(crate) struct Postgres {
     client: Arc<tokio_postgres::Client>,
     /// Statements prepared once per store (a query is then one round trip, not two).
     statements: Mutex<HashMap<String, Statement>>,
+    /// The server, for the second client that runs transactions.
+    url: String,
+    session: Arc<tokio::sync::Mutex<super::tx::PgSession>>,
 }
 
 type Params<'a> = &'a [&'a (dyn tokio_postgres::types::ToSql + Sync)];
@@ -118,7 +121,26 @@ impl Postgres {
         Ok(Postgres {
             client: Arc::new(client),
             statements: Mutex::default(),
+            url: url.to_owned(),
+            session: Arc::default(),
         })
+    }
+
+    pub(crate) async fn begin(&self) -> Result<super::tx::Tx, StoreError> {
+        Ok(super::tx::Tx::Postgres(
+            super::tx::PgTx::begin(&self.session, &self.url).await?,
+        ))
+    }
+
+    pub(crate) async fn read(
+        &self,
+        sql: &'static str,
+        params: Vec<super::Val>,
+    ) -> Result<super::Rows, StoreError> {
+        let s = self.statement(sql).await?;
+        let refs = super::tx::pg_params(&params);
+        let rows = self.client.query(&s, &refs).await.map_err(db)?;
+        rows.iter().map(super::tx::from_pg).collect()
     }
 
     async fn statement(&self, sql: &str) -> Result<Statement, StoreError> {

@@ -3,12 +3,13 @@
 //! refuses a database whose version is newer than [`LATEST`] (a newer build wrote it).
 
 /// The newest schema version.
-pub(crate) const LATEST: i64 = 1;
+pub(crate) const LATEST: i64 = 2;
 
 /// SQLite's migrations: (version, statements).
-pub(crate) const SQLITE: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE terapi_connections (
+pub(crate) const SQLITE: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE terapi_connections (
         id TEXT PRIMARY KEY NOT NULL,
         provider TEXT NOT NULL,
         key_id TEXT NOT NULL,
@@ -31,12 +32,87 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[(
         expires_at INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX terapi_pending_expires ON terapi_pending (expires_at);",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE terapi_records (
+        connection_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        data BLOB NOT NULL,
+        hash TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL,
+        deleted_at INTEGER,
+        generation INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        added_seq INTEGER NOT NULL,
+        observed_at INTEGER NOT NULL,
+        PRIMARY KEY (connection_id, model, record_id)
+    ) STRICT;
+    CREATE INDEX terapi_records_seq ON terapi_records (connection_id, model, seq);
+    CREATE TABLE terapi_sync (
+        connection_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        generation INTEGER NOT NULL,
+        run_full INTEGER,
+        run_started INTEGER,
+        run_position TEXT,
+        run_pages INTEGER NOT NULL,
+        run_added INTEGER NOT NULL,
+        run_updated INTEGER NOT NULL,
+        run_unchanged INTEGER NOT NULL,
+        cursor_at INTEGER,
+        last_run_at INTEGER,
+        last_full_at INTEGER,
+        last_error TEXT,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        every_ms INTEGER,
+        next_due INTEGER,
+        PRIMARY KEY (connection_id, model)
+    ) STRICT;
+    CREATE INDEX terapi_sync_due ON terapi_sync (next_due);
+    CREATE TABLE terapi_webhooks (
+        id TEXT PRIMARY KEY NOT NULL,
+        connection_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        key_id TEXT NOT NULL,
+        token BLOB NOT NULL,
+        company_id TEXT,
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE terapi_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        connection_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        dedupe TEXT NOT NULL,
+        event_name TEXT NOT NULL,
+        occurred_at INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        body BLOB NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        lease_owner TEXT,
+        lease_until INTEGER,
+        error TEXT,
+        UNIQUE (connection_id, dedupe)
+    ) STRICT;
+    CREATE INDEX terapi_events_status ON terapi_events (status, id);",
+    ),
+];
 
 /// PostgreSQL's migrations: (version, statements).
-pub(crate) const POSTGRES: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE terapi_connections (
+pub(crate) const POSTGRES: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE terapi_connections (
         id TEXT PRIMARY KEY,
         provider TEXT NOT NULL,
         key_id TEXT NOT NULL,
@@ -59,7 +135,81 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[(
         expires_at BIGINT NOT NULL
     );
     CREATE INDEX terapi_pending_expires ON terapi_pending (expires_at);",
-)];
+    ),
+    (
+        2,
+        "CREATE TABLE terapi_records (
+        connection_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        record_id TEXT COLLATE \"C\" NOT NULL,
+        key_id TEXT NOT NULL,
+        data BYTEA NOT NULL,
+        hash TEXT NOT NULL,
+        first_seen BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL,
+        changed_at BIGINT NOT NULL,
+        deleted_at BIGINT,
+        generation BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        added_seq BIGINT NOT NULL,
+        observed_at BIGINT NOT NULL,
+        PRIMARY KEY (connection_id, model, record_id)
+    );
+    CREATE INDEX terapi_records_seq ON terapi_records (connection_id, model, seq);
+    CREATE TABLE terapi_sync (
+        connection_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        generation BIGINT NOT NULL,
+        run_full BIGINT,
+        run_started BIGINT,
+        run_position TEXT,
+        run_pages BIGINT NOT NULL,
+        run_added BIGINT NOT NULL,
+        run_updated BIGINT NOT NULL,
+        run_unchanged BIGINT NOT NULL,
+        cursor_at BIGINT,
+        last_run_at BIGINT,
+        last_full_at BIGINT,
+        last_error TEXT,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        every_ms BIGINT,
+        next_due BIGINT,
+        PRIMARY KEY (connection_id, model)
+    );
+    CREATE INDEX terapi_sync_due ON terapi_sync (next_due);
+    CREATE TABLE terapi_webhooks (
+        id TEXT PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        key_id TEXT NOT NULL,
+        token BYTEA NOT NULL,
+        company_id TEXT,
+        created_at BIGINT NOT NULL
+    );
+    CREATE TABLE terapi_events (
+        id BIGSERIAL PRIMARY KEY,
+        connection_id TEXT NOT NULL,
+        webhook_id TEXT NOT NULL,
+        dedupe TEXT NOT NULL,
+        event_name TEXT NOT NULL,
+        occurred_at BIGINT NOT NULL,
+        received_at BIGINT NOT NULL,
+        key_id TEXT NOT NULL,
+        body BYTEA NOT NULL,
+        status TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        lease_owner TEXT,
+        lease_until BIGINT,
+        error TEXT,
+        UNIQUE (connection_id, dedupe)
+    );
+    CREATE INDEX terapi_events_status ON terapi_events (status, id);",
+    ),
+];
 
 /// The table that records the version.
 pub(crate) const VERSION_TABLE: &str =

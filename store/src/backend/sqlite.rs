@@ -2,8 +2,10 @@
 //! pool. A file is in WAL mode with `synchronous=FULL` (a committed token survives a power
 //! cut) and waits up to 10 s for another process's write; `:memory:` is the in-memory store.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
 use std::time::Duration;
+use tokio::sync::Mutex;
 
 use rusqlite::{OptionalExtension as _, params};
 
@@ -43,6 +45,12 @@ fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingRow> {
 }
 
 impl Sqlite {
+    pub(crate) async fn begin(&self) -> Result<super::tx::Tx, StoreError> {
+        Ok(super::tx::Tx::Sqlite(
+            super::tx::SqliteTx::begin(&self.conn).await?,
+        ))
+    }
+
     pub(crate) async fn open(path: &str) -> Result<Sqlite, StoreError> {
         let path = path.to_owned();
         let shown = format!("sqlite:{path}");
@@ -86,18 +94,27 @@ impl Sqlite {
         })
     }
 
+    pub(crate) async fn read(
+        &self,
+        sql: &'static str,
+        params: Vec<super::Val>,
+    ) -> Result<super::Rows, StoreError> {
+        self.run(move |c| {
+            super::tx::sqlite_run(c, vec![super::Stmt { sql, params }], true)
+                .map(|mut all| all.pop().unwrap_or_default())
+        })
+        .await
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-            f(&mut conn)
-        })
-        .await
-        .map_err(StoreError::database)?
-        .map_err(StoreError::database)
+        let mut conn = Arc::clone(&self.conn).lock_owned().await;
+        tokio::task::spawn_blocking(move || f(&mut conn))
+            .await
+            .map_err(StoreError::database)?
+            .map_err(StoreError::database)
     }
 
     /// Runs `f` with the statement `sql` (prepared once per connection).

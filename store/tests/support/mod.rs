@@ -140,3 +140,12 @@ pub fn sqlite_bytes(path: &std::path::Path) -> Vec<u8> {
     }
     all
 }
+
+/// Every byte the database holds: the SQLite files, or a PostgreSQL dump.
+pub async fn dump(db: &Db) -> Vec<u8> {
+    match (&db.file, &db.pg_database) {
+        (Some((_, path)), _) => sqlite_bytes(path),
+        (_, Some(_)) => pg_dump(&db.url),
+        _ => Vec::new(),
+    }
+}

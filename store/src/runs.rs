@@ -1,0 +1,655 @@
+//! Sync runs of a model: the lease that lets one process at a time run it, the checkpoint
+//! written with every page, generation-based deletes after a complete full run, and the
+//! schedule that workers share (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+//!
+//! The rules a run keeps:
+//! - a page's records and the checkpoint after it commit together, so a killed run resumes
+//!   at the page after the last one stored;
+//! - the incremental cursor becomes the time the run **started**, and only when it
+//!   completes;
+//! - only a complete full run marks records deleted: those its generation did not see;
+//! - a failed run keeps its checkpoint (the next run resumes it) and deletes nothing.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+
+use crate::Store;
+use crate::backend::{Stmt, Val};
+use crate::error::StoreError;
+use crate::record::{from_ms, now_ms};
+use crate::records::{
+    Applied, Model, Stamp, existing, get_stmt, lock_model, plan_write, prepare, set_seq,
+};
+
+/// How long a run's lease lasts without a page (each page renews it).
+pub const DEFAULT_RUN_LEASE: Duration = Duration::from_secs(120);
+
+/// Which kind of run to start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunKind {
+    /// Every record: a complete run marks the ones it did not see as deleted.
+    Full,
+    /// What changed since the last complete run started (a full run when there was none).
+    Incremental,
+}
+
+/// The counts of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RunCounts {
+    /// Records new (or back after a deletion).
+    pub added: u64,
+    /// Records whose content changed.
+    pub updated: u64,
+    /// Records seen with the same content (not rewritten).
+    pub unchanged: u64,
+    /// Records marked deleted (complete full runs only).
+    pub deleted: u64,
+    /// Pages stored.
+    pub pages: u64,
+}
+
+impl RunCounts {
+    fn add(&mut self, applied: Applied) {
+        match applied {
+            Applied::Added => self.added += 1,
+            Applied::Updated => self.updated += 1,
+            Applied::Unchanged | Applied::Stale => self.unchanged += 1,
+            Applied::Deleted => self.deleted += 1,
+            Applied::Absent => {}
+        }
+    }
+}
+
+/// A run in progress, holding the model's lease: pass it to [`Store::write_page`] for each
+/// page, then to [`Store::finish_run`] or [`Store::fail_run`].
+#[derive(Debug)]
+pub struct SyncRun {
+    connection: String,
+    model: String,
+    personal: bool,
+    owner: String,
+    lease: Duration,
+    generation: i64,
+    full: bool,
+    started_ms: i64,
+    /// Where the listing continues (`None`: from its first page).
+    pub position: Option<String>,
+    /// Whether this run continues an interrupted one.
+    pub resumed: bool,
+    /// The incremental filter's start: when the last complete run started (`None` for a
+    /// full run).
+    pub since: Option<SystemTime>,
+    /// Counts so far (including the pages of the interrupted run it continues).
+    pub counts: RunCounts,
+}
+
+impl SyncRun {
+    /// The model it runs.
+    pub fn model(&self) -> Model<'_> {
+        Model {
+            connection: &self.connection,
+            name: &self.model,
+            personal: self.personal,
+        }
+    }
+
+    /// Whether it is a full run.
+    pub fn is_full(&self) -> bool {
+        self.full
+    }
+
+    /// When it started (an interrupted run keeps its start).
+    pub fn started_at(&self) -> SystemTime {
+        from_ms(self.started_ms)
+    }
+}
+
+/// A model's sync state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// Full runs started.
+    pub generation: i64,
+    /// When the last complete run started: the next incremental run's filter.
+    pub since: Option<SystemTime>,
+    /// When a run last completed.
+    pub last_run_at: Option<SystemTime>,
+    /// When a full run last completed.
+    pub last_full_at: Option<SystemTime>,
+    /// An interrupted or running run: whether full, and pages stored.
+    pub in_progress: Option<(bool, u64)>,
+    /// Whether a process holds the lease now.
+    pub leased: bool,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// The schedule: every this long.
+    pub every: Option<Duration>,
+    /// When it is due next.
+    pub next_due: Option<SystemTime>,
+    /// The change feed's latest cursor.
+    pub cursor: u64,
+}
+
+const TAKE_LEASE: &str = "UPDATE terapi_sync SET lease_owner = $3, lease_until = $4
+     WHERE connection_id = $1 AND model = $2
+       AND (lease_owner IS NULL OR lease_owner = $3 OR lease_until IS NULL OR lease_until < $5)
+     RETURNING generation, run_full, run_started, run_position, run_pages, run_added, run_updated, run_unchanged, cursor_at";
+const START_RUN: &str =
+    "UPDATE terapi_sync SET generation = $3, run_full = $4, run_started = $5, run_position = NULL,
+       run_pages = 0, run_added = 0, run_updated = 0, run_unchanged = 0, last_error = NULL
+     WHERE connection_id = $1 AND model = $2";
+/// The guard of every write of a run: the lease is still this owner's (renewed).
+const RENEW: &str = "UPDATE terapi_sync SET lease_until = $4 WHERE connection_id = $1 AND model = $2 AND lease_owner = $3
+     RETURNING seq, generation";
+const CHECKPOINT: &str = "UPDATE terapi_sync SET run_position = $3, run_pages = run_pages + 1,
+       run_added = run_added + $4, run_updated = run_updated + $5, run_unchanged = run_unchanged + $6
+     WHERE connection_id = $1 AND model = $2";
+const UNSEEN: &str = "SELECT record_id FROM terapi_records
+     WHERE connection_id = $1 AND model = $2 AND deleted_at IS NULL AND generation < $3 AND observed_at < $4
+     ORDER BY record_id LIMIT 1000";
+const MARK_DELETED: &str = "UPDATE terapi_records SET deleted_at = $4, changed_at = $4, seq = $5
+     WHERE connection_id = $1 AND model = $2 AND record_id = $3";
+const COMPLETE: &str = "UPDATE terapi_sync SET cursor_at = run_started, last_run_at = $3,
+       last_full_at = CASE WHEN run_full = 1 THEN $3 ELSE last_full_at END,
+       run_full = NULL, run_started = NULL, run_position = NULL, run_pages = 0, run_added = 0,
+       run_updated = 0, run_unchanged = 0, last_error = NULL, lease_owner = NULL, lease_until = NULL,
+       next_due = CASE WHEN every_ms IS NULL THEN next_due ELSE $3 + every_ms END
+     WHERE connection_id = $1 AND model = $2 AND lease_owner = $4";
+const FAIL: &str = "UPDATE terapi_sync SET last_error = $3, lease_owner = NULL, lease_until = NULL,
+       next_due = CASE WHEN every_ms IS NULL THEN next_due ELSE $5 END
+     WHERE connection_id = $1 AND model = $2 AND lease_owner = $4";
+const STATUS: &str = "SELECT generation, cursor_at, last_run_at, last_full_at, run_full, run_pages, lease_owner, lease_until, last_error, every_ms, next_due, seq
+     FROM terapi_sync WHERE connection_id = $1 AND model = $2";
+const SCHEDULE: &str = "INSERT INTO terapi_sync (connection_id, model, seq, generation, run_pages, run_added, run_updated, run_unchanged, every_ms, next_due)
+     VALUES ($1, $2, 0, 0, 0, 0, 0, 0, $3, $4)
+     ON CONFLICT (connection_id, model) DO UPDATE SET every_ms = excluded.every_ms,
+       next_due = CASE WHEN terapi_sync.next_due IS NULL OR terapi_sync.next_due > excluded.next_due THEN excluded.next_due ELSE terapi_sync.next_due END";
+const UNSCHEDULE: &str = "UPDATE terapi_sync SET every_ms = NULL, next_due = NULL WHERE connection_id = $1 AND model = $2";
+const CLAIM_PG: &str = "UPDATE terapi_sync SET lease_owner = $1, lease_until = $2
+     WHERE (connection_id, model) = (
+       SELECT connection_id, model FROM terapi_sync
+       WHERE next_due IS NOT NULL AND next_due <= $3 AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < $3)
+       ORDER BY next_due LIMIT 1 FOR UPDATE SKIP LOCKED)
+     RETURNING connection_id, model";
+const CLAIM_SQLITE: &str = "UPDATE terapi_sync SET lease_owner = $1, lease_until = $2
+     WHERE (connection_id, model) = (
+       SELECT connection_id, model FROM terapi_sync
+       WHERE next_due IS NOT NULL AND next_due <= $3 AND (lease_owner IS NULL OR lease_until IS NULL OR lease_until < $3)
+       ORDER BY next_due LIMIT 1)
+     RETURNING connection_id, model";
+const RELEASE: &str = "UPDATE terapi_sync SET lease_owner = NULL, lease_until = NULL
+     WHERE connection_id = $1 AND model = $2 AND lease_owner = $3";
+
+fn key(connection: &str, model: &str, mut rest: Vec<Val>) -> Vec<Val> {
+    let mut params = vec![Val::text(connection), Val::text(model)];
+    params.append(&mut rest);
+    params
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A model due for a sync, claimed by a worker (it holds the lease; start the run with
+/// [`Store::begin_run`] under the same owner, which [`Store::claim_due`] sets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    /// The connection id.
+    pub connection: String,
+    /// The model.
+    pub model: String,
+}
+
+impl Store {
+    fn run_owner(&self) -> String {
+        format!("{}-run", self.owner)
+    }
+
+    /// Starts a run of `model` (or continues the interrupted one: a full run that stopped
+    /// half way is always finished first, so its generation can mark deletes), holding the
+    /// model's lease for `lease` after each page. [`StoreError::Busy`] when another process
+    /// holds it.
+    pub async fn begin_run(
+        &self,
+        model: Model<'_>,
+        kind: RunKind,
+        lease: Duration,
+    ) -> Result<SyncRun, StoreError> {
+        model.check()?;
+        let owner = self.run_owner();
+        let now = now_ms();
+        let mut tx = self.backend.begin().await?;
+        lock_model(&mut tx, &model).await?;
+        let rows = tx
+            .query(
+                TAKE_LEASE,
+                key(
+                    model.connection,
+                    model.name,
+                    vec![
+                        Val::text(owner.clone()),
+                        Val::int(now.saturating_add(ms(lease))),
+                        Val::int(now),
+                    ],
+                ),
+            )
+            .await?;
+        let Some(row) = rows.into_iter().next() else {
+            return Err(StoreError::Busy {
+                connection: model.connection.to_owned(),
+                model: model.name.to_owned(),
+            });
+        };
+        let int = |i: usize| row.get(i).and_then(Val::as_int);
+        let generation = int(0).unwrap_or(0);
+        let run_full = int(1).map(|v| v != 0);
+        let run_started = int(2);
+        let position = row.get(3).cloned().and_then(Val::into_text);
+        let u = |i: usize| int(i).and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+        let so_far = RunCounts {
+            pages: u(4),
+            added: u(5),
+            updated: u(6),
+            unchanged: u(7),
+            deleted: 0,
+        };
+        let cursor_at = int(8);
+        // An interrupted run is continued: a full one always; an incremental one unless a
+        // full run is asked for.
+        let resume = match (run_full, run_started) {
+            (Some(true), Some(_)) => true,
+            (Some(false), Some(_)) => kind == RunKind::Incremental,
+            _ => false,
+        };
+        let run = if resume {
+            let full = run_full == Some(true);
+            SyncRun {
+                connection: model.connection.to_owned(),
+                model: model.name.to_owned(),
+                personal: model.personal,
+                owner,
+                lease,
+                generation,
+                full,
+                started_ms: run_started.unwrap_or(now),
+                position,
+                resumed: true,
+                since: if full { None } else { cursor_at.map(from_ms) },
+                counts: so_far,
+            }
+        } else {
+            let full = kind == RunKind::Full || cursor_at.is_none();
+            let generation = if full { generation + 1 } else { generation };
+            tx.execute_all(vec![Stmt {
+                sql: START_RUN,
+                params: key(
+                    model.connection,
+                    model.name,
+                    vec![
+                        Val::int(generation),
+                        Val::int(i64::from(full)),
+                        Val::int(now),
+                    ],
+                ),
+            }])
+            .await?;
+            SyncRun {
+                connection: model.connection.to_owned(),
+                model: model.name.to_owned(),
+                personal: model.personal,
+                owner,
+                lease,
+                generation,
+                full,
+                started_ms: now,
+                position: None,
+                resumed: false,
+                since: if full { None } else { cursor_at.map(from_ms) },
+                counts: RunCounts::default(),
+            }
+        };
+        tx.commit().await?;
+        Ok(run)
+    }
+
+    /// Stores a page of records (`(id, data)`, observed at `fetched_at`) and the position
+    /// after it (`None` after the last page) in one transaction; the page's counts.
+    /// [`StoreError::LeaseLost`] (nothing written) if another process took the lease.
+    pub async fn write_page(
+        &self,
+        run: &mut SyncRun,
+        records: Vec<(String, Value)>,
+        next: Option<String>,
+        fetched_at: SystemTime,
+    ) -> Result<RunCounts, StoreError> {
+        let model = Model {
+            connection: &run.connection,
+            name: &run.model,
+            personal: run.personal,
+        };
+        let observed = crate::record::to_ms(fetched_at);
+        // Sealing and hashing happen before the transaction: it stays short.
+        let mut prepared = Vec::with_capacity(records.len());
+        let mut seen = std::collections::BTreeSet::new();
+        for (id, data) in &records {
+            // A record twice in a page (a server that shifts under offsets): the later wins.
+            if !seen.insert(id.clone()) {
+                prepared.retain(|p: &crate::records::Prepared| p.id != *id);
+            }
+            prepared.push(prepare(&self.keys, &model, id.clone(), data)?);
+        }
+        drop(records);
+        let now = now_ms();
+        let mut tx = self.backend.begin().await?;
+        let guard = tx
+            .query(
+                RENEW,
+                key(
+                    &run.connection,
+                    &run.model,
+                    vec![
+                        Val::text(run.owner.clone()),
+                        Val::int(now.saturating_add(ms(run.lease))),
+                    ],
+                ),
+            )
+            .await?;
+        let Some(row) = guard.into_iter().next() else {
+            return Err(StoreError::LeaseLost {
+                connection: run.connection.clone(),
+                model: run.model.clone(),
+            });
+        };
+        let seq0 = row.first().and_then(Val::as_int).unwrap_or(0);
+        let gets: Vec<Stmt> = prepared.iter().map(|p| get_stmt(&model, &p.id)).collect();
+        let olds = tx.query_all(gets).await?;
+        let mut seq = seq0;
+        let mut page = RunCounts::default();
+        let mut stmts = Vec::with_capacity(prepared.len() + 2);
+        for (p, old) in prepared.into_iter().zip(olds) {
+            let old = old.into_iter().next().and_then(existing);
+            let (stmt, applied) = plan_write(
+                &self.keys,
+                &model,
+                p,
+                old,
+                Stamp {
+                    generation: run.generation,
+                    observed_at: observed,
+                    now,
+                },
+                &mut seq,
+            )?;
+            page.add(applied);
+            stmts.extend(stmt);
+        }
+        page.pages = 1;
+        if seq != seq0 {
+            stmts.push(set_seq(&model, seq));
+        }
+        stmts.push(Stmt {
+            sql: CHECKPOINT,
+            params: key(
+                &run.connection,
+                &run.model,
+                vec![
+                    Val::Text(next.clone()),
+                    Val::int(page.added as i64),
+                    Val::int(page.updated as i64),
+                    Val::int(page.unchanged as i64),
+                ],
+            ),
+        });
+        tx.execute_all(stmts).await?;
+        tx.commit().await?;
+        run.position = next;
+        run.counts.added += page.added;
+        run.counts.updated += page.updated;
+        run.counts.unchanged += page.unchanged;
+        run.counts.pages += 1;
+        Ok(page)
+    }
+
+    /// Renews the run's lease (between pages that take long: waiting for the rate limit).
+    pub async fn renew_run(&self, run: &SyncRun) -> Result<(), StoreError> {
+        let now = now_ms();
+        let rows = self
+            .backend
+            .query(
+                RENEW,
+                key(
+                    &run.connection,
+                    &run.model,
+                    vec![
+                        Val::text(run.owner.clone()),
+                        Val::int(now.saturating_add(ms(run.lease))),
+                    ],
+                ),
+            )
+            .await?;
+        if rows.is_empty() {
+            return Err(StoreError::LeaseLost {
+                connection: run.connection.clone(),
+                model: run.model.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Completes a run whose last page was stored: a full run marks the records it did not
+    /// see as deleted; the incremental cursor becomes the run's start; the lease is released.
+    /// The run's counts.
+    pub async fn finish_run(&self, mut run: SyncRun) -> Result<RunCounts, StoreError> {
+        let model = Model {
+            connection: &run.connection,
+            name: &run.model,
+            personal: run.personal,
+        };
+        let now = now_ms();
+        let mut tx = self.backend.begin().await?;
+        let guard = tx
+            .query(
+                RENEW,
+                key(
+                    &run.connection,
+                    &run.model,
+                    vec![
+                        Val::text(run.owner.clone()),
+                        Val::int(now.saturating_add(ms(run.lease))),
+                    ],
+                ),
+            )
+            .await?;
+        let Some(row) = guard.into_iter().next() else {
+            return Err(StoreError::LeaseLost {
+                connection: run.connection.clone(),
+                model: run.model.clone(),
+            });
+        };
+        let mut seq = row.first().and_then(Val::as_int).unwrap_or(0);
+        let seq0 = seq;
+        if run.full {
+            loop {
+                let unseen = tx
+                    .query(
+                        UNSEEN,
+                        key(
+                            &run.connection,
+                            &run.model,
+                            vec![Val::int(run.generation), Val::int(run.started_ms)],
+                        ),
+                    )
+                    .await?;
+                if unseen.is_empty() {
+                    break;
+                }
+                let mut stmts = Vec::with_capacity(unseen.len());
+                for row in unseen {
+                    let Some(id) = row.into_iter().next().and_then(Val::into_text) else {
+                        continue;
+                    };
+                    seq += 1;
+                    stmts.push(Stmt {
+                        sql: MARK_DELETED,
+                        params: key(
+                            &run.connection,
+                            &run.model,
+                            vec![Val::text(id), Val::int(now), Val::int(seq)],
+                        ),
+                    });
+                    run.counts.deleted += 1;
+                }
+                tx.execute_all(stmts).await?;
+            }
+        }
+        let mut stmts = Vec::new();
+        if seq != seq0 {
+            stmts.push(set_seq(&model, seq));
+        }
+        stmts.push(Stmt {
+            sql: COMPLETE,
+            params: key(
+                &run.connection,
+                &run.model,
+                vec![Val::int(now), Val::text(run.owner.clone())],
+            ),
+        });
+        tx.execute_all(stmts).await?;
+        tx.commit().await?;
+        Ok(run.counts)
+    }
+
+    /// Ends a run that failed: nothing is marked deleted, the checkpoint stays (the next run
+    /// continues it), the error is recorded and the lease released. A scheduled model is due
+    /// again after `retry_in`.
+    pub async fn fail_run(
+        &self,
+        run: SyncRun,
+        error: &str,
+        retry_in: Duration,
+    ) -> Result<(), StoreError> {
+        let message: String = error.chars().take(2000).collect();
+        let now = now_ms();
+        self.backend
+            .query(
+                FAIL,
+                key(
+                    &run.connection,
+                    &run.model,
+                    vec![
+                        Val::text(message),
+                        Val::text(run.owner.clone()),
+                        Val::int(now.saturating_add(ms(retry_in))),
+                    ],
+                ),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A model's sync state (`None` before anything was synced or scheduled).
+    pub async fn sync_status(&self, model: Model<'_>) -> Result<Option<SyncStatus>, StoreError> {
+        model.check()?;
+        let rows = self
+            .backend
+            .query(STATUS, key(model.connection, model.name, vec![]))
+            .await?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let int = |i: usize| row.get(i).and_then(Val::as_int);
+        let now = now_ms();
+        Ok(Some(SyncStatus {
+            generation: int(0).unwrap_or(0),
+            since: int(1).map(from_ms),
+            last_run_at: int(2).map(from_ms),
+            last_full_at: int(3).map(from_ms),
+            in_progress: int(4).map(|f| (f != 0, int(5).unwrap_or(0) as u64)),
+            leased: row.get(6).cloned().and_then(Val::into_text).is_some()
+                && int(7).is_some_and(|u| u >= now),
+            last_error: row.get(8).cloned().and_then(Val::into_text),
+            every: int(9).map(|v| Duration::from_millis(v.max(0) as u64)),
+            next_due: int(10).map(from_ms),
+            cursor: int(11).map(|v| v.max(0) as u64).unwrap_or(0),
+        }))
+    }
+
+    /// Syncs `model` every `every` (first due at `first`, or sooner if it was due sooner):
+    /// workers find it with [`Store::claim_due`].
+    pub async fn schedule(
+        &self,
+        model: Model<'_>,
+        every: Duration,
+        first: SystemTime,
+    ) -> Result<(), StoreError> {
+        model.check()?;
+        self.backend
+            .query(
+                SCHEDULE,
+                key(
+                    model.connection,
+                    model.name,
+                    vec![
+                        Val::int(ms(every).max(1)),
+                        Val::int(crate::record::to_ms(first)),
+                    ],
+                ),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a model off the schedule.
+    pub async fn unschedule(&self, model: Model<'_>) -> Result<(), StoreError> {
+        model.check()?;
+        self.backend
+            .query(UNSCHEDULE, key(model.connection, model.name, vec![]))
+            .await?;
+        Ok(())
+    }
+
+    /// Claims the model that is due first and that no process holds, for `lease`: one
+    /// worker gets each (PostgreSQL skips the rows other workers are claiming). Start its
+    /// run with [`Store::begin_run`] (the same store handle).
+    pub async fn claim_due(&self, lease: Duration) -> Result<Option<Due>, StoreError> {
+        let now = now_ms();
+        let sql = if self.backend.is_postgres() {
+            CLAIM_PG
+        } else {
+            CLAIM_SQLITE
+        };
+        let rows = self
+            .backend
+            .query(
+                sql,
+                vec![
+                    Val::text(self.run_owner()),
+                    Val::int(now.saturating_add(ms(lease))),
+                    Val::int(now),
+                ],
+            )
+            .await?;
+        Ok(rows.into_iter().next().and_then(|row| {
+            let mut it = row.into_iter();
+            Some(Due {
+                connection: it.next()?.into_text()?,
+                model: it.next()?.into_text()?,
+            })
+        }))
+    }
+
+    /// Releases a claim without running (a worker that cannot run it now).
+    pub async fn release_due(&self, due: &Due) -> Result<(), StoreError> {
+        self.backend
+            .query(
+                RELEASE,
+                key(
+                    &due.connection,
+                    &due.model,
+                    vec![Val::text(self.run_owner())],
+                ),
+            )
+            .await?;
+        Ok(())
+    }
+}
