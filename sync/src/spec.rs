@@ -1,0 +1,257 @@
+//! What a sync reads: a [`SyncSpec`] per model, declared in Rust.
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
+
+use terapi_runtime::client::PaginateConfig;
+
+use crate::error::SyncError;
+
+type Text = Cow<'static, str>;
+
+/// How an incremental run asks for what changed since the last complete run started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incremental {
+    /// The query param (`updated_since`, `updated_at.gt`).
+    pub param: Text,
+    /// How the time is written.
+    pub format: SinceFormat,
+    /// Asked for this much earlier than the cursor: clock skew between this host and the
+    /// provider, and a provider that reads the time in another zone. Records fetched twice
+    /// are unchanged by hash, so an overlap costs requests, not correctness.
+    pub overlap: Duration,
+}
+
+/// How the incremental filter's time is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinceFormat {
+    /// `2026-12-01T10:15:30Z` (RFC 3339, UTC, seconds).
+    Rfc3339,
+    /// `2026-12-01T10:15:30` (UTC without a zone: Personio v1's `updated_since`).
+    NaiveUtc,
+    /// `2026-12-01` (a UTC date).
+    Date,
+}
+
+impl SinceFormat {
+    /// `t` written in this format.
+    pub fn write(self, t: SystemTime) -> String {
+        let t = time::OffsetDateTime::from(t);
+        let (y, m, d) = (t.year(), u8::from(t.month()), t.day());
+        let (hh, mm, ss) = (t.hour(), t.minute(), t.second());
+        match self {
+            SinceFormat::Rfc3339 => format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z"),
+            SinceFormat::NaiveUtc => format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}"),
+            SinceFormat::Date => format!("{y:04}-{m:02}-{d:02}"),
+        }
+    }
+}
+
+/// Records listed per record of another model (Personio v2's employments, per person).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parent {
+    /// The parent model (synced before; its current records are walked in id order).
+    pub model: Text,
+    /// The endpoint with `{id}` for the parent's id: `/persons/{id}/employments`.
+    pub endpoint: Text,
+}
+
+/// A request budget: what a sync may send per connection, kept under the provider's
+/// documented limit instead of provoking 429s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Requests per minute.
+    pub per_minute: u32,
+    /// Requests at once after a pause.
+    pub burst: u32,
+}
+
+impl Default for Budget {
+    /// 60 per minute, bursts of 5: for a provider that documents no limit.
+    fn default() -> Self {
+        Budget {
+            per_minute: 60,
+            burst: 5,
+        }
+    }
+}
+
+/// A model to sync: where its records are listed, how pages follow, where a record's id is,
+/// how an incremental run filters, and whether records hold personal data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncSpec {
+    /// The provider key it is for (`personio`).
+    pub provider: Text,
+    /// The model's name in the store (`employees`).
+    pub model: Text,
+    /// The listing's endpoint below the provider's base URL.
+    pub endpoint: Text,
+    /// Pages as this says; `None`: the catalog's `proxy.paginate`.
+    pub pagination: Option<PaginateConfig>,
+    /// The page size.
+    pub limit: Option<u32>,
+    /// Where a record's id is (lodash style: `attributes.id.value`, `id`).
+    pub id_path: Text,
+    /// Query params sent with every page.
+    pub query: Vec<(Text, Text)>,
+    /// How an incremental run filters; `None`: every run is full.
+    pub incremental: Option<Incremental>,
+    /// Whether records hold personal data (then encrypted in the store).
+    pub personal: bool,
+    /// Listed per record of another model.
+    pub parent: Option<Parent>,
+    /// One record's endpoint, with `{id}` (and `{parent}` for a child model): what a
+    /// webhook's event is applied with.
+    pub fetch_one: Option<Text>,
+    /// The request budget.
+    pub budget: Budget,
+}
+
+impl SyncSpec {
+    /// A full-only spec of `model` listed at `endpoint`, ids at `id`, personal data.
+    pub fn new(
+        provider: impl Into<Text>,
+        model: impl Into<Text>,
+        endpoint: impl Into<Text>,
+    ) -> SyncSpec {
+        SyncSpec {
+            provider: provider.into(),
+            model: model.into(),
+            endpoint: endpoint.into(),
+            pagination: None,
+            limit: None,
+            id_path: Cow::Borrowed("id"),
+            query: Vec::new(),
+            incremental: None,
+            personal: true,
+            parent: None,
+            fetch_one: None,
+            budget: Budget::default(),
+        }
+    }
+
+    /// Where a record's id is.
+    pub fn id_path(mut self, path: impl Into<Text>) -> Self {
+        self.id_path = path.into();
+        self
+    }
+
+    /// Pages as `config` says.
+    pub fn pagination(mut self, config: PaginateConfig) -> Self {
+        self.pagination = Some(config);
+        self
+    }
+
+    /// The page size.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// A query param of every page.
+    pub fn query(mut self, name: impl Into<Text>, value: impl Into<Text>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Incremental runs filter with `param`.
+    pub fn incremental(
+        mut self,
+        param: impl Into<Text>,
+        format: SinceFormat,
+        overlap: Duration,
+    ) -> Self {
+        self.incremental = Some(Incremental {
+            param: param.into(),
+            format,
+            overlap,
+        });
+        self
+    }
+
+    /// Whether records hold personal data (the default: yes).
+    pub fn personal(mut self, personal: bool) -> Self {
+        self.personal = personal;
+        self
+    }
+
+    /// Listed per record of `model` at `endpoint` (with `{id}`).
+    pub fn per_parent(mut self, model: impl Into<Text>, endpoint: impl Into<Text>) -> Self {
+        self.parent = Some(Parent {
+            model: model.into(),
+            endpoint: endpoint.into(),
+        });
+        self
+    }
+
+    /// One record's endpoint (with `{id}`, and `{parent}` for a child model).
+    pub fn fetch_one(mut self, endpoint: impl Into<Text>) -> Self {
+        self.fetch_one = Some(endpoint.into());
+        self
+    }
+
+    /// The request budget.
+    pub fn budget(mut self, per_minute: u32, burst: u32) -> Self {
+        self.budget = Budget { per_minute, burst };
+        self
+    }
+
+    /// Checks the spec: a model name the store takes, an endpoint, a budget above zero.
+    pub fn check(&self) -> Result<(), SyncError> {
+        let bad = |why: String| SyncError::Spec {
+            model: self.model.to_string(),
+            reason: why,
+        };
+        terapi_store::Model::personal("check", &self.model)
+            .check_name()
+            .map_err(|e| bad(e.to_string()))?;
+        if !self.endpoint.starts_with('/') {
+            return Err(bad(format!(
+                "the endpoint `{}` does not start with `/`",
+                self.endpoint
+            )));
+        }
+        if self.budget.per_minute == 0 || self.budget.burst == 0 {
+            return Err(bad("the budget allows no request".to_owned()));
+        }
+        if let Some(parent) = &self.parent
+            && !parent.endpoint.contains("{id}")
+        {
+            return Err(bad(format!(
+                "the per-parent endpoint `{}` has no `{{id}}`",
+                parent.endpoint
+            )));
+        }
+        if self.id_path.is_empty() {
+            return Err(bad("the record id path is empty".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_formats() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_764_584_130);
+        assert_eq!(SinceFormat::Rfc3339.write(t), "2025-12-01T10:15:30Z");
+        assert_eq!(SinceFormat::NaiveUtc.write(t), "2025-12-01T10:15:30");
+        assert_eq!(SinceFormat::Date.write(t), "2025-12-01");
+    }
+
+    #[test]
+    fn specs_are_checked() {
+        assert!(SyncSpec::new("p", "employees", "/x").check().is_ok());
+        assert!(SyncSpec::new("p", "Employees", "/x").check().is_err());
+        assert!(SyncSpec::new("p", "e", "x").check().is_err());
+        assert!(SyncSpec::new("p", "e", "/x").budget(0, 1).check().is_err());
+        assert!(
+            SyncSpec::new("p", "e", "/x")
+                .per_parent("persons", "/persons/employments")
+                .check()
+                .is_err()
+        );
+    }
+}
