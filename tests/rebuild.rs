@@ -19,6 +19,7 @@ const WORKSPACE_DIRS: &[&str] = &[
     "codegen",
     "runtime",
     "store",
+    "sync",
     "cli",
     "tests/hostile-crate",
     "examples",

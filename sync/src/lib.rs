@@ -45,4 +45,4 @@ pub use budget::RateBudget;
 pub use engine::{OnProgress, Progress, SyncOptions, SyncReport, sync};
 pub use error::SyncError;
 pub use spec::{Budget, Incremental, Parent, SinceFormat, SyncSpec};
-pub use worker::{ConnectionSource, StoreConnections, Worker};
+pub use worker::{ConnectionFuture, ConnectionSource, StoreConnections, Worker};

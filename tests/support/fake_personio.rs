@@ -4,12 +4,17 @@
 //! It serves, on `127.0.0.1` and a random port:
 //! - `POST /v1/auth` (v1 token, JSON or form body, never query parameters),
 //! - `POST /v2/auth/token` (OAuth 2.0 client credentials, form body only) and `POST /v2/auth/revoke`,
-//! - `GET /v1/company/employees` (`limit` + item `offset` pagination),
-//! - `GET /v2/persons` (`limit` + opaque `cursor`, `_meta.links.next`),
+//! - `GET /v1/company/employees` (`limit` + item `offset` pagination, `updated_since`),
+//! - `GET /v2/persons`, `/v2/persons/{id}`, `/v2/persons/{id}/employments[/{id}]` (`limit` +
+//!   opaque `cursor`, `_meta.links.next`, `updated_at.gt`),
+//! - `POST/GET /v2/webhooks`, `GET/DELETE /v2/webhooks/{id}`, and a delivery loop
+//!   (`deliver`) posting the events of every person and employment change,
 //! - `POST /v1/recruiting/applications` (static API key + `X-Company-ID`),
 //! - `GET /xml?language=..` (the public job feed, no credentials).
 //!
-//! Knobs (`fail_next`, `redirect_next`, `set_delay`, `set_malformed`, ...) apply before the
+//! The HR data is a mutable dataset (`fake_personio_hr.rs`: `update_employee`,
+//! `delete_person`, `add_person`, ...). Knobs (`fail_next`, `fail_after`, `redirect_next`,
+//! `set_delay`, `set_malformed`, ...) apply before the
 //! endpoint logic, and every request is recorded, in arrival order, before anything else happens
 //! to it.
 
@@ -25,6 +30,11 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
+
+#[path = "fake_personio_hr.rs"]
+mod hr;
+#[allow(unused_imports)]
+pub use hr::{Delivery, DeliveryReport, GENERATED_AT_MS};
 
 /// Largest request body the server reads (the recruiting documents endpoint allows 20 MB).
 const BODY_LIMIT: usize = 25 << 20;
@@ -100,8 +110,7 @@ struct Shared {
 
 /// Everything mutable. The lock is only held briefly, never across an `.await`.
 struct Inner {
-    employees: usize,
-    persons: usize,
+    hr: hr::Hr,
     token_lifetime: u64,
     omit_expires_in: bool,
     token_delay: Duration,
@@ -128,8 +137,7 @@ struct Inner {
 impl Default for Inner {
     fn default() -> Self {
         Inner {
-            employees: 250,
-            persons: 120,
+            hr: hr::Hr::default(),
             token_lifetime: 86_400,
             omit_expires_in: false,
             token_delay: Duration::ZERO,
@@ -304,12 +312,12 @@ impl FakePersonio {
 
     /// Number of v1 employees (ids `1..=n`). Default 250.
     pub fn set_employees(&self, n: usize) {
-        self.shared.lock().employees = n;
+        self.shared.lock().hr.set_employees(n);
     }
 
     /// Number of v2 persons (ids `"1"..="n"`). Default 120.
     pub fn set_persons(&self, n: usize) {
-        self.shared.lock().persons = n;
+        self.shared.lock().hr.set_persons(n);
     }
 
     /// The `expires_in` handed out by both token endpoints. Default 86400. (Not enforced by the
@@ -653,11 +661,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
 }
 
 async fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Response {
+    if hr::serves(&rec.path) {
+        return hr::dispatch(shared, rec, method);
+    }
     let expected = match rec.path.as_str() {
         "/v1/auth" | "/v2/auth/token" | "/v2/auth/revoke" | "/v1/recruiting/applications" => {
             Method::POST
         }
-        "/v1/company/employees" | "/v2/persons" | "/xml" => Method::GET,
+        "/xml" => Method::GET,
         _ => return v1_error(StatusCode::NOT_FOUND, 404, "Not found"),
     };
     if *method != expected {
@@ -667,8 +678,6 @@ async fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Response 
         "/v1/auth" => v1_auth(shared, rec).await,
         "/v2/auth/token" => v2_token(shared, rec).await,
         "/v2/auth/revoke" => v2_revoke(shared, rec),
-        "/v1/company/employees" => employees(shared, rec),
-        "/v2/persons" => persons(shared, rec),
         "/v1/recruiting/applications" => application(shared, rec),
         _ => job_feed(shared, rec),
     }
@@ -868,175 +877,6 @@ fn v2_revoke(shared: &Shared, rec: &Recorded) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::OK;
     response
-}
-
-/// Parses `limit` (default 50, 1..=100).
-fn parse_limit(pairs: &[(String, String)]) -> Result<usize, String> {
-    match pair(pairs, "limit") {
-        None => Ok(50),
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(format!(
-                "limit must be an integer from 1 to 100, got {raw:?}"
-            )),
-        },
-    }
-}
-
-/// `GET /v1/company/employees`.
-fn employees(shared: &Shared, rec: &Recorded) -> Response {
-    let Some(token) = bearer(rec) else {
-        return v1_error(
-            StatusCode::UNAUTHORIZED,
-            0,
-            "The Authorization header is missing or not a Bearer token",
-        );
-    };
-    let (valid, total) = {
-        let inner = shared.lock();
-        (inner.v1_tokens.contains(token), inner.employees)
-    };
-    if !valid {
-        return v1_error(
-            StatusCode::UNAUTHORIZED,
-            0,
-            "The token is invalid or has expired",
-        );
-    }
-    let query = query_pairs(rec);
-    let limit = match parse_limit(&query) {
-        Ok(limit) => limit,
-        Err(message) => return v1_error(StatusCode::BAD_REQUEST, 400, &message),
-    };
-    let offset = match pair(&query, "offset") {
-        None => 0,
-        Some(raw) => match raw.parse::<usize>() {
-            Ok(n) => n,
-            Err(_) => {
-                return v1_error(
-                    StatusCode::BAD_REQUEST,
-                    400,
-                    &format!("offset must be a non-negative integer, got {raw:?}"),
-                );
-            }
-        },
-    };
-    let first = offset.saturating_add(1);
-    let last = offset.saturating_add(limit).min(total);
-    let data: Vec<Value> = (first..=last)
-        .map(|i| {
-            json!({
-                "type": "Employee",
-                "attributes": {
-                    "id": {"label": "ID", "value": i},
-                    "first_name": {"label": "First name", "value": format!("First{i}")},
-                    "last_name": {"label": "Last name", "value": format!("Last{i}")},
-                    "email": {"label": "Email", "value": format!("employee{i}@example.com")},
-                },
-            })
-        })
-        .collect();
-    let mut response = json(
-        StatusCode::OK,
-        &json!({
-            "success": true,
-            "metadata": {
-                "total_elements": total,
-                "current_page": offset / limit,
-                "total_pages": total.div_ceil(limit),
-            },
-            "offset": offset,
-            "limit": limit,
-            "data": data,
-        }),
-    );
-    // Personio still echoes the token in each response's Authorization header.
-    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {token}")) {
-        response.headers_mut().insert(header::AUTHORIZATION, v);
-    }
-    response
-}
-
-/// `GET /v2/persons`.
-fn persons(shared: &Shared, rec: &Recorded) -> Response {
-    let (valid, total, mode) = {
-        let inner = shared.lock();
-        let valid = bearer(rec).is_some_and(|t| inner.v2_tokens.contains(t));
-        (valid, inner.persons, inner.next_link)
-    };
-    if !valid {
-        return v2_error(
-            shared,
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "The access token is missing, invalid or expired",
-        );
-    }
-    let query = query_pairs(rec);
-    let limit = match parse_limit(&query) {
-        Ok(limit) => limit,
-        Err(message) => return v2_error(shared, StatusCode::BAD_REQUEST, "Bad Request", &message),
-    };
-    let offset = match pair(&query, "cursor") {
-        None => 0,
-        Some(raw) => match raw.strip_prefix('c').and_then(|n| n.parse::<usize>().ok()) {
-            Some(n) if n <= total => n,
-            _ => {
-                return v2_error(
-                    shared,
-                    StatusCode::BAD_REQUEST,
-                    "Bad Request",
-                    &format!("Invalid cursor {raw:?}"),
-                );
-            }
-        },
-    };
-    let origin = request_origin(shared, rec);
-    let link = |cursor: Option<usize>, mode: NextLinkMode| {
-        let q = match cursor {
-            Some(c) => format!("cursor=c{c}&limit={limit}"),
-            None => format!("limit={limit}"),
-        };
-        match mode {
-            NextLinkMode::Absolute | NextLinkMode::Repeat => format!("{origin}/v2/persons?{q}"),
-            NextLinkMode::Relative => format!("/v2/persons?{q}"),
-            NextLinkMode::ForeignHost => format!("https://evil.example.com/v2/persons?{q}"),
-        }
-    };
-    let self_mode = if mode == NextLinkMode::Relative {
-        NextLinkMode::Relative
-    } else {
-        NextLinkMode::Absolute
-    };
-    let this = pair(&query, "cursor").map(|_| offset);
-    let next = match mode {
-        NextLinkMode::Repeat => (limit < total).then(|| link(Some(limit), mode)),
-        _ => {
-            let next = offset.saturating_add(limit);
-            (next < total).then(|| link(Some(next), mode))
-        }
-    };
-    let first = offset.saturating_add(1);
-    let last = offset.saturating_add(limit).min(total);
-    let data: Vec<Value> = (first..=last)
-        .map(|i| {
-            json!({
-                "id": i.to_string(),
-                "first_name": format!("First{i}"),
-                "last_name": format!("Last{i}"),
-                "email": format!("person{i}@example.com"),
-            })
-        })
-        .collect();
-    let mut links = Map::new();
-    links.insert("self".into(), json!({"href": link(this, self_mode)}));
-    if let Some(next) = next {
-        links.insert("next".into(), json!({"href": next}));
-    }
-    json(
-        StatusCode::OK,
-        &json!({"_data": data, "_meta": {"links": Value::Object(links)}}),
-    )
 }
 
 /// `POST /v1/recruiting/applications`.
