@@ -6,6 +6,7 @@
 //! the sequence numbers they hand out become visible in order: a reader of
 //! [`Store::changes`] never misses a change that commits after it read a later one.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -189,35 +190,29 @@ pub(crate) fn canonical(value: &Value) -> Vec<u8> {
     out
 }
 
-/// A record ready to write: its sealed (or clear) bytes, key id and hash.
-pub(crate) struct Prepared {
+/// A record to write: its canonical JSON and keyed hash (sealed only if it is written).
+pub(crate) struct Hashed {
     pub id: String,
-    pub key_id: String,
-    pub data: Vec<u8>,
     pub hash: String,
     pub canonical: Vec<u8>,
 }
 
-pub(crate) fn prepare(
-    keys: &Keys,
-    model: &Model<'_>,
-    id: String,
-    data: &Value,
-) -> Result<Prepared, StoreError> {
+fn hashed(keys: &Keys, id: String, data: &Value) -> Hashed {
     let canonical = canonical(data);
-    let hash = keys.record_hash(&canonical);
-    let (key_id, data) = if model.personal {
-        keys.seal(&model.what(&id), &canonical)?
-    } else {
-        (CLEAR.to_owned(), canonical.clone())
-    };
-    Ok(Prepared {
+    Hashed {
         id,
-        key_id,
-        data,
-        hash,
+        hash: keys.record_hash(&canonical),
         canonical,
-    })
+    }
+}
+
+/// The record's stored form: (key id, bytes).
+fn seal(keys: &Keys, model: &Model<'_>, h: &Hashed) -> Result<(String, Vec<u8>), StoreError> {
+    if model.personal {
+        keys.seal(&model.what(&h.id), &h.canonical)
+    } else {
+        Ok((CLEAR.to_owned(), h.canonical.clone()))
+    }
 }
 
 pub(crate) fn open(
@@ -248,9 +243,23 @@ pub(crate) const ENSURE_SYNC: &str = "INSERT INTO terapi_sync (connection_id, mo
 const LOCK_SYNC: &str = "UPDATE terapi_sync SET seq = seq WHERE connection_id = $1 AND model = $2 RETURNING seq, generation";
 const SET_SEQ: &str = "UPDATE terapi_sync SET seq = $3 WHERE connection_id = $1 AND model = $2";
 
-pub(crate) const GET_RECORD: &str =
-    "SELECT hash, deleted_at, key_id, data, observed_at FROM terapi_records
-     WHERE connection_id = $1 AND model = $2 AND record_id = $3";
+/// The stored state of a page's records ($3: their ids as a JSON array).
+const LOOKUP_SQLITE: &str =
+    "SELECT record_id, hash, deleted_at, key_id, observed_at FROM terapi_records
+     WHERE connection_id = $1 AND model = $2 AND record_id IN (SELECT value FROM json_each($3))";
+const LOOKUP_PG: &str = "SELECT record_id, hash, deleted_at, key_id, observed_at FROM terapi_records
+     WHERE connection_id = $1 AND model = $2
+       AND record_id = ANY (ARRAY(SELECT jsonb_array_elements_text($3::text::jsonb) COLLATE \"C\"))";
+const GET_DATA: &str =
+    "SELECT data FROM terapi_records WHERE connection_id = $1 AND model = $2 AND record_id = $3";
+/// Records seen again with the same content ($6: their ids as a JSON array).
+const SEEN_SQLITE: &str = "UPDATE terapi_records SET last_seen = $3, generation = $4,
+       observed_at = CASE WHEN observed_at > $5 THEN observed_at ELSE $5 END
+     WHERE connection_id = $1 AND model = $2 AND record_id IN (SELECT value FROM json_each($6))";
+const SEEN_PG: &str = "UPDATE terapi_records SET last_seen = $3, generation = $4,
+       observed_at = CASE WHEN observed_at > $5 THEN observed_at ELSE $5 END
+     WHERE connection_id = $1 AND model = $2
+       AND record_id = ANY (ARRAY(SELECT jsonb_array_elements_text($6::text::jsonb) COLLATE \"C\"))";
 pub(crate) const INSERT_RECORD: &str = "INSERT INTO terapi_records (connection_id, model, record_id, key_id, data, hash, first_seen, last_seen, changed_at, deleted_at, generation, seq, added_seq, observed_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7, NULL, $8, $9, $9, $10)";
 /// New content ($4..$6) at sequence $9; `added_seq` too when it comes back from deletion.
@@ -264,17 +273,15 @@ pub(crate) const TOUCH_RECORD: &str =
     "UPDATE terapi_records SET key_id = $4, data = $5, hash = $6, last_seen = $7, generation = $8,
        observed_at = CASE WHEN observed_at > $9 THEN observed_at ELSE $9 END
      WHERE connection_id = $1 AND model = $2 AND record_id = $3";
-/// Same content and hash: only seen again.
-pub(crate) const SEEN_RECORD: &str = "UPDATE terapi_records SET last_seen = $4, generation = $5,
-       observed_at = CASE WHEN observed_at > $6 THEN observed_at ELSE $6 END
-     WHERE connection_id = $1 AND model = $2 AND record_id = $3";
 pub(crate) const DELETE_RECORD: &str =
     "UPDATE terapi_records SET deleted_at = $4, changed_at = $4, seq = $5, observed_at = $6
      WHERE connection_id = $1 AND model = $2 AND record_id = $3 AND deleted_at IS NULL";
 
+/// The feed, by the expression index on `model || '/' || connection_id` (model names have no
+/// `/`): no lookup by id can take that index for the primary key's.
 const CHANGES: &str =
     "SELECT record_id, key_id, data, seq, added_seq, deleted_at, changed_at FROM terapi_records
-     WHERE connection_id = $1 AND model = $2 AND seq > $3 ORDER BY seq LIMIT $4";
+     WHERE (model || '/' || connection_id) = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 const CURRENT: &str = "SELECT record_id, key_id, data, first_seen, last_seen, changed_at, deleted_at FROM terapi_records
      WHERE connection_id = $1 AND model = $2 AND deleted_at IS NULL AND record_id > $3 ORDER BY record_id LIMIT $4";
 const ONE: &str = "SELECT record_id, key_id, data, first_seen, last_seen, changed_at, deleted_at FROM terapi_records
@@ -287,29 +294,169 @@ fn keyed(model: &Model<'_>, mut rest: Vec<Val>) -> Vec<Val> {
     params
 }
 
-/// The existing state of a record, as a write needs it.
-pub(crate) struct Existing {
-    pub hash: String,
-    pub deleted: bool,
-    pub key_id: String,
-    pub data: Vec<u8>,
+/// The stamps of a write: the model's generation, when the data was observed, and now.
+#[derive(Clone, Copy)]
+pub(crate) struct Stamp {
+    pub generation: i64,
     pub observed_at: i64,
+    pub now: i64,
 }
 
-pub(crate) fn existing(row: Vec<Val>) -> Option<Existing> {
-    let mut it = row.into_iter();
-    let hash = it.next()?.into_text()?;
-    let deleted = it.next()?.as_int().is_some();
-    let key_id = it.next()?.into_text().unwrap_or_default();
-    let data = it.next()?.into_bytes().unwrap_or_default();
-    let observed_at = it.next()?.as_int().unwrap_or(0);
-    Some(Existing {
-        hash,
-        deleted,
-        key_id,
-        data,
+/// What is stored of a record, as a write needs it (not its data).
+struct Existing {
+    hash: String,
+    deleted: bool,
+    key_id: String,
+    observed_at: i64,
+}
+
+fn ids_json(ids: impl Iterator<Item = impl AsRef<str>>) -> Result<String, StoreError> {
+    let ids: Vec<String> = ids.map(|i| i.as_ref().to_owned()).collect();
+    serde_json::to_string(&ids).map_err(StoreError::database)
+}
+
+/// Writes `records` observed at `stamp.observed_at` in `tx`, whose model row is locked;
+/// `seq` (the model's sequence) advances by one per change. Each record's outcome, in order
+/// (a record twice in the batch: its last occurrence counts, the first is `Unchanged`).
+pub(crate) async fn write_records(
+    tx: &mut Tx,
+    keys: &Keys,
+    model: &Model<'_>,
+    records: Vec<(String, Value)>,
+    stamp: Stamp,
+    seq: &mut i64,
+) -> Result<Vec<Applied>, StoreError> {
+    let mut last: BTreeMap<String, usize> = BTreeMap::new();
+    let mut batch = Vec::with_capacity(records.len());
+    for (i, (id, data)) in records.into_iter().enumerate() {
+        last.insert(id.clone(), i);
+        batch.push(hashed(keys, id, &data));
+    }
+    let pg = tx.is_postgres();
+    let rows = tx
+        .query(
+            if pg { LOOKUP_PG } else { LOOKUP_SQLITE },
+            keyed(model, vec![Val::text(ids_json(last.keys())?)]),
+        )
+        .await?;
+    let mut stored: BTreeMap<String, Existing> = BTreeMap::new();
+    for row in rows {
+        let mut it = row.into_iter();
+        let mut next = || it.next().unwrap_or(Val::Int(None));
+        let id = next().into_text().unwrap_or_default();
+        let hash = next().into_text().unwrap_or_default();
+        let deleted = next().as_int().is_some();
+        let key_id = next().into_text().unwrap_or_default();
+        let observed_at = next().as_int().unwrap_or(0);
+        stored.insert(
+            id,
+            Existing {
+                hash,
+                deleted,
+                key_id,
+                observed_at,
+            },
+        );
+    }
+    let Stamp {
+        generation,
         observed_at,
-    })
+        now,
+    } = stamp;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut seen: Vec<String> = Vec::new();
+    let mut stmts = Vec::new();
+    for (i, h) in batch.iter().enumerate() {
+        if last.get(&h.id) != Some(&i) {
+            outcomes.push(Applied::Unchanged);
+            continue;
+        }
+        let old = stored.get(&h.id);
+        let write = |sql: &'static str, with_seq: Option<i64>| -> Result<Stmt, StoreError> {
+            let (key_id, data) = seal(keys, model, h)?;
+            let mut rest = vec![
+                Val::text(h.id.clone()),
+                Val::text(key_id),
+                Val::bytes(data),
+                Val::text(h.hash.clone()),
+                Val::int(now),
+                Val::int(generation),
+            ];
+            if let Some(s) = with_seq {
+                rest.push(Val::int(s));
+            }
+            rest.push(Val::int(observed_at));
+            Ok(Stmt {
+                sql,
+                params: keyed(model, rest),
+            })
+        };
+        let outcome = match old {
+            None => {
+                *seq += 1;
+                stmts.push(write(INSERT_RECORD, Some(*seq))?);
+                Applied::Added
+            }
+            Some(old) if old.observed_at > observed_at => {
+                // Data observed later is stored (a webhook's): keep it; the record was seen.
+                seen.push(h.id.clone());
+                Applied::Stale
+            }
+            Some(old) if !old.deleted && old.hash == h.hash => {
+                seen.push(h.id.clone());
+                Applied::Unchanged
+            }
+            Some(old) => {
+                // Hashed under another key (rotated): compare the content itself.
+                let rotated = !old.deleted
+                    && old.key_id != CLEAR
+                    && Some(old.key_id.as_str()) != keys.primary_id();
+                let same = rotated && {
+                    let rows = tx
+                        .query(GET_DATA, keyed(model, vec![Val::text(h.id.clone())]))
+                        .await?;
+                    let data = rows
+                        .into_iter()
+                        .next()
+                        .and_then(|r| r.into_iter().next())
+                        .and_then(Val::into_bytes)
+                        .unwrap_or_default();
+                    open(keys, model, &h.id, &old.key_id, &data)
+                        .map(|v| canonical(&v) == h.canonical)
+                        .unwrap_or(false)
+                };
+                if same {
+                    stmts.push(write(TOUCH_RECORD, None)?);
+                    Applied::Unchanged
+                } else {
+                    *seq += 1;
+                    stmts.push(write(REWRITE_RECORD, Some(*seq))?);
+                    if old.deleted {
+                        Applied::Added
+                    } else {
+                        Applied::Updated
+                    }
+                }
+            }
+        };
+        outcomes.push(outcome);
+    }
+    if !seen.is_empty() {
+        stmts.push(Stmt {
+            sql: if pg { SEEN_PG } else { SEEN_SQLITE },
+            params: keyed(
+                model,
+                vec![
+                    Val::int(now),
+                    Val::int(generation),
+                    Val::int(observed_at),
+                    Val::text(ids_json(seen.iter())?),
+                ],
+            ),
+        });
+    }
+    tx.execute_all(stmts).await?;
+    Ok(outcomes)
 }
 
 /// Locks the model's row in `tx` (creating it); its sequence and generation.
@@ -334,149 +481,25 @@ pub(crate) fn set_seq(model: &Model<'_>, seq: i64) -> Stmt {
     }
 }
 
-/// The statement that stores `p` given what is stored, and what it does. `seq` is the next
-/// sequence number, taken only by a change.
-/// The stamps of a write: the model's generation, when the data was observed, and now.
-#[derive(Clone, Copy)]
-pub(crate) struct Stamp {
-    pub generation: i64,
-    pub observed_at: i64,
-    pub now: i64,
-}
-
-pub(crate) fn plan_write(
-    keys: &Keys,
+/// The stored state of one record (for a deletion).
+async fn lookup_one(
+    tx: &mut Tx,
     model: &Model<'_>,
-    p: Prepared,
-    old: Option<Existing>,
-    stamp: Stamp,
-    seq: &mut i64,
-) -> Result<(Option<Stmt>, Applied), StoreError> {
-    let Stamp {
-        generation,
-        observed_at,
-        now,
-    } = stamp;
-    let id = Val::text(p.id.clone());
-    match old {
-        None => {
-            *seq += 1;
-            Ok((
-                Some(Stmt {
-                    sql: INSERT_RECORD,
-                    params: keyed(
-                        model,
-                        vec![
-                            id,
-                            Val::text(p.key_id),
-                            Val::bytes(p.data),
-                            Val::text(p.hash),
-                            Val::int(now),
-                            Val::int(generation),
-                            Val::int(*seq),
-                            Val::int(observed_at),
-                        ],
-                    ),
-                }),
-                Applied::Added,
-            ))
-        }
-        Some(old) if old.observed_at > observed_at => {
-            // A webhook stored data observed after this: keep it, but the record was seen.
-            Ok((
-                Some(Stmt {
-                    sql: SEEN_RECORD,
-                    params: keyed(
-                        model,
-                        vec![
-                            id,
-                            Val::int(now),
-                            Val::int(generation),
-                            Val::int(observed_at),
-                        ],
-                    ),
-                }),
-                Applied::Stale,
-            ))
-        }
-        Some(old) => {
-            let same = !old.deleted
-                && (old.hash == p.hash
-                    // Hashed under another key (rotated): compare the content itself.
-                    || open(keys, model, &p.id, &old.key_id, &old.data)
-                        .map(|v| canonical(&v) == p.canonical)
-                        .unwrap_or(false));
-            if same && old.hash == p.hash {
-                Ok((
-                    Some(Stmt {
-                        sql: SEEN_RECORD,
-                        params: keyed(
-                            model,
-                            vec![
-                                id,
-                                Val::int(now),
-                                Val::int(generation),
-                                Val::int(observed_at),
-                            ],
-                        ),
-                    }),
-                    Applied::Unchanged,
-                ))
-            } else if same {
-                Ok((
-                    Some(Stmt {
-                        sql: TOUCH_RECORD,
-                        params: keyed(
-                            model,
-                            vec![
-                                id,
-                                Val::text(p.key_id),
-                                Val::bytes(p.data),
-                                Val::text(p.hash),
-                                Val::int(now),
-                                Val::int(generation),
-                                Val::int(observed_at),
-                            ],
-                        ),
-                    }),
-                    Applied::Unchanged,
-                ))
-            } else {
-                *seq += 1;
-                let kind = if old.deleted {
-                    Applied::Added
-                } else {
-                    Applied::Updated
-                };
-                Ok((
-                    Some(Stmt {
-                        sql: REWRITE_RECORD,
-                        params: keyed(
-                            model,
-                            vec![
-                                id,
-                                Val::text(p.key_id),
-                                Val::bytes(p.data),
-                                Val::text(p.hash),
-                                Val::int(now),
-                                Val::int(generation),
-                                Val::int(*seq),
-                                Val::int(observed_at),
-                            ],
-                        ),
-                    }),
-                    kind,
-                ))
-            }
-        }
-    }
-}
-
-pub(crate) fn get_stmt(model: &Model<'_>, id: &str) -> Stmt {
-    Stmt {
-        sql: GET_RECORD,
-        params: keyed(model, vec![Val::text(id)]),
-    }
+    id: &str,
+) -> Result<Option<(bool, i64)>, StoreError> {
+    let pg = tx.is_postgres();
+    let rows = tx
+        .query(
+            if pg { LOOKUP_PG } else { LOOKUP_SQLITE },
+            keyed(model, vec![Val::text(ids_json(std::iter::once(id))?)]),
+        )
+        .await?;
+    Ok(rows.into_iter().next().map(|r| {
+        (
+            r.get(2).and_then(Val::as_int).is_some(),
+            r.get(4).and_then(Val::as_int).unwrap_or(0),
+        )
+    }))
 }
 
 pub(crate) fn delete_stmt(model: &Model<'_>, id: &str, now: i64, seq: i64, observed: i64) -> Stmt {
@@ -527,49 +550,44 @@ impl Store {
     ) -> Result<Applied, StoreError> {
         model.check()?;
         let observed = to_ms(observed_at);
-        let prepared = match data {
-            Some(v) => Some(prepare(&self.keys, &model, id.to_owned(), v)?),
-            None => None,
-        };
         let mut tx = self.backend.begin().await?;
         let (seq0, generation) = lock_model(&mut tx, &model).await?;
-        let old = tx
-            .query(GET_RECORD, keyed(&model, vec![Val::text(id)]))
-            .await?
-            .into_iter()
-            .next()
-            .and_then(existing);
         let now = now_ms();
         let mut seq = seq0;
-        let (stmt, applied) = match (prepared, old) {
-            (Some(p), old) => plan_write(
-                &self.keys,
-                &model,
-                p,
-                old,
-                Stamp {
+        let applied = match data {
+            Some(v) => {
+                let stamp = Stamp {
                     generation,
                     observed_at: observed,
                     now,
-                },
-                &mut seq,
-            )?,
-            (None, None) => (None, Applied::Absent),
-            (None, Some(old)) if old.observed_at > observed => (None, Applied::Stale),
-            (None, Some(old)) if old.deleted => (None, Applied::Unchanged),
-            (None, Some(_)) => {
-                seq += 1;
-                (
-                    Some(delete_stmt(&model, id, now, seq, observed)),
-                    Applied::Deleted,
+                };
+                write_records(
+                    &mut tx,
+                    &self.keys,
+                    &model,
+                    vec![(id.to_owned(), v.clone())],
+                    stamp,
+                    &mut seq,
                 )
+                .await?
+                .pop()
+                .unwrap_or(Applied::Unchanged)
             }
+            None => match lookup_one(&mut tx, &model, id).await? {
+                None => Applied::Absent,
+                Some((_, at)) if at > observed => Applied::Stale,
+                Some((true, _)) => Applied::Unchanged,
+                Some((false, _)) => {
+                    seq += 1;
+                    tx.execute_all(vec![delete_stmt(&model, id, now, seq, observed)])
+                        .await?;
+                    Applied::Deleted
+                }
+            },
         };
-        let mut stmts: Vec<Stmt> = stmt.into_iter().collect();
         if seq != seq0 {
-            stmts.push(set_seq(&model, seq));
+            tx.execute_all(vec![set_seq(&model, seq)]).await?;
         }
-        tx.execute_all(stmts).await?;
         tx.commit().await?;
         Ok(applied)
     }
@@ -585,11 +603,12 @@ impl Store {
         model.check()?;
         let after = i64::try_from(cursor).unwrap_or(i64::MAX);
         let limit = i64::try_from(limit.clamp(1, 10_000)).unwrap_or(10_000);
+        let feed = format!("{}/{}", model.name, model.connection);
         let rows = self
             .backend
             .query(
                 CHANGES,
-                keyed(&model, vec![Val::int(after), Val::int(limit)]),
+                vec![Val::text(feed), Val::int(after), Val::int(limit)],
             )
             .await?;
         let mut changes = Vec::with_capacity(rows.len());

@@ -18,9 +18,7 @@ use crate::Store;
 use crate::backend::{Stmt, Val};
 use crate::error::StoreError;
 use crate::record::{from_ms, now_ms};
-use crate::records::{
-    Applied, Model, Stamp, existing, get_stmt, lock_model, plan_write, prepare, set_seq,
-};
+use crate::records::{Applied, Model, Stamp, lock_model, set_seq, write_records};
 
 /// How long a run's lease lasts without a page (each page renews it).
 pub const DEFAULT_RUN_LEASE: Duration = Duration::from_secs(120);
@@ -328,17 +326,6 @@ impl Store {
             personal: run.personal,
         };
         let observed = crate::record::to_ms(fetched_at);
-        // Sealing and hashing happen before the transaction: it stays short.
-        let mut prepared = Vec::with_capacity(records.len());
-        let mut seen = std::collections::BTreeSet::new();
-        for (id, data) in &records {
-            // A record twice in a page (a server that shifts under offsets): the later wins.
-            if !seen.insert(id.clone()) {
-                prepared.retain(|p: &crate::records::Prepared| p.id != *id);
-            }
-            prepared.push(prepare(&self.keys, &model, id.clone(), data)?);
-        }
-        drop(records);
         let now = now_ms();
         let mut tx = self.backend.begin().await?;
         let guard = tx
@@ -361,28 +348,18 @@ impl Store {
             });
         };
         let seq0 = row.first().and_then(Val::as_int).unwrap_or(0);
-        let gets: Vec<Stmt> = prepared.iter().map(|p| get_stmt(&model, &p.id)).collect();
-        let olds = tx.query_all(gets).await?;
         let mut seq = seq0;
+        let stamp = Stamp {
+            generation: run.generation,
+            observed_at: observed,
+            now,
+        };
+        let outcomes = write_records(&mut tx, &self.keys, &model, records, stamp, &mut seq).await?;
         let mut page = RunCounts::default();
-        let mut stmts = Vec::with_capacity(prepared.len() + 2);
-        for (p, old) in prepared.into_iter().zip(olds) {
-            let old = old.into_iter().next().and_then(existing);
-            let (stmt, applied) = plan_write(
-                &self.keys,
-                &model,
-                p,
-                old,
-                Stamp {
-                    generation: run.generation,
-                    observed_at: observed,
-                    now,
-                },
-                &mut seq,
-            )?;
+        for applied in outcomes {
             page.add(applied);
-            stmts.extend(stmt);
         }
+        let mut stmts = Vec::with_capacity(2);
         page.pages = 1;
         if seq != seq0 {
             stmts.push(set_seq(&model, seq));

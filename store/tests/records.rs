@@ -50,16 +50,6 @@ async fn all_changes(store: &Store, cursor: u64) -> Vec<terapi_store::Change> {
         .unwrap()
 }
 
-async fn current_ids(store: &Store) -> Vec<String> {
-    store
-        .records(M, None, 10_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect()
-}
-
 /// A full run, its counts, the change feed; a second run of the same data changes nothing;
 /// a changed record is updated; one not seen by a complete full run is deleted, and comes
 /// back as added.
@@ -532,6 +522,48 @@ async fn events_dedupe_and_claim(kind: Kind) {
     );
 }
 
+/// Records written under one key and seen again under a new one (the old kept for reading):
+/// unchanged, no change in the feed; re-sealed with the new key.
+async fn records_survive_a_key_rotation(kind: Kind) {
+    let Some(db) = support::db(kind).await else {
+        return;
+    };
+    if matches!(kind, Kind::Memory) {
+        return;
+    }
+    let old = open(&db.url).await;
+    let mut run = old.begin_run(M, RunKind::Full, LEASE).await.unwrap();
+    old.write_page(&mut run, page(1..=20, "a"), None, SystemTime::now())
+        .await
+        .unwrap();
+    old.finish_run(run).await.unwrap();
+    let cursor = old.sync_status(M).await.unwrap().unwrap().cursor;
+    drop(old);
+    let rotated = Keys::new("b", &[9; 32])
+        .unwrap()
+        .with_older("a", &[7; 32])
+        .unwrap();
+    let store = Store::open(&db.url, rotated).await.unwrap();
+    let mut run = store.begin_run(M, RunKind::Full, LEASE).await.unwrap();
+    let mut data = page(1..=20, "a");
+    data[4] = person(5, "changed");
+    let c = store
+        .write_page(&mut run, data, None, SystemTime::now())
+        .await
+        .unwrap();
+    assert_eq!((c.added, c.updated, c.unchanged), (0, 1, 19));
+    store.finish_run(run).await.unwrap();
+    let changes = all_changes(&store, cursor).await;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].id, "5");
+    // Re-sealed under the new key: the new key alone reads them.
+    drop(store);
+    let only_new = Store::open(&db.url, Keys::new("b", &[9; 32]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(only_new.records(M, None, 100).await.unwrap().len(), 20);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[tokio::test] async fn $name() { super::$name(super::Kind::Memory).await } )* }
@@ -549,4 +581,5 @@ suite!(
     personal_records_are_encrypted,
     due_models_go_to_one_worker_each,
     events_dedupe_and_claim,
+    records_survive_a_key_rotation,
 );

@@ -52,7 +52,7 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         observed_at INTEGER NOT NULL,
         PRIMARY KEY (connection_id, model, record_id)
     ) STRICT;
-    CREATE INDEX terapi_records_seq ON terapi_records (connection_id, model, seq);
+    CREATE INDEX terapi_records_seq ON terapi_records ((model || '/' || connection_id), seq);
     CREATE TABLE terapi_sync (
         connection_id TEXT NOT NULL,
         model TEXT NOT NULL,
@@ -155,7 +155,7 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         observed_at BIGINT NOT NULL,
         PRIMARY KEY (connection_id, model, record_id)
     );
-    CREATE INDEX terapi_records_seq ON terapi_records (connection_id, model, seq);
+    CREATE INDEX terapi_records_seq ON terapi_records ((model || '/' || connection_id), seq);
     CREATE TABLE terapi_sync (
         connection_id TEXT NOT NULL,
         model TEXT NOT NULL,

@@ -71,6 +71,11 @@ pub(crate) enum Tx {
 }
 
 impl Tx {
+    /// Whether it is PostgreSQL's (a few statements differ).
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_))
+    }
+
     /// Runs one statement; its rows (none for a statement without `RETURNING`).
     pub(crate) async fn query(
         &mut self,
