@@ -438,6 +438,8 @@ async fn v1_employees_paginate_by_item_offset() {
             "first_name": {"label": "First name", "value": "First1"},
             "last_name": {"label": "Last name", "value": "Last1"},
             "email": {"label": "Email", "value": "employee1@example.com"},
+            "created_at": {"label": "Created at", "value": "2026-01-01T00:00:00.000Z", "type": "date"},
+            "last_modified_at": {"label": "Last modified at", "value": "2026-01-01T00:00:00.000Z", "type": "date"},
         }})
     );
 
@@ -635,7 +637,9 @@ async fn v2_persons_paginate_with_absolute_and_relative_next_links() {
     let body = r.json();
     assert_eq!(
         body["_data"][0],
-        json!({"id": "1", "first_name": "First1", "last_name": "Last1", "email": "person1@example.com"})
+        json!({"id": "1", "first_name": "First1", "last_name": "Last1", "email": "person1@example.com",
+               "created_at": "2026-01-01T00:00:00.000Z", "updated_at": "2026-01-01T00:00:00.000Z",
+               "employments": [{"id": "1-e1"}]})
     );
     let next = body["_meta"]["links"]["next"]["href"].as_str().unwrap();
     assert_eq!(
@@ -1059,4 +1063,71 @@ fn start_blocking_serves_until_dropped() {
             "the server should be gone"
         );
     });
+}
+
+#[tokio::test]
+async fn hr_data_filters_by_update_time_and_webhooks_are_validated_and_capped() {
+    let fake = FakePersonio::start().await;
+    let v1 = bearer(&v1_token(&fake).await);
+    assert!(fake.update_employee(7, "Renamed"));
+    let r = get(
+        fake.addr(),
+        "/v1/company/employees?updated_since=2026-06-01T00:00:00",
+        &[("Authorization", &v1)],
+    )
+    .await;
+    let data = r.json()["data"].as_array().unwrap().clone();
+    assert_eq!(data.len(), 1);
+    assert_eq!(data[0]["attributes"]["first_name"]["value"], "Renamed");
+    let r = get(
+        fake.addr(),
+        "/v1/company/employees?updated_since=yesterday",
+        &[("Authorization", &v1)],
+    )
+    .await;
+    assert_eq!(r.status, 400);
+
+    // A receiver that always fails: Personio's cap of 14 requests per event.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async { axum::http::StatusCode::INTERNAL_SERVER_ERROR }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let v2 = bearer(&v2_token(&fake).await);
+    let client = reqwest::Client::new();
+    let create = |body: Value| {
+        client
+            .post(format!("{}/v2/webhooks", fake.origin()))
+            .header("authorization", &v2)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let bad = create(json!({"url": "http://example.com/x", "description": "d", "enabled_events": ["person.updated"]}))
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422, "plain http off loopback");
+    let bad = create(json!({"url": url, "description": "d", "enabled_events": []}))
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 422);
+    let ok = create(json!({"url": url, "description": "d", "status": "ENABLED", "token": "Bearer t", "enabled_events": ["person.updated"]}))
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 201);
+    let created: Value = serde_json::from_str(&ok.text().await.unwrap()).unwrap();
+    assert!(created.get("token").is_none(), "the token is never echoed");
+    assert!(fake.update_person("3", "X"));
+    assert_eq!(fake.queued_events().len(), 1);
+    let report = fake
+        .deliver(support::fake_personio::Delivery {
+            copies: 20,
+            ..Default::default()
+        })
+        .await;
+    assert_eq!(report.requests, 14);
+    assert_eq!(report.delivered, 0);
+    assert!(fake.queued_events().is_empty());
 }

@@ -561,6 +561,11 @@ pub(super) fn serves(path: &str) -> bool {
 }
 
 pub(super) fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Response {
+    // The method is checked first, as the other endpoints do.
+    let writable = rec.path == "/v2/webhooks" || rec.path.starts_with("/v2/webhooks/");
+    if *method != Method::GET && !writable {
+        return super::method_not_allowed("GET");
+    }
     let v2 = rec.path.starts_with("/v2/");
     let valid = {
         let inner = shared.lock();
