@@ -5,6 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
+Sync: `sync ID MODEL` stores a model's records in the store (personio: employees, attendances, \
+absence-periods; personio-v2: persons, employments); `records ID MODEL` prints them, or with \
+`--changes-since CURSOR` what changed since then; `webhooks` keeps personio-v2 records current \
+between syncs.
+
 Secrets: `--credential KEY` (without `=`) reads the value from the environment variable \
 TERAPI_CREDENTIAL_<KEY in UPPER_SNAKE_CASE>, else prompts for it without echo on a terminal; \
 `--client-secret` absent reads TERAPI_CLIENT_SECRET, else prompts. A value given on the command \
@@ -12,7 +17,8 @@ line (`--credential KEY=VALUE`, `--client-secret VALUE`) is visible to other loc
 
 Exit codes: 0 success; 1 the operation failed on its input or at the provider (invalid params, \
 unknown provider or connection, a catalog with errors, HTTP error status, refused authorization, \
-reauthorization required); 2 usage, I/O or store error.";
+reauthorization required, a failed sync, a model another process is syncing); 2 usage, I/O or \
+store error.";
 
 /// Connections to the API providers of a terapi catalog, kept in an encrypted store.
 #[derive(Debug, Parser)]
@@ -61,6 +67,14 @@ pub enum Command {
     /// Send a request through a stored connection; the body goes to stdout (JSON
     /// pretty-printed), the status to stderr.
     Request(RequestArgs),
+    /// Sync a model of a stored connection into the store (incremental when a run completed
+    /// before): prints what it added, updated, left unchanged and deleted.
+    Sync(SyncArgs),
+    /// Print a synced model's current records, or its changes since a cursor, as JSON lines.
+    Records(RecordsArgs),
+    /// Webhooks of personio-v2 connections: subscribe, list, remove, and serve the receiver.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// The stored connections (never shows a secret).
     #[command(subcommand)]
     Connections(ConnectionsCommand),
@@ -139,6 +153,92 @@ pub struct RequestArgs {
     pub query: Vec<String>,
 }
 
+/// `sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The stored connection's id.
+    pub id: String,
+    /// The model, e.g. employees (personio) or persons (personio-v2).
+    pub model: String,
+    /// A full run: lists every record, and marks deleted the records it does not see.
+    #[arg(long)]
+    pub full: bool,
+    /// Print the report as JSON instead of a line of counts.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `records`.
+#[derive(Debug, Args)]
+pub struct RecordsArgs {
+    /// The stored connection's id.
+    pub id: String,
+    /// The synced model.
+    pub model: String,
+    /// Print the changes after this cursor (0: from the beginning) instead of the records,
+    /// then the cursor to resume from on stderr (`cursor: N`).
+    #[arg(long, value_name = "CURSOR", allow_hyphen_values = true)]
+    pub changes_since: Option<String>,
+}
+
+/// `webhooks`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Subscribe URL to events of a personio-v2 connection; the store keeps the webhook's
+    /// token (deliveries are recognised by it). Prints the webhook's id.
+    Subscribe(SubscribeArgs),
+    /// The connection's webhooks at the provider, and whether the store has each one's token.
+    List {
+        /// The stored connection's id.
+        id: String,
+    },
+    /// Delete a webhook at the provider and forget its token.
+    Remove {
+        /// The stored connection's id.
+        id: String,
+        /// The webhook's id, as `webhooks list` shows it.
+        webhook_id: String,
+    },
+    /// Receive deliveries on ADDR (every connection's subscriptions), store them, and apply
+    /// them to the records until Ctrl-C.
+    Serve(ServeArgs),
+}
+
+/// The events `webhooks subscribe` subscribes to by default.
+pub const DEFAULT_EVENTS: &[&str] = &[
+    "person.created",
+    "person.updated",
+    "person.deleted",
+    "employment.created",
+    "employment.updated",
+    "employment.deleted",
+];
+
+/// `webhooks subscribe`.
+#[derive(Debug, Args)]
+pub struct SubscribeArgs {
+    /// The stored connection's id (a personio-v2 connection).
+    pub id: String,
+    /// Where Personio delivers: `https://…` (plain http only on loopback, for tests).
+    pub url: String,
+    /// An event to subscribe to (repeatable) [default: person.created, person.updated,
+    /// person.deleted, employment.created, employment.updated, employment.deleted].
+    #[arg(long = "event", value_name = "EVENT")]
+    pub events: Vec<String>,
+}
+
+/// `webhooks serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address and port to serve on, e.g. 127.0.0.1:8080 (port 0 picks one; the address
+    /// bound is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
+    /// The path deliveries are posted to.
+    #[arg(long, value_name = "PATH", default_value = "/webhooks")]
+    pub path: String,
+}
+
 /// `connections`.
 #[derive(Debug, Subcommand)]
 pub enum ConnectionsCommand {
@@ -165,4 +265,97 @@ pub enum ConnectionsCommand {
 pub enum KeyCommand {
     /// Print a new random key for TERAPI_STORE_KEY.
     Generate,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("terapi").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sync_and_records() {
+        let Command::Sync(args) = parse(&["sync", "hr", "employees", "--full"])
+            .unwrap()
+            .command
+        else {
+            panic!("sync");
+        };
+        assert_eq!((args.id.as_str(), args.model.as_str()), ("hr", "employees"));
+        assert!(args.full && !args.json);
+        let Command::Sync(args) = parse(&["sync", "hr", "persons", "--json"]).unwrap().command
+        else {
+            panic!("sync");
+        };
+        assert!(!args.full && args.json);
+        assert!(parse(&["sync", "hr"]).is_err(), "the model is required");
+
+        let Command::Records(args) = parse(&["records", "hr", "employees"]).unwrap().command else {
+            panic!("records");
+        };
+        assert_eq!(args.changes_since, None);
+        let Command::Records(args) = parse(&["records", "hr", "employees", "--changes-since", "0"])
+            .unwrap()
+            .command
+        else {
+            panic!("records");
+        };
+        assert_eq!(args.changes_since.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn webhooks() {
+        let cli = parse(&[
+            "webhooks",
+            "subscribe",
+            "hr",
+            "https://hooks.example/personio",
+            "--event",
+            "person.updated",
+            "--event",
+            "person.deleted",
+        ])
+        .unwrap();
+        let Command::Webhooks(WebhooksCommand::Subscribe(args)) = cli.command else {
+            panic!("subscribe");
+        };
+        assert_eq!(args.events, ["person.updated", "person.deleted"]);
+        let Command::Webhooks(WebhooksCommand::Subscribe(args)) =
+            parse(&["webhooks", "subscribe", "hr", "https://h.example/"])
+                .unwrap()
+                .command
+        else {
+            panic!("subscribe");
+        };
+        assert!(args.events.is_empty(), "the defaults apply later");
+
+        let Command::Webhooks(WebhooksCommand::Serve(args)) =
+            parse(&["webhooks", "serve", "--listen", "127.0.0.1:0"])
+                .unwrap()
+                .command
+        else {
+            panic!("serve");
+        };
+        assert_eq!(
+            (args.listen.as_str(), args.path.as_str()),
+            ("127.0.0.1:0", "/webhooks")
+        );
+        assert!(
+            parse(&["webhooks", "serve"]).is_err(),
+            "--listen is required"
+        );
+        assert!(matches!(
+            parse(&["webhooks", "remove", "hr", "w-1"]).unwrap().command,
+            Command::Webhooks(WebhooksCommand::Remove { .. })
+        ));
+        assert!(parse(&["webhooks", "remove", "hr"]).is_err());
+    }
 }

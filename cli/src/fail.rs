@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use terapi_runtime::client::{ConnectError, Error};
 use terapi_store::StoreError;
+use terapi_sync::SyncError;
 
 /// The operation failed on its input or at the provider.
 pub const FAILED: u8 = 1;
@@ -52,6 +53,14 @@ impl Failure {
         Failure {
             code: FAILED,
             text: Text::Report(report),
+        }
+    }
+
+    /// The same exit code with another message (one line).
+    pub fn with_message(self, message: impl Into<String>) -> Failure {
+        Failure {
+            code: self.code,
+            text: Text::Line(one_line(&message.into())),
         }
     }
 
@@ -112,6 +121,9 @@ impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Failure {
         let code = match &e {
             StoreError::NotFound { .. }
+            // Another process syncs the model (its lease): try again later.
+            | StoreError::Busy { .. }
+            | StoreError::LeaseLost { .. }
             | StoreError::InvalidId { .. }
             | StoreError::UnknownProvider { .. }
             | StoreError::NoPendingAuthorization
@@ -141,6 +153,17 @@ impl From<Error> for Failure {
         Failure {
             code: client_code(&e),
             text: Text::Line(one_line(&e.to_string())),
+        }
+    }
+}
+
+impl From<SyncError> for Failure {
+    fn from(e: SyncError) -> Failure {
+        match e {
+            SyncError::Store(e) => e.into(),
+            SyncError::Client(e) => e.into(),
+            // A spec, a record without an id, a checkpoint, a model, the provider's answer.
+            other => Failure::failed(other.to_string()),
         }
     }
 }
@@ -190,5 +213,12 @@ mod tests {
             Failure::from(StoreError::NoPendingAuthorization).code(),
             FAILED
         );
+        let busy = StoreError::Busy {
+            connection: "hr".into(),
+            model: "employees".into(),
+        };
+        assert_eq!(Failure::from(SyncError::Store(busy)).code(), FAILED);
+        let store = SyncError::Store(StoreError::NoKey);
+        assert_eq!(Failure::from(store).code(), USAGE);
     }
 }

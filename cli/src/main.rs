@@ -3,8 +3,9 @@
 //! Lists a catalog's providers, connects with config and credentials (validated at once,
 //! then verified), authorizes in a browser (with a loopback listener for the callback, or a
 //! pasted callback URL), sends requests through a stored connection (base URL, auth, token
-//! refresh through the store, retries), and lists, shows, removes and re-encrypts the stored
-//! connections without ever printing a secret.
+//! refresh through the store, retries), syncs a provider's records into the store and prints
+//! them or their changes, manages and receives Personio webhooks, and lists, shows, removes
+//! and re-encrypts the stored connections without ever printing a secret.
 //!
 //! Exit codes (as the generator's): 0 success; 1 the operation failed on its input, its
 //! catalog or at the provider; 2 usage, I/O or store errors.
@@ -20,14 +21,17 @@ mod fail;
 mod listen;
 mod params;
 mod providers;
+mod records;
 mod request;
+mod sync;
 mod time;
+mod webhooks;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use args::{Cli, Command, ConnectionsCommand, KeyCommand};
+use args::{Cli, Command, ConnectionsCommand, KeyCommand, WebhooksCommand};
 use context::Context;
 use fail::Failure;
 
@@ -67,6 +71,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Command::Authorize(args) => authorize::run(&context, args).await,
             Command::Callback(args) => authorize::callback(&context, args).await,
             Command::Request(args) => request::run(&context, args).await,
+            Command::Sync(args) => sync::run(&context, args).await,
+            Command::Records(args) => records::run(&context, args).await,
+            Command::Webhooks(command) => match command {
+                WebhooksCommand::Subscribe(args) => webhooks::subscribe(&context, args).await,
+                WebhooksCommand::List { id } => webhooks::list(&context, &id).await,
+                WebhooksCommand::Remove { id, webhook_id } => {
+                    webhooks::remove(&context, &id, &webhook_id).await
+                }
+                WebhooksCommand::Serve(args) => webhooks::serve(&context, args).await,
+            },
             Command::Connections(command) => match command {
                 ConnectionsCommand::List => connections::list(&context).await,
                 ConnectionsCommand::Show { id } => connections::show(&context, &id).await,

@@ -1,0 +1,238 @@
+//! `terapi sync`: one sync run of a ready-made model (terapi-sync's Personio specs) for a
+//! stored connection. The counts go to stdout (one line, or the report as JSON); on a
+//! terminal a spinner on stderr shows the pages and counts as they are stored.
+
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use terapi_store::{RunCounts, StoreError};
+use terapi_sync::{Progress, SyncError, SyncOptions, SyncReport, SyncSpec, personio};
+
+use crate::args::SyncArgs;
+use crate::context::Context;
+use crate::fail::{self, Failure};
+
+/// The ready-made spec of `model` for `provider` (the provider of connection `id`); an
+/// unknown one fails with the models the provider has.
+pub fn spec_for(id: &str, provider: &str, model: &str) -> Result<SyncSpec, Failure> {
+    if let Some(spec) = personio::spec(provider, model) {
+        return Ok(spec);
+    }
+    let known: Vec<String> = personio::all()
+        .into_iter()
+        .filter(|s| s.provider == provider)
+        .map(|s| s.model.into_owned())
+        .collect();
+    let model = model.escape_default();
+    if known.is_empty() {
+        let mut providers: Vec<String> = personio::all()
+            .into_iter()
+            .map(|s| s.provider.into_owned())
+            .collect();
+        providers.dedup();
+        return Err(Failure::failed(format!(
+            "connection `{id}` is of provider `{provider}`, which has no sync models (sync knows {})",
+            providers.join(", ")
+        )));
+    }
+    Err(Failure::failed(format!(
+        "provider `{provider}` (connection `{id}`) has no sync model `{model}`: its models are {}",
+        known.join(", ")
+    )))
+}
+
+pub async fn run(context: &Context, args: SyncArgs) -> Result<(), Failure> {
+    let opened = context.open_store().await?;
+    let conn = opened
+        .store
+        .connect(&args.id, context.settings.clone())
+        .await?;
+    let spec = spec_for(&args.id, conn.provider(), &args.model)?;
+    let options = if args.full {
+        SyncOptions::full()
+    } else {
+        SyncOptions::incremental()
+    };
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| spinner(&spec.model));
+    let options = match &bar {
+        Some(bar) => {
+            let bar = bar.clone();
+            options.on_progress(move |p: &Progress| bar.set_message(progress_text(p)))
+        }
+        None => options,
+    };
+    let outcome = terapi_sync::sync(&opened.store, &conn, &args.id, &spec, options).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = outcome.map_err(|e| failed_run(&spec.model, e))?;
+    if args.json {
+        let text = serde_json::to_string(&report)
+            .map_err(|e| Failure::usage(format!("cannot print the report: {e}")))?;
+        return fail::print_line(&text);
+    }
+    fail::print_line(&report_line(&report))
+}
+
+/// A spinner on stderr, redrawn ten times a second.
+fn spinner(model: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar.set_message(format!("{model}: starting"));
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+/// `employees: page 3, 250 added, 0 updated, 0 unchanged (resumed)`.
+fn progress_text(p: &Progress) -> String {
+    let c = &p.counts;
+    format!(
+        "{}: page {}, {} added, {} updated, {} unchanged{}",
+        p.model,
+        c.pages,
+        c.added,
+        c.updated,
+        c.unchanged,
+        if p.resumed { " (resumed)" } else { "" }
+    )
+}
+
+/// `employees: 250 added, 0 updated, 0 unchanged, 0 deleted (full run, 3 pages, cursor 250)`.
+pub fn report_line(report: &SyncReport) -> String {
+    let RunCounts {
+        added,
+        updated,
+        unchanged,
+        deleted,
+        pages,
+    } = report.counts;
+    format!(
+        "{}: {added} added, {updated} updated, {unchanged} unchanged, {deleted} deleted ({} run{}, {pages} page{}, cursor {})",
+        report.model,
+        if report.full { "full" } else { "incremental" },
+        if report.resumed { ", resumed" } else { "" },
+        if pages == 1 { "" } else { "s" },
+        report.cursor
+    )
+}
+
+/// A run that failed: the error, and for one that stored its checkpoint, that the next run
+/// resumes it.
+fn failed_run(model: &str, e: SyncError) -> Failure {
+    let resumes = !matches!(
+        &e,
+        SyncError::Store(
+            StoreError::Busy { .. }
+                | StoreError::LeaseLost { .. }
+                | StoreError::NoKey
+                | StoreError::InvalidModel { .. },
+        ) | SyncError::Spec { .. }
+            | SyncError::Checkpoint { .. }
+            | SyncError::UnknownModel { .. }
+    );
+    let failure = Failure::from(e);
+    if !resumes {
+        return failure;
+    }
+    let message = format!(
+        "sync of `{model}` failed: {}; the store keeps its checkpoint: the next `terapi sync` resumes it",
+        failure.message()
+    );
+    failure.with_message(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_models_list_the_known_ones() {
+        assert!(spec_for("hr", "personio", "employees").is_ok());
+        let failure = spec_for("hr", "personio", "persons").unwrap_err();
+        assert_eq!(failure.code(), fail::FAILED);
+        assert!(
+            failure
+                .message()
+                .contains("its models are employees, attendances, absence-periods"),
+            "{}",
+            failure.message()
+        );
+        let failure = spec_for("crm", "acme", "contacts").unwrap_err();
+        assert!(
+            failure.message().contains("no sync models")
+                && failure.message().contains("personio, personio-v2"),
+            "{}",
+            failure.message()
+        );
+    }
+
+    #[test]
+    fn report_lines() {
+        let report = SyncReport {
+            model: "employees".into(),
+            full: true,
+            resumed: false,
+            counts: RunCounts {
+                added: 250,
+                pages: 3,
+                ..RunCounts::default()
+            },
+            cursor: 250,
+        };
+        assert_eq!(
+            report_line(&report),
+            "employees: 250 added, 0 updated, 0 unchanged, 0 deleted (full run, 3 pages, cursor 250)"
+        );
+        let report = SyncReport {
+            full: false,
+            resumed: true,
+            counts: RunCounts {
+                unchanged: 1,
+                pages: 1,
+                ..RunCounts::default()
+            },
+            ..report
+        };
+        assert_eq!(
+            report_line(&report),
+            "employees: 0 added, 0 updated, 1 unchanged, 0 deleted (incremental run, resumed, 1 page, cursor 250)"
+        );
+    }
+
+    #[test]
+    fn failed_runs_say_whether_the_next_resumes() {
+        let busy = SyncError::Store(StoreError::Busy {
+            connection: "hr".into(),
+            model: "employees".into(),
+        });
+        let failure = failed_run("employees", busy);
+        assert_eq!(failure.code(), fail::FAILED);
+        assert!(failure.message().contains("another process is syncing it"));
+        assert!(!failure.message().contains("resumes"));
+        let failure = failed_run(
+            "employees",
+            SyncError::RecordId {
+                model: "employees".into(),
+                page: 2,
+                index: 0,
+                path: "id".into(),
+            },
+        );
+        assert_eq!(failure.code(), fail::FAILED);
+        assert!(
+            failure
+                .message()
+                .starts_with("sync of `employees` failed: ")
+                && failure
+                    .message()
+                    .ends_with("the next `terapi sync` resumes it"),
+            "{}",
+            failure.message()
+        );
+    }
+}
