@@ -3,7 +3,8 @@
 
 use terapi_runtime::client::{Connection, Settings};
 
-use crate::{FromStore, Store, StoreError};
+use crate::error::StoreError;
+use crate::store::{FromStore, Store};
 
 impl Store {
     /// A connection to the provider of the stored connection `id`, renewing its tokens

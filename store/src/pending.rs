@@ -5,8 +5,9 @@ use sha2::Digest as _;
 use terapi_runtime::client::{Connection, PendingAuthorization, Settings};
 
 use crate::backend::PendingRow;
+use crate::error::StoreError;
 use crate::record::{ConnectionRecord, now_ms, to_ms};
-use crate::{Store, StoreError, check_id, pending_what};
+use crate::store::{Store, check_id, pending_what};
 
 impl Store {
     /// Keeps a pending authorization (started with `Connection::start_authorization` or a

@@ -15,7 +15,7 @@ use crate::backend::{Stmt, Tx, Val};
 use crate::error::StoreError;
 use crate::keys::Keys;
 use crate::record::{from_ms, now_ms, to_ms};
-use crate::{Store, check_id};
+use crate::store::{Store, check_id};
 
 /// The key id of a record stored in clear because its model holds no personal data.
 pub(crate) const CLEAR: &str = "";
@@ -247,9 +247,10 @@ const SET_SEQ: &str = "UPDATE terapi_sync SET seq = $3 WHERE connection_id = $1 
 const LOOKUP_SQLITE: &str =
     "SELECT record_id, hash, deleted_at, key_id, observed_at FROM terapi_records
      WHERE connection_id = $1 AND model = $2 AND record_id IN (SELECT value FROM json_each($3))";
-const LOOKUP_PG: &str = "SELECT record_id, hash, deleted_at, key_id, observed_at FROM terapi_records
-     WHERE connection_id = $1 AND model = $2
-       AND record_id = ANY (ARRAY(SELECT jsonb_array_elements_text($3::text::jsonb) COLLATE \"C\"))";
+/// PostgreSQL: one record (pipelined per page: each by the primary key).
+const LOOKUP_PG: &str =
+    "SELECT record_id, hash, deleted_at, key_id, observed_at FROM terapi_records
+     WHERE connection_id = $1 AND model = $2 AND record_id = $3";
 const GET_DATA: &str =
     "SELECT data FROM terapi_records WHERE connection_id = $1 AND model = $2 AND record_id = $3";
 /// Records seen again with the same content ($6: their ids as a JSON array).
@@ -258,8 +259,7 @@ const SEEN_SQLITE: &str = "UPDATE terapi_records SET last_seen = $3, generation 
      WHERE connection_id = $1 AND model = $2 AND record_id IN (SELECT value FROM json_each($6))";
 const SEEN_PG: &str = "UPDATE terapi_records SET last_seen = $3, generation = $4,
        observed_at = CASE WHEN observed_at > $5 THEN observed_at ELSE $5 END
-     WHERE connection_id = $1 AND model = $2
-       AND record_id = ANY (ARRAY(SELECT jsonb_array_elements_text($6::text::jsonb) COLLATE \"C\"))";
+     WHERE connection_id = $1 AND model = $2 AND record_id = $6";
 pub(crate) const INSERT_RECORD: &str = "INSERT INTO terapi_records (connection_id, model, record_id, key_id, data, hash, first_seen, last_seen, changed_at, deleted_at, generation, seq, added_seq, observed_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7, NULL, $8, $9, $9, $10)";
 /// New content ($4..$6) at sequence $9; `added_seq` too when it comes back from deletion.
@@ -333,12 +333,22 @@ pub(crate) async fn write_records(
         batch.push(hashed(keys, id, &data));
     }
     let pg = tx.is_postgres();
-    let rows = tx
-        .query(
-            if pg { LOOKUP_PG } else { LOOKUP_SQLITE },
+    let rows: Vec<Vec<Val>> = if pg {
+        let each = last
+            .keys()
+            .map(|id| Stmt {
+                sql: LOOKUP_PG,
+                params: keyed(model, vec![Val::text(id.clone())]),
+            })
+            .collect();
+        tx.query_all(each).await?.into_iter().flatten().collect()
+    } else {
+        tx.query(
+            LOOKUP_SQLITE,
             keyed(model, vec![Val::text(ids_json(last.keys())?)]),
         )
-        .await?;
+        .await?
+    };
     let mut stored: BTreeMap<String, Existing> = BTreeMap::new();
     for row in rows {
         let mut it = row.into_iter();
@@ -441,18 +451,28 @@ pub(crate) async fn write_records(
         };
         outcomes.push(outcome);
     }
-    if !seen.is_empty() {
+    let seen_params = |ids: Val| {
+        keyed(
+            model,
+            vec![
+                Val::int(now),
+                Val::int(generation),
+                Val::int(observed_at),
+                ids,
+            ],
+        )
+    };
+    if pg {
+        for id in seen {
+            stmts.push(Stmt {
+                sql: SEEN_PG,
+                params: seen_params(Val::text(id)),
+            });
+        }
+    } else if !seen.is_empty() {
         stmts.push(Stmt {
-            sql: if pg { SEEN_PG } else { SEEN_SQLITE },
-            params: keyed(
-                model,
-                vec![
-                    Val::int(now),
-                    Val::int(generation),
-                    Val::int(observed_at),
-                    Val::text(ids_json(seen.iter())?),
-                ],
-            ),
+            sql: SEEN_SQLITE,
+            params: seen_params(Val::text(ids_json(seen.iter())?)),
         });
     }
     tx.execute_all(stmts).await?;
@@ -487,13 +507,16 @@ async fn lookup_one(
     model: &Model<'_>,
     id: &str,
 ) -> Result<Option<(bool, i64)>, StoreError> {
-    let pg = tx.is_postgres();
-    let rows = tx
-        .query(
-            if pg { LOOKUP_PG } else { LOOKUP_SQLITE },
+    let rows = if tx.is_postgres() {
+        tx.query(LOOKUP_PG, keyed(model, vec![Val::text(id)]))
+            .await?
+    } else {
+        tx.query(
+            LOOKUP_SQLITE,
             keyed(model, vec![Val::text(ids_json(std::iter::once(id))?)]),
         )
-        .await?;
+        .await?
+    };
     Ok(rows.into_iter().next().map(|r| {
         (
             r.get(2).and_then(Val::as_int).is_some(),

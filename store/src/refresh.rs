@@ -19,8 +19,9 @@ use std::sync::Arc;
 use terapi_runtime::client::{Connection, Error, RenewFuture, Renewal, SharedTokens, TokenSet};
 
 use crate::backend::{Commit, Row};
+use crate::error::StoreError;
 use crate::record::{now_ms, to_s};
-use crate::{Store, StoreError};
+use crate::store::Store;
 
 /// The tokens of a stored connection, renewed through the store.
 pub(crate) struct StoredTokens {

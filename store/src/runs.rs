@@ -14,11 +14,11 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::Store;
-use crate::backend::{Stmt, Val};
+use crate::backend::{Stmt, Tx, Val};
 use crate::error::StoreError;
 use crate::record::{from_ms, now_ms};
 use crate::records::{Applied, Model, Stamp, lock_model, set_seq, write_records};
+use crate::store::Store;
 
 /// How long a run's lease lasts without a page (each page renews it).
 pub const DEFAULT_RUN_LEASE: Duration = Duration::from_secs(120);
@@ -198,6 +198,31 @@ pub struct Due {
     pub model: String,
 }
 
+/// The guard of a run's write in `tx`: renews the lease if it is still the run's (else
+/// [`StoreError::LeaseLost`]); the model's sequence.
+async fn renew_in(tx: &mut Tx, run: &SyncRun, now: i64) -> Result<i64, StoreError> {
+    let rows = tx
+        .query(
+            RENEW,
+            key(
+                &run.connection,
+                &run.model,
+                vec![
+                    Val::text(run.owner.clone()),
+                    Val::int(now.saturating_add(ms(run.lease))),
+                ],
+            ),
+        )
+        .await?;
+    let Some(row) = rows.into_iter().next() else {
+        return Err(StoreError::LeaseLost {
+            connection: run.connection.clone(),
+            model: run.model.clone(),
+        });
+    };
+    Ok(row.first().and_then(Val::as_int).unwrap_or(0))
+}
+
 impl Store {
     fn run_owner(&self) -> String {
         format!("{}-run", self.owner)
@@ -328,26 +353,7 @@ impl Store {
         let observed = crate::record::to_ms(fetched_at);
         let now = now_ms();
         let mut tx = self.backend.begin().await?;
-        let guard = tx
-            .query(
-                RENEW,
-                key(
-                    &run.connection,
-                    &run.model,
-                    vec![
-                        Val::text(run.owner.clone()),
-                        Val::int(now.saturating_add(ms(run.lease))),
-                    ],
-                ),
-            )
-            .await?;
-        let Some(row) = guard.into_iter().next() else {
-            return Err(StoreError::LeaseLost {
-                connection: run.connection.clone(),
-                model: run.model.clone(),
-            });
-        };
-        let seq0 = row.first().and_then(Val::as_int).unwrap_or(0);
+        let seq0 = renew_in(&mut tx, run, now).await?;
         let mut seq = seq0;
         let stamp = Stamp {
             generation: run.generation,
@@ -424,26 +430,7 @@ impl Store {
         };
         let now = now_ms();
         let mut tx = self.backend.begin().await?;
-        let guard = tx
-            .query(
-                RENEW,
-                key(
-                    &run.connection,
-                    &run.model,
-                    vec![
-                        Val::text(run.owner.clone()),
-                        Val::int(now.saturating_add(ms(run.lease))),
-                    ],
-                ),
-            )
-            .await?;
-        let Some(row) = guard.into_iter().next() else {
-            return Err(StoreError::LeaseLost {
-                connection: run.connection.clone(),
-                model: run.model.clone(),
-            });
-        };
-        let mut seq = row.first().and_then(Val::as_int).unwrap_or(0);
+        let mut seq = renew_in(&mut tx, &run, now).await?;
         let seq0 = seq;
         if run.full {
             loop {

@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq as _;
 use crate::backend::Val;
 use crate::error::StoreError;
 use crate::record::now_ms;
-use crate::{Store, check_id};
+use crate::store::{Store, check_id};
 
 /// A webhook subscription of a connection.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

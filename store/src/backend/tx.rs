@@ -99,17 +99,14 @@ impl Tx {
         }
     }
 
-    /// Runs statements in order (pipelined on PostgreSQL); how many rows each changed.
-    pub(crate) async fn execute_all(&mut self, stmts: Vec<Stmt>) -> Result<Vec<u64>, StoreError> {
+    /// Runs statements in order (pipelined on PostgreSQL).
+    pub(crate) async fn execute_all(&mut self, stmts: Vec<Stmt>) -> Result<(), StoreError> {
         if stmts.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         match self {
-            Tx::Sqlite(t) => t
-                .run(stmts, false)
-                .await
-                .map(|all| all.into_iter().map(|r| r.len() as u64).collect()),
-            Tx::Postgres(t) => t.execute_all(stmts).await,
+            Tx::Sqlite(t) => t.run(stmts, false).await.map(drop),
+            Tx::Postgres(t) => t.query_all(stmts).await.map(drop),
         }
     }
 
@@ -357,6 +354,7 @@ impl PgTx {
             })?;
         let params: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> =
             stmts.iter().map(|s| pg_params(&s.params)).collect();
+        // Polled together, tokio-postgres pipelines them: one round trip for the lot.
         let futures = prepared
             .iter()
             .zip(&params)
@@ -369,29 +367,6 @@ impl PgTx {
                     .and_then(|rows| rows.iter().map(from_pg).collect())
             })
             .collect()
-    }
-
-    async fn execute_all(&mut self, stmts: Vec<Stmt>) -> Result<Vec<u64>, StoreError> {
-        let mut prepared = Vec::with_capacity(stmts.len());
-        for stmt in &stmts {
-            prepared.push(self.prepare(stmt.sql).await?);
-        }
-        let session = self.session()?;
-        let client = session
-            .client
-            .as_ref()
-            .ok_or_else(|| StoreError::Database {
-                message: "no PostgreSQL session".to_owned(),
-            })?;
-        let params: Vec<Vec<&(dyn tokio_postgres::types::ToSql + Sync)>> =
-            stmts.iter().map(|s| pg_params(&s.params)).collect();
-        // Polled together, tokio-postgres pipelines them: one round trip for the lot.
-        let futures = prepared
-            .iter()
-            .zip(&params)
-            .map(|(s, p)| client.execute(s, p));
-        let results = futures_join_all(futures).await;
-        results.into_iter().map(|r| r.map_err(pg)).collect()
     }
 
     async fn commit(&mut self) -> Result<(), StoreError> {
