@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use db::Kind;
-use serde_json::json;
 use support::fake_personio::FakePersonio;
-use terapi_runtime::client::{Connection, RetryPolicy, Settings};
+use support::personio_conn::{v1, v2};
+use terapi_runtime::client::Connection;
 use terapi_store::{ChangeKind, Keys, Model, Store, StoreError};
 use terapi_sync::{ConnectionSource, SyncError, SyncOptions, SyncReport, Worker, personio, sync};
 
@@ -39,43 +39,6 @@ async fn open(url: &str) -> Store {
     Store::open(url, keys())
         .await
         .unwrap_or_else(|e| panic!("open {url}: {e}"))
-}
-
-fn spec(key: &str) -> &'static terapi_runtime::spec::ProviderSpec {
-    key.parse::<terapi_providers::Provider>().unwrap().spec()
-}
-
-fn settings(origin: &str) -> Settings {
-    Settings::new()
-        .origin(origin.to_owned())
-        .retry(RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
-            max_total_wait: Duration::from_secs(2),
-            ..RetryPolicy::DEFAULT
-        })
-        .timeout(Duration::from_secs(20))
-}
-
-fn v1(origin: &str) -> Connection {
-    Connection::from_json(
-        spec("personio"),
-        &json!({}),
-        &json!({"client_id": FakePersonio::CLIENT_ID, "client_secret": FakePersonio::CLIENT_SECRET}),
-        settings(origin),
-    )
-    .unwrap()
-}
-
-fn v2(origin: &str) -> Connection {
-    Connection::from_json(
-        spec("personio-v2"),
-        &json!({}),
-        &json!({"client_id": FakePersonio::CLIENT_ID, "client_secret": FakePersonio::CLIENT_SECRET}),
-        settings(origin),
-    )
-    .unwrap()
 }
 
 /// The offsets of the employee pages the fake served, in order.

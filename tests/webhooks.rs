@@ -14,7 +14,7 @@ use std::time::Duration;
 use db::Kind;
 use serde_json::json;
 use support::fake_personio::{Delivery, FakePersonio};
-use terapi_runtime::client::{Connection, RetryPolicy, Settings};
+use support::personio_conn::v2;
 use terapi_store::{ChangeKind, EventStatus, Keys, Model, Store};
 use terapi_sync::webhook::{Applier, ReceiverConfig, WebhookReceiver, subscribe};
 use terapi_sync::{ConnectionSource, SyncOptions, personio, sync};
@@ -34,32 +34,6 @@ const EVENTS: &[&str] = &[
     "employment.updated",
     "employment.deleted",
 ];
-
-fn spec(key: &str) -> &'static terapi_runtime::spec::ProviderSpec {
-    key.parse::<terapi_providers::Provider>().unwrap().spec()
-}
-
-fn settings(origin: &str) -> Settings {
-    Settings::new()
-        .origin(origin.to_owned())
-        .retry(RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
-            max_total_wait: Duration::from_secs(2),
-            ..RetryPolicy::DEFAULT
-        })
-}
-
-fn v2(origin: &str) -> Connection {
-    Connection::from_json(
-        spec("personio-v2"),
-        &json!({}),
-        &json!({"client_id": FakePersonio::CLIENT_ID, "client_secret": FakePersonio::CLIENT_SECRET}),
-        settings(origin),
-    )
-    .unwrap()
-}
 
 struct Source(String);
 

@@ -6,3 +6,4 @@ pub mod fake_oauth1;
 pub mod fake_personio;
 pub mod fake_tokens;
 pub mod loopback;
+pub mod personio_conn;
