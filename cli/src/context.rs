@@ -92,15 +92,21 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     builder.create(dir)
 }
 
+/// Whether `url`'s host is a loopback address or `localhost`; `None` without a host.
+pub fn loopback_host(url: &url::Url) -> Option<bool> {
+    Some(match url.host()? {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+    })
+}
+
 /// `--origin`: `https://HOST[:PORT]`, or `http://` on a loopback host, with no path.
 fn check_origin(origin: &str) -> Result<(), Failure> {
     let bad = |why: &str| Failure::usage(format!("--origin `{origin}`: {why}"));
     let url = url::Url::parse(origin).map_err(|_| bad("not a URL"))?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => return Err(bad("it has no host")),
+    let Some(loopback) = loopback_host(&url) else {
+        return Err(bad("it has no host"));
     };
     match url.scheme() {
         "https" => {}

@@ -67,11 +67,8 @@ pub async fn subscribe(context: &Context, args: SubscribeArgs) -> Result<(), Fai
 fn check_url(text: &str) -> Result<Url, Failure> {
     let bad = |why: &str| Failure::usage(format!("URL `{}`: {why}", text.escape_default()));
     let url = Url::parse(text).map_err(|e| bad(&format!("not a URL ({e})")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => return Err(bad("it has no host")),
+    let Some(loopback) = crate::context::loopback_host(&url) else {
+        return Err(bad("it has no host"));
     };
     match url.scheme() {
         "https" => {}
