@@ -12,7 +12,7 @@ use super::{Connection, Method, url_check};
 use crate::paginate::{Next, PageError, PaginateConfig, Paginator};
 
 /// Where a listing stands between two pages: the next request's URL and the paginator's
-/// counters. Saved after a page, it continues the listing with [`PageWalk::resume`]
+/// counters. Saved after a page, it continues the listing with [`Connection::walk`]
 /// (in another process, after a restart).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PagePosition {
