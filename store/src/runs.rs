@@ -352,7 +352,7 @@ impl Store {
         };
         let observed = crate::record::to_ms(fetched_at);
         let now = now_ms();
-        let mut tx = self.backend.begin().await?;
+        let mut tx = self.backend.begin_relaxed().await?;
         let seq0 = renew_in(&mut tx, run, now).await?;
         let mut seq = seq0;
         let stamp = Stamp {

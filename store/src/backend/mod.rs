@@ -97,9 +97,14 @@ impl Backend {
         matches!(self, Backend::Postgres(_))
     }
 
-    /// Opens a transaction (rolled back unless committed).
+    /// Opens a transaction (rolled back unless committed), durable at commit.
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
-        each!(self, b => b.begin().await)
+        each!(self, b => b.begin(tx::Durability::Full).await)
+    }
+
+    /// Opens a transaction whose commit may be lost in a power cut (never half of it).
+    pub(crate) async fn begin_relaxed(&self) -> Result<Tx, StoreError> {
+        each!(self, b => b.begin(tx::Durability::Relaxed).await)
     }
 
     /// Runs one statement outside a transaction (a read); its rows.

@@ -126,9 +126,12 @@ impl Postgres {
         })
     }
 
-    pub(crate) async fn begin(&self) -> Result<super::tx::Tx, StoreError> {
+    pub(crate) async fn begin(
+        &self,
+        durability: super::tx::Durability,
+    ) -> Result<super::tx::Tx, StoreError> {
         Ok(super::tx::Tx::Postgres(
-            super::tx::PgTx::begin(&self.session, &self.url).await?,
+            super::tx::PgTx::begin(&self.session, &self.url, durability).await?,
         ))
     }
 

@@ -45,9 +45,12 @@ fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingRow> {
 }
 
 impl Sqlite {
-    pub(crate) async fn begin(&self) -> Result<super::tx::Tx, StoreError> {
+    pub(crate) async fn begin(
+        &self,
+        durability: super::tx::Durability,
+    ) -> Result<super::tx::Tx, StoreError> {
         Ok(super::tx::Tx::Sqlite(
-            super::tx::SqliteTx::begin(&self.conn).await?,
+            super::tx::SqliteTx::begin(&self.conn, durability).await?,
         ))
     }
 

@@ -140,20 +140,41 @@ fn first(mut all: Vec<Rows>) -> Rows {
 pub(crate) struct SqliteTx {
     guard: Option<OwnedMutexGuard<rusqlite::Connection>>,
     open: bool,
+    /// Committed with `synchronous=NORMAL` (then set back to `FULL`).
+    relaxed: bool,
+}
+
+/// How a transaction is committed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// Durable at commit, through a power cut (tokens, webhook events).
+    Full,
+    /// Atomic and consistent, but a power cut may lose the last commits: for what is
+    /// fetched again when lost (a page of records and its checkpoint commit together, so a
+    /// lost page is a page the next run fetches again).
+    Relaxed,
 }
 
 impl SqliteTx {
     pub(crate) async fn begin(
         conn: &Arc<Mutex<rusqlite::Connection>>,
+        durability: Durability,
     ) -> Result<SqliteTx, StoreError> {
         let guard = Arc::clone(conn).lock_owned().await;
+        let relaxed = durability == Durability::Relaxed;
         let mut tx = SqliteTx {
             guard: Some(guard),
             open: false,
+            relaxed,
+        };
+        let sql = if relaxed {
+            "PRAGMA synchronous=NORMAL; BEGIN IMMEDIATE"
+        } else {
+            "BEGIN IMMEDIATE"
         };
         tx.run(
             vec![Stmt {
-                sql: "BEGIN IMMEDIATE",
+                sql,
                 params: Vec::new(),
             }],
             false,
@@ -237,11 +258,14 @@ fn from_sqlite(v: rusqlite::types::ValueRef<'_>) -> Val {
 
 impl Drop for SqliteTx {
     fn drop(&mut self) {
-        if self.open
-            && let Some(guard) = &mut self.guard
-        {
-            // A short local statement; the session must not stay inside the transaction.
-            let _ = guard.execute_batch("ROLLBACK");
+        if let Some(guard) = &mut self.guard {
+            if self.open {
+                // A short local statement; the session must not stay inside the transaction.
+                let _ = guard.execute_batch("ROLLBACK");
+            }
+            if self.relaxed {
+                let _ = guard.execute_batch("PRAGMA synchronous=FULL");
+            }
         }
     }
 }
@@ -274,6 +298,7 @@ impl PgTx {
     pub(crate) async fn begin(
         session: &Arc<Mutex<PgSession>>,
         url: &str,
+        durability: Durability,
     ) -> Result<PgTx, StoreError> {
         let mut guard = Arc::clone(session).lock_owned().await;
         if guard.client.as_ref().is_none_or(|c| c.is_closed()) {
@@ -294,7 +319,14 @@ impl PgTx {
         if dirty {
             client.batch_execute("ROLLBACK").await.map_err(pg)?;
         }
-        client.batch_execute("BEGIN").await.map_err(pg)?;
+        client
+            .batch_execute(match durability {
+                Durability::Full => "BEGIN",
+                // The commit returns before the WAL is flushed (for this transaction only).
+                Durability::Relaxed => "BEGIN; SET LOCAL synchronous_commit = off",
+            })
+            .await
+            .map_err(pg)?;
         guard.dirty = true;
         Ok(PgTx { guard: Some(guard) })
     }
