@@ -433,6 +433,29 @@ async fn sync_worker() {
         .unwrap();
 }
 
+/// A provider that says its window is spent (`X-RateLimit-Remaining: 0`, reset in 1 s): the
+/// sync waits for the reset before each next page instead of provoking 429s.
+async fn the_budget_follows_the_rate_limit_headers(kind: Kind) {
+    let Some(db) = db::db(kind).await else { return };
+    let fake = FakePersonio::start().await;
+    fake.set_employees(300);
+    let store = open(&db.url).await;
+    let conn = v1(&fake.origin());
+    let started = std::time::Instant::now();
+    assert_eq!(full(&store, &conn).await.unwrap().counts.pages, 3);
+    let unhinted = started.elapsed();
+    fake.set_rate_headers(Some((0, 1)));
+    let started = std::time::Instant::now();
+    let report = full(&store, &conn).await.unwrap();
+    assert_eq!(report.counts.pages, 3);
+    // Two pauses of about a second (before pages 2 and 3).
+    assert!(
+        started.elapsed() >= Duration::from_millis(1800),
+        "{:?} (without the headers: {unhinted:?})",
+        started.elapsed()
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_file { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Kind::File).await } )* }
@@ -447,4 +470,5 @@ suite!(
     v2_persons_and_employments,
     workers_share_the_schedule,
     a_killed_run_resumes,
+    the_budget_follows_the_rate_limit_headers,
 );

@@ -115,6 +115,8 @@ pub(super) struct Hr {
     /// (path prefix, successful requests left, status after them).
     fail_after: Option<(String, usize, u16)>,
     served: BTreeMap<String, usize>,
+    /// `X-RateLimit-Remaining` / `X-RateLimit-Reset` (seconds) on every answer.
+    rate_headers: Option<(u64, u64)>,
 }
 
 impl Default for Hr {
@@ -128,6 +130,7 @@ impl Default for Hr {
             queue: Vec::new(),
             fail_after: None,
             served: BTreeMap::new(),
+            rate_headers: None,
         };
         hr.set_employees(250);
         hr.set_persons(120);
@@ -437,6 +440,12 @@ impl FakePersonio {
         self.hr(|hr| hr.fail_after = None);
     }
 
+    /// Sends `X-RateLimit-Remaining: remaining` and `X-RateLimit-Reset: reset_secs` with
+    /// every answer of the HR endpoints (`None`: no such headers).
+    pub fn set_rate_headers(&self, headers: Option<(u64, u64)>) {
+        self.hr(|hr| hr.rate_headers = headers);
+    }
+
     /// How many 2xx answers `path` (exactly) got.
     pub fn pages_served(&self, path: &str) -> usize {
         self.hr(|hr| hr.served.get(path).copied().unwrap_or(0))
@@ -601,7 +610,12 @@ pub(super) fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Resp
             v1_error(status, status.as_u16(), "Injected failure")
         };
     }
-    let response = route(shared, rec, method);
+    let mut response = route(shared, rec, method);
+    if let Some((remaining, reset)) = shared.lock().hr.rate_headers {
+        let headers = response.headers_mut();
+        headers.insert("x-ratelimit-remaining", remaining.into());
+        headers.insert("x-ratelimit-reset", reset.into());
+    }
     if response.status().is_success() {
         *shared.lock().hr.served.entry(rec.path.clone()).or_default() += 1;
     }
