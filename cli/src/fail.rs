@@ -64,6 +64,12 @@ impl Failure {
         }
     }
 
+    /// The same message with the exit code `code` (a command stopped by a signal: 130,
+    /// 143).
+    pub fn with_code(self, code: u8) -> Failure {
+        Failure { code, ..self }
+    }
+
     /// The exit code.
     #[cfg(test)]
     pub fn code(&self) -> u8 {

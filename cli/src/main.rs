@@ -23,6 +23,7 @@ mod params;
 mod providers;
 mod records;
 mod request;
+mod signals;
 mod sync;
 mod time;
 mod webhooks;

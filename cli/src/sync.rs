@@ -6,12 +6,13 @@ use std::io::IsTerminal as _;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use terapi_store::{RunCounts, StoreError};
+use terapi_store::{RunCounts, Store, StoreError};
 use terapi_sync::{Progress, SyncError, SyncOptions, SyncReport, SyncSpec, personio};
 
 use crate::args::SyncArgs;
 use crate::context::Context;
 use crate::fail::{self, Failure};
+use crate::signals::{Signal, Signals};
 
 /// The ready-made spec of `model` for `provider` (the provider of connection `id`); an
 /// unknown one fails with the models the provider has.
@@ -43,6 +44,8 @@ pub fn spec_for(id: &str, provider: &str, model: &str) -> Result<SyncSpec, Failu
 }
 
 pub async fn run(context: &Context, args: SyncArgs) -> Result<(), Failure> {
+    // Before anything is leased: a signal then stops the run and its leases are released.
+    let mut signals = Signals::install()?;
     let opened = context.open_store().await?;
     let conn = opened
         .store
@@ -64,10 +67,17 @@ pub async fn run(context: &Context, args: SyncArgs) -> Result<(), Failure> {
         }
         None => options,
     };
-    let outcome = terapi_sync::sync(&opened.store, &conn, &args.id, &spec, options).await;
+    let outcome = tokio::select! {
+        outcome = terapi_sync::sync(&opened.store, &conn, &args.id, &spec, options) => Ok(outcome),
+        signal = signals.wait() => Err(signal),
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(signal) => return Err(stopped(&opened.store, &spec.model, signal).await),
+    };
     let report = outcome.map_err(|e| failed_run(&spec.model, e))?;
     if args.json {
         let text = serde_json::to_string(&report)
@@ -75,6 +85,26 @@ pub async fn run(context: &Context, args: SyncArgs) -> Result<(), Failure> {
         return fail::print_line(&text);
     }
     fail::print_line(&report_line(&report))
+}
+
+/// How long releasing the leases may take once a signal came.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A run stopped by `signal` (the run's future is dropped: its transaction rolled back, the
+/// pages stored before it kept): every lease of this process is released, so the next
+/// `terapi sync` proceeds at once and resumes the run.
+async fn stopped(store: &Store, model: &str, signal: Signal) -> Failure {
+    let released = tokio::time::timeout(RELEASE_TIMEOUT, store.release_leases()).await;
+    let leases = match released {
+        Ok(Ok(())) => "its leases are released".to_owned(),
+        Ok(Err(e)) => format!("its leases could not be released ({e}): they expire on their own"),
+        Err(_) => "its leases could not be released in time: they expire on their own".to_owned(),
+    };
+    Failure::failed(format!(
+        "sync of `{model}` stopped by {}: {leases}; the store keeps its checkpoint: the next `terapi sync` resumes it",
+        signal.name()
+    ))
+    .with_code(signal.exit_code())
 }
 
 /// A spinner on stderr, redrawn ten times a second.
@@ -110,9 +140,16 @@ pub fn report_line(report: &SyncReport) -> String {
         unchanged,
         deleted,
         pages,
+        quarantined,
     } = report.counts;
+    // Records set aside for their ids show only when there are some.
+    let quarantined = if quarantined > 0 {
+        format!(", {quarantined} quarantined (bad ids)")
+    } else {
+        String::new()
+    };
     format!(
-        "{}: {added} added, {updated} updated, {unchanged} unchanged, {deleted} deleted ({} run{}, {pages} page{}, cursor {})",
+        "{}: {added} added, {updated} updated, {unchanged} unchanged, {deleted} deleted{quarantined} ({} run{}, {pages} page{}, cursor {})",
         report.model,
         if report.full { "full" } else { "incremental" },
         if report.resumed { ", resumed" } else { "" },
@@ -183,6 +220,7 @@ mod tests {
                 ..RunCounts::default()
             },
             cursor: 250,
+            quarantined: Vec::new(),
         };
         assert_eq!(
             report_line(&report),

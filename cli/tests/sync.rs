@@ -736,3 +736,120 @@ async fn webhooks_subscribe_list_serve_and_remove() {
         assert_no_secret(&out.all());
     }
 }
+
+// ----- a signal mid-sync releases the leases -----
+
+/// A PostgreSQL database of its own (its URL), or `None` with a printed reason when
+/// `TERAPI_TEST_POSTGRES_URL` is not set outside CI.
+async fn postgres_store() -> Option<String> {
+    let admin = match std::env::var("TERAPI_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var_os("CI").is_some() => panic!("TERAPI_TEST_POSTGRES_URL is not set in CI"),
+        _ => {
+            eprintln!("skipped: TERAPI_TEST_POSTGRES_URL is not set");
+            return None;
+        }
+    };
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL: {e}"));
+    tokio::spawn(conn);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!("terapi_cli_{}_{nanos}", std::process::id());
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+    let base = base.split('?').next().unwrap_or(base);
+    Some(format!("{base}/{name}"))
+}
+
+/// Sends `signal` (`-INT`, `-TERM`) to the child, through `kill`.
+async fn signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("running").to_string();
+    let status = Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+}
+
+/// `terapi sync` gets SIGINT (or SIGTERM) while its pages come slowly: it exits 130 (143)
+/// saying its leases are released, and an immediate re-run proceeds (not `Busy`) and
+/// resumes the run, every record counted once.
+async fn a_signal_mid_sync_releases_the_lease(store: Option<String>, kill: &str, code: i32) {
+    let fake = FakePersonio::start().await;
+    fake.set_employees(1000);
+    let mut env = Env::new(&fake).await;
+    if let Some(store) = store {
+        env.store = store;
+    }
+    env.connect("hr", "personio").await;
+    fake.set_delay("/v1/company/employees", Duration::from_millis(300));
+    let child = env.command(&["sync", "hr", "employees"]).spawn().unwrap();
+    let deadline = std::time::Instant::now() + RUN_LIMIT;
+    while fake.pages_served("/v1/company/employees") < 2 {
+        assert!(std::time::Instant::now() < deadline, "no page served");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    signal(&child, kill).await;
+    let out = output_of(child).await;
+    assert_eq!(out.code, code, "{out:?}");
+    let line = out.error_line();
+    assert!(
+        line.contains("stopped by SIG") && line.contains("its leases are released"),
+        "{out:?}"
+    );
+    fake.set_delay("/v1/company/employees", Duration::ZERO);
+    let again = env.run(&["sync", "hr", "employees"]).await;
+    again.ok();
+    assert!(
+        again
+            .stdout
+            .starts_with("employees: 1000 added, 0 updated, 0 unchanged, 0 deleted (full run, resumed, 10 pages"),
+        "{again:?}"
+    );
+}
+
+/// A spawned child's output (as `output` gives it).
+async fn output_of(child: tokio::process::Child) -> Out {
+    let out = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
+        .await
+        .expect("terapi finishes in time")
+        .unwrap();
+    Out {
+        code: out
+            .status
+            .code()
+            .unwrap_or_else(|| panic!("exited, not killed: {:?}", out.status)),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_mid_sync_releases_the_lease_sqlite() {
+    a_signal_mid_sync_releases_the_lease(None, "-INT", 130).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_sync_releases_the_lease_sqlite() {
+    a_signal_mid_sync_releases_the_lease(None, "-TERM", 143).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_mid_sync_releases_the_lease_postgres() {
+    let Some(store) = postgres_store().await else { return };
+    a_signal_mid_sync_releases_the_lease(Some(store), "-INT", 130).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_sync_releases_the_lease_postgres() {
+    let Some(store) = postgres_store().await else { return };
+    a_signal_mid_sync_releases_the_lease(Some(store), "-TERM", 143).await;
+}

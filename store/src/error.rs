@@ -137,6 +137,14 @@ pub enum StoreError {
         /// Why.
         reason: &'static str,
     },
+    /// A record id is missing or breaks a rule (see [`crate::check_record_id`]).
+    #[error("store: invalid record id `{id}`: {rule}")]
+    InvalidRecordId {
+        /// The id, escaped and cut (ids are not secret).
+        id: String,
+        /// The rule it breaks.
+        rule: String,
+    },
     /// The store's catalog has no provider with this key.
     #[error("store: connection `{id}`: the catalog has no provider `{provider}`")]
     UnknownProvider {

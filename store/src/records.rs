@@ -572,6 +572,7 @@ impl Store {
         observed_at: SystemTime,
     ) -> Result<Applied, StoreError> {
         model.check()?;
+        crate::ids::check_record_id(id)?;
         let observed = to_ms(observed_at);
         let mut tx = self.backend.begin().await?;
         let (seq0, generation) = lock_model(&mut tx, &model).await?;

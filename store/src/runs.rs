@@ -6,7 +6,8 @@
 //! - a page's records and the checkpoint after it commit together, so a killed run resumes
 //!   at the page after the last one stored;
 //! - the incremental cursor becomes the time the run **started**, and only when it
-//!   completes;
+//!   completes; in the provider's clock when that one is behind (see `run_checks.rs`: each
+//!   page's `Date` header measures it);
 //! - only a complete full run marks records deleted: those its generation did not see;
 //! - a failed run keeps its checkpoint (the next run resumes it) and deletes nothing.
 
@@ -45,10 +46,13 @@ pub struct RunCounts {
     pub deleted: u64,
     /// Pages stored.
     pub pages: u64,
+    /// Records set aside because their id is missing or refused (see
+    /// [`Store::quarantined`]).
+    pub quarantined: u64,
 }
 
 impl RunCounts {
-    fn add(&mut self, applied: Applied) {
+    pub(crate) fn add(&mut self, applied: Applied) {
         match applied {
             Applied::Added => self.added += 1,
             Applied::Updated => self.updated += 1,
@@ -70,7 +74,9 @@ pub struct SyncRun {
     lease: Duration,
     generation: i64,
     full: bool,
-    started_ms: i64,
+    pub(crate) started_ms: i64,
+    /// Ids counted, the provider's clock, records to set aside.
+    pub(crate) checks: crate::run_checks::Checks,
     /// Where the listing continues (`None`: from its first page).
     pub position: Option<String>,
     /// Whether this run continues an interrupted one.
@@ -131,10 +137,11 @@ pub struct SyncStatus {
 const TAKE_LEASE: &str = "UPDATE terapi_sync SET lease_owner = $3, lease_until = $4
      WHERE connection_id = $1 AND model = $2
        AND (lease_owner IS NULL OR lease_owner = $3 OR lease_until IS NULL OR lease_until < $5)
-     RETURNING generation, run_full, run_started, run_position, run_pages, run_added, run_updated, run_unchanged, cursor_at";
+     RETURNING generation, run_full, run_started, run_position, run_pages, run_added, run_updated, run_unchanged, cursor_at, run_quarantined";
 const START_RUN: &str =
     "UPDATE terapi_sync SET generation = $3, run_full = $4, run_started = $5, run_position = NULL,
-       run_pages = 0, run_added = 0, run_updated = 0, run_unchanged = 0, last_error = NULL
+       run_pages = 0, run_added = 0, run_updated = 0, run_unchanged = 0, last_error = NULL,
+       run_skew_ms = NULL, run_quarantined = 0
      WHERE connection_id = $1 AND model = $2";
 /// The guard of every write of a run: the lease is still this owner's (renewed).
 const RENEW: &str = "UPDATE terapi_sync SET lease_until = $4 WHERE connection_id = $1 AND model = $2 AND lease_owner = $3
@@ -147,7 +154,9 @@ const UNSEEN: &str = "SELECT record_id FROM terapi_records
      ORDER BY record_id LIMIT 1000";
 const MARK_DELETED: &str = "UPDATE terapi_records SET deleted_at = $4, changed_at = $4, seq = $5
      WHERE connection_id = $1 AND model = $2 AND record_id = $3";
-const COMPLETE: &str = "UPDATE terapi_sync SET cursor_at = run_started, last_run_at = $3,
+const COMPLETE: &str = "UPDATE terapi_sync SET
+       cursor_at = CASE WHEN run_skew_ms < 0 THEN run_started + run_skew_ms ELSE run_started END,
+       run_skew_ms = NULL, run_quarantined = 0, last_run_at = $3,
        last_full_at = CASE WHEN run_full = 1 THEN $3 ELSE last_full_at END,
        run_full = NULL, run_started = NULL, run_position = NULL, run_pages = 0, run_added = 0,
        run_updated = 0, run_unchanged = 0, last_error = NULL, lease_owner = NULL, lease_until = NULL,
@@ -275,6 +284,7 @@ impl Store {
             updated: u(6),
             unchanged: u(7),
             deleted: 0,
+            quarantined: u(9),
         };
         let cursor_at = int(8);
         // An interrupted run is continued: a full one always; an incremental one unless a
@@ -295,6 +305,7 @@ impl Store {
                 generation,
                 full,
                 started_ms: run_started.unwrap_or(now),
+                checks: Default::default(),
                 position,
                 resumed: true,
                 since: if full { None } else { cursor_at.map(from_ms) },
@@ -303,18 +314,25 @@ impl Store {
         } else {
             let full = kind == RunKind::Full || cursor_at.is_none();
             let generation = if full { generation + 1 } else { generation };
-            tx.execute_all(vec![Stmt {
-                sql: START_RUN,
-                params: key(
-                    model.connection,
-                    model.name,
-                    vec![
-                        Val::int(generation),
-                        Val::int(i64::from(full)),
-                        Val::int(now),
-                    ],
-                ),
-            }])
+            tx.execute_all(vec![
+                Stmt {
+                    sql: START_RUN,
+                    params: key(
+                        model.connection,
+                        model.name,
+                        vec![
+                            Val::int(generation),
+                            Val::int(i64::from(full)),
+                            Val::int(now),
+                        ],
+                    ),
+                },
+                // The quarantine holds the latest run's records.
+                Stmt {
+                    sql: crate::run_checks::CLEAR_QUARANTINE,
+                    params: key(model.connection, model.name, vec![]),
+                },
+            ])
             .await?;
             SyncRun {
                 connection: model.connection.to_owned(),
@@ -325,6 +343,7 @@ impl Store {
                 generation,
                 full,
                 started_ms: now,
+                checks: Default::default(),
                 position: None,
                 resumed: false,
                 since: if full { None } else { cursor_at.map(from_ms) },
@@ -345,9 +364,11 @@ impl Store {
         next: Option<String>,
         fetched_at: SystemTime,
     ) -> Result<RunCounts, StoreError> {
+        // Owned: the run's checks below change the run.
+        let (connection, name) = (run.connection.clone(), run.model.clone());
         let model = Model {
-            connection: &run.connection,
-            name: &run.model,
+            connection: &connection,
+            name: &name,
             personal: run.personal,
         };
         let observed = crate::record::to_ms(fetched_at);
@@ -360,12 +381,12 @@ impl Store {
             observed_at: observed,
             now,
         };
+        // Ids checked (the refused set aside), each id counted once per run.
+        let (records, ids) = run.checked_records(records);
         let outcomes = write_records(&mut tx, &self.keys, &model, records, stamp, &mut seq).await?;
-        let mut page = RunCounts::default();
-        for applied in outcomes {
-            page.add(applied);
-        }
-        let mut stmts = Vec::with_capacity(2);
+        let mut page = run.count_once(&ids, outcomes);
+        let (mut stmts, quarantined) = run.check_stmts(&self.keys)?;
+        page.quarantined = quarantined;
         page.pages = 1;
         if seq != seq0 {
             stmts.push(set_seq(&model, seq));
@@ -389,6 +410,7 @@ impl Store {
         run.counts.added += page.added;
         run.counts.updated += page.updated;
         run.counts.unchanged += page.unchanged;
+        run.counts.quarantined += page.quarantined;
         run.counts.pages += 1;
         Ok(page)
     }

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use terapi_runtime::client::{Connection, ListingOptions, PagePosition};
 use terapi_runtime::paginate::value_at;
-use terapi_store::{DEFAULT_RUN_LEASE, Model, RunCounts, RunKind, Store, SyncRun};
+use terapi_store::{
+    DEFAULT_RUN_LEASE, Model, Quarantined, RunCounts, RunKind, Store, StoreError, SyncRun,
+};
 
 use crate::budget::RateBudget;
 use crate::error::SyncError;
@@ -134,7 +136,13 @@ pub struct SyncReport {
     pub counts: RunCounts,
     /// The change feed's cursor after it.
     pub cursor: u64,
+    /// The records set aside because of their ids (the first 100; `counts.quarantined`
+    /// has them all), each with its page and index.
+    pub quarantined: Vec<Quarantined>,
 }
+
+/// How many set-aside records a report lists.
+const REPORTED_QUARANTINE: usize = 100;
 
 /// Runs a sync of `spec` for the connection `connection_id` (whose client is `conn`),
 /// storing into `store`. [`terapi_store::StoreError::Busy`] when another process runs it.
@@ -178,12 +186,18 @@ pub async fn sync(
                 .await?
                 .map(|s| s.cursor)
                 .unwrap_or(0);
+            let quarantined = if counts.quarantined > 0 {
+                store.quarantined(model, REPORTED_QUARANTINE).await?
+            } else {
+                Vec::new()
+            };
             Ok(SyncReport {
                 model: spec.model.to_string(),
                 full,
                 resumed,
                 counts,
                 cursor,
+                quarantined,
             })
         }
         Err(e) => {
@@ -326,17 +340,21 @@ impl Cx<'_> {
                 }
             };
             self.budget.observe(&page.rate);
+            // The incremental cursor follows the provider's clock.
+            if let Some(date) = page.date {
+                run.observe_clock(date, SystemTime::now());
+            }
             let page_number = run.counts.pages + 1;
             let mut records = Vec::with_capacity(page.records.len());
             for (index, record) in page.records.into_iter().enumerate() {
-                let id =
-                    record_id(&record, &self.spec.id_path).ok_or_else(|| SyncError::RecordId {
-                        model: self.spec.model.to_string(),
-                        page: page_number,
-                        index,
-                        path: self.spec.id_path.to_string(),
-                    })?;
-                records.push((id, record));
+                // A record whose id is missing or refused is set aside; the rest is stored.
+                match terapi_store::record_id(value_at(&record, &self.spec.id_path)) {
+                    Ok(id) => records.push((id, record)),
+                    Err(e) => {
+                        let reason = quarantine_reason(e, &self.spec.id_path);
+                        run.quarantine(page_number, index, reason, record);
+                    }
+                }
             }
             let last = page.next.is_none();
             let next = match (page.next, parent) {
@@ -376,12 +394,20 @@ impl Cx<'_> {
     }
 }
 
-/// A record's id at `path`: a string, or a number written as one.
+/// A record's id at `path`: a string, or an integer written in decimal, checked
+/// ([`terapi_store::record_id`]: the same normalization as the sync's).
 pub(crate) fn record_id(record: &Value, path: &str) -> Option<String> {
-    match value_at(record, path)? {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
+    terapi_store::record_id(value_at(record, path)).ok()
+}
+
+/// Why a record is set aside: its id at `path` and the rule it breaks.
+fn quarantine_reason(e: StoreError, path: &str) -> String {
+    match e {
+        StoreError::InvalidRecordId { id, rule } if id.is_empty() => {
+            format!("the id at `{path}`: {rule}")
+        }
+        StoreError::InvalidRecordId { id, rule } => format!("the id `{id}` at `{path}`: {rule}"),
+        other => other.to_string(),
     }
 }
 

@@ -117,6 +117,12 @@ pub(super) struct Hr {
     served: BTreeMap<String, usize>,
     /// `X-RateLimit-Remaining` / `X-RateLimit-Reset` (seconds) on every answer.
     rate_headers: Option<(u64, u64)>,
+    /// How far the server's clock runs behind the real one (ms): its `Date` header and the
+    /// `updated_at` it stamps.
+    skew_ms: i64,
+    /// Raw records listed after the persons of `/v2/persons` (odd ids), with the time they
+    /// were listed from.
+    extra_persons: Vec<(i64, Value)>,
 }
 
 impl Default for Hr {
@@ -131,6 +137,8 @@ impl Default for Hr {
             fail_after: None,
             served: BTreeMap::new(),
             rate_headers: None,
+            skew_ms: 0,
+            extra_persons: Vec::new(),
         };
         hr.set_employees(250);
         hr.set_persons(120);
@@ -150,6 +158,22 @@ fn rfc3339(ms: i64) -> String {
         t.minute(),
         t.second(),
         t.millisecond()
+    )
+}
+
+/// An HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`) of unix milliseconds.
+fn http_date(ms: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        &t.weekday().to_string()[..3],
+        t.day(),
+        &t.month().to_string()[..3],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
 }
 
@@ -177,7 +201,7 @@ fn now_ms() -> i64 {
 
 impl Hr {
     fn tick(&mut self) -> i64 {
-        self.clock = now_ms().max(self.clock + 1);
+        self.clock = (now_ms() - self.skew_ms).max(self.clock + 1);
         self.clock
     }
 
@@ -446,6 +470,21 @@ impl FakePersonio {
         self.hr(|hr| hr.rate_headers = headers);
     }
 
+    /// Runs the server's clock `behind` the real one: its `Date` header and the times it
+    /// stamps on changes from now on (a provider whose clock is late).
+    pub fn set_clock_behind(&self, behind: Duration) {
+        self.hr(|hr| hr.skew_ms = i64::try_from(behind.as_millis()).unwrap_or(i64::MAX));
+    }
+
+    /// Lists these raw records after the persons of `/v2/persons` (odd ids: numbers, NUL
+    /// bytes, very long ones), as changed now.
+    pub fn set_extra_persons(&self, records: Vec<Value>) {
+        self.hr(|hr| {
+            let at = hr.tick();
+            hr.extra_persons = records.into_iter().map(|r| (at, r)).collect();
+        });
+    }
+
     /// How many 2xx answers `path` (exactly) got.
     pub fn pages_served(&self, path: &str) -> usize {
         self.hr(|hr| hr.served.get(path).copied().unwrap_or(0))
@@ -611,6 +650,12 @@ pub(super) fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Resp
         };
     }
     let mut response = route(shared, rec, method);
+    let skew_ms = shared.lock().hr.skew_ms;
+    if skew_ms != 0
+        && let Ok(v) = axum::http::HeaderValue::from_str(&http_date(now_ms() - skew_ms))
+    {
+        response.headers_mut().insert(axum::http::header::DATE, v);
+    }
     if let Some((remaining, reset)) = shared.lock().hr.rate_headers {
         let headers = response.headers_mut();
         headers.insert("x-ratelimit-remaining", remaining.into());
@@ -882,13 +927,14 @@ fn listing(
 
 /// `GET /v2/persons` (limit 1..=100, default 50, as the client tests use it).
 fn persons(shared: &Shared, rec: &Recorded) -> Response {
-    let items: Vec<(i64, Value)> = shared
+    let mut items: Vec<(i64, Value)> = shared
         .lock()
         .hr
         .persons
         .iter()
         .map(|(id, p)| (p.updated_at, Hr::person_json(*id, p)))
         .collect();
+    items.extend(shared.lock().hr.extra_persons.iter().cloned());
     listing(shared, rec, "/v2/persons", 100, 50, items)
 }
 

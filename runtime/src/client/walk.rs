@@ -84,6 +84,9 @@ pub struct Page {
     pub next: Option<PagePosition>,
     /// What the response said about the rate limit.
     pub rate: RateHints,
+    /// The server's clock when it answered: its `Date` header (whole seconds), if it sent
+    /// a valid one. A sync measures the provider's clock skew with it.
+    pub date: Option<SystemTime>,
 }
 
 /// A paginated listing read page by page (made by [`Connection::walk`]): the same requests,
@@ -228,6 +231,9 @@ impl PageWalk {
         let exchanged = self.conn.exchange(&out).await?;
         let response = self.conn.finish(exchanged, &out)?;
         let rate = RateHints::read(|n| response.header(n), SystemTime::now());
+        let date = response
+            .header("date")
+            .and_then(|v| httpdate::parse_http_date(v.trim()).ok());
         let mut body: serde_json::Value = response.json()?;
         let page_error = |source| Error::Page {
             path: url.path().to_owned(),
@@ -263,6 +269,7 @@ impl PageWalk {
                 pages: self.paginator.pages(),
             }),
             rate,
+            date,
         }))
     }
 }

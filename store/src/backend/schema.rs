@@ -3,7 +3,7 @@
 //! refuses a database whose version is newer than [`LATEST`] (a newer build wrote it).
 
 /// The newest schema version.
-pub(crate) const LATEST: i64 = 2;
+pub(crate) const LATEST: i64 = 3;
 
 /// SQLite's migrations: (version, statements).
 pub(crate) const SQLITE: &[(i64, &str)] = &[
@@ -105,6 +105,24 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         UNIQUE (connection_id, dedupe)
     ) STRICT;
     CREATE INDEX terapi_events_status ON terapi_events (status, id);",
+    ),
+    (
+        3,
+        "-- clock skew, record ids and quarantine
+    ALTER TABLE terapi_sync ADD COLUMN run_skew_ms INTEGER;
+    ALTER TABLE terapi_sync ADD COLUMN run_quarantined INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE IF NOT EXISTS terapi_quarantine (
+        connection_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        run_started INTEGER NOT NULL,
+        page INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        data BLOB NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (connection_id, model, run_started, page, idx)
+    ) STRICT;",
     ),
 ];
 
@@ -208,6 +226,24 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         UNIQUE (connection_id, dedupe)
     );
     CREATE INDEX terapi_events_status ON terapi_events (status, id);",
+    ),
+    (
+        3,
+        "-- clock skew, record ids and quarantine
+    ALTER TABLE terapi_sync ADD COLUMN run_skew_ms BIGINT;
+    ALTER TABLE terapi_sync ADD COLUMN run_quarantined BIGINT NOT NULL DEFAULT 0;
+    CREATE TABLE IF NOT EXISTS terapi_quarantine (
+        connection_id TEXT NOT NULL,
+        model TEXT NOT NULL,
+        run_started BIGINT NOT NULL,
+        page BIGINT NOT NULL,
+        idx BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        key_id TEXT NOT NULL,
+        data BYTEA NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (connection_id, model, run_started, page, idx)
+    );",
     ),
 ];
 

@@ -190,14 +190,40 @@ impl SqliteTx {
         let mut guard = self.guard.take().ok_or_else(|| StoreError::Database {
             message: "the transaction's session was lost".to_owned(),
         })?;
-        let (guard, result) = tokio::task::spawn_blocking(move || {
+        let relaxed = self.relaxed;
+        let (mut flight, result) = tokio::task::spawn_blocking(move || {
             let result = sqlite_run(&mut guard, stmts, rows);
-            (guard, result)
+            let flight = InFlight {
+                guard: Some(guard),
+                relaxed,
+            };
+            (flight, result)
         })
         .await
         .map_err(StoreError::database)?;
-        self.guard = Some(guard);
+        self.guard = flight.guard.take();
         result.map_err(StoreError::database)
+    }
+}
+
+/// The session coming back from the blocking pool. When the transaction's future was dropped
+/// meanwhile (a command stopped by a signal), nobody takes it back: its drop rolls the
+/// transaction back, so the connection never stays inside it (the next statements would
+/// join it, uncommitted).
+struct InFlight {
+    guard: Option<OwnedMutexGuard<rusqlite::Connection>>,
+    relaxed: bool,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(guard) = &mut self.guard {
+            // Fails harmlessly when no transaction is open.
+            let _ = guard.execute_batch("ROLLBACK");
+            if self.relaxed {
+                let _ = guard.execute_batch("PRAGMA synchronous=FULL");
+            }
+        }
     }
 }
 
