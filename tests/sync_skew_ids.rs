@@ -177,6 +177,43 @@ async fn odd_record_ids_are_quarantined(kind: Kind) {
     );
 }
 
+/// `Store::release_leases` releases what this store handle holds (a run's lease here):
+/// another process then begins the model's run at once and resumes it.
+async fn leases_are_released_in_one_call(kind: Kind) {
+    let Some(db) = db::db(kind).await else { return };
+    let one = open(&db.url).await;
+    let other = open(&db.url).await;
+    let model = Model::personal(ID, "leased");
+    let lease = Duration::from_secs(120);
+    let mut run = one.begin_run(model, RunKind::Full, lease).await.unwrap();
+    one.write_page(
+        &mut run,
+        vec![("1".into(), json!({"n": 1}))],
+        Some("{}".into()),
+        std::time::SystemTime::now(),
+    )
+    .await
+    .unwrap();
+    let busy = other.begin_run(model, RunKind::Full, lease).await.unwrap_err();
+    assert!(matches!(busy, StoreError::Busy { .. }), "{busy}");
+    // Releasing leases another handle holds changes nothing.
+    other.release_leases().await.unwrap();
+    assert!(matches!(
+        other.begin_run(model, RunKind::Full, lease).await,
+        Err(StoreError::Busy { .. })
+    ));
+    one.release_leases().await.unwrap();
+    let resumed = other.begin_run(model, RunKind::Full, lease).await.unwrap();
+    assert!(resumed.resumed);
+    assert_eq!(resumed.counts.added, 1);
+    // The released run writes nothing more.
+    let lost = one
+        .write_page(&mut run, vec![], None, std::time::SystemTime::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(lost, StoreError::LeaseLost { .. }), "{lost}");
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_file { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Kind::File).await } )* }
@@ -187,4 +224,5 @@ macro_rules! suite {
 suite!(
     a_late_provider_clock_loses_no_update,
     odd_record_ids_are_quarantined,
+    leases_are_released_in_one_call,
 );
