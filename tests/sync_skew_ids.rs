@@ -115,7 +115,11 @@ async fn odd_record_ids_are_quarantined(kind: Kind) {
         .map(|q| (q.page, q.index))
         .collect();
     assert_eq!(at, vec![(3, 20), (3, 21), (3, 22), (3, 26), (3, 27)]);
-    let reasons: Vec<&str> = report.quarantined.iter().map(|q| q.reason.as_str()).collect();
+    let reasons: Vec<&str> = report
+        .quarantined
+        .iter()
+        .map(|q| q.reason.as_str())
+        .collect();
     assert!(reasons[0].contains("U+0000"), "{reasons:?}");
     assert!(reasons[1].contains("at most 512 bytes"), "{reasons:?}");
     assert!(reasons[2].contains("U+0007"), "{reasons:?}");
@@ -138,9 +142,18 @@ async fn odd_record_ids_are_quarantined(kind: Kind) {
         assert_eq!(next.counts.quarantined, 5, "{next:?}");
     }
     // The store refuses the same ids on both databases, whoever writes them.
-    for bad in ["a\u{0}b".to_owned(), "y".repeat(3000), "tab\there".to_owned()] {
+    for bad in [
+        "a\u{0}b".to_owned(),
+        "y".repeat(3000),
+        "tab\there".to_owned(),
+    ] {
         let e = store
-            .apply_record(PERSONS, &bad, Some(&json!({})), std::time::SystemTime::now())
+            .apply_record(
+                PERSONS,
+                &bad,
+                Some(&json!({})),
+                std::time::SystemTime::now(),
+            )
             .await
             .unwrap_err();
         assert!(matches!(e, StoreError::InvalidRecordId { .. }), "{e}");
@@ -194,7 +207,10 @@ async fn leases_are_released_in_one_call(kind: Kind) {
     )
     .await
     .unwrap();
-    let busy = other.begin_run(model, RunKind::Full, lease).await.unwrap_err();
+    let busy = other
+        .begin_run(model, RunKind::Full, lease)
+        .await
+        .unwrap_err();
     assert!(matches!(busy, StoreError::Busy { .. }), "{busy}");
     // Releasing leases another handle holds changes nothing.
     other.release_leases().await.unwrap();

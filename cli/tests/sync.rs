@@ -744,7 +744,9 @@ async fn webhooks_subscribe_list_serve_and_remove() {
 async fn postgres_store() -> Option<String> {
     let admin = match std::env::var("TERAPI_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => url,
-        _ if std::env::var_os("CI").is_some() => panic!("TERAPI_TEST_POSTGRES_URL is not set in CI"),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("TERAPI_TEST_POSTGRES_URL is not set in CI")
+        }
         _ => {
             eprintln!("skipped: TERAPI_TEST_POSTGRES_URL is not set");
             return None;
@@ -803,9 +805,9 @@ async fn a_signal_mid_sync_releases_the_lease(store: Option<String>, kill: &str,
     let again = env.run(&["sync", "hr", "employees"]).await;
     assert_eq!(again.code, 0, "an immediate re-run proceeds: {again:?}");
     assert!(
-        again
-            .stdout
-            .starts_with("employees: 1000 added, 0 updated, 0 unchanged, 0 deleted (full run, resumed, 10 pages"),
+        again.stdout.starts_with(
+            "employees: 1000 added, 0 updated, 0 unchanged, 0 deleted (full run, resumed, 10 pages"
+        ),
         "{again:?}"
     );
     assert_eq!(out.code, code, "{out:?}");
@@ -842,12 +844,16 @@ async fn sigterm_mid_sync_releases_the_lease_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_mid_sync_releases_the_lease_postgres() {
-    let Some(store) = postgres_store().await else { return };
+    let Some(store) = postgres_store().await else {
+        return;
+    };
     a_signal_mid_sync_releases_the_lease(Some(store), "-INT", 130).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_sync_releases_the_lease_postgres() {
-    let Some(store) = postgres_store().await else { return };
+    let Some(store) = postgres_store().await else {
+        return;
+    };
     a_signal_mid_sync_releases_the_lease(Some(store), "-TERM", 143).await;
 }

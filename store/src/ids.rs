@@ -148,7 +148,10 @@ mod tests {
     #[test]
     fn control_characters_and_long_ids_are_refused() {
         let e = id(json!("a\u{0}b")).unwrap_err();
-        assert!(e.contains("U+0000 at byte 1") && e.contains("a\\u{0}b"), "{e}");
+        assert!(
+            e.contains("U+0000 at byte 1") && e.contains("a\\u{0}b"),
+            "{e}"
+        );
         assert!(id(json!("tab\there")).unwrap_err().contains("U+0009"));
         assert!(id(json!("x\u{85}")).unwrap_err().contains("U+0085"));
         assert!(id(json!("é".repeat(256))).is_ok());

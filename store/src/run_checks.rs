@@ -221,9 +221,7 @@ impl Store {
             let data = if key_id == CLEAR {
                 serde_json::from_slice(&data).map_err(StoreError::database)?
             } else {
-                let plain = self
-                    .keys
-                    .open(&what(&model, page, index), &key_id, &data)?;
+                let plain = self.keys.open(&what(&model, page, index), &key_id, &data)?;
                 serde_json::from_slice(&plain).map_err(StoreError::database)?
             };
             out.push(Quarantined {
