@@ -1,6 +1,8 @@
 //! `terapi sync`: one sync run of a ready-made model (terapi-sync's Personio specs) for a
 //! stored connection. The counts go to stdout (one line, or the report as JSON); on a
-//! terminal a spinner on stderr shows the pages and counts as they are stored.
+//! terminal a spinner on stderr shows the pages and counts as they are stored. Ctrl-C
+//! (SIGINT) or SIGTERM stops the run: the pages stored stay, every lease the process holds is
+//! released (an immediate re-run proceeds and resumes it), and it exits 130 / 143.
 
 use std::io::IsTerminal as _;
 use std::time::Duration;
