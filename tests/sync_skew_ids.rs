@@ -2,7 +2,8 @@
 //! 5 minutes late (a change made right after an incremental run is found by the next one);
 //! odd record ids (a NUL byte, 3 KB, a control character, numbers against strings) set
 //! aside with their page and index while the rest of the page is stored; the same id twice
-//! in one run counted once.
+//! in one run counted once; every lease of a store handle (a run's, a refresh's) released in
+//! one call.
 
 #[path = "../store/tests/support/mod.rs"]
 mod db;
@@ -230,6 +231,76 @@ async fn leases_are_released_in_one_call(kind: Kind) {
     assert!(matches!(lost, StoreError::LeaseLost { .. }), "{lost}");
 }
 
+/// A refresh in flight when the work stops (its future dropped, as a signal does) holds the
+/// connection's refresh lease; `release_leases` frees it: another process refreshes at once
+/// instead of waiting out the lease (two minutes here).
+async fn a_refresh_lease_is_released_in_one_call(kind: Kind) {
+    use std::sync::atomic::Ordering;
+    use support::fake_oauth::{CATALOG, CLIENT_ID, CLIENT_SECRET, FakeOAuth};
+    use terapi_runtime::client::{Connection, OAuthClient, Settings, TokenSet};
+    use terapi_store::{ConnectionRecord, FromStore as _, Specs};
+
+    let Some(db) = db::db(kind).await else { return };
+    let fake = FakeOAuth::start().await;
+    let lease = Duration::from_secs(120);
+    let open = || async {
+        open(&db.url)
+            .await
+            .with_catalog(Specs::from_iter([support::loopback::provider(
+                CATALOG, "acme",
+            )]))
+            .with_lease(lease)
+    };
+    let one = open().await;
+    let (access, refresh) = fake.issue();
+    let expired = TokenSet::new(access)
+        .with_refresh_token(refresh)
+        .with_expires_at(std::time::SystemTime::now() - Duration::from_secs(5))
+        .with_metadata("instance_url", "https://eu7.acme.example");
+    let record = ConnectionRecord::authorized(
+        "acme",
+        json!({"tenant": "north"}),
+        OAuthClient::new(CLIENT_ID, CLIENT_SECRET),
+        expired,
+    );
+    one.save_connection("oauth", &record).await.unwrap();
+    let settings = Settings::new().origin(fake.origin.clone());
+    // The provider never answers this refresh.
+    fake.fake.hang_refreshes.store(true, Ordering::SeqCst);
+    let conn = Connection::from_store(&one, "oauth", settings.clone())
+        .await
+        .unwrap();
+    let task = tokio::spawn(async move { conn.get("/api/me").send().await.map(|r| r.status()) });
+    let leased = |store: Store| async move {
+        store
+            .list()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.leased_until.is_some())
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !leased(one.clone()).await {
+        assert!(std::time::Instant::now() < deadline, "no refresh lease");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    task.abort();
+    let _ = task.await;
+    one.release_leases().await.unwrap();
+    assert!(!leased(one.clone()).await, "released");
+    fake.fake.hang_refreshes.store(false, Ordering::SeqCst);
+    let other = open().await;
+    let conn = Connection::from_store(&other, "oauth", settings)
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), conn.get("/api/me").send())
+        .await
+        .expect("the other process refreshes at once")
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_file { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Kind::File).await } )* }
@@ -241,4 +312,5 @@ suite!(
     a_late_provider_clock_loses_no_update,
     odd_record_ids_are_quarantined,
     leases_are_released_in_one_call,
+    a_refresh_lease_is_released_in_one_call,
 );
