@@ -58,14 +58,24 @@ impl Seen {
     }
 }
 
-/// A checked run's extra state.
-#[derive(Debug, Default)]
+/// A checked run's extra state (its `Debug` shows no record).
+#[derive(Default)]
 pub(crate) struct Checks {
     pub(crate) seen: Seen,
     /// The smallest provider-minus-local clock difference measured (ms).
     pub(crate) skew_ms: Option<i64>,
     /// Records to set aside with the next page: (page, index, reason, data).
     pub(crate) pending: Vec<(u64, u64, String, Value)>,
+}
+
+impl std::fmt::Debug for Checks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checks")
+            .field("seen", &self.seen)
+            .field("skew_ms", &self.skew_ms)
+            .field("pending", &self.pending.len())
+            .finish()
+    }
 }
 
 const QUARANTINE: &str = "INSERT INTO terapi_quarantine (connection_id, model, run_started, page, idx, reason, key_id, data, at)
@@ -232,5 +242,30 @@ impl Store {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_debug_shows_no_record_and_counts_ids_once() {
+        let mut checks = Checks::default();
+        checks.pending.push((
+            1,
+            0,
+            "why".into(),
+            serde_json::json!({"name": "Ada Lovelace"}),
+        ));
+        assert!(checks.seen.first("7"));
+        assert!(!checks.seen.first("7"));
+        assert!(checks.seen.first("8"));
+        let shown = format!("{checks:?}");
+        assert!(!shown.contains("Ada"), "{shown}");
+        assert!(
+            shown.contains("Seen(2 ids)") && shown.contains("pending: 1"),
+            "{shown}"
+        );
     }
 }

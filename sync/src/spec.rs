@@ -16,9 +16,10 @@ pub struct Incremental {
     pub param: Text,
     /// How the time is written.
     pub format: SinceFormat,
-    /// Asked for this much earlier than the cursor: clock skew between this host and the
-    /// provider, and a provider that reads the time in another zone. Records fetched twice
-    /// are unchanged by hash, so an overlap costs requests, not correctness.
+    /// Asked for this much earlier than the cursor: a provider that reads the time in
+    /// another zone, or stamps changes late. The cursor itself is already in the provider's
+    /// clock when it is behind (measured from each page's `Date` header). Records fetched
+    /// twice are unchanged by hash, so an overlap costs requests, not correctness.
     pub overlap: Duration,
 }
 
