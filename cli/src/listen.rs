@@ -1,10 +1,12 @@
 //! The callback of a browser authorization, served with axum on a loopback address: the one
 //! request to the redirect URI's path that carries the pending authorization's `state`
 //! finishes it; the browser gets a short HTML page. Anything else (another path, another
-//! method, a callback with another state) is answered and ignored. hyper bounds the request
-//! head (431 when it is too large); a GET has no body to read.
+//! method, a callback with another state) is answered and ignored. It is served by
+//! `terapi_sync::serve` with its default limits: hyper bounds the request head (431 when it
+//! is too large), a head that does not arrive in time or an idle connection is dropped, and
+//! connections are capped; a GET has no body to read.
 
-use std::future::{Future, IntoFuture as _};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -142,13 +144,14 @@ impl Listener {
             .fallback(not_found)
             .with_state(shared);
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(
-            axum::serve(self.listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .into_future(),
-        );
+        let server = tokio::spawn(terapi_sync::serve::serve(
+            self.listener,
+            app,
+            terapi_sync::serve::Limits::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         let left = expires_at
             .duration_since(SystemTime::now())
             .unwrap_or_default();
