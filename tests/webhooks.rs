@@ -433,7 +433,11 @@ async fn an_old_delete_event_keeps_a_live_record(kind: Kind) {
     let p4 = env.store.record(PERSONS, "4").await.unwrap().unwrap();
     assert_eq!(p4.deleted_at.map(ms), Some(occurred));
     let changes = env.store.changes(PERSONS, cursor, 100).await.unwrap();
-    let kinds: Vec<_> = changes.changes.iter().map(|c| (c.id.as_str(), c.kind)).collect();
+    let kinds: Vec<_> = changes
+        .changes
+        .iter()
+        .map(|c| (c.id.as_str(), c.kind))
+        .collect();
     assert_eq!(kinds, [("4", ChangeKind::Deleted)]);
 }
 
@@ -466,10 +470,10 @@ async fn slow_client(addr: String, slow: Slow, token: String) -> Option<Duration
     }
     let mut buf = [0u8; 1024];
     while started.elapsed() < Duration::from_secs(20) {
-        match tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buf)).await {
-            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
-            // An answer (408): the close follows.
-            Ok(Ok(_)) | Err(_) => {}
+        // An answer (408) is read on: the close follows.
+        let read = tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buf)).await;
+        if let Ok(Ok(0) | Err(_)) = read {
+            return Some(started.elapsed());
         }
         let piece: &[u8] = match slow {
             Slow::Silent => b"",
@@ -496,7 +500,11 @@ async fn slow_clients_are_dropped_while_deliveries_are_answered(kind: Kind) {
     let Some(env) = env_with(kind, ReceiverConfig::default(), limits).await else {
         return;
     };
-    let addr = env.url["http://".len()..].split_once('/').unwrap().0.to_owned();
+    let addr = env.url["http://".len()..]
+        .split_once('/')
+        .unwrap()
+        .0
+        .to_owned();
     let modes = [Slow::Silent, Slow::Head, Slow::Body];
     let clients: Vec<_> = (0..200)
         .map(|i| {
@@ -522,6 +530,22 @@ async fn slow_clients_are_dropped_while_deliveries_are_answered(kind: Kind) {
             "delivery {n} answered after {:?}",
             sent.elapsed()
         );
+    }
+    // A wrong token is refused from the head, before any of the body is sent.
+    {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /hooks/personio HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer wrong\r\ncontent-length: 4000\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = [0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(1), stream.read(&mut answer))
+            .await
+            .expect("answered before the body")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..n]);
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
     }
     for (i, client) in clients.into_iter().enumerate() {
         let closed = client.await.unwrap();
@@ -641,7 +665,9 @@ async fn a_removed_connection_gets_410(kind: Kind) {
 
 /// Events applied are kept for the retention period, then pruned; pending ones stay.
 async fn applied_events_are_pruned_after_the_retention(kind: Kind) {
-    let Some(mut env) = env(kind).await else { return };
+    let Some(mut env) = env(kind).await else {
+        return;
+    };
     for n in 1..=3 {
         let body = person_event(
             "person.updated",

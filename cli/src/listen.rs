@@ -501,7 +501,11 @@ mod tests {
         let sent = std::time::Instant::now();
         let (status, _) = send(client().get(format!("{redirect_uri}?state={STATE}"))).await;
         assert_eq!(status, 200);
-        assert!(sent.elapsed() < Duration::from_secs(1), "{:?}", sent.elapsed());
+        assert!(
+            sent.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            sent.elapsed()
+        );
         serving.await.unwrap().unwrap();
         for task in slow {
             let closed = task.await.unwrap();

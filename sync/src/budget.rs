@@ -107,10 +107,7 @@ impl Budgets {
 
     /// The budget of `connection`, made at `budget` by its first user.
     pub fn get(&self, connection: &str, budget: Budget) -> Arc<RateBudget> {
-        let mut map = self
-            .by_connection
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut map = self.by_connection.lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(
             map.entry(connection.to_owned())
                 .or_insert_with(|| Arc::new(RateBudget::new(budget))),

@@ -146,8 +146,7 @@ impl Applier {
                     }
                     Err(e) => {
                         // The connection is gone: nothing will ever apply its events.
-                        let removed =
-                            matches!(e, SyncError::Store(StoreError::NotFound { .. }));
+                        let removed = matches!(e, SyncError::Store(StoreError::NotFound { .. }));
                         let give_up = removed || event.attempts >= self.max_attempts;
                         let shift = u32::try_from(event.attempts.clamp(0, 16)).unwrap_or(16);
                         let delay = self

@@ -67,7 +67,8 @@ struct Rates {
 
 impl Rates {
     fn new(rate: Budget) -> Rates {
-        let per_minute = std::num::NonZeroU32::new(rate.per_minute).unwrap_or(std::num::NonZeroU32::MIN);
+        let per_minute =
+            std::num::NonZeroU32::new(rate.per_minute).unwrap_or(std::num::NonZeroU32::MIN);
         let burst = std::num::NonZeroU32::new(rate.burst).unwrap_or(std::num::NonZeroU32::MIN);
         Rates {
             limiter: governor::RateLimiter::keyed(
@@ -244,10 +245,7 @@ impl Inner {
                 {
                     refuse(StatusCode::PAYLOAD_TOO_LARGE, "the body is over the limit")
                 } else if e.downcast_ref::<crate::serve::BodyTimeout>().is_some() {
-                    refuse(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "the body was not sent in time",
-                    )
+                    refuse(StatusCode::REQUEST_TIMEOUT, "the body was not sent in time")
                 } else {
                     refuse(StatusCode::BAD_REQUEST, "the body could not be read")
                 };
