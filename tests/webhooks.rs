@@ -439,6 +439,19 @@ async fn an_old_delete_event_keeps_a_live_record(kind: Kind) {
         .map(|c| (c.id.as_str(), c.kind))
         .collect();
     assert_eq!(kinds, [("4", ChangeKind::Deleted)]);
+    // A deletion dated in the future (a skewed clock) is dated when it was seen instead.
+    assert!(env.fake.delete_person("6"));
+    // (The fake's own events for it stay queued: only this one is delivered.)
+    let skewed = person_event("person.deleted", "2099-01-01T00:00:00.000Z", "6");
+    let before = SystemTime::now();
+    assert_eq!(post(&env.url, Some(&env.token), skewed).await.0, 202);
+    env.applier.apply_pending().await.unwrap();
+    let p6 = env.store.record(PERSONS, "6").await.unwrap().unwrap();
+    let deleted_at = p6.deleted_at.expect("deleted");
+    assert!(
+        deleted_at >= before && deleted_at <= SystemTime::now(),
+        "{deleted_at:?}"
+    );
 }
 
 /// What a slow client does after connecting.

@@ -327,7 +327,7 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     }
     let _ = stopping.send(true);
     if tokio::time::timeout(STOP_TIMEOUT, server).await.is_err() {
-        eprintln!("warning: the server: deliveries still in flight were cut off");
+        eprintln!("warning: the server: connections still open when it stopped were cut off");
     }
     eprintln!("stopped: {}", total_line(&total));
     Ok(())
