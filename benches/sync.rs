@@ -353,15 +353,35 @@ async fn webhooks(kind: Kind) {
         )
         .await
         .unwrap();
+    // Deliveries are answered for connections the store has.
+    store
+        .save_connection(
+            CONNECTION,
+            &terapi_store::ConnectionRecord::new("personio-v2", json!({}), json!({})),
+        )
+        .await
+        .unwrap();
     let receiver = WebhookReceiver::new(
         store.clone(),
-        ReceiverConfig::default(),
+        ReceiverConfig {
+            // Every delivery of the run is within the rate: this measures the receiver.
+            rate: terapi_sync::Budget {
+                per_minute: 1_000_000,
+                burst: 100_000,
+            },
+            ..ReceiverConfig::default()
+        },
         Arc::new(tokio::sync::Notify::new()),
     );
     let app = axum::Router::new().route_service("/hooks", receiver);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hooks", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = tokio::spawn(terapi_sync::serve::serve(
+        listener,
+        app,
+        terapi_sync::serve::Limits::default(),
+        std::future::pending(),
+    ));
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENT * 2)
         .build()

@@ -1,10 +1,12 @@
 //! The callback of a browser authorization, served with axum on a loopback address: the one
 //! request to the redirect URI's path that carries the pending authorization's `state`
 //! finishes it; the browser gets a short HTML page. Anything else (another path, another
-//! method, a callback with another state) is answered and ignored. hyper bounds the request
-//! head (431 when it is too large); a GET has no body to read.
+//! method, a callback with another state) is answered and ignored. It is served by
+//! `terapi_sync::serve` with its default limits: hyper bounds the request head (431 when it
+//! is too large), a head that does not arrive in time or an idle connection is dropped, and
+//! connections are capped; a GET has no body to read.
 
-use std::future::{Future, IntoFuture as _};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -142,13 +144,14 @@ impl Listener {
             .fallback(not_found)
             .with_state(shared);
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(
-            axum::serve(self.listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .into_future(),
-        );
+        let server = tokio::spawn(terapi_sync::serve::serve(
+            self.listener,
+            app,
+            terapi_sync::serve::Limits::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         let left = expires_at
             .duration_since(SystemTime::now())
             .unwrap_or_default();
@@ -452,5 +455,64 @@ mod tests {
         .unwrap_err();
         assert!(failure.message().contains("expired"), "{failure:?}");
         assert_eq!(failure.code(), crate::fail::FAILED);
+    }
+
+    /// Connections that trickle their request head are dropped after the header timeout,
+    /// and the callback is answered meanwhile.
+    #[tokio::test]
+    async fn slow_clients_are_dropped_and_the_callback_answered() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (listener, redirect_uri) = listener().await;
+        let addr = redirect_uri.socket_addrs(|| None).unwrap()[0];
+        let expires_at = SystemTime::now() + Duration::from_secs(120);
+        let serving = tokio::spawn({
+            let redirect_uri = redirect_uri.clone();
+            async move {
+                listener
+                    .serve(&redirect_uri, STATE, expires_at, |_| async {
+                        Ok(("c".to_owned(), "p".to_owned()))
+                    })
+                    .await
+            }
+        });
+        let slow: Vec<_> = (0..50)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                    let _ = stream.write_all(b"GET /callback HTTP/1.1\r\n").await;
+                    let mut buf = [0u8; 256];
+                    while started.elapsed() < Duration::from_secs(30) {
+                        let read =
+                            tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buf))
+                                .await;
+                        if matches!(read, Ok(Ok(0) | Err(_))) {
+                            return Some(started.elapsed());
+                        }
+                        if stream.write_all(b"x-slow: 1\r\n").await.is_err() {
+                            return Some(started.elapsed());
+                        }
+                    }
+                    None
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let sent = std::time::Instant::now();
+        let (status, _) = send(client().get(format!("{redirect_uri}?state={STATE}"))).await;
+        assert_eq!(status, 200);
+        assert!(
+            sent.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            sent.elapsed()
+        );
+        serving.await.unwrap().unwrap();
+        for task in slow {
+            let closed = task.await.unwrap();
+            assert!(
+                closed.is_some_and(|after| after < Duration::from_secs(20)),
+                "{closed:?}"
+            );
+        }
     }
 }

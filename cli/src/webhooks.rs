@@ -3,7 +3,6 @@
 //! in the background, until Ctrl-C (or SIGTERM).
 
 use std::collections::BTreeSet;
-use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -290,14 +289,17 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     ));
     let applier = Applier::new(store, connections, notify.clone());
     let (stopping, stopped) = watch::channel(false);
-    let server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let mut stopped = stopped;
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .into_future(),
-    );
+    // Header, body and idle timeouts and a cap on connections: a client that trickles its
+    // request or never sends one is dropped, and deliveries still get their answer.
+    let server = tokio::spawn(terapi_sync::serve::serve(
+        listener,
+        app,
+        terapi_sync::serve::Limits::default(),
+        async move {
+            let mut stopped = stopped;
+            let _ = stopped.wait_for(|s| *s).await;
+        },
+    ));
     eprintln!("listening on http://{bound}{}", args.path);
     eprintln!(
         "warning: this is plain HTTP and Personio delivers to https:// URLs only: serve it behind an HTTPS reverse proxy (each delivery carries its subscription's token)"
@@ -324,8 +326,8 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         }
     }
     let _ = stopping.send(true);
-    if let Ok(Ok(Err(e))) = tokio::time::timeout(STOP_TIMEOUT, server).await {
-        eprintln!("warning: the server: {e}");
+    if tokio::time::timeout(STOP_TIMEOUT, server).await.is_err() {
+        eprintln!("warning: the server: connections still open when it stopped were cut off");
     }
     eprintln!("stopped: {}", total_line(&total));
     Ok(())

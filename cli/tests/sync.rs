@@ -500,6 +500,9 @@ async fn serve_stores_and_applies_a_delivery() {
     };
     store.save_webhook(&webhook, token).await.unwrap();
     drop(store);
+    // Deleted at the provider: the applier's fetch answers 404 (a `.deleted` event alone
+    // deletes nothing).
+    assert!(fake.delete_person("5"));
 
     let (child, url, mut stderr) = serve(&env).await;
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -562,6 +565,122 @@ async fn serve_stores_and_applies_a_delivery() {
         119
     );
     assert!(!rest.concat().contains(token));
+}
+
+/// What a slow client does after connecting.
+#[derive(Clone, Copy, Debug)]
+enum Slow {
+    /// Sends nothing.
+    Silent,
+    /// Sends its head a header line at a time, without end.
+    Head,
+    /// Sends a whole head (with the token) and then its body a byte at a time.
+    Body,
+}
+
+/// A slow client of `url`: how long until the server closed its connection (`None`: still
+/// open after 30 s).
+async fn slow_client(url: String, slow: Slow, token: String) -> Option<Duration> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let started = std::time::Instant::now();
+    let (addr, path) = url["http://".len()..].split_once('/').unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = match slow {
+        Slow::Silent => String::new(),
+        Slow::Head => format!("POST /{path} HTTP/1.1\r\nhost: {addr}\r\n"),
+        Slow::Body => format!(
+            "POST /{path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: {token}\r\ncontent-type: application/json\r\ncontent-length: 4000\r\n\r\n{{"
+        ),
+    };
+    if stream.write_all(head.as_bytes()).await.is_err() {
+        return Some(started.elapsed());
+    }
+    let mut buf = [0u8; 1024];
+    while started.elapsed() < Duration::from_secs(30) {
+        // An answer (408) is read on: the close follows.
+        let read = tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buf)).await;
+        if let Ok(Ok(0) | Err(_)) = read {
+            return Some(started.elapsed());
+        }
+        let piece: &[u8] = match slow {
+            Slow::Silent => b"",
+            Slow::Head => b"x-slow: 1\r\n",
+            Slow::Body => b" ",
+        };
+        if !piece.is_empty() && stream.write_all(piece).await.is_err() {
+            return Some(started.elapsed());
+        }
+    }
+    None
+}
+
+/// 200 connections to `webhooks serve` that send nothing, trickle their head or trickle
+/// their body: deliveries meanwhile get their answer within a second, and each slow one is
+/// closed after its timeout (5 s for a head, 10 s for a body).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_drops_slow_clients_and_still_answers_deliveries() {
+    let fake = FakePersonio::start().await;
+    let env = Env::new(&fake).await;
+    env.connect("hr2", "personio-v2").await;
+    let token = "Bearer slow-test-token-77c1";
+    let store = terapi_store::Store::open(&env.store, terapi_store::Keys::parse(&env.key).unwrap())
+        .await
+        .unwrap();
+    let webhook = terapi_store::Webhook {
+        id: "wh-slow".into(),
+        connection: "hr2".into(),
+        url: "https://hooks.example/webhooks".into(),
+        events: vec!["person.updated".into()],
+        company_id: None,
+        created_at_ms: 0,
+    };
+    store.save_webhook(&webhook, token).await.unwrap();
+    drop(store);
+    let (child, url, _stderr) = serve(&env).await;
+    let modes = [Slow::Silent, Slow::Head, Slow::Body];
+    let clients: Vec<_> = (0..200)
+        .map(|i| {
+            tokio::spawn(slow_client(
+                url.clone(),
+                modes[i % modes.len()],
+                token.to_owned(),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for n in 1..=3 {
+        let delivery = serde_json::json!({
+            "company_id": FakePersonio::COMPANY_ID,
+            "event_name": "person.updated",
+            "occurred_at": format!("2026-12-01T10:00:0{n}Z"),
+            "payload": {"id": n.to_string()},
+        })
+        .to_string();
+        let sent = std::time::Instant::now();
+        let response = client
+            .post(&url)
+            .header("authorization", token)
+            .body(delivery)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        assert!(
+            sent.elapsed() < Duration::from_secs(1),
+            "delivery {n} answered after {:?}",
+            sent.elapsed()
+        );
+    }
+    for (i, slow) in clients.into_iter().enumerate() {
+        let closed = slow.await.unwrap();
+        assert!(
+            closed.is_some_and(|after| after < Duration::from_secs(25)),
+            "slow client {i} ({:?}): closed after {closed:?}",
+            modes[i % modes.len()]
+        );
+    }
+    interrupt(&child).await;
 }
 
 /// The next stderr line of a running `serve`.

@@ -502,7 +502,7 @@ pub(crate) fn set_seq(model: &Model<'_>, seq: i64) -> Stmt {
 }
 
 /// The stored state of one record (for a deletion).
-async fn lookup_one(
+pub(crate) async fn lookup_one(
     tx: &mut Tx,
     model: &Model<'_>,
     id: &str,

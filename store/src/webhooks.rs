@@ -429,3 +429,100 @@ impl Store {
         Ok(events)
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// What the receiver and the applier need besides the events: deletions dated by their
+// event, pruning, and whether a subscription's connection is still there.
+
+/// A record marked deleted as a webhook's fetch saw it gone: `deleted_at` when the provider
+/// deleted it, `changed_at` when the store learned it.
+const DELETE_OBSERVED: &str =
+    "UPDATE terapi_records SET deleted_at = $4, changed_at = $5, seq = $6, observed_at = $7
+     WHERE connection_id = $1 AND model = $2 AND record_id = $3 AND deleted_at IS NULL";
+/// Applied or given-up events received before $1, at most $2 of them.
+const PRUNE_EVENTS: &str = "DELETE FROM terapi_events WHERE id IN (
+       SELECT id FROM terapi_events WHERE status IN ('applied', 'failed') AND received_at < $1
+       ORDER BY id LIMIT $2)
+     RETURNING id";
+const CONNECTION_EXISTS: &str = "SELECT 1 FROM terapi_connections WHERE id = $1";
+
+/// Events deleted per statement by [`Store::prune_events`].
+const PRUNE_BATCH: i64 = 5_000;
+
+impl Store {
+    /// Marks a record deleted because the provider answered 404 for it when it was fetched
+    /// at `observed_at`: unless data observed later is stored (then [`Applied::Stale`]).
+    /// The deletion is dated `deleted_at` (a `.deleted` event's `occurred_at`, never after
+    /// `observed_at`); the change feed lists it at the time it is stored.
+    ///
+    /// [`Applied::Stale`]: crate::Applied::Stale
+    pub async fn apply_deletion(
+        &self,
+        model: crate::Model<'_>,
+        id: &str,
+        deleted_at: std::time::SystemTime,
+        observed_at: std::time::SystemTime,
+    ) -> Result<crate::Applied, StoreError> {
+        use crate::Applied;
+        use crate::record::to_ms;
+        model.check()?;
+        let observed = to_ms(observed_at);
+        let deleted = to_ms(deleted_at).min(observed);
+        let mut tx = self.backend.begin().await?;
+        let (seq, _) = crate::records::lock_model(&mut tx, &model).await?;
+        let applied = match crate::records::lookup_one(&mut tx, &model, id).await? {
+            None => Applied::Absent,
+            Some((_, at)) if at > observed => Applied::Stale,
+            Some((true, _)) => Applied::Unchanged,
+            Some((false, _)) => {
+                let seq = seq + 1;
+                tx.execute_all(vec![
+                    crate::backend::Stmt {
+                        sql: DELETE_OBSERVED,
+                        params: vec![
+                            Val::text(model.connection),
+                            Val::text(model.name),
+                            Val::text(id),
+                            Val::int(deleted),
+                            Val::int(now_ms()),
+                            Val::int(seq),
+                            Val::int(observed),
+                        ],
+                    },
+                    crate::records::set_seq(&model, seq),
+                ])
+                .await?;
+                Applied::Deleted
+            }
+        };
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// Deletes the events applied or given up that were received before `before`; how many.
+    /// Pending events stay, however old. A redelivery of a pruned event is stored again
+    /// (and applied again, which fetches the record's current state).
+    pub async fn prune_events(&self, before: std::time::SystemTime) -> Result<u64, StoreError> {
+        let cutoff = crate::record::to_ms(before);
+        let mut pruned = 0u64;
+        loop {
+            let rows = self
+                .backend
+                .query(PRUNE_EVENTS, vec![Val::int(cutoff), Val::int(PRUNE_BATCH)])
+                .await?;
+            pruned += rows.len() as u64;
+            if (rows.len() as i64) < PRUNE_BATCH {
+                return Ok(pruned);
+            }
+        }
+    }
+
+    /// Whether the store has connection `id` (nothing is decrypted).
+    pub async fn has_connection(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(!self
+            .backend
+            .query(CONNECTION_EXISTS, vec![Val::text(id)])
+            .await?
+            .is_empty())
+    }
+}

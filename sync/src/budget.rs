@@ -2,8 +2,9 @@
 //! tightened by what responses say (`Retry-After`, an exhausted `X-RateLimit-Remaining`
 //! until its reset) and by a 429 that got through the client's retries.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -89,9 +90,51 @@ impl RateBudget {
     }
 }
 
+/// The budgets of many connections, one per connection: give the same `Budgets` (clones
+/// share them) to the [`Worker`](crate::Worker) and the webhook
+/// [`Applier`](crate::webhook::Applier) of a process, so that a connection's syncs and the
+/// fetches its events cause share one budget.
+#[derive(Debug, Clone, Default)]
+pub struct Budgets {
+    by_connection: Arc<Mutex<BTreeMap<String, Arc<RateBudget>>>>,
+}
+
+impl Budgets {
+    /// No budget yet.
+    pub fn new() -> Budgets {
+        Budgets::default()
+    }
+
+    /// The budget of `connection`, made at `budget` by its first user.
+    pub fn get(&self, connection: &str, budget: Budget) -> Arc<RateBudget> {
+        let mut map = self.by_connection.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(
+            map.entry(connection.to_owned())
+                .or_insert_with(|| Arc::new(RateBudget::new(budget))),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_budget_per_connection_shared_by_clones() {
+        let budgets = Budgets::new();
+        let other = budgets.clone();
+        let a = budgets.get("a", Budget::default());
+        let again = other.get(
+            "a",
+            Budget {
+                per_minute: 1,
+                burst: 1,
+            },
+        );
+        assert!(Arc::ptr_eq(&a, &again));
+        assert_eq!(again.budget(), Budget::default(), "the first one made it");
+        assert!(!Arc::ptr_eq(&a, &budgets.get("b", Budget::default())));
+    }
 
     #[tokio::test]
     async fn the_burst_is_allowed_and_then_no_more() {

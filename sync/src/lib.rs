@@ -37,11 +37,12 @@ mod budget;
 mod engine;
 mod error;
 pub mod personio;
+pub mod serve;
 mod spec;
 pub mod webhook;
 mod worker;
 
-pub use budget::RateBudget;
+pub use budget::{Budgets, RateBudget};
 pub use engine::{OnProgress, Progress, SyncOptions, SyncReport, sync};
 pub use error::SyncError;
 pub use spec::{Budget, Incremental, Parent, SinceFormat, SyncSpec};

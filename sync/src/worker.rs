@@ -2,16 +2,15 @@
 //! `FOR UPDATE SKIP LOCKED`: two workers never get the same), runs its sync, and the model
 //! is due again after its interval (or after the retry delay when the run failed).
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use terapi_runtime::client::{Connection, Settings};
 use terapi_store::{Due, Store};
 
-use crate::budget::RateBudget;
+use crate::budget::{Budgets, RateBudget};
 use crate::engine::{SyncOptions, SyncReport, sync};
 use crate::error::SyncError;
 use crate::spec::SyncSpec;
@@ -51,7 +50,7 @@ pub struct Worker {
     store: Store,
     specs: Vec<SyncSpec>,
     connections: Arc<dyn ConnectionSource>,
-    budgets: Mutex<BTreeMap<String, Arc<RateBudget>>>,
+    budgets: Budgets,
     options: SyncOptions,
 }
 
@@ -79,7 +78,7 @@ impl Worker {
             store,
             specs,
             connections,
-            budgets: Mutex::new(BTreeMap::new()),
+            budgets: Budgets::new(),
             options: SyncOptions::incremental(),
         }
     }
@@ -91,13 +90,15 @@ impl Worker {
         self
     }
 
+    /// Shares these budgets (one per connection) with others, e.g. the webhook applier of
+    /// the same process.
+    pub fn budgets(mut self, budgets: Budgets) -> Self {
+        self.budgets = budgets;
+        self
+    }
+
     fn budget(&self, connection: &str, spec: &SyncSpec) -> Arc<RateBudget> {
-        let mut budgets = self.budgets.lock().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(
-            budgets
-                .entry(connection.to_owned())
-                .or_insert_with(|| Arc::new(RateBudget::new(spec.budget))),
-        )
+        self.budgets.get(connection, spec.budget)
     }
 
     /// Claims one due model and syncs it; `None` when nothing is due.

@@ -1,17 +1,23 @@
 //! The applier: claims stored events, oldest first, and brings the records they name up to
-//! date by fetching them (a deletion, or a record the provider no longer has, marks it
-//! deleted). A failure leaves the event pending for another attempt, with a growing delay,
-//! until `max_attempts`.
+//! date by fetching them, within the connection's request budget (shared with its syncs).
+//! Only a fetch answered 404 marks a record deleted, even for a `.deleted` event (an old or
+//! forged one cannot delete a record the provider still has); the deletion is dated by the
+//! event's `occurred_at`. A failure leaves the event pending for another attempt, with a
+//! growing delay, until `max_attempts`; an event of a connection the store no longer has is
+//! given up at once. Events applied or given up are pruned after `retention`.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use terapi_store::{Applied, Event, EventStatus, Model, Store};
+use terapi_runtime::client::RateHints;
+use terapi_store::{Applied, Event, EventStatus, Model, Store, StoreError};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use super::envelope::Envelope;
 use super::routes::{Route, personio_routes};
+use crate::budget::Budgets;
 use crate::engine::encode;
 use crate::error::SyncError;
 use crate::worker::ConnectionSource;
@@ -29,16 +35,30 @@ pub struct ApplyReport {
     pub failed: u64,
 }
 
+fn from_ms(ms: i64) -> SystemTime {
+    match u64::try_from(ms) {
+        Ok(ms) => UNIX_EPOCH + Duration::from_millis(ms),
+        Err(_) => UNIX_EPOCH,
+    }
+}
+
 /// Applies stored events.
 pub struct Applier {
     store: Store,
     connections: Arc<dyn ConnectionSource>,
     routes: Vec<Route>,
     notify: Arc<Notify>,
+    budgets: Budgets,
+    last_prune: Mutex<Option<Instant>>,
     /// Attempts before an event is given up.
     pub max_attempts: i64,
     /// The first retry delay (doubled per attempt, at most 10 minutes).
     pub retry_delay: Duration,
+    /// How long events applied or given up are kept (7 days by default: longer than
+    /// Personio's redeliveries, so a redelivery is still recognized).
+    pub retention: Duration,
+    /// How often pruning runs (at most once per this, during a pass).
+    pub prune_every: Duration,
 }
 
 impl std::fmt::Debug for Applier {
@@ -50,6 +70,8 @@ impl std::fmt::Debug for Applier {
 }
 
 const LEASE: Duration = Duration::from_secs(60);
+/// Events claimed at once: few enough to be applied within the lease at a modest budget.
+const CLAIM: usize = 20;
 
 impl Applier {
     /// An applier for `store`'s events, fetching through `connections`, woken by `notify`
@@ -60,9 +82,36 @@ impl Applier {
             connections,
             routes: personio_routes(),
             notify,
+            budgets: Budgets::new(),
+            last_prune: Mutex::new(None),
             max_attempts: 10,
             retry_delay: Duration::from_secs(5),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            prune_every: Duration::from_secs(600),
         }
+    }
+
+    /// Fetches within these budgets (one per connection; give the same to the
+    /// [`Worker`](crate::Worker) of the process).
+    pub fn budgets(mut self, budgets: Budgets) -> Self {
+        self.budgets = budgets;
+        self
+    }
+
+    /// Deletes the events applied or given up more than `retention` ago, if pruning has not
+    /// run for `prune_every`; how many.
+    pub async fn prune(&self) -> Result<u64, SyncError> {
+        {
+            let mut last = self.last_prune.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|at| at.elapsed() < self.prune_every) {
+                return Ok(0);
+            }
+            *last = Some(Instant::now());
+        }
+        let before = SystemTime::now()
+            .checked_sub(self.retention)
+            .unwrap_or(UNIX_EPOCH);
+        Ok(self.store.prune_events(before).await?)
     }
 
     /// With these routes (the receiver's).
@@ -71,12 +120,14 @@ impl Applier {
         self
     }
 
-    /// Applies every event that is due now; what it did.
+    /// Applies every event that is due now, then prunes old events (see
+    /// [`Applier::prune`]); what it did.
     pub async fn apply_pending(&self) -> Result<ApplyReport, SyncError> {
         let mut report = ApplyReport::default();
         loop {
-            let events = self.store.claim_events(100, LEASE).await?;
+            let events = self.store.claim_events(CLAIM, LEASE).await?;
             if events.is_empty() {
+                self.prune().await?;
                 return Ok(report);
             }
             for event in events {
@@ -94,7 +145,9 @@ impl Applier {
                             .await?;
                     }
                     Err(e) => {
-                        let give_up = event.attempts >= self.max_attempts;
+                        // The connection is gone: nothing will ever apply its events.
+                        let removed = matches!(e, SyncError::Store(StoreError::NotFound { .. }));
+                        let give_up = removed || event.attempts >= self.max_attempts;
                         let shift = u32::try_from(event.attempts.clamp(0, 16)).unwrap_or(16);
                         let delay = self
                             .retry_delay
@@ -139,15 +192,10 @@ impl Applier {
             name: &route.spec.model,
             personal: route.spec.personal,
         };
-        if Route::deletes(&envelope.event_name) {
-            return Ok(self
-                .store
-                .apply_record(model, &id, None, SystemTime::now())
-                .await?);
-        }
+        let deletes = Route::deletes(&envelope.event_name);
         let Some(template) = &route.spec.fetch_one else {
             return Err(SyncError::Webhook(format!(
-                "model `{}` has no endpoint for one record",
+                "model `{}` has no endpoint for one record: its events cannot be checked",
                 route.spec.model
             )));
         };
@@ -155,9 +203,13 @@ impl Applier {
             .replace("{id}", &encode(&id))
             .replace("{parent}", &encode(parent.as_deref().unwrap_or_default()));
         let conn = self.connections.connection(&event.connection).await?;
+        let budget = self.budgets.get(&event.connection, route.spec.budget);
+        budget.acquire().await;
         let observed = SystemTime::now();
         match conn.get(endpoint).send().await {
             Ok(response) => {
+                budget.observe(&RateHints::read(|n| response.header(n), SystemTime::now()));
+                // For a `.deleted` event too: the provider has the record, so it stays.
                 let body: Value = response.json()?;
                 let data = match body.get("_data") {
                     Some(inner) if inner.is_object() => inner.clone(),
@@ -168,11 +220,24 @@ impl Applier {
                     .apply_record(model, &id, Some(&data), observed)
                     .await?)
             }
-            // The provider has it no more: the event was older than a deletion.
+            // The provider has it no more: deleted when the event says, else by now.
             Err(e) if e.status() == Some(404) => {
-                Ok(self.store.apply_record(model, &id, None, observed).await?)
+                let deleted_at = if deletes {
+                    from_ms(event.occurred_at_ms)
+                } else {
+                    observed
+                };
+                Ok(self
+                    .store
+                    .apply_deletion(model, &id, deleted_at, observed)
+                    .await?)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                if e.status() == Some(429) {
+                    budget.refused(None);
+                }
+                Err(e.into())
+            }
         }
     }
 

@@ -1,13 +1,16 @@
 //! The receiver: a `tower` service (use it from axum with `route_service`) that answers a
 //! delivery only after the event is stored, and before it is applied.
 //!
-//! In order: `POST` only; a body over the limit is refused (413) from its `Content-Length`
-//! or while it is read; the `Authorization` value must be a subscription's token (the store
-//! finds it by its SHA-256 and compares in constant time; 401 otherwise); the envelope must
-//! validate (422); its `company_id` must be the subscription's (pinned at the first valid
-//! delivery; 403 otherwise). Then the event is stored, deduplicated (202 new, 200 a
-//! redelivery), and the applier is woken. A store failure answers 503, which Personio
-//! retries.
+//! In order: `POST` only; a body declared over the limit is refused (413) from its
+//! `Content-Length`; the `Authorization` value must be a subscription's token (the store
+//! finds it by its SHA-256 and compares in constant time; 401 otherwise), checked before any
+//! of the body is read; the subscription's connection must still be in the store (410
+//! otherwise: Personio does not retry a 4xx); the subscription must be within its rate
+//! (429 with `Retry-After` otherwise); then the body is read, within the limit (413) and its
+//! deadline (408, when served by [`serve`](crate::serve::serve)); the envelope must validate
+//! (422); its `company_id` must be the subscription's (pinned at the first valid delivery;
+//! 403 otherwise). Then the event is stored, deduplicated (202 new, 200 a redelivery), and
+//! the applier is woken. A store failure answers 503, which Personio retries.
 //!
 //! Concurrent deliveries share commits: a writer task stores what arrived meanwhile in one
 //! transaction, so 100 deliveries at once cost a few commits, not 100.
@@ -27,6 +30,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::envelope::Envelope;
 use super::routes::{Route, personio_routes};
+use crate::spec::Budget;
 
 /// How the receiver works.
 #[derive(Debug, Clone)]
@@ -35,6 +39,11 @@ pub struct ReceiverConfig {
     pub max_body: usize,
     /// Which events are about which model.
     pub routes: Vec<Route>,
+    /// Deliveries accepted per subscription (600 per minute in bursts of 300 by default);
+    /// more are answered 429 with `Retry-After`, before their body is read. Personio does
+    /// not retry a 4xx: keep it above the busiest burst of real changes (a missed change
+    /// is found by the next sync).
+    pub rate: Budget,
 }
 
 impl Default for ReceiverConfig {
@@ -42,6 +51,42 @@ impl Default for ReceiverConfig {
         ReceiverConfig {
             max_body: 64 * 1024,
             routes: personio_routes(),
+            rate: Budget {
+                per_minute: 600,
+                burst: 300,
+            },
+        }
+    }
+}
+
+/// The deliveries of each subscription, by its id (only subscriptions whose token was
+/// presented get an entry, so it stays as small as the store's subscriptions).
+struct Rates {
+    limiter: governor::DefaultKeyedRateLimiter<String>,
+}
+
+impl Rates {
+    fn new(rate: Budget) -> Rates {
+        let per_minute =
+            std::num::NonZeroU32::new(rate.per_minute).unwrap_or(std::num::NonZeroU32::MIN);
+        let burst = std::num::NonZeroU32::new(rate.burst).unwrap_or(std::num::NonZeroU32::MIN);
+        Rates {
+            limiter: governor::RateLimiter::keyed(
+                governor::Quota::per_minute(per_minute).allow_burst(burst),
+            ),
+        }
+    }
+
+    /// `None` when the delivery is within the rate, else how long to wait (whole seconds, at
+    /// least 1).
+    fn check(&self, subscription: &str) -> Option<u64> {
+        use governor::clock::Clock as _;
+        match self.limiter.check_key(&subscription.to_owned()) {
+            Ok(()) => None,
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+                Some(wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).map(|s| s.max(1))
+            }
         }
     }
 }
@@ -51,6 +96,7 @@ type Reply = oneshot::Sender<Result<Option<i64>, String>>;
 struct Inner {
     store: Store,
     config: ReceiverConfig,
+    rates: Rates,
     writes: mpsc::Sender<(NewEvent, Reply)>,
     notify: Arc<Notify>,
 }
@@ -79,6 +125,7 @@ impl WebhookReceiver {
         WebhookReceiver {
             inner: Arc::new(Inner {
                 store,
+                rates: Rates::new(config.rate),
                 config,
                 writes,
                 notify,
@@ -150,7 +197,45 @@ impl Inner {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+            .filter(|t| !t.is_empty() && t.len() <= 1024);
+        let Some(token) = token else {
+            return refuse(StatusCode::UNAUTHORIZED, "no token");
+        };
+        let webhook = match self.store.webhook_for_token(token).await {
+            Ok(Some(w)) => w,
+            Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "unknown token"),
+            Err(_) => {
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store is not available",
+                );
+            }
+        };
+        match self.store.has_connection(&webhook.connection).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return refuse(
+                    StatusCode::GONE,
+                    "the connection of this subscription was removed",
+                );
+            }
+            Err(_) => {
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the store is not available",
+                );
+            }
+        }
+        if let Some(wait) = self.rates.check(&webhook.id) {
+            let mut response = refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many deliveries for this subscription",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(wait));
+            return response;
+        }
         let body = match Limited::new(request.into_body(), max).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) => {
@@ -159,22 +244,11 @@ impl Inner {
                     .is_some()
                 {
                     refuse(StatusCode::PAYLOAD_TOO_LARGE, "the body is over the limit")
+                } else if e.downcast_ref::<crate::serve::BodyTimeout>().is_some() {
+                    refuse(StatusCode::REQUEST_TIMEOUT, "the body was not sent in time")
                 } else {
                     refuse(StatusCode::BAD_REQUEST, "the body could not be read")
                 };
-            }
-        };
-        let Some(token) = token.filter(|t| !t.is_empty() && t.len() <= 1024) else {
-            return refuse(StatusCode::UNAUTHORIZED, "no token");
-        };
-        let webhook = match self.store.webhook_for_token(&token).await {
-            Ok(Some(w)) => w,
-            Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "unknown token"),
-            Err(_) => {
-                return refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the store is not available",
-                );
             }
         };
         let envelope = match Envelope::parse(&body) {
