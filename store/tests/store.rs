@@ -272,7 +272,7 @@ async fn schema_versions(kind: Kind) {
         _ => return,
     }
     let store = open(&db.url, keys()).await;
-    assert_eq!(store.schema_version().await.unwrap(), 2);
+    assert_eq!(store.schema_version().await.unwrap(), Store::SCHEMA_VERSION);
     assert_eq!(store.list().await.unwrap().len(), 1);
     assert_eq!(
         store

@@ -3,7 +3,7 @@
 //! refuses a database whose version is newer than [`LATEST`] (a newer build wrote it).
 
 /// The newest schema version.
-pub(crate) const LATEST: i64 = 2;
+pub(crate) const LATEST: i64 = 3;
 
 /// SQLite's migrations: (version, statements).
 pub(crate) const SQLITE: &[(i64, &str)] = &[
@@ -105,6 +105,15 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         UNIQUE (connection_id, dedupe)
     ) STRICT;
     CREATE INDEX terapi_events_status ON terapi_events (status, id);",
+    ),
+    (
+        3,
+        "-- held deletions and page caps: a full run that would delete too much stages them
+    -- (its generation, start and count); the pages of the last complete full run.
+    ALTER TABLE terapi_sync ADD COLUMN held_generation INTEGER;
+    ALTER TABLE terapi_sync ADD COLUMN held_started INTEGER;
+    ALTER TABLE terapi_sync ADD COLUMN held_count INTEGER;
+    ALTER TABLE terapi_sync ADD COLUMN last_full_pages INTEGER;",
     ),
 ];
 
@@ -208,6 +217,13 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         UNIQUE (connection_id, dedupe)
     );
     CREATE INDEX terapi_events_status ON terapi_events (status, id);",
+    ),
+    (
+        3,
+        "-- held deletions and page caps: a full run that would delete too much stages them
+    -- (its generation, start and count); the pages of the last complete full run.
+    ALTER TABLE terapi_sync ADD COLUMN held_generation BIGINT, ADD COLUMN held_started BIGINT,
+      ADD COLUMN held_count BIGINT, ADD COLUMN last_full_pages BIGINT;",
     ),
 ];
 
