@@ -42,7 +42,7 @@ pub mod webhook;
 mod worker;
 
 pub use budget::RateBudget;
-pub use engine::{OnProgress, Progress, SyncOptions, SyncReport, sync};
+pub use engine::{OnProgress, Progress, SyncOptions, SyncReport, default_max_pages, sync};
 pub use error::SyncError;
 pub use spec::{Budget, Incremental, Parent, SinceFormat, SyncSpec};
 pub use worker::{ConnectionFuture, ConnectionSource, StoreConnections, Worker};
