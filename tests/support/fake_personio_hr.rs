@@ -102,6 +102,20 @@ pub struct DeliveryReport {
     pub statuses: Vec<u16>,
 }
 
+/// Switchable hostile behaviours of the HR lists (see [`FakePersonio::set_hostile`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hostile {
+    /// `/v1/company/employees` and `/v2/persons` answer one successful empty page (total 0).
+    pub empty_listing: bool,
+    /// Every `/v2/persons/{id}/employments` answers 404, though `/v2/persons/{id}` exists.
+    pub child_list_404: bool,
+    /// The lists ignore their offset or cursor: every page is the first one, and the listing
+    /// never ends (v1 states a million pages, v2 always has a `next` link).
+    pub repeat_page: bool,
+    /// v1's `metadata.total_elements` is off by this much from the records it serves.
+    pub total_skew: i64,
+}
+
 /// The HR state of the fake.
 #[derive(Debug)]
 pub(super) struct Hr {
@@ -117,6 +131,7 @@ pub(super) struct Hr {
     served: BTreeMap<String, usize>,
     /// `X-RateLimit-Remaining` / `X-RateLimit-Reset` (seconds) on every answer.
     rate_headers: Option<(u64, u64)>,
+    hostile: Hostile,
 }
 
 impl Default for Hr {
@@ -131,6 +146,7 @@ impl Default for Hr {
             fail_after: None,
             served: BTreeMap::new(),
             rate_headers: None,
+            hostile: Hostile::default(),
         };
         hr.set_employees(250);
         hr.set_persons(120);
@@ -446,6 +462,11 @@ impl FakePersonio {
         self.hr(|hr| hr.rate_headers = headers);
     }
 
+    /// Switches the hostile behaviours of the HR lists ([`Hostile::default`]: none).
+    pub fn set_hostile(&self, hostile: Hostile) {
+        self.hr(|hr| hr.hostile = hostile);
+    }
+
     /// How many 2xx answers `path` (exactly) got.
     pub fn pages_served(&self, path: &str) -> usize {
         self.hr(|hr| hr.served.get(path).copied().unwrap_or(0))
@@ -730,12 +751,14 @@ fn employees(shared: &Shared, rec: &Recorded) -> Response {
         },
     };
     let inner = shared.lock();
+    let hostile = inner.hr.hostile;
     let matching = inner
         .hr
         .employees
         .iter()
-        .filter(|(_, e)| since.is_none_or(|s| e.updated_at > s));
+        .filter(|(_, e)| !hostile.empty_listing && since.is_none_or(|s| e.updated_at > s));
     let total = matching.clone().count();
+    let offset = if hostile.repeat_page { 0 } else { offset };
     let data: Vec<Value> = matching
         .skip(offset)
         .take(limit)
@@ -759,9 +782,9 @@ fn employees(shared: &Shared, rec: &Recorded) -> Response {
         &json!({
             "success": true,
             "metadata": {
-                "total_elements": total,
+                "total_elements": (total as i64).saturating_add(hostile.total_skew).max(0),
                 "current_page": offset / limit,
-                "total_pages": total.div_ceil(limit),
+                "total_pages": if hostile.repeat_page { 1_000_000 } else { total.div_ceil(limit) },
             },
             "offset": offset,
             "limit": limit,
@@ -809,8 +832,10 @@ fn listing(
             }
         }
     }
+    let hostile = shared.lock().hr.hostile;
     let items: Vec<Value> = items
         .into_iter()
+        .filter(|_| !hostile.empty_listing)
         .filter(|(at, _)| {
             filters
                 .iter()
@@ -863,11 +888,16 @@ fn listing(
     let this = pair(&query, "cursor").map(|_| offset);
     let next = match mode {
         NextLinkMode::Repeat => (limit < total).then(|| link(Some(limit), mode)),
+        // A cursor that advances past the records (the fake accepts any) over the same page.
+        _ if hostile.repeat_page && total > 0 => {
+            Some(link(Some(offset.saturating_add(limit).min(total)), mode))
+        }
         _ => {
             let next = offset.saturating_add(limit);
             (next < total).then(|| link(Some(next), mode))
         }
     };
+    let offset = if hostile.repeat_page { 0 } else { offset };
     let data: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
     let mut links = Map::new();
     links.insert("self".into(), json!({"href": link(this, self_mode)}));
@@ -914,6 +944,14 @@ fn person(shared: &Shared, id: &str) -> Response {
 
 /// `GET /v2/persons/{id}/employments` (limit 1..=50, default 10).
 fn employments(shared: &Shared, rec: &Recorded, id: &str) -> Response {
+    if shared.lock().hr.hostile.child_list_404 {
+        return v2_error(
+            shared,
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "common.requested_resource_not_found",
+        );
+    }
     let items = id.parse::<u64>().ok().and_then(|n| {
         shared.lock().hr.persons.get(&n).map(|p| {
             p.employments
