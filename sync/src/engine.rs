@@ -544,6 +544,16 @@ mod tests {
     }
 
     #[test]
+    fn the_page_cap_follows_the_last_full_run() {
+        assert_eq!(default_max_pages(None), 1_000_000);
+        assert_eq!(default_max_pages(Some(0)), 1_000);
+        assert_eq!(default_max_pages(Some(3)), 1_000);
+        assert_eq!(default_max_pages(Some(500)), 5_000);
+        assert_eq!(default_max_pages(Some(u64::MAX)), u64::MAX);
+        assert_eq!(SyncOptions::default().max_pages, None);
+    }
+
+    #[test]
     fn ids_are_path_segments() {
         assert_eq!(encode("12"), "12");
         assert_eq!(encode("a/b?c"), "a%2Fb%3Fc");
