@@ -374,11 +374,8 @@ impl Cx<'_> {
                 Ok(None) => return Ok(()),
                 // A parent deleted since the parents were synced has no listing; any other
                 // 404 fails the run (its children are not deleted).
-                Err(e)
-                    if e.status() == Some(404)
-                        && let Some(pid) = parent =>
-                {
-                    return self.parent_gone(pid).await;
+                Err(e) if parent.is_some() && e.status() == Some(404) => {
+                    return self.parent_gone(parent.unwrap_or_default()).await;
                 }
                 Err(e) => {
                     if e.status() == Some(429) {
