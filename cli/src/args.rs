@@ -18,7 +18,9 @@ line (`--credential KEY=VALUE`, `--client-secret VALUE`) is visible to other loc
 Exit codes: 0 success; 1 the operation failed on its input or at the provider (invalid params, \
 unknown provider or connection, a catalog with errors, HTTP error status, refused authorization, \
 reauthorization required, a failed sync, a model another process is syncing); 2 usage, I/O or \
-store error.";
+store error; 3 a full sync held its deletions (more than the model's share of its records, or an \
+empty listing): nothing was deleted, `--allow-mass-delete` or a second full run that finds the \
+same records missing applies them.";
 
 /// Connections to the API providers of a terapi catalog, kept in an encrypted store.
 #[derive(Debug, Parser)]
@@ -163,6 +165,11 @@ pub struct SyncArgs {
     /// A full run: lists every record, and marks deleted the records it does not see.
     #[arg(long)]
     pub full: bool,
+    /// Let a full run delete however many records it does not see. Without it, deletions of
+    /// more than the model's share (10%), or of every record after an empty listing, are
+    /// held (exit 3) until a second full run finds the same records missing.
+    #[arg(long)]
+    pub allow_mass_delete: bool,
     /// Print the report as JSON instead of a line of counts.
     #[arg(long)]
     pub json: bool,
@@ -290,7 +297,15 @@ mod tests {
             panic!("sync");
         };
         assert_eq!((args.id.as_str(), args.model.as_str()), ("hr", "employees"));
-        assert!(args.full && !args.json);
+        assert!(args.full && !args.json && !args.allow_mass_delete);
+        let Command::Sync(args) =
+            parse(&["sync", "hr", "employees", "--full", "--allow-mass-delete"])
+                .unwrap()
+                .command
+        else {
+            panic!("sync");
+        };
+        assert!(args.full && args.allow_mass_delete);
         let Command::Sync(args) = parse(&["sync", "hr", "persons", "--json"]).unwrap().command
         else {
             panic!("sync");

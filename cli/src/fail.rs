@@ -15,6 +15,8 @@ use terapi_sync::SyncError;
 pub const FAILED: u8 = 1;
 /// Usage, I/O or store errors.
 pub const USAGE: u8 = 2;
+/// A full sync completed but held its deletions (too many, or an empty listing).
+pub const HELD: u8 = 3;
 
 /// Why a command failed, and its exit code.
 #[derive(Debug)]
@@ -44,6 +46,14 @@ impl Failure {
     pub fn usage(message: impl Into<String>) -> Failure {
         Failure {
             code: USAGE,
+            text: Text::Line(one_line(&message.into())),
+        }
+    }
+
+    /// Exit 3: a full sync held its deletions.
+    pub fn held(message: impl Into<String>) -> Failure {
+        Failure {
+            code: HELD,
             text: Text::Line(one_line(&message.into())),
         }
     }

@@ -8,7 +8,8 @@
 //! and re-encrypts the stored connections without ever printing a secret.
 //!
 //! Exit codes (as the generator's): 0 success; 1 the operation failed on its input, its
-//! catalog or at the provider; 2 usage, I/O or store errors; 130 / 143 a `sync` stopped by
+//! catalog or at the provider; 2 usage, I/O or store errors; 3 a full sync held its
+//! deletions (`sync --allow-mass-delete` applies them); 130 / 143 a `sync` stopped by
 //! SIGINT / SIGTERM (its leases released first).
 #![forbid(unsafe_code)]
 

@@ -59,6 +59,7 @@ pub async fn run(context: &Context, args: SyncArgs) -> Result<(), Failure> {
     } else {
         SyncOptions::incremental()
     };
+    let options = options.allow_mass_delete(args.allow_mass_delete);
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| spinner(&spec.model));
@@ -84,9 +85,25 @@ pub async fn run(context: &Context, args: SyncArgs) -> Result<(), Failure> {
     if args.json {
         let text = serde_json::to_string(&report)
             .map_err(|e| Failure::usage(format!("cannot print the report: {e}")))?;
-        return fail::print_line(&text);
+        fail::print_line(&text)?;
+    } else {
+        fail::print_line(&report_line(&report))?;
     }
-    fail::print_line(&report_line(&report))
+    held(&args.id, &report)
+}
+
+/// A run that held deletions: exit 3, with what applies them.
+fn held(id: &str, report: &SyncReport) -> Result<(), Failure> {
+    let n = report.counts.held;
+    if n == 0 {
+        return Ok(());
+    }
+    Err(Failure::held(format!(
+        "held {n} deletion{} of `{model}`: more than the model's share of its records would go, or the listing was empty, so nothing was deleted; `terapi sync {id} {model} --full --allow-mass-delete` applies them, and so does the next full run that finds the same records missing",
+        if n == 1 { "" } else { "s" },
+        model = report.model,
+        id = id.escape_default(),
+    )))
 }
 
 /// How long releasing the leases may take once a signal came.
@@ -143,6 +160,7 @@ pub fn report_line(report: &SyncReport) -> String {
         deleted,
         pages,
         quarantined,
+        held,
     } = report.counts;
     // Records set aside for their ids show only when there are some.
     let quarantined = if quarantined > 0 {
@@ -150,8 +168,13 @@ pub fn report_line(report: &SyncReport) -> String {
     } else {
         String::new()
     };
+    let held = match held {
+        0 => String::new(),
+        1 => ", held 1 deletion".to_owned(),
+        n => format!(", held {n} deletions"),
+    };
     format!(
-        "{}: {added} added, {updated} updated, {unchanged} unchanged, {deleted} deleted{quarantined} ({} run{}, {pages} page{}, cursor {})",
+        "{}: {added} added, {updated} updated, {unchanged} unchanged, {deleted} deleted{held}{quarantined} ({} run{}, {pages} page{}, cursor {})",
         report.model,
         if report.full { "full" } else { "incremental" },
         if report.resumed { ", resumed" } else { "" },
@@ -171,6 +194,7 @@ fn failed_run(model: &str, e: SyncError) -> Failure {
                 | StoreError::NoKey
                 | StoreError::InvalidModel { .. },
         ) | SyncError::Spec { .. }
+            | SyncError::Incomplete { .. }
             | SyncError::Checkpoint { .. }
             | SyncError::UnknownModel { .. }
     );
@@ -241,6 +265,40 @@ mod tests {
         assert_eq!(
             report_line(&report),
             "employees: 0 added, 0 updated, 1 unchanged, 0 deleted (incremental run, resumed, 1 page, cursor 250)"
+        );
+        let report = SyncReport {
+            full: true,
+            resumed: false,
+            counts: RunCounts {
+                held: 250,
+                pages: 1,
+                ..RunCounts::default()
+            },
+            ..report
+        };
+        assert_eq!(
+            report_line(&report),
+            "employees: 0 added, 0 updated, 0 unchanged, 0 deleted, held 250 deletions (full run, 1 page, cursor 250)"
+        );
+        let failure = held("hr", &report).unwrap_err();
+        assert_eq!(failure.code(), fail::HELD);
+        assert!(
+            failure
+                .message()
+                .starts_with("held 250 deletions of `employees`")
+                && failure.message().contains("--allow-mass-delete"),
+            "{}",
+            failure.message()
+        );
+        assert!(
+            held(
+                "hr",
+                &SyncReport {
+                    counts: RunCounts::default(),
+                    ..report
+                }
+            )
+            .is_ok()
         );
     }
 

@@ -351,6 +351,72 @@ async fn unknown_models_bad_cursors_and_failed_runs() {
     assert!(out.error_line().contains("https://"), "{out:?}");
 }
 
+/// An empty listing after 250 employees: the full run prints `held 250 deletions`, exits 3
+/// and deletes nothing (the JSON report shows `held`); `--allow-mass-delete` applies them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_deletions_exit_3_until_allowed() {
+    let fake = FakePersonio::start().await;
+    let env = Env::new(&fake).await;
+    env.connect("hr", "personio").await;
+    env.run(&["sync", "hr", "employees"]).await.ok();
+
+    fake.set_hostile(fake_personio::Hostile {
+        empty_listing: true,
+        ..Default::default()
+    });
+    let held = env.run(&["sync", "hr", "employees", "--full"]).await;
+    assert_eq!(held.code, 3, "{held:?}");
+    assert!(
+        held.stdout.starts_with(
+            "employees: 0 added, 0 updated, 0 unchanged, 0 deleted, held 250 deletions (full run, "
+        ),
+        "{held:?}"
+    );
+    let lines: Vec<&str> = held.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{held:?}");
+    assert!(
+        lines[0].starts_with("error: held 250 deletions of `employees`")
+            && lines[0].contains("--allow-mass-delete"),
+        "{held:?}"
+    );
+    let records = env.run(&["records", "hr", "employees"]).await;
+    records.ok();
+    assert_eq!(records.json_lines().len(), 250, "nothing deleted");
+
+    // The provider is back (nothing held), then empty again: held again, in JSON too.
+    fake.set_hostile(fake_personio::Hostile::default());
+    let back = env.run(&["sync", "hr", "employees", "--full"]).await;
+    back.ok();
+    assert!(
+        back.stdout.contains(" 250 unchanged, 0 deleted ("),
+        "{back:?}"
+    );
+    fake.set_hostile(fake_personio::Hostile {
+        empty_listing: true,
+        ..Default::default()
+    });
+    let json = env
+        .run(&["sync", "hr", "employees", "--full", "--json"])
+        .await;
+    assert_eq!(json.code, 3, "{json:?}");
+    let report: Value = serde_json::from_str(json.stdout.trim()).unwrap();
+    assert_eq!(report["counts"]["held"], 250, "{json:?}");
+
+    let applied = env
+        .run(&["sync", "hr", "employees", "--full", "--allow-mass-delete"])
+        .await;
+    applied.ok();
+    assert!(
+        applied
+            .stdout
+            .starts_with("employees: 0 added, 0 updated, 0 unchanged, 250 deleted (full run, "),
+        "{applied:?}"
+    );
+    let records = env.run(&["records", "hr", "employees"]).await;
+    records.ok();
+    assert!(records.stdout.is_empty(), "{records:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_persons_sync() {
     let fake = FakePersonio::start().await;

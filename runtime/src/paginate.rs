@@ -1,7 +1,8 @@
 //! Pagination as the catalog's `proxy.paginate` describes it (offset, cursor, link) and as
 //! Personio's APIs shape it: which query params the first request carries, where a page's
 //! records are, and what the next request is — with guards against a `next` link to another
-//! host and against a cursor or link that repeats. No I/O: an HTTP client drives it.
+//! host, against a cursor or link that repeats, and against a page that repeats the one
+//! before it (the same ids, whatever the kind, given where ids are). No I/O: an HTTP client drives it.
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -142,6 +143,16 @@ pub enum PageError {
         "the server repeated a cursor or link it had already sent; stopping instead of looping"
     )]
     Repeated,
+    /// The server sent the same page again (the same records' ids, with
+    /// [`Paginator::id_path`]) where the next one was asked for: an offset or cursor it
+    /// ignores.
+    #[error(
+        "page {page} repeats the page before it (the same records); stopping instead of looping"
+    )]
+    RepeatedPage {
+        /// The repeated page's number in the listing (1 = the first).
+        page: u64,
+    },
 }
 
 /// What to request next.
@@ -165,6 +176,10 @@ pub struct Paginator {
     page: u64,
     max_pages: Option<u64>,
     seen: BTreeSet<String>,
+    /// Where a record's id is (for [`PageError::RepeatedPage`]).
+    id_path: Option<Text>,
+    /// The previous page's fingerprint (SHA-256 of its ids).
+    previous: Option<[u8; 32]>,
 }
 
 /// The value at a lodash-style path (`a.b[0].c`).
@@ -217,7 +232,32 @@ impl Paginator {
             page: 0,
             max_pages: None,
             seen: BTreeSet::new(),
+            id_path: None,
+            previous: None,
         }
+    }
+
+    /// Records have their id at `path` (lodash style): a page with the same ids as the page
+    /// before it is [`PageError::RepeatedPage`], whatever the kind of pagination.
+    pub fn id_path(mut self, path: impl Into<Text>) -> Self {
+        self.id_path = Some(path.into());
+        self
+    }
+
+    /// A page's fingerprint: the SHA-256 of its records' ids (`None` without an id path, or
+    /// when a record has no id there).
+    fn fingerprint(&self, records: &[Value]) -> Option<[u8; 32]> {
+        use sha2::Digest as _;
+        let path = self.id_path.as_deref()?;
+        let mut hash = sha2::Sha256::new();
+        for r in records {
+            match value_at(r, path)? {
+                Value::String(s) => hash.update(format!("s{}:{s}", s.len()).as_bytes()),
+                Value::Number(n) => hash.update(format!("n{n};").as_bytes()),
+                _ => return None,
+            }
+        }
+        Some(hash.finalize().into())
     }
 
     /// At most `max` pages: asking for one more is [`PageError::TooManyPages`] (never a
@@ -288,10 +328,17 @@ impl Paginator {
         body: &Value,
         link_header: Option<&str>,
     ) -> Result<Next, PageError> {
-        let received = self.records(body)?.len();
+        let records = self.records(body)?;
+        let received = records.len();
         self.page += 1;
         if received == 0 {
             return Ok(Next::Done);
+        }
+        let fingerprint = self.fingerprint(records);
+        if fingerprint.is_some()
+            && std::mem::replace(&mut self.previous, fingerprint) == fingerprint
+        {
+            return Err(PageError::RepeatedPage { page: self.page });
         }
         if let Some(total) = self
             .config
@@ -679,6 +726,81 @@ mod tests {
             );
         }
         assert_eq!(p.next(&base, &page(None), None).unwrap(), Next::Done);
+    }
+
+    #[test]
+    fn a_page_that_repeats_the_one_before_is_an_error_for_every_kind() {
+        let base = url("https://api.x.com/v2/items");
+        let v1 = |ids: &[u64]| {
+            let data: Vec<Value> = ids
+                .iter()
+                .map(|i| json!({"attributes": {"id": {"value": i}}, "n": 1}))
+                .collect();
+            json!({"metadata": {"total_pages": 1000}, "data": data})
+        };
+        // Offset: the same ids again (even with other content) at the next offset.
+        let mut p = Paginator::new(PaginateConfig::PERSONIO_V1, base.clone(), Some(2))
+            .id_path("attributes.id.value");
+        assert!(matches!(
+            p.next(&base, &v1(&[1, 2]), None),
+            Ok(Next::Query(_))
+        ));
+        assert!(matches!(
+            p.next(&base, &v1(&[3, 4]), None),
+            Ok(Next::Query(_))
+        ));
+        let mut changed = v1(&[3, 4]);
+        changed["data"][0]["n"] = json!(2);
+        assert_eq!(
+            p.next(&base, &changed, None),
+            Err(PageError::RepeatedPage { page: 3 })
+        );
+        // Without an id path (or an id) pages are not compared.
+        let mut p = Paginator::new(PaginateConfig::PERSONIO_V1, base.clone(), Some(2));
+        assert!(matches!(p.next(&base, &changed, None), Ok(Next::Query(_))));
+        assert!(matches!(p.next(&base, &changed, None), Ok(Next::Query(_))));
+        let mut p =
+            Paginator::new(PaginateConfig::PERSONIO_V1, base.clone(), Some(2)).id_path("id");
+        assert!(matches!(p.next(&base, &changed, None), Ok(Next::Query(_))));
+        assert!(matches!(p.next(&base, &changed, None), Ok(Next::Query(_))));
+        // Cursor: a new cursor each time, the same page.
+        let cfg = PaginateConfig {
+            kind: PageKind::Cursor,
+            cursor_path: Some(Cow::Borrowed("next")),
+            cursor_name: Some(Cow::Borrowed("cursor")),
+            response_path: Some(Cow::Borrowed("results")),
+            ..PaginateConfig::PERSONIO_V2
+        };
+        let mut p = Paginator::new(cfg, base.clone(), None).id_path("id");
+        let page = |c: &str| json!({"results": [{"id": "a"}, {"id": "b"}], "next": c});
+        assert!(matches!(
+            p.next(&base, &page("1"), None),
+            Ok(Next::Query(_))
+        ));
+        assert_eq!(
+            p.next(&base, &page("2"), None),
+            Err(PageError::RepeatedPage { page: 2 })
+        );
+        // Link: a new link each time, the same page; ids "1" and 1 are not the same.
+        let mut p = Paginator::new(
+            PaginateConfig::PERSONIO_V2,
+            url("https://api.x.com/v2"),
+            None,
+        )
+        .id_path("id");
+        let page = |id: Value, next: &str| json!({"_data": [{"id": id}], "_meta": {"links": {"next": {"href": next}}}});
+        assert!(matches!(
+            p.next(&base, &page(json!("1"), "/v2/items?c=1"), None),
+            Ok(Next::Url(_))
+        ));
+        assert!(matches!(
+            p.next(&base, &page(json!(1), "/v2/items?c=2"), None),
+            Ok(Next::Url(_))
+        ));
+        assert_eq!(
+            p.next(&base, &page(json!(1), "/v2/items?c=3"), None),
+            Err(PageError::RepeatedPage { page: 3 })
+        );
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! - the incremental cursor becomes the time the run **started**, and only when it
 //!   completes; in the provider's clock when that one is behind (see `run_checks.rs`: each
 //!   page's `Date` header measures it);
-//! - only a complete full run marks records deleted: those its generation did not see;
+//! - only a complete full run marks records deleted: those its generation did not see,
+//!   unless they are more than its [`DeleteGuard`] allows (or the listing was empty): then
+//!   it holds them, and the next complete full run applies those it finds missing again;
 //! - a failed run keeps its checkpoint (the next run resumes it) and deletes nothing.
 
 use std::time::{Duration, SystemTime};
@@ -49,6 +51,57 @@ pub struct RunCounts {
     /// Records set aside because their id is missing or refused (see
     /// [`Store::quarantined`]).
     pub quarantined: u64,
+    /// Deletions held back: a complete full run that would have deleted more than its
+    /// [`DeleteGuard`] allows (or every record, after an empty listing) deletes none of
+    /// them; the next complete full run that finds them missing again applies them.
+    pub held: u64,
+}
+
+/// What a complete full run may delete ([`Store::finish_run_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeleteGuard {
+    /// Deletions that are more than this percentage of the model's records are held
+    /// (0 to 100; the default 10). An empty listing while the model has records holds its
+    /// deletions whatever the percentage.
+    pub max_percent: u8,
+    /// Applies every deletion however many (an operator's explicit choice).
+    pub allow_mass_delete: bool,
+}
+
+impl Default for DeleteGuard {
+    fn default() -> Self {
+        DeleteGuard {
+            max_percent: 10,
+            allow_mass_delete: false,
+        }
+    }
+}
+
+impl DeleteGuard {
+    /// Holds deletions of more than `max_percent` % of the records (capped at 100).
+    pub fn max_percent(max_percent: u8) -> Self {
+        DeleteGuard {
+            max_percent: max_percent.min(100),
+            allow_mass_delete: false,
+        }
+    }
+
+    /// Applies every deletion, however many.
+    pub fn allow_mass_delete() -> Self {
+        DeleteGuard {
+            allow_mass_delete: true,
+            ..DeleteGuard::default()
+        }
+    }
+
+    /// Whether `unseen` deletions out of `live` records, after a listing of `listed` records,
+    /// are to be held.
+    fn holds(self, unseen: u64, live: u64, listed: u64) -> bool {
+        if self.allow_mass_delete || unseen == 0 {
+            return false;
+        }
+        listed == 0 || unseen.saturating_mul(100) > u64::from(self.max_percent.min(100)) * live
+    }
 }
 
 impl RunCounts {
@@ -132,6 +185,10 @@ pub struct SyncStatus {
     pub next_due: Option<SystemTime>,
     /// The change feed's latest cursor.
     pub cursor: u64,
+    /// Deletions the last complete full run held (0: none).
+    pub held_deletions: u64,
+    /// The pages of the last complete full run.
+    pub last_full_pages: Option<u64>,
 }
 
 const TAKE_LEASE: &str = "UPDATE terapi_sync SET lease_owner = $3, lease_until = $4
@@ -167,6 +224,26 @@ const FAIL: &str = "UPDATE terapi_sync SET last_error = $3, lease_owner = NULL, 
      WHERE connection_id = $1 AND model = $2 AND lease_owner = $4";
 const STATUS: &str = "SELECT generation, cursor_at, last_run_at, last_full_at, run_full, run_pages, lease_owner, lease_until, last_error, every_ms, next_due, seq
      FROM terapi_sync WHERE connection_id = $1 AND model = $2";
+/// The held deletions' run (generation and start) and the last complete full run's pages.
+const HELD: &str = "SELECT held_generation, held_started, held_count, last_full_pages
+     FROM terapi_sync WHERE connection_id = $1 AND model = $2";
+const COUNT_UNSEEN: &str = "SELECT COUNT(*) FROM terapi_records
+     WHERE connection_id = $1 AND model = $2 AND deleted_at IS NULL AND generation < $3 AND observed_at < $4";
+const COUNT_LIVE: &str = "SELECT COUNT(*) FROM terapi_records
+     WHERE connection_id = $1 AND model = $2 AND deleted_at IS NULL";
+/// After a complete full run: its held deletions (NULLs: none) and its pages.
+const SET_HELD: &str =
+    "UPDATE terapi_sync SET held_generation = $3, held_started = $4, held_count = $5,
+       last_full_pages = $6
+     WHERE connection_id = $1 AND model = $2";
+/// A run whose listing cannot be trusted: ended, its checkpoint dropped (the next run starts
+/// over), nothing deleted.
+const ABANDON: &str =
+    "UPDATE terapi_sync SET last_error = $3, lease_owner = NULL, lease_until = NULL,
+       run_full = NULL, run_started = NULL, run_position = NULL, run_pages = 0, run_added = 0,
+       run_updated = 0, run_unchanged = 0, run_skew_ms = NULL, run_quarantined = 0,
+       next_due = CASE WHEN every_ms IS NULL THEN next_due ELSE $5 END
+     WHERE connection_id = $1 AND model = $2 AND lease_owner = $4";
 const SCHEDULE: &str = "INSERT INTO terapi_sync (connection_id, model, seq, generation, run_pages, run_added, run_updated, run_unchanged, every_ms, next_due)
      VALUES ($1, $2, 0, 0, 0, 0, 0, 0, $3, $4)
      ON CONFLICT (connection_id, model) DO UPDATE SET every_ms = excluded.every_ms,
@@ -232,6 +309,145 @@ async fn renew_in(tx: &mut Tx, run: &SyncRun, now: i64) -> Result<i64, StoreErro
     Ok(row.first().and_then(Val::as_int).unwrap_or(0))
 }
 
+async fn count_in(
+    tx: &mut Tx,
+    run: &SyncRun,
+    sql: &'static str,
+    rest: Vec<Val>,
+) -> Result<u64, StoreError> {
+    let rows = tx
+        .query(sql, key(&run.connection, &run.model, rest))
+        .await?;
+    let n = rows
+        .into_iter()
+        .next()
+        .and_then(|row| row.first().and_then(Val::as_int))
+        .unwrap_or(0);
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Marks deleted the live records of `run`'s model that the full run of `generation`
+/// (started at `started`) did not see; how many.
+async fn delete_unseen(
+    tx: &mut Tx,
+    run: &SyncRun,
+    generation: i64,
+    started: i64,
+    seq: &mut i64,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    loop {
+        let unseen = tx
+            .query(
+                UNSEEN,
+                key(
+                    &run.connection,
+                    &run.model,
+                    vec![Val::int(generation), Val::int(started)],
+                ),
+            )
+            .await?;
+        if unseen.is_empty() {
+            return Ok(deleted);
+        }
+        let mut stmts = Vec::with_capacity(unseen.len());
+        for row in unseen {
+            let Some(id) = row.into_iter().next().and_then(Val::into_text) else {
+                continue;
+            };
+            *seq += 1;
+            stmts.push(Stmt {
+                sql: MARK_DELETED,
+                params: key(
+                    &run.connection,
+                    &run.model,
+                    vec![Val::text(id), Val::int(now), Val::int(*seq)],
+                ),
+            });
+            deleted += 1;
+        }
+        tx.execute_all(stmts).await?;
+    }
+}
+
+/// A complete full run's deletions in `tx`, within `guard`: the records missing from both
+/// this run and the run that held its deletions before it are deleted whatever their
+/// number; the others only if they are not more than `guard` allows, else they are held.
+/// The statement that records what is held (or clears it) and the run's pages.
+async fn full_run_deletions(
+    tx: &mut Tx,
+    run: &mut SyncRun,
+    seq: &mut i64,
+    now: i64,
+    guard: DeleteGuard,
+) -> Result<Stmt, StoreError> {
+    let held = tx
+        .query(HELD, key(&run.connection, &run.model, vec![]))
+        .await?;
+    let row = held.into_iter().next().unwrap_or_default();
+    let before = match (
+        row.first().and_then(Val::as_int),
+        row.get(1).and_then(Val::as_int),
+    ) {
+        (Some(generation), Some(started)) if generation < run.generation => {
+            Some((generation, started))
+        }
+        _ => None,
+    };
+    let unseen = count_in(
+        tx,
+        run,
+        COUNT_UNSEEN,
+        vec![Val::int(run.generation), Val::int(run.started_ms)],
+    )
+    .await?;
+    // Missing from the holding run too: confirmed by a second consecutive full run.
+    let confirmed = match before {
+        Some((generation, started)) => {
+            count_in(
+                tx,
+                run,
+                COUNT_UNSEEN,
+                vec![Val::int(generation), Val::int(started)],
+            )
+            .await?
+        }
+        None => 0,
+    };
+    let live = count_in(tx, run, COUNT_LIVE, vec![]).await?;
+    let listed = run.counts.added + run.counts.updated + run.counts.unchanged;
+    let fresh = unseen.saturating_sub(confirmed);
+    let mut held = Val::Int(None);
+    let mut held_started = Val::Int(None);
+    let mut held_count = Val::Int(None);
+    if guard.holds(fresh, live, listed) {
+        if let Some((generation, started)) = before {
+            run.counts.deleted += delete_unseen(tx, run, generation, started, seq, now).await?;
+        }
+        run.counts.held = fresh;
+        held = Val::int(run.generation);
+        held_started = Val::int(run.started_ms);
+        held_count = Val::int(i64::try_from(fresh).unwrap_or(i64::MAX));
+    } else {
+        run.counts.deleted +=
+            delete_unseen(tx, run, run.generation, run.started_ms, seq, now).await?;
+    }
+    Ok(Stmt {
+        sql: SET_HELD,
+        params: key(
+            &run.connection,
+            &run.model,
+            vec![
+                held,
+                held_started,
+                held_count,
+                Val::int(i64::try_from(run.counts.pages).unwrap_or(i64::MAX)),
+            ],
+        ),
+    })
+}
+
 impl Store {
     fn run_owner(&self) -> String {
         format!("{}-run", self.owner)
@@ -285,6 +501,7 @@ impl Store {
             unchanged: u(7),
             deleted: 0,
             quarantined: u(9),
+            held: 0,
         };
         let cursor_at = int(8);
         // An interrupted run is continued: a full one always; an incremental one unless a
@@ -442,55 +659,32 @@ impl Store {
     }
 
     /// Completes a run whose last page was stored: a full run marks the records it did not
-    /// see as deleted; the incremental cursor becomes the run's start; the lease is released.
-    /// The run's counts.
-    pub async fn finish_run(&self, mut run: SyncRun) -> Result<RunCounts, StoreError> {
-        let model = Model {
-            connection: &run.connection,
-            name: &run.model,
-            personal: run.personal,
-        };
+    /// see as deleted, within the default [`DeleteGuard`] (see [`Store::finish_run_with`]);
+    /// the incremental cursor becomes the run's start; the lease is released. The run's
+    /// counts.
+    pub async fn finish_run(&self, run: SyncRun) -> Result<RunCounts, StoreError> {
+        self.finish_run_with(run, DeleteGuard::default()).await
+    }
+
+    /// [`Store::finish_run`] with `guard`: a full run whose deletions are more than `guard`
+    /// allows (or that listed nothing while the model has records) completes without them
+    /// and holds them ([`RunCounts::held`]); the next complete full run applies those it finds
+    /// missing too, whatever their number, and judges the others by its own guard.
+    pub async fn finish_run_with(
+        &self,
+        mut run: SyncRun,
+        guard: DeleteGuard,
+    ) -> Result<RunCounts, StoreError> {
         let now = now_ms();
         let mut tx = self.backend.begin().await?;
         let mut seq = renew_in(&mut tx, &run, now).await?;
         let seq0 = seq;
-        if run.full {
-            loop {
-                let unseen = tx
-                    .query(
-                        UNSEEN,
-                        key(
-                            &run.connection,
-                            &run.model,
-                            vec![Val::int(run.generation), Val::int(run.started_ms)],
-                        ),
-                    )
-                    .await?;
-                if unseen.is_empty() {
-                    break;
-                }
-                let mut stmts = Vec::with_capacity(unseen.len());
-                for row in unseen {
-                    let Some(id) = row.into_iter().next().and_then(Val::into_text) else {
-                        continue;
-                    };
-                    seq += 1;
-                    stmts.push(Stmt {
-                        sql: MARK_DELETED,
-                        params: key(
-                            &run.connection,
-                            &run.model,
-                            vec![Val::text(id), Val::int(now), Val::int(seq)],
-                        ),
-                    });
-                    run.counts.deleted += 1;
-                }
-                tx.execute_all(stmts).await?;
-            }
-        }
         let mut stmts = Vec::new();
+        if run.full {
+            stmts.push(full_run_deletions(&mut tx, &mut run, &mut seq, now, guard).await?);
+        }
         if seq != seq0 {
-            stmts.push(set_seq(&model, seq));
+            stmts.push(set_seq(&run.model(), seq));
         }
         stmts.push(Stmt {
             sql: COMPLETE,
@@ -533,6 +727,35 @@ impl Store {
         Ok(())
     }
 
+    /// Ends a run whose listing cannot be trusted (its record count disagrees with the total
+    /// the provider states): nothing is marked deleted, the checkpoint is dropped so the next
+    /// run starts the listing over, the error is recorded and the lease released. A
+    /// scheduled model is due again after `retry_in`.
+    pub async fn abandon_run(
+        &self,
+        run: SyncRun,
+        error: &str,
+        retry_in: Duration,
+    ) -> Result<(), StoreError> {
+        let message: String = error.chars().take(2000).collect();
+        let now = now_ms();
+        self.backend
+            .query(
+                ABANDON,
+                key(
+                    &run.connection,
+                    &run.model,
+                    vec![
+                        Val::text(message),
+                        Val::text(run.owner.clone()),
+                        Val::int(now.saturating_add(ms(retry_in))),
+                    ],
+                ),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// A model's sync state (`None` before anything was synced or scheduled).
     pub async fn sync_status(&self, model: Model<'_>) -> Result<Option<SyncStatus>, StoreError> {
         model.check()?;
@@ -545,7 +768,21 @@ impl Store {
         };
         let int = |i: usize| row.get(i).and_then(Val::as_int);
         let now = now_ms();
+        let held = self
+            .backend
+            .query(HELD, key(model.connection, model.name, vec![]))
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let held_int = |i: usize| {
+            held.get(i)
+                .and_then(Val::as_int)
+                .and_then(|v| u64::try_from(v).ok())
+        };
         Ok(Some(SyncStatus {
+            held_deletions: held_int(2).unwrap_or(0),
+            last_full_pages: held_int(3),
             generation: int(0).unwrap_or(0),
             since: int(1).map(from_ms),
             last_run_at: int(2).map(from_ms),

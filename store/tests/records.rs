@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 use support::Kind;
 use terapi_store::{
-    Applied, ChangeKind, EventStatus, Keys, Model, NewEvent, RunKind, Store, StoreError, Webhook,
+    Applied, ChangeKind, DeleteGuard, EventStatus, Keys, Model, NewEvent, RunKind, Store,
+    StoreError, Webhook,
 };
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -564,6 +565,142 @@ async fn records_survive_a_key_rotation(kind: Kind) {
     assert_eq!(only_new.records(M, None, 100).await.unwrap().len(), 20);
 }
 
+/// One full run of `records` (one page), finished with `guard`: its (deleted, held).
+async fn full_run_of(
+    store: &Store,
+    records: Vec<(String, Value)>,
+    guard: DeleteGuard,
+) -> (u64, u64) {
+    let mut run = store.begin_run(M, RunKind::Full, LEASE).await.unwrap();
+    store
+        .write_page(&mut run, records, None, SystemTime::now())
+        .await
+        .unwrap();
+    let counts = store.finish_run_with(run, guard).await.unwrap();
+    (counts.deleted, counts.held)
+}
+
+/// A full run that would delete more than its guard's share (10% by default), or that
+/// listed nothing, holds its deletions: the run completes, nothing leaves the store or the
+/// change feed; the next complete full run deletes what both missed, whatever the number,
+/// and judges what only it misses by its own guard; `allow_mass_delete` applies them all.
+async fn mass_deletions_are_held(kind: Kind) {
+    let Some(db) = support::db(kind).await else {
+        return;
+    };
+    let store = open(&db.url).await;
+    let default = DeleteGuard::default();
+    assert_eq!(
+        full_run_of(&store, page(1..=100, "a"), default).await,
+        (0, 0)
+    );
+    let cursor = store.sync_status(M).await.unwrap().unwrap().cursor;
+
+    // An empty listing: all 100 held, none deleted.
+    let mut run = store.begin_run(M, RunKind::Full, LEASE).await.unwrap();
+    store
+        .write_page(&mut run, Vec::new(), None, SystemTime::now())
+        .await
+        .unwrap();
+    let counts = store.finish_run(run).await.unwrap();
+    assert_eq!((counts.deleted, counts.held), (0, 100));
+    assert_eq!(store.count_records(M).await.unwrap(), 100);
+    assert!(
+        all_changes(&store, cursor).await.is_empty(),
+        "no deletion in the feed"
+    );
+    let status = store.sync_status(M).await.unwrap().unwrap();
+    assert_eq!(status.held_deletions, 100);
+    assert!(status.in_progress.is_none() && status.last_full_at.is_some());
+
+    // The next full run sees 1..=50: 51..=100 are missing from both, and go.
+    assert_eq!(
+        full_run_of(&store, page(1..=50, "a"), default).await,
+        (50, 0)
+    );
+    assert_eq!(store.count_records(M).await.unwrap(), 50);
+    assert_eq!(
+        store.sync_status(M).await.unwrap().unwrap().held_deletions,
+        0
+    );
+
+    // 6 of 50 (12%) missing: held. The next run lists 47 again: the other 5 are confirmed.
+    assert_eq!(
+        full_run_of(&store, page(1..=44, "a"), default).await,
+        (0, 6)
+    );
+    let mut again = page(1..=44, "a");
+    again.push(person(47, "a"));
+    assert_eq!(full_run_of(&store, again, default).await, (5, 0));
+    assert!(
+        store
+            .record(M, "47")
+            .await
+            .unwrap()
+            .unwrap()
+            .deleted_at
+            .is_none(),
+        "seen again: kept"
+    );
+    assert_eq!(store.count_records(M).await.unwrap(), 45);
+
+    // A looser guard, and the operator's explicit choice.
+    assert_eq!(
+        full_run_of(&store, page(1..=40, "a"), DeleteGuard::max_percent(20)).await,
+        (5, 0)
+    );
+    assert_eq!(
+        full_run_of(&store, page(1..=10, "a"), DeleteGuard::allow_mass_delete()).await,
+        (30, 0)
+    );
+    assert_eq!(store.count_records(M).await.unwrap(), 10);
+    let status = store.sync_status(M).await.unwrap().unwrap();
+    assert_eq!(status.last_full_pages, Some(1));
+
+    // Even a guard of 100% holds an empty listing's deletions; a second consecutive empty
+    // listing confirms them.
+    let guard = DeleteGuard::max_percent(100);
+    assert_eq!(full_run_of(&store, Vec::new(), guard).await, (0, 10));
+    assert_eq!(full_run_of(&store, Vec::new(), guard).await, (10, 0));
+    assert_eq!(store.count_records(M).await.unwrap(), 0);
+}
+
+/// An abandoned run (a listing that cannot be trusted) deletes nothing, records its error,
+/// and the next run starts the listing over instead of resuming it.
+async fn abandoned_runs_delete_nothing_and_start_over(kind: Kind) {
+    let Some(db) = support::db(kind).await else {
+        return;
+    };
+    let store = open(&db.url).await;
+    assert_eq!(
+        full_run_of(&store, page(1..=100, "a"), DeleteGuard::default()).await,
+        (0, 0)
+    );
+    let mut run = store.begin_run(M, RunKind::Full, LEASE).await.unwrap();
+    store
+        .write_page(
+            &mut run,
+            page(1..=95, "a"),
+            Some("done".into()),
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    store
+        .abandon_run(run, "95 records listed, 100 stated", Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(store.count_records(M).await.unwrap(), 100);
+    let status = store.sync_status(M).await.unwrap().unwrap();
+    assert!(status.in_progress.is_none() && !status.leased);
+    assert_eq!(
+        status.last_error.as_deref(),
+        Some("95 records listed, 100 stated")
+    );
+    let run = store.begin_run(M, RunKind::Full, LEASE).await.unwrap();
+    assert!(!run.resumed && run.position.is_none() && run.counts.pages == 0);
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[tokio::test] async fn $name() { super::$name(super::Kind::Memory).await } )* }
@@ -582,4 +719,6 @@ suite!(
     due_models_go_to_one_worker_each,
     events_dedupe_and_claim,
     records_survive_a_key_rotation,
+    mass_deletions_are_held,
+    abandoned_runs_delete_nothing_and_start_over,
 );

@@ -2,7 +2,7 @@
 //! checkpoint after it; finished (deletes of a complete full run) or failed (nothing
 //! deleted, the checkpoint kept for the next run).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,8 @@ use serde_json::Value;
 use terapi_runtime::client::{Connection, ListingOptions, PagePosition};
 use terapi_runtime::paginate::value_at;
 use terapi_store::{
-    DEFAULT_RUN_LEASE, Model, Quarantined, RunCounts, RunKind, Store, StoreError, SyncRun,
+    DEFAULT_RUN_LEASE, DeleteGuard, Model, Quarantined, RunCounts, RunKind, Store, StoreError,
+    SyncRun,
 };
 
 use crate::budget::RateBudget;
@@ -33,6 +34,9 @@ struct Position {
     /// Every page was stored: only the finish is left.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     done: bool,
+    /// The number of records the listing states (its last page's), for the check at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    total: Option<u64>,
 }
 
 /// What a run reports as it goes.
@@ -62,8 +66,12 @@ pub struct SyncOptions {
     pub progress: Option<OnProgress>,
     /// A scheduled model whose run failed is due again after this.
     pub retry_in: Duration,
-    /// At most this many pages per listing (a server that never ends one).
+    /// At most this many pages per listing (a server that never ends one). `None` (the
+    /// default): [`default_max_pages`] of the model's last complete full run.
     pub max_pages: Option<u64>,
+    /// A full run applies its deletions however many (else more than the spec's
+    /// `max_delete_percent`, or every record after an empty listing, are held).
+    pub allow_mass_delete: bool,
 }
 
 impl std::fmt::Debug for SyncOptions {
@@ -73,6 +81,7 @@ impl std::fmt::Debug for SyncOptions {
             .field("lease", &self.lease)
             .field("retry_in", &self.retry_in)
             .field("max_pages", &self.max_pages)
+            .field("allow_mass_delete", &self.allow_mass_delete)
             .finish_non_exhaustive()
     }
 }
@@ -85,7 +94,8 @@ impl Default for SyncOptions {
             budget: None,
             progress: None,
             retry_in: Duration::from_secs(60),
-            max_pages: Some(1_000_000),
+            max_pages: None,
+            allow_mass_delete: false,
         }
     }
 }
@@ -120,6 +130,21 @@ impl SyncOptions {
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
+    }
+
+    /// A full run applies its deletions however many (an operator's explicit choice).
+    pub fn allow_mass_delete(mut self, allow: bool) -> Self {
+        self.allow_mass_delete = allow;
+        self
+    }
+}
+
+/// The page cap of a listing when [`SyncOptions::max_pages`] sets none: ten times the pages
+/// of the model's last complete full run, at least 1,000; 1,000,000 before any.
+pub fn default_max_pages(last_full_pages: Option<u64>) -> u64 {
+    match last_full_pages {
+        Some(pages) => pages.saturating_mul(10).max(1_000),
+        None => 1_000_000,
     }
 }
 
@@ -164,6 +189,15 @@ pub async fn sync(
     } else {
         options.kind
     };
+    let max_pages = match options.max_pages {
+        Some(max) => max,
+        None => default_max_pages(
+            store
+                .sync_status(model)
+                .await?
+                .and_then(|s| s.last_full_pages),
+        ),
+    };
     let mut run = store.begin_run(model, kind, options.lease).await?;
     let budget = options
         .budget
@@ -175,12 +209,25 @@ pub async fn sync(
         spec,
         budget: &budget,
         options: &options,
+        max_pages,
+        total: Mutex::new(None),
     };
     match cx.pages(&mut run).await {
         Ok(()) => {
+            if let Some(e) = cx.incomplete(&run) {
+                // Not complete: nothing deleted, and the next run lists again from the start.
+                let _ = store
+                    .abandon_run(run, &e.to_string(), options.retry_in)
+                    .await;
+                return Err(e);
+            }
             let full = run.is_full();
             let resumed = run.resumed;
-            let counts = store.finish_run(run).await?;
+            let guard = DeleteGuard {
+                max_percent: spec.max_delete_percent,
+                allow_mass_delete: options.allow_mass_delete,
+            };
+            let counts = store.finish_run_with(run, guard).await?;
             let cursor = store
                 .sync_status(model)
                 .await?
@@ -220,6 +267,10 @@ struct Cx<'a> {
     spec: &'a SyncSpec,
     budget: &'a RateBudget,
     options: &'a SyncOptions,
+    /// The page cap of each listing.
+    max_pages: u64,
+    /// The number of records the (top-level) listing states, from its last page.
+    total: Mutex<Option<u64>>,
 }
 
 impl Cx<'_> {
@@ -231,8 +282,11 @@ impl Cx<'_> {
         if let Some(limit) = self.spec.limit {
             listing = listing.limit(limit);
         }
-        if let Some(max) = self.options.max_pages {
-            listing = listing.max_pages(max);
+        listing = listing
+            .max_pages(self.max_pages)
+            .id_path(self.spec.id_path.as_ref());
+        if let Some(path) = &self.spec.total_path {
+            listing = listing.total_path(path.as_ref());
         }
         for (k, v) in &self.spec.query {
             listing = listing.query(k.as_ref(), v.as_ref());
@@ -256,6 +310,9 @@ impl Cx<'_> {
                 message: e.to_string(),
             })?,
         };
+        if position.total.is_some() {
+            self.set_total(position.total);
+        }
         if position.done {
             return Ok(());
         }
@@ -330,8 +387,11 @@ impl Cx<'_> {
             let page = match walk.next_page().await {
                 Ok(Some(page)) => page,
                 Ok(None) => return Ok(()),
-                // A parent deleted since the parents were synced has no listing.
-                Err(e) if parent.is_some() && e.status() == Some(404) => return Ok(()),
+                // A parent deleted since the parents were synced has no listing; any other
+                // 404 fails the run (its children are not deleted).
+                Err(e) if parent.is_some() && e.status() == Some(404) => {
+                    return self.parent_gone(parent.unwrap_or_default()).await;
+                }
                 Err(e) => {
                     if e.status() == Some(429) {
                         self.budget.refused(None);
@@ -344,6 +404,14 @@ impl Cx<'_> {
             if let Some(date) = page.date {
                 run.observe_clock(date, SystemTime::now());
             }
+            if parent.is_none() && page.total.is_some() {
+                self.set_total(page.total);
+            }
+            let total = if parent.is_none() {
+                self.stated_total()
+            } else {
+                None
+            };
             let page_number = run.counts.pages + 1;
             let mut records = Vec::with_capacity(page.records.len());
             for (index, record) in page.records.into_iter().enumerate() {
@@ -363,6 +431,7 @@ impl Cx<'_> {
                     parent: parent.map(str::to_owned),
                     after_parent: after_parent.map(str::to_owned),
                     done: false,
+                    total,
                 },
                 (None, Some(pid)) => Position {
                     after_parent: Some(pid.to_owned()),
@@ -370,6 +439,7 @@ impl Cx<'_> {
                 },
                 (None, None) => Position {
                     done: true,
+                    total,
                     ..Position::default()
                 },
             };
@@ -391,6 +461,65 @@ impl Cx<'_> {
                 return Ok(());
             }
         }
+    }
+}
+
+impl Cx<'_> {
+    fn set_total(&self, total: Option<u64>) {
+        if let Ok(mut t) = self.total.lock() {
+            *t = total;
+        }
+    }
+
+    fn stated_total(&self) -> Option<u64> {
+        self.total.lock().ok().and_then(|t| *t)
+    }
+
+    /// A top-level listing whose record count differs from the total its pages state.
+    fn incomplete(&self, run: &SyncRun) -> Option<SyncError> {
+        if self.spec.parent.is_some() {
+            return None;
+        }
+        let stated = self.stated_total()?;
+        // Records set aside for their ids were listed too.
+        let listed = run.counts.added
+            + run.counts.updated
+            + run.counts.unchanged
+            + run.counts.quarantined;
+        (listed != stated).then(|| SyncError::Incomplete {
+            model: self.spec.model.to_string(),
+            listed,
+            stated,
+        })
+    }
+
+    /// The listing of `parent`'s children answered 404: `Ok` (its children are gone with
+    /// it) only when the parent's own record answers 404 too; else the run fails.
+    async fn parent_gone(&self, parent: &str) -> Result<(), SyncError> {
+        let template = self.spec.parent.as_ref().and_then(|p| p.fetch_one.as_ref());
+        let reason = match template {
+            None => "the spec has no endpoint to fetch the parent record and confirm it is gone"
+                .to_owned(),
+            Some(template) => {
+                self.budget.acquire().await;
+                let endpoint = template.replace("{id}", &encode(parent));
+                match self.conn.get(endpoint).send().await {
+                    Err(e) if e.status() == Some(404) => return Ok(()),
+                    Ok(response) => format!("its own record answered {}", response.status()),
+                    Err(e) => {
+                        if e.status() == Some(429) {
+                            self.budget.refused(None);
+                        }
+                        format!("its own record could not be fetched: {e}")
+                    }
+                }
+            }
+        };
+        Err(SyncError::ParentListing {
+            model: self.spec.model.to_string(),
+            parent: parent.escape_default().to_string(),
+            reason,
+        })
     }
 }
 
@@ -443,6 +572,16 @@ mod tests {
     }
 
     #[test]
+    fn the_page_cap_follows_the_last_full_run() {
+        assert_eq!(default_max_pages(None), 1_000_000);
+        assert_eq!(default_max_pages(Some(0)), 1_000);
+        assert_eq!(default_max_pages(Some(3)), 1_000);
+        assert_eq!(default_max_pages(Some(500)), 5_000);
+        assert_eq!(default_max_pages(Some(u64::MAX)), u64::MAX);
+        assert_eq!(SyncOptions::default().max_pages, None);
+    }
+
+    #[test]
     fn ids_are_path_segments() {
         assert_eq!(encode("12"), "12");
         assert_eq!(encode("a/b?c"), "a%2Fb%3Fc");
@@ -460,6 +599,7 @@ mod tests {
             parent: Some("7".into()),
             after_parent: Some("6".into()),
             done: false,
+            total: Some(250),
         };
         let text = serde_json::to_string(&p).unwrap();
         assert_eq!(serde_json::from_str::<Position>(&text).unwrap(), p);

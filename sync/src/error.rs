@@ -53,6 +53,32 @@ pub enum SyncError {
         /// The models there are.
         known: String,
     },
+    /// A listing's record count differs from the total the provider states for it: the run
+    /// is not complete (nothing deleted; the next run lists again from the start).
+    #[error(
+        "model `{model}`: the run listed {listed} records but the provider states {stated}: the listing is not complete, so nothing was deleted and the next run lists it again from the start"
+    )]
+    Incomplete {
+        /// The model.
+        model: String,
+        /// Records the run listed.
+        listed: u64,
+        /// The total the provider states.
+        stated: u64,
+    },
+    /// A parent's child listing answered 404 while the parent is not confirmed gone: the run
+    /// fails, and deletes nothing of that parent's children.
+    #[error(
+        "model `{model}`: the listing of parent `{parent}` answered 404, but the parent is not confirmed gone ({reason}); nothing of it was deleted"
+    )]
+    ParentListing {
+        /// The model.
+        model: String,
+        /// The parent's id.
+        parent: String,
+        /// Why it is not taken for gone.
+        reason: String,
+    },
     /// The provider answered a webhook call with something unexpected.
     #[error("webhooks: {0}")]
     Webhook(String),

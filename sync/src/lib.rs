@@ -6,7 +6,11 @@
 //! [`sync`] runs it through a connection: every page is stored with the checkpoint after it
 //! (a killed run resumes at the next page), unchanged records are not rewritten (a keyed
 //! content hash), the incremental cursor is the time the run **started**, and only a
-//! complete full run marks the records it did not see as deleted. Requests stay within a
+//! complete full run marks the records it did not see as deleted: not more than the spec's
+//! `max_delete_percent` of them (else they are held until the next full run finds them
+//! missing too, or [`SyncOptions::allow_mass_delete`]), never after a listing whose count
+//! differs from the total the provider states, and never the children of a parent whose
+//! listing answered 404 unless the parent's own record does too. Requests stay within a
 //! [`RateBudget`] from the provider's documented limits, tightened by `Retry-After` and
 //! rate-limit headers. A [`Worker`] runs the models the store has due, one process per model
 //! at a time.
@@ -43,7 +47,7 @@ pub mod webhook;
 mod worker;
 
 pub use budget::{Budgets, RateBudget};
-pub use engine::{OnProgress, Progress, SyncOptions, SyncReport, sync};
+pub use engine::{OnProgress, Progress, SyncOptions, SyncReport, default_max_pages, sync};
 pub use error::SyncError;
 pub use spec::{Budget, Incremental, Parent, SinceFormat, SyncSpec};
 pub use worker::{ConnectionFuture, ConnectionSource, StoreConnections, Worker};

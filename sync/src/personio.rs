@@ -4,10 +4,13 @@
 //!   `offset`, `metadata.total_pages`; incremental through `updated_since`), `attendances`
 //!   (`/company/attendances`: its required `start_date`/`end_date` window, `updated_from`)
 //!   and `absence-periods` (`/company/absence-periods`: a page-level offset, `updated_from`).
-//!   v1 lists show no deletions: only a complete full run finds them.
+//!   v1 lists show no deletions: only a complete full run finds them. Employees and
+//!   attendances state `metadata.total_elements`: a run that lists another number of
+//!   records is not complete (nothing deleted; the next run starts over).
 //! - `personio-v2`: `persons` (`/persons`: `limit` ≤ 50 and `_meta.links.next`; incremental
 //!   through `updated_at.gt`) and `employments` (per person: `/persons/{id}/employments`;
-//!   Personio has no company-wide employment list).
+//!   Personio has no company-wide employment list; a person's listing that answers 404
+//!   counts as the person gone only when `/persons/{id}` answers 404 too).
 //!
 //! Budgets: v1 employees are limited to 300 requests per minute in bursts of 15 per second;
 //! the other endpoints document no limit, and the same budget is used for them.
@@ -27,6 +30,7 @@ pub fn employees() -> SyncSpec {
         .pagination(PaginateConfig::PERSONIO_V1)
         .limit(100)
         .id_path("attributes.id.value")
+        .total_path("metadata.total_elements")
         .incremental(
             "updated_since",
             SinceFormat::NaiveUtc,
@@ -44,6 +48,7 @@ pub fn attendances() -> SyncSpec {
         .query("start_date", "2000-01-01")
         .query("end_date", "2099-12-31")
         .id_path("id")
+        .total_path("metadata.total_elements")
         .incremental(
             "updated_from",
             SinceFormat::Rfc3339,
@@ -101,6 +106,7 @@ pub fn persons() -> SyncSpec {
 pub fn employments() -> SyncSpec {
     SyncSpec::new("personio-v2", "employments", "/persons/{id}/employments")
         .per_parent("persons", "/persons/{id}/employments")
+        .parent_fetch_one("/persons/{id}")
         .pagination(PaginateConfig::PERSONIO_V2)
         .limit(50)
         .id_path("id")

@@ -55,6 +55,10 @@ pub struct Parent {
     pub model: Text,
     /// The endpoint with `{id}` for the parent's id: `/persons/{id}/employments`.
     pub endpoint: Text,
+    /// The parent record's endpoint, with `{id}` (`/persons/{id}`): a listing that answers
+    /// 404 is taken for a parent gone only when this answers 404 too. `None`: never (the run
+    /// fails instead).
+    pub fetch_one: Option<Text>,
 }
 
 /// A request budget: what a sync may send per connection, kept under the provider's
@@ -106,6 +110,13 @@ pub struct SyncSpec {
     pub fetch_one: Option<Text>,
     /// The request budget.
     pub budget: Budget,
+    /// A complete full run holds its deletions when they are more than this percentage of
+    /// the model's records (0 to 100; default 10), and always after an empty listing while
+    /// the model has records (see [`terapi_store::DeleteGuard`]).
+    pub max_delete_percent: u8,
+    /// Where a page states the listing's number of records (Personio v1:
+    /// `metadata.total_elements`): a run whose record count differs is not complete.
+    pub total_path: Option<Text>,
 }
 
 impl SyncSpec {
@@ -128,6 +139,8 @@ impl SyncSpec {
             parent: None,
             fetch_one: None,
             budget: Budget::default(),
+            max_delete_percent: 10,
+            total_path: None,
         }
     }
 
@@ -181,7 +194,30 @@ impl SyncSpec {
         self.parent = Some(Parent {
             model: model.into(),
             endpoint: endpoint.into(),
+            fetch_one: None,
         });
+        self
+    }
+
+    /// The parent record's endpoint (with `{id}`): what confirms that a parent whose listing
+    /// answers 404 is gone. Call after [`SyncSpec::per_parent`].
+    pub fn parent_fetch_one(mut self, endpoint: impl Into<Text>) -> Self {
+        if let Some(parent) = &mut self.parent {
+            parent.fetch_one = Some(endpoint.into());
+        }
+        self
+    }
+
+    /// Deletions of more than `percent` % of the records are held (see
+    /// [`SyncSpec::max_delete_percent`]).
+    pub fn max_delete_percent(mut self, percent: u8) -> Self {
+        self.max_delete_percent = percent;
+        self
+    }
+
+    /// Pages state the listing's number of records at `path`.
+    pub fn total_path(mut self, path: impl Into<Text>) -> Self {
+        self.total_path = Some(path.into());
         self
     }
 
@@ -223,6 +259,22 @@ impl SyncSpec {
                 parent.endpoint
             )));
         }
+        if let Some(Parent {
+            fetch_one: Some(one),
+            ..
+        }) = &self.parent
+            && !one.contains("{id}")
+        {
+            return Err(bad(format!(
+                "the parent record endpoint `{one}` has no `{{id}}`"
+            )));
+        }
+        if self.max_delete_percent > 100 {
+            return Err(bad(format!(
+                "max_delete_percent is a percentage from 0 to 100, got {}",
+                self.max_delete_percent
+            )));
+        }
         if self.id_path.is_empty() {
             return Err(bad("the record id path is empty".to_owned()));
         }
@@ -253,6 +305,27 @@ mod tests {
                 .per_parent("persons", "/persons/employments")
                 .check()
                 .is_err()
+        );
+        assert!(
+            SyncSpec::new("p", "e", "/x")
+                .per_parent("persons", "/persons/{id}/employments")
+                .parent_fetch_one("/persons")
+                .check()
+                .is_err()
+        );
+        let e = SyncSpec::new("p", "e", "/x")
+            .max_delete_percent(101)
+            .check()
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("max_delete_percent") && e.to_string().contains("101"),
+            "{e}"
+        );
+        assert!(
+            SyncSpec::new("p", "e", "/x")
+                .max_delete_percent(100)
+                .check()
+                .is_ok()
         );
     }
 }

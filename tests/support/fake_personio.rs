@@ -34,6 +34,8 @@ use tokio::sync::oneshot;
 #[path = "fake_personio_hr.rs"]
 mod hr;
 #[allow(unused_imports)]
+pub use hr::Hostile;
+#[allow(unused_imports)]
 pub use hr::{Delivery, DeliveryReport, GENERATED_AT_MS};
 
 /// Largest request body the server reads (the recruiting documents endpoint allows 20 MB).

@@ -102,6 +102,20 @@ pub struct DeliveryReport {
     pub statuses: Vec<u16>,
 }
 
+/// Switchable hostile behaviours of the HR lists (see [`FakePersonio::set_hostile`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hostile {
+    /// `/v1/company/employees` and `/v2/persons` answer one successful empty page (total 0).
+    pub empty_listing: bool,
+    /// Every `/v2/persons/{id}/employments` answers 404, though `/v2/persons/{id}` exists.
+    pub child_list_404: bool,
+    /// The lists ignore their offset or cursor: every page is the first one, and the listing
+    /// never ends (v1 states a million pages, v2 always has a `next` link).
+    pub repeat_page: bool,
+    /// v1's `metadata.total_elements` is off by this much from the records it serves.
+    pub total_skew: i64,
+}
+
 /// The HR state of the fake.
 #[derive(Debug)]
 pub(super) struct Hr {
@@ -123,6 +137,7 @@ pub(super) struct Hr {
     /// Raw records listed after the persons of `/v2/persons` (odd ids), with the time they
     /// were listed from.
     extra_persons: Vec<(i64, Value)>,
+    hostile: Hostile,
 }
 
 impl Default for Hr {
@@ -139,6 +154,7 @@ impl Default for Hr {
             rate_headers: None,
             skew_ms: 0,
             extra_persons: Vec::new(),
+            hostile: Hostile::default(),
         };
         hr.set_employees(250);
         hr.set_persons(120);
@@ -485,6 +501,11 @@ impl FakePersonio {
         });
     }
 
+    /// Switches the hostile behaviours of the HR lists ([`Hostile::default`]: none).
+    pub fn set_hostile(&self, hostile: Hostile) {
+        self.hr(|hr| hr.hostile = hostile);
+    }
+
     /// How many 2xx answers `path` (exactly) got.
     pub fn pages_served(&self, path: &str) -> usize {
         self.hr(|hr| hr.served.get(path).copied().unwrap_or(0))
@@ -775,12 +796,14 @@ fn employees(shared: &Shared, rec: &Recorded) -> Response {
         },
     };
     let inner = shared.lock();
+    let hostile = inner.hr.hostile;
     let matching = inner
         .hr
         .employees
         .iter()
-        .filter(|(_, e)| since.is_none_or(|s| e.updated_at > s));
+        .filter(|(_, e)| !hostile.empty_listing && since.is_none_or(|s| e.updated_at > s));
     let total = matching.clone().count();
+    let offset = if hostile.repeat_page { 0 } else { offset };
     let data: Vec<Value> = matching
         .skip(offset)
         .take(limit)
@@ -804,9 +827,9 @@ fn employees(shared: &Shared, rec: &Recorded) -> Response {
         &json!({
             "success": true,
             "metadata": {
-                "total_elements": total,
+                "total_elements": (total as i64).saturating_add(hostile.total_skew).max(0),
                 "current_page": offset / limit,
-                "total_pages": total.div_ceil(limit),
+                "total_pages": if hostile.repeat_page { 1_000_000 } else { total.div_ceil(limit) },
             },
             "offset": offset,
             "limit": limit,
@@ -854,8 +877,10 @@ fn listing(
             }
         }
     }
+    let hostile = shared.lock().hr.hostile;
     let items: Vec<Value> = items
         .into_iter()
+        .filter(|_| !hostile.empty_listing)
         .filter(|(at, _)| {
             filters
                 .iter()
@@ -908,11 +933,16 @@ fn listing(
     let this = pair(&query, "cursor").map(|_| offset);
     let next = match mode {
         NextLinkMode::Repeat => (limit < total).then(|| link(Some(limit), mode)),
+        // A cursor that advances past the records (the fake accepts any) over the same page.
+        _ if hostile.repeat_page && total > 0 => {
+            Some(link(Some(offset.saturating_add(limit).min(total)), mode))
+        }
         _ => {
             let next = offset.saturating_add(limit);
             (next < total).then(|| link(Some(next), mode))
         }
     };
+    let offset = if hostile.repeat_page { 0 } else { offset };
     let data: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
     let mut links = Map::new();
     links.insert("self".into(), json!({"href": link(this, self_mode)}));
@@ -960,6 +990,14 @@ fn person(shared: &Shared, id: &str) -> Response {
 
 /// `GET /v2/persons/{id}/employments` (limit 1..=50, default 10).
 fn employments(shared: &Shared, rec: &Recorded, id: &str) -> Response {
+    if shared.lock().hr.hostile.child_list_404 {
+        return v2_error(
+            shared,
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "common.requested_resource_not_found",
+        );
+    }
     let items = id.parse::<u64>().ok().and_then(|n| {
         shared.lock().hr.persons.get(&n).map(|p| {
             p.employments

@@ -108,6 +108,7 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
             limit: setup.limit,
             max_pages: setup.max_pages,
             query: setup.query,
+            ..ListingOptions::default()
         };
         let walk = PageWalk::start(&setup.conn, setup.endpoint, options, None);
         match walk {

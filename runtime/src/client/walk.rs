@@ -87,6 +87,9 @@ pub struct Page {
     /// The server's clock when it answered: its `Date` header (whole seconds), if it sent
     /// a valid one. A sync measures the provider's clock skew with it.
     pub date: Option<SystemTime>,
+    /// The number of records the listing has, as this page states it (at
+    /// [`ListingOptions::total_path`]; `None` without one, or when the page states none).
+    pub total: Option<u64>,
 }
 
 /// A paginated listing read page by page (made by [`Connection::walk`]): the same requests,
@@ -99,6 +102,7 @@ pub struct PageWalk {
     url: Url,
     caller_query: Vec<(String, String)>,
     next: Option<Url>,
+    total_path: Option<String>,
 }
 
 impl std::fmt::Debug for PageWalk {
@@ -118,6 +122,8 @@ pub struct ListingOptions {
     pub(crate) limit: Option<u32>,
     pub(crate) max_pages: Option<u64>,
     pub(crate) query: Vec<(String, String)>,
+    pub(crate) id_path: Option<String>,
+    pub(crate) total_path: Option<String>,
 }
 
 impl ListingOptions {
@@ -136,6 +142,21 @@ impl ListingOptions {
     /// At most `max` pages (an error instead of one more).
     pub fn max_pages(mut self, max: u64) -> Self {
         self.max_pages = Some(max);
+        self
+    }
+
+    /// Records have their id at `path` (lodash style): a page with the same ids as the one
+    /// before it is an error ([`PageError::RepeatedPage`]) instead of a loop, whatever the
+    /// kind of pagination.
+    pub fn id_path(mut self, path: impl Into<String>) -> Self {
+        self.id_path = Some(path.into());
+        self
+    }
+
+    /// The body states the listing's number of records at `path` (lodash style: Personio
+    /// v1's `metadata.total_elements`): each [`Page::total`] reads it.
+    pub fn total_path(mut self, path: impl Into<String>) -> Self {
+        self.total_path = Some(path.into());
         self
     }
 
@@ -163,6 +184,9 @@ impl PageWalk {
         let mut paginator = Paginator::new(config, conn.inner.base.clone(), options.limit);
         if let Some(max) = options.max_pages {
             paginator = paginator.max_pages(max);
+        }
+        if let Some(path) = &options.id_path {
+            paginator = paginator.id_path(path.clone());
         }
         let next = match from {
             None => {
@@ -204,6 +228,7 @@ impl PageWalk {
             url,
             caller_query: options.query,
             next: Some(next),
+            total_path: options.total_path,
         })
     }
 
@@ -259,6 +284,11 @@ impl PageWalk {
                 Some(next)
             }
         };
+        let total = self
+            .total_path
+            .as_deref()
+            .and_then(|p| crate::paginate::value_at(&body, p))
+            .and_then(serde_json::Value::as_u64);
         let records = take_records(&mut body, &self.paginator);
         self.next = next;
         Ok(Some(Page {
@@ -270,6 +300,7 @@ impl PageWalk {
             }),
             rate,
             date,
+            total,
         }))
     }
 }

@@ -122,7 +122,13 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
         data BLOB NOT NULL,
         at INTEGER NOT NULL,
         PRIMARY KEY (connection_id, model, run_started, page, idx)
-    ) STRICT;",
+    ) STRICT;
+    -- held deletions and page caps: a full run that would delete too much stages them
+    -- (its generation, start and count); the pages of the last complete full run.
+    ALTER TABLE terapi_sync ADD COLUMN held_generation INTEGER;
+    ALTER TABLE terapi_sync ADD COLUMN held_started INTEGER;
+    ALTER TABLE terapi_sync ADD COLUMN held_count INTEGER;
+    ALTER TABLE terapi_sync ADD COLUMN last_full_pages INTEGER;",
     ),
 ];
 
@@ -243,7 +249,11 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         data BYTEA NOT NULL,
         at BIGINT NOT NULL,
         PRIMARY KEY (connection_id, model, run_started, page, idx)
-    );",
+    );
+    -- held deletions and page caps: a full run that would delete too much stages them
+    -- (its generation, start and count); the pages of the last complete full run.
+    ALTER TABLE terapi_sync ADD COLUMN held_generation BIGINT, ADD COLUMN held_started BIGINT,
+      ADD COLUMN held_count BIGINT, ADD COLUMN last_full_pages BIGINT;",
     ),
 ];
 
