@@ -11,6 +11,13 @@
 //! A refused refresh (`invalid_grant`) marks the row as needing a new authorization, but
 //! only if the row still has the version the refresh was made from: a refusal of a refresh
 //! token that another process already rotated is not a dead connection.
+//!
+//! Tokens obtained from a connection's credentials (OAUTH2_CC, TWO_STEP, BILL) take the same
+//! path: under the lease, a stored token that is still fresh is handed over, else one is
+//! obtained ([`Renewal::obtain`]) and committed sealed in the connection's secrets by the same
+//! compare-and-swap, so that every process shares it until it expires. A refusal of the
+//! credentials marks nothing (the error is the answer), and a token that cannot be saved is
+//! still used by the process that obtained it.
 
 use std::time::{Duration, Instant};
 
@@ -151,40 +158,50 @@ impl Store {
             return Err(renewal.reauthorize(reason));
         }
         let mut record = self.open_row(row).map_err(to_client)?;
-        let Some(stored) = record.tokens.clone() else {
-            return Err(renewal.reauthorize("the stored connection has no tokens"));
-        };
-        if renewal.can_use(&stored) {
+        let obtained = renewal.from_credentials();
+        let stored = record.tokens.clone();
+        if let Some(stored) = &stored
+            && renewal.can_use(stored)
+        {
             self.backend.release(id, owner).await.map_err(to_client)?;
             self.stats
                 .reused
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Ok(Some(stored));
+            return Ok(Some(stored.clone()));
         }
         self.stats
             .refreshes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let renewed = match renewal.refresh(&stored).await {
-            Ok(renewed) => renewed,
-            Err(e) if e.needs_reauthorization() => {
-                let reason = match &e {
-                    Error::Reauthorize { reason, .. } => reason.clone(),
-                    _ => "the provider refused the refresh".to_owned(),
-                };
-                return if self
-                    .backend
-                    .mark_reauthorize(id, row.version, owner, &reason)
-                    .await
-                    .map_err(to_client)?
-                {
-                    Err(e)
-                } else {
-                    // Another process replaced the tokens meanwhile: the refusal was of a
-                    // refresh token already rotated. Use what it saved.
-                    Ok(None)
-                };
+        let renewed = if obtained {
+            // From the credentials: a refusal is the answer (nothing to mark: saving the
+            // connection again with other credentials is the remedy).
+            renewal.obtain(stored.as_ref()).await?
+        } else {
+            let Some(stored) = stored else {
+                return Err(renewal.reauthorize("the stored connection has no tokens"));
+            };
+            match renewal.refresh(&stored).await {
+                Ok(renewed) => renewed,
+                Err(e) if e.needs_reauthorization() => {
+                    let reason = match &e {
+                        Error::Reauthorize { reason, .. } => reason.clone(),
+                        _ => "the provider refused the refresh".to_owned(),
+                    };
+                    return if self
+                        .backend
+                        .mark_reauthorize(id, row.version, owner, &reason)
+                        .await
+                        .map_err(to_client)?
+                    {
+                        Err(e)
+                    } else {
+                        // Another process replaced the tokens meanwhile: the refusal was of a
+                        // refresh token already rotated. Use what it saved.
+                        Ok(None)
+                    };
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         };
         // The window opens: the provider may have rotated the refresh token, and only this
         // process knows the new one until the commit below.
@@ -206,6 +223,12 @@ impl Store {
                 Ok(done) => break done,
                 Err(e) => {
                     tries += 1;
+                    if tries >= COMMIT_TRIES && obtained {
+                        // A token from the credentials works without being saved: this
+                        // process uses it, the others obtain their own.
+                        let _ = self.backend.release(id, owner).await;
+                        return Ok(Some(renewed));
+                    }
                     if tries >= COMMIT_TRIES {
                         return Err(Error::Reauthorize {
                             provider: renewal.provider().to_owned().into(),
