@@ -230,7 +230,13 @@ async fn callbacks_that_do_not_match_are_refused() {
         (
             "http://127.0.0.1:9/elsewhere?code=c".to_owned(),
             CallbackError::WrongRedirect {
-                expected: "http://127.0.0.1/callback".to_owned(),
+                expected: "http://127.0.0.1:9/callback".to_owned(),
+            },
+        ),
+        (
+            "http://127.0.0.1:8080/callback?code=c".to_owned(),
+            CallbackError::WrongRedirect {
+                expected: "http://127.0.0.1:9/callback".to_owned(),
             },
         ),
         ("not a url".to_owned(), CallbackError::NotAUrl),
