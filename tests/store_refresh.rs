@@ -690,3 +690,20 @@ async fn a_callback_to_another_port_leaves_the_flow_on_a_sqlite_file() {
 async fn a_callback_to_another_port_leaves_the_flow_on_postgres() {
     a_callback_to_another_port_leaves_the_flow(db::Kind::Postgres).await;
 }
+
+/// When the store cannot be used (its table gone here), a connection whose token comes from
+/// its credentials still obtains one and answers, instead of failing every request.
+#[tokio::test]
+async fn a_client_credentials_connection_works_when_its_store_fails_on_postgres() {
+    let Some(db) = db::db(db::Kind::Postgres).await else {
+        return;
+    };
+    let fake = FakeOAuth::start().await;
+    cc_seeded(&db.url).await;
+    let store = cc_store(&db.url, Duration::from_secs(5)).await;
+    let settings = Settings::new().origin(fake.origin.clone());
+    let conn = Connection::from_store(&store, CC_ID, settings).await.unwrap();
+    db::pg_execute(&db.url, "ALTER TABLE terapi_connections RENAME TO gone").await;
+    assert_eq!(conn.get("/api/me").send().await.unwrap().status(), 200);
+    assert_eq!(fake.fake.client_credentials.load(Ordering::SeqCst), 1);
+}

@@ -1,5 +1,6 @@
 //! Pending authorizations: kept (sealed) between the redirect and the callback, found again
-//! by the SHA-256 of their state, used once; the callback's tokens saved as the connection.
+//! by the SHA-256 of their state, used once, by the first callback that passes the checks (a
+//! wrong one leaves it for the right one); the callback's tokens saved as the connection.
 
 use sha2::Digest as _;
 use terapi_runtime::client::{Connection, PendingAuthorization, Settings};

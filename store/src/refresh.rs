@@ -48,7 +48,17 @@ impl Store {
 
 impl SharedTokens for StoredTokens {
     fn renew<'a>(&'a self, renewal: Renewal<'a>) -> RenewFuture<'a> {
-        Box::pin(self.store.renew(&self.id, renewal))
+        Box::pin(async move {
+            match self.store.renew(&self.id, &renewal).await {
+                // A token from the credentials does not need the store to be valid: when the
+                // store cannot be read or written (or stays contended), this process obtains
+                // its own rather than fail its request.
+                Err(Error::TokenStore { .. }) if renewal.from_credentials() => {
+                    renewal.obtain(renewal.held()).await
+                }
+                other => other,
+            }
+        })
     }
 }
 
@@ -67,7 +77,7 @@ const MAX_POLL: Duration = Duration::from_millis(200);
 const COMMIT_TRIES: usize = 5;
 
 impl Store {
-    async fn renew(&self, id: &str, renewal: Renewal<'_>) -> Result<TokenSet, Error> {
+    async fn renew(&self, id: &str, renewal: &Renewal<'_>) -> Result<TokenSet, Error> {
         // Each renewal is an owner of its own: two connections of one process (one store)
         // coordinate through the lease as two processes do.
         let owner = format!(
@@ -126,7 +136,7 @@ impl Store {
                 poll = (poll * 2).min(MAX_POLL);
                 continue;
             };
-            match self.refresh_leased(id, owner, &row, &renewal).await {
+            match self.refresh_leased(id, owner, &row, renewal).await {
                 Ok(Some(tokens)) => return Ok(tokens),
                 Ok(None) => {
                     rounds += 1;
