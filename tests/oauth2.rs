@@ -678,7 +678,12 @@ async fn a_token_type_the_client_cannot_send_is_refused_and_bearer_in_any_case_i
     fake.revoke_access_tokens();
     set(json!("MAC"));
     refused(&conn.get("/api/me").send().await.unwrap_err(), "MAC");
-    for kind in [serde_json::Value::Null, json!("BEARER"), json!("bearer"), json!("Bearer")] {
+    for kind in [
+        serde_json::Value::Null,
+        json!("BEARER"),
+        json!("bearer"),
+        json!("Bearer"),
+    ] {
         set(kind.clone());
         let conn = exchange().await.unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(conn.get("/api/me").send().await.unwrap().status(), 200);

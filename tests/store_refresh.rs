@@ -600,7 +600,13 @@ async fn cc_expired_or_refused_renewed_once(kind: db::Kind) {
         }
     };
     round(2, "an expired stored token").await;
-    let renewed = first.connection(CC_ID).await.unwrap().record.tokens.unwrap();
+    let renewed = first
+        .connection(CC_ID)
+        .await
+        .unwrap()
+        .record
+        .tokens
+        .unwrap();
     assert_ne!(renewed.access_token(), expired.access_token());
     // The provider revokes the (fresh) stored token: every request gets a 401 once.
     fake.revoke_access_tokens();
@@ -702,7 +708,9 @@ async fn a_client_credentials_connection_works_when_its_store_fails_on_postgres(
     cc_seeded(&db.url).await;
     let store = cc_store(&db.url, Duration::from_secs(5)).await;
     let settings = Settings::new().origin(fake.origin.clone());
-    let conn = Connection::from_store(&store, CC_ID, settings).await.unwrap();
+    let conn = Connection::from_store(&store, CC_ID, settings)
+        .await
+        .unwrap();
     db::pg_execute(&db.url, "ALTER TABLE terapi_connections RENAME TO gone").await;
     assert_eq!(conn.get("/api/me").send().await.unwrap().status(), 200);
     assert_eq!(fake.fake.client_credentials.load(Ordering::SeqCst), 1);

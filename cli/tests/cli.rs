@@ -980,7 +980,10 @@ async fn a_pasted_callback_to_another_port_leaves_the_flow_to_the_listener() {
     assert_eq!(refused.code, 1, "{refused:?}");
     let line = refused.error_line();
     assert!(line.contains(&format!("`{redirect}`")), "{refused:?}");
-    assert!(!line.contains(&param(&location, "code").unwrap()), "{refused:?}");
+    assert!(
+        !line.contains(&param(&location, "code").unwrap()),
+        "{refused:?}"
+    );
     assert_eq!(fake.fake.exchanges.load(Ordering::SeqCst), 0);
     // The real callback: the listener finishes the flow.
     let page = reqwest::get(&location).await.unwrap();

@@ -391,7 +391,10 @@ impl Connection {
 impl Connection {
     /// New tokens from the connection's credentials: TWO_STEP's refresh request or login
     /// (with `current`'s refresh token, if any), or the client credentials grant.
-    pub(crate) async fn obtain_tokens(&self, current: Option<&TokenSet>) -> Result<TokenSet, Error> {
+    pub(crate) async fn obtain_tokens(
+        &self,
+        current: Option<&TokenSet>,
+    ) -> Result<TokenSet, Error> {
         match self.inner.auth {
             ClientAuth::TokenRequest => self.two_step_tokens(current).await,
             _ => self.client_credentials_token().await,

@@ -599,10 +599,7 @@ pub(crate) fn read_callback(
             || url.path() != expected.path())
     {
         // Scheme, host, port (when not the scheme's default) and path: never the query.
-        let port = expected
-            .port()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
+        let port = expected.port().map(|p| format!(":{p}")).unwrap_or_default();
         return Err(CallbackError::WrongRedirect {
             expected: format!(
                 "{}://{}{port}{}",
