@@ -17,7 +17,7 @@ use terapi_runtime::client::{
 };
 use terapi_runtime::spec::ProviderSpec;
 
-use support::fake_oauth::{CATALOG, CLIENT_ID, CLIENT_SECRET, FakeOAuth};
+use support::fake_oauth::{CATALOG, CC_CATALOG, CLIENT_ID, CLIENT_SECRET, FakeOAuth};
 
 fn spec() -> Arc<ProviderSpec> {
     provider("acme")
@@ -230,7 +230,13 @@ async fn callbacks_that_do_not_match_are_refused() {
         (
             "http://127.0.0.1:9/elsewhere?code=c".to_owned(),
             CallbackError::WrongRedirect {
-                expected: "http://127.0.0.1/callback".to_owned(),
+                expected: "http://127.0.0.1:9/callback".to_owned(),
+            },
+        ),
+        (
+            "http://127.0.0.1:8080/callback?code=c".to_owned(),
+            CallbackError::WrongRedirect {
+                expected: "http://127.0.0.1:9/callback".to_owned(),
             },
         ),
         ("not a url".to_owned(), CallbackError::NotAUrl),
@@ -624,4 +630,72 @@ async fn a_provider_that_needs_no_authorization_says_how_it_connects() {
         err.to_string().contains("personio-v2"),
         "did you mean: {err}"
     );
+}
+
+/// A `token_type` the client cannot honour (`MAC`, `DPoP`: a proof per request) is refused
+/// with an error that names it, at the code exchange, a refresh and a client credentials
+/// grant, instead of being sent as a bearer token; an absent one and `bearer` in any case are
+/// bearer tokens.
+#[tokio::test]
+async fn a_token_type_the_client_cannot_send_is_refused_and_bearer_in_any_case_is_not() {
+    let fake = FakeOAuth::start().await;
+    let set = |t: serde_json::Value| *fake.fake.token_type.lock().unwrap() = Some(t);
+    let exchange = || async {
+        let pending = authorize_json(
+            spec(),
+            &json!({"tenant": "north"}),
+            &client(),
+            AuthorizationRequest::new(REDIRECT).settings(&settings(&fake)),
+        )
+        .unwrap();
+        let callback = support::loopback::follow(pending.url()).await;
+        Connection::from_callback(spec(), pending, &callback, settings(&fake)).await
+    };
+    let cc = || {
+        Connection::from_json(
+            provider_of(CC_CATALOG, "acme-cc"),
+            &json!({}),
+            &json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}),
+            settings(&fake),
+        )
+        .unwrap()
+    };
+    let refused = |e: &Error, kind: &str| {
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("`token_type` is `{kind}`")) && text.contains("bearer"),
+            "{text}"
+        );
+    };
+    for kind in ["MAC", "DPoP", "dpop"] {
+        set(json!(kind));
+        refused(&exchange().await.unwrap_err(), kind);
+        refused(&cc().get("/api/me").send().await.unwrap_err(), kind);
+    }
+    // A refresh answered with a MAC token: refused too, and the API never sees it.
+    set(json!("Bearer"));
+    let conn = exchange().await.unwrap();
+    fake.revoke_access_tokens();
+    set(json!("MAC"));
+    refused(&conn.get("/api/me").send().await.unwrap_err(), "MAC");
+    for kind in [
+        serde_json::Value::Null,
+        json!("BEARER"),
+        json!("bearer"),
+        json!("Bearer"),
+    ] {
+        set(kind.clone());
+        let conn = exchange().await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(conn.get("/api/me").send().await.unwrap().status(), 200);
+        let conn = cc();
+        assert_eq!(
+            conn.get("/api/me").send().await.unwrap().status(),
+            200,
+            "{kind}"
+        );
+    }
+}
+
+fn provider_of(catalog: &str, key: &str) -> Arc<ProviderSpec> {
+    support::loopback::provider(catalog, key)
 }

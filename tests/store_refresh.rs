@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use support::fake_oauth::{CATALOG, CLIENT_ID, CLIENT_SECRET, FakeOAuth};
+use support::fake_oauth::{CATALOG, CC_CATALOG, CLIENT_ID, CLIENT_SECRET, FakeOAuth};
 use terapi_runtime::client::{
     AuthorizationRequest, Connection, OAuthClient, Settings, TokenSet, authorize_json,
 };
@@ -469,4 +469,249 @@ async fn connections_of_one_store_in_one_process_refresh_once() {
     assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
     let stats = store.stats();
     assert_eq!((stats.refreshes, stats.reused), (1, 3), "{stats:?}");
+}
+
+// Tokens obtained from the credentials (OAUTH2_CC here, TWO_STEP and BILL in
+// `tests/token_modes.rs`) outlive the process that obtained them: the store keeps them sealed
+// and hands them to every process until they expire.
+
+const CC_ID: &str = "acme-cc-north";
+
+/// A store holding the OAUTH2_CC connection `CC_ID` (no token yet), with `lease`.
+async fn cc_store(url: &str, lease: Duration) -> Store {
+    Store::open(url, keys())
+        .await
+        .unwrap()
+        .with_catalog(Specs::from_iter([support::loopback::provider(
+            CC_CATALOG, "acme-cc",
+        )]))
+        .with_lease(lease)
+}
+
+async fn cc_seeded(url: &str) {
+    let store = cc_store(url, Duration::from_secs(5)).await;
+    let record = ConnectionRecord::new(
+        "acme-cc",
+        json!({}),
+        json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}),
+    );
+    store.save_connection(CC_ID, &record).await.unwrap();
+}
+
+/// Three stores opened on one database (three processes' worth), one after the other, each
+/// sending a request: one client credentials grant, its token sealed in the store.
+async fn cc_three_stores_one_token_request(kind: db::Kind) {
+    let Some(db) = db::db(kind).await else {
+        return;
+    };
+    let fake = FakeOAuth::start().await;
+    cc_seeded(&db.url).await;
+    let settings = Settings::new().origin(fake.origin.clone());
+    for _ in 0..3 {
+        let store = cc_store(&db.url, Duration::from_secs(5)).await;
+        let conn = Connection::from_store(&store, CC_ID, settings.clone())
+            .await
+            .unwrap();
+        assert_eq!(conn.get("/api/me").send().await.unwrap().status(), 200);
+    }
+    assert_eq!(
+        fake.fake.client_credentials.load(Ordering::SeqCst),
+        1,
+        "{kind:?}: one token request for three processes"
+    );
+    let stored = cc_store(&db.url, Duration::from_secs(5))
+        .await
+        .connection(CC_ID)
+        .await
+        .unwrap();
+    let token = stored.record.tokens.expect("the token is kept");
+    assert!(stored.info.token_expires_at.is_some());
+    let bytes = db::dump(&db).await;
+    assert!(
+        !db::contains(&bytes, token.access_token().expose()),
+        "{kind:?}: the token is sealed at rest"
+    );
+}
+
+#[tokio::test]
+async fn a_client_credentials_token_is_shared_by_three_stores_on_a_sqlite_file() {
+    cc_three_stores_one_token_request(db::Kind::File).await;
+}
+
+#[tokio::test]
+async fn a_client_credentials_token_is_shared_by_three_stores_on_postgres() {
+    cc_three_stores_one_token_request(db::Kind::Postgres).await;
+}
+
+/// Four stores with ten concurrent requests each on a stored token that expired, then on one
+/// the provider revoked (each request gets a 401): each time, one new token at the provider.
+async fn cc_expired_or_refused_renewed_once(kind: db::Kind) {
+    let Some(db) = db::db(kind).await else {
+        return;
+    };
+    let fake = FakeOAuth::start().await;
+    // Slow answers: every user is waiting while the one token request is under way.
+    fake.fake
+        .client_credentials_delay_ms
+        .store(300, Ordering::SeqCst);
+    cc_seeded(&db.url).await;
+    let settings = Settings::new().origin(fake.origin.clone());
+    let first = cc_store(&db.url, Duration::from_secs(10)).await;
+    let conn = Connection::from_store(&first, CC_ID, settings.clone())
+        .await
+        .unwrap();
+    assert_eq!(conn.get("/api/me").send().await.unwrap().status(), 200);
+    assert_eq!(fake.fake.client_credentials.load(Ordering::SeqCst), 1);
+    // The stored token expires (a skewed clock, or a long pause).
+    let mut record = first.connection(CC_ID).await.unwrap().record;
+    let expired = record
+        .tokens
+        .take()
+        .unwrap()
+        .with_expires_at(SystemTime::now() - Duration::from_secs(5));
+    record.tokens = Some(expired.clone());
+    first.save_connection(CC_ID, &record).await.unwrap();
+
+    let round = |expected: u64, what: &'static str| {
+        let url = db.url.clone();
+        let settings = settings.clone();
+        let fake = fake.fake.clone();
+        async move {
+            let mut conns = Vec::new();
+            for _ in 0..4 {
+                let store = cc_store(&url, Duration::from_secs(10)).await;
+                conns.push(
+                    Connection::from_store(&store, CC_ID, settings.clone())
+                        .await
+                        .unwrap(),
+                );
+            }
+            let calls = conns
+                .iter()
+                .flat_map(|c| (0..10).map(move |_| c.get("/api/me").send()));
+            for r in futures_util::future::join_all(calls).await {
+                assert_eq!(r.unwrap().status(), 200, "{kind:?}: {what}");
+            }
+            assert_eq!(
+                fake.client_credentials.load(Ordering::SeqCst),
+                expected,
+                "{kind:?}: {what}: one new token for every user"
+            );
+        }
+    };
+    round(2, "an expired stored token").await;
+    let renewed = first
+        .connection(CC_ID)
+        .await
+        .unwrap()
+        .record
+        .tokens
+        .unwrap();
+    assert_ne!(renewed.access_token(), expired.access_token());
+    // The provider revokes the (fresh) stored token: every request gets a 401 once.
+    fake.revoke_access_tokens();
+    round(3, "a revoked stored token").await;
+}
+
+#[tokio::test]
+async fn an_expired_or_revoked_client_credentials_token_is_renewed_once_on_a_sqlite_file() {
+    cc_expired_or_refused_renewed_once(db::Kind::File).await;
+}
+
+#[tokio::test]
+async fn an_expired_or_revoked_client_credentials_token_is_renewed_once_on_postgres() {
+    cc_expired_or_refused_renewed_once(db::Kind::Postgres).await;
+}
+
+/// A pasted callback with the right `state` but another port is refused, naming the
+/// redirect URI with its port, and leaves the flow to the right callback; two right
+/// callbacks at once still exchange the code once.
+async fn a_callback_to_another_port_leaves_the_flow(kind: db::Kind) {
+    let Some(db) = db::db(kind).await else {
+        return;
+    };
+    let fake = FakeOAuth::start().await;
+    let store = open(&db.url, Duration::from_secs(5)).await;
+    let settings = Settings::new().origin(fake.origin.clone());
+    let pending = authorize_json(
+        support::loopback::provider(CATALOG, "acme"),
+        &json!({"tenant": "north"}),
+        &client(),
+        AuthorizationRequest::new("http://127.0.0.1:9/callback").settings(&settings),
+    )
+    .unwrap();
+    store.save_pending(ID, &pending).await.unwrap();
+    let callback = support::loopback::follow(pending.url()).await;
+    assert!(callback.starts_with("http://127.0.0.1:9/callback?"));
+    let wrong_port = callback.replacen(":9/", ":8080/", 1);
+    let e = store
+        .finish_authorization(&wrong_port, settings.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("`http://127.0.0.1:9/callback`"),
+        "{kind:?}: the expected redirect with its port: {e}"
+    );
+    assert_eq!(fake.fake.exchanges.load(Ordering::SeqCst), 0);
+    // Another scheme, host or path is refused the same way, and uses nothing up either.
+    for wrong in [
+        callback.replacen("http://127.0.0.1:9/", "https://127.0.0.1:9/", 1),
+        callback.replacen("/callback?", "/other?", 1),
+    ] {
+        let e = store
+            .finish_authorization(&wrong, settings.clone())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("redirect URI"), "{kind:?}: {e}");
+    }
+    // The right callback, twice at once (two replicas): one exchange, one answer.
+    let replica = open(&db.url, Duration::from_secs(5)).await;
+    let (a, b) = tokio::join!(
+        store.finish_authorization(&callback, settings.clone()),
+        replica.finish_authorization(&callback, settings.clone()),
+    );
+    let (done, refused) = match (a, b) {
+        (Ok(done), Err(e)) | (Err(e), Ok(done)) => (done, e),
+        (a, b) => panic!(
+            "{kind:?}: exactly one finishes: {:?} / {:?}",
+            a.map(|d| d.0),
+            b.map(|d| d.0)
+        ),
+    };
+    assert_eq!(done.0, ID);
+    assert!(
+        matches!(refused, StoreError::NoPendingAuthorization),
+        "{kind:?}: {refused}"
+    );
+    assert_eq!(fake.fake.exchanges.load(Ordering::SeqCst), 1);
+    assert_eq!(done.1.get("/api/me").send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_callback_to_another_port_leaves_the_flow_on_a_sqlite_file() {
+    a_callback_to_another_port_leaves_the_flow(db::Kind::File).await;
+}
+
+#[tokio::test]
+async fn a_callback_to_another_port_leaves_the_flow_on_postgres() {
+    a_callback_to_another_port_leaves_the_flow(db::Kind::Postgres).await;
+}
+
+/// When the store cannot be used (its table gone here), a connection whose token comes from
+/// its credentials still obtains one and answers, instead of failing every request.
+#[tokio::test]
+async fn a_client_credentials_connection_works_when_its_store_fails_on_postgres() {
+    let Some(db) = db::db(db::Kind::Postgres).await else {
+        return;
+    };
+    let fake = FakeOAuth::start().await;
+    cc_seeded(&db.url).await;
+    let store = cc_store(&db.url, Duration::from_secs(5)).await;
+    let settings = Settings::new().origin(fake.origin.clone());
+    let conn = Connection::from_store(&store, CC_ID, settings)
+        .await
+        .unwrap();
+    db::pg_execute(&db.url, "ALTER TABLE terapi_connections RENAME TO gone").await;
+    assert_eq!(conn.get("/api/me").send().await.unwrap().status(), 200);
+    assert_eq!(fake.fake.client_credentials.load(Ordering::SeqCst), 1);
 }

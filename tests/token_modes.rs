@@ -3,6 +3,8 @@
 //! login that sends a JWT the client signed) and JWT (a token the client signs itself, HS256
 //! and RS256). Every signature is verified by the fake with other crates (`rsa`, `hmac`).
 
+#[path = "../store/tests/support/mod.rs"]
+mod db;
 mod support;
 
 use std::sync::Arc;
@@ -482,4 +484,92 @@ async fn a_chain_of_token_requests_reads_each_response_into_the_next() {
         err.to_string(),
         "token: step 2 of the token request: its URL needs a host and no user info"
     );
+}
+
+/// Three stores opened on one database (three processes' worth) use the connection `id` of
+/// `key` one after the other: the token obtained from the credentials is kept, sealed, and
+/// reused. Then its stored copy expires and four stores with five concurrent requests each
+/// renew it once. `requests` counts the token requests at the fake.
+async fn shared_through_a_store(
+    kind: db::Kind,
+    key: &str,
+    credentials: serde_json::Value,
+    requests: impl Fn(&FakeTokens) -> u64,
+) {
+    let Some(db) = db::db(kind).await else {
+        return;
+    };
+    let fake = FakeTokens::start().await;
+    let keys = || terapi_store::Keys::new("test", &[7; 32]).unwrap();
+    let open = || async {
+        terapi_store::Store::open(&db.url, keys())
+            .await
+            .unwrap()
+            .with_catalog(terapi_store::Specs::from_iter([provider(key)]))
+    };
+    let settings = Settings::new().origin(fake.origin.clone());
+    let id = format!("{key}-1");
+    let record = terapi_store::ConnectionRecord::new(key, json!({}), credentials);
+    open().await.save_connection(&id, &record).await.unwrap();
+    for _ in 0..3 {
+        let store = open().await;
+        let conn = store.connect(&id, settings.clone()).await.unwrap();
+        me(&conn).await.unwrap();
+    }
+    assert_eq!(requests(&fake), 1, "{key} on {kind:?}: one token request");
+    let store = open().await;
+    let mut record = store.connection(&id).await.unwrap().record;
+    let token = record.tokens.take().expect("the token is kept");
+    let bytes = db::dump(&db).await;
+    assert!(
+        !db::contains(&bytes, token.access_token().expose()),
+        "{key} on {kind:?}: sealed at rest"
+    );
+    // The stored token expires: concurrent users renew it once.
+    record.tokens = Some(token.with_expires_at(SystemTime::now() - Duration::from_secs(5)));
+    store.save_connection(&id, &record).await.unwrap();
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        conns.push(open().await.connect(&id, settings.clone()).await.unwrap());
+    }
+    let calls = conns.iter().flat_map(|c| (0..5).map(move |_| me(c)));
+    for r in futures_util::future::join_all(calls).await {
+        r.unwrap();
+    }
+    assert_eq!(requests(&fake), 2, "{key} on {kind:?}: renewed once");
+}
+
+async fn every_mode_shared_through_a_store(kind: db::Kind) {
+    shared_through_a_store(
+        kind,
+        "acme-login",
+        json!({"username": USERNAME, "password": PASSWORD}),
+        |f| f.fake.logins.load(Ordering::SeqCst) + f.fake.refreshes.load(Ordering::SeqCst),
+    )
+    .await;
+    shared_through_a_store(
+        kind,
+        "acme-service-account",
+        json!({"email": "robot@acme.example", "scopes": "read", "privateKey": PRIVATE_KEY_PEM}),
+        |f| f.fake.assertions.load(Ordering::SeqCst),
+    )
+    .await;
+    shared_through_a_store(
+        kind,
+        "acme-bill",
+        json!({"username": USERNAME, "password": PASSWORD,
+            "organization_id": "org-1", "dev_key": DEV_KEY}),
+        |f| f.fake.logins.load(Ordering::SeqCst),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn obtained_tokens_outlive_their_process_on_a_sqlite_file() {
+    every_mode_shared_through_a_store(db::Kind::File).await;
+}
+
+#[tokio::test]
+async fn obtained_tokens_outlive_their_process_on_postgres() {
+    every_mode_shared_through_a_store(db::Kind::Postgres).await;
 }

@@ -21,7 +21,10 @@ pub async fn run(context: &Context, args: ConnectArgs) -> Result<(), Failure> {
     // Every problem of both objects at once.
     let conn = Connection::from_json(spec, &config, &credentials, context.settings.clone())?;
     let verified = conn.verify().await?;
-    let record = ConnectionRecord::new(conn.provider(), config, credentials);
+    let mut record = ConnectionRecord::new(conn.provider(), config, credentials);
+    // A token the check obtained from the credentials is kept: the next commands reuse it
+    // until it expires instead of asking for another.
+    record.tokens = conn.tokens();
     let version = opened.store.save_connection(&args.id, &record).await?;
     let checked = match verified {
         Verified::Token => "a token was issued for the credentials".to_owned(),

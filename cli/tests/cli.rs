@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
-use fake_oauth::{CATALOG, CLIENT_ID, CLIENT_SECRET, FakeOAuth};
+use fake_oauth::{CATALOG, CC_CATALOG, CLIENT_ID, CLIENT_SECRET, FakeOAuth};
 use terapi_store::{Keys, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_terapi");
@@ -883,4 +883,117 @@ async fn the_store_file_holds_no_secret_and_keys_rotate() {
     let old = env.run(&["request", "oauth", "GET", "/api/me"]).await;
     assert_eq!(old.code, 2, "{old:?}");
     old.error_line();
+}
+
+/// `connect` obtains a token from the client credentials to check them; it is kept, sealed,
+/// with the connection, and the next processes (`request`, twice) reuse it: one token request
+/// at the provider for the three commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_then_two_requests_make_one_client_credentials_token_request() {
+    let fake = FakeOAuth::start().await;
+    let mut env = Env::new(&fake).await;
+    env.catalog = env.dir.path().join("cc.yaml");
+    std::fs::write(&env.catalog, CC_CATALOG).unwrap();
+    let connected = env
+        .run_with(
+            &[
+                "connect",
+                "cc",
+                "acme-cc",
+                "--credential",
+                "client_id",
+                "--credential",
+                "client_secret",
+            ],
+            &[
+                ("TERAPI_CREDENTIAL_CLIENT_ID", CLIENT_ID),
+                ("TERAPI_CREDENTIAL_CLIENT_SECRET", CLIENT_SECRET),
+            ],
+        )
+        .await;
+    assert_eq!(connected.code, 0, "{connected:?}");
+    assert_eq!(fake.fake.client_credentials.load(Ordering::SeqCst), 1);
+    let mut printed = connected.all();
+    for _ in 0..2 {
+        let out = env.run(&["request", "cc", "GET", "/api/me"]).await;
+        me(&out);
+        printed += &out.all();
+    }
+    assert_eq!(
+        fake.fake.client_credentials.load(Ordering::SeqCst),
+        1,
+        "one token request for connect and two requests"
+    );
+    let stored = env.store().await.connection("cc").await.unwrap();
+    let token = stored.record.tokens.expect("the token is kept");
+    let bytes = env.store_bytes();
+    assert!(!contains(&bytes, token.access_token().expose()), "sealed");
+    assert!(!contains(&bytes, CLIENT_SECRET), "sealed");
+    // The provider revokes it: the next process gets a 401, and one new token.
+    fake.revoke_access_tokens();
+    let out = env.run(&["request", "cc", "GET", "/api/me"]).await;
+    me(&out);
+    printed += &out.all();
+    assert_eq!(fake.fake.client_credentials.load(Ordering::SeqCst), 2);
+    me(&env.run(&["request", "cc", "GET", "/api/me"]).await);
+    assert_eq!(fake.fake.client_credentials.load(Ordering::SeqCst), 2);
+    assert_no_secret(&printed, &[CLIENT_SECRET, token.access_token().expose()]);
+}
+
+/// While `authorize --listen` waits, a callback pasted to `terapi callback` with the right
+/// `state` but another port is refused with the redirect URI it must go to (its port
+/// included), and the flow stays pending: the real callback then reaches the listener and
+/// finishes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pasted_callback_to_another_port_leaves_the_flow_to_the_listener() {
+    let fake = FakeOAuth::start().await;
+    let env = Env::new(&fake).await;
+    let mut child = env
+        .command(&[
+            "authorize",
+            "north",
+            "acme",
+            "--client-id",
+            CLIENT_ID,
+            "--config",
+            "tenant=north",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("TERAPI_CLIENT_SECRET", CLIENT_SECRET)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(RUN_LIMIT, stdout.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the authorization URL");
+    let redirect = param(&url, "redirect_uri").unwrap();
+    let location = loopback::follow(&url).await;
+    assert!(location.starts_with(&redirect));
+    let port = url::Url::parse(&redirect).unwrap().port().unwrap();
+    let other_port = if port == 65535 { port - 1 } else { port + 1 };
+    let pasted = location.replacen(&format!(":{port}/"), &format!(":{other_port}/"), 1);
+    assert_ne!(pasted, location);
+    let refused = env.run(&["callback", &pasted]).await;
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let line = refused.error_line();
+    assert!(line.contains(&format!("`{redirect}`")), "{refused:?}");
+    assert!(
+        !line.contains(&param(&location, "code").unwrap()),
+        "{refused:?}"
+    );
+    assert_eq!(fake.fake.exchanges.load(Ordering::SeqCst), 0);
+    // The real callback: the listener finishes the flow.
+    let page = reqwest::get(&location).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Authorized"));
+    let status = tokio::time::timeout(RUN_LIMIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(fake.fake.exchanges.load(Ordering::SeqCst), 1);
+    me(&env.run(&["request", "north", "GET", "/api/me"]).await);
 }

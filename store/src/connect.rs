@@ -1,5 +1,7 @@
 //! Connections made from a store: the record opened, the provider found in the catalog, and
-//! for an authorized provider the tokens renewed through the store ([`StoredTokens`]).
+//! the tokens renewed through the store ([`StoredTokens`]): refreshes of an authorized
+//! provider's, and tokens obtained from the credentials (OAUTH2_CC, TWO_STEP, BILL), which the
+//! store keeps so that every process reuses one until it expires.
 
 use terapi_runtime::client::{Connection, Settings};
 
@@ -8,7 +10,9 @@ use crate::store::{FromStore, Store};
 
 impl Store {
     /// A connection to the provider of the stored connection `id`, renewing its tokens
-    /// through this store (see the crate docs). A connection whose refresh was refused gets
+    /// through this store (see the crate docs): a token obtained from the credentials by
+    /// another process (or an earlier one) is reused while it is fresh, and a new one is kept
+    /// for the others. A connection whose refresh was refused gets
     /// [`terapi_runtime::client::Error::Reauthorize`] at once.
     pub async fn connect(&self, id: &str, settings: Settings) -> Result<Connection, StoreError> {
         let row = self
@@ -32,12 +36,13 @@ impl Store {
                 self.share(id, &conn);
                 Ok(conn)
             }
-            _ => Ok(Connection::from_json(
-                spec,
-                &record.config,
-                &record.credentials,
-                settings,
-            )?),
+            _ => {
+                let conn =
+                    Connection::from_json(spec, &record.config, &record.credentials, settings)?;
+                // Only the modes whose token is obtained from the credentials ask the store.
+                self.share(id, &conn);
+                Ok(conn)
+            }
         }
     }
 }

@@ -1,10 +1,11 @@
 //! Pending authorizations: kept (sealed) between the redirect and the callback, found again
-//! by the SHA-256 of their state, used once; the callback's tokens saved as the connection.
+//! by the SHA-256 of their state, used once, by the first callback that passes the checks (a
+//! wrong one leaves it for the right one); the callback's tokens saved as the connection.
 
 use sha2::Digest as _;
 use terapi_runtime::client::{Connection, PendingAuthorization, Settings};
 
-use crate::backend::PendingRow;
+use crate::backend::{PendingRow, Val};
 use crate::error::StoreError;
 use crate::record::{ConnectionRecord, now_ms, to_ms};
 use crate::store::{Store, check_id, pending_what};
@@ -45,9 +46,13 @@ impl Store {
     }
 
     /// Finishes an authorization from its callback URL: finds its pending authorization by
-    /// the `state` (each is used once), checks the callback, exchanges the code, saves the
-    /// connection with its tokens under the id given to [`Store::save_pending`], and returns
-    /// the id and the connection (renewing through this store).
+    /// the `state`, checks the callback against it (provider, redirect URI with its port,
+    /// expiry, a refusal, the code), and only then uses it (each is used once: of two
+    /// callbacks that pass, one gets [`StoreError::NoPendingAuthorization`]), exchanges the
+    /// code, saves the connection with its tokens under the id given to
+    /// [`Store::save_pending`], and returns the id and the connection (renewing through this
+    /// store). A callback refused by the checks leaves the pending authorization for the
+    /// right one.
     pub async fn finish_authorization(
         &self,
         callback_url: &str,
@@ -60,18 +65,21 @@ impl Store {
             .map(|(_, v)| v.into_owned())
             .ok_or(StoreError::NoState)?;
         let hash = state_hash(&state);
+        // Read, not taken: a callback that fails the checks does not use up the flow.
+        let found = self
+            .peek_pending(&hash)
+            .await?
+            .ok_or(StoreError::NoPendingAuthorization)?;
+        let (_, opened) = self.open_pending(&hash, &found)?;
+        let spec = self.spec(&opened.connection_id, &found.provider)?;
+        Connection::check_callback(spec, &opened.pending, callback_url)?;
+        // Single use, atomically: only the caller whose DELETE returns the row exchanges.
         let row = self
             .backend
             .take_pending(&hash)
             .await?
             .ok_or(StoreError::NoPendingAuthorization)?;
-        let what = pending_what(&hash);
-        let plain = self.keys.open(&what, &row.key_id, &row.secrets)?;
-        let opened: PendingOpened =
-            serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
-                what: what.clone(),
-                message: e.to_string(),
-            })?;
+        let (what, opened) = self.open_pending(&hash, &row)?;
         let spec = self.spec(&opened.connection_id, &row.provider)?;
         let client = opened.pending.client().clone();
         let config = opened.pending.config_json();
@@ -84,6 +92,46 @@ impl Store {
         self.save_connection(&opened.connection_id, &record).await?;
         self.share(&opened.connection_id, &conn);
         Ok((opened.connection_id, conn))
+    }
+
+    /// The pending authorization of `hash`, if there is one, left in place.
+    async fn peek_pending(&self, hash: &str) -> Result<Option<PendingRow>, StoreError> {
+        const PEEK: &str = "SELECT connection_id, provider, key_id, secrets, created_at, expires_at FROM terapi_pending WHERE state_hash = $1";
+        let rows = self.backend.query(PEEK, vec![Val::text(hash)]).await?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let corrupt = || StoreError::Corrupt {
+            what: pending_what(hash),
+            message: "a column of its row is missing".to_owned(),
+        };
+        let mut values = row.into_iter();
+        let mut next = || values.next().ok_or_else(corrupt);
+        Ok(Some(PendingRow {
+            state_hash: hash.to_owned(),
+            connection_id: next()?.into_text().ok_or_else(corrupt)?,
+            provider: next()?.into_text().ok_or_else(corrupt)?,
+            key_id: next()?.into_text().ok_or_else(corrupt)?,
+            secrets: next()?.into_bytes().ok_or_else(corrupt)?,
+            created_at: next()?.as_int().ok_or_else(corrupt)?,
+            expires_at: next()?.as_int().ok_or_else(corrupt)?,
+        }))
+    }
+
+    /// A pending authorization's row opened: what it is called in errors, and its content.
+    fn open_pending(
+        &self,
+        hash: &str,
+        row: &PendingRow,
+    ) -> Result<(String, PendingOpened), StoreError> {
+        let what = pending_what(hash);
+        let plain = self.keys.open(&what, &row.key_id, &row.secrets)?;
+        let opened: PendingOpened =
+            serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
+                what: what.clone(),
+                message: e.to_string(),
+            })?;
+        Ok((what, opened))
     }
 }
 

@@ -20,7 +20,10 @@ pub struct ConnectionRecord {
     pub credentials: Value,
     /// The application's OAuth client, for providers authorized in a browser.
     pub client: Option<OAuthClient>,
-    /// The tokens granted, for providers authorized in a browser.
+    /// The tokens granted, for providers authorized in a browser; for providers whose token
+    /// is obtained from the credentials (OAUTH2_CC, TWO_STEP, BILL), the last one obtained,
+    /// kept so that other processes reuse it until it expires (`None`: one is obtained at
+    /// the first request). Saving a record replaces them.
     pub tokens: Option<TokenSet>,
 }
 

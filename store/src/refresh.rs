@@ -11,6 +11,13 @@
 //! A refused refresh (`invalid_grant`) marks the row as needing a new authorization, but
 //! only if the row still has the version the refresh was made from: a refusal of a refresh
 //! token that another process already rotated is not a dead connection.
+//!
+//! Tokens obtained from a connection's credentials (OAUTH2_CC, TWO_STEP, BILL) take the same
+//! path: under the lease, a stored token that is still fresh is handed over, else one is
+//! obtained ([`Renewal::obtain`]) and committed sealed in the connection's secrets by the same
+//! compare-and-swap, so that every process shares it until it expires. A refusal of the
+//! credentials marks nothing (the error is the answer), and a token that cannot be saved is
+//! still used by the process that obtained it.
 
 use std::time::{Duration, Instant};
 
@@ -41,7 +48,17 @@ impl Store {
 
 impl SharedTokens for StoredTokens {
     fn renew<'a>(&'a self, renewal: Renewal<'a>) -> RenewFuture<'a> {
-        Box::pin(self.store.renew(&self.id, renewal))
+        Box::pin(async move {
+            match self.store.renew(&self.id, &renewal).await {
+                // A token from the credentials does not need the store to be valid: when the
+                // store cannot be read or written (or stays contended), this process obtains
+                // its own rather than fail its request.
+                Err(Error::TokenStore { .. }) if renewal.from_credentials() => {
+                    renewal.obtain(renewal.held()).await
+                }
+                other => other,
+            }
+        })
     }
 }
 
@@ -60,7 +77,7 @@ const MAX_POLL: Duration = Duration::from_millis(200);
 const COMMIT_TRIES: usize = 5;
 
 impl Store {
-    async fn renew(&self, id: &str, renewal: Renewal<'_>) -> Result<TokenSet, Error> {
+    async fn renew(&self, id: &str, renewal: &Renewal<'_>) -> Result<TokenSet, Error> {
         // Each renewal is an owner of its own: two connections of one process (one store)
         // coordinate through the lease as two processes do.
         let owner = format!(
@@ -119,7 +136,7 @@ impl Store {
                 poll = (poll * 2).min(MAX_POLL);
                 continue;
             };
-            match self.refresh_leased(id, owner, &row, &renewal).await {
+            match self.refresh_leased(id, owner, &row, renewal).await {
                 Ok(Some(tokens)) => return Ok(tokens),
                 Ok(None) => {
                     rounds += 1;
@@ -151,40 +168,50 @@ impl Store {
             return Err(renewal.reauthorize(reason));
         }
         let mut record = self.open_row(row).map_err(to_client)?;
-        let Some(stored) = record.tokens.clone() else {
-            return Err(renewal.reauthorize("the stored connection has no tokens"));
-        };
-        if renewal.can_use(&stored) {
+        let obtained = renewal.from_credentials();
+        let stored = record.tokens.clone();
+        if let Some(stored) = &stored
+            && renewal.can_use(stored)
+        {
             self.backend.release(id, owner).await.map_err(to_client)?;
             self.stats
                 .reused
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return Ok(Some(stored));
+            return Ok(Some(stored.clone()));
         }
         self.stats
             .refreshes
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let renewed = match renewal.refresh(&stored).await {
-            Ok(renewed) => renewed,
-            Err(e) if e.needs_reauthorization() => {
-                let reason = match &e {
-                    Error::Reauthorize { reason, .. } => reason.clone(),
-                    _ => "the provider refused the refresh".to_owned(),
-                };
-                return if self
-                    .backend
-                    .mark_reauthorize(id, row.version, owner, &reason)
-                    .await
-                    .map_err(to_client)?
-                {
-                    Err(e)
-                } else {
-                    // Another process replaced the tokens meanwhile: the refusal was of a
-                    // refresh token already rotated. Use what it saved.
-                    Ok(None)
-                };
+        let renewed = if obtained {
+            // From the credentials: a refusal is the answer (nothing to mark: saving the
+            // connection again with other credentials is the remedy).
+            renewal.obtain(stored.as_ref()).await?
+        } else {
+            let Some(stored) = stored else {
+                return Err(renewal.reauthorize("the stored connection has no tokens"));
+            };
+            match renewal.refresh(&stored).await {
+                Ok(renewed) => renewed,
+                Err(e) if e.needs_reauthorization() => {
+                    let reason = match &e {
+                        Error::Reauthorize { reason, .. } => reason.clone(),
+                        _ => "the provider refused the refresh".to_owned(),
+                    };
+                    return if self
+                        .backend
+                        .mark_reauthorize(id, row.version, owner, &reason)
+                        .await
+                        .map_err(to_client)?
+                    {
+                        Err(e)
+                    } else {
+                        // Another process replaced the tokens meanwhile: the refusal was of a
+                        // refresh token already rotated. Use what it saved.
+                        Ok(None)
+                    };
+                }
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
         };
         // The window opens: the provider may have rotated the refresh token, and only this
         // process knows the new one until the commit below.
@@ -206,6 +233,12 @@ impl Store {
                 Ok(done) => break done,
                 Err(e) => {
                     tries += 1;
+                    if tries >= COMMIT_TRIES && obtained {
+                        // A token from the credentials works without being saved: this
+                        // process uses it, the others obtain their own.
+                        let _ = self.backend.release(id, owner).await;
+                        return Ok(Some(renewed));
+                    }
                     if tries >= COMMIT_TRIES {
                         return Err(Error::Reauthorize {
                             provider: renewal.provider().to_owned().into(),

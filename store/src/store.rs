@@ -56,7 +56,8 @@ pub(crate) struct Counters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Refreshes sent to a provider (and committed or not).
+    /// Refreshes sent to a provider, and tokens obtained there from a connection's
+    /// credentials (committed or not).
     pub refreshes: u64,
     /// Renewals answered with tokens another process (or connection) had refreshed.
     pub reused: u64,

@@ -7,6 +7,9 @@
 //!   and `refresh_token` (refresh tokens rotate and die on use; a reused one is
 //!   `invalid_grant`); `expires_in` is a string, and the response carries an `instance_url`
 //!   for `token_response_metadata`;
+//! - `POST /oauth/token` with `client_credentials` (OAUTH2_CC, [`CC_CATALOG`]): an access token
+//!   for the client, counted in `Fake::client_credentials`; `Fake::token_type` replaces the
+//!   `token_type` of every token response (a hostile provider's `MAC`, `DPoP`, none);
 //! - `GET /api/me`: needs a live access token (else 401), and reports whether the token store
 //!   the test shares with it already held that token when the request arrived; `GET
 //!   /api/ping` the same check without latency (for benchmarks).
@@ -85,6 +88,32 @@ acme-mcp-generic:
     docs: https://example.com/acme-mcp-generic
 "#;
 
+/// An OAUTH2_CC provider on the fake (through the origin override): `acme-cc`, whose token
+/// the client asks for with the OAuth client as its credentials.
+pub const CC_CATALOG: &str = r#"
+acme-cc:
+    display_name: Acme (client credentials)
+    auth_mode: OAUTH2_CC
+    token_url: https://auth.acme.example/oauth/token
+    body_format: form
+    token_params:
+        grant_type: client_credentials
+    proxy:
+        base_url: https://api.acme.example
+    credentials:
+        client_id:
+            type: string
+            title: Client ID
+            description: The client
+            secret: true
+        client_secret:
+            type: string
+            title: Client secret
+            description: Its secret
+            secret: true
+    docs: https://example.com/acme-cc
+"#;
+
 /// A form body as pairs.
 pub type Form = Vec<(String, String)>;
 
@@ -130,6 +159,14 @@ pub struct Fake {
     /// How long the answer to a refresh waits after the refresh token was rotated (the
     /// window in which a client that dies loses the new one), in milliseconds.
     pub refresh_answer_delay_ms: Arc<AtomicU64>,
+    /// Client credentials grants answered with a token.
+    pub client_credentials: Arc<AtomicU64>,
+    /// When set, the `token_type` of every token response: a string, or JSON `null` to
+    /// leave it out.
+    pub token_type: Arc<Mutex<Option<serde_json::Value>>>,
+    /// How long the answer to a client credentials grant waits, in milliseconds (so that
+    /// concurrent users overlap).
+    pub client_credentials_delay_ms: Arc<AtomicU64>,
 }
 
 /// A running fake; the server stops when it is dropped.
@@ -250,7 +287,11 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
             if refresh && fake.hang_refreshes.load(Ordering::SeqCst) {
                 std::future::pending::<()>().await;
             }
-            let response = token(&fake, &form);
+            let cc_delay = fake.client_credentials_delay_ms.load(Ordering::SeqCst);
+            if get(&form, "grant_type") == Some("client_credentials") && cc_delay > 0 {
+                tokio::time::sleep(Duration::from_millis(cc_delay)).await;
+            }
+            let response = with_token_type(&fake, token(&fake, &form)).await;
             let delay = fake.refresh_answer_delay_ms.load(Ordering::SeqCst);
             if refresh && delay > 0 {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -415,8 +456,38 @@ fn token(fake: &Fake, form: &[(String, String)]) -> Response {
                 )
             }
         }
+        Some("client_credentials") => {
+            let (access, refresh) = issue(&mut inner);
+            inner.refresh_tokens.remove(&refresh);
+            fake.client_credentials.fetch_add(1, Ordering::SeqCst);
+            json_response(
+                StatusCode::OK,
+                json!({"access_token": access, "token_type": "Bearer", "expires_in": lifetime}),
+            )
+        }
         _ => invalid("unsupported_grant_type", "grant_type"),
     }
+}
+
+/// A successful token response with `Fake::token_type` in place of its own, when set.
+async fn with_token_type(fake: &Fake, response: Response) -> Response {
+    let Some(token_type) = fake.token_type.lock().unwrap().clone() else {
+        return response;
+    };
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let mut body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    match token_type {
+        serde_json::Value::Null => {
+            body.as_object_mut().map(|o| o.remove("token_type"));
+        }
+        other => body["token_type"] = other,
+    }
+    json_response(StatusCode::OK, body)
 }
 
 async fn me(fake: &Fake, authorization: Option<&str>) -> Response {

@@ -1,7 +1,10 @@
 //! Access tokens: obtained as the catalog says (client credentials, or a refresh of the
 //! tokens a user granted), cached, renewed shortly before expiry or after a 401, and shared by
 //! concurrent requests (one token request at a time, per connection). Renewed tokens of an
-//! authorization go to the connection's token sink, and are used only once it has them.
+//! authorization go to the connection's token sink, and are used only once it has them. A
+//! connection kept in a store renews through it ([`SharedTokens`]): refreshes of an
+//! authorization, and tokens obtained from the credentials, which the store keeps for every
+//! process until they expire.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -268,7 +271,7 @@ impl Connection {
                     // saved what it returns.
                     let renewal = Renewal {
                         conn: self,
-                        held: &tokens,
+                        held: Some(&tokens),
                         margin,
                         default_lifetime: self.inner.settings.default_token_lifetime,
                     };
@@ -324,9 +327,33 @@ impl Connection {
                     }
                 }
             }
-            ClientAuth::TokenRequest => {
+            ClientAuth::SignedToken => {
                 cache.requests.fetch_add(1, Ordering::Relaxed);
-                match self.two_step_tokens(state.tokens.as_ref()).await {
+                self.signed_token()
+                    .and_then(|token| Issued::new(token).map(Arc::new))
+            }
+            // TWO_STEP, BILL and OAUTH2_CC (the modes whose token comes from the credentials).
+            _ => {
+                // Tokens obtained from the credentials: through the store when other
+                // processes share the connection (it hands over a stored token that is still
+                // fresh, else obtains one and keeps it), else from the provider at once.
+                let held = state.tokens.clone();
+                let obtained = match cache.shared() {
+                    Some(shared) => {
+                        let renewal = Renewal {
+                            conn: self,
+                            held: held.as_ref(),
+                            margin,
+                            default_lifetime: self.inner.settings.default_token_lifetime,
+                        };
+                        shared.renew(renewal).await
+                    }
+                    None => {
+                        cache.requests.fetch_add(1, Ordering::Relaxed);
+                        self.obtain_tokens(held.as_ref()).await
+                    }
+                };
+                match obtained {
                     Ok(tokens) => {
                         let issued =
                             Issued::new(tokens.token(self.inner.settings.default_token_lifetime))
@@ -338,17 +365,6 @@ impl Connection {
                     }
                     Err(error) => Err(error),
                 }
-            }
-            ClientAuth::SignedToken => {
-                cache.requests.fetch_add(1, Ordering::Relaxed);
-                self.signed_token()
-                    .and_then(|token| Issued::new(token).map(Arc::new))
-            }
-            _ => {
-                cache.requests.fetch_add(1, Ordering::Relaxed);
-                self.client_credentials_token()
-                    .await
-                    .and_then(|token| Issued::new(token).map(Arc::new))
             }
         };
         let finished = cache.finished.fetch_add(1, Ordering::AcqRel) + 1;
@@ -373,6 +389,18 @@ impl Connection {
 }
 
 impl Connection {
+    /// New tokens from the connection's credentials: TWO_STEP's refresh request or login
+    /// (with `current`'s refresh token, if any), or the client credentials grant.
+    pub(crate) async fn obtain_tokens(
+        &self,
+        current: Option<&TokenSet>,
+    ) -> Result<TokenSet, Error> {
+        match self.inner.auth {
+            ClientAuth::TokenRequest => self.two_step_tokens(current).await,
+            _ => self.client_credentials_token().await,
+        }
+    }
+
     /// Hands `tokens` to the sink, if there is one, and waits for it.
     async fn save(&self, tokens: &TokenSet) -> Result<(), Error> {
         match self.inner.token.sink() {

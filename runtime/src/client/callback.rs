@@ -47,6 +47,42 @@ impl Connection {
         }
     }
 
+    /// Checks `callback_url` against `pending` as [`Connection::from_callback`] does first
+    /// (the provider, the redirect URI with its port, the state, the expiry, a refusal, the
+    /// code), without using the flow or asking the provider anything: a store keeps a pending
+    /// authorization until a callback passes this, so that a wrong callback (a pasted URL
+    /// with another port) does not use up the flow the real callback needs.
+    pub fn check_callback(
+        spec: impl Into<SpecRef>,
+        pending: &PendingAuthorization,
+        callback_url: &str,
+    ) -> Result<(), Error> {
+        let spec = spec.into();
+        Connection::read_checked(&spec, pending, callback_url).map(drop)
+    }
+
+    /// The callback, checked against `pending` for the provider `spec`.
+    fn read_checked(
+        spec: &SpecRef,
+        pending: &PendingAuthorization,
+        callback_url: &str,
+    ) -> Result<super::oauth::Callback, Error> {
+        if *spec.key != *pending.provider {
+            return Err(CallbackError::WrongProvider {
+                pending: pending.provider.clone(),
+                provider: spec.key.to_string(),
+            }
+            .into());
+        }
+        let auth = authorization_spec(spec)?;
+        Ok(read_callback(
+            pending,
+            auth,
+            callback_url,
+            SystemTime::now(),
+        )?)
+    }
+
     /// Finishes an authorization: checks the callback against `pending` (redirect URI, state,
     /// expiry, a refusal), exchanges the code at the token URL (with the PKCE verifier and the
     /// OAuth client, as the catalog's `token_request_auth_method` says), and connects with the
@@ -59,15 +95,8 @@ impl Connection {
         settings: Settings,
     ) -> Result<Connection, Error> {
         let spec = spec.into();
-        if *spec.key != *pending.provider {
-            return Err(CallbackError::WrongProvider {
-                pending: pending.provider.clone(),
-                provider: spec.key.to_string(),
-            }
-            .into());
-        }
+        let callback = Connection::read_checked(&spec, &pending, callback_url)?;
         let auth = authorization_spec(&spec)?;
-        let callback = read_callback(&pending, auth, callback_url, SystemTime::now())?;
         if auth.oauth1.is_some() {
             return super::oauth1_flow::finish(spec, pending, callback, settings).await;
         }

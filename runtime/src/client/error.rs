@@ -445,7 +445,7 @@ pub enum CallbackError {
     /// The callback does not go to the pending authorization's redirect URI.
     #[error("the callback does not go to the redirect URI `{expected}`")]
     WrongRedirect {
-        /// The redirect URI (scheme, host and path).
+        /// The redirect URI (scheme, host, port and path).
         expected: String,
     },
     /// The callback's `state` is missing or is not the pending authorization's: a forged or

@@ -46,6 +46,9 @@ enum Params {
     Refresh,
 }
 
+/// `token_type`s (compared without case) of tokens that need more than a bearer header.
+const UNSUPPORTED_TOKEN_TYPES: &[&str] = &["MAC", "DPoP"];
+
 /// Token params that the flow itself sets: a catalog's value for them is not sent.
 const FLOW_PARAMS: &[&str] = &[
     "grant_type",
@@ -150,8 +153,8 @@ impl Connection {
     }
 
     /// One client credentials token request (with retries on 429 and 5xx), as the catalog
-    /// describes it.
-    pub(crate) async fn client_credentials_token(&self) -> Result<Token, Error> {
+    /// describes it; the token as a [`TokenSet`] (what a store keeps).
+    pub(crate) async fn client_credentials_token(&self) -> Result<TokenSet, Error> {
         let inner = &self.inner;
         let url = self.token_url()?;
         let mut fields = self.body_client();
@@ -173,8 +176,47 @@ impl Connection {
             Some(_) => crate::token::MAX_LIFETIME,
             None => inner.settings.default_token_lifetime,
         };
-        parse_token_response(&body, SystemTime::now(), default_lifetime)
-            .map_err(|e| self.token_failure(&url, 200, e))
+        let token: Token = parse_token_response(&body, SystemTime::now(), default_lifetime)
+            .map_err(|e| self.token_failure(&url, 200, e))?;
+        self.check_token_type(&url, &body, None)?;
+        Ok(TokenSet::new(token.secret().clone()).with_expires_at(token.expires_at()))
+    }
+
+    /// Refuses a token response whose `token_type` (at the top, or beside a token found at
+    /// the catalog's `access_token_path`) is one this client cannot honour: it sends every
+    /// access token as `Authorization: Bearer`, and a `MAC` or `DPoP` token needs a proof
+    /// made per request, so sending it as a bearer token would fail at every call (or leak
+    /// it to an API that expects a proof). An absent `token_type`, `bearer` in any case,
+    /// and provider-specific names of bearer tokens (Slack's `bot`, `user`) are accepted.
+    fn check_token_type(
+        &self,
+        url: &Url,
+        body: &serde_json::Value,
+        access_token_path: Option<&str>,
+    ) -> Result<(), Error> {
+        let nested = access_token_path
+            .filter(|_| body.get("access_token").is_none())
+            .and_then(|path| {
+                body.get(path)
+                    .or_else(|| path.split('.').try_fold(body, |v, key| v.get(key)))
+            });
+        for holder in std::iter::once(body).chain(nested) {
+            if let Some(kind) = holder.get("token_type").and_then(serde_json::Value::as_str)
+                && UNSUPPORTED_TOKEN_TYPES
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(kind.trim()))
+            {
+                return Err(Error::Token {
+                    path: Some(url.path().to_owned()),
+                    status: 200,
+                    message: format!(
+                        "the token response's `token_type` is `{}`: this client sends bearer tokens only (`token_type` absent or `Bearer`), and a `MAC` or `DPoP` token needs a proof per request; it is not sent as a bearer token",
+                        kind.trim()
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// A refresh grant for `current`'s refresh token (the caller checked it has one).
@@ -212,6 +254,8 @@ impl Connection {
         let path = auth.and_then(|a| a.access_token_path.as_deref());
         let mut tokens = TokenSet::from_response(body, SystemTime::now(), path)
             .map_err(|e| self.token_failure(url, 200, e))?;
+        // After the refusals (an `error` answer says more than its `token_type`).
+        self.check_token_type(url, body, path)?;
         if let Some(auth) = auth {
             tokens.add_metadata(crate::token::metadata(
                 body,

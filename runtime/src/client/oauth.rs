@@ -598,9 +598,11 @@ pub(crate) fn read_callback(
             || url.port_or_known_default() != expected.port_or_known_default()
             || url.path() != expected.path())
     {
+        // Scheme, host, port (when not the scheme's default) and path: never the query.
+        let port = expected.port().map(|p| format!(":{p}")).unwrap_or_default();
         return Err(CallbackError::WrongRedirect {
             expected: format!(
-                "{}://{}{}",
+                "{}://{}{port}{}",
                 expected.scheme(),
                 expected.host_str().unwrap_or_default(),
                 expected.path()
@@ -732,8 +734,11 @@ impl Connection {
         Connection::from_parts(Box::new(binding), settings, Some((client, tokens)))
     }
 
-    /// The connection's current tokens (authorization code providers): what to save, and
-    /// what [`Connection::from_tokens`] takes. `None` for other modes.
+    /// The connection's current tokens: those a user granted (authorization code, OAuth
+    /// 1.0a), what to save and what [`Connection::from_tokens`] takes; or those obtained from
+    /// its credentials (client credentials, TWO_STEP, BILL) once it has asked for some, which
+    /// a store keeps beside the credentials so that other processes reuse them. `None` for
+    /// other modes, or before a first token.
     pub fn tokens(&self) -> Option<TokenSet> {
         self.inner.token.tokens()
     }

@@ -3,6 +3,11 @@
 //! whether to refresh or to hand over the tokens another process has just renewed. The store
 //! saves renewed tokens before it returns them, so nothing uses a rotated refresh token that
 //! is not saved.
+//!
+//! Tokens obtained from a connection's credentials (client credentials, TWO_STEP, BILL, a JWT
+//! exchanged at a token endpoint) take the same path: the store hands over a stored token
+//! that is still fresh, else obtains one ([`Renewal::obtain`]) and keeps it, so that every
+//! process using the connection shares one token until it expires.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,6 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use super::Connection;
 use super::error::Error;
+use crate::auth_mode::ClientAuth;
 use crate::token::TokenSet;
 
 /// Where a connection's tokens live when other processes share them (see `terapi-store`).
@@ -17,8 +23,9 @@ use crate::token::TokenSet;
 /// A connection with shared tokens calls [`SharedTokens::renew`] instead of refreshing on its
 /// own, once per renewal (concurrent requests of one connection wait for that one call). An
 /// implementation takes its lease, re-reads the tokens, and either returns tokens another
-/// process renewed ([`Renewal::can_use`]) or calls [`Renewal::refresh`] once and saves its
-/// answer before returning it.
+/// process renewed ([`Renewal::can_use`]) or calls [`Renewal::refresh`] (tokens a user
+/// granted) or [`Renewal::obtain`] (tokens from the credentials,
+/// [`Renewal::from_credentials`]) once and saves its answer before returning it.
 pub trait SharedTokens: Send + Sync + 'static {
     /// The tokens to use from now on.
     fn renew<'a>(&'a self, renewal: Renewal<'a>) -> RenewFuture<'a>;
@@ -30,15 +37,25 @@ pub type RenewFuture<'a> = Pin<Box<dyn Future<Output = Result<TokenSet, Error>> 
 /// One renewal of a connection's tokens, handed to its [`SharedTokens`].
 pub struct Renewal<'a> {
     pub(crate) conn: &'a Connection,
-    pub(crate) held: &'a TokenSet,
+    /// `None`: a connection whose tokens come from its credentials has none yet.
+    pub(crate) held: Option<&'a TokenSet>,
     pub(crate) margin: Duration,
     pub(crate) default_lifetime: Duration,
 }
 
 impl Renewal<'_> {
-    /// The tokens the connection holds: expiring, or refused by the provider.
-    pub fn held(&self) -> &TokenSet {
+    /// The tokens the connection holds: expiring, or refused by the provider; `None` when a
+    /// connection whose tokens come from its credentials has not had any yet.
+    pub fn held(&self) -> Option<&TokenSet> {
         self.held
+    }
+
+    /// Whether the tokens are obtained from the connection's credentials (client
+    /// credentials, TWO_STEP, BILL) rather than granted by a user: a store may hold none
+    /// yet, a new one is asked for with [`Renewal::obtain`], and a refused request is not a
+    /// grant gone (the credentials are what the provider refused).
+    pub fn from_credentials(&self) -> bool {
+        self.conn.inner.auth != ClientAuth::AuthorizationCode
     }
 
     /// The connection's catalog key.
@@ -49,7 +66,8 @@ impl Renewal<'_> {
     /// Whether `tokens` (read from the store) can be used without a refresh: another process
     /// renewed them (their access token is not the one held) and they are fresh.
     pub fn can_use(&self, tokens: &TokenSet) -> bool {
-        tokens.access_token().expose() != self.held.access_token().expose()
+        self.held
+            .is_none_or(|held| tokens.access_token().expose() != held.access_token().expose())
             && tokens
                 .token(self.default_lifetime)
                 .is_fresh(SystemTime::now(), self.margin)
@@ -66,6 +84,19 @@ impl Renewal<'_> {
             .requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.conn.refresh_tokens(tokens).await
+    }
+
+    /// New tokens from the connection's credentials ([`Renewal::from_credentials`]): one
+    /// token request (a TWO_STEP refresh request when `stored` has a refresh token and the
+    /// catalog one, else the login or the client credentials grant). Save the answer before
+    /// returning it from [`SharedTokens::renew`], so that other processes use it too.
+    pub async fn obtain(&self, stored: Option<&TokenSet>) -> Result<TokenSet, Error> {
+        self.conn
+            .inner
+            .token
+            .requests
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.conn.obtain_tokens(stored).await
     }
 
     /// An [`Error::Reauthorize`] for this connection, with `reason`.
