@@ -44,6 +44,7 @@ mod pending;
 mod record;
 mod records;
 mod refresh;
+mod rotate;
 mod runs;
 mod store;
 mod webhooks;
