@@ -72,7 +72,7 @@ pub async fn run(context: &Context, args: SyncArgs) -> Result<(), Failure> {
     if args.json {
         let text = serde_json::to_string(&report)
             .map_err(|e| Failure::usage(format!("cannot print the report: {e}")))?;
-        return fail::print_line(&text);
+        return fail::print_line(&crate::escape::json(&text));
     }
     fail::print_line(&report_line(&report))
 }

@@ -275,6 +275,22 @@ impl Store {
         })
     }
 
+    /// What is known of the connection `id` without decrypting anything (works without a
+    /// key), if there is one.
+    pub async fn info(&self, id: &str) -> Result<Option<ConnectionInfo>, StoreError> {
+        Ok(self.backend.get(id).await?.as_ref().map(ConnectionInfo::of))
+    }
+
+    /// Whether [`Store::save_connection`] may replace the connection `id` (there is none,
+    /// or this store can read it): else [`StoreError::NotOurs`]. For checking before asking
+    /// a provider anything; the save checks again.
+    pub async fn check_replace(&self, id: &str) -> Result<(), StoreError> {
+        match self.backend.get(id).await? {
+            Some(row) => self.check_ours(&row),
+            None => Ok(()),
+        }
+    }
+
     /// Every connection, by id, without decrypting anything (works without a key).
     pub async fn list(&self) -> Result<Vec<ConnectionInfo>, StoreError> {
         Ok(self
