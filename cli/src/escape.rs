@@ -37,16 +37,23 @@ pub fn shown(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// JSON text (as serde_json writes it, which escapes C0 controls) with DEL, the C1 controls
-/// and the bidirectional formatting characters escaped too (`\u009b`): the same JSON value,
-/// nothing that acts on a terminal. These characters only occur inside strings there.
+/// Whether `c` acts on a terminal and serde_json leaves it as it is in a string: all but the
+/// C0 controls, which it escapes (outside strings only its whitespace occurs).
+fn acts_in_json(c: char) -> bool {
+    acts(c) && u32::from(c) >= 0x20
+}
+
+/// JSON text (as serde_json writes it, which escapes C0 controls in strings) with DEL, the
+/// C1 controls and the bidirectional formatting characters escaped too (`\u009b`): the same
+/// JSON value, nothing that acts on a terminal. These characters only occur inside strings
+/// there; the layout's line breaks stay.
 pub fn json(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(acts) {
+    if !text.chars().any(acts_in_json) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if acts(c) {
+        if acts_in_json(c) {
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
                 let _ = write!(out, "\\u{unit:04x}");
@@ -81,5 +88,10 @@ mod tests {
         let back: serde_json::Value = serde_json::from_str(&escaped).unwrap();
         assert_eq!(back, value);
         assert!(matches!(json("{\"a\":1}"), Cow::Borrowed(_)));
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        let escaped = json(&pretty);
+        assert!(escaped.contains("\n  \""), "{escaped}");
+        let back: serde_json::Value = serde_json::from_str(&escaped).unwrap();
+        assert_eq!(back, value);
     }
 }
