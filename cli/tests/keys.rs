@@ -293,16 +293,16 @@ async fn a_changed_provider_column_sends_nothing() {
     assert_eq!(fake.token_requests_v2(), 0);
     env.tamper("UPDATE terapi_connections SET provider = 'personio-v2' WHERE id = 'hr'");
     let out = env.run(&["request", "hr", "GET", "/persons"]).await;
+    assert_eq!(
+        fake.token_requests_v2(),
+        0,
+        "the credentials went to the other provider's token endpoint: {out:?}"
+    );
     assert_eq!(out.code, 2, "{out:?}");
     let line = out.error_line();
     assert!(
         line.contains("connection `hr`") && line.contains("does not decrypt"),
         "{line}"
-    );
-    assert_eq!(
-        fake.token_requests_v2(),
-        0,
-        "the credentials went to the other provider's token endpoint"
     );
     assert!(!out.all().contains(FakePersonio::CLIENT_SECRET));
 }
