@@ -36,6 +36,9 @@ const CLEAR_RECORDS: &str = "SELECT connection_id, model, record_id, hash, data 
 const REHASH_RECORD: &str = "UPDATE terapi_records SET hash = $4
      WHERE connection_id = $1 AND model = $2 AND record_id = $3 AND key_id = '' AND hash = $5 AND data = $6 RETURNING 1";
 
+/// A value re-sealed: the key id, the sealed bytes, and the plain value.
+type Resealed = (String, Vec<u8>, Vec<u8>);
+
 /// A row's sealed value, read for rotation.
 struct Sealed {
     bound: Binding,
@@ -91,7 +94,7 @@ impl Store {
         primary: &str,
         legacy: bool,
         done: &mut Rotation,
-    ) -> Result<Option<(String, Vec<u8>, Vec<u8>)>, StoreError> {
+    ) -> Result<Option<Resealed>, StoreError> {
         if sealed.key_id == crate::keys::PLAINTEXT {
             // Not sealed: nothing to re-encrypt (a store with a key refuses to read it).
             return Ok(None);
