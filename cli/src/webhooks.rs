@@ -329,7 +329,10 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
                     }
                     add(&mut total, &report);
                 }
-                Err(e) => eprintln!("warning: applying events: {}", one_line(&e.to_string())),
+                Err(e) => eprintln!(
+                    "warning: applying events: {}",
+                    shown(&one_line(&e.to_string()))
+                ),
             },
         }
         tokio::select! {
@@ -340,7 +343,7 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
     }
     let _ = stopping.send(true);
     if let Ok(Ok(Err(e))) = tokio::time::timeout(STOP_TIMEOUT, server).await {
-        eprintln!("warning: the server: {e}");
+        eprintln!("warning: the server: {}", shown(&e.to_string()));
     }
     eprintln!("stopped: {}", total_line(&total));
     Ok(())
