@@ -438,3 +438,27 @@ async fn control_characters_never_reach_the_terminal() {
     );
     assert!(!listed.stderr.contains("does not list"), "{listed:?}");
 }
+
+/// A store URL's password, in every form it can take, never shows in what `terapi` prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_passwords_are_never_printed() {
+    let pw = "hunter2-c4e1";
+    for store in [
+        format!("postgres://app@127.0.0.1:1/db?password={pw}"),
+        format!("postgres://app@127.0.0.1:1/db?sslmode=disable&sslpassword={pw}"),
+        format!("postgres://app:{pw}@127.0.0.1:1/db"),
+        format!("postgres://app:{pw}@127.0.0.1:1,127.0.0.1:2/db"),
+        format!("host=127.0.0.1 port=1 user=app password={pw} dbname=db"),
+        format!("host=127.0.0.1 password='{pw} x' dbname=db"),
+    ] {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .args(["--store", &store, "connections", "list"])
+            .stdin(Stdio::null());
+        let out = output(cmd).await;
+        assert_eq!(out.code, 2, "{out:?}");
+        let line = out.error_line();
+        assert!(!line.contains(pw), "{store}: {line}");
+        assert!(line.contains("***"), "{store}: {line}");
+    }
+}
