@@ -202,6 +202,10 @@ impl StoreError {
 /// quoted or not. What PostgreSQL's own parser reads as the password is then looked for in
 /// the result: if it is still there, only the scheme is shown.
 pub(crate) fn display_url(url: &str) -> String {
+    // A SQLite path carries no password: shown as given (an `@` in a file name stays).
+    if url.starts_with("sqlite:") {
+        return url.to_owned();
+    }
     let shown = match url::Url::parse(url) {
         Ok(parsed) if parsed.cannot_be_a_base() => mask_pairs(&mask_userinfo(url)),
         Ok(parsed) => mask_parsed(parsed),
@@ -396,6 +400,7 @@ mod tests {
                 "sqlite:/var/lib/app/store.db",
             ),
             ("sqlite::memory:", "sqlite::memory:"),
+            ("sqlite:data@2/x.db", "sqlite:data@2/x.db"),
             (
                 "postgres://user@db.example/app?sslmode=disable",
                 "postgres://user@db.example/app?sslmode=disable",
