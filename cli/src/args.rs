@@ -99,6 +99,10 @@ pub struct ConnectArgs {
     /// `KEY=VALUE` (visible to other local users) (repeatable).
     #[arg(long, value_name = "KEY[=VALUE]", num_args = 1..)]
     pub credential: Vec<String>,
+    /// Replace the connection if ID exists (only one this store's key can read); without it
+    /// an existing ID is refused before the provider is asked anything.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// `authorize`.
@@ -262,9 +266,17 @@ pub enum ConnectionsCommand {
         /// The connection's id.
         id: String,
     },
-    /// Re-encrypt every connection with the primary key of the ring in --key-env (new key
-    /// first, the old ones after it).
-    RotateKey,
+    /// Re-encrypt everything sealed (connections, pending authorizations, records, webhook
+    /// tokens and events) with the primary key of the ring in --key-env (new key first, the
+    /// old ones after it); after it the old keys can be retired. Interrupted, run it again: it
+    /// continues.
+    RotateKey {
+        /// Also re-seal values written by terapi before they were bound to their provider
+        /// and ids (they are refused until then), trusting the database's columns as they are
+        /// now: once, after upgrading, on a database nobody else could write to.
+        #[arg(long)]
+        legacy: bool,
+    },
 }
 
 /// `key`.

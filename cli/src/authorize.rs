@@ -9,6 +9,7 @@ use terapi_runtime::client::{AuthorizationRequest, Connection, OAuthClient};
 use crate::args::{AuthorizeArgs, CallbackArgs};
 use crate::connect::check_id;
 use crate::context::Context;
+use crate::escape::shown;
 use crate::fail::{self, Failure};
 use crate::{listen, params};
 
@@ -51,7 +52,7 @@ pub async fn run(context: &Context, args: AuthorizeArgs) -> Result<(), Failure> 
     }
     let pending = Connection::start_authorization_json(spec, &config, &client, request).await?;
     opened.store.save_pending(&args.id, &pending).await?;
-    fail::print_line(pending.url())?;
+    fail::print_line(&shown(pending.url()))?;
     let Some(listener) = listener else {
         eprintln!(
             "open the URL in a browser, then give the URL it is sent back to: terapi callback URL"
@@ -71,7 +72,11 @@ pub async fn run(context: &Context, args: AuthorizeArgs) -> Result<(), Failure> 
             Ok((id, conn.provider().to_owned()))
         })
         .await?;
-    eprintln!("authorized: saved connection `{id}` ({provider})");
+    eprintln!(
+        "authorized: saved connection `{}` ({})",
+        shown(&id),
+        shown(&provider)
+    );
     Ok(())
 }
 
@@ -91,6 +96,10 @@ pub async fn callback(context: &Context, args: CallbackArgs) -> Result<(), Failu
         .store
         .finish_authorization(&url, context.settings.clone())
         .await?;
-    eprintln!("authorized: saved connection `{id}` ({})", conn.provider());
+    eprintln!(
+        "authorized: saved connection `{}` ({})",
+        shown(&id),
+        shown(conn.provider())
+    );
     Ok(())
 }

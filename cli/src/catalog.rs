@@ -78,7 +78,7 @@ impl Catalog {
     pub fn print_warnings(&self) {
         if let Some(path) = &self.path {
             for w in &self.warnings {
-                eprintln!("{}", w.headline(path));
+                eprintln!("{}", crate::escape::shown(&w.headline(path)));
             }
         }
     }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use terapi_store::{ConnectionInfo, StoreError};
 
 use crate::context::Context;
+use crate::escape::shown;
 use crate::fail::{self, Failure};
 use crate::time::rfc3339;
 
@@ -15,7 +16,7 @@ pub async fn list(context: &Context) -> Result<(), Failure> {
     let opened = context.open_store().await?;
     let infos = opened.store.list().await?;
     if infos.is_empty() {
-        eprintln!("no connections in {}", opened.store.url());
+        eprintln!("no connections in {}", shown(opened.store.url()));
         return Ok(());
     }
     let header = [
@@ -30,19 +31,20 @@ pub async fn list(context: &Context) -> Result<(), Failure> {
     .map(str::to_owned);
     let mut rows = vec![header];
     for info in &infos {
+        // Ids and providers may come from anything that wrote the database: escaped.
         rows.push([
-            info.id.clone(),
-            info.provider.clone(),
+            shown(&info.id).into_owned(),
+            shown(&info.provider).into_owned(),
             info.version.to_string(),
             rfc3339(info.updated_at),
             info.token_expires_at
                 .map_or_else(|| "-".to_owned(), rfc3339),
-            info.key_id.clone(),
+            shown(&info.key_id).into_owned(),
             status(info).to_owned(),
         ]);
     }
     let widths: Vec<usize> = (0..7)
-        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
     for row in &rows {
@@ -136,7 +138,7 @@ pub async fn show(context: &Context, id: &str) -> Result<(), Failure> {
     let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     let mut out = String::new();
     for (k, v) in &lines {
-        out.push_str(&format!("{:<width$} {v}\n", format!("{k}:")));
+        out.push_str(&format!("{:<width$} {}\n", format!("{k}:"), shown(v)));
     }
     out.push_str("config:");
     match record.config.as_object() {
@@ -144,11 +146,15 @@ pub async fn show(context: &Context, id: &str) -> Result<(), Failure> {
             out.push('\n');
             for (key, value) in config {
                 // Shown only when the catalog knows the param and does not call it secret.
-                let shown = spec
+                let visible = spec
                     .as_ref()
                     .is_some_and(|s| s.config.iter().any(|p| *p.key == **key && !p.secret));
-                let text = if shown { plain(value) } else { MASK.to_owned() };
-                out.push_str(&format!("  {key} = {text}\n"));
+                let text = if visible {
+                    plain(value)
+                } else {
+                    MASK.to_owned()
+                };
+                out.push_str(&format!("  {} = {text}\n", shown(key)));
             }
         }
         _ => out.push_str(" -\n"),
@@ -169,20 +175,31 @@ pub async fn remove(context: &Context, id: &str) -> Result<(), Failure> {
     if !opened.store.remove(id).await? {
         return Err(StoreError::NotFound { id: id.to_owned() }.into());
     }
-    eprintln!("removed connection `{id}`");
+    eprintln!("removed connection `{}`", shown(id));
     Ok(())
 }
 
-pub async fn rotate_key(context: &Context) -> Result<(), Failure> {
+pub async fn rotate_key(context: &Context, legacy: bool) -> Result<(), Failure> {
     let opened = context.open_store().await?;
     let primary = opened
         .keys
         .primary_id()
         .ok_or(StoreError::NoKey)?
         .to_owned();
-    let done = opened.store.rotate_key().await?;
-    fail::print_line(&format!(
-        "re-encrypted {} connection(s) and {} pending authorization(s) with key `{primary}`",
-        done.connections, done.pending
-    ))
+    let done = if legacy {
+        opened.store.rotate_key_with_legacy().await?
+    } else {
+        opened.store.rotate_key().await?
+    };
+    let mut line = format!(
+        "re-encrypted {} connection(s), {} pending authorization(s), {} record(s), {} webhook token(s), {} webhook event(s) and {} quarantined record(s) with key `{primary}`",
+        done.connections, done.pending, done.records, done.webhooks, done.events, done.quarantined
+    );
+    if legacy {
+        line.push_str(&format!(
+            "; {} of them sealed by an older terapi, now bound to their columns",
+            done.legacy
+        ));
+    }
+    fail::print_line(&line)
 }

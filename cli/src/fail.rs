@@ -96,7 +96,8 @@ impl Failure {
     /// Prints the failure on stderr; the exit code.
     pub fn print(&self) -> ExitCode {
         match &self.text {
-            Text::Line(line) => eprintln!("error: {line}"),
+            // Messages carry ids and providers' words: never a control character.
+            Text::Line(line) => eprintln!("error: {}", crate::escape::shown(line)),
             Text::Report(report) => eprintln!("{report}"),
         }
         ExitCode::from(self.code)
@@ -141,6 +142,7 @@ impl From<StoreError> for Failure {
             | StoreError::Busy { .. }
             | StoreError::LeaseLost { .. }
             | StoreError::InvalidId { .. }
+            | StoreError::Exists { .. }
             | StoreError::UnknownProvider { .. }
             | StoreError::NoPendingAuthorization
             | StoreError::NoState => FAILED,

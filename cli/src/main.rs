@@ -19,6 +19,7 @@ mod catalog;
 mod connect;
 mod connections;
 mod context;
+mod escape;
 mod fail;
 mod listen;
 mod params;
@@ -88,7 +89,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 ConnectionsCommand::List => connections::list(&context).await,
                 ConnectionsCommand::Show { id } => connections::show(&context, &id).await,
                 ConnectionsCommand::Remove { id } => connections::remove(&context, &id).await,
-                ConnectionsCommand::RotateKey => connections::rotate_key(&context).await,
+                ConnectionsCommand::RotateKey { legacy } => {
+                    connections::rotate_key(&context, legacy).await
+                }
             },
             Command::Key(KeyCommand::Generate) => Ok(()),
         }

@@ -1,6 +1,7 @@
 //! `terapi providers`: the catalog's providers.
 
 use crate::context::Context;
+use crate::escape::shown;
 use crate::fail::{self, Failure};
 
 /// One line per provider: key, auth mode, display name, in aligned columns.
@@ -12,7 +13,7 @@ pub fn run(context: &Context) -> Result<(), Failure> {
         .iter()
         .map(|s| {
             (
-                s.key.to_string(),
+                shown(&s.key).into_owned(),
                 s.auth_mode.as_str(),
                 s.display_name.to_string(),
             )
@@ -22,7 +23,10 @@ pub fn run(context: &Context) -> Result<(), Failure> {
     let mode_width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (key, mode, name) in &rows {
-        out.push_str(&format!("{key:<key_width$}  {mode:<mode_width$}  {name}\n"));
+        out.push_str(&format!(
+            "{key:<key_width$}  {mode:<mode_width$}  {}\n",
+            shown(name)
+        ));
     }
     fail::print_bytes(out.as_bytes())
 }

@@ -7,6 +7,7 @@ use terapi_store::{Model, Store};
 
 use crate::args::RecordsArgs;
 use crate::context::Context;
+use crate::escape::{self, shown};
 use crate::fail::{self, Failure};
 use crate::sync::spec_for;
 
@@ -40,8 +41,10 @@ pub async fn run(context: &Context, args: RecordsArgs) -> Result<(), Failure> {
     }
     if !synced {
         eprintln!(
-            "note: `{}` of connection `{}` was never synced: `terapi sync {} {}` stores its records",
-            spec.model, args.id, args.id, spec.model
+            "note: `{}` of connection `{id}` was never synced: `terapi sync {id} {}` stores its records",
+            spec.model,
+            spec.model,
+            id = shown(&args.id)
         );
     }
     match since {
@@ -67,7 +70,8 @@ async fn records(store: &Store, model: Model<'_>) -> Result<(), Failure> {
         let batch = store.records(model, after.as_deref(), BATCH).await?;
         let mut out = String::new();
         for record in &batch {
-            out.push_str(&json!({ "id": record.id, "data": record.data }).to_string());
+            let line = json!({ "id": record.id, "data": record.data }).to_string();
+            out.push_str(&escape::json(&line));
             out.push('\n');
         }
         fail::print_bytes(out.as_bytes())?;
@@ -87,7 +91,7 @@ async fn changes(store: &Store, model: Model<'_>, mut cursor: u64) -> Result<(),
         for change in &batch.changes {
             let line = serde_json::to_string(change)
                 .map_err(|e| Failure::usage(format!("cannot print a change: {e}")))?;
-            out.push_str(&line);
+            out.push_str(&escape::json(&line));
             out.push('\n');
         }
         fail::print_bytes(out.as_bytes())?;

@@ -1,10 +1,13 @@
 //! `terapi request`: one request through a stored connection.
 
+use std::io::IsTerminal as _;
+
 use terapi_runtime::client::{Connection, Method};
 use terapi_store::FromStore as _;
 
 use crate::args::RequestArgs;
 use crate::context::Context;
+use crate::escape;
 use crate::fail::{self, Failure};
 use crate::params;
 
@@ -38,7 +41,17 @@ pub async fn run(context: &Context, args: RequestArgs) -> Result<(), Failure> {
         Ok(json) => {
             let text = serde_json::to_string_pretty(&json)
                 .map_err(|e| Failure::usage(format!("cannot print the JSON body: {e}")))?;
-            fail::print_line(&text)
+            fail::print_line(&escape::json(&text))
+        }
+        // Another body as it is into a pipe or a file; on a terminal, its control characters
+        // escaped (line breaks kept).
+        Err(_) if std::io::stdout().is_terminal() => {
+            let text = String::from_utf8_lossy(response.bytes());
+            let lines: Vec<String> = text
+                .split('\n')
+                .map(|l| escape::shown(l).into_owned())
+                .collect();
+            fail::print_bytes(lines.join("\n").as_bytes())
         }
         Err(_) => fail::print_bytes(response.bytes()),
     }

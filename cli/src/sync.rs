@@ -85,7 +85,7 @@ pub async fn run(context: &Context, args: SyncArgs) -> Result<(), Failure> {
     if args.json {
         let text = serde_json::to_string(&report)
             .map_err(|e| Failure::usage(format!("cannot print the report: {e}")))?;
-        fail::print_line(&text)?;
+        fail::print_line(&crate::escape::json(&text))?;
     } else {
         fail::print_line(&report_line(&report))?;
     }
@@ -101,8 +101,8 @@ fn held(id: &str, report: &SyncReport) -> Result<(), Failure> {
     Err(Failure::held(format!(
         "held {n} deletion{} of `{model}`: more than the model's share of its records would go, or the listing was empty, so nothing was deleted; `terapi sync {id} {model} --full --allow-mass-delete` applies them, and so does the next full run that finds the same records missing",
         if n == 1 { "" } else { "s" },
-        model = report.model,
-        id = id.escape_default(),
+        model = crate::escape::shown(&report.model),
+        id = crate::escape::shown(id),
     )))
 }
 

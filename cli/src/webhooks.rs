@@ -20,6 +20,7 @@ use url::Url;
 
 use crate::args::{DEFAULT_EVENTS, ServeArgs, SubscribeArgs};
 use crate::context::Context;
+use crate::escape::shown;
 use crate::fail::{self, Failure, one_line};
 
 /// The provider whose webhooks terapi-sync manages and applies.
@@ -54,12 +55,12 @@ pub async fn subscribe(context: &Context, args: SubscribeArgs) -> Result<(), Fai
     let created = webhook::subscribe(&conn, &opened.store, &args.id, url.as_str(), &events).await?;
     eprintln!(
         "subscribed {} to {} as webhook `{}` of connection `{}`; the store keeps its token",
-        created.url,
-        created.events.join(", "),
-        created.id,
-        args.id
+        shown(&created.url),
+        shown(&created.events.join(", ")),
+        shown(&created.id),
+        shown(&args.id)
     );
-    fail::print_line(&created.id)
+    fail::print_line(&shown(&created.id))
 }
 
 /// The URL deliveries go to: `https://…`, or plain `http://` on a loopback host.
@@ -125,9 +126,11 @@ pub async fn list(context: &Context, id: &str) -> Result<(), Failure> {
     let header = ["ID", "STATUS", "STORED", "URL", "EVENTS"].map(str::to_owned);
     let mut rows = vec![header];
     for hook in &listed {
+        // Compared as the provider sent it, escaped only to print.
+        let raw_id = raw(hook.get("id"));
+        let known = raw_id.as_ref().is_some_and(|id| stored.contains(id));
+        seen.extend(raw_id);
         let hook_id = text(hook.get("id"));
-        let known = stored.contains(&hook_id);
-        seen.insert(hook_id.clone());
         let events = match hook.get("enabled_events") {
             Some(Value::Array(events)) if !events.is_empty() => events
                 .iter()
@@ -146,13 +149,15 @@ pub async fn list(context: &Context, id: &str) -> Result<(), Failure> {
         ]);
     }
     if listed.is_empty() {
-        eprintln!("connection `{id}` has no webhooks at the provider");
+        eprintln!("connection `{}` has no webhooks at the provider", shown(id));
     } else {
         fail::print_bytes(table(&rows).as_bytes())?;
     }
     for gone in stored.difference(&seen) {
         eprintln!(
-            "note: the store has a token for webhook `{gone}`, which the provider does not list: `terapi webhooks remove {id} {gone}` forgets it"
+            "note: the store has a token for webhook `{gone}`, which the provider does not list: `terapi webhooks remove {id} {gone}` forgets it",
+            gone = shown(gone),
+            id = shown(id)
         );
     }
     Ok(())
@@ -163,8 +168,17 @@ fn text(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "-".to_owned(),
         Some(Value::String(s)) if s.is_empty() => "-".to_owned(),
-        Some(Value::String(s)) => s.escape_debug().to_string(),
-        Some(other) => other.to_string(),
+        Some(Value::String(s)) => shown(s).into_owned(),
+        Some(other) => shown(&other.to_string()).into_owned(),
+    }
+}
+
+/// A field as the provider sent it (a string's value, else its JSON), to compare.
+fn raw(value: Option<&Value>) -> Option<String> {
+    match value {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => Some(other.to_string()),
     }
 }
 
@@ -190,6 +204,7 @@ pub async fn remove(context: &Context, id: &str, webhook_id: &str) -> Result<(),
     let opened = context.open_store().await?;
     let conn = connection(context, &opened.store, id).await?;
     let had = webhook::remove(&conn, &opened.store, webhook_id).await?;
+    let webhook_id = shown(webhook_id);
     if had {
         eprintln!("removed webhook `{webhook_id}` at the provider, and its token from the store");
     } else {
@@ -287,7 +302,7 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         store.clone(),
         context.settings.clone(),
     ));
-    let applier = Applier::new(store, connections, notify.clone());
+    let applier = Applier::new(store.clone(), connections, notify.clone());
     let (stopping, stopped) = watch::channel(false);
     // Header, body and idle timeouts and a cap on connections: a client that trickles its
     // request or never sends one is dropped, and deliveries still get their answer.
@@ -316,7 +331,10 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
                     }
                     add(&mut total, &report);
                 }
-                Err(e) => eprintln!("warning: applying events: {}", one_line(&e.to_string())),
+                Err(e) => eprintln!(
+                    "warning: applying events: {}",
+                    shown(&one_line(&e.to_string()))
+                ),
             },
         }
         tokio::select! {
@@ -326,6 +344,15 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
         }
     }
     let _ = stopping.send(true);
+    // The events a cut-short pass claimed go back at once, not when their lease runs out.
+    match tokio::time::timeout(STOP_TIMEOUT, store.release_leases()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!(
+            "warning: releasing the leases: {} (they expire on their own)",
+            shown(&one_line(&e.to_string()))
+        ),
+        Err(_) => eprintln!("warning: releasing the leases took too long (they expire on their own)"),
+    }
     if tokio::time::timeout(STOP_TIMEOUT, server).await.is_err() {
         eprintln!("warning: the server: connections still open when it stopped were cut off");
     }

@@ -47,6 +47,7 @@ mod record;
 mod records;
 mod refresh;
 mod run_checks;
+mod rotate;
 mod runs;
 mod store;
 mod webhooks;

@@ -7,8 +7,9 @@ use terapi_runtime::client::{Connection, PendingAuthorization, Settings};
 
 use crate::backend::{PendingRow, Val};
 use crate::error::StoreError;
+use crate::keys::Binding;
 use crate::record::{ConnectionRecord, now_ms, to_ms};
-use crate::store::{Store, check_id, pending_what};
+use crate::store::{Store, check_id};
 
 impl Store {
     /// Keeps a pending authorization (started with `Connection::start_authorization` or a
@@ -31,7 +32,8 @@ impl Store {
             what: "a pending authorization".to_owned(),
             message: e.to_string(),
         })?;
-        let (key_id, secrets) = self.keys.seal(&pending_what(&hash), &plain)?;
+        let bound = Binding::pending(&hash, id, pending.provider());
+        let (key_id, secrets) = self.keys.seal(&bound, &plain)?;
         self.backend
             .put_pending(PendingRow {
                 state_hash: hash,
@@ -102,7 +104,7 @@ impl Store {
             return Ok(None);
         };
         let corrupt = || StoreError::Corrupt {
-            what: pending_what(hash),
+            what: format!("pending authorization {}", hash.get(..12).unwrap_or(hash)),
             message: "a column of its row is missing".to_owned(),
         };
         let mut values = row.into_iter();
@@ -124,8 +126,9 @@ impl Store {
         hash: &str,
         row: &PendingRow,
     ) -> Result<(String, PendingOpened), StoreError> {
-        let what = pending_what(hash);
-        let plain = self.keys.open(&what, &row.key_id, &row.secrets)?;
+        let bound = Binding::pending(hash, &row.connection_id, &row.provider);
+        let what = bound.what().to_owned();
+        let plain = self.keys.open(&bound, &row.key_id, &row.secrets)?;
         let opened: PendingOpened =
             serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
                 what: what.clone(),

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::backend::{Stmt, Tx, Val};
 use crate::error::StoreError;
-use crate::keys::Keys;
+use crate::keys::{Binding, Keys};
 use crate::record::{from_ms, now_ms, to_ms};
 use crate::store::{Store, check_id};
 
@@ -209,7 +209,10 @@ fn hashed(keys: &Keys, id: String, data: &Value) -> Hashed {
 /// The record's stored form: (key id, bytes).
 fn seal(keys: &Keys, model: &Model<'_>, h: &Hashed) -> Result<(String, Vec<u8>), StoreError> {
     if model.personal {
-        keys.seal(&model.what(&h.id), &h.canonical)
+        keys.seal(
+            &Binding::record(model.connection, model.name, &h.id),
+            &h.canonical,
+        )
     } else {
         Ok((CLEAR.to_owned(), h.canonical.clone()))
     }
@@ -225,7 +228,11 @@ pub(crate) fn open(
     let plain = if key_id == CLEAR {
         data.to_vec()
     } else {
-        keys.open(&model.what(id), key_id, data)?
+        keys.open(
+            &Binding::record(model.connection, model.name, id),
+            key_id,
+            data,
+        )?
     };
     serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
         what: model.what(id),

@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::backend::{Stmt, Val};
 use crate::error::StoreError;
 use crate::ids::check_record_id;
-use crate::keys::Keys;
+use crate::keys::{Binding, Keys};
 use crate::record::{now_ms, to_ms};
 use crate::records::{Applied, CLEAR, Model, canonical};
 use crate::runs::{RunCounts, SyncRun};
@@ -89,14 +89,11 @@ const NOTE: &str = "UPDATE terapi_sync SET run_quarantined = run_quarantined + $
      WHERE connection_id = $1 AND model = $2";
 pub(crate) const CLEAR_QUARANTINE: &str =
     "DELETE FROM terapi_quarantine WHERE connection_id = $1 AND model = $2";
-const LIST: &str = "SELECT page, idx, reason, key_id, data FROM terapi_quarantine
+const LIST: &str = "SELECT page, idx, reason, key_id, data, run_started FROM terapi_quarantine
      WHERE connection_id = $1 AND model = $2 ORDER BY run_started DESC, page, idx LIMIT $3";
 
-fn what(model: &Model<'_>, page: u64, index: u64) -> String {
-    format!(
-        "quarantined record {page}/{index} of model `{}` of connection `{}`",
-        model.name, model.connection
-    )
+fn bound(model: &Model<'_>, run_started_ms: i64, page: u64, index: u64) -> Binding {
+    Binding::quarantined(model.connection, model.name, run_started_ms, page, index)
 }
 
 impl SyncRun {
@@ -167,7 +164,7 @@ impl SyncRun {
         for (page, index, reason, data) in pending {
             let plain = canonical(&data);
             let (key_id, sealed) = if model.personal {
-                keys.seal(&what(&model, page, index), &plain)?
+                keys.seal(&bound(&model, self.started_ms, page, index), &plain)?
             } else {
                 (CLEAR.to_owned(), plain)
             };
@@ -228,10 +225,13 @@ impl Store {
             let reason = next().into_text().unwrap_or_default();
             let key_id = next().into_text().unwrap_or_default();
             let data = next().into_bytes().unwrap_or_default();
+            let run_started = next().as_int().unwrap_or(0);
             let data = if key_id == CLEAR {
                 serde_json::from_slice(&data).map_err(StoreError::database)?
             } else {
-                let plain = self.keys.open(&what(&model, page, index), &key_id, &data)?;
+                let plain = self
+                    .keys
+                    .open(&bound(&model, run_started, page, index), &key_id, &data)?;
                 serde_json::from_slice(&plain).map_err(StoreError::database)?
             };
             out.push(Quarantined {

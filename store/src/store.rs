@@ -4,10 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::backend::Val;
 use crate::backend::{Backend, Row};
 use crate::catalog::Catalog;
 use crate::error::StoreError;
-use crate::keys::Keys;
+use crate::keys::{Binding, Keys};
 use crate::record::{ConnectionInfo, ConnectionRecord, StoredConnection};
 use crate::record::{Sealed, now_ms, to_s};
 
@@ -80,7 +81,7 @@ pub trait FromStore: Sized {
     ) -> impl std::future::Future<Output = Result<Self, StoreError>> + Send;
 }
 
-/// What [`Store::rotate_key`] re-encrypted.
+/// What [`Store::rotate_key`] re-encrypted, per kind of sealed value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Rotation {
@@ -88,6 +89,17 @@ pub struct Rotation {
     pub connections: usize,
     /// Pending authorizations re-encrypted.
     pub pending: usize,
+    /// Records (of models holding personal data) re-encrypted.
+    pub records: usize,
+    /// Webhook tokens re-encrypted.
+    pub webhooks: usize,
+    /// Webhook event bodies re-encrypted.
+    pub events: usize,
+    /// Records a sync set aside for their ids (of personal models) re-encrypted.
+    pub quarantined: usize,
+    /// Of all these, values of the format before bindings re-sealed bound to their columns
+    /// ([`Store::rotate_key_with_legacy`] only).
+    pub legacy: usize,
 }
 
 impl Store {
@@ -154,38 +166,102 @@ impl Store {
         }
     }
 
-    /// Saves a connection under `id` (replacing one saved before: its version goes up, a
+    /// Saves a connection under `id`, replacing one saved before (its version goes up, a
     /// reauthorization mark and a lease go). The new version.
+    ///
+    /// A connection this store could not read is not replaced
+    /// ([`StoreError::NotOurs`]): one sealed with a key it was not given (another
+    /// application's, or a key retired here), or that does not open with the key of its id.
+    /// [`Store::remove`] removes it. [`Store::create_connection`] never replaces.
     pub async fn save_connection(
         &self,
         id: &str,
         record: &ConnectionRecord,
     ) -> Result<i64, StoreError> {
+        self.write_connection(id, record, true).await
+    }
+
+    /// Saves a new connection under `id`: [`StoreError::Exists`] when there is one. The new
+    /// version (1).
+    pub async fn create_connection(
+        &self,
+        id: &str,
+        record: &ConnectionRecord,
+    ) -> Result<i64, StoreError> {
+        self.write_connection(id, record, false).await
+    }
+
+    async fn write_connection(
+        &self,
+        id: &str,
+        record: &ConnectionRecord,
+        replace: bool,
+    ) -> Result<i64, StoreError> {
         check_id(id)?;
         if !self.keys.can_write() {
             return Err(StoreError::NoKey);
         }
-        let now = now_ms();
         let (key_id, secrets) = self.seal_record(id, record)?;
-        self.backend
-            .upsert(Row {
-                id: id.to_owned(),
-                provider: record.provider.clone(),
-                key_id,
-                secrets,
-                version: 0,
-                created_at: now,
-                updated_at: now,
-                expires_at: record
-                    .tokens
-                    .as_ref()
-                    .and_then(|t| t.expires_at())
-                    .map(to_s),
-                lease_owner: None,
-                lease_until: None,
-                reauthorize: None,
-            })
-            .await
+        let expires_at = record
+            .tokens
+            .as_ref()
+            .and_then(|t| t.expires_at())
+            .map(to_s);
+        // Each write is one statement conditioned on what was read: a row created or
+        // rewritten meanwhile is read again.
+        for _ in 0..10 {
+            let now = now_ms();
+            let stored = self.backend.get(id).await?;
+            let params = |extra: Option<i64>| {
+                let mut p = vec![
+                    Val::text(id),
+                    Val::text(record.provider.clone()),
+                    Val::text(key_id.clone()),
+                    Val::bytes(secrets.clone()),
+                    Val::int(now),
+                    Val::Int(expires_at),
+                ];
+                p.extend(extra.map(Val::int));
+                p
+            };
+            let rows = match stored {
+                None => self.backend.query(INSERT_NEW, params(None)).await?,
+                Some(row) if !replace => {
+                    return Err(StoreError::Exists { id: row.id });
+                }
+                Some(row) => {
+                    self.check_ours(&row)?;
+                    self.backend
+                        .query(REPLACE_AT, params(Some(row.version)))
+                        .await?
+                }
+            };
+            if let Some(version) = rows.first().and_then(|r| r.first()).and_then(Val::as_int) {
+                return Ok(version);
+            }
+        }
+        Err(StoreError::Contended {
+            id: id.to_owned(),
+            why: "the connection kept changing while it was saved".to_owned(),
+        })
+    }
+
+    /// Whether this store may overwrite `row`: it opens with this store's keys (in either
+    /// sealed format: the value is replaced, not trusted).
+    fn check_ours(&self, row: &Row) -> Result<(), StoreError> {
+        let not_ours = || StoreError::NotOurs {
+            id: row.id.clone(),
+            key_id: row.key_id.clone(),
+        };
+        if !self.keys.has(&row.key_id) {
+            return Err(not_ours());
+        }
+        let bound = Binding::connection(&row.id, &row.provider);
+        match self.keys.open_any(&bound, &row.key_id, &row.secrets) {
+            Ok(_) => Ok(()),
+            Err(StoreError::Crypto { .. } | StoreError::UnknownKey { .. }) => Err(not_ours()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The connection `id`, decrypted.
@@ -202,6 +278,22 @@ impl Store {
         })
     }
 
+    /// What is known of the connection `id` without decrypting anything (works without a
+    /// key), if there is one.
+    pub async fn info(&self, id: &str) -> Result<Option<ConnectionInfo>, StoreError> {
+        Ok(self.backend.get(id).await?.as_ref().map(ConnectionInfo::of))
+    }
+
+    /// Whether [`Store::save_connection`] may replace the connection `id` (there is none,
+    /// or this store can read it): else [`StoreError::NotOurs`]. For checking before asking
+    /// a provider anything; the save checks again.
+    pub async fn check_replace(&self, id: &str) -> Result<(), StoreError> {
+        match self.backend.get(id).await? {
+            Some(row) => self.check_ours(&row),
+            None => Ok(()),
+        }
+    }
+
     /// Every connection, by id, without decrypting anything (works without a key).
     pub async fn list(&self) -> Result<Vec<ConnectionInfo>, StoreError> {
         Ok(self
@@ -216,52 +308,6 @@ impl Store {
     /// Removes a connection and its pending authorizations; whether it existed.
     pub async fn remove(&self, id: &str) -> Result<bool, StoreError> {
         self.backend.delete(id).await
-    }
-
-    /// Re-encrypts every connection and pending authorization not sealed with the primary
-    /// key (the older keys of the ring must open them). Rows are rewritten with a
-    /// compare-and-swap on their version, so a refresh under way is never undone: a row that
-    /// changes meanwhile is read again.
-    pub async fn rotate_key(&self) -> Result<Rotation, StoreError> {
-        let primary = self.keys.primary_id().ok_or(StoreError::NoKey)?.to_owned();
-        let mut done = Rotation::default();
-        for info in self.list().await? {
-            for _ in 0..10 {
-                let Some(row) = self.backend.get(&info.id).await? else {
-                    break;
-                };
-                if row.key_id == primary {
-                    break;
-                }
-                let what = connection_what(&row.id);
-                let plain = self.keys.open(&what, &row.key_id, &row.secrets)?;
-                let (key_id, secrets) = self.keys.seal(&what, &plain)?;
-                if self
-                    .backend
-                    .rekey(&row.id, row.version, &key_id, &secrets)
-                    .await?
-                {
-                    done.connections += 1;
-                    break;
-                }
-            }
-        }
-        for row in self.backend.list_pending().await? {
-            if row.key_id == primary {
-                continue;
-            }
-            let what = pending_what(&row.state_hash);
-            let plain = self.keys.open(&what, &row.key_id, &row.secrets)?;
-            let (key_id, secrets) = self.keys.seal(&what, &plain)?;
-            if self
-                .backend
-                .rekey_pending(&row.state_hash, &row.key_id, &key_id, &secrets)
-                .await?
-            {
-                done.pending += 1;
-            }
-        }
-        Ok(done)
     }
 
     pub(crate) fn spec(
@@ -289,18 +335,19 @@ impl Store {
             client: record.client.clone(),
             tokens: record.tokens.clone(),
         };
+        let bound = Binding::connection(id, &record.provider);
         let plain = serde_json::to_vec(&sealed).map_err(|e| StoreError::Corrupt {
-            what: connection_what(id),
+            what: bound.what().to_owned(),
             message: e.to_string(),
         })?;
-        self.keys.seal(&connection_what(id), &plain)
+        self.keys.seal(&bound, &plain)
     }
 
     pub(crate) fn open_row(&self, row: &Row) -> Result<ConnectionRecord, StoreError> {
-        let what = connection_what(&row.id);
-        let plain = self.keys.open(&what, &row.key_id, &row.secrets)?;
+        let bound = Binding::connection(&row.id, &row.provider);
+        let plain = self.keys.open(&bound, &row.key_id, &row.secrets)?;
         let sealed: Sealed = serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
-            what,
+            what: bound.what().to_owned(),
             // serde_json's messages name a position and an expectation, never the data.
             message: e.to_string(),
         })?;
@@ -314,13 +361,15 @@ impl Store {
     }
 }
 
-pub(crate) fn connection_what(id: &str) -> String {
-    format!("connection `{id}`")
-}
-
-pub(crate) fn pending_what(hash: &str) -> String {
-    format!("pending authorization {}", &hash[..hash.len().min(12)])
-}
+/// A new connection at version 1, unless one has the id.
+const INSERT_NEW: &str = "INSERT INTO terapi_connections (id, provider, key_id, secrets, version, created_at, updated_at, expires_at)
+     VALUES ($1, $2, $3, $4, 1, $5, $5, $6) ON CONFLICT (id) DO NOTHING RETURNING version";
+/// A connection replaced, if it is still at the version read ($7): the next version, its
+/// lease and reauthorization mark cleared, `created_at` kept.
+const REPLACE_AT: &str = "UPDATE terapi_connections SET provider = $2, key_id = $3, secrets = $4,
+       version = version + 1, updated_at = $5, expires_at = $6,
+       lease_owner = NULL, lease_until = NULL, reauthorize = NULL
+     WHERE id = $1 AND version = $7 RETURNING version";
 
 /// Checks a connection id: 1 to 200 printable ASCII characters without spaces (ids show in
 /// listings and command lines). [`Store::save_connection`] and [`Store::save_pending`] check

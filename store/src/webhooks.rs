@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::backend::Val;
 use crate::error::StoreError;
+use crate::keys::Binding;
 use crate::record::now_ms;
 use crate::store::{Store, check_id};
 
@@ -151,8 +152,14 @@ fn webhook(row: Vec<Val>) -> Option<Webhook> {
     })
 }
 
-fn webhook_what(id: &str) -> String {
-    format!("webhook `{}`", id.escape_default())
+fn event_binding(event: &NewEvent) -> Binding {
+    Binding::event(
+        &event.connection,
+        &event.webhook_id,
+        &event.dedupe,
+        &event.event_name,
+        event.occurred_at_ms,
+    )
 }
 
 fn event_what(connection: &str, id: i64) -> String {
@@ -163,9 +170,8 @@ impl Store {
     /// Saves a subscription with its token (sealed; found later by its SHA-256).
     pub async fn save_webhook(&self, webhook: &Webhook, token: &str) -> Result<(), StoreError> {
         check_id(&webhook.connection)?;
-        let (key_id, sealed) = self
-            .keys
-            .seal(&webhook_what(&webhook.id), token.as_bytes())?;
+        let bound = Binding::webhook(&webhook.id, &webhook.connection, &token_hash(token));
+        let (key_id, sealed) = self.keys.seal(&bound, token.as_bytes())?;
         let events = serde_json::to_string(&webhook.events).map_err(StoreError::database)?;
         self.backend
             .query(
@@ -208,9 +214,10 @@ impl Store {
     /// The subscription whose token is `presented` (the `Authorization` value of a
     /// delivery), compared in constant time with the sealed token.
     pub async fn webhook_for_token(&self, presented: &str) -> Result<Option<Webhook>, StoreError> {
+        let presented_hash = token_hash(presented);
         let rows = self
             .backend
-            .query(BY_TOKEN, vec![Val::text(token_hash(presented))])
+            .query(BY_TOKEN, vec![Val::text(presented_hash.clone())])
             .await?;
         for row in rows {
             let key_id = row
@@ -224,7 +231,8 @@ impl Store {
                 .and_then(Val::into_bytes)
                 .unwrap_or_default();
             let Some(found) = webhook(row) else { continue };
-            let token = self.keys.open(&webhook_what(&found.id), &key_id, &sealed)?;
+            let bound = Binding::webhook(&found.id, &found.connection, &presented_hash);
+            let token = self.keys.open(&bound, &key_id, &sealed)?;
             if bool::from(token.ct_eq(presented.as_bytes())) {
                 return Ok(Some(found));
             }
@@ -259,13 +267,7 @@ impl Store {
     fn event_insert(&self, event: &NewEvent) -> Result<crate::backend::Stmt, StoreError> {
         check_id(&event.connection)?;
         let body = serde_json::to_vec(&event.envelope).map_err(StoreError::database)?;
-        let (key_id, sealed) = self.keys.seal(
-            &format!(
-                "event `{}` of connection `{}`",
-                event.dedupe, event.connection
-            ),
-            &body,
-        )?;
+        let (key_id, sealed) = self.keys.seal(&event_binding(event), &body)?;
         Ok(crate::backend::Stmt {
             sql: PUT_EVENT,
             params: vec![
@@ -286,14 +288,8 @@ impl Store {
     pub async fn put_event(&self, event: &NewEvent) -> Result<Option<i64>, StoreError> {
         check_id(&event.connection)?;
         let body = serde_json::to_vec(&event.envelope).map_err(StoreError::database)?;
-        // Sealed under the event's dedupe key (the id is not known before the insert).
-        let (key_id, sealed) = self.keys.seal(
-            &format!(
-                "event `{}` of connection `{}`",
-                event.dedupe, event.connection
-            ),
-            &body,
-        )?;
+        // Bound to the event's dedupe key (the id is not known before the insert).
+        let (key_id, sealed) = self.keys.seal(&event_binding(event), &body)?;
         let rows = self
             .backend
             .query(
@@ -328,11 +324,14 @@ impl Store {
         let attempts = next().as_int().unwrap_or(0);
         let error = next().into_text();
         let dedupe = next().into_text().unwrap_or_default();
-        let plain = self.keys.open(
-            &format!("event `{dedupe}` of connection `{connection}`"),
-            &key_id,
-            &body,
-        )?;
+        let bound = Binding::event(
+            &connection,
+            &webhook_id,
+            &dedupe,
+            &event_name,
+            occurred_at_ms,
+        );
+        let plain = self.keys.open(&bound, &key_id, &body)?;
         let envelope = serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt {
             what: event_what(&connection, id),
             message: e.to_string(),

@@ -701,6 +701,267 @@ async fn abandoned_runs_delete_nothing_and_start_over(kind: Kind) {
     assert!(!run.resumed && run.position.is_none() && run.counts.pages == 0);
 }
 
+/// Runs `sql` on the database behind `db` (a SQLite file or PostgreSQL), as someone with
+/// write access to it and no key would.
+async fn tamper(db: &support::Db, sql: &str) {
+    match (&db.file, &db.pg_database) {
+        (Some((_, path)), _) => {
+            let c = rusqlite::Connection::open(path).unwrap();
+            c.execute_batch(sql).unwrap();
+        }
+        (_, Some(_)) => support::pg_execute(&db.url, sql).await,
+        _ => unreachable!("an in-memory store is not reachable from outside"),
+    }
+}
+
+fn hook(id: &str, connection: &str) -> Webhook {
+    Webhook {
+        id: id.into(),
+        connection: connection.into(),
+        url: "https://example.com/hook".into(),
+        events: vec!["person.updated".into()],
+        company_id: None,
+        created_at_ms: 1,
+    }
+}
+
+fn new_event(dedupe: &str, at: i64) -> NewEvent {
+    NewEvent {
+        connection: "c1".into(),
+        webhook_id: "wh-1".into(),
+        dedupe: dedupe.into(),
+        event_name: "person.updated".into(),
+        occurred_at_ms: at,
+        envelope: json!({"payload": {"id": "1"}, "secret": "ENVELOPE-77"}),
+    }
+}
+
+/// Everything sealed, under the old key: a connection, 250 personal records (one deleted),
+/// a public model's record, a webhook token and two events. A rotation re-encrypts each
+/// kind (and says how many of each), then the new key alone reads everything, and a sync of
+/// the same data finds nothing changed.
+async fn a_rotation_covers_every_sealed_value(kind: Kind) {
+    let Some(db) = support::db(kind)
+        .await
+        .filter(|_| !matches!(kind, Kind::Memory))
+    else {
+        return;
+    };
+    let old = open(&db.url).await;
+    old.save_connection(
+        "c1",
+        &terapi_store::ConnectionRecord::new("personio", json!({}), json!({"client_secret": "S"})),
+    )
+    .await
+    .unwrap();
+    let now = SystemTime::now();
+    let mut run = old.begin_run(M, RunKind::Full, LEASE).await.unwrap();
+    old.write_page(&mut run, page(1..=150, "a"), Some("p2".into()), now)
+        .await
+        .unwrap();
+    old.write_page(&mut run, page(151..=250, "a"), None, now)
+        .await
+        .unwrap();
+    old.finish_run(run).await.unwrap();
+    assert_eq!(
+        old.apply_record(M, "250", None, now + Duration::from_secs(1))
+            .await
+            .unwrap(),
+        Applied::Deleted
+    );
+    let public = Model::public("c1", "offices");
+    old.apply_record(public, "o1", Some(&json!({"city": "Munich"})), now)
+        .await
+        .unwrap();
+    old.save_webhook(&hook("wh-1", "c1"), "Bearer tok-rot")
+        .await
+        .unwrap();
+    old.put_events(&[new_event("e1", 1), new_event("e2", 2)])
+        .await
+        .unwrap();
+    let cursor = old.sync_status(M).await.unwrap().unwrap().cursor;
+    drop(old);
+
+    let ring = Keys::new("b", &[9; 32])
+        .unwrap()
+        .with_older("a", &[7; 32])
+        .unwrap();
+    let both = Store::open(&db.url, ring).await.unwrap();
+    let done = both.rotate_key().await.unwrap();
+    assert_eq!(
+        (
+            done.connections,
+            done.pending,
+            done.records,
+            done.webhooks,
+            done.events,
+            done.legacy
+        ),
+        (1, 0, 250, 1, 2, 0),
+        "{done:?}"
+    );
+    let again = both.rotate_key().await.unwrap();
+    assert_eq!(
+        again,
+        terapi_store::Rotation::default(),
+        "nothing left to do"
+    );
+    drop(both);
+
+    // The old key retired: everything reads.
+    let new = Store::open(&db.url, Keys::new("b", &[9; 32]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        new.connection("c1").await.unwrap().record.credentials["client_secret"],
+        "S"
+    );
+    assert_eq!(new.records(M, None, 1000).await.unwrap().len(), 249);
+    assert!(
+        new.record(M, "250")
+            .await
+            .unwrap()
+            .unwrap()
+            .deleted_at
+            .is_some()
+    );
+    assert_eq!(all_changes(&new, 0).await.len(), 250);
+    assert_eq!(
+        new.records(public, None, 10).await.unwrap()[0].data["city"],
+        "Munich"
+    );
+    assert_eq!(
+        new.webhook_for_token("Bearer tok-rot").await.unwrap(),
+        Some(hook("wh-1", "c1"))
+    );
+    let events = new.events("c1", 10).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].envelope["secret"], "ENVELOPE-77");
+    assert_eq!(new.claim_events(10, LEASE).await.unwrap().len(), 2);
+    // The hashes were computed again under the new key: the same data is unchanged.
+    let mut run = new.begin_run(M, RunKind::Full, LEASE).await.unwrap();
+    let c = new
+        .write_page(&mut run, page(1..=249, "a"), None, SystemTime::now())
+        .await
+        .unwrap();
+    assert_eq!((c.added, c.updated, c.unchanged), (0, 0, 249));
+    new.finish_run(run).await.unwrap();
+    assert_eq!(
+        new.apply_record(
+            public,
+            "o1",
+            Some(&json!({"city": "Munich"})),
+            SystemTime::now()
+        )
+        .await
+        .unwrap(),
+        Applied::Unchanged
+    );
+    assert!(
+        all_changes(&new, cursor).await.is_empty(),
+        "no change in the feed"
+    );
+}
+
+/// A rotation that stops half way (here: a record that does not open, in the second batch)
+/// keeps the batches it committed; the next one continues.
+async fn a_rotation_resumes(kind: Kind) {
+    let Some(db) = support::db(kind)
+        .await
+        .filter(|_| !matches!(kind, Kind::Memory))
+    else {
+        return;
+    };
+    let old = open(&db.url).await;
+    let mut run = old.begin_run(M, RunKind::Full, LEASE).await.unwrap();
+    old.write_page(&mut run, page(1..=250, "a"), None, SystemTime::now())
+        .await
+        .unwrap();
+    old.finish_run(run).await.unwrap();
+    drop(old);
+    // "99" is the last id in byte order: in the second batch of 200.
+    let garbage = if db.pg_database.is_some() {
+        "decode(repeat('00', 64), 'hex')"
+    } else {
+        "zeroblob(64)"
+    };
+    tamper(
+        &db,
+        &format!("UPDATE terapi_records SET data = {garbage} WHERE record_id = '99'"),
+    )
+    .await;
+    let ring = || {
+        Keys::new("b", &[9; 32])
+            .unwrap()
+            .with_older("a", &[7; 32])
+            .unwrap()
+    };
+    let both = Store::open(&db.url, ring()).await.unwrap();
+    let e = both.rotate_key().await.unwrap_err();
+    assert!(
+        matches!(e, StoreError::Crypto { .. }) && e.to_string().contains("`99`"),
+        "{e}"
+    );
+    drop(both);
+    // The first batch is under the new key.
+    let new = Store::open(&db.url, Keys::new("b", &[9; 32]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(new.records(M, None, 200).await.unwrap().len(), 200);
+    // The broken record written again; the rotation continues with what is left.
+    let both = Store::open(&db.url, ring()).await.unwrap();
+    let (id, data) = person(99, "a");
+    both.apply_record(M, &id, Some(&data), SystemTime::now())
+        .await
+        .unwrap();
+    let done = both.rotate_key().await.unwrap();
+    assert_eq!(done.records, 49, "{done:?}");
+    assert_eq!(new.records(M, None, 1000).await.unwrap().len(), 250);
+}
+
+/// Records, webhook tokens and events are bound to the columns they are read by: moved to
+/// another connection (or their event renamed, or retimed), they do not open.
+async fn records_tokens_and_events_are_bound(kind: Kind) {
+    let Some(db) = support::db(kind)
+        .await
+        .filter(|_| !matches!(kind, Kind::Memory))
+    else {
+        return;
+    };
+    let store = open(&db.url).await;
+    store
+        .apply_record(M, "1", Some(&person(1, "a").1), SystemTime::now())
+        .await
+        .unwrap();
+    store
+        .save_webhook(&hook("wh-1", "c1"), "Bearer tok-b")
+        .await
+        .unwrap();
+    store.put_events(&[new_event("e1", 1)]).await.unwrap();
+    tamper(
+        &db,
+        "INSERT INTO terapi_sync (connection_id, model, seq, generation, run_pages, run_added, run_updated, run_unchanged) VALUES ('c2', 'employees', 0, 0, 0, 0, 0, 0);
+         UPDATE terapi_records SET connection_id = 'c2';
+         UPDATE terapi_webhooks SET connection_id = 'c2';
+         UPDATE terapi_events SET occurred_at = 5",
+    )
+    .await;
+    let moved = Model::personal("c2", "employees");
+    let e = store.records(moved, None, 10).await.unwrap_err();
+    assert!(matches!(e, StoreError::Crypto { .. }), "{e}");
+    let e = store.webhook_for_token("Bearer tok-b").await.unwrap_err();
+    assert!(matches!(e, StoreError::Crypto { .. }), "{e}");
+    let e = store.events("c1", 10).await.unwrap_err();
+    assert!(matches!(e, StoreError::Crypto { .. }), "{e}");
+    tamper(
+        &db,
+        "UPDATE terapi_events SET occurred_at = 1, event_name = 'person.deleted'",
+    )
+    .await;
+    let e = store.events("c1", 10).await.unwrap_err();
+    assert!(matches!(e, StoreError::Crypto { .. }), "{e}");
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[tokio::test] async fn $name() { super::$name(super::Kind::Memory).await } )* }
@@ -721,4 +982,7 @@ suite!(
     records_survive_a_key_rotation,
     mass_deletions_are_held,
     abandoned_runs_delete_nothing_and_start_over,
+    a_rotation_covers_every_sealed_value,
+    a_rotation_resumes,
+    records_tokens_and_events_are_bound,
 );

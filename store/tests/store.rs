@@ -344,6 +344,235 @@ async fn bad_urls(_kind: Kind) {
     assert!(matches!(e, StoreError::Open { .. }), "{e}");
 }
 
+/// Runs `sql` on the database behind `db` (a SQLite file or PostgreSQL), as someone with
+/// write access to it and no key would.
+async fn tamper(db: &support::Db, sql: &str) {
+    match (&db.file, &db.pg_database) {
+        (Some((_, path)), _) => {
+            let c = rusqlite::Connection::open(path).unwrap();
+            c.execute_batch(sql).unwrap();
+        }
+        (_, Some(_)) => support::pg_execute(&db.url, sql).await,
+        _ => unreachable!("an in-memory store is not reachable from outside"),
+    }
+}
+
+/// `bytes` as a blob literal of the database.
+fn blob(db: &support::Db, bytes: &[u8]) -> String {
+    let hex = hex::encode(bytes);
+    if db.pg_database.is_some() {
+        format!("'\\x{hex}'::bytea")
+    } else {
+        format!("X'{hex}'")
+    }
+}
+
+/// A value sealed as terapi-store sealed it before bindings (format 1: the row's label as
+/// associated data).
+fn legacy_seal(key: &[u8], label: &str, plain: &[u8]) -> Vec<u8> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new_from_slice(key).unwrap();
+    let nonce = [3u8; 24];
+    let sealed = cipher
+        .encrypt(
+            &chacha20poly1305::XNonce::from(nonce),
+            Payload {
+                msg: plain,
+                aad: format!("terapi-store/1/{label}").as_bytes(),
+            },
+        )
+        .unwrap();
+    [&[1u8][..], &nonce, &sealed].concat()
+}
+
+/// A connection's sealed value is bound to its provider: one `UPDATE` of the provider column
+/// and it no longer opens (so nothing is sent to the other provider). Values of the format
+/// before bindings are refused with the fix named, re-sealed only when asked, and never
+/// accepted again once re-sealed.
+async fn sealed_values_are_bound_to_their_columns(kind: Kind) {
+    let Some(db) = support::db(kind)
+        .await
+        .filter(|_| !matches!(kind, Kind::Memory))
+    else {
+        return;
+    };
+    let store = open(&db.url, Keys::new("a", &key(1)).unwrap()).await;
+    store
+        .save_connection("c1", &api_key_record())
+        .await
+        .unwrap();
+    tamper(
+        &db,
+        "UPDATE terapi_connections SET provider = 'personio-v2' WHERE id = 'c1'",
+    )
+    .await;
+    let e = store.connection("c1").await.unwrap_err();
+    assert!(matches!(e, StoreError::Crypto { .. }), "{e}");
+    assert!(
+        e.to_string().contains("connection `c1`") && e.to_string().contains("provider"),
+        "{e}"
+    );
+    // Put back, it opens again.
+    tamper(
+        &db,
+        "UPDATE terapi_connections SET provider = 'personio-recruiting' WHERE id = 'c1'",
+    )
+    .await;
+    assert_eq!(
+        store.connection("c1").await.unwrap().record.credentials["apiKey"],
+        "CRED-7f3a9c"
+    );
+    // Moved to another id: refused too.
+    tamper(
+        &db,
+        "UPDATE terapi_connections SET id = 'c2' WHERE id = 'c1'",
+    )
+    .await;
+    let e = store.connection("c2").await.unwrap_err();
+    assert!(matches!(e, StoreError::Crypto { .. }), "{e}");
+    tamper(
+        &db,
+        "UPDATE terapi_connections SET id = 'c1' WHERE id = 'c2'",
+    )
+    .await;
+
+    // A row as the previous format wrote it: refused, naming the fix.
+    let plain =
+        br#"{"config":{"companyId":"TENANT-CONFIG-4e2"},"credentials":{"apiKey":"CRED-7f3a9c"}}"#;
+    let legacy = legacy_seal(&key(1), "connection `old`", plain);
+    tamper(
+        &db,
+        &format!(
+            "INSERT INTO terapi_connections (id, provider, key_id, secrets, version, created_at, updated_at) VALUES ('old', 'personio-recruiting', 'a', {}, 1, 0, 0)",
+            blob(&db, &legacy)
+        ),
+    )
+    .await;
+    let e = store.connection("old").await.unwrap_err();
+    assert!(matches!(e, StoreError::Legacy { .. }), "{e}");
+    assert!(e.to_string().contains("rotate-key --legacy"), "{e}");
+    // A rotation does not launder it; the explicit one re-seals it.
+    let e = store.rotate_key().await.unwrap_err();
+    assert!(matches!(e, StoreError::Legacy { .. }), "{e}");
+    let done = store.rotate_key_with_legacy().await.unwrap();
+    assert_eq!((done.connections, done.legacy), (1, 1), "{done:?}");
+    assert_eq!(
+        store.connection("old").await.unwrap().record.credentials["apiKey"],
+        "CRED-7f3a9c"
+    );
+    assert_eq!(store.rotate_key_with_legacy().await.unwrap().legacy, 0);
+    // A downgrade: the old value put back beside another provider. Refused.
+    tamper(
+        &db,
+        &format!(
+            "UPDATE terapi_connections SET provider = 'personio-v2', secrets = {} WHERE id = 'old'",
+            blob(&db, &legacy)
+        ),
+    )
+    .await;
+    let e = store.connection("old").await.unwrap_err();
+    assert!(matches!(e, StoreError::Legacy { .. }), "{e}");
+}
+
+/// `password=`, `sslpassword=`, `user:pw@` and key=value strings: the password shows neither
+/// in the store's URL nor in an error.
+async fn passwords_never_show(kind: Kind) {
+    let pw = "hunter2-9f3";
+    let mut forms = vec![
+        format!("host=127.0.0.1 port=1 password={pw} dbname=x"),
+        format!("host=127.0.0.1 password = '{pw} and more' dbname=x"),
+        format!("postgres://user@127.0.0.1:1/db?password={pw}"),
+        format!("postgres://user@127.0.0.1:1/db?sslmode=disable&sslpassword={pw}"),
+        format!("postgres://user:{pw}@127.0.0.1:1,127.0.0.1:2/db"),
+        format!("postgresql://user@127.0.0.1:1/db?connect_timeout=2&password={pw}"),
+    ];
+    // A server that takes any password (trust): opened, and its URL printed.
+    if let (Kind::Postgres, Some(db)) = (kind, support::db(kind).await) {
+        let mut url = url::Url::parse(&db.url).unwrap();
+        url.query_pairs_mut().append_pair("password", pw);
+        forms.push(url.to_string());
+        let mut url = url::Url::parse(&db.url).unwrap();
+        url.set_password(Some(pw)).unwrap();
+        forms.push(url.to_string());
+    }
+    for form in &forms {
+        let shown = match Store::open(form, Keys::none()).await {
+            Ok(store) => format!("{} {store:?}", store.url()),
+            Err(e) => format!("{e} {e:?}"),
+        };
+        assert!(!shown.contains(pw), "{form}: {shown}");
+        assert!(!shown.contains("and more"), "{form}: {shown}");
+    }
+}
+
+/// A connection is not replaced by a store that could not read it, nor by a create.
+async fn ids_are_not_overwritten(kind: Kind) {
+    let Some(db) = support::db(kind).await else {
+        return;
+    };
+    let a = open(&db.url, Keys::new("a", &key(1)).unwrap()).await;
+    assert_eq!(
+        a.create_connection("c1", &api_key_record()).await.unwrap(),
+        1
+    );
+    let e = a
+        .create_connection("c1", &oauth_record())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Exists { .. }), "{e}");
+    assert!(e.to_string().contains("`c1`"), "{e}");
+    assert_eq!(
+        a.connection("c1").await.unwrap().info.provider,
+        "personio-recruiting"
+    );
+    // Replacing, explicitly, with the key that sealed it.
+    assert_eq!(a.save_connection("c1", &oauth_record()).await.unwrap(), 2);
+    assert_eq!(a.connection("c1").await.unwrap().info.provider, "acme");
+    if matches!(kind, Kind::Memory) {
+        return;
+    }
+    // Another key, or another key under the same id: not overwritten.
+    for keys in [
+        Keys::new("b", &key(2)).unwrap(),
+        Keys::new("a", &key(3)).unwrap(),
+    ] {
+        let other = open(&db.url, keys).await;
+        let e = other
+            .save_connection("c1", &api_key_record())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::NotOurs { .. }), "{e}");
+        assert!(e.to_string().contains("`a`"), "{e}");
+        let stored = a.connection("c1").await.unwrap();
+        assert_eq!(
+            (stored.info.provider.as_str(), stored.info.version),
+            ("acme", 2)
+        );
+    }
+    // A ring with the key among its older ones replaces it (sealed under its primary).
+    let ring = Keys::new("b", &key(2))
+        .unwrap()
+        .with_older("a", &key(1))
+        .unwrap();
+    let rotated = open(&db.url, ring).await;
+    assert_eq!(
+        rotated
+            .save_connection("c1", &api_key_record())
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(rotated.connection("c1").await.unwrap().info.key_id, "b");
+    // Removed (no key needed), the id is free again.
+    let keyless = open(&db.url, Keys::none()).await;
+    assert!(keyless.remove("c1").await.unwrap());
+    let b = open(&db.url, Keys::new("c", &key(4)).unwrap()).await;
+    assert_eq!(
+        b.create_connection("c1", &api_key_record()).await.unwrap(),
+        1
+    );
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[tokio::test] async fn $name() { super::$name(super::Kind::Memory).await } )* }
@@ -359,5 +588,8 @@ suite!(
     rotation,
     schema_versions,
     concurrent_opens,
-    bad_urls
+    bad_urls,
+    sealed_values_are_bound_to_their_columns,
+    passwords_never_show,
+    ids_are_not_overwritten,
 );

@@ -138,6 +138,8 @@ pub(super) struct Hr {
     /// were listed from.
     extra_persons: Vec<(i64, Value)>,
     hostile: Hostile,
+    /// The id the next `POST /v2/webhooks` gives its webhook (a hostile provider's).
+    next_hook_id: Option<String>,
 }
 
 impl Default for Hr {
@@ -155,6 +157,7 @@ impl Default for Hr {
             skew_ms: 0,
             extra_persons: Vec::new(),
             hostile: Hostile::default(),
+            next_hook_id: None,
         };
         hr.set_employees(250);
         hr.set_persons(120);
@@ -509,6 +512,11 @@ impl FakePersonio {
     /// How many 2xx answers `path` (exactly) got.
     pub fn pages_served(&self, path: &str) -> usize {
         self.hr(|hr| hr.served.get(path).copied().unwrap_or(0))
+    }
+
+    /// Gives the next webhook created the id `id` (e.g. one with control characters).
+    pub fn set_next_webhook_id(&self, id: &str) {
+        self.hr(|hr| hr.next_hook_id = Some(id.to_owned()));
     }
 
     /// The webhooks, as `GET /v2/webhooks` lists them (no token).
@@ -1103,7 +1111,11 @@ fn create_hook(shared: &Shared, rec: &Recorded) -> Response {
     };
     let mut inner = shared.lock();
     inner.hr.hook_counter += 1;
-    let id = format!("00000000-0000-4000-8000-{:012x}", inner.hr.hook_counter);
+    let id = inner
+        .hr
+        .next_hook_id
+        .take()
+        .unwrap_or_else(|| format!("00000000-0000-4000-8000-{:012x}", inner.hr.hook_counter));
     let listed = hook.listed(&id);
     inner.hr.hooks.insert(id, hook);
     drop(inner);

@@ -129,12 +129,6 @@ impl Backend {
         each!(self, b => b.list().await)
     }
 
-    /// Inserts or replaces a connection (a replaced one keeps `created_at`, gets the next
-    /// version, loses its lease and its reauthorization mark). Returns the new version.
-    pub(crate) async fn upsert(&self, row: Row) -> Result<i64, StoreError> {
-        each!(self, b => b.upsert(row).await)
-    }
-
     /// Commits refreshed tokens if the row still has `expected` as its version (and then
     /// releases the lease if `owner` holds it). Whether it did.
     pub(crate) async fn commit(&self, c: Commit<'_>) -> Result<bool, StoreError> {

@@ -208,18 +208,6 @@ impl Postgres {
         Ok(self.q_all(sql::LIST, &[]).await?.iter().map(row).collect())
     }
 
-    pub(crate) async fn upsert(&self, r: Row) -> Result<i64, StoreError> {
-        let params: Params<'_> = &[
-            &r.id,
-            &r.provider,
-            &r.key_id,
-            &r.secrets,
-            &r.updated_at,
-            &r.expires_at,
-        ];
-        Ok(self.q_one(sql::UPSERT, params).await?.get(0))
-    }
-
     pub(crate) async fn commit(&self, c: Commit<'_>) -> Result<bool, StoreError> {
         let params: Params<'_> = &[
             &c.id,

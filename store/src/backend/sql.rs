@@ -28,16 +28,6 @@ pub(crate) const LIST: &str = concat!(
     " FROM terapi_connections ORDER BY id"
 );
 
-/// A save: a new row at version 1, or the next version of the row (keeping `created_at`;
-/// its lease and reauthorization mark cleared).
-pub(crate) const UPSERT: &str = "INSERT INTO terapi_connections (id, provider, key_id, secrets, version, created_at, updated_at, expires_at)
-     VALUES ($1, $2, $3, $4, 1, $5, $5, $6)
-     ON CONFLICT (id) DO UPDATE SET provider = excluded.provider, key_id = excluded.key_id,
-       secrets = excluded.secrets, version = terapi_connections.version + 1,
-       updated_at = excluded.updated_at, expires_at = excluded.expires_at,
-       lease_owner = NULL, lease_until = NULL, reauthorize = NULL
-     RETURNING version";
-
 /// Refreshed tokens: only if the version is still the one refreshed from ($2); ends the
 /// lease of the committing owner ($7).
 pub(crate) const COMMIT: &str =
@@ -98,7 +88,6 @@ mod tests {
     #[test]
     fn placeholders_are_the_only_dollars() {
         for sql in [
-            super::UPSERT,
             super::COMMIT,
             super::LEASE,
             super::MARK_REAUTHORIZE,

@@ -146,23 +146,6 @@ impl Sqlite {
             .await
     }
 
-    pub(crate) async fn upsert(&self, r: Row) -> Result<i64, StoreError> {
-        self.with(sql::UPSERT, move |s| {
-            s.query_row(
-                params![
-                    r.id,
-                    r.provider,
-                    r.key_id,
-                    r.secrets,
-                    r.updated_at,
-                    r.expires_at
-                ],
-                |r| r.get(0),
-            )
-        })
-        .await
-    }
-
     pub(crate) async fn commit(&self, c: Commit<'_>) -> Result<bool, StoreError> {
         let (id, owner, key_id, secrets) = (
             c.id.to_owned(),
