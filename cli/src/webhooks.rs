@@ -351,7 +351,9 @@ pub async fn serve(context: &Context, args: ServeArgs) -> Result<(), Failure> {
             "warning: releasing the leases: {} (they expire on their own)",
             shown(&one_line(&e.to_string()))
         ),
-        Err(_) => eprintln!("warning: releasing the leases took too long (they expire on their own)"),
+        Err(_) => {
+            eprintln!("warning: releasing the leases took too long (they expire on their own)")
+        }
     }
     if tokio::time::timeout(STOP_TIMEOUT, server).await.is_err() {
         eprintln!("warning: the server: connections still open when it stopped were cut off");

@@ -229,9 +229,9 @@ impl Store {
             let data = if key_id == CLEAR {
                 serde_json::from_slice(&data).map_err(StoreError::database)?
             } else {
-                let plain = self
-                    .keys
-                    .open(&bound(&model, run_started, page, index), &key_id, &data)?;
+                let plain =
+                    self.keys
+                        .open(&bound(&model, run_started, page, index), &key_id, &data)?;
                 serde_json::from_slice(&plain).map_err(StoreError::database)?
             };
             out.push(Quarantined {

@@ -482,10 +482,8 @@ impl Cx<'_> {
         }
         let stated = self.stated_total()?;
         // Records set aside for their ids were listed too.
-        let listed = run.counts.added
-            + run.counts.updated
-            + run.counts.unchanged
-            + run.counts.quarantined;
+        let listed =
+            run.counts.added + run.counts.updated + run.counts.unchanged + run.counts.quarantined;
         (listed != stated).then(|| SyncError::Incomplete {
             model: self.spec.model.to_string(),
             listed,
