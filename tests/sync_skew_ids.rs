@@ -69,6 +69,43 @@ async fn a_late_provider_clock_loses_no_update(kind: Kind) {
     assert!(behind < Duration::from_secs(400), "{behind:?}");
 }
 
+/// The same late clock behind an unreadable `Date` header: the newest change a page shows
+/// bounds the provider's clock, so the cursor is never only this host's.
+async fn a_late_provider_clock_without_a_date_loses_no_update(kind: Kind) {
+    let Some(db) = db::db(kind).await else { return };
+    let fake = FakePersonio::start().await;
+    fake.set_persons(30);
+    fake.set_clock_behind(Duration::from_secs(300));
+    fake.set_date_unreadable(true);
+    let store = open(&db.url).await;
+    let conn = v2(&fake.origin());
+    let spec = personio::persons();
+    let first = sync(&store, &conn, ID, &spec, SyncOptions::incremental())
+        .await
+        .unwrap();
+    assert_eq!(first.counts.added, 30);
+    assert!(fake.update_person("3", "First"));
+    let second = sync(&store, &conn, ID, &spec, SyncOptions::incremental())
+        .await
+        .unwrap();
+    assert!(!second.full);
+    assert_eq!(second.counts.updated, 1, "{second:?}");
+    // Right after the run: stamped 5 minutes earlier by the provider.
+    assert!(fake.update_person("7", "Renamed"));
+    let third = sync(&store, &conn, ID, &spec, SyncOptions::incremental())
+        .await
+        .unwrap();
+    assert_eq!(third.counts.updated, 1, "the rename is found: {third:?}");
+    let record = store.record(PERSONS, "7").await.unwrap().unwrap();
+    assert_eq!(record.data["first_name"], "Renamed");
+    // The cursor is no later than the newest change the provider showed (its clock).
+    let since = store.sync_status(PERSONS).await.unwrap().unwrap().since;
+    let behind = std::time::SystemTime::now()
+        .duration_since(since.unwrap())
+        .unwrap();
+    assert!(behind >= Duration::from_secs(300), "{behind:?}");
+}
+
 /// The odd records listed after the 120 persons (page 3, from index 20).
 fn odd_persons() -> Vec<Value> {
     vec![
@@ -310,6 +347,7 @@ macro_rules! suite {
 
 suite!(
     a_late_provider_clock_loses_no_update,
+    a_late_provider_clock_without_a_date_loses_no_update,
     odd_record_ids_are_quarantined,
     leases_are_released_in_one_call,
     a_refresh_lease_is_released_in_one_call,

@@ -217,7 +217,7 @@ async fn a_rotation_lets_the_old_key_retire() {
         .run_with_key(&ring, &["connections", "rotate-key"])
         .await;
     assert!(
-        again.ok().stdout.starts_with("re-encrypted 0 connection(s), 0 pending authorization(s), 0 record(s), 0 webhook token(s) and 0 webhook event(s)"),
+        again.ok().stdout.starts_with("re-encrypted 0 connection(s), 0 pending authorization(s), 0 record(s), 0 webhook token(s), 0 webhook event(s) and 0 quarantined record(s)"),
         "{again:?}"
     );
 

@@ -756,6 +756,13 @@ async fn a_rotation_covers_every_sealed_value(kind: Kind) {
     .unwrap();
     let now = SystemTime::now();
     let mut run = old.begin_run(M, RunKind::Full, LEASE).await.unwrap();
+    // A record set aside for its id: sealed like the records (a personal model).
+    run.quarantine(
+        1,
+        150,
+        "no id".into(),
+        json!({"name": "QUARANTINED-SECRET"}),
+    );
     old.write_page(&mut run, page(1..=150, "a"), Some("p2".into()), now)
         .await
         .unwrap();
@@ -795,9 +802,10 @@ async fn a_rotation_covers_every_sealed_value(kind: Kind) {
             done.records,
             done.webhooks,
             done.events,
+            done.quarantined,
             done.legacy
         ),
-        (1, 0, 250, 1, 2, 0),
+        (1, 0, 250, 1, 2, 1, 0),
         "{done:?}"
     );
     let again = both.rotate_key().await.unwrap();
@@ -817,6 +825,9 @@ async fn a_rotation_covers_every_sealed_value(kind: Kind) {
         "S"
     );
     assert_eq!(new.records(M, None, 1000).await.unwrap().len(), 249);
+    let set_aside = new.quarantined(M, 10).await.unwrap();
+    assert_eq!(set_aside.len(), 1);
+    assert_eq!(set_aside[0].data["name"], "QUARANTINED-SECRET");
     assert!(
         new.record(M, "250")
             .await
@@ -959,6 +970,20 @@ async fn records_tokens_and_events_are_bound(kind: Kind) {
     )
     .await;
     let e = store.events("c1", 10).await.unwrap_err();
+    assert!(matches!(e, StoreError::Crypto { .. }), "{e}");
+
+    // A record set aside by a run is bound to its place: moved to another page, it does
+    // not open.
+    let other = Model::personal("c3", "employees");
+    let mut run = store.begin_run(other, RunKind::Full, LEASE).await.unwrap();
+    run.quarantine(1, 0, "no id".into(), json!({"name": "Q"}));
+    store
+        .write_page(&mut run, Vec::new(), None, SystemTime::now())
+        .await
+        .unwrap();
+    assert_eq!(store.quarantined(other, 10).await.unwrap().len(), 1);
+    tamper(&db, "UPDATE terapi_quarantine SET page = 2").await;
+    let e = store.quarantined(other, 10).await.unwrap_err();
     assert!(matches!(e, StoreError::Crypto { .. }), "{e}");
 }
 

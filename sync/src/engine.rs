@@ -400,9 +400,19 @@ impl Cx<'_> {
                 }
             };
             self.budget.observe(&page.rate);
-            // The incremental cursor follows the provider's clock.
-            if let Some(date) = page.date {
-                run.observe_clock(date, SystemTime::now());
+            // The incremental cursor follows the provider's clock: its `Date`; without a
+            // readable one, the newest change the page shows (the provider's clock was at
+            // least there); with neither, an incremental run keeps its cursor.
+            let received = SystemTime::now();
+            match page.date.or_else(|| self.newest_change(&page.records)) {
+                Some(provider) => run.observe_clock(provider, received),
+                None => {
+                    if !run.is_full()
+                        && let Some(since) = run.since
+                    {
+                        run.observe_clock(since, run.started_at());
+                    }
+                }
             }
             if parent.is_none() && page.total.is_some() {
                 self.set_total(page.total);
@@ -465,6 +475,19 @@ impl Cx<'_> {
 }
 
 impl Cx<'_> {
+    /// The newest change time the records state at the spec's `updated_path` (RFC 3339).
+    fn newest_change(&self, records: &[Value]) -> Option<SystemTime> {
+        let path = self.spec.updated_path.as_deref()?;
+        records
+            .iter()
+            .filter_map(|r| value_at(r, path)?.as_str())
+            .filter_map(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .max()
+            .map(SystemTime::from)
+    }
+
     fn set_total(&self, total: Option<u64>) {
         if let Ok(mut t) = self.total.lock() {
             *t = total;

@@ -31,6 +31,7 @@ pub fn employees() -> SyncSpec {
         .limit(100)
         .id_path("attributes.id.value")
         .total_path("metadata.total_elements")
+        .updated_path("attributes.last_modified_at.value")
         .incremental(
             "updated_since",
             SinceFormat::NaiveUtc,
@@ -49,6 +50,7 @@ pub fn attendances() -> SyncSpec {
         .query("end_date", "2099-12-31")
         .id_path("id")
         .total_path("metadata.total_elements")
+        .updated_path("updated_at")
         .incremental(
             "updated_from",
             SinceFormat::Rfc3339,
@@ -79,6 +81,7 @@ pub fn absence_periods() -> SyncSpec {
         })
         .limit(200)
         .id_path("attributes.id")
+        .updated_path("attributes.updated_at")
         .incremental(
             "updated_from",
             SinceFormat::Rfc3339,
@@ -93,6 +96,7 @@ pub fn persons() -> SyncSpec {
         .pagination(PaginateConfig::PERSONIO_V2)
         .limit(50)
         .id_path("id")
+        .updated_path("updated_at")
         .incremental(
             "updated_at.gt",
             SinceFormat::Rfc3339,
@@ -110,6 +114,7 @@ pub fn employments() -> SyncSpec {
         .pagination(PaginateConfig::PERSONIO_V2)
         .limit(50)
         .id_path("id")
+        .updated_path("updated_at")
         .incremental(
             "updated_at.gt",
             SinceFormat::Rfc3339,

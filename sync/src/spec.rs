@@ -117,6 +117,10 @@ pub struct SyncSpec {
     /// Where a page states the listing's number of records (Personio v1:
     /// `metadata.total_elements`): a run whose record count differs is not complete.
     pub total_path: Option<Text>,
+    /// Where a record states when it last changed, as an RFC 3339 time (`updated_at`). A
+    /// page without a readable `Date` header bounds the provider's clock by its newest
+    /// change, so the incremental cursor never follows only this host's clock.
+    pub updated_path: Option<Text>,
 }
 
 impl SyncSpec {
@@ -141,6 +145,7 @@ impl SyncSpec {
             budget: Budget::default(),
             max_delete_percent: 10,
             total_path: None,
+            updated_path: None,
         }
     }
 
@@ -212,6 +217,13 @@ impl SyncSpec {
     /// [`SyncSpec::max_delete_percent`]).
     pub fn max_delete_percent(mut self, percent: u8) -> Self {
         self.max_delete_percent = percent;
+        self
+    }
+
+    /// Records state their last change at `path` (RFC 3339; see
+    /// [`SyncSpec::updated_path`]).
+    pub fn updated_path(mut self, path: impl Into<Text>) -> Self {
+        self.updated_path = Some(path.into());
         self
     }
 

@@ -134,6 +134,8 @@ pub(super) struct Hr {
     /// How far the server's clock runs behind the real one (ms): its `Date` header and the
     /// `updated_at` it stamps.
     skew_ms: i64,
+    /// Whether its `Date` header is unreadable (a provider that sends a broken one).
+    date_unreadable: bool,
     /// Raw records listed after the persons of `/v2/persons` (odd ids), with the time they
     /// were listed from.
     extra_persons: Vec<(i64, Value)>,
@@ -155,6 +157,7 @@ impl Default for Hr {
             served: BTreeMap::new(),
             rate_headers: None,
             skew_ms: 0,
+            date_unreadable: false,
             extra_persons: Vec::new(),
             hostile: Hostile::default(),
             next_hook_id: None,
@@ -495,6 +498,11 @@ impl FakePersonio {
         self.hr(|hr| hr.skew_ms = i64::try_from(behind.as_millis()).unwrap_or(i64::MAX));
     }
 
+    /// Sends an unreadable `Date` header (`yesterday`) instead of its clock.
+    pub fn set_date_unreadable(&self, unreadable: bool) {
+        self.hr(|hr| hr.date_unreadable = unreadable);
+    }
+
     /// Lists these raw records after the persons of `/v2/persons` (odd ids: numbers, NUL
     /// bytes, very long ones), as changed now.
     pub fn set_extra_persons(&self, records: Vec<Value>) {
@@ -679,8 +687,16 @@ pub(super) fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Resp
         };
     }
     let mut response = route(shared, rec, method);
-    let skew_ms = shared.lock().hr.skew_ms;
-    if skew_ms != 0
+    let (skew_ms, date_unreadable) = {
+        let hr = &shared.lock().hr;
+        (hr.skew_ms, hr.date_unreadable)
+    };
+    if date_unreadable {
+        response.headers_mut().insert(
+            axum::http::header::DATE,
+            axum::http::HeaderValue::from_static("yesterday"),
+        );
+    } else if skew_ms != 0
         && let Ok(v) = axum::http::HeaderValue::from_str(&http_date(now_ms() - skew_ms))
     {
         response.headers_mut().insert(axum::http::header::DATE, v);
