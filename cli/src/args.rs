@@ -133,6 +133,10 @@ pub struct AuthorizeArgs {
     /// http://ADDR/callback].
     #[arg(long, value_name = "URL", required_unless_present = "listen")]
     pub redirect_uri: Option<String>,
+    /// Replace the connection if ID exists (only one this store's key can read) once the
+    /// authorization succeeds; without it an existing ID is refused before anything starts.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 /// `callback`.

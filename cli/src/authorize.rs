@@ -46,6 +46,18 @@ pub async fn run(context: &Context, args: AuthorizeArgs) -> Result<(), Failure> 
     };
     let client = OAuthClient::new(args.client_id, secret);
     let opened = context.open_store().await?;
+    // An existing connection is replaced only when asked, and only one this key can read;
+    // checked before the provider is asked anything.
+    if let Some(info) = opened.store.info(&args.id).await? {
+        if !args.replace {
+            return Err(Failure::failed(format!(
+                "connection `{id}` exists already (provider `{}`): `terapi authorize --replace` replaces it once authorized, `terapi connections remove {id}` removes it",
+                shown(&info.provider),
+                id = shown(&args.id),
+            )));
+        }
+        opened.store.check_replace(&args.id).await?;
+    }
     let mut request = AuthorizationRequest::new(redirect_uri.as_str()).settings(&context.settings);
     if !args.scope.is_empty() {
         request = request.scopes(args.scope);

@@ -409,6 +409,49 @@ async fn authorize_then_a_pasted_callback_finishes_it() {
     );
     me(&env.run(&["request", "pasted", "GET", "/api/me"]).await);
 
+    // Authorizing an existing id again needs --replace.
+    let twice = env
+        .run_with(
+            &[
+                "authorize",
+                "pasted",
+                "acme",
+                "--client-id",
+                CLIENT_ID,
+                "--config",
+                "tenant=north",
+                "--redirect-uri",
+                PASTED_REDIRECT,
+            ],
+            &[("TERAPI_CLIENT_SECRET", CLIENT_SECRET)],
+        )
+        .await;
+    assert_eq!(twice.code, 1, "{twice:?}");
+    assert!(
+        twice.error_line().contains("exists already") && twice.error_line().contains("--replace"),
+        "{twice:?}"
+    );
+    assert!(twice.stdout.is_empty(), "no authorization URL: {twice:?}");
+    let replacing = env
+        .run_with(
+            &[
+                "authorize",
+                "pasted",
+                "acme",
+                "--client-id",
+                CLIENT_ID,
+                "--config",
+                "tenant=north",
+                "--redirect-uri",
+                PASTED_REDIRECT,
+                "--replace",
+            ],
+            &[("TERAPI_CLIENT_SECRET", CLIENT_SECRET)],
+        )
+        .await;
+    assert_eq!(replacing.code, 0, "{replacing:?}");
+    assert!(replacing.stdout.starts_with(&env.origin), "{replacing:?}");
+
     // A callback is used once.
     let again = env.run(&["callback", &location]).await;
     assert_eq!(again.code, 1, "{again:?}");

@@ -247,7 +247,9 @@ async fn a_rotation_lets_the_old_key_retire() {
         .map(str::to_owned)
         .collect();
     assert_eq!(row[..3], [hook_id.as_str(), "ENABLED", "yes"], "{listed:?}");
-    // A delivery with the subscription's token is recognised, stored and applied.
+    // A delivery with the subscription's token is recognised, stored and applied (the
+    // person is gone at the provider: a deletion is applied only after a 404).
+    assert!(fake.delete_person("5"));
     let (child, url, mut stderr) = env.serve(&only_new).await;
     let delivery = serde_json::json!({
         "company_id": FakePersonio::COMPANY_ID,
