@@ -260,6 +260,16 @@ impl Paginator {
         Some(hash.finalize().into())
     }
 
+    /// Whether this (second) page may be the first one again: page numbers counted from 0
+    /// against an API whose pages may start at 1 (Personio's absence periods do not say)
+    /// give the first page at offsets 0 and 1. Once, on the second page, that is no loop.
+    fn first_page_twice(&self) -> bool {
+        self.page == 2
+            && self.config.kind == PageKind::Offset
+            && self.config.offset_step == OffsetStep::PerPage
+            && self.config.offset_start == 0
+    }
+
     /// At most `max` pages: asking for one more is [`PageError::TooManyPages`] (never a
     /// silent stop, which would pass for the end of the listing).
     pub fn max_pages(mut self, max: u64) -> Self {
@@ -337,6 +347,7 @@ impl Paginator {
         let fingerprint = self.fingerprint(records);
         if fingerprint.is_some()
             && std::mem::replace(&mut self.previous, fingerprint) == fingerprint
+            && !self.first_page_twice()
         {
             return Err(PageError::RepeatedPage { page: self.page });
         }
@@ -753,6 +764,27 @@ mod tests {
         changed["data"][0]["n"] = json!(2);
         assert_eq!(
             p.next(&base, &changed, None),
+            Err(PageError::RepeatedPage { page: 3 })
+        );
+        // Page numbers from 0 where pages may start at 1: the first page twice is no loop,
+        // a third time is.
+        let per_page = PaginateConfig {
+            offset_step: OffsetStep::PerPage,
+            offset_start: 0,
+            total_pages_path: None,
+            ..PaginateConfig::PERSONIO_V1
+        };
+        let mut p = Paginator::new(per_page, base.clone(), Some(2)).id_path("attributes.id.value");
+        assert!(matches!(
+            p.next(&base, &v1(&[1, 2]), None),
+            Ok(Next::Query(_))
+        ));
+        assert!(matches!(
+            p.next(&base, &v1(&[1, 2]), None),
+            Ok(Next::Query(_))
+        ));
+        assert_eq!(
+            p.next(&base, &v1(&[1, 2]), None),
             Err(PageError::RepeatedPage { page: 3 })
         );
         // Without an id path (or an id) pages are not compared.
