@@ -15,7 +15,12 @@ pub struct Context {
     pub settings: Settings,
     store_url: Option<String>,
     key_env: String,
+    /// Every store this command opened: on a signal, their leases are released.
+    opened: std::sync::Mutex<Vec<Store>>,
 }
+
+/// How long releasing the leases may take once a signal came.
+const RELEASE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// An open store, and whether it has a key to write secrets with.
 pub struct Opened {
@@ -39,6 +44,7 @@ impl Context {
             settings,
             store_url: cli.store.clone(),
             key_env: cli.key_env.clone(),
+            opened: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -61,7 +67,29 @@ impl Context {
         let store = Store::open(&url, keys.clone())
             .await?
             .with_catalog(self.catalog.specs().clone());
+        if let Ok(mut opened) = self.opened.lock() {
+            opened.push(store.clone());
+        }
         Ok(Opened { store, keys })
+    }
+
+    /// A command stopped by `signal`: the leases of every store it opened (a token renewal
+    /// or refresh under way, claimed events, a sync run) are released before the process
+    /// exits, so the next process goes on at once instead of waiting them out.
+    pub async fn stopped(&self, signal: crate::signals::Signal) -> Failure {
+        let stores = self.opened.lock().map(|s| s.clone()).unwrap_or_default();
+        let mut released = true;
+        for store in stores {
+            let done = tokio::time::timeout(RELEASE_TIMEOUT, store.release_leases()).await;
+            released &= matches!(done, Ok(Ok(())));
+        }
+        let leases = if released {
+            "its leases are released"
+        } else {
+            "some leases could not be released: they expire on their own"
+        };
+        Failure::failed(format!("stopped by {}: {leases}", signal.name()))
+            .with_code(signal.exit_code())
     }
 }
 

@@ -9,7 +9,7 @@
 //!
 //! Exit codes (as the generator's): 0 success; 1 the operation failed on its input, its
 //! catalog or at the provider; 2 usage, I/O or store errors; 3 a full sync held its
-//! deletions (`sync --allow-mass-delete` applies them); 130 / 143 a `sync` stopped by
+//! deletions (`sync --allow-mass-delete` applies them); 130 / 143 a command stopped by
 //! SIGINT / SIGTERM (its leases released first).
 #![forbid(unsafe_code)]
 
@@ -68,32 +68,50 @@ fn run(cli: Cli) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))?;
+    // `sync` and `webhooks serve` stop on a signal themselves; any other command is stopped
+    // here, and the leases of the stores it opened are released before the process exits.
+    let stops_itself = matches!(
+        cli.command,
+        Command::Sync(_) | Command::Webhooks(WebhooksCommand::Serve(_))
+    );
     runtime.block_on(async {
-        match cli.command {
-            Command::Providers => providers::run(&context),
-            Command::Connect(args) => connect::run(&context, args).await,
-            Command::Authorize(args) => authorize::run(&context, args).await,
-            Command::Callback(args) => authorize::callback(&context, args).await,
-            Command::Request(args) => request::run(&context, args).await,
-            Command::Sync(args) => sync::run(&context, args).await,
-            Command::Records(args) => records::run(&context, args).await,
-            Command::Webhooks(command) => match command {
-                WebhooksCommand::Subscribe(args) => webhooks::subscribe(&context, args).await,
-                WebhooksCommand::List { id } => webhooks::list(&context, &id).await,
-                WebhooksCommand::Remove { id, webhook_id } => {
-                    webhooks::remove(&context, &id, &webhook_id).await
-                }
-                WebhooksCommand::Serve(args) => webhooks::serve(&context, args).await,
-            },
-            Command::Connections(command) => match command {
-                ConnectionsCommand::List => connections::list(&context).await,
-                ConnectionsCommand::Show { id } => connections::show(&context, &id).await,
-                ConnectionsCommand::Remove { id } => connections::remove(&context, &id).await,
-                ConnectionsCommand::RotateKey { legacy } => {
-                    connections::rotate_key(&context, legacy).await
-                }
-            },
-            Command::Key(KeyCommand::Generate) => Ok(()),
+        if stops_itself {
+            return work(&context, cli.command).await;
+        }
+        let mut signals = signals::Signals::install()?;
+        tokio::select! {
+            outcome = work(&context, cli.command) => outcome,
+            signal = signals.wait() => Err(context.stopped(signal).await),
         }
     })
+}
+
+/// The command's work.
+async fn work(context: &Context, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Providers => providers::run(context),
+        Command::Connect(args) => connect::run(context, args).await,
+        Command::Authorize(args) => authorize::run(context, args).await,
+        Command::Callback(args) => authorize::callback(context, args).await,
+        Command::Request(args) => request::run(context, args).await,
+        Command::Sync(args) => sync::run(context, args).await,
+        Command::Records(args) => records::run(context, args).await,
+        Command::Webhooks(command) => match command {
+            WebhooksCommand::Subscribe(args) => webhooks::subscribe(context, args).await,
+            WebhooksCommand::List { id } => webhooks::list(context, &id).await,
+            WebhooksCommand::Remove { id, webhook_id } => {
+                webhooks::remove(context, &id, &webhook_id).await
+            }
+            WebhooksCommand::Serve(args) => webhooks::serve(context, args).await,
+        },
+        Command::Connections(command) => match command {
+            ConnectionsCommand::List => connections::list(context).await,
+            ConnectionsCommand::Show { id } => connections::show(context, &id).await,
+            ConnectionsCommand::Remove { id } => connections::remove(context, &id).await,
+            ConnectionsCommand::RotateKey { legacy } => {
+                connections::rotate_key(context, legacy).await
+            }
+        },
+        Command::Key(KeyCommand::Generate) => Ok(()),
+    }
 }

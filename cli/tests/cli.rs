@@ -983,6 +983,79 @@ async fn connect_then_two_requests_make_one_client_credentials_token_request() {
     assert_no_secret(&printed, &[CLIENT_SECRET, token.access_token().expose()]);
 }
 
+/// Ctrl-C or SIGTERM while a command holds a lease (here `request`, renewing a revoked
+/// client-credentials token under the connection's lease, at a token endpoint that takes its
+/// time) releases it before the process exits: the next process obtains its token at once
+/// instead of waiting out the lease (30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_releases_the_lease_a_request_holds() {
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let fake = FakeOAuth::start().await;
+        let mut env = Env::new(&fake).await;
+        env.catalog = env.dir.path().join("cc.yaml");
+        std::fs::write(&env.catalog, CC_CATALOG).unwrap();
+        let connected = env
+            .run_with(
+                &[
+                    "connect",
+                    "cc",
+                    "acme-cc",
+                    "--credential",
+                    "client_id",
+                    "--credential",
+                    "client_secret",
+                ],
+                &[
+                    ("TERAPI_CREDENTIAL_CLIENT_ID", CLIENT_ID),
+                    ("TERAPI_CREDENTIAL_CLIENT_SECRET", CLIENT_SECRET),
+                ],
+            )
+            .await;
+        assert_eq!(connected.code, 0, "{connected:?}");
+        fake.revoke_access_tokens();
+        fake.fake
+            .client_credentials_delay_ms
+            .store(60_000, Ordering::SeqCst);
+        let mut cmd = env.command(&["request", "cc", "GET", "/api/me"]);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let child = cmd.spawn().unwrap();
+        // The renewal has started: the lease is held while the token endpoint answers.
+        let asked = tokio::time::timeout(RUN_LIMIT, async {
+            while fake.fake.client_credentials_asked.load(Ordering::SeqCst) < 2 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(asked.is_ok(), "the request renews its token");
+        let pid = child.id().expect("running").to_string();
+        let killed = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(killed.success());
+        let stopped = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
+            .await
+            .expect("it stops")
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&stopped.stderr);
+        assert_eq!(stopped.status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains("its leases are released"), "{stderr}");
+        fake.fake
+            .client_credentials_delay_ms
+            .store(0, Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        let out = env.run(&["request", "cc", "GET", "/api/me"]).await;
+        me(&out);
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the next process waited {:?} for the lease",
+            started.elapsed()
+        );
+        assert_eq!(fake.fake.client_credentials_asked.load(Ordering::SeqCst), 3);
+    }
+}
+
 /// While `authorize --listen` waits, a callback pasted to `terapi callback` with the right
 /// `state` but another port is refused with the redirect URI it must go to (its port
 /// included), and the flow stays pending: the real callback then reaches the listener and

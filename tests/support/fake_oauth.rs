@@ -167,6 +167,8 @@ pub struct Fake {
     /// How long the answer to a client credentials grant waits, in milliseconds (so that
     /// concurrent users overlap).
     pub client_credentials_delay_ms: Arc<AtomicU64>,
+    /// Client credentials grants received (counted before any delay).
+    pub client_credentials_asked: Arc<AtomicU64>,
 }
 
 /// A running fake; the server stops when it is dropped.
@@ -288,6 +290,9 @@ async fn handle(State(fake): State<Fake>, request: Request) -> Response {
                 std::future::pending::<()>().await;
             }
             let cc_delay = fake.client_credentials_delay_ms.load(Ordering::SeqCst);
+            if get(&form, "grant_type") == Some("client_credentials") {
+                fake.client_credentials_asked.fetch_add(1, Ordering::SeqCst);
+            }
             if get(&form, "grant_type") == Some("client_credentials") && cc_delay > 0 {
                 tokio::time::sleep(Duration::from_millis(cc_delay)).await;
             }
