@@ -213,6 +213,32 @@ impl Env {
         lines[0].to_owned()
     }
 
+    /// Connects `cc` to `acme-cc` (client credentials, from `CC_CATALOG`, which becomes the
+    /// catalog): its check obtains one token.
+    async fn connect_cc(&mut self) -> Out {
+        self.catalog = self.dir.path().join("cc.yaml");
+        std::fs::write(&self.catalog, CC_CATALOG).unwrap();
+        let connected = self
+            .run_with(
+                &[
+                    "connect",
+                    "cc",
+                    "acme-cc",
+                    "--credential",
+                    "client_id",
+                    "--credential",
+                    "client_secret",
+                ],
+                &[
+                    ("TERAPI_CREDENTIAL_CLIENT_ID", CLIENT_ID),
+                    ("TERAPI_CREDENTIAL_CLIENT_SECRET", CLIENT_SECRET),
+                ],
+            )
+            .await;
+        assert_eq!(connected.code, 0, "{connected:?}");
+        connected
+    }
+
     /// Connects `id` to `acme-key` with an API key the fake accepts (from the environment).
     async fn connect_key(&self, id: &str, api_key: &str) -> Out {
         self.run_with(
@@ -935,26 +961,7 @@ async fn the_store_file_holds_no_secret_and_keys_rotate() {
 async fn connect_then_two_requests_make_one_client_credentials_token_request() {
     let fake = FakeOAuth::start().await;
     let mut env = Env::new(&fake).await;
-    env.catalog = env.dir.path().join("cc.yaml");
-    std::fs::write(&env.catalog, CC_CATALOG).unwrap();
-    let connected = env
-        .run_with(
-            &[
-                "connect",
-                "cc",
-                "acme-cc",
-                "--credential",
-                "client_id",
-                "--credential",
-                "client_secret",
-            ],
-            &[
-                ("TERAPI_CREDENTIAL_CLIENT_ID", CLIENT_ID),
-                ("TERAPI_CREDENTIAL_CLIENT_SECRET", CLIENT_SECRET),
-            ],
-        )
-        .await;
-    assert_eq!(connected.code, 0, "{connected:?}");
+    let connected = env.connect_cc().await;
     assert_eq!(fake.fake.client_credentials.load(Ordering::SeqCst), 1);
     let mut printed = connected.all();
     for _ in 0..2 {
@@ -992,26 +999,7 @@ async fn a_signal_releases_the_lease_a_request_holds() {
     for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
         let fake = FakeOAuth::start().await;
         let mut env = Env::new(&fake).await;
-        env.catalog = env.dir.path().join("cc.yaml");
-        std::fs::write(&env.catalog, CC_CATALOG).unwrap();
-        let connected = env
-            .run_with(
-                &[
-                    "connect",
-                    "cc",
-                    "acme-cc",
-                    "--credential",
-                    "client_id",
-                    "--credential",
-                    "client_secret",
-                ],
-                &[
-                    ("TERAPI_CREDENTIAL_CLIENT_ID", CLIENT_ID),
-                    ("TERAPI_CREDENTIAL_CLIENT_SECRET", CLIENT_SECRET),
-                ],
-            )
-            .await;
-        assert_eq!(connected.code, 0, "{connected:?}");
+        env.connect_cc().await;
         fake.revoke_access_tokens();
         fake.fake
             .client_credentials_delay_ms

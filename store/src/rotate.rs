@@ -27,8 +27,8 @@ const REKEY_EVENT: &str = "UPDATE terapi_events SET key_id = $2, body = $3
 const RECORDS: &str = "SELECT connection_id, model, record_id, key_id, data FROM terapi_records
      WHERE key_id <> $1 AND key_id <> '' AND (connection_id, model, record_id) > ($2, $3, $4)
      ORDER BY connection_id, model, record_id LIMIT $5";
-const REKEY_RECORD: &str = "UPDATE terapi_records SET key_id = $4, data = $5, hash = $6
-     WHERE connection_id = $1 AND model = $2 AND record_id = $3 AND key_id = $7 AND data = $8 RETURNING 1";
+const REKEY_RECORD: &str = "UPDATE terapi_records SET key_id = $4, data = $5, hash = $8
+     WHERE connection_id = $1 AND model = $2 AND record_id = $3 AND key_id = $6 AND data = $7 RETURNING 1";
 /// Records a sync set aside for their ids (sealed when their model is personal; '' in clear).
 const QUARANTINED: &str = "SELECT connection_id, model, run_started, page, idx, key_id, data FROM terapi_quarantine
      WHERE key_id <> $1 AND key_id <> '' AND (connection_id, model, run_started, page, idx) > ($2, $3, $4, $5, $6)
@@ -51,6 +51,104 @@ struct Sealed {
     key_id: String,
     value: Vec<u8>,
 }
+
+/// A table of sealed values, walked in batches by its key.
+struct Walk {
+    /// What its rows are, for messages.
+    what: &'static str,
+    /// Its rows not under key `$1`, after the key given next, at most the batch size given
+    /// last: the key's columns, the columns the binding reads, the key id, the value.
+    select: &'static str,
+    /// A row rewritten: its key, the new key id and value, the old ones (the compare and
+    /// swap), then (with `rehash`) the record's hash under the primary key.
+    rekey: &'static str,
+    /// The key before every row's.
+    start: fn() -> Vec<Val>,
+    /// How many of the leading columns are the key.
+    keys: usize,
+    /// What the value is bound to, from the columns before the key id.
+    bind: fn(&[Val]) -> Binding,
+    /// Whether the value is a record whose keyed hash goes with it.
+    rehash: bool,
+    /// Its count in the rotation's report.
+    count: fn(&mut Rotation) -> &mut usize,
+}
+
+fn text(v: Option<&Val>) -> String {
+    v.cloned().and_then(Val::into_text).unwrap_or_default()
+}
+
+fn int(v: Option<&Val>) -> i64 {
+    v.and_then(Val::as_int).unwrap_or(0)
+}
+
+const WEBHOOK_TOKENS: Walk = Walk {
+    what: "a webhook",
+    select: WEBHOOKS,
+    rekey: REKEY_WEBHOOK,
+    start: || vec![Val::text("")],
+    keys: 1,
+    bind: |c| Binding::webhook(&text(c.first()), &text(c.get(1)), &text(c.get(2))),
+    rehash: false,
+    count: |r| &mut r.webhooks,
+};
+
+const EVENT_BODIES: Walk = Walk {
+    what: "a webhook event",
+    select: EVENTS,
+    rekey: REKEY_EVENT,
+    start: || vec![Val::int(0)],
+    keys: 1,
+    bind: |c| {
+        Binding::event(
+            &text(c.get(1)),
+            &text(c.get(2)),
+            &text(c.get(3)),
+            &text(c.get(4)),
+            int(c.get(5)),
+        )
+    },
+    rehash: false,
+    count: |r| &mut r.events,
+};
+
+const SEALED_RECORDS: Walk = Walk {
+    what: "a record",
+    select: RECORDS,
+    rekey: REKEY_RECORD,
+    start: || vec![Val::text(""), Val::text(""), Val::text("")],
+    keys: 3,
+    bind: |c| Binding::record(&text(c.first()), &text(c.get(1)), &text(c.get(2))),
+    rehash: true,
+    count: |r| &mut r.records,
+};
+
+const SET_ASIDE: Walk = Walk {
+    what: "a quarantined record",
+    select: QUARANTINED,
+    rekey: REKEY_QUARANTINED,
+    start: || {
+        vec![
+            Val::text(""),
+            Val::text(""),
+            Val::int(i64::MIN),
+            Val::int(-1),
+            Val::int(-1),
+        ]
+    },
+    keys: 5,
+    bind: |c| {
+        Binding::quarantined(
+            &text(c.first()),
+            &text(c.get(1)),
+            int(c.get(2)),
+            u64::try_from(int(c.get(3))).unwrap_or(0),
+            u64::try_from(int(c.get(4))).unwrap_or(0),
+        )
+    },
+    rehash: false,
+    count: |r| &mut r.quarantined,
+};
 
 impl Store {
     /// Re-encrypts every sealed value not sealed with the primary key (the older keys of the
@@ -82,14 +180,13 @@ impl Store {
         let skip = if legacy { "" } else { primary.as_str() };
         self.rotate_connections(&primary, legacy, &mut done).await?;
         self.rotate_pending(&primary, legacy, &mut done).await?;
-        self.rotate_webhooks(skip, &primary, legacy, &mut done)
-            .await?;
-        self.rotate_events(skip, &primary, legacy, &mut done)
-            .await?;
-        self.rotate_records(skip, &primary, legacy, &mut done)
-            .await?;
-        self.rotate_quarantined(skip, &primary, legacy, &mut done)
-            .await?;
+        let tables = [&WEBHOOK_TOKENS, &EVENT_BODIES, &SEALED_RECORDS, &SET_ASIDE];
+        for walk in tables {
+            let n = self
+                .rotate_table(walk, skip, &primary, legacy, &mut done)
+                .await?;
+            *(walk.count)(&mut done) += n;
+        }
         self.rehash_clear_records().await?;
         Ok(done)
     }
@@ -197,237 +294,61 @@ impl Store {
         Ok(rows.iter().filter(|r| !r.is_empty()).count())
     }
 
-    async fn rotate_webhooks(
+    /// Re-seals the values of one table (`walk`) in batches; how many were rewritten.
+    async fn rotate_table(
         &self,
+        walk: &Walk,
         skip: &str,
         primary: &str,
         legacy: bool,
         done: &mut Rotation,
-    ) -> Result<(), StoreError> {
-        let mut after = String::new();
+    ) -> Result<usize, StoreError> {
+        let mut after = (walk.start)();
+        let mut rewritten = 0;
         loop {
-            let rows = self
-                .backend
-                .query(
-                    WEBHOOKS,
-                    vec![Val::text(skip), Val::text(after.clone()), Val::int(BATCH)],
-                )
-                .await?;
+            let mut params = vec![Val::text(skip)];
+            params.extend(after.iter().cloned());
+            params.push(Val::int(BATCH));
+            let rows = self.backend.query(walk.select, params).await?;
             let full = rows.len() as i64 == BATCH;
             let mut stmts = Vec::new();
             for row in rows {
-                let mut it = row.into_iter();
-                let mut next = || it.next().unwrap_or(Val::Int(None));
-                let id = next().into_text().unwrap_or_default();
-                let connection = next().into_text().unwrap_or_default();
-                let token_hash = next().into_text().unwrap_or_default();
-                let sealed = Sealed {
-                    bound: Binding::webhook(&id, &connection, &token_hash),
-                    key_id: next().into_text().unwrap_or_default(),
-                    value: next().into_bytes().unwrap_or_default(),
+                // The key, the columns the binding reads, then the key id and the value.
+                let Some((columns, [key_id, value])) = row.split_last_chunk::<2>() else {
+                    return Err(StoreError::Corrupt {
+                        what: walk.what.to_owned(),
+                        message: "a column of its row is missing".to_owned(),
+                    });
                 };
-                if let Some((key_id, token, _)) = self.reseal(&sealed, primary, legacy, done)? {
+                let sealed = Sealed {
+                    bound: (walk.bind)(columns),
+                    key_id: key_id.clone().into_text().unwrap_or_default(),
+                    value: value.clone().into_bytes().unwrap_or_default(),
+                };
+                let key = columns[..walk.keys.min(columns.len())].to_vec();
+                if let Some((key_id, value, plain)) = self.reseal(&sealed, primary, legacy, done)? {
+                    let mut params = key.clone();
+                    params.extend([
+                        Val::text(key_id),
+                        Val::bytes(value),
+                        Val::text(sealed.key_id),
+                        Val::bytes(sealed.value),
+                    ]);
+                    if walk.rehash {
+                        // The sealed value is the record's canonical JSON: its hash under
+                        // the primary key is what a sync compares with.
+                        params.push(Val::text(self.keys.record_hash(&plain)));
+                    }
                     stmts.push(Stmt {
-                        sql: REKEY_WEBHOOK,
-                        params: vec![
-                            Val::text(id.clone()),
-                            Val::text(key_id),
-                            Val::bytes(token),
-                            Val::text(sealed.key_id),
-                            Val::bytes(sealed.value),
-                        ],
+                        sql: walk.rekey,
+                        params,
                     });
                 }
-                after = id;
+                after = key;
             }
-            done.webhooks += self.commit_batch(stmts).await?;
+            rewritten += self.commit_batch(stmts).await?;
             if !full {
-                return Ok(());
-            }
-        }
-    }
-
-    async fn rotate_events(
-        &self,
-        skip: &str,
-        primary: &str,
-        legacy: bool,
-        done: &mut Rotation,
-    ) -> Result<(), StoreError> {
-        let mut after = 0i64;
-        loop {
-            let rows = self
-                .backend
-                .query(
-                    EVENTS,
-                    vec![Val::text(skip), Val::int(after), Val::int(BATCH)],
-                )
-                .await?;
-            let full = rows.len() as i64 == BATCH;
-            let mut stmts = Vec::new();
-            for row in rows {
-                let mut it = row.into_iter();
-                let mut next = || it.next().unwrap_or(Val::Int(None));
-                let id = next().as_int().unwrap_or(0);
-                let connection = next().into_text().unwrap_or_default();
-                let webhook = next().into_text().unwrap_or_default();
-                let dedupe = next().into_text().unwrap_or_default();
-                let name = next().into_text().unwrap_or_default();
-                let occurred_at = next().as_int().unwrap_or(0);
-                let sealed = Sealed {
-                    bound: Binding::event(&connection, &webhook, &dedupe, &name, occurred_at),
-                    key_id: next().into_text().unwrap_or_default(),
-                    value: next().into_bytes().unwrap_or_default(),
-                };
-                if let Some((key_id, body, _)) = self.reseal(&sealed, primary, legacy, done)? {
-                    stmts.push(Stmt {
-                        sql: REKEY_EVENT,
-                        params: vec![
-                            Val::int(id),
-                            Val::text(key_id),
-                            Val::bytes(body),
-                            Val::text(sealed.key_id),
-                            Val::bytes(sealed.value),
-                        ],
-                    });
-                }
-                after = id;
-            }
-            done.events += self.commit_batch(stmts).await?;
-            if !full {
-                return Ok(());
-            }
-        }
-    }
-
-    async fn rotate_records(
-        &self,
-        skip: &str,
-        primary: &str,
-        legacy: bool,
-        done: &mut Rotation,
-    ) -> Result<(), StoreError> {
-        let mut after = (String::new(), String::new(), String::new());
-        loop {
-            let rows = self
-                .backend
-                .query(
-                    RECORDS,
-                    vec![
-                        Val::text(skip),
-                        Val::text(after.0.clone()),
-                        Val::text(after.1.clone()),
-                        Val::text(after.2.clone()),
-                        Val::int(BATCH),
-                    ],
-                )
-                .await?;
-            let full = rows.len() as i64 == BATCH;
-            let mut stmts = Vec::new();
-            for row in rows {
-                let mut it = row.into_iter();
-                let mut next = || it.next().unwrap_or(Val::Int(None));
-                let connection = next().into_text().unwrap_or_default();
-                let model = next().into_text().unwrap_or_default();
-                let id = next().into_text().unwrap_or_default();
-                let sealed = Sealed {
-                    bound: Binding::record(&connection, &model, &id),
-                    key_id: next().into_text().unwrap_or_default(),
-                    value: next().into_bytes().unwrap_or_default(),
-                };
-                if let Some((key_id, data, plain)) = self.reseal(&sealed, primary, legacy, done)? {
-                    // The sealed value is the record's canonical JSON: its hash under the
-                    // primary key is what a sync compares with.
-                    let hash = self.keys.record_hash(&plain);
-                    stmts.push(Stmt {
-                        sql: REKEY_RECORD,
-                        params: vec![
-                            Val::text(connection.clone()),
-                            Val::text(model.clone()),
-                            Val::text(id.clone()),
-                            Val::text(key_id),
-                            Val::bytes(data),
-                            Val::text(hash),
-                            Val::text(sealed.key_id),
-                            Val::bytes(sealed.value),
-                        ],
-                    });
-                }
-                after = (connection, model, id);
-            }
-            done.records += self.commit_batch(stmts).await?;
-            if !full {
-                return Ok(());
-            }
-        }
-    }
-
-    async fn rotate_quarantined(
-        &self,
-        skip: &str,
-        primary: &str,
-        legacy: bool,
-        done: &mut Rotation,
-    ) -> Result<(), StoreError> {
-        let mut after = (String::new(), String::new(), i64::MIN, -1i64, -1i64);
-        loop {
-            let rows = self
-                .backend
-                .query(
-                    QUARANTINED,
-                    vec![
-                        Val::text(skip),
-                        Val::text(after.0.clone()),
-                        Val::text(after.1.clone()),
-                        Val::int(after.2),
-                        Val::int(after.3),
-                        Val::int(after.4),
-                        Val::int(BATCH),
-                    ],
-                )
-                .await?;
-            let full = rows.len() as i64 == BATCH;
-            let mut stmts = Vec::new();
-            for row in rows {
-                let mut it = row.into_iter();
-                let mut next = || it.next().unwrap_or(Val::Int(None));
-                let connection = next().into_text().unwrap_or_default();
-                let model = next().into_text().unwrap_or_default();
-                let run_started = next().as_int().unwrap_or(0);
-                let page = next().as_int().unwrap_or(0);
-                let index = next().as_int().unwrap_or(0);
-                let sealed = Sealed {
-                    bound: Binding::quarantined(
-                        &connection,
-                        &model,
-                        run_started,
-                        u64::try_from(page).unwrap_or(0),
-                        u64::try_from(index).unwrap_or(0),
-                    ),
-                    key_id: next().into_text().unwrap_or_default(),
-                    value: next().into_bytes().unwrap_or_default(),
-                };
-                if let Some((key_id, data, _)) = self.reseal(&sealed, primary, legacy, done)? {
-                    stmts.push(Stmt {
-                        sql: REKEY_QUARANTINED,
-                        params: vec![
-                            Val::text(connection.clone()),
-                            Val::text(model.clone()),
-                            Val::int(run_started),
-                            Val::int(page),
-                            Val::int(index),
-                            Val::text(key_id),
-                            Val::bytes(data),
-                            Val::text(sealed.key_id),
-                            Val::bytes(sealed.value),
-                        ],
-                    });
-                }
-                after = (connection, model, run_started, page, index);
-            }
-            done.quarantined += self.commit_batch(stmts).await?;
-            if !full {
-                return Ok(());
+                return Ok(rewritten);
             }
         }
     }

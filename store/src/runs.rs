@@ -708,23 +708,7 @@ impl Store {
         error: &str,
         retry_in: Duration,
     ) -> Result<(), StoreError> {
-        let message: String = error.chars().take(2000).collect();
-        let now = now_ms();
-        self.backend
-            .query(
-                FAIL,
-                key(
-                    &run.connection,
-                    &run.model,
-                    vec![
-                        Val::text(message),
-                        Val::text(run.owner.clone()),
-                        Val::int(now.saturating_add(ms(retry_in))),
-                    ],
-                ),
-            )
-            .await?;
-        Ok(())
+        self.end_run(FAIL, run, error, retry_in).await
     }
 
     /// Ends a run whose listing cannot be trusted (its record count disagrees with the total
@@ -737,11 +721,23 @@ impl Store {
         error: &str,
         retry_in: Duration,
     ) -> Result<(), StoreError> {
+        self.end_run(ABANDON, run, error, retry_in).await
+    }
+
+    /// Ends a run with `sql` (`FAIL` or `ABANDON`): the error recorded, the lease released,
+    /// a scheduled model due again after `retry_in`.
+    async fn end_run(
+        &self,
+        sql: &'static str,
+        run: SyncRun,
+        error: &str,
+        retry_in: Duration,
+    ) -> Result<(), StoreError> {
         let message: String = error.chars().take(2000).collect();
         let now = now_ms();
         self.backend
             .query(
-                ABANDON,
+                sql,
                 key(
                     &run.connection,
                     &run.model,
