@@ -8,176 +8,16 @@
 #[path = "../../tests/support/fake_personio.rs"]
 mod fake_personio;
 
-use std::process::Stdio;
-use std::time::Duration;
+#[allow(dead_code)]
+#[path = "support/env.rs"]
+mod env;
 
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
+use std::process::Stdio;
+
+use env::{BIN, Env, next, output, stop};
 use fake_personio::{Delivery, FakePersonio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_terapi");
-/// How long any one run of the binary may take.
-const RUN_LIMIT: Duration = Duration::from_secs(60);
-
-/// A store file, a key, and the fake's origin.
-struct Env {
-    dir: tempfile::TempDir,
-    db: std::path::PathBuf,
-    store: String,
-    key: String,
-    origin: String,
-}
-
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn ok(&self) -> &Out {
-        assert_eq!(self.code, 0, "{self:?}");
-        self
-    }
-
-    /// The one `error: ` line on stderr (and nothing on stdout).
-    fn error_line(&self) -> &str {
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "one line on stderr: {self:?}");
-        assert!(lines[0].starts_with("error: "), "{self:?}");
-        assert!(self.stdout.is_empty(), "{self:?}");
-        lines[0]
-    }
-
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-type Lines = tokio::io::Lines<BufReader<tokio::process::ChildStderr>>;
-
-impl Env {
-    fn new(fake: &FakePersonio) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("store.db");
-        Env {
-            store: format!("sqlite:{}", db.display()),
-            db,
-            key: terapi_store::Keys::generate().unwrap(),
-            origin: fake.origin(),
-            dir,
-        }
-    }
-
-    /// `terapi --store … --origin … ARGS` with `key` in TERAPI_STORE_KEY and nothing else of
-    /// the test's environment.
-    fn command_with_key(&self, key: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("TERAPI_STORE_KEY", key)
-            .args(["--store", &self.store, "--origin", &self.origin])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    async fn run(&self, args: &[&str]) -> Out {
-        output(self.command_with_key(&self.key, args)).await
-    }
-
-    async fn run_with_key(&self, key: &str, args: &[&str]) -> Out {
-        output(self.command_with_key(key, args)).await
-    }
-
-    /// `connect ID PROVIDER [EXTRA…]` with the fake's credentials from the environment.
-    async fn connect(&self, key: &str, id: &str, provider: &str, extra: &[&str]) -> Out {
-        let mut args = vec![
-            "connect",
-            id,
-            provider,
-            "--credential",
-            "client_id",
-            "--credential",
-            "client_secret",
-        ];
-        args.extend_from_slice(extra);
-        let mut cmd = self.command_with_key(key, &args);
-        cmd.env("TERAPI_CREDENTIAL_CLIENT_ID", FakePersonio::CLIENT_ID)
-            .env(
-                "TERAPI_CREDENTIAL_CLIENT_SECRET",
-                FakePersonio::CLIENT_SECRET,
-            );
-        output(cmd).await
-    }
-
-    /// Runs `sql` on the store file, as someone with write access and no key would.
-    fn tamper(&self, sql: &str) {
-        let c = rusqlite::Connection::open(&self.db).unwrap();
-        c.execute_batch(sql).unwrap();
-    }
-
-    /// `webhooks serve` on 127.0.0.1:0 with `key`: the process, its URL, and its stderr
-    /// after the first two lines.
-    async fn serve(&self, key: &str) -> (tokio::process::Child, String, Lines) {
-        let mut child = self
-            .command_with_key(key, &["webhooks", "serve", "--listen", "127.0.0.1:0"])
-            .spawn()
-            .unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
-        let first = next(&mut stderr).await;
-        let url = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{first}"))
-            .to_owned();
-        let warning = next(&mut stderr).await;
-        assert!(warning.starts_with("warning: "), "{warning}");
-        (child, url, stderr)
-    }
-}
-
-async fn output(mut cmd: Command) -> Out {
-    let out = tokio::time::timeout(RUN_LIMIT, cmd.output())
-        .await
-        .expect("terapi finishes in time")
-        .unwrap();
-    Out {
-        code: out.status.code().expect("exited, not killed"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
-
-/// The next stderr line of a running `serve`.
-async fn next(stderr: &mut Lines) -> String {
-    tokio::time::timeout(RUN_LIMIT, stderr.next_line())
-        .await
-        .expect("a line in time")
-        .unwrap()
-        .expect("a line")
-}
-
-/// Stops a `serve` as Ctrl-C does, and waits for it.
-async fn stop(mut child: tokio::process::Child) {
-    let pid = child.id().expect("running").to_string();
-    let status = Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
-    let status = tokio::time::timeout(RUN_LIMIT, child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "{status:?}");
-}
 
 /// Everything sealed under the old key (a connection, records, a webhook token, an event);
 /// `connections rotate-key` with the new key first reports each kind; then the old key is
@@ -187,7 +27,9 @@ async fn a_rotation_lets_the_old_key_retire() {
     let fake = FakePersonio::start().await;
     fake.set_persons(10);
     let env = Env::new(&fake);
-    env.connect(&env.key, "hr2", "personio-v2", &[]).await.ok();
+    env.connect_with(&env.key, "hr2", "personio-v2", &[])
+        .await
+        .ok();
     env.run(&["sync", "hr2", "persons"]).await.ok();
     let (child, url, mut stderr) = env.serve(&env.key).await;
     let subscribed = env.run(&["webhooks", "subscribe", "hr2", &url]).await;
@@ -288,7 +130,7 @@ async fn a_rotation_lets_the_old_key_retire() {
 async fn a_changed_provider_column_sends_nothing() {
     let fake = FakePersonio::start().await;
     let env = Env::new(&fake);
-    env.connect(&env.key, "hr", "personio", &[]).await.ok();
+    env.connect_with(&env.key, "hr", "personio", &[]).await.ok();
     env.run(&["request", "hr", "GET", "/company/employees"])
         .await
         .ok();
@@ -315,7 +157,7 @@ async fn a_changed_provider_column_sends_nothing() {
 async fn connect_refuses_an_existing_id_unless_told_to_replace() {
     let fake = FakePersonio::start().await;
     let env = Env::new(&fake);
-    let first = env.connect(&env.key, "hr", "personio", &[]).await;
+    let first = env.connect_with(&env.key, "hr", "personio", &[]).await;
     assert!(
         first
             .ok()
@@ -324,7 +166,7 @@ async fn connect_refuses_an_existing_id_unless_told_to_replace() {
         "{first:?}"
     );
     let tokens = (fake.token_requests_v1(), fake.token_requests_v2());
-    let again = env.connect(&env.key, "hr", "personio-v2", &[]).await;
+    let again = env.connect_with(&env.key, "hr", "personio-v2", &[]).await;
     assert_eq!(again.code, 1, "{again:?}");
     let line = again.error_line();
     assert!(
@@ -347,7 +189,7 @@ async fn connect_refuses_an_existing_id_unless_told_to_replace() {
     );
 
     let replaced = env
-        .connect(&env.key, "hr", "personio-v2", &["--replace"])
+        .connect_with(&env.key, "hr", "personio-v2", &["--replace"])
         .await;
     assert!(
         replaced
@@ -359,7 +201,9 @@ async fn connect_refuses_an_existing_id_unless_told_to_replace() {
     // Another key (another application's, a key retired here): not overwritten, nothing sent.
     let other = terapi_store::Keys::generate().unwrap();
     let tokens = (fake.token_requests_v1(), fake.token_requests_v2());
-    let foreign = env.connect(&other, "hr", "personio", &["--replace"]).await;
+    let foreign = env
+        .connect_with(&other, "hr", "personio", &["--replace"])
+        .await;
     assert_eq!(foreign.code, 2, "{foreign:?}");
     assert!(
         foreign.error_line().contains("not overwritten"),
@@ -377,7 +221,9 @@ async fn connect_refuses_an_existing_id_unless_told_to_replace() {
 async fn control_characters_never_reach_the_terminal() {
     let fake = FakePersonio::start().await;
     let env = Env::new(&fake);
-    env.connect(&env.key, "hr2", "personio-v2", &[]).await.ok();
+    env.connect_with(&env.key, "hr2", "personio-v2", &[])
+        .await
+        .ok();
     // Written by something else than terapi.
     env.tamper(
         "INSERT INTO terapi_connections (id, provider, key_id, secrets, version, created_at, updated_at)

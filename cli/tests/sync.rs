@@ -6,130 +6,18 @@
 #[path = "../../tests/support/fake_personio.rs"]
 mod fake_personio;
 
-use std::process::Stdio;
+#[allow(dead_code)]
+#[path = "support/env.rs"]
+mod env;
+
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::Command;
 
+use env::{Env, Out, RUN_LIMIT};
 use fake_personio::{Delivery, FakePersonio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_terapi");
-/// How long any one run of the binary may take.
-const RUN_LIMIT: Duration = Duration::from_secs(60);
-
-/// A store, a key, and the fake's origin.
-struct Env {
-    dir: tempfile::TempDir,
-    store: String,
-    key: String,
-    origin: String,
-}
-
-/// What a run printed and its exit code.
-#[derive(Debug)]
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    /// The one `error: ` line on stderr (and nothing on stdout).
-    fn error_line(&self) -> &str {
-        let lines: Vec<&str> = self.stderr.lines().collect();
-        assert_eq!(lines.len(), 1, "one line on stderr: {self:?}");
-        assert!(lines[0].starts_with("error: "), "{self:?}");
-        assert!(self.stdout.is_empty(), "{self:?}");
-        lines[0]
-    }
-
-    /// Succeeded.
-    fn ok(&self) -> &Out {
-        assert_eq!(self.code, 0, "{self:?}");
-        self
-    }
-
-    /// stdout's lines, each JSON.
-    fn json_lines(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
-    }
-
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-impl Env {
-    async fn new(fake: &FakePersonio) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let store = format!("sqlite:{}", dir.path().join("store.db").display());
-        Env {
-            store,
-            key: terapi_store::Keys::generate().unwrap(),
-            origin: fake.origin(),
-            dir,
-        }
-    }
-
-    /// `terapi --store … --origin … ARGS` with the key in the environment and nothing else of
-    /// the test's environment.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("TERAPI_STORE_KEY", &self.key)
-            .args(["--store", &self.store, "--origin", &self.origin])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd
-    }
-
-    async fn run(&self, args: &[&str]) -> Out {
-        output(self.command(args)).await
-    }
-
-    /// Connects `id` to `provider` (personio or personio-v2) with the fake's credentials,
-    /// read from the environment.
-    async fn connect(&self, id: &str, provider: &str) {
-        let mut cmd = self.command(&[
-            "connect",
-            id,
-            provider,
-            "--credential",
-            "client_id",
-            "--credential",
-            "client_secret",
-        ]);
-        cmd.env("TERAPI_CREDENTIAL_CLIENT_ID", FakePersonio::CLIENT_ID)
-            .env(
-                "TERAPI_CREDENTIAL_CLIENT_SECRET",
-                FakePersonio::CLIENT_SECRET,
-            );
-        let out = output(cmd).await;
-        assert_eq!(out.code, 0, "{out:?}");
-    }
-}
-
-async fn output(mut cmd: Command) -> Out {
-    let out = tokio::time::timeout(RUN_LIMIT, cmd.output())
-        .await
-        .expect("terapi finishes in time")
-        .unwrap();
-    Out {
-        code: out.status.code().expect("exited, not killed"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 fn assert_no_secret(text: &str) {
     for secret in [FakePersonio::CLIENT_SECRET, FakePersonio::CLIENT_ID] {
@@ -150,7 +38,7 @@ fn cursor(out: &Out) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_then_records_and_changes() {
     let fake = FakePersonio::start().await;
-    let env = Env::new(&fake).await;
+    let env = Env::new(&fake);
     env.connect("hr", "personio").await;
 
     let first = env.run(&["sync", "hr", "employees"]).await;
@@ -281,7 +169,7 @@ async fn sync_then_records_and_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_models_bad_cursors_and_failed_runs() {
     let fake = FakePersonio::start().await;
-    let env = Env::new(&fake).await;
+    let env = Env::new(&fake);
     env.connect("hr", "personio").await;
 
     for args in [
@@ -356,7 +244,7 @@ async fn unknown_models_bad_cursors_and_failed_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_deletions_exit_3_until_allowed() {
     let fake = FakePersonio::start().await;
-    let env = Env::new(&fake).await;
+    let env = Env::new(&fake);
     env.connect("hr", "personio").await;
     env.run(&["sync", "hr", "employees"]).await.ok();
 
@@ -420,7 +308,7 @@ async fn held_deletions_exit_3_until_allowed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_persons_sync() {
     let fake = FakePersonio::start().await;
-    let env = Env::new(&fake).await;
+    let env = Env::new(&fake);
     env.connect("hr2", "personio-v2").await;
     let out = env.run(&["sync", "hr2", "persons", "--json"]).await;
     out.ok();
@@ -451,7 +339,7 @@ async fn interrupt(child: &tokio::process::Child) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_on_the_port_it_prints_and_stops_on_ctrl_c() {
     let fake = FakePersonio::start().await;
-    let env = Env::new(&fake).await;
+    let env = Env::new(&fake);
     let (mut child, url, mut stderr) = serve(&env).await;
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/webhooks") && !url.contains(":0/"),
@@ -497,7 +385,7 @@ async fn serve_answers_on_the_port_it_prints_and_stops_on_ctrl_c() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_refuses_bad_addresses_and_paths() {
     let fake = FakePersonio::start().await;
-    let env = Env::new(&fake).await;
+    let env = Env::new(&fake);
     for args in [
         &["webhooks", "serve", "--listen", "localhost:80"][..],
         &[
@@ -548,7 +436,7 @@ async fn serve(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_stores_and_applies_a_delivery() {
     let fake = FakePersonio::start().await;
-    let env = Env::new(&fake).await;
+    let env = Env::new(&fake);
     env.connect("hr2", "personio-v2").await;
     env.run(&["sync", "hr2", "persons"]).await.ok();
     // A subscription as `webhooks subscribe` saves it.
@@ -686,7 +574,7 @@ async fn slow_client(url: String, slow: Slow, token: String) -> Option<Duration>
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_drops_slow_clients_and_still_answers_deliveries() {
     let fake = FakePersonio::start().await;
-    let env = Env::new(&fake).await;
+    let env = Env::new(&fake);
     env.connect("hr2", "personio-v2").await;
     let token = "Bearer slow-test-token-77c1";
     let store = terapi_store::Store::open(&env.store, terapi_store::Keys::parse(&env.key).unwrap())
@@ -763,7 +651,7 @@ async fn webhooks_subscribe_list_serve_and_remove() {
     let fake = FakePersonio::start().await;
     // Employments are listed per person, within the request budget: few persons.
     fake.set_persons(10);
-    let env = Env::new(&fake).await;
+    let env = Env::new(&fake);
     env.connect("hr2", "personio-v2").await;
     env.run(&["sync", "hr2", "persons"]).await.ok();
     let employments = env.run(&["sync", "hr2", "employments"]).await;
@@ -972,7 +860,7 @@ async fn signal(child: &tokio::process::Child, signal: &str) {
 async fn a_signal_mid_sync_releases_the_lease(store: Option<String>, kill: &str, code: i32) {
     let fake = FakePersonio::start().await;
     fake.set_employees(1000);
-    let mut env = Env::new(&fake).await;
+    let mut env = Env::new(&fake);
     if let Some(store) = store {
         env.store = store;
     }
