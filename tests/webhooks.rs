@@ -18,6 +18,7 @@ use db::Kind;
 use serde_json::json;
 use support::fake_personio::{Delivery, FakePersonio};
 use support::personio_conn::v2;
+use support::slow_client::{Slow, slow_client};
 use terapi_store::{ChangeKind, ConnectionRecord, EventStatus, Keys, Model, Store};
 use terapi_sync::serve::Limits;
 use terapi_sync::webhook::{
@@ -454,52 +455,6 @@ async fn an_old_delete_event_keeps_a_live_record(kind: Kind) {
     );
 }
 
-/// What a slow client does after connecting.
-#[derive(Clone, Copy, Debug)]
-enum Slow {
-    /// Sends nothing.
-    Silent,
-    /// Sends its head a header line at a time, without end.
-    Head,
-    /// Sends a whole head (with the token) and then its body a byte at a time.
-    Body,
-}
-
-/// A slow client of `addr`: how long until the server closed its connection (`None`: still
-/// open after 20 s).
-async fn slow_client(addr: String, slow: Slow, token: String) -> Option<Duration> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let started = Instant::now();
-    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let head = match slow {
-        Slow::Silent => String::new(),
-        Slow::Head => format!("POST /hooks/personio HTTP/1.1\r\nhost: {addr}\r\n"),
-        Slow::Body => format!(
-            "POST /hooks/personio HTTP/1.1\r\nhost: {addr}\r\nauthorization: {token}\r\ncontent-type: application/json\r\ncontent-length: 4000\r\n\r\n{{"
-        ),
-    };
-    if stream.write_all(head.as_bytes()).await.is_err() {
-        return Some(started.elapsed());
-    }
-    let mut buf = [0u8; 1024];
-    while started.elapsed() < Duration::from_secs(20) {
-        // An answer (408) is read on: the close follows.
-        let read = tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buf)).await;
-        if let Ok(Ok(0) | Err(_)) = read {
-            return Some(started.elapsed());
-        }
-        let piece: &[u8] = match slow {
-            Slow::Silent => b"",
-            Slow::Head => b"x-slow: 1\r\n",
-            Slow::Body => b" ",
-        };
-        if !piece.is_empty() && stream.write_all(piece).await.is_err() {
-            return Some(started.elapsed());
-        }
-    }
-    None
-}
-
 /// 200 connections that send nothing, trickle their head or trickle their body: each is
 /// closed by the server after its timeout, and deliveries meanwhile get their answer within
 /// a second.
@@ -522,9 +477,10 @@ async fn slow_clients_are_dropped_while_deliveries_are_answered(kind: Kind) {
     let clients: Vec<_> = (0..200)
         .map(|i| {
             tokio::spawn(slow_client(
-                addr.clone(),
+                env.url.clone(),
                 modes[i % modes.len()],
                 env.token.clone(),
+                Duration::from_secs(20),
             ))
         })
         .collect();

@@ -9,6 +9,8 @@ mod fake_personio;
 #[allow(dead_code)]
 #[path = "support/env.rs"]
 mod env;
+#[path = "../../tests/support/slow_client.rs"]
+mod slow_client;
 
 use std::time::Duration;
 
@@ -18,6 +20,7 @@ use tokio::process::Command;
 
 use env::{Env, Out, RUN_LIMIT};
 use fake_personio::{Delivery, FakePersonio};
+use slow_client::{Slow, slow_client};
 
 fn assert_no_secret(text: &str) {
     for secret in [FakePersonio::CLIENT_SECRET, FakePersonio::CLIENT_ID] {
@@ -521,53 +524,6 @@ async fn serve_stores_and_applies_a_delivery() {
     assert!(!rest.concat().contains(token));
 }
 
-/// What a slow client does after connecting.
-#[derive(Clone, Copy, Debug)]
-enum Slow {
-    /// Sends nothing.
-    Silent,
-    /// Sends its head a header line at a time, without end.
-    Head,
-    /// Sends a whole head (with the token) and then its body a byte at a time.
-    Body,
-}
-
-/// A slow client of `url`: how long until the server closed its connection (`None`: still
-/// open after 30 s).
-async fn slow_client(url: String, slow: Slow, token: String) -> Option<Duration> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let started = std::time::Instant::now();
-    let (addr, path) = url["http://".len()..].split_once('/').unwrap();
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let head = match slow {
-        Slow::Silent => String::new(),
-        Slow::Head => format!("POST /{path} HTTP/1.1\r\nhost: {addr}\r\n"),
-        Slow::Body => format!(
-            "POST /{path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: {token}\r\ncontent-type: application/json\r\ncontent-length: 4000\r\n\r\n{{"
-        ),
-    };
-    if stream.write_all(head.as_bytes()).await.is_err() {
-        return Some(started.elapsed());
-    }
-    let mut buf = [0u8; 1024];
-    while started.elapsed() < Duration::from_secs(30) {
-        // An answer (408) is read on: the close follows.
-        let read = tokio::time::timeout(Duration::from_millis(250), stream.read(&mut buf)).await;
-        if let Ok(Ok(0) | Err(_)) = read {
-            return Some(started.elapsed());
-        }
-        let piece: &[u8] = match slow {
-            Slow::Silent => b"",
-            Slow::Head => b"x-slow: 1\r\n",
-            Slow::Body => b" ",
-        };
-        if !piece.is_empty() && stream.write_all(piece).await.is_err() {
-            return Some(started.elapsed());
-        }
-    }
-    None
-}
-
 /// 200 connections to `webhooks serve` that send nothing, trickle their head or trickle
 /// their body: deliveries meanwhile get their answer within a second, and each slow one is
 /// closed after its timeout (5 s for a head, 10 s for a body).
@@ -598,6 +554,7 @@ async fn serve_drops_slow_clients_and_still_answers_deliveries() {
                 url.clone(),
                 modes[i % modes.len()],
                 token.to_owned(),
+                Duration::from_secs(30),
             ))
         })
         .collect();

@@ -7,3 +7,4 @@ pub mod fake_personio;
 pub mod fake_tokens;
 pub mod loopback;
 pub mod personio_conn;
+pub mod slow_client;
