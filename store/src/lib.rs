@@ -48,6 +48,7 @@ mod records;
 mod refresh;
 mod rotate;
 mod run_checks;
+mod run_state;
 mod runs;
 mod store;
 mod webhooks;

@@ -8,8 +8,6 @@
 //!   start **in the provider's clock** when that is earlier than the local one;
 //! - ids seen twice in one run (a record on two pages, twice on one page) count once.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
 use std::time::SystemTime;
 
 use serde_json::Value;
@@ -38,46 +36,6 @@ pub struct Quarantined {
     pub data: Value,
 }
 
-/// The ids a run has counted (as keyed 64-bit hashes: memory stays small).
-#[derive(Default)]
-pub(crate) struct Seen {
-    hasher: RandomState,
-    ids: HashSet<u64>,
-}
-
-impl std::fmt::Debug for Seen {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Seen({} ids)", self.ids.len())
-    }
-}
-
-impl Seen {
-    /// Whether `id` is new to the run (and remembers it).
-    fn first(&mut self, id: &str) -> bool {
-        self.ids.insert(self.hasher.hash_one(id))
-    }
-}
-
-/// A checked run's extra state (its `Debug` shows no record).
-#[derive(Default)]
-pub(crate) struct Checks {
-    pub(crate) seen: Seen,
-    /// The smallest provider-minus-local clock difference measured (ms).
-    pub(crate) skew_ms: Option<i64>,
-    /// Records to set aside with the next page: (page, index, reason, data).
-    pub(crate) pending: Vec<(u64, u64, String, Value)>,
-}
-
-impl std::fmt::Debug for Checks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Checks")
-            .field("seen", &self.seen)
-            .field("skew_ms", &self.skew_ms)
-            .field("pending", &self.pending.len())
-            .finish()
-    }
-}
-
 const QUARANTINE: &str = "INSERT INTO terapi_quarantine (connection_id, model, run_started, page, idx, reason, key_id, data, at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (connection_id, model, run_started, page, idx) DO UPDATE SET reason = excluded.reason,
@@ -87,8 +45,6 @@ const NOTE: &str = "UPDATE terapi_sync SET run_quarantined = run_quarantined + $
          WHEN run_skew_ms IS NULL OR run_skew_ms > CAST($4 AS BIGINT) THEN CAST($4 AS BIGINT)
          ELSE run_skew_ms END
      WHERE connection_id = $1 AND model = $2";
-pub(crate) const CLEAR_QUARANTINE: &str =
-    "DELETE FROM terapi_quarantine WHERE connection_id = $1 AND model = $2";
 const LIST: &str = "SELECT page, idx, reason, key_id, data, run_started FROM terapi_quarantine
      WHERE connection_id = $1 AND model = $2 ORDER BY run_started DESC, page, idx LIMIT $3";
 
@@ -242,30 +198,5 @@ impl Store {
             });
         }
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn checks_debug_shows_no_record_and_counts_ids_once() {
-        let mut checks = Checks::default();
-        checks.pending.push((
-            1,
-            0,
-            "why".into(),
-            serde_json::json!({"name": "Ada Lovelace"}),
-        ));
-        assert!(checks.seen.first("7"));
-        assert!(!checks.seen.first("7"));
-        assert!(checks.seen.first("8"));
-        let shown = format!("{checks:?}");
-        assert!(!shown.contains("Ada"), "{shown}");
-        assert!(
-            shown.contains("Seen(2 ids)") && shown.contains("pending: 1"),
-            "{shown}"
-        );
     }
 }

@@ -129,7 +129,7 @@ pub struct SyncRun {
     full: bool,
     pub(crate) started_ms: i64,
     /// Ids counted, the provider's clock, records to set aside.
-    pub(crate) checks: crate::run_checks::Checks,
+    pub(crate) checks: crate::run_state::Checks,
     /// Where the listing continues (`None`: from its first page).
     pub position: Option<String>,
     /// Whether this run continues an interrupted one.
@@ -546,7 +546,7 @@ impl Store {
                 },
                 // The quarantine holds the latest run's records.
                 Stmt {
-                    sql: crate::run_checks::CLEAR_QUARANTINE,
+                    sql: crate::run_state::CLEAR_QUARANTINE,
                     params: key(model.connection, model.name, vec![]),
                 },
             ])

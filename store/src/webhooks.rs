@@ -457,13 +457,13 @@ impl Store {
     /// [`Applied::Stale`]: crate::Applied::Stale
     pub async fn apply_deletion(
         &self,
-        model: crate::Model<'_>,
+        model: crate::records::Model<'_>,
         id: &str,
         deleted_at: std::time::SystemTime,
         observed_at: std::time::SystemTime,
-    ) -> Result<crate::Applied, StoreError> {
-        use crate::Applied;
+    ) -> Result<crate::records::Applied, StoreError> {
         use crate::record::to_ms;
+        use crate::records::Applied;
         model.check()?;
         let observed = to_ms(observed_at);
         let deleted = to_ms(deleted_at).min(observed);
