@@ -1,7 +1,7 @@
 //! Integration tests of the HTTP client (`terapi_providers::client`) against the fake Personio
 //! server in `tests/support/fake_personio.rs`.
 //!
-//! They check what `/work/shared/reference/personio-api.md` says the three Personio providers
+//! They check what `../shared/reference/personio-api.md` says the three Personio providers
 //! need: client credentials only in request bodies, cached and renewed tokens shared by
 //! concurrent callers, offset and link pagination with host and loop guards, bounded retries
 //! that honour `Retry-After` and never repeat a non-idempotent request on a 5xx, credentials

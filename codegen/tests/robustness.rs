@@ -13,8 +13,9 @@
 //! `TERAPI_ROBUSTNESS_SCALE=N` multiplies the cases and mutation rounds, and
 //! `TERAPI_FUZZ_SEED=S` changes the fuzzing seeds, for a deeper run on demand.
 //!
-//! The real catalog is read from `/work/shared/corpus/providers-2026-08-21.yaml` (or the file
-//! named by `TERAPI_CORPUS`); the tests that need it are skipped with a note when it is absent.
+//! The real catalog is read from `../shared/corpus/providers-2026-08-21.yaml` beside the
+//! repository (or the file named by `TERAPI_CORPUS`); the tests that need it are skipped with a
+//! note when it is absent, and fail when it is absent in CI (`CI` set).
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -33,12 +34,20 @@ use terapi_codegen::{Diagnostic, Diagnostics, Error, Options, Severity, generate
 /// The real catalog, if it is there.
 fn corpus() -> Option<String> {
     let path = std::env::var_os("TERAPI_CORPUS").map_or_else(
-        || PathBuf::from("/work/shared/corpus/providers-2026-08-21.yaml"),
+        || {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../shared/corpus/providers-2026-08-21.yaml")
+        },
         PathBuf::from,
     );
     match std::fs::read_to_string(&path) {
         Ok(text) => Some(text),
         Err(e) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "the real catalog {} is not readable in CI: {e} (`.ci/run` expects ../shared beside the repository)",
+                path.display()
+            );
             eprintln!(
                 "skipped: the real catalog {} is not readable: {e}",
                 path.display()

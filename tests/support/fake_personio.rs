@@ -1,5 +1,5 @@
 //! A fake Personio API server for integration tests, following
-//! `/work/shared/reference/personio-api.md`.
+//! `../shared/reference/personio-api.md`.
 //!
 //! It serves, on `127.0.0.1` and a random port:
 //! - `POST /v1/auth` (v1 token, JSON or form body, never query parameters),
