@@ -110,7 +110,11 @@ const SAVE: &str = "INSERT INTO terapi_webhooks (id, connection_id, url, events,
        events = excluded.events, token_hash = excluded.token_hash, key_id = excluded.key_id,
        token = excluded.token, company_id = excluded.company_id";
 const COLUMNS_LIST: &str = "SELECT id, connection_id, url, events, company_id, created_at FROM terapi_webhooks ORDER BY connection_id, id";
-const BY_TOKEN: &str = "SELECT id, connection_id, url, events, company_id, created_at, key_id, token FROM terapi_webhooks WHERE token_hash = $1";
+/// The webhooks of a token's hash, and whether each one's connection is still stored (a
+/// delivery needs both: one query).
+const BY_TOKEN: &str = "SELECT w.id, w.connection_id, w.url, w.events, w.company_id, w.created_at, w.key_id, w.token,
+       CASE WHEN EXISTS (SELECT 1 FROM terapi_connections c WHERE c.id = w.connection_id) THEN 1 ELSE 0 END
+     FROM terapi_webhooks w WHERE w.token_hash = $1";
 const REMOVE: &str = "DELETE FROM terapi_webhooks WHERE id = $1 RETURNING id";
 const PIN_COMPANY: &str =
     "UPDATE terapi_webhooks SET company_id = $2 WHERE id = $1 AND company_id IS NULL";
@@ -214,27 +218,33 @@ impl Store {
     /// The subscription whose token is `presented` (the `Authorization` value of a
     /// delivery), compared in constant time with the sealed token.
     pub async fn webhook_for_token(&self, presented: &str) -> Result<Option<Webhook>, StoreError> {
+        Ok(self
+            .webhook_for_delivery(presented)
+            .await?
+            .map(|(webhook, _)| webhook))
+    }
+
+    /// [`Store::webhook_for_token`], and whether the webhook's connection is still stored (a
+    /// delivery for a removed one is refused), read in one query.
+    pub async fn webhook_for_delivery(
+        &self,
+        presented: &str,
+    ) -> Result<Option<(Webhook, bool)>, StoreError> {
         let presented_hash = token_hash(presented);
         let rows = self
             .backend
             .query(BY_TOKEN, vec![Val::text(presented_hash.clone())])
             .await?;
         for row in rows {
-            let key_id = row
-                .get(6)
-                .cloned()
-                .and_then(Val::into_text)
-                .unwrap_or_default();
-            let sealed = row
-                .get(7)
-                .cloned()
-                .and_then(Val::into_bytes)
-                .unwrap_or_default();
+            let column = |i: usize| row.get(i).cloned();
+            let key_id = column(6).and_then(Val::into_text).unwrap_or_default();
+            let sealed = column(7).and_then(Val::into_bytes).unwrap_or_default();
+            let connected = column(8).and_then(|v| v.as_int()).is_some_and(|v| v != 0);
             let Some(found) = webhook(row) else { continue };
             let bound = Binding::webhook(&found.id, &found.connection, &presented_hash);
             let token = self.keys.open(&bound, &key_id, &sealed)?;
             if bool::from(token.ct_eq(presented.as_bytes())) {
-                return Ok(Some(found));
+                return Ok(Some((found, connected)));
             }
         }
         Ok(None)

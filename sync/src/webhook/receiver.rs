@@ -201,8 +201,14 @@ impl Inner {
         let Some(token) = token else {
             return refuse(StatusCode::UNAUTHORIZED, "no token");
         };
-        let webhook = match self.store.webhook_for_token(token).await {
-            Ok(Some(w)) => w,
+        let webhook = match self.store.webhook_for_delivery(token).await {
+            Ok(Some((w, true))) => w,
+            Ok(Some((_, false))) => {
+                return refuse(
+                    StatusCode::GONE,
+                    "the connection of this subscription was removed",
+                );
+            }
             Ok(None) => return refuse(StatusCode::UNAUTHORIZED, "unknown token"),
             Err(_) => {
                 return refuse(
@@ -211,21 +217,6 @@ impl Inner {
                 );
             }
         };
-        match self.store.has_connection(&webhook.connection).await {
-            Ok(true) => {}
-            Ok(false) => {
-                return refuse(
-                    StatusCode::GONE,
-                    "the connection of this subscription was removed",
-                );
-            }
-            Err(_) => {
-                return refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the store is not available",
-                );
-            }
-        }
         if let Some(wait) = self.rates.check(&webhook.id) {
             let mut response = refuse(
                 StatusCode::TOO_MANY_REQUESTS,
