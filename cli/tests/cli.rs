@@ -188,6 +188,33 @@ impl Env {
         assert_eq!(done.code, 0, "{done:?}");
     }
 
+    /// `authorize north acme --listen 127.0.0.1:0` running: the process (waiting for its
+    /// callback) and the authorization URL it printed.
+    async fn authorize_listening(&self) -> (tokio::process::Child, String) {
+        let mut child = self
+            .command(&[
+                "authorize",
+                "north",
+                "acme",
+                "--client-id",
+                CLIENT_ID,
+                "--config",
+                "tenant=north",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("TERAPI_CLIENT_SECRET", CLIENT_SECRET)
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = tokio::time::timeout(RUN_LIMIT, stdout.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("the authorization URL");
+        (child, url)
+    }
+
     /// `authorize` without a listener: the authorization URL.
     async fn start_pasted(&self, id: &str) -> String {
         let out = self
@@ -317,27 +344,7 @@ fn me(out: &Out) {
 async fn authorize_with_the_listener_then_requests_refresh_through_the_store() {
     let fake = FakeOAuth::start().await;
     let env = Env::new(&fake).await;
-    let mut child = env
-        .command(&[
-            "authorize",
-            "north",
-            "acme",
-            "--client-id",
-            CLIENT_ID,
-            "--config",
-            "tenant=north",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("TERAPI_CLIENT_SECRET", CLIENT_SECRET)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(RUN_LIMIT, stdout.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .expect("the authorization URL");
+    let (mut child, url) = env.authorize_listening().await;
     assert!(url.starts_with(&format!("{}/oauth/authorize?", fake.origin)));
     let redirect = param(&url, "redirect_uri").unwrap();
     assert!(redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/callback"));
@@ -1052,27 +1059,7 @@ async fn a_signal_releases_the_lease_a_request_holds() {
 async fn a_pasted_callback_to_another_port_leaves_the_flow_to_the_listener() {
     let fake = FakeOAuth::start().await;
     let env = Env::new(&fake).await;
-    let mut child = env
-        .command(&[
-            "authorize",
-            "north",
-            "acme",
-            "--client-id",
-            CLIENT_ID,
-            "--config",
-            "tenant=north",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("TERAPI_CLIENT_SECRET", CLIENT_SECRET)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(RUN_LIMIT, stdout.next_line())
-        .await
-        .unwrap()
-        .unwrap()
-        .expect("the authorization URL");
+    let (mut child, url) = env.authorize_listening().await;
     let redirect = param(&url, "redirect_uri").unwrap();
     let location = loopback::follow(&url).await;
     assert!(location.starts_with(&redirect));
