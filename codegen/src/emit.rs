@@ -5,14 +5,14 @@
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
-use terapi_runtime::Section;
+use terapi_model::Section;
 
 mod client;
 mod spec;
 
 use crate::doc;
 use crate::plan::{ParamPlan, Plan, ProviderPlan, RulePlan, UrlPlan};
-use terapi_runtime::spec::UrlKind;
+use terapi_model::spec::UrlKind;
 
 /// How the code is emitted. Paths are text (validated by the caller as Rust paths), so the
 /// options can be shared by the threads that emit modules in parallel.

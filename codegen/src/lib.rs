@@ -602,14 +602,14 @@ pub fn generate_file(path: &Path, options: &Options) -> Result<Generated, Error>
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The providers, sorted by key.
-    pub providers: Vec<terapi_runtime::spec::ProviderSpec>,
+    pub providers: Vec<terapi_model::spec::ProviderSpec>,
     /// Warnings (and notes) of the rules in force.
     pub warnings: Vec<Diagnostic>,
 }
 
 impl Loaded {
     /// The provider `key`.
-    pub fn get(&self, key: &str) -> Option<&terapi_runtime::spec::ProviderSpec> {
+    pub fn get(&self, key: &str) -> Option<&terapi_model::spec::ProviderSpec> {
         self.providers
             .binary_search_by(|p| p.key.as_ref().cmp(key))
             .ok()
@@ -620,10 +620,10 @@ impl Loaded {
     pub fn provider(
         &self,
         key: &str,
-    ) -> Result<&terapi_runtime::spec::ProviderSpec, terapi_runtime::UnknownProvider> {
+    ) -> Result<&terapi_model::spec::ProviderSpec, terapi_model::UnknownProvider> {
         self.get(key).ok_or_else(|| {
             let keys: Vec<&str> = self.providers.iter().map(|p| p.key.as_ref()).collect();
-            terapi_runtime::UnknownProvider::new(key, &keys)
+            terapi_model::UnknownProvider::new(key, &keys)
         })
     }
 }

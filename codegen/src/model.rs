@@ -5,7 +5,7 @@
 //! errors everywhere a mapping has a fixed set of keys.
 
 use indexmap::IndexMap;
-use terapi_runtime::AuthMode;
+use terapi_model::AuthMode;
 
 use crate::diagnostic::Diagnostic;
 use crate::lower::{
@@ -518,7 +518,7 @@ pub fn catalog_schema() -> serde_json::Value {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     /// The auth mode implies it.
-    AuthMode(terapi_runtime::AuthMode),
+    AuthMode(terapi_model::AuthMode),
     /// The platform fills it (from the token response, the OAuth callback, a webhook or a
     /// script); the user may supply it.
     PlatformFilled,

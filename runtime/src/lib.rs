@@ -1,37 +1,32 @@
-//! Support library for the code that `terapi-codegen` generates from a `providers.yaml` catalog.
+//! What the code that `terapi-codegen` generates from a `providers.yaml` catalog names: the
+//! provider model of [`terapi_model`] (re-exported here under the same paths: [`spec`],
+//! [`Fields`], [`Secret`], [`render`], ...), and with the `client` feature (on by default) the
+//! HTTP client: [`client::Connection`]s that authenticate with every auth mode of the
+//! catalog, renew and share tokens, proxy requests, retry and paginate.
 //!
-//! Generated code is thin: it declares, per provider, the params a connection needs
-//! ([`ParamSpec`]), and calls into this crate to validate JSON input ([`Fields`]), to keep
-//! secrets out of `Debug` and `Display` ([`Secret`]) and to render header and URL templates
-//! with context-aware checks ([`render`]). Everything here is tested once, instead of being
-//! emitted again for each of a catalog's providers.
+//! Generated code is thin: per provider a marker type implementing [`TypedProvider`] and typed
+//! `ConnectionConfig` and `Credentials` implementing [`Params`]; their behaviour is the
+//! provided methods of those traits, tested once here instead of emitted per provider.
+//! The choice of the client is this crate's `client` feature alone: generated code adapts to
+//! it without any setting of the generator.
 //!
-//! Nothing in this crate depends on `syn` or `quote`; it is a normal run-time dependency.
+//! Features: `client` (default: reqwest with rustls on *ring*, tokio) and `signing` (default:
+//! JWT, APP_STORE and OAuth 1.0a RSA-SHA1 keys, `ed25519Sign` and `fingerprint` in templates;
+//! RSA, EC and Ed25519 code). Without `signing`, the client reports those modes as unsupported.
 #![forbid(unsafe_code)]
 
-mod auth_mode;
+pub use terapi_model::*;
+
 #[cfg(feature = "client")]
 pub mod client;
-mod error;
-mod func;
+#[cfg(feature = "signing")]
 pub mod jwt;
-pub mod now;
+#[cfg(feature = "client")]
 pub mod oauth1;
-pub mod paginate;
-pub mod render;
-pub mod retry;
-pub mod rules;
-mod secret;
-mod section;
-pub mod spec;
-pub mod token;
-mod validate;
-
-pub use auth_mode::{AuthMode, ClientAuth, Implied, UnknownAuthMode};
-pub use error::{UnknownProvider, ValidationError, ValidationErrorKind, ValidationErrors};
-pub use render::{Header, Headers, QueryParams, RenderContext, RenderError};
-pub use secret::Secret;
-pub use validate::{Fields, List, ParamSpec, Pattern, Rule, Section, Text};
+#[cfg(feature = "signing")]
+mod signing;
+#[cfg(feature = "signing")]
+pub use signing::{KeySigning, SIGNING};
 
 /// Re-exports that generated code uses through fully qualified paths, so that a crate which
 /// includes generated code needs no direct dependency on them. Not a stable API.

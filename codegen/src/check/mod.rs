@@ -14,7 +14,7 @@ mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use terapi_runtime::Section;
+use terapi_model::Section;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::lower::closest;

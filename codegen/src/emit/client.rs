@@ -45,7 +45,7 @@ impl Emitter<'_> {
         let name = doc::escape(p.display_name).join(" ");
         if p.auth_mode
             .client_auth()
-            .is_some_and(::terapi_runtime::ClientAuth::authorizes)
+            .is_some_and(::terapi_model::ClientAuth::authorizes)
         {
             let connection_doc = self.docs([
                 format!("A connection to {name} that a user authorized (OAuth): the typed config, the tokens, an HTTP client."),
@@ -59,7 +59,7 @@ impl Emitter<'_> {
             // discovered first: their `authorize` is async.
             let asynchronous = matches!(
                 p.auth_mode,
-                ::terapi_runtime::AuthMode::OAuth1 | ::terapi_runtime::AuthMode::McpOAuth2Generic
+                ::terapi_model::AuthMode::OAuth1 | ::terapi_model::AuthMode::McpOAuth2Generic
             );
             if asynchronous {
                 return quote! {

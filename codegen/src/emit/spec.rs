@@ -4,7 +4,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use terapi_runtime::spec::ProviderSpec;
+use terapi_model::spec::ProviderSpec;
 
 use super::Emitter;
 

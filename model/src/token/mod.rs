@@ -19,8 +19,8 @@ use crate::secret::Secret;
 
 mod set;
 
-#[cfg(feature = "client")]
-pub(crate) use set::whole_seconds;
+#[doc(hidden)]
+pub use set::whole_seconds;
 pub use set::{TokenSet, metadata};
 
 /// The longest lifetime a token is taken to have (a year): a larger `expires_in` or a later
@@ -56,8 +56,8 @@ impl Token {
     }
 
     /// A token issued for `lifetime`, expiring at `expires_at`.
-    #[cfg_attr(not(feature = "client"), allow(dead_code))]
-    pub(crate) fn issued(value: Secret, expires_at: SystemTime, lifetime: Duration) -> Self {
+    #[doc(hidden)]
+    pub fn issued(value: Secret, expires_at: SystemTime, lifetime: Duration) -> Self {
         Token {
             value,
             expires_at,

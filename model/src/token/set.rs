@@ -61,8 +61,8 @@ impl TokenSet {
     }
 
     /// Issued at `at` (to the second) instead of now.
-    #[cfg_attr(not(feature = "client"), allow(dead_code))]
-    pub(crate) fn issued_at_time(mut self, at: SystemTime) -> Self {
+    #[doc(hidden)]
+    pub fn issued_at_time(mut self, at: SystemTime) -> Self {
         self.issued_at = whole_seconds(at);
         self
     }
@@ -134,8 +134,8 @@ impl TokenSet {
 
     /// The access token as the client caches it: its expiry is the stated one, else
     /// `default_lifetime` after it was issued.
-    #[cfg_attr(not(feature = "client"), allow(dead_code))]
-    pub(crate) fn token(&self, default_lifetime: Duration) -> Token {
+    #[doc(hidden)]
+    pub fn token(&self, default_lifetime: Duration) -> Token {
         let expires_at = self.expires_at.unwrap_or_else(|| {
             cap(
                 self.issued_at,
@@ -156,8 +156,8 @@ impl TokenSet {
 
     /// A renewal's tokens: the refresh token is kept when the response has none (most
     /// providers do not rotate it), and so are metadata the response does not repeat.
-    #[cfg_attr(not(feature = "client"), allow(dead_code))]
-    pub(crate) fn renewed(&self, mut new: TokenSet) -> TokenSet {
+    #[doc(hidden)]
+    pub fn renewed(&self, mut new: TokenSet) -> TokenSet {
         if new.refresh_token.is_none() {
             new.refresh_token = self.refresh_token.clone();
         }
@@ -173,8 +173,8 @@ impl TokenSet {
     }
 
     /// Adds metadata (from the callback) that the token response did not set.
-    #[cfg_attr(not(feature = "client"), allow(dead_code))]
-    pub(crate) fn add_metadata(&mut self, values: BTreeMap<String, String>) {
+    #[doc(hidden)]
+    pub fn add_metadata(&mut self, values: BTreeMap<String, String>) {
         for (key, value) in values {
             self.metadata.entry(key).or_insert(value);
         }
@@ -238,8 +238,8 @@ impl TokenSet {
 }
 
 /// `t` without its fraction of a second.
-#[cfg_attr(not(feature = "client"), allow(dead_code))]
-pub(crate) fn whole_seconds(t: SystemTime) -> SystemTime {
+#[doc(hidden)]
+pub fn whole_seconds(t: SystemTime) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(unix(t))
 }
 

@@ -83,19 +83,14 @@ impl Func {
                 mac.update(arg(0).as_bytes());
                 hex::encode(mac.finalize().into_bytes())
             }
-            Func::Ed25519Sign => {
-                use ed25519_dalek::Signer as _;
-                use ed25519_dalek::pkcs8::DecodePrivateKey as _;
-                let key =
-                    ed25519_dalek::SigningKey::from_pkcs8_pem(arg(1).trim()).map_err(|_| {
-                        "the signing key is not an Ed25519 private key in PKCS#8 PEM form"
-                            .to_owned()
-                    })?;
-                BASE64.encode(key.sign(arg(0).as_bytes()).to_bytes())
-            }
-            Func::Fingerprint => {
-                crate::jwt::public_key_fingerprint(arg(0)).map_err(|e| e.to_string())?
-            }
+            Func::Ed25519Sign => cx
+                .signing()
+                .ok_or(NO_SIGNING)?
+                .ed25519_sign(arg(0), arg(1))?,
+            Func::Fingerprint => cx
+                .signing()
+                .ok_or(NO_SIGNING)?
+                .public_key_fingerprint(arg(0))?,
             Func::AwsSigV4 => {
                 let Some(request) = cx.request.as_ref() else {
                     return Ok(None);
@@ -106,6 +101,10 @@ impl Func {
         }))
     }
 }
+
+/// What `ed25519Sign` and `fingerprint` report in a context without key-based signatures.
+const NO_SIGNING: &str = "key-based signatures need terapi-runtime's `signing` feature \
+     (its client renders with them; elsewhere use `RenderContext::with_signing(&terapi_runtime::SIGNING)`)";
 
 fn hmac_sha256(key: &[u8], data: &str) -> Vec<u8> {
     // HMAC accepts keys of any length, so this cannot fail.
@@ -239,15 +238,14 @@ mod tests {
     }
 
     #[test]
-    fn ed25519_signs_with_a_pkcs8_key() {
-        // RFC 8410 section 10.3 example key.
-        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
-        let sig = apply(Func::Ed25519Sign, &["hello", pem]);
-        assert_eq!(BASE64.decode(&sig).unwrap().len(), 64);
-        let err = Func::Ed25519Sign
-            .apply(&["m".into(), "not a key".into()], &cx())
-            .unwrap_err();
-        assert!(!err.contains("not a key"));
+    fn key_based_signatures_without_a_signer_say_what_is_missing() {
+        for f in [Func::Ed25519Sign, Func::Fingerprint] {
+            let err = f
+                .apply(&["m".into(), "not a key".into()], &cx())
+                .unwrap_err();
+            assert!(err.contains("`signing` feature"), "{err}");
+            assert!(!err.contains("not a key"));
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
-//! use terapi_runtime::retry::{Decision, FailedAttempt, RetryConfig, RetryPolicy, is_idempotent};
+//! use terapi_model::retry::{Decision, FailedAttempt, RetryConfig, RetryPolicy, is_idempotent};
 //!
 //! let config = RetryConfig {
 //!     at: vec!["x-ratelimit-reset".into()].into(),

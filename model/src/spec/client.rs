@@ -287,6 +287,12 @@ pub enum Unsupported {
         "`proxy.query` puts a secret into request URLs, where logs and proxies see it; allow it explicitly with `Settings::allow_secret_in_query(true)`"
     )]
     SecretInQuery,
+    /// The entry signs with a key (JWT, APP_STORE, a JWT login), and terapi-runtime was built
+    /// without its `signing` feature (found at connect).
+    #[error(
+        "signing with a key (JWT) needs terapi-runtime's `signing` feature, which this build leaves out"
+    )]
+    SigningFeature,
     /// The entry has no `authorization_url` the client can render.
     #[error("the entry has no `authorization_url` the client can render")]
     NoAuthorizationUrl,

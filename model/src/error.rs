@@ -230,7 +230,8 @@ impl IntoIterator for ValidationErrors {
 }
 
 /// Both results, or every validation problem of both.
-pub(crate) fn both<C, K>(
+#[doc(hidden)]
+pub fn both<C, K>(
     config: Result<C, ValidationErrors>,
     credentials: Result<K, ValidationErrors>,
 ) -> Result<(C, K), ValidationErrors> {
@@ -271,10 +272,8 @@ impl UnknownProvider {
 
 /// The candidate closest to `given`, if it is close enough to be a likely typo
 /// (case-insensitive, Jaro-Winkler similarity of at least 0.8).
-pub(crate) fn closest<'a>(
-    given: &str,
-    candidates: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
+#[doc(hidden)]
+pub fn closest<'a>(given: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let given = given.to_ascii_lowercase();
     candidates
         .map(|c| (strsim::jaro_winkler(&given, &c.to_ascii_lowercase()), c))

@@ -240,6 +240,21 @@ pub struct RenderContext<'a> {
     /// `${random}`: fixed by [`RenderContext::at`], else made on first use (a UUID costs a
     /// system call, and most templates never ask for one).
     random: std::sync::OnceLock<String>,
+    /// Key-based signatures (`ed25519Sign`, `fingerprint`), which the model cannot make.
+    signing: Option<&'a dyn Signing>,
+}
+
+/// The key-based signatures of the template language (`${ed25519Sign(m, key)}`,
+/// `${fingerprint(pem)}`), which need RSA, EC and Ed25519 code this crate leaves out.
+///
+/// `terapi-runtime` implements it (`terapi_runtime::SIGNING`, with its `signing` feature)
+/// and its client puts it in every context it renders with; a context without one reports
+/// those functions as unavailable.
+pub trait Signing: Send + Sync {
+    /// The Base64 Ed25519 signature of `message` with a PKCS#8 PEM private key.
+    fn ed25519_sign(&self, message: &str, pkcs8_pem: &str) -> Result<String, String>;
+    /// `SHA256:` and the Base64 SHA-256 of the public key of a PEM private key.
+    fn public_key_fingerprint(&self, pem: &str) -> Result<String, String>;
 }
 
 impl fmt::Debug for RenderContext<'_> {
@@ -260,6 +275,7 @@ impl fmt::Debug for RenderContext<'_> {
             )
             .field("now", &self.now)
             .field("random", &self.random.get())
+            .field("signing", &self.signing.is_some())
             .finish()
     }
 }
@@ -291,7 +307,19 @@ impl<'a> RenderContext<'a> {
             obtained: &[],
             now,
             random,
+            signing: None,
         }
+    }
+
+    /// With key-based signatures for `${ed25519Sign(..)}` and `${fingerprint(..)}`.
+    pub fn with_signing(mut self, signing: &'a dyn Signing) -> Self {
+        self.signing = Some(signing);
+        self
+    }
+
+    /// The key-based signatures of this context, if it has them.
+    pub fn signing(&self) -> Option<&'a dyn Signing> {
+        self.signing
     }
 
     /// With an access token for `${accessToken}`.

@@ -183,7 +183,6 @@ impl AuthMode {
 /// How the client authenticates the requests of a mode it serves: one strategy per row of
 /// [`AuthMode::client_auth`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ClientAuth {
     /// The provider's rendered headers and query carry the credentials (API_KEY, NONE).
     Templates,
