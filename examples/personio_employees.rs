@@ -16,6 +16,8 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+#[allow(unused_imports)]
+use terapi_providers::{Params as _, TypedProvider as _};
 
 use futures_util::TryStreamExt as _;
 use serde_json::{Value, json};

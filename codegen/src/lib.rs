@@ -17,8 +17,6 @@
 
 mod builder;
 pub mod check;
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod client;
 mod describe;
 pub mod diagnostic;
@@ -64,9 +62,6 @@ pub struct Options {
     /// Extra derives for every `ConnectionConfig`, as paths (`::core::hash::Hash`,
     /// `::schemars::JsonSchema`).
     pub derives: Vec<String>,
-    /// Whether to emit the HTTP client items: a `Connection` per provider and the crate-level
-    /// `Connection::from_json` (they need `terapi-runtime`'s `client` feature, on by default).
-    pub client: bool,
     /// Whether to lay the code out for reading (prettyplease): on for the CLI and static
     /// crates; the `Builder` turns it off for `OUT_DIR`, where nobody reads the layout.
     pub formatted: bool,
@@ -82,7 +77,6 @@ impl Default for Options {
             lint_levels: LintLevels::default(),
             invalid_providers: InvalidProviders::Error,
             derives: Vec::new(),
-            client: true,
             formatted: true,
         }
     }
@@ -428,7 +422,6 @@ fn resolve(inputs: &[(&Path, &str)], options: &Options) -> Result<emit::EmitOpti
         docs: options.docs,
         source_name,
         config_derives: options.derives.clone(),
-        client: options.client,
         formatted: options.formatted,
     })
 }

@@ -384,7 +384,7 @@ impl LintLevels {
         if rule.info().fixed && level != Level::Deny {
             return Err(format!(
                 "rule `{rule}` cannot be set to `{level}`: the generator cannot go past it \
-                 (see `terapi-codegen lint --explain {rule}`)"
+                 (see `terapi lint --explain {rule}`)"
             ));
         }
         self.per_rule.insert(rule, level);

@@ -26,6 +26,7 @@ pub use auth_mode::{AuthMode, ClientAuth, Implied, UnknownAuthMode};
 pub use error::{UnknownProvider, ValidationError, ValidationErrorKind, ValidationErrors};
 pub use render::{Header, Headers, QueryParams, RenderContext, RenderError, Signing};
 pub use secret::Secret;
+pub use spec::{Params, TypedProvider};
 pub use validate::{Fields, List, ParamSpec, Pattern, Rule, Section, Text};
 
 /// The format of generated code this model reads. `terapi-codegen` writes it into the code

@@ -25,8 +25,8 @@ pub use client::{
 pub use embedded::Embedded;
 pub use render::{ParamValues, Values};
 pub use typed::{
-    SectionValues, Sections, TypedProvider, TypedValues, deserialize_checked, render_config_url,
-    serialize_section,
+    Params, SectionValues, Sections, TypedProvider, TypedValues, deserialize_checked,
+    render_config_url, serialize_section,
 };
 
 use crate::auth_mode::AuthMode;

@@ -1,28 +1,167 @@
-//! What generated code implements to use the model: its typed `ConnectionConfig` and
-//! `Credentials` give their values by index ([`SectionValues`]), and a marker type names the
-//! provider's `static` description ([`TypedProvider`]).
+//! What generated code implements to use the model: a marker type per provider names its
+//! `static` description ([`TypedProvider`]), and its typed `ConnectionConfig` and
+//! `Credentials` are built from checked fields and give their values back by index
+//! ([`Params`]). Everything else is provided by the traits, once for every provider.
 
 use url::Url;
 
-use super::{ProviderSpec, UrlSpec, Values};
-use crate::render::RenderError;
-use crate::validate::Section;
+use super::{ProviderSpec, UrlKind, UrlSpec, Values};
+use crate::error::ValidationErrors;
+use crate::render::{Headers, QueryParams, RenderContext, RenderError};
+use crate::validate::{Fields, ParamSpec, Section};
 
-/// One section's values by the index of their param: implemented by generated
-/// `ConnectionConfig` and `Credentials` (secrets exposed for rendering only).
+/// One section's values by the index of their param: every [`Params`] type (secrets exposed
+/// for rendering only).
 pub trait SectionValues: Send + Sync {
     /// The value of param `index`; `None` when it is absent.
     fn value(&self, index: usize) -> Option<&str>;
 }
 
-/// A generated provider: its description and its typed inputs.
+impl<T: Params> SectionValues for T {
+    fn value(&self, index: usize) -> Option<&str> {
+        Params::value_of(self, index)
+    }
+}
+
+/// A provider of generated code: its description, and its typed config and credentials.
+///
+/// Generated code implements the three required items for a marker type per provider; the
+/// rest is provided here, once for every provider: rendering the catalog's headers, query
+/// params and URLs from the typed values. With the `client` feature of `terapi-runtime`, the
+/// provider's `Connection` is its client.
 pub trait TypedProvider: 'static {
     /// The typed connection config.
-    type Config: SectionValues + Clone + std::fmt::Debug + 'static;
+    type Config: Params<Provider = Self>;
     /// The typed credentials.
-    type Credentials: SectionValues + Clone + std::fmt::Debug + 'static;
+    type Credentials: Params<Provider = Self>;
     /// The description generated code holds as a `static`.
     fn spec() -> &'static ProviderSpec;
+
+    /// The catalog key.
+    fn key() -> &'static str {
+        &Self::spec().key
+    }
+
+    /// The headers to send with every proxied request (`proxy.headers`), with a fresh
+    /// [`RenderContext`] (see [`TypedProvider::proxy_headers_with`]).
+    fn proxy_headers(
+        config: &Self::Config,
+        credentials: &Self::Credentials,
+    ) -> Result<Headers, RenderError> {
+        Self::proxy_headers_with(config, credentials, &RenderContext::new())
+    }
+
+    /// The headers to send with every proxied request (`proxy.headers`), rendered with `cx`.
+    /// Entries whose values are absent are left out; unsafe values are errors.
+    fn proxy_headers_with(
+        config: &Self::Config,
+        credentials: &Self::Credentials,
+        cx: &RenderContext<'_>,
+    ) -> Result<Headers, RenderError> {
+        render_named::<Self>(&Self::spec().headers, config, credentials, cx)
+    }
+
+    /// The query params to add to every proxied request (`proxy.query`), unencoded, rendered
+    /// with `cx`.
+    fn proxy_query_with(
+        config: &Self::Config,
+        credentials: &Self::Credentials,
+        cx: &RenderContext<'_>,
+    ) -> Result<QueryParams, RenderError> {
+        render_named::<Self>(&Self::spec().query, config, credentials, cx)
+    }
+
+    /// The headers of the credential check (`proxy.verification.headers`), rendered with
+    /// `cx`.
+    fn verification_headers_with(
+        config: &Self::Config,
+        credentials: &Self::Credentials,
+        cx: &RenderContext<'_>,
+    ) -> Result<Headers, RenderError> {
+        render_named::<Self>(&Self::spec().verification_headers, config, credentials, cx)
+    }
+
+    /// The params of the token request (`token_params`), unencoded, rendered with `cx`.
+    fn token_params_with(
+        config: &Self::Config,
+        credentials: &Self::Credentials,
+        cx: &RenderContext<'_>,
+    ) -> Result<QueryParams, RenderError> {
+        render_named::<Self>(&Self::spec().token_params, config, credentials, cx)
+    }
+
+    /// One of the provider's URLs rendered from the connection config, each value checked
+    /// for where it lands, the host kept as the template fixes it. A URL the catalog does not
+    /// have, or writes with credentials, is an error naming it.
+    fn url(kind: UrlKind, config: &Self::Config) -> Result<Url, RenderError> {
+        let spec = Self::spec();
+        render_config_url(spec, spec.url(kind), config).map_err(|e| match e {
+            RenderError::MissingValue { param } if param.is_empty() => RenderError::MissingValue {
+                param: kind.catalog_key().to_owned(),
+            },
+            e => e,
+        })
+    }
+
+    /// The API root (`proxy.base_url`), rendered from the connection config.
+    fn base_url(config: &Self::Config) -> Result<Url, RenderError> {
+        Self::url(UrlKind::BaseUrl, config)
+    }
+}
+
+fn render_named<P: TypedProvider + ?Sized>(
+    templates: &'static [super::NamedTemplate],
+    config: &P::Config,
+    credentials: &P::Credentials,
+    cx: &RenderContext<'_>,
+) -> Result<Headers, RenderError> {
+    let values = Sections {
+        config,
+        credentials: Some(credentials),
+    };
+    P::spec().render_named_static(templates, &values, cx)
+}
+
+/// The typed connection config or credentials of a generated provider: a struct with a field
+/// per param, whose checks and serde are provided here.
+///
+/// Generated code implements [`Params::from_fields`] and [`Params::value_of`]; reading JSON
+/// ([`Params::from_json`]) checks every param of the section and reports every problem at
+/// once. Deserializing with serde runs the same checks.
+pub trait Params: Clone + std::fmt::Debug + Send + Sync + Sized + 'static {
+    /// The provider these params belong to.
+    type Provider: TypedProvider;
+    /// Which section of the catalog entry they are (`connection_config` or `credentials`).
+    const SECTION: Section;
+
+    /// The value built from checked fields (by the index of their param).
+    fn from_fields(fields: &Fields<'_>) -> Self;
+
+    /// The value of param `index`; `None` when it is absent. Secrets are exposed, for
+    /// rendering only.
+    fn value_of(&self, index: usize) -> Option<&str>;
+
+    /// The declared params of this section.
+    fn params() -> &'static [ParamSpec] {
+        let spec = <Self::Provider as TypedProvider>::spec();
+        match Self::SECTION {
+            Section::ConnectionConfig => &spec.config,
+            Section::Credentials => &spec.credentials,
+        }
+    }
+
+    /// Reads and validates a JSON object: every problem (missing, empty, not a string,
+    /// pattern, unknown param) is reported at once.
+    fn from_json(value: &serde_json::Value) -> Result<Self, ValidationErrors> {
+        let fields = Fields::read(Self::SECTION, Self::params(), value)?;
+        Ok(Self::from_fields(&fields))
+    }
+
+    /// Runs the checks of [`Params::from_json`] without building the value: every problem
+    /// at once, and no heap allocation when the input is valid.
+    fn validate_json(value: &serde_json::Value) -> Result<(), ValidationErrors> {
+        Fields::validate(Self::SECTION, Self::params(), value)
+    }
 }
 
 /// The values of a typed connection: a config, and the credentials where known (URLs are
@@ -56,8 +195,8 @@ pub struct TypedValues<P: TypedProvider> {
 impl<P: TypedProvider> Values for TypedValues<P> {
     fn value(&self, section: Section, index: usize) -> Option<&str> {
         match section {
-            Section::ConnectionConfig => self.config.value(index),
-            Section::Credentials => self.credentials.value(index),
+            Section::ConnectionConfig => self.config.value_of(index),
+            Section::Credentials => self.credentials.value_of(index),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The `terapi-codegen` binary: `generate`, `check` (drift) and `lint`, their exit codes
+//! The generator's commands of `terapi`: `generate`, `check` (drift) and `lint`, their exit codes
 //! (0 ok, 1 findings or drift, 2 usage or I/O) and what they print, run in a temporary
 //! directory on copies of the real catalog.
 
@@ -11,12 +11,12 @@ use tempfile::TempDir;
 
 /// Runs the binary in `dir` (without terminal colors) and returns its output.
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_terapi-codegen"))
+    Command::new(env!("CARGO_BIN_EXE_terapi"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .output()
-        .expect("run terapi-codegen")
+        .expect("run terapi")
 }
 
 fn code(out: &Output) -> Option<i32> {
@@ -246,7 +246,7 @@ fn check_fails_with_a_diff_and_the_fix_command_when_stale() {
         show(&out)
     );
     let err = stderr(&out);
-    assert!(err.contains("terapi-codegen -- generate"), "{}", show(&out));
+    assert!(err.contains("terapi generate"), "{}", show(&out));
     assert!(
         err.contains(&format!("--input {}", s(&input))),
         "{}",
@@ -271,11 +271,7 @@ fn check_fails_when_the_output_is_missing() {
     );
     assert_eq!(code(&out), Some(1), "{}", show(&out));
     assert!(stdout(&out).contains("@@"), "{}", show(&out));
-    assert!(
-        stderr(&out).contains("terapi-codegen -- generate"),
-        "{}",
-        show(&out)
-    );
+    assert!(stderr(&out).contains("terapi generate"), "{}", show(&out));
     assert!(!out_path.exists(), "check wrote the output");
 }
 
@@ -650,4 +646,23 @@ fn lint_explains_a_rule_and_lists_them_all() {
             show(&out)
         );
     }
+}
+
+#[test]
+fn cli_prints_the_same_schema() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_terapi"))
+        .arg("schema")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, terapi_codegen::model::catalog_schema());
+    // Field docs reach the schema (hover text in editors).
+    let docs = printed
+        .pointer("/additionalProperties/properties/connection_config/description")
+        .unwrap();
+    assert!(
+        docs.as_str().unwrap().contains("connectionConfig"),
+        "{docs}"
+    );
 }

@@ -15,7 +15,7 @@
 //!
 //! Slow (it compiles the dependencies once, in target directories under
 //! `CARGO_TARGET_TMPDIR` kept between runs), so it is its own test target:
-//! `cargo test -p terapi-codegen --test downstream -- --nocapture` prints the build times.
+//! `cargo test -p terapi-cli --test downstream -- --nocapture` prints the build times.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tempfile::TempDir;
 
-#[path = "common/dev_null.rs"]
+#[path = "../../codegen/tests/common/dev_null.rs"]
 mod dev_null;
 
 /// `text` without whitespace: the Builder writes `OUT_DIR` unformatted (the tokens as they
@@ -44,7 +44,7 @@ fn canonical(p: &Path) -> PathBuf {
 
 /// This workspace's `codegen` crate.
 fn codegen_dir() -> PathBuf {
-    canonical(Path::new(env!("CARGO_MANIFEST_DIR")))
+    canonical(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../codegen"))
 }
 
 /// This workspace's `runtime` crate.
@@ -219,7 +219,7 @@ impl Crate {
         let manifest = format!(
             "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n\
              [dependencies]\n{dependencies}\n\n\
-             [build-dependencies]\nterapi-codegen = {{ path = {}, default-features = false }}\n\n\
+             [build-dependencies]\nterapi-codegen = {{ path = {} }}\n\n\
              # Not a member of any enclosing workspace.\n[workspace]\n",
             toml_path(&codegen_dir())
         );
@@ -301,25 +301,73 @@ fn dependencies_built() {
 // 1. build.rs mode.
 // ---------------------------------------------------------------------------------------
 
-/// A build script that takes the README's `default-features = false` compiles the library
-/// only: no clap, which only the binary uses.
+/// What a build script compiles is the generator and the provider model: no clap (only the
+/// `terapi` binary parses arguments), no HTTP client, no async runtime, no TLS and no signing
+/// code, whether or not the crate itself takes the client.
 #[test]
-fn build_dependency_without_default_features_leaves_out_clap() {
-    let krate = Crate::build_rs("downstream-no-clap");
-    let run = krate.cargo_ok(
-        &["tree", "--edges", "normal,build", "--prefix", "none"],
-        "cargo tree",
-    );
-    let tree = run.stdout();
-    assert!(
-        tree.lines().any(|l| l.starts_with("terapi-codegen ")),
-        "the tree lists the build-dependency:\n{tree}"
-    );
-    let clap: Vec<&str> = tree.lines().filter(|l| l.starts_with("clap")).collect();
-    assert!(
-        clap.is_empty(),
-        "clap is in a build.rs user's tree: {clap:?}\n{tree}"
-    );
+fn a_build_scripts_tree_has_no_cli_client_tls_or_signing() {
+    for (name, runtime) in [
+        ("downstream-typed-tree", "default-features = false"),
+        (
+            "downstream-client-tree",
+            "features = [\"client\", \"signing\"]",
+        ),
+    ] {
+        let krate = Crate::new(
+            name,
+            &format!(
+                "terapi-runtime = {{ path = {}, {runtime} }}",
+                toml_path(&runtime_dir())
+            ),
+            &[
+                ("build.rs", BUILD_RS),
+                ("src/lib.rs", LIB_RS),
+                ("providers.yaml", &catalog()),
+            ],
+        );
+        let run = krate.cargo_ok(
+            &[
+                "tree",
+                "-p",
+                "terapi-codegen",
+                "--edges",
+                "normal,build",
+                "--prefix",
+                "none",
+            ],
+            "cargo tree",
+        );
+        let tree = run.stdout();
+        assert!(
+            tree.lines().any(|l| l.starts_with("terapi-codegen ")),
+            "the tree lists the build-dependency:\n{tree}"
+        );
+        assert!(
+            tree.lines().any(|l| l.starts_with("terapi-model ")),
+            "{tree}"
+        );
+        for heavy in [
+            "clap",
+            "reqwest",
+            "tokio",
+            "rustls",
+            "rsa",
+            "p256",
+            "p384",
+            "jsonwebtoken",
+            "ed25519-dalek",
+            "terapi-runtime",
+        ] {
+            let found: Vec<&str> = tree
+                .lines()
+                .filter(|l| l.starts_with(&format!("{heavy} ")))
+                .collect();
+            assert!(
+                found.is_empty(),
+                "{name}: {heavy} is in the build script's tree: {found:?}\n{tree}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -624,11 +672,11 @@ fn builder_options_in_one_crate() {
 // ---------------------------------------------------------------------------------------
 
 fn cli(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_terapi-codegen"))
+    Command::new(env!("CARGO_BIN_EXE_terapi"))
         .args(args)
         .env("NO_COLOR", "1")
         .output()
-        .expect("run terapi-codegen")
+        .expect("run terapi")
 }
 
 fn show(out: &Output) -> String {
@@ -642,6 +690,7 @@ fn show(out: &Output) -> String {
 
 const SMOKE_TEST: &str = r#"use downstream_static::{personio_recruiting, Provider};
 use terapi_runtime::serde_json::json;
+use terapi_runtime::{Params as _, TypedProvider as _};
 
 #[test]
 fn generated_crate_validates() {
@@ -650,7 +699,7 @@ fn generated_crate_validates() {
     )
     .unwrap();
     let creds = personio_recruiting::Credentials::from_json(&json!({ "apiKey": "s3cret" })).unwrap();
-    let headers = personio_recruiting::proxy_headers(&config, &creds).unwrap();
+    let headers = personio_recruiting::Marker::proxy_headers(&config, &creds).unwrap();
     assert_eq!(headers.get("x-company-id"), Some("33434"));
     assert_eq!(headers.get("x-personio-app-id"), None);
     assert!(!format!("{creds:?}").contains("s3cret"));
@@ -802,14 +851,7 @@ fn help_names_every_subcommand_and_flag() {
     let out = cli(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    for word in [
-        "generate",
-        "check",
-        "lint",
-        "schema",
-        "--quiet",
-        "Exit codes",
-    ] {
+    for word in ["generate", "check", "lint", "schema", "Exit codes"] {
         assert!(text.contains(word), "`--help` lacks `{word}`:\n{text}");
     }
     let flags: [(&str, &[&str]); 4] = [
@@ -843,7 +885,7 @@ fn help_names_every_subcommand_and_flag() {
                 "--quiet",
             ],
         ),
-        ("schema", &["--quiet"]),
+        ("schema", &["JSON Schema"]),
     ];
     for (cmd, words) in flags {
         let out = cli(&[cmd, "--help"]);

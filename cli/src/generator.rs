@@ -1,4 +1,5 @@
-//! The `terapi-codegen` command line: `generate`, `check` (drift), `lint` and `schema`.
+//! The generator's commands of `terapi`: `generate`, `check` (drift), `lint` and `schema`, over
+//! the `terapi-codegen` library.
 //!
 //! Exit codes: 0 success; 1 findings (catalog errors, lint errors) or drift; 2 usage or I/O
 //! errors. Diagnostics are colored only when stderr is a terminal (and `NO_COLOR` is unset).
@@ -9,33 +10,25 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Subcommand};
 
-use crate::package::{CrateSpec, crate_files, drift, write_crate};
-use crate::{Diagnostic, Error, Options, generate_file, render_report_colored, write_if_changed};
+use terapi_codegen::{
+    CrateSpec, Diagnostic, Error, Options, crate_files, drift, generate_file,
+    render_report_colored, write_crate, write_if_changed,
+};
 
-/// Generates typed Rust from a terapi providers.yaml catalog.
-#[derive(Debug, Parser)]
-#[command(
-    name = "terapi-codegen",
-    version,
-    about,
-    long_about = None,
-    after_help = "Exit codes: 0 success; 1 catalog errors, lint errors or drift; 2 usage or I/O error."
-)]
-pub struct Cli {
+/// How much the generator's commands print.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OutputArgs {
     /// Print errors only (no warnings, no progress).
-    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    #[arg(long, short, conflicts_with = "verbose")]
     pub quiet: bool,
     /// Also print what was read and written, with timings.
-    #[arg(long, short, global = true)]
+    #[arg(long, short)]
     pub verbose: bool,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
 }
 
-/// The subcommands.
+/// The generator's subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate Rust from the catalog: one file (`--out`), or a whole crate (`--crate DIR`).
@@ -60,7 +53,7 @@ pub struct SelectArgs {
     /// Leave out these provider keys (comma-separated or repeated).
     #[arg(long, value_delimiter = ',')]
     pub exclude: Vec<String>,
-    /// Allow RULE: do not report it (repeatable; `terapi-codegen lint --rules` lists them).
+    /// Allow RULE: do not report it (repeatable; `terapi lint --rules` lists them).
     #[arg(short = 'A', long = "allow", value_name = "RULE")]
     pub allow: Vec<String>,
     /// Report RULE as a warning (repeatable).
@@ -79,6 +72,9 @@ pub struct SelectArgs {
 /// Arguments of `generate` and `check`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
+    /// How much to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// The catalog.
     #[arg(long, default_value = "providers.yaml")]
     pub input: PathBuf,
@@ -113,10 +109,6 @@ pub struct GenerateArgs {
     /// Leave out doc comments.
     #[arg(long)]
     pub no_docs: bool,
-    /// Leave out the HTTP client items (`Connection`s), for a runtime built without its
-    /// `client` feature.
-    #[arg(long)]
-    pub no_client: bool,
 }
 
 /// `--invalid-providers`.
@@ -131,6 +123,9 @@ pub enum InvalidProvidersArg {
 /// Arguments of `lint`.
 #[derive(Debug, Args)]
 pub struct LintArgs {
+    /// How much to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// The catalog.
     #[arg(default_value = "providers.yaml")]
     pub file: PathBuf,
@@ -147,11 +142,11 @@ pub struct LintArgs {
 
 impl SelectArgs {
     fn options(&self) -> Result<Options, Error> {
-        let mut levels = crate::LintLevels::default();
+        let mut levels = terapi_codegen::LintLevels::default();
         for (codes, level) in [
-            (&self.allow, crate::Level::Allow),
-            (&self.warn, crate::Level::Warn),
-            (&self.deny, crate::Level::Deny),
+            (&self.allow, terapi_codegen::Level::Allow),
+            (&self.warn, terapi_codegen::Level::Warn),
+            (&self.deny, terapi_codegen::Level::Deny),
         ] {
             for code in codes {
                 levels.set_code(code, level).map_err(Error::InvalidOption)?;
@@ -162,8 +157,8 @@ impl SelectArgs {
             exclude: self.exclude.clone(),
             lint_levels: levels,
             invalid_providers: match self.invalid_providers {
-                InvalidProvidersArg::Error => crate::InvalidProviders::Error,
-                InvalidProvidersArg::Skip => crate::InvalidProviders::Skip,
+                InvalidProvidersArg::Error => terapi_codegen::InvalidProviders::Error,
+                InvalidProvidersArg::Skip => terapi_codegen::InvalidProviders::Skip,
             },
             ..Options::default()
         })
@@ -195,14 +190,13 @@ impl GenerateArgs {
             runtime_path: self.runtime_path.clone(),
             docs: !self.no_docs,
             derives: self.derives.clone(),
-            client: !self.no_client,
             ..self.select.options()?
         })
     }
 
     /// The command that regenerates the output with these arguments.
     fn fix_command(&self) -> String {
-        let mut cmd = "cargo run -p terapi-codegen -- generate".to_owned();
+        let mut cmd = "terapi generate".to_owned();
         if self.input != Path::new("providers.yaml") {
             cmd.push_str(&format!(" --input {}", self.input.display()));
         }
@@ -231,9 +225,6 @@ impl GenerateArgs {
         if self.no_docs {
             cmd.push_str(" --no-docs");
         }
-        if self.no_client {
-            cmd.push_str(" --no-client");
-        }
         cmd
     }
 
@@ -252,7 +243,7 @@ impl GenerateArgs {
     fn fresh(&self) -> Result<(BTreeMap<String, String>, Vec<Diagnostic>), Error> {
         match &self.crate_dir {
             Some(dir) => {
-                let source = crate::read_catalog_file(&self.input)?;
+                let source = terapi_codegen::read_catalog_file(&self.input)?;
                 let generated = crate_files(
                     &self.input,
                     &source,
@@ -332,23 +323,33 @@ impl Out {
 }
 
 /// Runs the CLI with already parsed arguments.
-pub fn run(cli: Cli) -> ExitCode {
+pub fn run(command: Command) -> ExitCode {
+    let output = match &command {
+        Command::Generate(args) | Command::Check(args) => args.output,
+        Command::Lint(args) => args.output,
+        Command::Schema => OutputArgs {
+            quiet: false,
+            verbose: false,
+        },
+    };
     let out = Out {
-        quiet: cli.quiet,
-        verbose: cli.verbose,
+        quiet: output.quiet,
+        verbose: output.verbose,
     };
     let start = Instant::now();
-    let code = match cli.command {
+    let code = match command {
         Command::Generate(args) => generate(&out, &args),
         Command::Check(args) => check(&out, &args),
         Command::Lint(args) => lint(&out, &args),
-        Command::Schema => match serde_json::to_string_pretty(&crate::model::catalog_schema()) {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
+        Command::Schema => {
+            match serde_json::to_string_pretty(&terapi_codegen::model::catalog_schema()) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => out.error(&Error::Internal(e.to_string())),
             }
-            Err(e) => out.error(&Error::Internal(e.to_string())),
-        },
+        }
     };
     out.detail(format_args!(
         "done in {:.1} ms",
@@ -460,11 +461,11 @@ fn check(out: &Out, args: &GenerateArgs) -> ExitCode {
 
 fn lint(out: &Out, args: &LintArgs) -> ExitCode {
     if args.rules {
-        print!("{}", crate::Rule::markdown_table());
+        print!("{}", terapi_codegen::Rule::markdown_table());
         return ExitCode::SUCCESS;
     }
     if let Some(code) = &args.explain {
-        return match code.parse::<crate::Rule>() {
+        return match code.parse::<terapi_codegen::Rule>() {
             Ok(rule) => {
                 println!("{}", rule.explain());
                 ExitCode::SUCCESS
@@ -472,7 +473,7 @@ fn lint(out: &Out, args: &LintArgs) -> ExitCode {
             Err(e) => out.error(&Error::InvalidOption(e.to_string())),
         };
     }
-    let source = match crate::read_catalog_file(&args.file) {
+    let source = match terapi_codegen::read_catalog_file(&args.file) {
         Ok(s) => s,
         Err(e) => return out.error(&e),
     };
@@ -480,7 +481,7 @@ fn lint(out: &Out, args: &LintArgs) -> ExitCode {
         Ok(o) => o,
         Err(e) => return out.error(&e),
     };
-    let mut diagnostics = crate::lint_with(&source, &options);
+    let mut diagnostics = terapi_codegen::lint_with(&source, &options);
     if out.quiet {
         diagnostics.retain_errors();
     }
