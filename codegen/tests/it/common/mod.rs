@@ -1,5 +1,9 @@
-//! Helpers shared by the diagnostics tests (`diagnostics.rs`, `templates.rs`).
-#![allow(dead_code)] // each test target uses some of them
+//! Helpers shared by the test modules: the catalog builder ([`Entry`], [`catalog`], [`at`])
+//! and the diagnostics helpers of `diagnostics.rs`, `templates.rs` and `rules.rs`.
+#![allow(dead_code)] // each test module uses some of them
+
+mod catalog;
+pub use catalog::*;
 
 use terapi_codegen::{Diagnostic, Severity, lint};
 
@@ -47,7 +51,8 @@ pub fn find<'a>(ds: &'a [Diagnostic], needle: &str) -> &'a Diagnostic {
     found[0]
 }
 
-pub fn assert_at(d: &Diagnostic, severity: Severity, line: u32, col: u32) {
+/// Asserts the severity of `d` and its place, a `(line, column)` as [`at`] gives it.
+pub fn assert_at(d: &Diagnostic, severity: Severity, (line, col): (u32, u32)) {
     assert_eq!(
         (d.severity, d.loc.line, d.loc.col),
         (severity, line, col),
@@ -66,24 +71,15 @@ pub fn assert_help(d: &Diagnostic, want: &str) {
 }
 
 /// A minimal valid catalog (one API_KEY provider using its one connection param).
-pub const MINIMAL: &str = r#"acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-        headers:
-            authorization: Bearer ${apiKey}
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-            pattern: '^[a-z0-9-]+$'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-            secret: true
-"#;
+pub fn minimal() -> String {
+    Entry::api_key("acme")
+        .base_url("https://${connectionConfig.subdomain}.acme.example")
+        .header("authorization", "Bearer ${apiKey}")
+        .config(
+            Param::new("subdomain")
+                .title("Subdomain")
+                .description("Your subdomain.")
+                .pattern("^[a-z0-9-]+$"),
+        )
+        .yaml()
+}
