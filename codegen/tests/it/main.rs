@@ -15,3 +15,23 @@ mod rules;
 mod schema;
 mod self_hosted;
 mod templates;
+
+/// The locator the tests rely on.
+#[test]
+fn at_counts_characters_from_one_and_refuses_a_needle_that_is_not_unique() {
+    let text = common::Entry::api_key("acme")
+        .header("x-a", "'Grüße ${b}'")
+        .yaml();
+    assert_eq!(common::at(&text, "acme:"), (1, 1));
+    assert_eq!(common::at(&text, "auth_mode: ‸API_KEY"), (3, 16));
+    // `            x-a: 'Grüße ` is 24 characters (26 bytes).
+    assert_eq!(common::at(&text, "${b}"), (8, 25));
+    assert_eq!(
+        &text[common::offset_of(&text, "Grüße ‸${b}")..][..4],
+        "${b}"
+    );
+    for needle in ["acme", "not there"] {
+        let found = std::panic::catch_unwind(|| common::at(&text, needle));
+        assert!(found.is_err(), "{needle:?} was accepted");
+    }
+}

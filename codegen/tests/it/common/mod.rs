@@ -81,5 +81,7 @@ pub fn minimal() -> String {
                 .description("Your subdomain.")
                 .pattern("^[a-z0-9-]+$"),
         )
+        .no_credentials()
+        .credential(Param::api_key().secret(true))
         .yaml()
 }
