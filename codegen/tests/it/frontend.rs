@@ -5,10 +5,10 @@
 //! * alias bombs ("billion laughs", long strings repeated) are refused with a sentence that
 //!   says what was exceeded, not a budget's `Debug` dump;
 //! * a catalog 25 times the real one (its entries repeated under renamed keys, about 23 MB)
-//!   parses: the YAML budget scales with the input instead of capping the node count. That
-//!   test takes about 20 s in a debug build, so it runs only in release builds
-//!   (`cargo test --release -p terapi-codegen --test frontend`); a 6-times catalog, beyond
-//!   serde-saphyr's default 250,000 nodes, runs in every build;
+//!   parses: the YAML budget scales with the input instead of capping the node count (about
+//!   20 s in a debug build); so does a 6-times catalog, beyond serde-saphyr's default 250,000
+//!   nodes. Both read the real catalog in `../shared/corpus`, so they are in the slow tier
+//!   (`cargo test -p terapi-codegen --test it -- --ignored`);
 //! * `${now±N:UNIT}` offsets that do not fit and doubled signs are errors located at the
 //!   placeholder, never a panic; so are calls nested too deep.
 //!

@@ -415,7 +415,7 @@ fn invalid_utf8_is_located_at_its_byte() {
 #[test]
 fn every_rule_has_a_case() {
     let covered: BTreeSet<Rule> = cases().iter().map(|c| c.rule).collect();
-    // Found only from files (above) or by the size budget (codegen/tests/frontend.rs).
+    // Found only from files (above) or by the size budget (`frontend.rs`).
     let elsewhere = [Rule::InvalidUtf8, Rule::SizeBudget];
     let missing: Vec<&str> = Rule::ALL
         .iter()

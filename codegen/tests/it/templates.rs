@@ -30,7 +30,7 @@ use terapi_runtime::spec::{NamedTemplate, ProviderSpec, UrlSpec};
 use terapi_runtime::{Headers, RenderContext, RenderError};
 
 // ---------------------------------------------------------------------------------------
-// Helpers (copied from tests/diagnostics.rs, plus a few for generated code).
+// Helpers (beside those of `common`, a few for generated code).
 // ---------------------------------------------------------------------------------------
 
 /// Every diagnostic of `source` under `policy`, sorted by position.

@@ -4,23 +4,26 @@
 //! with [`at`] instead of counting lines and columns by hand.
 //!
 //! ```text
-//! Entry::api_key("acme")                       acme:
-//!     .base_url("https://${connectionConfig.       display_name: Acme
-//!         subdomain}.acme.example")                auth_mode: API_KEY
-//!     .config(Param::new("subdomain"))             docs: https://acme.example/docs
-//!                                                  proxy:
-//!                                                      base_url: https://${connectionConfig.subdomain}.acme.example
-//!                                                  connection_config:
-//!                                                      subdomain:
-//!                                                          type: string
-//!                                                          title: subdomain
-//!                                                          description: The subdomain.
-//!                                                  credentials:
-//!                                                      apiKey:
-//!                                                          type: string
-//!                                                          title: API Key
-//!                                                          description: The key.
+//! let yaml = Entry::api_key("acme")
+//!     .base_url("https://${connectionConfig.tenant}.acme.example")
+//!     .yaml();
+//! // acme:
+//! //     display_name: Acme
+//! //     auth_mode: API_KEY
+//! //     docs: https://acme.example/docs
+//! //     proxy:
+//! //         base_url: https://${connectionConfig.tenant}.acme.example
+//! //     credentials:
+//! //         apiKey:
+//! //             type: string
+//! //             title: API Key
+//! //             description: The key.
+//! assert_eq!(at(&yaml, "${connectionConfig.tenant}"), (6, 27));
+//! assert_eq!(at(&yaml, "auth_mode: ‸API_KEY"), (3, 16));
 //! ```
+//!
+//! Catalogs whose text is the point of a test (broken YAML, odd indentation) stay written
+//! out; catalogs that several tests share are files under `tests/fixtures/`.
 #![allow(dead_code)] // each test module uses some of it
 
 use std::fmt::Write as _;

@@ -8,7 +8,8 @@ pub use catalog::*;
 use terapi_codegen::{Diagnostic, Severity, lint};
 
 /// The YAML text of a raw string literal that starts with a newline (dropped, so that the
-/// first line of the catalog is line 1).
+/// first line of the catalog is line 1), for the few catalogs written out because their
+/// text is the point of the test.
 pub fn src(text: &str) -> &str {
     text.strip_prefix('\n').unwrap_or(text)
 }
