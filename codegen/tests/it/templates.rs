@@ -411,7 +411,7 @@ fn bare_name_alone_is_no_config_reference() {
         .config(subdomain())
         .yaml();
     // The bare name counts as a use of `subdomain` (no `unused-param`), but the entry has no
-    // `${connectionConfig.*}`: `no-config-reference` at the first param (line 8).
+    // `${connectionConfig.*}`: `no-config-reference` at the first param.
     let ds = diagnostics(&yaml);
     assert_eq!(ds.len(), 2, "{}", dump(&ds));
     let bare = find(
