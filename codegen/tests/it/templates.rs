@@ -11,12 +11,10 @@
 //! * rendering end to end through `terapi_runtime::render`, with the same `Part`s and
 //!   `UrlTemplate`s the emitter writes.
 //!
-//! The catalogs are written inline with 4-space indentation like the real providers.yaml.
-//! Each YAML text starts right after its opening `r#"` + newline, so its first line is line 1
-//! (see [`src`]); the line numbers noted in the tests count from there.
+//! The catalogs are built with [`Entry`] (4-space indentation like the real providers.yaml)
+//! or read from `tests/fixtures/`; the place a test expects is found in the text with [`at`].
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,7 +30,7 @@ use terapi_runtime::spec::{NamedTemplate, ProviderSpec, UrlSpec};
 use terapi_runtime::{Headers, RenderContext, RenderError};
 
 // ---------------------------------------------------------------------------------------
-// Helpers (copied from tests/diagnostics.rs, plus a few for generated code).
+// Helpers (beside those of `common`, a few for generated code).
 // ---------------------------------------------------------------------------------------
 
 /// Every diagnostic of `source` under `policy`, sorted by position.
@@ -67,8 +65,8 @@ fn options(policy: PatternPolicy) -> Options {
 }
 
 /// Asserts that `ds` is exactly one diagnostic, of `severity`, containing `needle` at
-/// `line:col`, and returns it.
-fn only(ds: &[Diagnostic], severity: Severity, needle: &str, line: u32, col: u32) -> Diagnostic {
+/// `place` (a `(line, column)`), and returns it.
+fn only(ds: &[Diagnostic], severity: Severity, needle: &str, place: (u32, u32)) -> Diagnostic {
     assert_eq!(
         ds.len(),
         1,
@@ -76,20 +74,20 @@ fn only(ds: &[Diagnostic], severity: Severity, needle: &str, line: u32, col: u32
         dump(ds)
     );
     let d = find(ds, needle).clone();
-    assert_at(&d, severity, line, col);
+    assert_at(&d, severity, place);
     d
 }
 
 /// Asserts that `source` has exactly one diagnostic, an error containing `needle` at
-/// `line:col`, and returns it.
-fn only_error(source: &str, needle: &str, line: u32, col: u32) -> Diagnostic {
-    only(&diagnostics(source), Severity::Error, needle, line, col)
+/// `place` (a `(line, column)`), and returns it.
+fn only_error(source: &str, needle: &str, place: (u32, u32)) -> Diagnostic {
+    only(&diagnostics(source), Severity::Error, needle, place)
 }
 
 /// Asserts that `source` has exactly one diagnostic, a warning containing `needle` at
-/// `line:col`, and returns it.
-fn only_warning(source: &str, needle: &str, line: u32, col: u32) -> Diagnostic {
-    only(&diagnostics(source), Severity::Warning, needle, line, col)
+/// `place` (a `(line, column)`), and returns it.
+fn only_warning(source: &str, needle: &str, place: (u32, u32)) -> Diagnostic {
+    only(&diagnostics(source), Severity::Warning, needle, place)
 }
 
 /// `generate` under the name `providers.yaml`.
@@ -120,44 +118,17 @@ fn module<'c>(code: &'c str, name: &str) -> &'c str {
 
 #[test]
 fn unknown_category_is_located_with_suggestion() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    categories: [hrr]
-    proxy:
-        base_url: https://api.acme.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-globex:
-    display_name: Globex
-    auth_mode: API_KEY
-    docs: https://globex.example/docs
-    categories:
-        - crm
-        - markting
-    proxy:
-        base_url: https://api.globex.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    let ds = diagnostics(src(yaml));
+    let yaml = catalog(&[
+        Entry::api_key("acme").field("categories", "[hrr]"),
+        Entry::api_key("globex").raw("categories:\n    - crm\n    - markting"),
+    ]);
+    let ds = diagnostics(&yaml);
     assert_eq!(ds.len(), 2, "{}", dump(&ds));
-    // line 5: `    categories: [` is 17 characters, so `hrr` is at column 18.
     let d = find(&ds, "unknown category `hrr`");
-    assert_at(d, Severity::Error, 5, 18);
+    assert_at(d, Severity::Error, at(&yaml, "hrr"));
     assert_help(d, "did you mean `hr`?");
-    // line 20: `        - ` is 10 characters.
     let d = find(&ds, "unknown category `markting`");
-    assert_at(d, Severity::Error, 20, 11);
+    assert_at(d, Severity::Error, at(&yaml, "markting"));
     assert_help(d, "did you mean `marketing`?");
 }
 
@@ -166,29 +137,26 @@ globex:
 // engine runs, and invalid ones, under both policies.
 // ---------------------------------------------------------------------------------------
 
-/// An entry whose `subdomain` param has `pattern` (written single-quoted on line 12).
+fn subdomain() -> Param {
+    Param::new("subdomain")
+        .title("Subdomain")
+        .description("Your subdomain.")
+}
+
+/// An entry whose `subdomain` param has `pattern` (written single-quoted), and whose
+/// `apiKey` has a valid one.
 fn with_pattern(pattern: &str) -> String {
-    format!(
-        "acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${{connectionConfig.subdomain}}.acme.example
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-            pattern: '{pattern}'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-            pattern: '^[A-Za-z0-9]+$'
-"
-    )
+    Entry::new("acme")
+        .auth_mode("API_KEY")
+        .base_url("https://${connectionConfig.subdomain}.acme.example")
+        .config(subdomain().pattern(pattern))
+        .credential(Param::api_key().pattern("^[A-Za-z0-9]+$"))
+        .yaml()
+}
+
+/// Where the quoted `pattern` of a catalog of [`with_pattern`] starts.
+fn pattern_at(source: &str, pattern: &str) -> (u32, u32) {
+    at(source, &format!("pattern: ‸'{pattern}'"))
 }
 
 /// The model of provider `key` that `terapi_codegen::load` gives for `source` under
@@ -287,9 +255,13 @@ const UNSUPPORTED_MESSAGE: &str = "the `pattern` of param `subdomain` is valid E
 #[test]
 fn unsupported_pattern_is_an_error_when_denied() {
     let source = with_pattern(UNSUPPORTED);
-    // line 12: `            pattern: ` is 21 characters, so the quoted value is at column 22.
     let ds = diagnostics_with(&source, PatternPolicy::Error);
-    let d = only(&ds, Severity::Error, UNSUPPORTED_MESSAGE, 12, 22);
+    let d = only(
+        &ds,
+        Severity::Error,
+        UNSUPPORTED_MESSAGE,
+        pattern_at(&source, UNSUPPORTED),
+    );
     assert_eq!(d.rule, Rule::UnsupportedPattern);
     assert_help(&d, POLICY_ERROR_HELP);
     assert!(
@@ -314,7 +286,12 @@ fn unsupported_pattern_is_a_warning_and_dropped_by_default() {
 fn unsupported_pattern_is_a_warning_and_dropped_with_skip() {
     let source = with_pattern(UNSUPPORTED);
     let ds = diagnostics_with(&source, PatternPolicy::Skip);
-    let d = only(&ds, Severity::Warning, UNSUPPORTED_MESSAGE, 12, 22);
+    let d = only(
+        &ds,
+        Severity::Warning,
+        UNSUPPORTED_MESSAGE,
+        pattern_at(&source, UNSUPPORTED),
+    );
     assert_eq!(d.rule, Rule::UnsupportedPattern);
     assert_help(&d, POLICY_SKIP_HELP);
 
@@ -336,12 +313,12 @@ fn unsupported_pattern_is_a_warning_and_dropped_with_skip() {
 fn invalid_pattern_under_both_policies() {
     let source = with_pattern("[a-");
     let message = "the `pattern` of param `subdomain` is not a valid ECMAScript regex: unclosed character class `[`";
-    let d = only_error(&source, message, 12, 22);
+    let d = only_error(&source, message, pattern_at(&source, "[a-"));
     assert_help(&d, POLICY_ERROR_HELP);
     assert!(gen_with(&source, &Options::default()).is_err());
 
     let ds = diagnostics_with(&source, PatternPolicy::Skip);
-    let d = only(&ds, Severity::Warning, message, 12, 22);
+    let d = only(&ds, Severity::Warning, message, pattern_at(&source, "[a-"));
     assert_help(&d, POLICY_SKIP_HELP);
     let generated = gen_with(&source, &options(PatternPolicy::Skip))
         .unwrap_or_else(|e| panic!("generation with `skip` failed:\n{e}"));
@@ -362,97 +339,54 @@ fn invalid_pattern_under_both_policies() {
 
 #[test]
 fn unknown_function_and_wrong_arity_are_located() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            authorization: Basic ${base46(${apiKey})}
-            x-signature: ${hmacSha1Hex(a)}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    let ds = diagnostics(src(yaml));
+    let yaml = Entry::api_key("acme")
+        .header("authorization", "Basic ${base46(${apiKey})}")
+        .header("x-signature", "${hmacSha1Hex(a)}")
+        .yaml();
+    let ds = diagnostics(&yaml);
     assert_eq!(ds.len(), 2, "{}", dump(&ds));
-    // line 8: `            authorization: Basic ` is 33 characters.
     let d = find(&ds, "unknown template function `base46`");
-    assert_at(d, Severity::Error, 8, 34);
+    assert_at(d, Severity::Error, at(&yaml, "${base46("));
     assert_help(d, "did you mean `base64`?");
-    // line 9: `            x-signature: ` is 25 characters.
     let d = find(&ds, "`hmacSha1Hex` takes 2 arguments, not 1");
-    assert_at(d, Severity::Error, 9, 26);
+    assert_at(d, Severity::Error, at(&yaml, "${hmacSha1Hex("));
     assert_eq!(d.help, None);
 }
 
 #[test]
 fn unknown_variable_in_a_header_is_located_with_suggestion() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            x-api-key: ${apiKey}
-            x-token: Bearer ${acessToken}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 9: `            x-token: Bearer ` is 28 characters.
+    let yaml = Entry::api_key("acme")
+        .header("x-api-key", "${apiKey}")
+        .header("x-token", "Bearer ${acessToken}")
+        .yaml();
     let d = only_error(
-        src(yaml),
+        &yaml,
         "unknown template variable `${acessToken}`",
-        9,
-        29,
+        at(&yaml, "${acessToken}"),
     );
     assert_help(&d, "did you mean `accessToken`?");
 }
 
 #[test]
 fn bare_declared_param_is_a_warning_and_counts_as_used() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${subdomain}.acme.example
-        headers:
-            x-region: ${connectionConfig.region}
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-        region:
-            type: string
-            title: Region
-            description: The region.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 6: `        base_url: https://` is 26 characters. No "declared but no template uses
-    // it" warning for `subdomain`. (`region` is used as `${connectionConfig.region}`: a bare
-    // name alone is no `${connectionConfig.*}` reference, which the platform's CI requires
-    // of an entry declaring `connection_config`; see `bare_name_alone_is_no_config_reference`.)
+    let yaml = Entry::api_key("acme")
+        .base_url("https://${subdomain}.acme.example")
+        .header("x-region", "${connectionConfig.region}")
+        .config(subdomain())
+        .config(
+            Param::new("region")
+                .title("Region")
+                .description("The region."),
+        )
+        .yaml();
+    // No "declared but no template uses it" warning for `subdomain`. (`region` is used as
+    // `${connectionConfig.region}`: a bare name alone is no `${connectionConfig.*}` reference,
+    // which the platform's CI requires of an entry declaring `connection_config`; see
+    // `bare_name_alone_is_no_config_reference`.)
     let d = only_warning(
-        src(yaml),
+        &yaml,
         "bare `${subdomain}` is read as `${connectionConfig.subdomain}`; write it that way",
-        6,
-        27,
+        at(&yaml, "${subdomain}"),
     );
     assert_help(
         &d,
@@ -460,9 +394,9 @@ acme:
     );
     assert_eq!(d.rule, Rule::BareVariable);
     // It is generated as the declared param.
-    let code = gen_ok(src(yaml));
+    let code = gen_ok(&yaml);
     assert!(module(&code, "acme").contains("pub fn base_url("), "{code}");
-    let base_url = url_alternatives(&model(src(yaml), "acme").base_url);
+    let base_url = url_alternatives(&model(&yaml, "acme").base_url);
     assert_eq!(base_url.len(), 1, "{base_url:?}");
     assert!(
         base_url[0].contains("Param { section: ConnectionConfig, index: 0, written: \"connectionConfig.subdomain\", context: HostLabel }"),
@@ -472,38 +406,24 @@ acme:
 
 #[test]
 fn bare_name_alone_is_no_config_reference() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${subdomain}.acme.example
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
+    let yaml = Entry::api_key("acme")
+        .base_url("https://${subdomain}.acme.example")
+        .config(subdomain())
+        .yaml();
     // The bare name counts as a use of `subdomain` (no `unused-param`), but the entry has no
-    // `${connectionConfig.*}`: `no-config-reference` at the first param (line 8).
-    let ds = diagnostics(src(yaml));
+    // `${connectionConfig.*}`: `no-config-reference` at the first param.
+    let ds = diagnostics(&yaml);
     assert_eq!(ds.len(), 2, "{}", dump(&ds));
     let bare = find(
         &ds,
         "bare `${subdomain}` is read as `${connectionConfig.subdomain}`",
     );
-    assert_at(bare, Severity::Warning, 6, 27);
+    assert_at(bare, Severity::Warning, at(&yaml, "${subdomain}"));
     let d = find(
         &ds,
         "`connection_config` is declared but no string of the entry references any `${connectionConfig.*}`",
     );
-    assert_at(d, Severity::Error, 8, 9);
+    assert_at(d, Severity::Error, at(&yaml, "subdomain:"));
     assert_eq!(d.rule, Rule::NoConfigReference);
 }
 
@@ -513,36 +433,20 @@ acme:
 
 #[test]
 fn secret_in_a_query_param_is_a_warning_at_the_value() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        query:
-            api_key: ${apiKey}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 8: `            api_key: ` is 21 characters.
+    let yaml = Entry::api_key("acme").query("api_key", "${apiKey}").yaml();
     let d = only_warning(
-        src(yaml),
+        &yaml,
         "query param `api_key` carries a secret: it ends up in URLs, logs and proxies",
-        8,
-        22,
+        at(&yaml, "${apiKey}"),
     );
     assert_help(&d, "prefer a header if the API accepts one");
     // Still generated: the query param is how this API takes its key.
-    let code = gen_ok(src(yaml));
+    let code = gen_ok(&yaml);
     assert!(
         module(&code, "acme").contains("pub fn proxy_query_with("),
         "{code}"
     );
-    let spec = model(src(yaml), "acme");
+    let spec = model(&yaml, "acme");
     let query = alternatives_in(&spec.query, "api_key");
     assert_eq!(
         query,
@@ -553,28 +457,16 @@ acme:
 
 #[test]
 fn credential_in_a_url_is_a_warning_and_the_url_stays_a_constant() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.x.com/bot${apiKey}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 6: `        base_url: https://api.x.com/bot` is 39 characters.
+    let yaml = Entry::api_key("acme")
+        .base_url("https://api.x.com/bot${apiKey}")
+        .yaml();
     let d = only_warning(
-        src(yaml),
+        &yaml,
         "`${apiKey}` is a credential or secret, which terapi keeps out of URLs (they end up in logs and proxies): this URL is not generated as a function",
-        6,
-        40,
+        at(&yaml, "${apiKey}"),
     );
     assert_help(&d, "if the API accepts it, send it in a header instead");
-    let code = gen_ok(src(yaml));
+    let code = gen_ok(&yaml);
     let acme = module(&code, "acme");
     assert!(
         acme.contains(
@@ -591,26 +483,21 @@ acme:
 
 /// An OAUTH2 entry whose header uses `instance_url`, which `token_response_metadata` lists
 /// and `connection_config` does not declare.
-const METADATA: &str = r#"
-acme:
-    display_name: Acme
-    auth_mode: OAUTH2
-    docs: https://acme.example/docs
-    authorization_url: https://acme.example/oauth/authorize
-    token_url: https://acme.example/oauth/token
-    token_response_metadata:
-        - instance_url
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-        headers:
-            authorization: Bearer ${accessToken}
-            x-instance: ${connectionConfig.instance_url}
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-"#;
+fn metadata_entry() -> Entry {
+    Entry::new("acme")
+        .auth_mode("OAUTH2")
+        .field("authorization_url", "https://acme.example/oauth/authorize")
+        .field("token_url", "https://acme.example/oauth/token")
+        .raw("token_response_metadata:\n    - instance_url")
+        .base_url("https://${connectionConfig.subdomain}.acme.example")
+        .header("authorization", "Bearer ${accessToken}")
+        .header("x-instance", "${connectionConfig.instance_url}")
+}
+
+/// [`metadata_entry`] with its `subdomain` declared.
+fn metadata() -> String {
+    metadata_entry().config(subdomain()).yaml()
+}
 
 /// Asserts that `code` has `instance_url` as an optional param filled by the platform, and
 /// renders the `x-instance` header from it.
@@ -648,28 +535,24 @@ fn assert_platform_filled_instance_url(code: &str, spec: &ProviderSpec) {
 #[test]
 fn metadata_param_in_a_header_is_an_optional_param_and_generates() {
     // Filled by the platform at run time: not an undeclared param, and not required.
-    let ds = diagnostics(src(METADATA));
+    let ds = diagnostics(&metadata());
     assert!(ds.is_empty(), "{}", dump(&ds));
-    assert_platform_filled_instance_url(&gen_ok(src(METADATA)), &model(src(METADATA), "acme"));
+    assert_platform_filled_instance_url(&gen_ok(&metadata()), &model(&metadata(), "acme"));
 }
 
 #[test]
 fn metadata_param_of_an_older_format_catalog_is_optional_too() {
     // Without `connection_config` the catalog is read as the older format: `subdomain` is
     // inferred (required), `instance_url` still filled by the platform (optional).
-    let older = METADATA
-        .replace(
-            "    connection_config:\n        subdomain:\n            type: string\n            title: Subdomain\n            description: Your subdomain.\n",
-            "",
-        );
+    let older = metadata_entry().yaml();
     assert!(!older.contains("connection_config"), "{older}");
-    let ds = diagnostics(src(&older));
+    let ds = diagnostics(&older);
     assert_eq!(ds.len(), 1, "{}", dump(&ds));
     let d = find(&ds, "provider `acme` uses the older catalog format");
-    assert_at(d, Severity::Note, 1, 1);
+    assert_at(d, Severity::Note, at(&older, "acme:"));
     assert_eq!(d.rule, Rule::OlderFormat);
-    let code = gen_ok(src(&older));
-    let spec = model(src(&older), "acme");
+    let code = gen_ok(&older);
+    let spec = model(&older, "acme");
     assert_platform_filled_instance_url(&code, &spec);
     assert!(!param(&spec, "subdomain").optional, "{spec:?}");
 }
@@ -680,37 +563,23 @@ fn metadata_param_of_an_older_format_catalog_is_optional_too() {
 
 #[test]
 fn invalid_now_forms_are_located() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            x-expires: ${now+1:months:X}
-            x-date: ${now:[oops}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    let ds = diagnostics(src(yaml));
+    let yaml = Entry::api_key("acme")
+        .header("x-expires", "${now+1:months:X}")
+        .header("x-date", "${now:[oops}")
+        .yaml();
+    let ds = diagnostics(&yaml);
     assert_eq!(ds.len(), 2, "{}", dump(&ds));
-    // line 8: `            x-expires: ` is 23 characters.
     let d = find(
         &ds,
         "invalid template: `${now+1:months:X}`: unknown time unit `months` (use seconds, minutes, hours, days or weeks)",
     );
-    assert_at(d, Severity::Error, 8, 24);
+    assert_at(d, Severity::Error, at(&yaml, "${now+1:months:X}"));
     assert_eq!(d.loc.len, "${now+1:months:X}".len());
-    // line 9: `            x-date: ` is 20 characters.
     let d = find(
         &ds,
         "invalid template: `${now:[oops}`: unclosed `[` in date format `[oops`",
     );
-    assert_at(d, Severity::Error, 9, 21);
+    assert_at(d, Severity::Error, at(&yaml, "${now:[oops}"));
     assert_eq!(d.loc.len, "${now:[oops}".len());
 }
 
@@ -720,29 +589,22 @@ fn each_invalid_template_is_counted_once() {
     // match the diagnostics it shows. (A header, query or URL template is parsed both by the
     // reference check and by the template compiler, and each reports a parse error;
     // `Diagnostics::sorted` drops the duplicate, `Diagnostics::counts` does not.)
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            x-expires: ${now+1:months:X}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    let shown = diagnostics(src(yaml));
+    let yaml = Entry::api_key("acme")
+        .header("x-expires", "${now+1:months:X}")
+        .yaml();
+    let shown = diagnostics(&yaml);
     assert_eq!(shown.len(), 1, "{}", dump(&shown));
-    let text = gen_with(src(yaml), &Options::default())
+    let (line, col) = at(&yaml, "${now+1:months:X}");
+    let text = gen_with(&yaml, &Options::default())
         .expect_err("invalid template")
         .to_string();
     let headlines = text
         .lines()
-        .filter(|l| l.starts_with("providers.yaml:8:24: error[invalid-template]: invalid template"))
+        .filter(|l| {
+            l.starts_with(&format!(
+                "providers.yaml:{line}:{col}: error[invalid-template]: invalid template"
+            ))
+        })
         .count();
     assert_eq!(headlines, 1, "{text}");
     assert!(
@@ -750,7 +612,7 @@ acme:
         "the summary counts the error twice:\n{text}"
     );
     assert_eq!(
-        lint(src(yaml)).counts(),
+        lint(&yaml).counts(),
         (1, 0),
         "counts disagree with the (deduplicated) diagnostics:\n{}",
         dump(&shown)
@@ -759,35 +621,27 @@ acme:
 
 #[test]
 fn unclosed_placeholder_in_token_params_is_located() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: OAUTH2_CC
-    docs: https://acme.example/docs
-    token_url: https://acme.example/oauth/token
-    token_params:
-        grant_type: client_credentials
-        audience: https://${host
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            authorization: Bearer ${accessToken}
-    credentials:
-        client_id:
-            type: string
-            title: Client ID
-            description: The OAuth client.
-        client_secret:
-            type: string
-            title: Client Secret
-            description: The OAuth client's secret.
-"#;
-    // line 8: `        audience: https://` is 26 characters.
+    let yaml = Entry::new("acme")
+        .auth_mode("OAUTH2_CC")
+        .field("token_url", "https://acme.example/oauth/token")
+        .raw("token_params:\n    grant_type: client_credentials\n    audience: https://${host")
+        .base_url("https://api.acme.example")
+        .header("authorization", "Bearer ${accessToken}")
+        .credential(
+            Param::new("client_id")
+                .title("Client ID")
+                .description("The OAuth client."),
+        )
+        .credential(
+            Param::new("client_secret")
+                .title("Client Secret")
+                .description("The OAuth client's secret."),
+        )
+        .yaml();
     let d = only_error(
-        src(yaml),
+        &yaml,
         "invalid template: unclosed `${`: a placeholder ends with `}`",
-        8,
-        27,
+        at(&yaml, "https://‸${host"),
     );
     assert_eq!(d.loc.len, 2);
 }
@@ -798,64 +652,40 @@ acme:
 
 #[test]
 fn obtained_credential_is_allowed_in_two_step_only() {
-    let two_step = r#"
-acme:
-    display_name: Acme
-    auth_mode: TWO_STEP
-    docs: https://acme.example/docs
-    token_url: https://acme.example/auth
-    token_params:
-        username: ${credentials.username}
-        password: ${credentials.password}
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            authorization: Bearer ${credentials.token}
-    credentials:
-        username:
-            type: string
-            title: User
-            description: The user.
-        password:
-            type: string
-            title: Password
-            description: The password.
-"#;
-    let ds = diagnostics(src(two_step));
+    let two_step = &Entry::new("acme")
+        .auth_mode("TWO_STEP")
+        .field("token_url", "https://acme.example/auth")
+        .raw("token_params:\n    username: ${credentials.username}\n    password: ${credentials.password}")
+        .base_url("https://api.acme.example")
+        .header("authorization", "Bearer ${credentials.token}")
+        .credential(Param::new("username").title("User").description("The user."))
+        .credential(
+            Param::new("password")
+                .title("Password")
+                .description("The password."),
+        )
+        .yaml();
+    let ds = diagnostics(two_step);
     assert!(ds.is_empty(), "{}", dump(&ds));
-    let code = gen_ok(src(two_step));
+    let code = gen_ok(two_step);
     assert!(
         module(&code, "acme").contains("pub fn proxy_headers_with("),
         "{code}"
     );
     assert_eq!(
-        alternatives_in(&model(src(two_step), "acme").headers, "authorization"),
+        alternatives_in(&model(two_step, "acme").headers, "authorization"),
         [
             "[Lit(\"Bearer \"), Obtained { name: \"token\", written: \"credentials.token\", context: Header }]"
         ]
     );
 
-    let api_key = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            authorization: Bearer ${credentials.token}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 8: `            authorization: Bearer ` is 34 characters.
+    let api_key = &Entry::api_key("acme")
+        .header("authorization", "Bearer ${credentials.token}")
+        .yaml();
     let d = only_error(
-        src(api_key),
+        api_key,
         "`${credentials.token}` uses a credential that `credentials` does not declare",
-        8,
-        35,
+        at(api_key, "${credentials.token}"),
     );
     assert_eq!(d.help, None, "no credential is close to `token`");
 }
@@ -864,140 +694,18 @@ acme:
 // Generated code for each kind of template.
 // ---------------------------------------------------------------------------------------
 
-const TEMPLATES: &str = r#"
-basic:
-    display_name: Basic
-    auth_mode: BASIC
-    docs: https://basic.example/docs
-    proxy:
-        base_url: ${connectionConfig.instance_url}/api
-        headers:
-            authorization: Basic ${base64(${credentials.username}:${credentials.password})}
-            x-date: ${now:YYYY-MM-DD}
-            x-expires: ${now+1:minutes:X}
-            notion-version: ${connectionConfig.version} || 2022-06-28
-    connection_config:
-        instance_url:
-            type: string
-            title: Instance URL
-            description: Your instance.
-        version:
-            type: string
-            title: Version
-            description: The API version.
-            optional: true
-    credentials:
-        username:
-            type: string
-            title: User
-            description: The user.
-        password:
-            type: string
-            title: Password
-            description: The password.
-            secret: true
-
-zendesk:
-    display_name: Zendesk
-    auth_mode: API_KEY
-    docs: https://zendesk.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.zendesk.com
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-selfhosted:
-    display_name: Self-hosted
-    auth_mode: API_KEY
-    docs: https://selfhosted.example/docs
-    proxy:
-        base_url: https://${connectionConfig.host}
-    connection_config:
-        host:
-            type: string
-            title: Host
-            description: Your server.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-porty:
-    display_name: Porty
-    auth_mode: API_KEY
-    docs: https://porty.example/docs
-    proxy:
-        base_url: https://api.x.com:${connectionConfig.port}/v1
-    connection_config:
-        port:
-            type: string
-            title: Port
-            description: Your port.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-paths:
-    display_name: Paths
-    auth_mode: API_KEY
-    docs: https://paths.example/docs
-    proxy:
-        base_url: https://api.x.com/v1/${connectionConfig.account}/items?region=${connectionConfig.region}
-    connection_config:
-        account:
-            type: string
-            title: Account
-            description: Your account.
-        region:
-            type: string
-            title: Region
-            description: Your region.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-fallback:
-    display_name: Fallback
-    auth_mode: API_KEY
-    docs: https://fallback.example/docs
-    proxy:
-        base_url: https://${connectionConfig.hostname}/v1 || https://api.x.com/v1
-    connection_config:
-        hostname:
-            type: string
-            title: Hostname
-            description: Your server.
-            optional: true
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
+const TEMPLATES: &str = include_str!("../fixtures/templates.yaml");
 
 /// The generated code of [`TEMPLATES`] (checked to be clean first).
 fn templates_code() -> String {
-    let ds = diagnostics(src(TEMPLATES));
+    let ds = diagnostics(TEMPLATES);
     assert!(ds.is_empty(), "{}", dump(&ds));
-    gen_ok(src(TEMPLATES))
+    gen_ok(TEMPLATES)
 }
 
 /// The model of provider `key` of [`TEMPLATES`].
 fn templates_model(key: &str) -> ProviderSpec {
-    model(src(TEMPLATES), key)
+    model(TEMPLATES, key)
 }
 
 #[test]

@@ -8,6 +8,7 @@
 
 use std::path::Path;
 
+use crate::common::{Entry, Param, catalog};
 use terapi_codegen::{Loaded, Options, generate, load};
 use terapi_runtime::paginate::PageKind;
 use terapi_runtime::spec::{
@@ -150,94 +151,9 @@ fn assert_has(haystack: &str, needle: &str) {
     );
 }
 
-const CATALOG: &str = r#"
-hr-cc:
-    display_name: HR
-    auth_mode: OAUTH2_CC
-    docs: https://hr.example/docs
-    token_url: https://auth.hr.example/oauth/token
-    body_format: json
-    token_request_auth_method: basic
-    token_params:
-        grant_type: client_credentials
-        audience: ${connectionConfig.audience}
-        max_age: 3600
-    proxy:
-        base_url: https://api.hr.example/v3
-        retry:
-            at: x-ratelimit-reset
-            after:
-                - x-retry-in
-            remaining: x-ratelimit-remaining
-            error_code:
-                - '429'
-                - 5xx
-        paginate:
-            type: cursor
-            cursor_path_in_response: meta.next
-            cursor_name_in_request: after
-            limit_name_in_request: per_page
-            response_path: items
-        verification:
-            method: POST
-            endpoints:
-                - /me
-            data:
-                probe: true
-    connection_config:
-        audience:
-            type: string
-            title: Audience
-            description: The API audience.
-    credentials:
-        client_id:
-            type: string
-            title: Client ID
-            description: The client id.
-            secret: true
-        client_secret:
-            type: string
-            title: Client Secret
-            description: The client secret.
-            secret: true
-tba-only:
-    display_name: NetSuite TBA
-    auth_mode: TBA
-    docs: https://tba.example/docs
-    proxy:
-        base_url: https://api.tba.example
-keyed:
-    display_name: Keyed
-    auth_mode: API_KEY
-    docs: https://keyed.example/docs
-    proxy:
-        base_url: https://api.keyed.example
-        query:
-            api_key: ${apiKey}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-            secret: true
-user-pass:
-    display_name: UserPass
-    auth_mode: BASIC
-    docs: https://up.example/docs
-    proxy:
-        base_url: https://api.up.example
-    credentials:
-        username:
-            type: string
-            title: User
-            description: The user.
-        password:
-            type: string
-            title: Password
-            description: The password.
-            secret: true
-            optional: true
-"#;
+/// Four providers: an OAUTH2_CC entry with every client setting, a TBA entry the client
+/// cannot serve, an API_KEY entry with its key in the query, and a BASIC entry.
+const CATALOG: &str = include_str!("../fixtures/client.yaml");
 
 #[test]
 fn client_spec_carries_the_token_request_pagination_retry_and_verification() {
@@ -422,28 +338,20 @@ fn client_spec_is_deterministic() {
 
 #[test]
 fn oauth_client_credentials_are_implied_and_default_scopes_sent() {
-    let catalog = r#"
-cc-undeclared:
-    display_name: CC
-    auth_mode: OAUTH2_CC
-    docs: https://cc.example/docs
-    token_url: https://auth.cc.example/token
-    default_scopes:
-        - read
-        - write
-    scope_separator: ','
-    proxy:
-        base_url: https://api.cc.example
-cc-headers:
-    display_name: CC headers
-    auth_mode: OAUTH2_CC
-    docs: https://cc.example/docs
-    token_url: https://auth.cc.example/token
-    token_headers:
-        x-tenant: acme
-    proxy:
-        base_url: https://api.cc.example
-"#;
+    let cc = |key: &str, name: &str| {
+        Entry::new(key)
+            .display_name(name)
+            .auth_mode("OAUTH2_CC")
+            .docs("https://cc.example/docs")
+            .field("token_url", "https://auth.cc.example/token")
+            .base_url("https://api.cc.example")
+    };
+    let catalog = &catalog(&[
+        cc("cc-undeclared", "CC")
+            .raw("default_scopes:\n    - read\n    - write")
+            .field("scope_separator", "','"),
+        cc("cc-headers", "CC headers").raw("token_headers:\n    x-tenant: acme"),
+    ]);
     let loaded = model(catalog, &Options::default());
     let undeclared = provider(&loaded, "cc-undeclared");
     // Every OAUTH2_CC connection has an OAuth client, declared in the catalog or not.
@@ -483,24 +391,23 @@ cc-headers:
 
 #[test]
 fn a_credential_that_says_secret_false_is_a_plain_string() {
-    let catalog = r#"
-user-pass:
-    display_name: UserPass
-    auth_mode: BASIC
-    docs: https://up.example/docs
-    proxy:
-        base_url: https://api.up.example
-    credentials:
-        username:
-            type: string
-            title: User
-            description: The user.
-            secret: false
-        password:
-            type: string
-            title: Password
-            description: The password.
-"#;
+    let catalog = &Entry::new("user-pass")
+        .display_name("UserPass")
+        .auth_mode("BASIC")
+        .docs("https://up.example/docs")
+        .base_url("https://api.up.example")
+        .credential(
+            Param::new("username")
+                .title("User")
+                .description("The user.")
+                .secret(false),
+        )
+        .credential(
+            Param::new("password")
+                .title("Password")
+                .description("The password."),
+        )
+        .yaml();
     let loaded = model(catalog, &Options::default());
     let spec = provider(&loaded, "user-pass");
     let (username, password) = spec
@@ -534,182 +441,7 @@ user-pass:
 /// a reason of its own (never a connection that would send something else).
 #[test]
 fn every_modes_settings_and_reasons() {
-    let catalog = r#"
-steps:
-    display_name: Steps
-    auth_mode: TWO_STEP
-    docs: https://s.example/docs
-    token_url: https://s.example/login
-    token_params:
-        user: ${credentials.user}
-        remember: true
-    token_response:
-        token: data.token
-        refresh_token: data.refresh
-        token_expiration: data.ttl
-        token_expiration_strategy: expireIn
-    proxy:
-        base_url: https://api.s.example
-    credentials:
-        user:
-            type: string
-            title: User
-            description: The user
-chained:
-    display_name: Chained
-    auth_mode: TWO_STEP
-    docs: https://s.example/docs
-    token_url: https://s.example/login
-    token_response:
-        token: token
-    additional_steps:
-        - token_url: ${step1.next}/step2
-          token_headers:
-              authorization: Bearer ${step1.token}
-    proxy:
-        base_url: https://api.s.example
-xml-step:
-    display_name: XML step
-    auth_mode: TWO_STEP
-    docs: https://s.example/docs
-    token_url: https://s.example/login
-    token_response:
-        token: token
-    additional_steps:
-        - token_url: https://s.example/step2
-          body_format: xml
-    proxy:
-        base_url: https://api.s.example
-get-with-params:
-    display_name: Get
-    auth_mode: TWO_STEP
-    docs: https://s.example/docs
-    token_url: https://s.example/login
-    token_request_method: GET
-    token_params:
-        a: b
-    token_response:
-        token: token
-    proxy:
-        base_url: https://api.s.example
-xml-login:
-    display_name: XML
-    auth_mode: TWO_STEP
-    docs: https://s.example/docs
-    token_url: https://s.example/login
-    body_format: xml
-    token_response:
-        token: token
-    proxy:
-        base_url: https://api.s.example
-cookies:
-    display_name: Cookies
-    auth_mode: TWO_STEP
-    docs: https://s.example/docs
-    token_url: https://s.example/login
-    token_response_headers:
-        - set-cookie
-    token_response:
-        token: token
-    proxy:
-        base_url: https://api.s.example
-jwt-no-lifetime:
-    display_name: JWT
-    auth_mode: JWT
-    docs: https://j.example/docs
-    signature:
-        protocol: HMAC
-    token:
-        header:
-            alg: HS256
-        payload:
-            aud: x
-        signing_key: ${credentials.key}
-    proxy:
-        base_url: https://api.j.example
-    credentials:
-        key:
-            type: string
-            title: Key
-            description: The key
-jwt-mapping-claim:
-    display_name: JWT
-    auth_mode: JWT
-    docs: https://j.example/docs
-    signature:
-        protocol: HMAC
-    token:
-        expires_in_ms: 60000
-        header:
-            alg: HS256
-        payload:
-            nested:
-                a: b
-        signing_key: ${credentials.key}
-    proxy:
-        base_url: https://api.j.example
-    credentials:
-        key:
-            type: string
-            title: Key
-            description: The key
-rsa-oauth1:
-    display_name: RSA
-    auth_mode: OAUTH1
-    docs: https://o.example/docs
-    request_url: https://o.example/request
-    authorization_url: https://o.example/authorize
-    token_url: https://o.example/access
-    signature_method: RSA-SHA1
-    proxy:
-        base_url: https://api.o.example
-outbound:
-    display_name: Outbound
-    auth_mode: OAUTH2
-    docs: https://a.example/docs
-    installation: outbound
-    authorization_url: https://a.example/authorize
-    token_url: https://a.example/token
-    proxy:
-        base_url: https://api.a.example
-other-grant:
-    display_name: Grant
-    auth_mode: OAUTH2
-    docs: https://a.example/docs
-    authorization_url: https://a.example/authorize
-    token_url: https://a.example/token
-    token_params:
-        grant_type: client_credentials
-    proxy:
-        base_url: https://api.a.example
-renamed:
-    display_name: Renamed
-    auth_mode: OAUTH2
-    docs: https://a.example/docs
-    authorization_url: https://a.example/authorize
-    token_url: https://a.example/token
-    authorization_url_replacements:
-        client_id: app_id
-    authorization_code_param_in_callback: auth_code
-    token_response_metadata:
-        - team.id
-    redirect_uri_metadata:
-        - realmId
-    disable_pkce: true
-    alternate_access_token_response_path: authed_user
-    token_expiration_buffer: 120
-    proxy:
-        base_url: https://api.a.example
-cimd:
-    display_name: CIMD
-    auth_mode: MCP_OAUTH2
-    docs: https://m.example/docs
-    client_registration: cimd
-    authorization_url: https://m.example/authorize
-    token_url: https://m.example/token
-    proxy:
-        base_url: https://m.example
-"#;
+    let catalog = include_str!("../fixtures/client_modes.yaml");
     let loaded = model(catalog, &Options::default());
     let steps = supported(provider(&loaded, "steps"));
     let request = steps.token_request.as_ref().expect("a token request");

@@ -4,35 +4,32 @@
 
 use std::path::Path;
 
+use crate::common::{Entry, Param};
+
 use terapi_codegen::{Options, load};
 use terapi_runtime::Section;
 use terapi_runtime::render::Context;
 use terapi_runtime::spec::{TemplatePart, UrlBase};
 
 fn catalog(pattern: &str, example: &str) -> String {
-    format!(
-        "gitlab:
-    display_name: GitLab
-    auth_mode: API_KEY
-    docs: https://gitlab.example/docs
-    proxy:
-        base_url: https://${{connectionConfig.host}}/api/v4
-        headers:
-            private-token: ${{apiKey}}
-    connection_config:
-        host:
-            type: string
-            title: Host
-            description: Your server.
-            pattern: '{pattern}'
-            example: '{example}'
-    credentials:
-        apiKey:
-            type: string
-            title: Token
-            description: The token.
-"
-    )
+    Entry::api_key("gitlab")
+        .display_name("GitLab")
+        .base_url("https://${connectionConfig.host}/api/v4")
+        .header("private-token", "${apiKey}")
+        .config(
+            Param::new("host")
+                .title("Host")
+                .description("Your server.")
+                .pattern(pattern)
+                .example(&format!("'{example}'")),
+        )
+        .no_credentials()
+        .credential(
+            Param::new("apiKey")
+                .title("Token")
+                .description("The token."),
+        )
+        .yaml()
 }
 
 /// The context the `host` config param lands in, in the host of every alternative of the

@@ -1,10 +1,15 @@
-//! Helpers shared by the diagnostics tests (`diagnostics.rs`, `templates.rs`).
-#![allow(dead_code)] // each test target uses some of them
+//! Helpers shared by the test modules: the catalog builder ([`Entry`], [`catalog`], [`at`])
+//! and the diagnostics helpers of `diagnostics.rs`, `templates.rs` and `rules.rs`.
+#![allow(dead_code)] // each test module uses some of them
+
+mod catalog;
+pub use catalog::*;
 
 use terapi_codegen::{Diagnostic, Severity, lint};
 
 /// The YAML text of a raw string literal that starts with a newline (dropped, so that the
-/// first line of the catalog is line 1).
+/// first line of the catalog is line 1), for the few catalogs written out because their
+/// text is the point of the test.
 pub fn src(text: &str) -> &str {
     text.strip_prefix('\n').unwrap_or(text)
 }
@@ -47,7 +52,8 @@ pub fn find<'a>(ds: &'a [Diagnostic], needle: &str) -> &'a Diagnostic {
     found[0]
 }
 
-pub fn assert_at(d: &Diagnostic, severity: Severity, line: u32, col: u32) {
+/// Asserts the severity of `d` and its place, a `(line, column)` as [`at`] gives it.
+pub fn assert_at(d: &Diagnostic, severity: Severity, (line, col): (u32, u32)) {
     assert_eq!(
         (d.severity, d.loc.line, d.loc.col),
         (severity, line, col),
@@ -66,24 +72,17 @@ pub fn assert_help(d: &Diagnostic, want: &str) {
 }
 
 /// A minimal valid catalog (one API_KEY provider using its one connection param).
-pub const MINIMAL: &str = r#"acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-        headers:
-            authorization: Bearer ${apiKey}
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-            pattern: '^[a-z0-9-]+$'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-            secret: true
-"#;
+pub fn minimal() -> String {
+    Entry::api_key("acme")
+        .base_url("https://${connectionConfig.subdomain}.acme.example")
+        .header("authorization", "Bearer ${apiKey}")
+        .config(
+            Param::new("subdomain")
+                .title("Subdomain")
+                .description("Your subdomain.")
+                .pattern("^[a-z0-9-]+$"),
+        )
+        .no_credentials()
+        .credential(Param::api_key().secret(true))
+        .yaml()
+}

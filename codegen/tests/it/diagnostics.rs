@@ -3,20 +3,19 @@
 //! "did you mean" help; every problem of a file is reported at once; hostile names and
 //! descriptions still give valid code; output is deterministic.
 //!
-//! The catalogs are written inline with 4-space indentation like the real providers.yaml.
-//! Each YAML text starts right after its opening `r#"` + newline, so its first line is line 1
-//! (see [`src`]); the line numbers noted in the tests count from there.
+//! The catalogs are built with [`Entry`] (4-space indentation like the real providers.yaml)
+//! or read from `tests/fixtures/`; the place a test expects is found in the text with [`at`]
+//! (the one occurrence of a needle, at its `‸`).
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::path::Path;
 
 use terapi_codegen::{Diagnostic, Error, Options, Rule, Severity, generate, generate_file, lint};
 
 /// Asserts that `source` has exactly one diagnostic, an error containing `needle` at
-/// `line:col`, and returns it.
-fn only_error(source: &str, needle: &str, line: u32, col: u32) -> Diagnostic {
+/// `place` (a `(line, column)`), and returns it.
+fn only_error(source: &str, needle: &str, place: (u32, u32)) -> Diagnostic {
     let ds = diagnostics(source);
     assert_eq!(
         ds.len(),
@@ -25,7 +24,7 @@ fn only_error(source: &str, needle: &str, line: u32, col: u32) -> Diagnostic {
         dump(&ds)
     );
     let d = find(&ds, needle).clone();
-    assert_at(&d, Severity::Error, line, col);
+    assert_at(&d, Severity::Error, place);
     d
 }
 
@@ -41,15 +40,34 @@ fn gen_ok(source: &str) -> String {
     }
 }
 
+/// `https://${connectionConfig.subdomain}.KEY.example`.
+fn subdomain_url(key: &str) -> String {
+    format!("https://${{connectionConfig.subdomain}}.{key}.example")
+}
+
+/// The `subdomain` connection param most entries below declare.
+fn subdomain() -> Param {
+    Param::new("subdomain")
+        .title("Subdomain")
+        .description("Your subdomain.")
+}
+
+fn region() -> Param {
+    Param::new("region")
+        .title("Region")
+        .description("The region.")
+}
+
 // ---------------------------------------------------------------------------------------
 // A valid catalog is clean.
 // ---------------------------------------------------------------------------------------
 
 #[test]
 fn minimal_valid_catalog_has_no_diagnostics_and_generates() {
-    let ds = diagnostics(src(MINIMAL));
+    let yaml = minimal();
+    let ds = diagnostics(&yaml);
     assert!(ds.is_empty(), "unexpected diagnostics:\n{}", dump(&ds));
-    let code = gen_ok(src(MINIMAL));
+    let code = gen_ok(&yaml);
     assert!(code.contains("pub mod acme {"), "{code}");
     assert!(code.contains("pub subdomain: "), "{code}");
 }
@@ -60,75 +78,38 @@ fn minimal_valid_catalog_has_no_diagnostics_and_generates() {
 
 #[test]
 fn unknown_provider_key_is_located_with_suggestion() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-    conection_config:
-        region:
-            type: string
-            title: Region
-            description: The region.
-"#;
-    // line 12: `    conection_config:`
-    let d = only_error(src(yaml), "unknown key `conection_config`", 12, 5);
+    let yaml = Entry::api_key("acme")
+        .tail("conection_config:\n    region:\n        type: string\n        title: Region\n        description: The region.")
+        .yaml();
+    let d = only_error(
+        &yaml,
+        "unknown key `conection_config`",
+        at(&yaml, "conection_config:"),
+    );
     assert!(d.message.contains("provider entry"), "{}", d.message);
     assert_help(&d, "did you mean `connection_config`?");
 }
 
 #[test]
 fn unknown_proxy_key_is_located_with_suggestion() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        header:
-            authorization: Bearer ${apiKey}
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 7: `        header:`
-    let d = only_error(src(yaml), "unknown key `header` in `proxy`", 7, 9);
+    let yaml = Entry::api_key("acme")
+        .proxy_raw("header:\n    authorization: Bearer ${apiKey}")
+        .yaml();
+    let d = only_error(
+        &yaml,
+        "unknown key `header` in `proxy`",
+        at(&yaml, "header:"),
+    );
     assert_help(&d, "did you mean `headers`?");
 }
 
 #[test]
 fn unknown_param_definition_key_is_located_with_suggestion() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-            patern: '^[a-z]+$'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 12: `            patern: '^[a-z]+$'`
-    let d = only_error(src(yaml), "unknown key `patern`", 12, 13);
+    let yaml = Entry::api_key("acme")
+        .base_url(&subdomain_url("acme"))
+        .config(subdomain().field("patern", "'^[a-z]+$'"))
+        .yaml();
+    let d = only_error(&yaml, "unknown key `patern`", at(&yaml, "patern:"));
     assert!(d.message.contains("param definition"), "{}", d.message);
     assert_help(&d, "did you mean `pattern`?");
 }
@@ -139,66 +120,50 @@ acme:
 
 #[test]
 fn unknown_auth_mode_is_located_at_the_value_with_suggestion() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: OAUTH2CC
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-    token_url: https://acme.example/oauth/token
-    credentials:
-        client_id:
-            type: string
-            title: Client ID
-            description: The OAuth client.
-"#;
-    // line 3: `    auth_mode: OAUTH2CC`; reported once (not again as "no auth_mode"). The
-    // `credentials` block makes it a current-format catalog (no `older-format` note).
-    let d = only_error(src(yaml), "unknown auth mode `OAUTH2CC`", 3, 16);
+    let yaml = Entry::new("acme")
+        .auth_mode("OAUTH2CC")
+        .field("token_url", "https://acme.example/oauth/token")
+        .base_url("https://api.acme.example")
+        .credential(
+            Param::new("client_id")
+                .title("Client ID")
+                .description("The OAuth client."),
+        )
+        .yaml();
+    // Reported once (not again as "no auth_mode"). The `credentials` block makes it a
+    // current-format catalog (no `older-format` note).
+    let d = only_error(
+        &yaml,
+        "unknown auth mode `OAUTH2CC`",
+        at(&yaml, "auth_mode: ‸OAUTH2CC"),
+    );
     assert_eq!(d.rule, Rule::UnknownAuthMode);
     assert_help(&d, "did you mean `OAUTH2_CC`?");
 }
 
 #[test]
 fn missing_auth_mode_is_located_at_the_provider_key() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    let d = only_error(src(yaml), "provider `acme` has no `auth_mode`", 1, 1);
+    let yaml = Entry::api_key("acme").no_auth_mode().yaml();
+    let d = only_error(
+        &yaml,
+        "provider `acme` has no `auth_mode`",
+        at(&yaml, "acme:"),
+    );
     assert_eq!(d.rule, Rule::MissingAuthMode);
 }
 
 #[test]
 fn api_key_without_credentials_is_located_at_the_provider_key() {
     // `connection_config` makes it a current-format catalog, where credentials are declared.
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-"#;
+    let yaml = Entry::api_key("acme")
+        .no_credentials()
+        .base_url(&subdomain_url("acme"))
+        .config(subdomain())
+        .yaml();
     let d = only_error(
-        src(yaml),
+        &yaml,
         "auth mode API_KEY needs a `credentials.apiKey` param",
-        1,
-        1,
+        at(&yaml, "acme:"),
     );
     assert_eq!(d.rule, Rule::MissingCredential);
 }
@@ -207,23 +172,18 @@ acme:
 fn api_key_without_credentials_in_an_older_format_catalog_implies_the_key() {
     // No entry declares `connection_config` or `credentials`: the older format, where the
     // auth mode implies `apiKey` and the templates imply `subdomain`.
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-        headers:
-            authorization: Bearer ${apiKey}
-"#;
-    let ds = diagnostics(src(yaml));
+    let yaml = Entry::new("acme")
+        .auth_mode("API_KEY")
+        .base_url(&subdomain_url("acme"))
+        .header("authorization", "Bearer ${apiKey}")
+        .yaml();
+    let ds = diagnostics(&yaml);
     assert_eq!(ds.len(), 1, "{}", dump(&ds));
     let d = find(&ds, "provider `acme` uses the older catalog format");
-    assert_at(d, Severity::Note, 1, 1);
+    assert_at(d, Severity::Note, at(&yaml, "acme:"));
     assert_eq!(d.rule, Rule::OlderFormat);
     assert!(d.message.contains("2 param(s) inferred"), "{}", d.message);
-    let code = gen_ok(src(yaml));
+    let code = gen_ok(&yaml);
     assert!(code.contains("pub subdomain: "), "{code}");
     assert!(
         code.contains("pub api_key: ::terapi_runtime::Secret"),
@@ -233,51 +193,34 @@ acme:
 
 #[test]
 fn api_key_with_other_credentials_is_located_at_the_first_credential() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-    credentials:
-        token:
-            type: string
-            title: Token
-            description: The token.
-"#;
-    // line 8: `        token:`
+    let yaml = Entry::api_key("acme")
+        .no_credentials()
+        .credential(Param::new("token").title("Token").description("The token."))
+        .yaml();
     only_error(
-        src(yaml),
+        &yaml,
         "auth mode API_KEY needs a `credentials.apiKey` param",
-        8,
-        9,
+        at(&yaml, "token:"),
     );
 }
 
 #[test]
 fn oauth2_with_credentials_is_an_error_at_the_first_credential() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: OAUTH2
-    docs: https://acme.example/docs
-    authorization_url: https://acme.example/oauth/authorize
-    token_url: https://acme.example/oauth/token
-    proxy:
-        base_url: https://api.acme.example
-    credentials:
-        client_secret:
-            type: string
-            title: Client Secret
-            description: The secret.
-"#;
-    // line 10: `        client_secret:`
+    let yaml = Entry::new("acme")
+        .auth_mode("OAUTH2")
+        .field("authorization_url", "https://acme.example/oauth/authorize")
+        .field("token_url", "https://acme.example/oauth/token")
+        .base_url("https://api.acme.example")
+        .credential(
+            Param::new("client_secret")
+                .title("Client Secret")
+                .description("The secret."),
+        )
+        .yaml();
     only_error(
-        src(yaml),
+        &yaml,
         "auth mode OAUTH2 must not declare `credentials`",
-        10,
-        9,
+        at(&yaml, "client_secret:"),
     );
 }
 
@@ -287,25 +230,13 @@ acme:
 
 #[test]
 fn undeclared_param_in_plain_scalar_points_at_the_dollar() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.tenant}.acme.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 6: the value starts at column 19, `https://` is 8 characters: `$` at column 27.
+    let yaml = Entry::api_key("acme")
+        .base_url("https://${connectionConfig.tenant}.acme.example")
+        .yaml();
     let d = only_error(
-        src(yaml),
+        &yaml,
         "`${connectionConfig.tenant}` uses a param that `connection_config` does not declare",
-        6,
-        27,
+        at(&yaml, "${connectionConfig.tenant}"),
     );
     assert_help(&d, "declare `tenant` under `connection_config`");
     assert_eq!(d.loc.len, "${connectionConfig.tenant}".len());
@@ -313,56 +244,29 @@ acme:
 
 #[test]
 fn undeclared_param_in_single_quoted_scalar_points_at_the_dollar() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: 'https://${connectionConfig.tenant}.acme.example'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 6: the quote is at column 19, so `$` is at column 28.
+    let yaml = Entry::api_key("acme")
+        .base_url("'https://${connectionConfig.tenant}.acme.example'")
+        .yaml();
+    // The `$`, not the quote before the value.
     only_error(
-        src(yaml),
+        &yaml,
         "`${connectionConfig.tenant}` uses a param that `connection_config` does not declare",
-        6,
-        28,
+        at(&yaml, "'https://‸${connectionConfig.tenant}"),
     );
 }
 
 #[test]
 fn undeclared_param_at_the_start_of_a_single_quoted_scalar_points_at_the_dollar() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            x-tenant: '${connectionConfig.tenant}'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 8: `            x-tenant: ` is 22 characters: the quote is at column 23 and
-    // `$` at column 24.
+    let yaml = Entry::api_key("acme")
+        .header("x-tenant", "'${connectionConfig.tenant}'")
+        .yaml();
+    // The `$` just after the quote.
     let d = only_error(
-        src(yaml),
+        &yaml,
         "`${connectionConfig.tenant}` uses a param that `connection_config` does not declare",
-        8,
-        24,
+        at(&yaml, "'‸${connectionConfig.tenant}'"),
     );
-    let start = src(yaml)
-        .find("${connectionConfig.tenant}")
-        .expect("in source");
+    let start = yaml.find("${connectionConfig.tenant}").expect("in source");
     assert_eq!(
         (d.loc.offset, d.loc.len),
         (start, "${connectionConfig.tenant}".len())
@@ -371,108 +275,57 @@ acme:
 
 #[test]
 fn undeclared_param_at_the_start_of_a_double_quoted_scalar_points_at_the_dollar() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            x-tenant: "${connectionConfig.tenant}"
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 8: the quote is at column 23, so `$` is at column 24.
+    let yaml = Entry::api_key("acme")
+        .header("x-tenant", "\"${connectionConfig.tenant}\"")
+        .yaml();
     only_error(
-        src(yaml),
+        &yaml,
         "`${connectionConfig.tenant}` uses a param that `connection_config` does not declare",
-        8,
-        24,
+        at(&yaml, "\"‸${connectionConfig.tenant}\""),
     );
 }
 
 #[test]
 fn columns_count_characters_not_bytes() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-    token_params:
-        audience: 'Grüße ${connectionConfig.tenant}'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 8: the quote is at column 19; `Grüße ` is 6 characters (8 bytes): `$` at 26.
-    let d = only_error(src(yaml), "`${connectionConfig.tenant}`", 8, 26);
-    let start = src(yaml)
-        .find("${connectionConfig.tenant}")
-        .expect("in source");
-    assert_eq!(d.loc.offset, start);
+    let yaml = Entry::api_key("acme")
+        .raw("token_params:\n    audience: 'Grüße ${connectionConfig.tenant}'")
+        .yaml();
+    // `Grüße ` is 6 characters (8 bytes): the column counts characters.
+    let (line, col) = at(&yaml, "${connectionConfig.tenant}");
+    let offset = yaml.find("${connectionConfig.tenant}").expect("in source");
+    let line_start = yaml[..offset].rfind('\n').map_or(0, |i| i + 1);
+    assert_eq!(
+        offset - line_start + 1,
+        col as usize + 2,
+        "two 2-byte characters"
+    );
+    let d = only_error(&yaml, "`${connectionConfig.tenant}`", (line, col));
+    assert_eq!(d.loc.offset, offset);
 }
 
 #[test]
 fn misspelled_param_reference_suggests_the_declared_one() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-        headers:
-            x-subdomain: ${connectionConfig.subdomian}
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 8: `            x-subdomain: ` is 25 characters, so `$` is at column 26.
-    let d = only_error(src(yaml), "`${connectionConfig.subdomian}`", 8, 26);
+    let yaml = Entry::api_key("acme")
+        .base_url(&subdomain_url("acme"))
+        .header("x-subdomain", "${connectionConfig.subdomian}")
+        .config(subdomain())
+        .yaml();
+    let d = only_error(
+        &yaml,
+        "`${connectionConfig.subdomian}`",
+        at(&yaml, "${connectionConfig.subdomian}"),
+    );
     assert_help(&d, "did you mean `subdomain`?");
 }
 
 #[test]
 fn unused_param_is_located_at_its_key() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-    connection_config:
-        region:
-            type: string
-            title: Region
-            description: The region.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 8: `        region:`; no `${connectionConfig.*}` anywhere in the entry: an error.
+    let yaml = Entry::api_key("acme").config(region()).yaml();
+    // No `${connectionConfig.*}` anywhere in the entry: an error.
     let d = only_error(
-        src(yaml),
+        &yaml,
         "`connection_config` is declared but no string of the entry references any `${connectionConfig.*}`",
-        8,
-        9,
+        at(&yaml, "region:"),
     );
     assert_eq!(d.rule, Rule::NoConfigReference);
     assert_help(
@@ -483,72 +336,39 @@ acme:
 
 #[test]
 fn unused_param_next_to_a_used_one_is_a_warning_at_its_key() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-        region:
-            type: string
-            title: Region
-            description: The region.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 12: `        region:`; a script may read it, so it is a warning and generates.
-    let ds = diagnostics(src(yaml));
+    let yaml = Entry::api_key("acme")
+        .base_url(&subdomain_url("acme"))
+        .config(subdomain())
+        .config(region())
+        .yaml();
+    // A script may read it, so it is a warning and generates.
+    let ds = diagnostics(&yaml);
     assert_eq!(ds.len(), 1, "{}", dump(&ds));
     let d = find(
         &ds,
         "connection_config param `region` is declared but no template uses it",
     );
-    assert_at(d, Severity::Warning, 12, 9);
+    assert_at(d, Severity::Warning, at(&yaml, "region:"));
     assert_eq!(d.rule, Rule::UnusedParam);
     assert_help(
         d,
         "fine if a script reads it; else use it as `${connectionConfig.region}`, or remove it",
     );
-    let code = gen_ok(src(yaml));
+    let code = gen_ok(&yaml);
     assert!(code.contains("pub region: "), "{code}");
 }
 
 #[test]
 fn pattern_that_does_not_compile_is_located_at_the_value() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-            pattern: '^[a-z+$'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 12: `            pattern: ` is 21 characters, so the quoted value is at column 22.
+    let yaml = Entry::api_key("acme")
+        .base_url(&subdomain_url("acme"))
+        .config(subdomain().pattern("^[a-z+$"))
+        .yaml();
+    // At the quoted value.
     let d = only_error(
-        src(yaml),
+        &yaml,
         "the `pattern` of param `subdomain` is not a valid ECMAScript regex: unclosed character class `[`",
-        12,
-        22,
+        at(&yaml, "pattern: ‸'^[a-z+$'"),
     );
     assert_eq!(d.rule, Rule::InvalidPattern);
     assert_help(
@@ -559,30 +379,14 @@ acme:
 
 #[test]
 fn param_type_other_than_string_is_located_at_the_value() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-    connection_config:
-        subdomain:
-            type: int
-            title: Subdomain
-            description: Your subdomain.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // line 9: `            type: ` is 18 characters, so `int` is at column 19.
+    let yaml = Entry::api_key("acme")
+        .base_url(&subdomain_url("acme"))
+        .config(subdomain().ty("int"))
+        .yaml();
     only_error(
-        src(yaml),
+        &yaml,
         "param `subdomain` has `type: int`; the only type is `string`",
-        9,
-        19,
+        at(&yaml, "type: ‸int"),
     );
 }
 
@@ -592,81 +396,55 @@ acme:
 
 #[test]
 fn provider_keys_with_the_same_rust_name_collide() {
-    let yaml = r#"
-foo-bar:
-    display_name: Foo Bar
-    auth_mode: API_KEY
-    docs: https://foo.example/docs
-    proxy:
-        base_url: https://api.foo.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-foo_bar:
-    display_name: Foo Bar (again)
-    auth_mode: API_KEY
-    docs: https://foo.example/docs
-    proxy:
-        base_url: https://api.foo.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // The later key (line 13) is the error; the note points at the first (line 1).
+    let foo = |key: &str, name: &str| {
+        Entry::api_key(key)
+            .display_name(name)
+            .docs("https://foo.example/docs")
+            .base_url("https://api.foo.example")
+    };
+    let yaml = catalog(&[foo("foo-bar", "Foo Bar"), foo("foo_bar", "Foo Bar (again)")]);
+    // The later key is the error; the note points at the first.
     let d = only_error(
-        src(yaml),
+        &yaml,
         "provider keys `foo-bar` and `foo_bar` both map to the Rust module name `foo_bar`",
-        13,
-        1,
+        at(&yaml, "foo_bar:"),
     );
     assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
     let (loc, note) = &d.notes[0];
-    assert_eq!((loc.line, loc.col), (1, 1));
+    assert_eq!((loc.line, loc.col), at(&yaml, "foo-bar:"));
     assert!(note.contains("`foo-bar`"), "{note}");
+}
+
+/// Params `partnerId` and `partner_id`, which map to the same Rust field.
+fn partner_collision() -> String {
+    Entry::api_key("acme")
+        .header("x-partner-id", "${connectionConfig.partnerId}")
+        .header("x-partner", "${connectionConfig.partner_id}")
+        .config(
+            Param::new("partnerId")
+                .title("Partner ID")
+                .description("The partner."),
+        )
+        .config(
+            Param::new("partner_id")
+                .title("Partner")
+                .description("The partner, again."),
+        )
+        .yaml()
 }
 
 #[test]
 fn params_with_the_same_rust_field_collide() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            x-partner-id: ${connectionConfig.partnerId}
-            x-partner: ${connectionConfig.partner_id}
-    connection_config:
-        partnerId:
-            type: string
-            title: Partner ID
-            description: The partner.
-        partner_id:
-            type: string
-            title: Partner
-            description: The partner, again.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    // `partner_id` (line 15) collides with `partnerId` (line 11).
+    let yaml = partner_collision();
+    // `partner_id` (the later) collides with `partnerId`.
     let d = only_error(
-        src(yaml),
+        &yaml,
         "params `partnerId` and `partner_id` both map to the Rust field name `partner_id`",
-        15,
-        9,
+        at(&yaml, "partner_id:"),
     );
     assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
     let (loc, note) = &d.notes[0];
-    assert_eq!((loc.line, loc.col), (11, 9));
+    assert_eq!((loc.line, loc.col), at(&yaml, "partnerId:"));
     assert!(note.contains("`partnerId`"), "{note}");
 }
 
@@ -676,64 +454,63 @@ acme:
 
 #[test]
 fn yaml_syntax_error_is_located() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY: x
-    docs: https://acme.example/docs
-"#;
-    // line 3: the second `:` (column 23) cannot start a mapping value there.
-    let d = only_error(src(yaml), "invalid YAML: ", 3, 23);
+    let yaml = Entry::new("acme").auth_mode("API_KEY: x").yaml();
+    // The second `:` cannot start a mapping value there.
+    let d = only_error(&yaml, "invalid YAML: ", at(&yaml, "API_KEY‸: x"));
     assert!(d.message.starts_with("invalid YAML: "), "{}", d.message);
 }
 
 #[test]
 fn yaml_unclosed_quote_is_located_at_the_quote() {
-    let yaml = r#"
-acme:
-    display_name: 'Acme
-    auth_mode: API_KEY
-"#;
-    // line 2: the quote that is never closed is at column 19.
-    let d = only_error(src(yaml), "invalid YAML: ", 2, 19);
+    let yaml = Entry::new("acme")
+        .display_name("'Acme")
+        .auth_mode("API_KEY")
+        .no_docs()
+        .yaml();
+    // The quote that is never closed.
+    let d = only_error(&yaml, "invalid YAML: ", at(&yaml, "'Acme"));
     assert!(d.message.contains("quote"), "{}", d.message);
 }
 
 #[test]
 fn yaml_bad_indentation_is_located_at_the_line() {
-    let yaml = r#"
+    // Written out: the builder indents every line right. `auth_mode` is indented by 2
+    // instead of 4.
+    let yaml = src(r#"
 acme:
     display_name: Acme
   auth_mode: API_KEY
     docs: https://acme.example/docs
-"#;
-    // line 3 is indented by 2 instead of 4.
-    only_error(src(yaml), "invalid YAML: ", 3, 3);
+"#);
+    only_error(yaml, "invalid YAML: ", (3, 3));
 }
 
 #[test]
 fn duplicate_key_in_an_entry_is_located_at_the_second_key() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    display_name: Acme again
-    docs: https://acme.example/docs
-"#;
-    let d = only_error(src(yaml), "duplicate mapping key", 4, 5);
+    let yaml = Entry::new("acme")
+        .auth_mode("API_KEY")
+        .field("display_name", "Acme again")
+        .yaml();
+    let d = only_error(
+        &yaml,
+        "duplicate mapping key",
+        at(&yaml, "display_name: Acme again"),
+    );
     assert!(d.message.starts_with("invalid YAML: "), "{}", d.message);
     assert!(d.message.contains("display_name"), "{}", d.message);
 }
 
 #[test]
 fn duplicate_provider_key_is_located_at_the_second_key() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-acme:
-    display_name: Acme again
-"#;
-    let d = only_error(src(yaml), "duplicate mapping key", 3, 1);
+    let yaml = catalog(&[
+        Entry::new("acme").no_docs(),
+        Entry::new("acme").display_name("Acme again").no_docs(),
+    ]);
+    let d = only_error(
+        &yaml,
+        "duplicate mapping key",
+        at(&yaml, "\n‸acme:\n    display_name: Acme again"),
+    );
     assert!(d.message.contains("acme"), "{}", d.message);
 }
 
@@ -743,30 +520,16 @@ acme:
 
 #[test]
 fn alias_to_a_missing_provider_is_located_with_suggestion() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-globex:
-    alias: acmee
-    display_name: Globex
-"#;
-    // line 14: `    alias: ` is 11 characters, so `acmee` is at column 12.
-    let ds = diagnostics(src(yaml));
+    let yaml = catalog(&[
+        Entry::api_key("acme"),
+        Entry::new("globex").no_docs().field("alias", "acmee"),
+    ]);
+    let ds = diagnostics(&yaml);
     let d = find(
         &ds,
         "`alias` names provider `acmee`, which the catalog does not have",
     );
-    assert_at(d, Severity::Error, 14, 12);
+    assert_at(d, Severity::Error, at(&yaml, "alias: ‸acmee"));
     assert_help(d, "did you mean `acme`?");
     // What the entry lacks would have come from the target: no cascade of "has no
     // `auth_mode`" / "has no `docs`" errors.
@@ -775,26 +538,16 @@ globex:
 
 #[test]
 fn valid_alias_inherits_from_its_target() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-acme-eu:
-    alias: acme
-    display_name: Acme (EU)
-"#;
-    let ds = diagnostics(src(yaml));
+    let yaml = catalog(&[
+        Entry::api_key("acme"),
+        Entry::new("acme-eu")
+            .display_name("Acme (EU)")
+            .no_docs()
+            .field("alias", "acme"),
+    ]);
+    let ds = diagnostics(&yaml);
     assert!(ds.is_empty(), "{}", dump(&ds));
-    let code = gen_ok(src(yaml));
+    let code = gen_ok(&yaml);
     assert!(code.contains("pub mod acme_eu {"), "{code}");
 }
 
@@ -802,145 +555,50 @@ acme-eu:
 // Every problem at once.
 // ---------------------------------------------------------------------------------------
 
-const MANY_ERRORS: &str = r#"
-typo:
-    display_name: Typo
-    auth_mode: API_KEY
-    docs: https://typo.example/docs
-    proxy:
-        base_url: https://api.typo.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-    conection_config:
-        region:
-            type: string
-            title: Region
-            description: The region.
+/// A catalog of nine entries with one error each (and one with two), in a file.
+const MANY_ERRORS: &str = include_str!("../fixtures/many_errors.yaml");
 
-badmode:
-    display_name: Bad Mode
-    auth_mode: OAUTH2CC
-    docs: https://badmode.example/docs
-    proxy:
-        base_url: https://api.badmode.example
-
-undeclared:
-    display_name: Undeclared
-    auth_mode: API_KEY
-    docs: https://undeclared.example/docs
-    proxy:
-        base_url: https://${connectionConfig.tenant}.undeclared.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-badpattern:
-    display_name: Bad Pattern
-    auth_mode: API_KEY
-    docs: https://badpattern.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.badpattern.example
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-            pattern: '^[a-z+$'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-badtype:
-    display_name: Bad Type
-    auth_mode: API_KEY
-    docs: https://badtype.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.badtype.example
-    connection_config:
-        subdomain:
-            type: int
-            title: Subdomain
-            description: Your subdomain.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-
-nomode:
-    display_name: No Mode
-    docs: https://nomode.example/docs
-    proxy:
-        base_url: https://api.nomode.example
-
-nokey:
-    display_name: No Key
-    auth_mode: API_KEY
-    docs: https://nokey.example/docs
-    proxy:
-        base_url: https://api.nokey.example
-
-twice:
-    display_name: Twice
-    auth_mode: API_KEY
-    docs: https://twice.example/docs
-    proxy:
-        base_url: https://api.twice.example
-        header:
-            authorization: Bearer ${apiKey}
-    connection_config:
-        region:
-            type: string
-            title: Region
-            description: The region.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-
-/// (line, col, rule code, part of the message) of every error in [`MANY_ERRORS`], in file
-/// order.
-const MANY_ERRORS_EXPECTED: &[(u32, u32, &str, &str)] = &[
-    (12, 5, "unknown-key", "unknown key `conection_config`"),
-    (20, 16, "unknown-auth-mode", "unknown auth mode `OAUTH2CC`"),
+/// (the place, as [`at`] finds it; rule code; part of the message) of every error in
+/// [`MANY_ERRORS`], in file order.
+const MANY_ERRORS_EXPECTED: &[(&str, &str, &str)] = &[
     (
-        30,
-        27,
+        "conection_config",
+        "unknown-key",
+        "unknown key `conection_config`",
+    ),
+    (
+        "OAUTH2CC",
+        "unknown-auth-mode",
+        "unknown auth mode `OAUTH2CC`",
+    ),
+    (
+        "${connectionConfig.tenant}",
         "undeclared-param",
         "`${connectionConfig.tenant}` uses a param",
     ),
     (
-        48,
-        22,
+        "pattern: ‸'^[a-z+$'",
         "invalid-pattern",
         "the `pattern` of param `subdomain` is not a valid ECMAScript regex",
     ),
-    (63, 19, "param-type", "param `subdomain` has `type: int`"),
     (
-        72,
-        1,
+        "type: ‸int",
+        "param-type",
+        "param `subdomain` has `type: int`",
+    ),
+    (
+        "nomode:",
         "missing-auth-mode",
         "provider `nomode` has no `auth_mode`",
     ),
     (
-        78,
-        1,
+        "nokey:",
         "missing-credential",
         "auth mode API_KEY needs a `credentials.apiKey` param",
     ),
-    (91, 9, "unknown-key", "unknown key `header` in `proxy`"),
+    ("header:", "unknown-key", "unknown key `header` in `proxy`"),
     (
-        94,
-        9,
+        "connection_config:\n        ‸region:",
         "no-config-reference",
         "`connection_config` is declared but no string of the entry references any `${connectionConfig.*}`",
     ),
@@ -948,7 +606,7 @@ const MANY_ERRORS_EXPECTED: &[(u32, u32, &str, &str)] = &[
 
 #[test]
 fn every_problem_of_a_file_is_reported_at_once() {
-    let source = src(MANY_ERRORS);
+    let source = MANY_ERRORS;
     let ds = diagnostics(source);
     assert_eq!(
         lint(source).counts(),
@@ -957,10 +615,10 @@ fn every_problem_of_a_file_is_reported_at_once() {
         dump(&ds)
     );
     assert_eq!(ds.len(), MANY_ERRORS_EXPECTED.len(), "{}", dump(&ds));
-    for (d, (line, col, code, needle)) in ds.iter().zip(MANY_ERRORS_EXPECTED) {
+    for (d, (place, code, needle)) in ds.iter().zip(MANY_ERRORS_EXPECTED) {
         assert!(d.message.contains(needle), "{needle:?} vs\n{}", dump(&ds));
         assert_eq!(d.rule.code(), *code, "{}", d.message);
-        assert_at(d, Severity::Error, *line, *col);
+        assert_at(d, Severity::Error, at(source, place));
     }
 
     // `generate` fails with the same, complete set.
@@ -979,7 +637,7 @@ fn every_problem_of_a_file_is_reported_at_once() {
 
 #[test]
 fn generate_reports_errors_like_a_compiler() {
-    let source = src(MANY_ERRORS);
+    let source = MANY_ERRORS;
     let err = generate(Path::new("providers.yaml"), source, &Options::default())
         .expect_err("a broken catalog must not generate");
     assert!(
@@ -987,7 +645,8 @@ fn generate_reports_errors_like_a_compiler() {
         "expected Error::Catalog, got: {err}"
     );
     let text = err.to_string();
-    for (line, col, code, needle) in MANY_ERRORS_EXPECTED {
+    for (place, code, needle) in MANY_ERRORS_EXPECTED {
+        let (line, col) = at(source, place);
         let headline = format!("providers.yaml:{line}:{col}: error[{code}]: ");
         let found = text
             .lines()
@@ -1012,25 +671,18 @@ fn generate_reports_errors_like_a_compiler() {
 
 #[test]
 fn caret_is_under_the_offending_text() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.tenant}.acme.example
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    let err = generate(Path::new("providers.yaml"), src(yaml), &Options::default())
+    let yaml = Entry::api_key("acme")
+        .base_url("https://${connectionConfig.tenant}.acme.example")
+        .yaml();
+    let err = generate(Path::new("providers.yaml"), &yaml, &Options::default())
         .expect_err("undeclared param");
     let text = err.to_string();
     let lines: Vec<&str> = text.lines().collect();
+    let (line, col) = at(&yaml, "${connectionConfig.tenant}");
     assert!(
-        lines[0].starts_with("providers.yaml:6:27: error[undeclared-param]: "),
+        lines[0].starts_with(&format!(
+            "providers.yaml:{line}:{col}: error[undeclared-param]: "
+        )),
         "{text}"
     );
     let source_line = "        base_url: https://${connectionConfig.tenant}.acme.example";
@@ -1052,34 +704,13 @@ acme:
 
 #[test]
 fn collision_report_shows_the_note_at_the_first_name() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://api.acme.example
-        headers:
-            x-partner-id: ${connectionConfig.partnerId}
-            x-partner: ${connectionConfig.partner_id}
-    connection_config:
-        partnerId:
-            type: string
-            title: Partner ID
-            description: The partner.
-        partner_id:
-            type: string
-            title: Partner
-            description: The partner, again.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
-    let text = gen_code(src(yaml)).expect_err("collision").to_string();
+    let yaml = partner_collision();
+    let text = gen_code(&yaml).expect_err("collision").to_string();
+    let (line, col) = at(&yaml, "partner_id:");
     assert!(
-        text.starts_with("providers.yaml:15:9: error[field-collision]: "),
+        text.starts_with(&format!(
+            "providers.yaml:{line}:{col}: error[field-collision]: "
+        )),
         "{text}"
     );
     assert!(text.contains("        partnerId:"), "{text}");
@@ -1168,67 +799,39 @@ fn broken_inputs_never_panic() {
 
 /// A minimal API_KEY entry under `key`.
 fn simple_entry(key: &str) -> String {
-    format!(
-        "{key}:
-    display_name: Provider {key}
-    auth_mode: API_KEY
-    docs: https://example.com/docs
-    proxy:
-        base_url: https://api.example.com
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"
-    )
+    Entry::api_key(key)
+        .display_name(&format!("Provider {key}"))
+        .docs("https://example.com/docs")
+        .base_url("https://api.example.com")
+        .yaml()
 }
 
-const HOSTILE_PARAMS: &str = r#"
-params:
-    display_name: Params
-    auth_mode: API_KEY
-    docs: https://example.com/docs
-    proxy:
-        base_url: https://api.example.com
-        headers:
-            x-type: ${connectionConfig.type}
-            x-self: ${connectionConfig.self}
-            x-match: ${connectionConfig.match}
-            x-a-b: ${connectionConfig.a.b}
-            x-x-y: ${connectionConfig.x-y}
-            x-two-fa: ${connectionConfig.2fa}
-    connection_config:
-        type:
-            type: string
-            title: Type
-            description: A keyword.
-        self:
-            type: string
-            title: Self
-            description: A keyword.
-        match:
-            type: string
-            title: Match
-            description: A keyword.
-        a.b:
-            type: string
-            title: Dotted
-            description: A dot.
-        x-y:
-            type: string
-            title: Dashed
-            description: A dash.
-        2fa:
-            type: string
-            title: Digit first
-            description: Digits are outside the schema's key pattern, but must still generate.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
-"#;
+/// An entry whose params have keys that are keywords, dotted, dashed or start with a digit,
+/// each used in a header.
+fn hostile_params() -> String {
+    let params = [
+        ("type", "x-type", "Type", "A keyword."),
+        ("self", "x-self", "Self", "A keyword."),
+        ("match", "x-match", "Match", "A keyword."),
+        ("a.b", "x-a-b", "Dotted", "A dot."),
+        ("x-y", "x-x-y", "Dashed", "A dash."),
+        (
+            "2fa",
+            "x-two-fa",
+            "Digit first",
+            "Digits are outside the schema's key pattern, but must still generate.",
+        ),
+    ];
+    let mut entry = Entry::api_key("params")
+        .docs("https://example.com/docs")
+        .base_url("https://api.example.com");
+    for (key, header, title, description) in params {
+        entry = entry
+            .header(header, &format!("${{connectionConfig.{key}}}"))
+            .config(Param::new(key).title(title).description(description));
+    }
+    entry.yaml()
+}
 
 #[test]
 fn hostile_names_generate_valid_identifiers() {
@@ -1242,7 +845,7 @@ fn hostile_names_generate_valid_identifiers() {
         "async",
     ];
     let mut source: String = keys.iter().map(|k| simple_entry(k) + "\n").collect();
-    source.push_str(src(HOSTILE_PARAMS));
+    source.push_str(&hostile_params());
     let ds = diagnostics(&source);
     assert!(ds.is_empty(), "{}", dump(&ds));
     let code = gen_ok(&source);
@@ -1309,25 +912,16 @@ fn hostile_names_generate_valid_identifiers() {
 
 #[test]
 fn hostile_descriptions_stay_inside_doc_comments() {
-    let yaml = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: '"); std::process::exit(1); ("'
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: "```rust\npanic!()\n```\n*/ see [link] and <b>bold</b>"
-"#;
-    let code = gen_ok(src(yaml));
+    let yaml = Entry::api_key("acme")
+        .base_url(&subdomain_url("acme"))
+        .config(subdomain().description(r#"'"); std::process::exit(1); ("'"#))
+        .no_credentials()
+        .credential(
+            Param::api_key()
+                .description(r#""```rust\npanic!()\n```\n*/ see [link] and <b>bold</b>""#),
+        )
+        .yaml();
+    let code = gen_ok(&yaml);
     for line in code.lines() {
         let t = line.trim_start();
         if t.starts_with("//") {
@@ -1363,8 +957,8 @@ fn real_catalog() -> std::path::PathBuf {
 
 #[test]
 fn generation_is_deterministic() {
-    let first = gen_ok(src(MINIMAL));
-    let second = gen_ok(src(MINIMAL));
+    let first = gen_ok(&minimal());
+    let second = gen_ok(&minimal());
     assert_eq!(first.as_bytes(), second.as_bytes());
 
     let source = std::fs::read_to_string(real_catalog()).expect("read providers.yaml");
@@ -1442,42 +1036,24 @@ fn unknown_selected_provider_is_an_error_with_suggestion() {
 // Rule levels and invalid providers through the `Builder`.
 // ---------------------------------------------------------------------------------------
 
-/// `acme` declares `region`, which no template uses (line 12, column 9: `unused-param`);
-/// `broken` has an unknown auth mode (line 24, column 16).
-const BUILDER_CATALOG: &str = r#"
-acme:
-    display_name: Acme
-    auth_mode: API_KEY
-    docs: https://acme.example/docs
-    proxy:
-        base_url: https://${connectionConfig.subdomain}.acme.example
-    connection_config:
-        subdomain:
-            type: string
-            title: Subdomain
-            description: Your subdomain.
-        region:
-            type: string
-            title: Region
-            description: The region.
-    credentials:
-        apiKey:
-            type: string
-            title: API Key
-            description: The key.
+/// `acme` declares `region`, which no template uses (`unused-param`); `broken` has an
+/// unknown auth mode.
+fn builder_catalog() -> String {
+    catalog(&[
+        Entry::api_key("acme")
+            .base_url(&subdomain_url("acme"))
+            .config(subdomain())
+            .config(region()),
+        Entry::new("broken")
+            .auth_mode("OAUTH2CC")
+            .base_url("https://api.broken.example"),
+    ])
+}
 
-broken:
-    display_name: Broken
-    auth_mode: OAUTH2CC
-    docs: https://broken.example/docs
-    proxy:
-        base_url: https://api.broken.example
-"#;
-
-/// A `Builder` of [`BUILDER_CATALOG`] (written to `dir`), printing no cargo directives.
+/// A `Builder` of [`builder_catalog`] (written to `dir`), printing no cargo directives.
 fn builder(dir: &tempfile::TempDir) -> terapi_codegen::Builder {
     let path = dir.path().join("providers.yaml");
-    std::fs::write(&path, src(BUILDER_CATALOG)).expect("write");
+    std::fs::write(&path, builder_catalog()).expect("write");
     // Laid out for reading, so that the assertions below can search the text.
     terapi_codegen::Builder::new()
         .input(&path)
@@ -1520,7 +1096,7 @@ fn builder_sets_rule_levels_and_skips_invalid_providers() {
             "connection_config param `region` is declared but no template uses it",
         );
         assert_eq!(d.rule, Rule::UnusedParam);
-        assert_at(d, Severity::Error, 12, 9);
+        assert_at(d, Severity::Error, at(&builder_catalog(), "region:"));
     }
 
     // A fixed rule cannot be lowered: generation fails with the reason.
@@ -1539,7 +1115,7 @@ fn builder_sets_rule_levels_and_skips_invalid_providers() {
     // The whole catalog fails on `broken` ...
     let ds = catalog_errors(builder(&dir).generate_to_string());
     let d = find(&ds, "unknown auth mode `OAUTH2CC`");
-    assert_at(d, Severity::Error, 24, 16);
+    assert_at(d, Severity::Error, at(&builder_catalog(), "OAUTH2CC"));
     // ... unless invalid providers are skipped: `broken` is left out with one warning.
     let code = builder(&dir)
         .invalid_providers(InvalidProviders::Skip)
