@@ -93,7 +93,7 @@ fn a_catalog_six_times_the_real_one_parses() {
 }
 
 /// About 20 s in a debug build (the CLI lints and generates it in about a second in a
-/// release build: README, "Measured").
+/// release build: BENCHMARKS.md, "Summary").
 #[test]
 fn a_catalog_25_times_the_real_one_parses() {
     assert_repeated_catalog_parses(25);
