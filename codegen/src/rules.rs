@@ -319,7 +319,7 @@ impl Rule {
         out
     }
 
-    /// The rules as a Markdown table, as README.md shows them.
+    /// The rules as a Markdown table, as RULES.md shows them.
     pub fn markdown_table() -> String {
         let mut out = String::from("| code | level | basis | what it finds |\n|---|---|---|---|\n");
         for rule in Rule::ALL {

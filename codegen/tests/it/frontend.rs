@@ -95,7 +95,7 @@ fn a_catalog_six_times_the_real_one_parses() {
 }
 
 /// About 20 s in a debug build (the CLI lints and generates it in about a second in a
-/// release build: README, "Measured").
+/// release build: BENCHMARKS.md, "Summary").
 #[test]
 #[ignore = "slow tier: reads the real catalog in ../shared/corpus, and takes about 20 s in a debug build"]
 fn a_catalog_25_times_the_real_one_parses() {
