@@ -987,7 +987,7 @@ fn real_catalog_matches_the_committed_output() {
     .expect("read generated/providers.rs");
     assert!(
         generated.as_bytes() == committed.as_bytes(),
-        "generated/providers.rs is stale; regenerate it with `cargo run -p terapi-codegen -- generate`"
+        "generated/providers.rs is stale; regenerate it with `cargo run -p terapi-cli -- generate`"
     );
 }
 

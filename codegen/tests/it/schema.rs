@@ -1,4 +1,4 @@
-//! `terapi-codegen schema`: the JSON Schema derived from the reader's own model accepts the
+//! `terapi schema`: the JSON Schema derived from the reader's own model accepts the
 //! real catalog and this repository's, and rejects typos — checked with a real JSON Schema
 //! validator (the `jsonschema` crate).
 
