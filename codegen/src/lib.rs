@@ -4,7 +4,8 @@
 //! catalog format's types (resolving `alias` entries), [`check`] finds every problem and
 //! plans names and templates, [`emit`] writes Rust with quote and prettyplease.
 //!
-//! Use it from a build script through [`Builder`], or through the `terapi-codegen` CLI.
+//! Use it from a build script through [`Builder`], at run time through [`load`], or through
+//! the `terapi` CLI (`terapi generate`, `check`, `lint`, `schema`).
 //!
 //! ```no_run
 //! // build.rs
@@ -16,24 +17,30 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+// The pipeline's stages, public for the benchmarks and fuzz targets that time or drive one
+// stage alone; not a stable API.
+#[doc(hidden)]
 pub mod check;
-pub mod client;
+mod client;
 mod describe;
-pub mod diagnostic;
+mod diagnostic;
 mod doc;
+#[doc(hidden)]
 pub mod emit;
-pub mod implied;
+mod implied;
 mod loc;
-pub mod lower;
+mod lower;
 pub mod model;
+#[doc(hidden)]
 pub mod names;
 mod package;
-pub mod parsed;
+mod parsed;
 mod pattern;
-pub mod plan;
-pub mod rules;
+mod plan;
+mod rules;
 mod suggest;
-pub mod template;
+mod template;
+#[doc(hidden)]
 pub mod yaml;
 
 use std::fmt;

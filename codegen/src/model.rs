@@ -38,7 +38,7 @@ pub struct ProviderEntry {
     /// Every string of the merged entry, parsed once as a template.
     pub templates: Templates,
     /// The params and credentials it has without declaring them (filled by
-    /// [`crate::implied::infer`]).
+    /// `crate::implied::infer`).
     pub implied: ImpliedParams,
     /// The byte range of its own text: from its key to the next entry's key.
     pub span: std::ops::Range<usize>,
@@ -547,7 +547,7 @@ pub struct ImpliedParams {
     /// Credentials.
     pub credentials: Vec<ImpliedParam>,
     /// The connection params the platform fills, declared or not (see
-    /// [`crate::implied::platform_filled`]): computed once, read by the checks.
+    /// `crate::implied::platform_filled`): computed once, read by the checks.
     pub platform_filled: Vec<String>,
 }
 
