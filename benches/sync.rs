@@ -79,9 +79,7 @@ async fn fetch_all(conn: &Connection) -> u64 {
     let mut walk = conn
         .walk(
             "/company/employees",
-            ListingOptions::default()
-                .pagination(PaginateConfig::PERSONIO_V1)
-                .limit(100),
+            ListingOptions::default().limit(100),
             None,
         )
         .unwrap();
@@ -433,9 +431,7 @@ async fn memory() {
     let mut walk = conn
         .walk(
             "/company/employees",
-            ListingOptions::default()
-                .pagination(PaginateConfig::PERSONIO_V1)
-                .limit(100),
+            ListingOptions::default().limit(100),
             None,
         )
         .unwrap();

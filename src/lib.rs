@@ -31,7 +31,7 @@
 //! ```no_run
 //! # #[cfg(feature = "client")]
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use terapi_providers::{Connection, PaginateConfig, Params as _, personio};
+//! use terapi_providers::{Connection, Params as _, personio};
 //! use futures_util::TryStreamExt as _;
 //! use serde_json::json;
 //!
@@ -41,7 +41,7 @@
 //!     &json!({ "client_id": "id", "client_secret": "secret" }),
 //! )?;
 //! let employees: Vec<serde_json::Value> = conn
-//!     .paginate_with(PaginateConfig::PERSONIO_V1, "/company/employees")
+//!     .paginate("/company/employees")
 //!     .limit(100)
 //!     .try_collect()
 //!     .await?;

@@ -4,7 +4,6 @@
 //! host, against a cursor or link that repeats, and against a page that repeats the one
 //! before it (the same ids, whatever the kind, given where ids are). No I/O: an HTTP client drives it.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -60,40 +59,6 @@ pub struct PaginateConfig {
     /// Path of the total page count in the body (Personio v1: `metadata.total_pages`): no
     /// request is made past the last page.
     pub total_pages_path: Option<Text>,
-}
-
-impl PaginateConfig {
-    /// Personio's v1 lists (`/v1/company/employees`): `limit` and an item `offset`, records
-    /// in `data`, `metadata.total_pages` as the end.
-    pub const PERSONIO_V1: PaginateConfig = PaginateConfig {
-        kind: PageKind::Offset,
-        limit_name: Some(Cow::Borrowed("limit")),
-        response_path: Some(Cow::Borrowed("data")),
-        cursor_path: None,
-        cursor_name: None,
-        link_rel: None,
-        link_path: None,
-        offset_name: Some(Cow::Borrowed("offset")),
-        offset_start: 0,
-        offset_step: OffsetStep::ByResponseSize,
-        total_pages_path: Some(Cow::Borrowed("metadata.total_pages")),
-    };
-
-    /// Personio's v2 lists (`/v2/persons`): `limit`, records in `_data`, the next page's URL
-    /// in `_meta.links.next.href` (absolute or relative), absent on the last page.
-    pub const PERSONIO_V2: PaginateConfig = PaginateConfig {
-        kind: PageKind::Link,
-        limit_name: Some(Cow::Borrowed("limit")),
-        response_path: Some(Cow::Borrowed("_data")),
-        cursor_path: None,
-        cursor_name: None,
-        link_rel: None,
-        link_path: Some(Cow::Borrowed("_meta.links.next.href")),
-        offset_name: None,
-        offset_start: 0,
-        offset_step: OffsetStep::ByResponseSize,
-        total_pages_path: None,
-    };
 }
 
 /// Why pagination stopped with an error.
@@ -474,6 +439,40 @@ impl Paginator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Personio's shapes, as the repository's catalog states them for the client (with the
+    // total page count of v1 lists added), for the tests of each kind.
+    /// Personio's v1 lists (`/v1/company/employees`): `limit` and an item `offset`, records
+    /// in `data`, `metadata.total_pages` as the end.
+    const PERSONIO_V1: PaginateConfig = PaginateConfig {
+        kind: PageKind::Offset,
+        limit_name: Some(Cow::Borrowed("limit")),
+        response_path: Some(Cow::Borrowed("data")),
+        cursor_path: None,
+        cursor_name: None,
+        link_rel: None,
+        link_path: None,
+        offset_name: Some(Cow::Borrowed("offset")),
+        offset_start: 0,
+        offset_step: OffsetStep::ByResponseSize,
+        total_pages_path: Some(Cow::Borrowed("metadata.total_pages")),
+    };
+
+    /// Personio's v2 lists (`/v2/persons`): `limit`, records in `_data`, the next page's URL
+    /// in `_meta.links.next.href` (absolute or relative), absent on the last page.
+    const PERSONIO_V2: PaginateConfig = PaginateConfig {
+        kind: PageKind::Link,
+        limit_name: Some(Cow::Borrowed("limit")),
+        response_path: Some(Cow::Borrowed("_data")),
+        cursor_path: None,
+        cursor_name: None,
+        link_rel: None,
+        link_path: Some(Cow::Borrowed("_meta.links.next.href")),
+        offset_name: None,
+        offset_start: 0,
+        offset_step: OffsetStep::ByResponseSize,
+        total_pages_path: None,
+    };
     use serde_json::json;
 
     fn url(s: &str) -> Url {
@@ -496,7 +495,7 @@ mod tests {
     #[test]
     fn personio_v1_offsets_by_items_and_stops_at_total_pages() {
         let base = url("https://api.personio.de/v1/company/employees");
-        let mut p = Paginator::new(PaginateConfig::PERSONIO_V1, base.clone(), Some(2));
+        let mut p = Paginator::new(PERSONIO_V1, base.clone(), Some(2));
         assert_eq!(
             p.first_query(),
             [("limit".into(), "2".into()), ("offset".into(), "0".into())]
@@ -523,7 +522,7 @@ mod tests {
             offset_step: OffsetStep::PerPage,
             total_pages_path: None,
             offset_start: 1,
-            ..PaginateConfig::PERSONIO_V1
+            ..PERSONIO_V1
         };
         let base = url("https://api.x.com/items");
         let mut p = Paginator::new(cfg, base.clone(), Some(3));
@@ -558,7 +557,7 @@ mod tests {
             cursor_path: Some(Cow::Borrowed("meta.next_cursor")),
             cursor_name: Some(Cow::Borrowed("cursor")),
             response_path: Some(Cow::Borrowed("results")),
-            ..PaginateConfig::PERSONIO_V2
+            ..PERSONIO_V2
         };
         let base = url("https://api.x.com/list");
         let mut p = Paginator::new(cfg.clone(), base.clone(), None);
@@ -591,7 +590,7 @@ mod tests {
             ("https://api.x.com/v2/", "items?page=2", None),
             ("https://api.x.com", "/anything?page=2", None),
         ] {
-            let mut p = Paginator::new(PaginateConfig::PERSONIO_V2, url(origin), None);
+            let mut p = Paginator::new(PERSONIO_V2, url(origin), None);
             let got = p.next(&current, &page(link), None);
             match expected {
                 Some(found) => assert_eq!(
@@ -613,11 +612,7 @@ mod tests {
             "https://user@api.x.com/v2/items?page=2",
             "https://:pw@api.x.com/v2/items?page=2",
         ] {
-            let mut p = Paginator::new(
-                PaginateConfig::PERSONIO_V2,
-                url("https://api.x.com/v2"),
-                None,
-            );
+            let mut p = Paginator::new(PERSONIO_V2, url("https://api.x.com/v2"), None);
             assert_eq!(
                 p.next(&current, &page(link), None),
                 Err(PageError::LinkUserinfo),
@@ -638,7 +633,7 @@ mod tests {
                 offset_start: start,
                 offset_step: step,
                 total_pages_path: None,
-                ..PaginateConfig::PERSONIO_V1
+                ..PERSONIO_V1
             };
             let mut p = Paginator::new(cfg, base.clone(), None);
             assert_eq!(
@@ -650,7 +645,7 @@ mod tests {
         let cfg = PaginateConfig {
             offset_start: i64::MAX - 2,
             total_pages_path: None,
-            ..PaginateConfig::PERSONIO_V1
+            ..PERSONIO_V1
         };
         let mut p = Paginator::new(cfg, base.clone(), None);
         assert_eq!(
@@ -666,7 +661,7 @@ mod tests {
             cursor_path: Some(Cow::Borrowed("next")),
             cursor_name: Some(Cow::Borrowed("cursor")),
             response_path: Some(Cow::Borrowed("results")),
-            ..PaginateConfig::PERSONIO_V2
+            ..PERSONIO_V2
         };
         let base = url("https://api.x.com/list");
         let page = |c: &str| json!({"results": [1], "next": c});
@@ -691,7 +686,7 @@ mod tests {
     #[test]
     fn personio_v2_follows_relative_and_absolute_links_on_its_host_only() {
         let base = url("https://api.personio.de/v2/persons");
-        let mut p = Paginator::new(PaginateConfig::PERSONIO_V2, base.clone(), Some(50));
+        let mut p = Paginator::new(PERSONIO_V2, base.clone(), Some(50));
         let page = |next: Option<&str>| match next {
             Some(href) => json!({"_data": [{}], "_meta": {"links": {"next": {"href": href}}}}),
             None => json!({"_data": [{}], "_meta": {"links": {}}}),
@@ -721,7 +716,7 @@ mod tests {
             ),
             Err(PageError::Repeated)
         );
-        let mut p = Paginator::new(PaginateConfig::PERSONIO_V2, base.clone(), None);
+        let mut p = Paginator::new(PERSONIO_V2, base.clone(), None);
         for evil in [
             "https://evil.com/v2/persons",
             "//evil.com/x",
@@ -750,8 +745,8 @@ mod tests {
             json!({"metadata": {"total_pages": 1000}, "data": data})
         };
         // Offset: the same ids again (even with other content) at the next offset.
-        let mut p = Paginator::new(PaginateConfig::PERSONIO_V1, base.clone(), Some(2))
-            .id_path("attributes.id.value");
+        let mut p =
+            Paginator::new(PERSONIO_V1, base.clone(), Some(2)).id_path("attributes.id.value");
         assert!(matches!(
             p.next(&base, &v1(&[1, 2]), None),
             Ok(Next::Query(_))
@@ -772,7 +767,7 @@ mod tests {
             offset_step: OffsetStep::PerPage,
             offset_start: 0,
             total_pages_path: None,
-            ..PaginateConfig::PERSONIO_V1
+            ..PERSONIO_V1
         };
         let mut p = Paginator::new(per_page, base.clone(), Some(2)).id_path("attributes.id.value");
         assert!(matches!(
@@ -788,11 +783,10 @@ mod tests {
             Err(PageError::RepeatedPage { page: 3 })
         );
         // Without an id path (or an id) pages are not compared.
-        let mut p = Paginator::new(PaginateConfig::PERSONIO_V1, base.clone(), Some(2));
+        let mut p = Paginator::new(PERSONIO_V1, base.clone(), Some(2));
         assert!(matches!(p.next(&base, &changed, None), Ok(Next::Query(_))));
         assert!(matches!(p.next(&base, &changed, None), Ok(Next::Query(_))));
-        let mut p =
-            Paginator::new(PaginateConfig::PERSONIO_V1, base.clone(), Some(2)).id_path("id");
+        let mut p = Paginator::new(PERSONIO_V1, base.clone(), Some(2)).id_path("id");
         assert!(matches!(p.next(&base, &changed, None), Ok(Next::Query(_))));
         assert!(matches!(p.next(&base, &changed, None), Ok(Next::Query(_))));
         // Cursor: a new cursor each time, the same page.
@@ -801,7 +795,7 @@ mod tests {
             cursor_path: Some(Cow::Borrowed("next")),
             cursor_name: Some(Cow::Borrowed("cursor")),
             response_path: Some(Cow::Borrowed("results")),
-            ..PaginateConfig::PERSONIO_V2
+            ..PERSONIO_V2
         };
         let mut p = Paginator::new(cfg, base.clone(), None).id_path("id");
         let page = |c: &str| json!({"results": [{"id": "a"}, {"id": "b"}], "next": c});
@@ -814,12 +808,7 @@ mod tests {
             Err(PageError::RepeatedPage { page: 2 })
         );
         // Link: a new link each time, the same page; ids "1" and 1 are not the same.
-        let mut p = Paginator::new(
-            PaginateConfig::PERSONIO_V2,
-            url("https://api.x.com/v2"),
-            None,
-        )
-        .id_path("id");
+        let mut p = Paginator::new(PERSONIO_V2, url("https://api.x.com/v2"), None).id_path("id");
         let page = |id: Value, next: &str| json!({"_data": [{"id": id}], "_meta": {"links": {"next": {"href": next}}}});
         assert!(matches!(
             p.next(&base, &page(json!("1"), "/v2/items?c=1"), None),
@@ -841,7 +830,7 @@ mod tests {
             link_rel: Some(Cow::Borrowed("next")),
             link_path: None,
             response_path: None,
-            ..PaginateConfig::PERSONIO_V2
+            ..PERSONIO_V2
         };
         let base = url("https://api.github.com/repos");
         let mut p = Paginator::new(cfg, base.clone(), None);

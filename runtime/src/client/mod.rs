@@ -574,8 +574,8 @@ impl Connection {
         )
     }
 
-    /// Every record of a paginated listing, paginated as `config` says (for example
-    /// [`PaginateConfig::PERSONIO_V1`]).
+    /// Every record of a paginated listing, paginated as `config` says instead of the
+    /// catalog's (an endpoint that departs from the provider's usual shape).
     pub fn paginate_with<T>(
         &self,
         config: PaginateConfig,
