@@ -3,12 +3,9 @@
 
 use std::fmt::Write as _;
 
+use crate::render::{Crypto, RenderContext, Request};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use hmac::{KeyInit, Mac};
-use sha2::{Digest, Sha256};
-
-use crate::render::{RenderContext, Request};
 
 /// A template function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,48 +70,47 @@ impl Func {
         cx: &RenderContext<'_>,
     ) -> Result<Option<String>, String> {
         let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
+        let crypto = || cx.crypto().ok_or(NO_CRYPTO);
         Ok(Some(match self {
             Func::Base64 => BASE64.encode(arg(0)),
-            Func::Sha256Hex => hex::encode(Sha256::digest(arg(0).as_bytes())),
-            Func::Sha256Base64 => BASE64.encode(Sha256::digest(arg(0).as_bytes())),
-            Func::HmacSha1Hex => {
-                let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(arg(1).as_bytes())
-                    .map_err(|_| "invalid HMAC key".to_owned())?;
-                mac.update(arg(0).as_bytes());
-                hex::encode(mac.finalize().into_bytes())
-            }
-            Func::Ed25519Sign => cx
-                .signing()
-                .ok_or(NO_SIGNING)?
-                .ed25519_sign(arg(0), arg(1))?,
-            Func::Fingerprint => cx
-                .signing()
-                .ok_or(NO_SIGNING)?
-                .public_key_fingerprint(arg(0))?,
+            Func::Sha256Hex => hex(&crypto()?.sha256(arg(0).as_bytes())),
+            Func::Sha256Base64 => BASE64.encode(crypto()?.sha256(arg(0).as_bytes())),
+            Func::HmacSha1Hex => hex(&crypto()?.hmac_sha1(arg(1).as_bytes(), arg(0).as_bytes())),
+            Func::Ed25519Sign => crypto()?.ed25519_sign(arg(0), arg(1))?,
+            Func::Fingerprint => crypto()?.public_key_fingerprint(arg(0))?,
             Func::AwsSigV4 => {
                 let Some(request) = cx.request.as_ref() else {
                     return Ok(None);
                 };
                 let host = args.get(4).map_or(request.host, String::as_str);
-                aws_sigv4(request, host, [arg(0), arg(1), arg(2), arg(3)], cx)
+                aws_sigv4(
+                    crypto()?,
+                    request,
+                    host,
+                    [arg(0), arg(1), arg(2), arg(3)],
+                    cx,
+                )
             }
         }))
     }
 }
 
-/// What `ed25519Sign` and `fingerprint` report in a context without key-based signatures.
-const NO_SIGNING: &str = "key-based signatures need terapi-runtime's `signing` feature \
-     (its client renders with them; elsewhere use `RenderContext::with_signing(&terapi_runtime::SIGNING)`)";
+/// What the cryptographic functions report in a context without cryptography.
+const NO_CRYPTO: &str = "this template function needs cryptography from terapi-runtime \
+     (its client renders with it; elsewhere use `RenderContext::with_crypto(&terapi_runtime::CRYPTO)`)";
 
-fn hmac_sha256(key: &[u8], data: &str) -> Vec<u8> {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(data.as_bytes());
-    mac.finalize().into_bytes().to_vec()
+/// Lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// AWS Signature Version 4 over method, path, sorted query, `host` and `x-amz-date`.
 fn aws_sigv4(
+    crypto: &dyn Crypto,
     request: &Request<'_>,
     host: &str,
     [access_key, secret_key, region, service]: [&str; 4],
@@ -140,7 +136,7 @@ fn aws_sigv4(
     } else {
         uri_encode(request.path, false)
     };
-    let payload_hash = hex::encode(Sha256::digest(request.body));
+    let payload_hash = hex(&crypto.sha256(request.body));
     let canonical_request = format!(
         "{}\n{path}\n{}\nhost:{host}\nx-amz-date:{amz_date}\n\nhost;x-amz-date\n{payload_hash}",
         request.method.to_ascii_uppercase(),
@@ -149,13 +145,13 @@ fn aws_sigv4(
     let scope = format!("{date}/{region}/{service}/aws4_request");
     let string_to_sign = format!(
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
+        hex(&crypto.sha256(canonical_request.as_bytes()))
     );
-    let mut key = hmac_sha256(format!("AWS4{secret_key}").as_bytes(), date);
+    let mut key = crypto.hmac_sha256(format!("AWS4{secret_key}").as_bytes(), date.as_bytes());
     for part in [region, service, "aws4_request"] {
-        key = hmac_sha256(&key, part);
+        key = crypto.hmac_sha256(&key, part.as_bytes());
     }
-    let signature = hex::encode(hmac_sha256(&key, &string_to_sign));
+    let signature = hex(&crypto.hmac_sha256(&key, string_to_sign.as_bytes()));
     format!(
         "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders=host;x-amz-date, Signature={signature}"
     )
@@ -208,8 +204,40 @@ mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
 
-    fn cx() -> RenderContext<'static> {
+    /// The digests, as terapi-runtime gives them (RustCrypto), for the test vectors.
+    struct TestCrypto;
+
+    impl Crypto for TestCrypto {
+        fn sha256(&self, data: &[u8]) -> [u8; 32] {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(data).into()
+        }
+        fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> [u8; 32] {
+            use hmac::{KeyInit as _, Mac as _};
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+            mac.update(data);
+            mac.finalize().into_bytes().into()
+        }
+        fn hmac_sha1(&self, key: &[u8], data: &[u8]) -> [u8; 20] {
+            use hmac::{KeyInit as _, Mac as _};
+            let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(key).unwrap();
+            mac.update(data);
+            mac.finalize().into_bytes().into()
+        }
+        fn ed25519_sign(&self, _: &str, _: &str) -> Result<String, String> {
+            Err("no keys in these tests".into())
+        }
+        fn public_key_fingerprint(&self, _: &str) -> Result<String, String> {
+            Err("no keys in these tests".into())
+        }
+    }
+
+    fn bare() -> RenderContext<'static> {
         RenderContext::at(UNIX_EPOCH + Duration::from_secs(1_440_938_160), "r".into())
+    }
+
+    fn cx() -> RenderContext<'static> {
+        bare().with_crypto(&TestCrypto)
     }
 
     fn apply(f: Func, args: &[&str]) -> String {
@@ -238,14 +266,28 @@ mod tests {
     }
 
     #[test]
-    fn key_based_signatures_without_a_signer_say_what_is_missing() {
-        for f in [Func::Ed25519Sign, Func::Fingerprint] {
+    fn cryptography_without_a_crypto_says_what_is_missing() {
+        for f in [
+            Func::Sha256Hex,
+            Func::Sha256Base64,
+            Func::HmacSha1Hex,
+            Func::Ed25519Sign,
+            Func::Fingerprint,
+        ] {
             let err = f
-                .apply(&["m".into(), "not a key".into()], &cx())
+                .apply(&["m".into(), "not a key".into()], &bare())
                 .unwrap_err();
-            assert!(err.contains("`signing` feature"), "{err}");
+            assert!(err.contains("cryptography from terapi-runtime"), "{err}");
             assert!(!err.contains("not a key"));
         }
+        // Base64 is an encoding, not cryptography: it needs nothing.
+        assert_eq!(
+            Func::Base64
+                .apply(&["m".into()], &bare())
+                .unwrap()
+                .as_deref(),
+            Some("bQ==")
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! ([`spec::ProviderSpec`]), how its connection params are validated ([`Fields`]), and how its
 //! header, query and URL templates are rendered with context-aware checks ([`render`]).
 //!
-//! This crate has no HTTP client and no signing keys (no JWT, OAuth 1.0a, RSA, EC or Ed25519
-//! code): it is what `terapi-codegen` (and so a build script) and typed configs need.
+//! This crate has no HTTP client, no hashes and no signing keys (no JWT, OAuth 1.0a, SHA, RSA,
+//! EC or Ed25519 code: the template functions' cryptography is a [`Crypto`] the runtime gives): it is what `terapi-codegen` (and so a build script) and typed configs need.
 //! `terapi-runtime` re-exports all of it under the same paths and adds the client; generated
 //! code names `::terapi_runtime` only.
 #![forbid(unsafe_code)]
@@ -24,7 +24,7 @@ mod validate;
 
 pub use auth_mode::{AuthMode, ClientAuth, Implied, UnknownAuthMode};
 pub use error::{UnknownProvider, ValidationError, ValidationErrorKind, ValidationErrors};
-pub use render::{Header, Headers, QueryParams, RenderContext, RenderError, Signing};
+pub use render::{Crypto, Header, Headers, QueryParams, RenderContext, RenderError};
 pub use secret::Secret;
 pub use spec::{Params, TypedProvider};
 pub use validate::{Fields, List, ParamSpec, Pattern, Rule, Section, Text};

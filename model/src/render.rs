@@ -240,17 +240,25 @@ pub struct RenderContext<'a> {
     /// `${random}`: fixed by [`RenderContext::at`], else made on first use (a UUID costs a
     /// system call, and most templates never ask for one).
     random: std::sync::OnceLock<String>,
-    /// Key-based signatures (`ed25519Sign`, `fingerprint`), which the model cannot make.
-    signing: Option<&'a dyn Signing>,
+    /// The template functions' cryptography, which the model leaves to the runtime.
+    crypto: Option<&'a dyn Crypto>,
 }
 
-/// The key-based signatures of the template language (`${ed25519Sign(m, key)}`,
-/// `${fingerprint(pem)}`), which need RSA, EC and Ed25519 code this crate leaves out.
+/// The cryptography of the template language, which this crate leaves to `terapi-runtime`
+/// (so that a build script compiles no hash or signature code): the digests behind
+/// `${sha256Hex(..)}`, `${sha256Base64(..)}`, `${hmacSha1Hex(..)}` and `${awsSigV4(..)}`, and
+/// the key-based `${ed25519Sign(..)}` and `${fingerprint(..)}`.
 ///
-/// `terapi-runtime` implements it (`terapi_runtime::SIGNING`, with its `signing` feature)
-/// and its client puts it in every context it renders with; a context without one reports
-/// those functions as unavailable.
-pub trait Signing: Send + Sync {
+/// `terapi-runtime` implements it (`terapi_runtime::CRYPTO`: digests with its `client`
+/// feature, signatures with `signing`), and its client puts it in every context it renders
+/// with; a context without one reports those functions as unavailable.
+pub trait Crypto: Send + Sync {
+    /// SHA-256 of `data`.
+    fn sha256(&self, data: &[u8]) -> [u8; 32];
+    /// HMAC-SHA256 of `data` under `key`.
+    fn hmac_sha256(&self, key: &[u8], data: &[u8]) -> [u8; 32];
+    /// HMAC-SHA1 of `data` under `key`.
+    fn hmac_sha1(&self, key: &[u8], data: &[u8]) -> [u8; 20];
     /// The Base64 Ed25519 signature of `message` with a PKCS#8 PEM private key.
     fn ed25519_sign(&self, message: &str, pkcs8_pem: &str) -> Result<String, String>;
     /// `SHA256:` and the Base64 SHA-256 of the public key of a PEM private key.
@@ -275,7 +283,7 @@ impl fmt::Debug for RenderContext<'_> {
             )
             .field("now", &self.now)
             .field("random", &self.random.get())
-            .field("signing", &self.signing.is_some())
+            .field("crypto", &self.crypto.is_some())
             .finish()
     }
 }
@@ -307,19 +315,19 @@ impl<'a> RenderContext<'a> {
             obtained: &[],
             now,
             random,
-            signing: None,
+            crypto: None,
         }
     }
 
-    /// With key-based signatures for `${ed25519Sign(..)}` and `${fingerprint(..)}`.
-    pub fn with_signing(mut self, signing: &'a dyn Signing) -> Self {
-        self.signing = Some(signing);
+    /// With the cryptography of the template functions (`terapi_runtime::CRYPTO`).
+    pub fn with_crypto(mut self, crypto: &'a dyn Crypto) -> Self {
+        self.crypto = Some(crypto);
         self
     }
 
-    /// The key-based signatures of this context, if it has them.
-    pub fn signing(&self) -> Option<&'a dyn Signing> {
-        self.signing
+    /// The cryptography of this context, if it has it.
+    pub fn crypto(&self) -> Option<&'a dyn Crypto> {
+        self.crypto
     }
 
     /// With an access token for `${accessToken}`.

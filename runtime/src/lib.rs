@@ -10,23 +10,24 @@
 //! The choice of the client is this crate's `client` feature alone: generated code adapts to
 //! it without any setting of the generator.
 //!
-//! Features: `client` (default: reqwest with rustls on *ring*, tokio) and `signing` (default:
-//! JWT, APP_STORE and OAuth 1.0a RSA-SHA1 keys, `ed25519Sign` and `fingerprint` in templates;
-//! RSA, EC and Ed25519 code). Without `signing`, the client reports those modes as unsupported.
+//! Features: `client` (default: reqwest with rustls on *ring*, tokio, and the digests of the
+//! template functions) and `signing` (default: the JWT and APP_STORE modes, JWT logins,
+//! `ed25519Sign` and `fingerprint` in templates; RSA, EC and Ed25519 code). Without `signing`,
+//! the client reports those modes as unsupported.
 #![forbid(unsafe_code)]
 
 pub use terapi_model::*;
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "client")]
+mod crypto;
 #[cfg(feature = "signing")]
 pub mod jwt;
 #[cfg(feature = "client")]
 pub mod oauth1;
-#[cfg(feature = "signing")]
-mod signing;
-#[cfg(feature = "signing")]
-pub use signing::{KeySigning, SIGNING};
+#[cfg(feature = "client")]
+pub use crypto::{CRYPTO, RustCrypto};
 
 /// Re-exports that generated code uses through fully qualified paths, so that a crate which
 /// includes generated code needs no direct dependency on them. Not a stable API.

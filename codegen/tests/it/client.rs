@@ -139,7 +139,7 @@ fn module(code: &str, name: &str) -> String {
 fn credential_values(module: &str) -> String {
     item(
         module,
-        "impl ::terapi_runtime::spec::SectionValues for Credentials {",
+        "impl ::terapi_runtime::Params for Credentials {",
         "_ => ::core::option::Option::None",
     )
 }
@@ -208,11 +208,14 @@ fn client_spec_carries_the_token_request_pagination_retry_and_verification() {
         single_part(named(&spec.token_params, "max_age")),
         &TemplatePart::Lit("3600".into())
     );
+    // Rendered by the runtime's `TypedProvider::token_params_with` from the description;
+    // the generated module states no template of its own.
     let code = code(CATALOG, &Options::default());
     let hr = module(&code, "hr_cc");
-    assert_has(
-        &item(&hr, "pub fn token_params_with(", "&values, cx)"),
-        "spec.render_named_static(&spec.token_params, &values, cx)",
+    assert_has(&hr, "impl ::terapi_runtime::TypedProvider for Marker");
+    assert!(
+        !hr.contains("max_age\"") || hr.contains("Embedded::new("),
+        "{hr}"
     );
 
     // The OAuth client: the two secret credentials, read from their own fields.
@@ -253,24 +256,19 @@ fn providers_the_client_cannot_serve_get_a_reason_instead_of_a_connection() {
     assert!(!bill.contains("pubtypeConnection="), "{bill}");
     assert!(!bill.contains("pubstructConnection("), "{bill}");
     assert!(!bill.contains("pubstructConnection{"), "{bill}");
-    assert_has(
-        &bill,
-        &format!("pub const CLIENT_UNSUPPORTED: &::core::primitive::str = \"{REASON}\";"),
-    );
+    // No `Connection` from the runtime's macro; the reason is in the description.
+    assert_has(&bill, "connection = none,");
     // A provider the client serves has its typed connection.
-    assert_has(
-        &module(&code, "keyed"),
-        "pub type Connection = ::terapi_runtime::client::TypedConnection<Marker>;",
-    );
+    assert_has(&module(&code, "keyed"), "connection = typed,");
 
     // The crate-level connection hands the provider's description to the runtime's
     // `Connection::from_json`, which validates first, then reports the same reason (the
     // model's).
-    assert_has(&code, "Provider::TbaOnly => &tba_only::SPEC,");
     assert_has(
-        &item(&code, "pub fn from_json_with(", ".map(Connection)"),
-        "::terapi_runtime::client::Connection::from_json(provider.spec(),",
+        &code,
+        "<tba_only::Marker as ::terapi_runtime::TypedProvider>::spec()",
     );
+    assert_has(&code, "::terapi_runtime::catalog_client!(Provider);");
 }
 
 #[test]
@@ -374,19 +372,13 @@ fn oauth_client_credentials_are_implied_and_default_scopes_sent() {
     let cc = module(&code, "cc_undeclared");
     assert_has(&cc, "pub client_id: ::terapi_runtime::Secret,");
     assert_has(&cc, "pub client_secret: ::terapi_runtime::Secret,");
-    assert_has(
-        &cc,
-        "pub type Connection = ::terapi_runtime::client::TypedConnection<Marker>;",
-    );
+    assert_has(&cc, "connection = typed,");
     // Token headers go with the token request: compiled like the proxy's headers.
     let headers = provider(&loaded, "cc-headers");
     supported(headers);
     let names: Vec<&str> = headers.token_headers.iter().map(|h| &*h.name).collect();
     assert_eq!(names, ["x-tenant"]);
-    assert_has(
-        &module(&code, "cc_headers"),
-        "pub type Connection = ::terapi_runtime::client::TypedConnection<Marker>;",
-    );
+    assert_has(&module(&code, "cc_headers"), "connection = typed,");
 }
 
 #[test]
@@ -516,5 +508,5 @@ fn every_modes_settings_and_reasons() {
     );
     // Every entry above generates: what the client cannot serve is no error of the catalog.
     let code = code(catalog, &Options::default());
-    assert_has(&module(&code, "renamed"), "pub fn authorize(");
+    assert_has(&module(&code, "renamed"), "connection = authorized,");
 }

@@ -395,7 +395,14 @@ fn bare_declared_param_is_a_warning_and_counts_as_used() {
     assert_eq!(d.rule, Rule::BareVariable);
     // It is generated as the declared param.
     let code = gen_ok(&yaml);
-    assert!(module(&code, "acme").contains("pub fn base_url("), "{code}");
+    // Renderable: the description has its URL's alternatives (`Marker::base_url` renders them).
+    assert!(
+        model(&yaml, "acme")
+            .base_url
+            .as_ref()
+            .is_some_and(|u| u.alternatives.is_some()),
+        "{code}"
+    );
     let base_url = url_alternatives(&model(&yaml, "acme").base_url);
     assert_eq!(base_url.len(), 1, "{base_url:?}");
     assert!(
@@ -443,7 +450,7 @@ fn secret_in_a_query_param_is_a_warning_at_the_value() {
     // Still generated: the query param is how this API takes its key.
     let code = gen_ok(&yaml);
     assert!(
-        module(&code, "acme").contains("pub fn proxy_query_with("),
+        module(&code, "acme").contains("impl ::terapi_runtime::TypedProvider for Marker"),
         "{code}"
     );
     let spec = model(&yaml, "acme");
@@ -466,15 +473,13 @@ fn credential_in_a_url_is_a_warning_and_the_url_stays_a_constant() {
         at(&yaml, "${apiKey}"),
     );
     assert_help(&d, "if the API accepts it, send it in a header instead");
-    let code = gen_ok(&yaml);
-    let acme = module(&code, "acme");
-    assert!(
-        acme.contains(
-            "pub const BASE_URL: &::core::primitive::str = \"https://api.x.com/bot${apiKey}\";"
-        ),
-        "{acme}"
-    );
-    assert!(!acme.contains("pub fn base_url"), "{acme}");
+    gen_ok(&yaml);
+    // The description keeps the URL as written, without alternatives to render: `base_url`
+    // of such a provider is an error naming it, never a URL carrying the credential.
+    let spec = model(&yaml, "acme");
+    let url = spec.base_url.as_ref().expect("the URL as written");
+    assert_eq!(&*url.source, "https://api.x.com/bot${apiKey}");
+    assert!(url.alternatives.is_none(), "{url:?}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -516,7 +521,10 @@ fn assert_platform_filled_instance_url(code: &str, spec: &ProviderSpec) {
         acme.contains("/// Filled by the platform (from the token response, the OAuth callback or a script); not declared in the catalog, and not required."),
         "{acme}"
     );
-    assert!(acme.contains("pub fn proxy_headers_with("), "{acme}");
+    assert!(
+        acme.contains("impl ::terapi_runtime::TypedProvider for Marker"),
+        "{acme}"
+    );
     let names: Vec<&str> = spec.headers.iter().map(|h| h.name.as_ref()).collect();
     assert_eq!(names, ["authorization", "x-instance"]);
     let index = spec
@@ -669,7 +677,7 @@ fn obtained_credential_is_allowed_in_two_step_only() {
     assert!(ds.is_empty(), "{}", dump(&ds));
     let code = gen_ok(two_step);
     assert!(
-        module(&code, "acme").contains("pub fn proxy_headers_with("),
+        module(&code, "acme").contains("impl ::terapi_runtime::TypedProvider for Marker"),
         "{code}"
     );
     assert_eq!(
@@ -711,7 +719,7 @@ fn templates_model(key: &str) -> ProviderSpec {
 #[test]
 fn base64_call_emits_func_base64_with_raw_arguments() {
     let code = templates_code();
-    assert!(module(&code, "basic").contains("pub fn proxy_headers_with("));
+    assert!(module(&code, "basic").contains("impl ::terapi_runtime::TypedProvider for Marker"));
     let spec = templates_model("basic");
     let alts = alternatives_in(&spec.headers, "authorization");
     assert_eq!(alts.len(), 1, "{alts:?}");
@@ -903,7 +911,7 @@ fn fallback_url(hostname: Option<&str>) -> Result<terapi_runtime::url::Url, Rend
 
 #[test]
 fn fallback_picks_the_first_complete_alternative() {
-    let cx = RenderContext::new();
+    let cx = RenderContext::new().with_crypto(&terapi_runtime::CRYPTO);
     assert_eq!(
         notion_version(None, &cx).get("notion-version"),
         Some("2022-06-28")
@@ -934,7 +942,7 @@ fn fallback_picks_the_first_complete_alternative() {
 
 #[test]
 fn absent_optional_value_omits_the_header() {
-    let cx = RenderContext::new();
+    let cx = RenderContext::new().with_crypto(&terapi_runtime::CRYPTO);
     let mut out = Headers::new();
     // `x-app-id: ${connectionConfig.appId}` (optional, absent), then `x-static: 1`.
     out.push_rendered(
@@ -1076,7 +1084,7 @@ fn time_headers(cx: &RenderContext<'_>) -> Headers {
 
 #[test]
 fn fixed_context_makes_now_and_random_deterministic() {
-    let cx = RenderContext::at(fixed_time(), "r".to_owned());
+    let cx = RenderContext::at(fixed_time(), "r".to_owned()).with_crypto(&terapi_runtime::CRYPTO);
     let first = time_headers(&cx);
     assert_eq!(first.get("x-date"), Some("1795891507"));
     assert_eq!(first.get("x-day"), Some("2026-11-28"));
@@ -1084,10 +1092,11 @@ fn fixed_context_makes_now_and_random_deterministic() {
     assert_eq!(first.get("x-request-id"), Some("r"));
     // The same context gives the same headers; so does another context at the same time.
     assert_eq!(time_headers(&cx), first);
-    let again = RenderContext::at(fixed_time(), "r".to_owned());
+    let again =
+        RenderContext::at(fixed_time(), "r".to_owned()).with_crypto(&terapi_runtime::CRYPTO);
     assert_eq!(time_headers(&again), first);
     // A fresh context has its own random id.
-    let fresh = time_headers(&RenderContext::new());
+    let fresh = time_headers(&RenderContext::new().with_crypto(&terapi_runtime::CRYPTO));
     assert_ne!(fresh.get("x-request-id"), Some("r"));
 }
 
@@ -1114,7 +1123,9 @@ fn two_step_headers(cx: &RenderContext<'_>) -> Headers {
 #[test]
 fn obtained_credential_is_read_from_the_context() {
     let fields = [("session", "s-1"), ("token", "t0k3n")];
-    let cx = RenderContext::at(fixed_time(), "r".to_owned()).with_obtained(&fields);
+    let cx = RenderContext::at(fixed_time(), "r".to_owned())
+        .with_crypto(&terapi_runtime::CRYPTO)
+        .with_obtained(&fields);
     let headers = two_step_headers(&cx);
     let h = headers.iter().next().expect("one header");
     assert_eq!(h.name(), "authorization");
@@ -1122,11 +1133,13 @@ fn obtained_credential_is_read_from_the_context() {
     assert!(h.is_sensitive());
     assert!(!format!("{headers:?}").contains("t0k3n"), "{headers:?}");
     // Without the obtained field the header is omitted.
-    let cx = RenderContext::at(fixed_time(), "r".to_owned());
+    let cx = RenderContext::at(fixed_time(), "r".to_owned()).with_crypto(&terapi_runtime::CRYPTO);
     assert!(two_step_headers(&cx).is_empty());
     // A value that would add a header line is refused, without showing the secret.
     let bad = [("token", "t\r\nx-evil: 1")];
-    let cx = RenderContext::at(fixed_time(), "r".to_owned()).with_obtained(&bad);
+    let cx = RenderContext::at(fixed_time(), "r".to_owned())
+        .with_crypto(&terapi_runtime::CRYPTO)
+        .with_obtained(&bad);
     let mut out = Headers::new();
     let err = out
         .push_rendered(
@@ -1145,7 +1158,7 @@ fn obtained_credential_is_read_from_the_context() {
 
 #[test]
 fn base64_header_renders_like_the_platform() {
-    let cx = RenderContext::new();
+    let cx = RenderContext::new().with_crypto(&terapi_runtime::CRYPTO);
     let user = [
         value("credentials.username", Some("user"), Context::Raw),
         Part::Lit(":"),

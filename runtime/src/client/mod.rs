@@ -590,11 +590,8 @@ impl Connection {
     }
 }
 
-/// A context at the current time with the key-based signatures this build has (the
-/// `signing` feature's [`crate::SIGNING`]).
+/// A context at the current time with the template functions' cryptography
+/// ([`crate::CRYPTO`]).
 pub(crate) fn render_context<'a>() -> crate::RenderContext<'a> {
-    let cx = crate::RenderContext::new();
-    #[cfg(feature = "signing")]
-    let cx = cx.with_signing(&crate::SIGNING);
-    cx
+    crate::RenderContext::new().with_crypto(&crate::CRYPTO)
 }
