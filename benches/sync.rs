@@ -24,9 +24,7 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
-#[path = "../tests/support/mod.rs"]
-#[allow(unused_imports)]
-mod support;
+use terapi_test_support as support;
 
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
