@@ -1131,3 +1131,76 @@ async fn hr_data_filters_by_update_time_and_webhooks_are_validated_and_capped() 
     assert_eq!(report.delivered, 0);
     assert!(fake.queued_events().is_empty());
 }
+
+// ----- the example that serves the fake -----
+
+/// `cargo run -p terapi-test-support --example fake-personio`: it prints where it listens and
+/// how to point terapi at it, serves the fake there (a token and the job feed), and stops on
+/// Ctrl-C (SIGINT) with exit status 0.
+#[tokio::test]
+async fn the_fake_personio_example_serves_until_ctrl_c() {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
+
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps")
+        .join("examples")
+        .join(format!("fake-personio{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} not built (cargo test builds examples)",
+        path.display()
+    );
+    let mut child = tokio::process::Command::new(&path)
+        .args(["--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    tokio::time::timeout(Duration::from_secs(30), stdout.read_line(&mut first))
+        .await
+        .expect("a first line in time")
+        .unwrap();
+    let origin = first
+        .strip_prefix("fake Personio listening on http://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{first}"));
+    let addr: SocketAddr = origin.parse().unwrap();
+    assert!(addr.ip().is_loopback(), "{first}");
+
+    let feed = get(addr, "/xml?language=en", &[]).await;
+    assert_eq!(feed.status, 200, "{}", feed.text());
+    let token = send(addr, "POST", "/v1/auth", &[JSON], &v1_creds()).await;
+    assert_eq!(token.status, 200, "{}", token.text());
+
+    let pid = child.id().expect("running").to_string();
+    let status = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stops in time")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).await.unwrap();
+    for expected in [
+        format!("TERAPI_CREDENTIAL_CLIENT_ID={}", FakePersonio::CLIENT_ID),
+        format!(
+            "TERAPI_CREDENTIAL_CLIENT_SECRET={}",
+            FakePersonio::CLIENT_SECRET
+        ),
+        format!("--origin http://{addr}"),
+        FakePersonio::API_KEY.to_owned(),
+    ] {
+        assert!(rest.contains(&expected), "{expected} not in: {rest}");
+    }
+    assert!(rest.ends_with("stopped\n"), "{rest}");
+}
