@@ -32,87 +32,11 @@ use tokio::sync::oneshot;
 /// A catalog whose providers use the fake (through the origin override): `acme` (OAUTH2,
 /// with params, scopes and token metadata), `acme-mcp` (MCP_OAUTH2, dynamic registration) and
 /// `acme-mcp-generic` (MCP_OAUTH2_GENERIC: everything discovered from its server).
-pub const CATALOG: &str = r#"
-acme:
-    display_name: Acme
-    auth_mode: OAUTH2
-    authorization_url: https://auth.acme.example/oauth/authorize
-    token_url: https://auth.acme.example/oauth/token
-    authorization_params:
-        prompt: consent
-        audience: ${connectionConfig.tenant}
-        access_type: undefined
-    scope_separator: ','
-    default_scopes:
-        - read
-        - offline_access
-    token_response_metadata:
-        - instance_url
-    connection_config:
-        tenant:
-            type: string
-            title: Tenant
-            description: The tenant
-            pattern: '^[a-z]+$'
-        instance_url:
-            type: string
-            title: Instance URL
-            description: Where the API of the account is
-            pattern: '^https://.*$'
-            automated: true
-    proxy:
-        base_url: ${connectionConfig.instance_url}
-    docs: https://example.com/acme
-acme-mcp:
-    display_name: Acme MCP
-    auth_mode: MCP_OAUTH2
-    client_registration: dynamic
-    registration_url: https://mcp.acme.example/oauth/register
-    authorization_url: https://mcp.acme.example/oauth/authorize
-    token_url: https://mcp.acme.example/oauth/token
-    disable_pkce: true
-    authorization_params:
-        resource: https://mcp.acme.example/mcp
-    proxy:
-        base_url: https://mcp.acme.example
-    docs: https://example.com/acme-mcp
-acme-mcp-generic:
-    display_name: Any MCP server
-    auth_mode: MCP_OAUTH2_GENERIC
-    connection_config:
-        mcp_server_url:
-            type: string
-            title: MCP server URL
-            description: The MCP server
-            pattern: '^https://[a-zA-Z0-9.-]+(?:\:[0-9]+)?(?:/.*)?$'
-    docs: https://example.com/acme-mcp-generic
-"#;
+pub const CATALOG: &str = include_str!("../catalogs/oauth2.yaml");
 
 /// An OAUTH2_CC provider on the fake (through the origin override): `acme-cc`, whose token
 /// the client asks for with the OAuth client as its credentials.
-pub const CC_CATALOG: &str = r#"
-acme-cc:
-    display_name: Acme (client credentials)
-    auth_mode: OAUTH2_CC
-    token_url: https://auth.acme.example/oauth/token
-    body_format: form
-    token_params:
-        grant_type: client_credentials
-    proxy:
-        base_url: https://api.acme.example
-    credentials:
-        client_id:
-            type: string
-            title: Client ID
-            description: The client
-            secret: true
-        client_secret:
-            type: string
-            title: Client secret
-            description: Its secret
-            secret: true
-    docs: https://example.com/acme-cc
-"#;
+pub const CC_CATALOG: &str = include_str!("../catalogs/oauth2_cc.yaml");
 
 /// A form body as pairs.
 pub type Form = Vec<(String, String)>;

@@ -21,6 +21,11 @@ use axum::response::Response;
 use base64::Engine as _;
 use tokio::sync::oneshot;
 
+/// A catalog whose providers use the fake (through the origin override): `acme-oauth1`
+/// (HMAC-SHA1, request and authorization params, scopes, an optional header param) and
+/// `acme-plaintext` (PLAINTEXT).
+pub const CATALOG: &str = include_str!("../catalogs/oauth1.yaml");
+
 /// The consumer (the application's client).
 pub const CONSUMER_KEY: &str = "consumer-key-1";
 /// Its secret (with characters that need encoding).

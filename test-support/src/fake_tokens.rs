@@ -24,6 +24,11 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+/// A catalog whose providers use the fake (through the origin override): TWO_STEP (a login
+/// with its refresh request, a signed-JWT exchange, chained logins), JWT and BILL, the modes
+/// whose token the client makes or asks for with the connection's credentials.
+pub const CATALOG: &str = include_str!("../catalogs/token_modes.yaml");
+
 /// A test key only: an RSA private key made for these tests with `openssl genpkey`.
 pub const PRIVATE_KEY_PEM: &str = r"-----BEGIN PRIVATE KEY-----
 MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDOu5+wSMmMVToo

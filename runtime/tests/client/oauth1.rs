@@ -15,46 +15,7 @@ use terapi_runtime::client::{
 };
 use terapi_runtime::spec::{ParamValues, ProviderSpec};
 
-use support::fake_oauth1::{CONSUMER_KEY, CONSUMER_SECRET, FakeOAuth1};
-
-const CATALOG: &str = r#"
-acme-oauth1:
-    display_name: Acme (OAuth 1.0a)
-    auth_mode: OAUTH1
-    request_url: https://api.acme1.example/oauth/request_token
-    authorization_url: https://api.acme1.example/oauth/authorize
-    token_url: https://api.acme1.example/oauth/access_token
-    signature_method: HMAC-SHA1
-    request_params:
-        x_auth_access_type: write
-    authorization_params:
-        expiration: never
-    scope_separator: ','
-    default_scopes:
-        - read
-        - write
-    proxy:
-        base_url: https://api.acme1.example
-        headers:
-            x-account: ${connectionConfig.account}
-    connection_config:
-        account:
-            type: string
-            title: Account
-            description: A label for the connection
-            optional: true
-    docs: https://example.com/acme-oauth1
-acme-plaintext:
-    display_name: Acme (OAuth 1.0a, PLAINTEXT)
-    auth_mode: OAUTH1
-    request_url: https://api.acme1.example/oauth/request_token
-    authorization_url: https://api.acme1.example/oauth/authorize
-    token_url: https://api.acme1.example/oauth/access_token
-    signature_method: PLAINTEXT
-    proxy:
-        base_url: https://api.acme1.example
-    docs: https://example.com/acme-plaintext
-"#;
+use support::fake_oauth1::{CATALOG, CONSUMER_KEY, CONSUMER_SECRET, FakeOAuth1};
 
 fn provider(key: &str) -> Arc<ProviderSpec> {
     support::loopback::provider(CATALOG, key)
