@@ -50,6 +50,8 @@
 //! prints the tables of `BENCHMARKS.md`.
 #![forbid(unsafe_code)]
 
+#[allow(unused_imports)]
+use terapi_providers::{Params as _, TypedProvider as _};
 #[path = "support/client_cases.rs"]
 mod cases;
 
@@ -168,11 +170,13 @@ fn render_benches(c: &mut Criterion) {
         b.iter(|| personio_recruiting::Credentials::validate_json(black_box(&credentials_json)))
     });
     group.bench_function("proxy_headers", |b| {
-        b.iter(|| personio_recruiting::proxy_headers(black_box(&config), black_box(&credentials)))
+        b.iter(|| {
+            personio_recruiting::Marker::proxy_headers(black_box(&config), black_box(&credentials))
+        })
     });
     group.bench_function("proxy_headers_with_context", |b| {
         b.iter(|| {
-            personio_recruiting::proxy_headers_with(
+            personio_recruiting::Marker::proxy_headers_with(
                 black_box(&config),
                 black_box(&credentials),
                 black_box(&cx),

@@ -22,6 +22,8 @@
 //! in testing mode and writes no `dhat-heap.json`.
 #![forbid(unsafe_code)]
 
+#[allow(unused_imports)]
+use terapi_providers::{Params as _, TypedProvider as _};
 #[path = "support/client_cases.rs"]
 mod cases;
 
@@ -93,11 +95,11 @@ fn main() {
         personio_recruiting::Credentials::validate_json(black_box(&credentials_json))
     });
     count("proxy_headers", || {
-        personio_recruiting::proxy_headers(black_box(&config), black_box(&credentials))
+        personio_recruiting::Marker::proxy_headers(black_box(&config), black_box(&credentials))
     });
     let cx = RenderContext::new();
     count("proxy_headers_with_context", || {
-        personio_recruiting::proxy_headers_with(
+        personio_recruiting::Marker::proxy_headers_with(
             black_box(&config),
             black_box(&credentials),
             black_box(&cx),

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode};
 use serde_json::json;
 use support::fake_personio::FakePersonio;
-use terapi_runtime::client::{Connection, ListingOptions, PaginateConfig, Settings};
+use terapi_runtime::client::{Connection, ListingOptions, Settings};
 use terapi_store::{Keys, Model, Store, Webhook};
 use terapi_sync::webhook::{ReceiverConfig, WebhookReceiver};
 use terapi_sync::{SyncOptions, SyncReport, SyncSpec, personio};
@@ -77,9 +77,7 @@ async fn fetch_all(conn: &Connection) -> u64 {
     let mut walk = conn
         .walk(
             "/company/employees",
-            ListingOptions::default()
-                .pagination(PaginateConfig::PERSONIO_V1)
-                .limit(100),
+            ListingOptions::default().limit(100),
             None,
         )
         .unwrap();
@@ -380,7 +378,7 @@ async fn webhooks(kind: Kind) {
         terapi_sync::serve::Limits::default(),
         std::future::pending(),
     ));
-    let client = reqwest::Client::builder()
+    let client = support::http_client()
         .pool_max_idle_per_host(CONCURRENT * 2)
         .build()
         .unwrap();
@@ -431,9 +429,7 @@ async fn memory() {
     let mut walk = conn
         .walk(
             "/company/employees",
-            ListingOptions::default()
-                .pagination(PaginateConfig::PERSONIO_V1)
-                .limit(100),
+            ListingOptions::default().limit(100),
             None,
         )
         .unwrap();

@@ -16,11 +16,13 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+#[allow(unused_imports)]
+use terapi_providers::{Params as _, TypedProvider as _};
 
 use futures_util::TryStreamExt as _;
 use serde_json::{Value, json};
 use terapi_providers::client::Settings;
-use terapi_providers::{PaginateConfig, personio};
+use terapi_providers::personio;
 
 const NAME: &str = "personio_employees";
 
@@ -100,9 +102,7 @@ async fn run() -> Result<(), Failure> {
             _ => Failure::Api(e.to_string()),
         })?;
 
-    let mut employees = conn
-        .paginate_with::<Value>(PaginateConfig::PERSONIO_V1, "/company/employees")
-        .limit(100);
+    let mut employees = conn.paginate::<Value>("/company/employees").limit(100);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     while let Some(employee) = employees

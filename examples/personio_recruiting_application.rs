@@ -16,6 +16,8 @@
 //! variable or argument. Errors are one line on stderr and never show the API key.
 
 use std::process::ExitCode;
+#[allow(unused_imports)]
+use terapi_providers::{Params as _, TypedProvider as _};
 
 use serde_json::{Value, json};
 use terapi_providers::client::{Settings, Step};

@@ -10,7 +10,7 @@
 #
 # Exits non-zero if the crate does not check; the inputs are kept in the printed directory
 # (`inputs/mNNN.yaml` next to `src/mNNN.rs`) to reproduce with
-# `cargo run -p terapi-codegen -- generate --input inputs/mNNN.yaml --out x.rs`.
+# `cargo run -p terapi-cli -- generate --input inputs/mNNN.yaml --out x.rs`.
 # Generation runs with `-A bidi-control`, as the `generate` target does. Needs only the
 # stable toolchain. See FUZZING.md.
 set -euo pipefail
@@ -24,8 +24,8 @@ if [ ! -d "$corpus" ] || [ -z "$(ls -A "$corpus")" ]; then
     exit 2
 fi
 
-cargo build -q --manifest-path "$root/Cargo.toml" -p terapi-codegen
-codegen="$root/target/debug/terapi-codegen"
+cargo build -q --manifest-path "$root/Cargo.toml" -p terapi-cli
+codegen="$root/target/debug/terapi"
 
 work="$(mktemp -d)"
 mkdir -p "$work/src" "$work/inputs"
@@ -50,7 +50,7 @@ while IFS= read -r input; do
     [ "$picked" -lt "$want" ] || break
     tried=$((tried + 1))
     name="$(printf 'm%03d' "$picked")"
-    if "$codegen" -q generate -A bidi-control --input "$input" --out "$work/src/$name.rs" >/dev/null 2>&1; then
+    if "$codegen" generate -q -A bidi-control --input "$input" --out "$work/src/$name.rs" >/dev/null 2>&1; then
         cp "$input" "$work/inputs/$name.yaml"
         printf 'pub mod %s;\n' "$name" >>"$work/src/lib.rs"
         picked=$((picked + 1))

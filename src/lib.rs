@@ -6,7 +6,7 @@
 //! so reviewers see what a catalog edit changes.
 //!
 //! ```
-//! use terapi_providers::{personio_recruiting, Provider};
+//! use terapi_providers::{personio_recruiting, Params as _, Provider, TypedProvider as _};
 //! use serde_json::json;
 //!
 //! let provider: Provider = "personio-recruiting".parse()?;
@@ -17,7 +17,7 @@
 //! }))?;
 //! let credentials = personio_recruiting::Credentials::from_json(&json!({ "apiKey": "secret" }))?;
 //!
-//! let headers = personio_recruiting::proxy_headers(&config, &credentials)?;
+//! let headers = personio_recruiting::Marker::proxy_headers(&config, &credentials)?;
 //! assert_eq!(headers.get("x-company-id"), Some("33434"));
 //! assert!(!format!("{credentials:?}").contains("secret"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -31,7 +31,7 @@
 //! ```no_run
 //! # #[cfg(feature = "client")]
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use terapi_providers::{Connection, PaginateConfig, personio};
+//! use terapi_providers::{Connection, Params as _, personio};
 //! use futures_util::TryStreamExt as _;
 //! use serde_json::json;
 //!
@@ -41,7 +41,7 @@
 //!     &json!({ "client_id": "id", "client_secret": "secret" }),
 //! )?;
 //! let employees: Vec<serde_json::Value> = conn
-//!     .paginate_with(PaginateConfig::PERSONIO_V1, "/company/employees")
+//!     .paginate("/company/employees")
 //!     .limit(100)
 //!     .try_collect()
 //!     .await?;
@@ -54,8 +54,8 @@
 #![forbid(unsafe_code)]
 
 pub use ::terapi_runtime::{
-    AuthMode, Header, Headers, ParamSpec, RenderError, Secret, Section, UnknownProvider,
-    ValidationError, ValidationErrorKind, ValidationErrors,
+    AuthMode, Header, Headers, ParamSpec, Params, RenderError, Secret, Section, TypedProvider,
+    UnknownProvider, ValidationError, ValidationErrorKind, ValidationErrors,
 };
 
 /// The HTTP client of the runtime: settings, errors, requests, responses, pages.

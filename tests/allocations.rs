@@ -2,6 +2,8 @@
 //! binary, because the counting allocator is process-wide).
 
 use serde_json::json;
+#[allow(unused_imports)]
+use terapi_providers::{Params as _, TypedProvider as _};
 use terapi_providers::{personio, personio_recruiting};
 
 #[global_allocator]

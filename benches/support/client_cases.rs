@@ -6,6 +6,8 @@
 
 use std::net::SocketAddr;
 use std::time::Duration;
+#[allow(unused_imports)]
+use terapi_providers::{Params as _, TypedProvider as _};
 
 use axum::Router;
 use axum::body::Bytes;

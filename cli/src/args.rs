@@ -83,6 +83,9 @@ pub enum Command {
     /// Store keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The generator: `generate`, `check`, `lint`, `schema`.
+    #[command(flatten)]
+    Generator(crate::generator::Command),
 }
 
 /// `connect`.

@@ -21,6 +21,7 @@ mod connections;
 mod context;
 mod escape;
 mod fail;
+mod generator;
 mod listen;
 mod params;
 mod providers;
@@ -49,6 +50,10 @@ fn main() -> ExitCode {
         eprintln!("error: internal error of terapi{at} (please report it)");
     }));
     let cli = Cli::parse();
+    // The generator's commands read and write files only: no store, no async runtime.
+    if let Command::Generator(command) = cli.command {
+        return generator::run(command);
+    }
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(cli)));
     match outcome {
         Ok(Ok(())) => ExitCode::SUCCESS,
@@ -89,6 +94,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
 /// The command's work.
 async fn work(context: &Context, command: Command) -> Result<(), Failure> {
     match command {
+        // Handled in `main`, before a store or a runtime exists.
+        Command::Generator(_) => Ok(()),
         Command::Providers => providers::run(context),
         Command::Connect(args) => connect::run(context, args).await,
         Command::Authorize(args) => authorize::run(context, args).await,

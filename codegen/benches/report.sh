@@ -194,12 +194,12 @@ PY
 
 # ---------------------------------------------------------------------------------------------
 # 3. cargo check of generated code.
-section "building the terapi-codegen CLI (release)"
-if ! cargo build -q --release -p terapi-codegen; then
-    echo "report: terapi-codegen does not build (is the tree mid-change?); retry later." >&2
+section "building the terapi CLI (release)"
+if ! cargo build -q --release -p terapi-cli; then
+    echo "report: terapi-cli does not build (is the tree mid-change?); retry later." >&2
     exit 1
 fi
-cli=(cargo run -q --release -p terapi-codegen --)
+cli=(cargo run -q --release -p terapi-cli --)
 check_target="$work/target" # the temporary crates' own target dir, shared by them
 
 # make_crate DIR: a crate whose lib.rs includes src/providers.rs, on terapi-runtime by path.

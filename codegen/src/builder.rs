@@ -163,14 +163,6 @@ impl Builder {
         self
     }
 
-    /// Whether to emit the HTTP client items: a `Connection` per provider and the crate-level
-    /// `Connection::from_json` (default: true). They need `terapi-runtime`'s `client`
-    /// feature; turn them off for a runtime built with `default-features = false`.
-    pub fn client(mut self, on: bool) -> Self {
-        self.options.client = on;
-        self
-    }
-
     /// Whether to lay the output out for reading with prettyplease (default: false: `OUT_DIR`
     /// is read by the compiler only, and formatting is most of the generation time). Turn it
     /// on when the output is also committed for review and compared with the CLI's.

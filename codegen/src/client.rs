@@ -5,15 +5,15 @@
 
 use std::borrow::Cow;
 
-use terapi_runtime::paginate::{OffsetStep, PageKind, PaginateConfig};
-use terapi_runtime::render::Func;
-use terapi_runtime::retry::RetryConfig;
-use terapi_runtime::spec::{
+use terapi_model::paginate::{OffsetStep, PageKind, PaginateConfig};
+use terapi_model::render::Func;
+use terapi_model::retry::RetryConfig;
+use terapi_model::spec::{
     AuthorizationSpec, BodyFormat, ClientSpec, JwtSettings, NamedTemplate, OAuth1Spec, Replacement,
     StepSpec, TemplatePart, TokenAuth, TokenRequestSpec, Unsupported, UrlBase, UrlKind,
     VerificationSpec,
 };
-use terapi_runtime::{AuthMode, ClientAuth, Section, Text};
+use terapi_model::{AuthMode, ClientAuth, Section, Text};
 
 use crate::model::{Provider, ProviderEntry};
 use crate::plan::{ParamPlan, UrlPlan};

@@ -4,8 +4,8 @@
 
 use std::borrow::Cow;
 
-use terapi_runtime::spec::{ClientSupport, ProviderSpec, UrlKind};
-use terapi_runtime::{ParamSpec, Pattern, Rule, Text};
+use terapi_model::spec::{ClientSupport, ProviderSpec, UrlKind};
+use terapi_model::{ParamSpec, Pattern, Rule, Text};
 
 use crate::plan::{ParamPlan, ProviderPlan, RulePlan};
 

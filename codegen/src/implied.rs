@@ -10,7 +10,7 @@
 //!   param, required unless each use has a fallback (`A || B`), and every `${credentials.x}`
 //!   of a mode whose credentials the user supplies.
 
-use terapi_runtime::{AuthMode, Implied as When};
+use terapi_model::{AuthMode, Implied as When};
 
 use crate::diagnostic::Diagnostic;
 use crate::model::{FieldDef, ImpliedParam, ImpliedParams, Origin, Provider, Read};

@@ -4,7 +4,8 @@
 //! catalog format's types (resolving `alias` entries), [`check`] finds every problem and
 //! plans names and templates, [`emit`] writes Rust with quote and prettyplease.
 //!
-//! Use it from a build script through [`Builder`], or through the `terapi-codegen` CLI.
+//! Use it from a build script through [`Builder`], at run time through [`load`], or through
+//! the `terapi` CLI (`terapi generate`, `check`, `lint`, `schema`).
 //!
 //! ```no_run
 //! // build.rs
@@ -16,26 +17,30 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+// The pipeline's stages, public for the benchmarks and fuzz targets that time or drive one
+// stage alone; not a stable API.
+#[doc(hidden)]
 pub mod check;
-#[cfg(feature = "cli")]
-pub mod cli;
-pub mod client;
+mod client;
 mod describe;
-pub mod diagnostic;
+mod diagnostic;
 mod doc;
+#[doc(hidden)]
 pub mod emit;
-pub mod implied;
+mod implied;
 mod loc;
-pub mod lower;
+mod lower;
 pub mod model;
+#[doc(hidden)]
 pub mod names;
 mod package;
-pub mod parsed;
+mod parsed;
 mod pattern;
-pub mod plan;
-pub mod rules;
+mod plan;
+mod rules;
 mod suggest;
-pub mod template;
+mod template;
+#[doc(hidden)]
 pub mod yaml;
 
 use std::fmt;
@@ -64,9 +69,6 @@ pub struct Options {
     /// Extra derives for every `ConnectionConfig`, as paths (`::core::hash::Hash`,
     /// `::schemars::JsonSchema`).
     pub derives: Vec<String>,
-    /// Whether to emit the HTTP client items: a `Connection` per provider and the crate-level
-    /// `Connection::from_json` (they need `terapi-runtime`'s `client` feature, on by default).
-    pub client: bool,
     /// Whether to lay the code out for reading (prettyplease): on for the CLI and static
     /// crates; the `Builder` turns it off for `OUT_DIR`, where nobody reads the layout.
     pub formatted: bool,
@@ -82,7 +84,6 @@ impl Default for Options {
             lint_levels: LintLevels::default(),
             invalid_providers: InvalidProviders::Error,
             derives: Vec::new(),
-            client: true,
             formatted: true,
         }
     }
@@ -428,7 +429,6 @@ fn resolve(inputs: &[(&Path, &str)], options: &Options) -> Result<emit::EmitOpti
         docs: options.docs,
         source_name,
         config_derives: options.derives.clone(),
-        client: options.client,
         formatted: options.formatted,
     })
 }
@@ -602,14 +602,14 @@ pub fn generate_file(path: &Path, options: &Options) -> Result<Generated, Error>
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The providers, sorted by key.
-    pub providers: Vec<terapi_runtime::spec::ProviderSpec>,
+    pub providers: Vec<terapi_model::spec::ProviderSpec>,
     /// Warnings (and notes) of the rules in force.
     pub warnings: Vec<Diagnostic>,
 }
 
 impl Loaded {
     /// The provider `key`.
-    pub fn get(&self, key: &str) -> Option<&terapi_runtime::spec::ProviderSpec> {
+    pub fn get(&self, key: &str) -> Option<&terapi_model::spec::ProviderSpec> {
         self.providers
             .binary_search_by(|p| p.key.as_ref().cmp(key))
             .ok()
@@ -620,10 +620,10 @@ impl Loaded {
     pub fn provider(
         &self,
         key: &str,
-    ) -> Result<&terapi_runtime::spec::ProviderSpec, terapi_runtime::UnknownProvider> {
+    ) -> Result<&terapi_model::spec::ProviderSpec, terapi_model::UnknownProvider> {
         self.get(key).ok_or_else(|| {
             let keys: Vec<&str> = self.providers.iter().map(|p| p.key.as_ref()).collect();
-            terapi_runtime::UnknownProvider::new(key, &keys)
+            terapi_model::UnknownProvider::new(key, &keys)
         })
     }
 }

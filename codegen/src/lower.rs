@@ -78,7 +78,7 @@ pub trait FromNode: Sized {
     fn from_node(node: &Node, cx: &mut Cx) -> Option<Self>;
 
     /// The JSON Schema of what this type reads, derived from the same definitions as the
-    /// reader (`terapi-codegen schema`).
+    /// reader (`terapi schema`).
     fn schema() -> serde_json::Value;
 }
 

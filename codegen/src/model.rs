@@ -5,7 +5,7 @@
 //! errors everywhere a mapping has a fixed set of keys.
 
 use indexmap::IndexMap;
-use terapi_runtime::AuthMode;
+use terapi_model::AuthMode;
 
 use crate::diagnostic::Diagnostic;
 use crate::lower::{
@@ -38,7 +38,7 @@ pub struct ProviderEntry {
     /// Every string of the merged entry, parsed once as a template.
     pub templates: Templates,
     /// The params and credentials it has without declaring them (filled by
-    /// [`crate::implied::infer`]).
+    /// `crate::implied::infer`).
     pub implied: ImpliedParams,
     /// The byte range of its own text: from its key to the next entry's key.
     pub span: std::ops::Range<usize>,
@@ -518,7 +518,7 @@ pub fn catalog_schema() -> serde_json::Value {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
     /// The auth mode implies it.
-    AuthMode(terapi_runtime::AuthMode),
+    AuthMode(terapi_model::AuthMode),
     /// The platform fills it (from the token response, the OAuth callback, a webhook or a
     /// script); the user may supply it.
     PlatformFilled,
@@ -547,7 +547,7 @@ pub struct ImpliedParams {
     /// Credentials.
     pub credentials: Vec<ImpliedParam>,
     /// The connection params the platform fills, declared or not (see
-    /// [`crate::implied::platform_filled`]): computed once, read by the checks.
+    /// `crate::implied::platform_filled`): computed once, read by the checks.
     pub platform_filled: Vec<String>,
 }
 

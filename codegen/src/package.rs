@@ -1,5 +1,5 @@
 //! Static-crate mode: a complete, publishable crate generated from a catalog
-//! (`terapi-codegen generate --crate DIR`), and its drift check (`check --crate DIR`).
+//! (`terapi generate --crate DIR`), and its drift check (`check --crate DIR`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,7 +55,7 @@ pub fn crate_files(
         #![forbid(unsafe_code)]
 
         pub use ::terapi_runtime::{
-            AuthMode, Header, Headers, QueryParams, RenderContext, RenderError, Secret, Section, UnknownProvider,
+            AuthMode, Header, Headers, Params, QueryParams, RenderContext, RenderError, Secret, Section, TypedProvider, UnknownProvider,
             ValidationError, ValidationErrorKind, ValidationErrors,
         };
     };
@@ -80,7 +80,7 @@ pub fn crate_files(
         "Cargo.toml".to_owned(),
         format!(
             "# {MARKER} from {source_name}. DO NOT EDIT.\n\
-             # Regenerate with `terapi-codegen generate --input {source_name} --crate <this directory>`.\n\n\
+             # Regenerate with `terapi generate --input {source_name} --crate <this directory>`.\n\n\
              [package]\nname = {name}\nversion = \"0.1.0\"\nedition = \"2024\"\ndescription = {description}\n\
              license = \"MIT OR Apache-2.0\"\n\n[dependencies]\nterapi-runtime = {}\n\n[lints.rust]\nunsafe_code = \"forbid\"\n",
             spec.runtime_dependency

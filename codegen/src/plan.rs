@@ -3,8 +3,8 @@
 //! acts on (compiled templates, URLs, the client's settings), so that the description is
 //! built from the plan by moving data, not by translating it.
 
-use terapi_runtime::AuthMode;
-use terapi_runtime::spec::{ClientSpec, NamedTemplate, Unsupported, UrlKind, UrlSpec};
+use terapi_model::AuthMode;
+use terapi_model::spec::{ClientSpec, NamedTemplate, Unsupported, UrlKind, UrlSpec};
 
 use crate::model::{FieldDef, ProviderEntry};
 

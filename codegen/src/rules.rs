@@ -319,7 +319,7 @@ impl Rule {
         out
     }
 
-    /// The rules as a Markdown table, as README.md shows them.
+    /// The rules as a Markdown table, as RULES.md shows them.
     pub fn markdown_table() -> String {
         let mut out = String::from("| code | level | basis | what it finds |\n|---|---|---|---|\n");
         for rule in Rule::ALL {
@@ -384,7 +384,7 @@ impl LintLevels {
         if rule.info().fixed && level != Level::Deny {
             return Err(format!(
                 "rule `{rule}` cannot be set to `{level}`: the generator cannot go past it \
-                 (see `terapi-codegen lint --explain {rule}`)"
+                 (see `terapi lint --explain {rule}`)"
             ));
         }
         self.per_rule.insert(rule, level);

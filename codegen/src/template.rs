@@ -246,7 +246,7 @@ fn parse_expr(inner: &str, base: usize, depth: usize) -> Result<Expr, TemplateEr
         // The platform splits the message functions at their last comma only (the message
         // may hold commas); the others at every comma outside placeholders.
         let mut cuts: Vec<usize> = top_level_matches(args_text, ",").map(|(i, _)| i).collect();
-        if terapi_runtime::render::Func::from_name(name).is_some_and(|f| f.splits_at_last_comma()) {
+        if terapi_model::render::Func::from_name(name).is_some_and(|f| f.splits_at_last_comma()) {
             cuts = cuts.pop().into_iter().collect();
         }
         let mut args = Vec::new();
@@ -346,7 +346,7 @@ fn parse_now(inner: &str) -> Result<Expr, String> {
             ));
         }
         let unit = fields.next().unwrap_or_default();
-        let unit_seconds = terapi_runtime::now::unit_seconds(unit).ok_or_else(|| {
+        let unit_seconds = terapi_model::now::unit_seconds(unit).ok_or_else(|| {
             format!("`${{{inner}}}`: unknown time unit `{unit}` (use seconds, minutes, hours, days or weeks)")
         })?;
         let seconds = digits
@@ -364,7 +364,7 @@ fn parse_now(inner: &str) -> Result<Expr, String> {
         (if negative { -seconds } else { seconds }, fields.next())
     };
     if let Some(f) = format {
-        terapi_runtime::now::parse_format(f).map_err(|e| format!("`${{{inner}}}`: {e}"))?;
+        terapi_model::now::parse_format(f).map_err(|e| format!("`${{{inner}}}`: {e}"))?;
     }
     Ok(Expr::Now {
         offset_seconds,

@@ -22,8 +22,10 @@ use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
+#[path = "it/common/mod.rs"]
 mod common;
-use common::MINIMAL;
+/// The minimal valid catalog of the fast tests (`tests/it`).
+static MINIMAL: std::sync::LazyLock<String> = std::sync::LazyLock::new(common::minimal);
 use proptest::prelude::*;
 use terapi_codegen::{Diagnostic, Diagnostics, Error, Options, Severity, generate, lint};
 

@@ -18,7 +18,7 @@ use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Map, Value};
 
-use crate::secret::Secret;
+use crate::Secret;
 
 /// Standard base64 that accepts a body with or without its `=` padding.
 const PEM_BASE64: GeneralPurpose =

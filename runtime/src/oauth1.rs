@@ -15,7 +15,7 @@ use hmac::{KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
 
-use crate::secret::Secret;
+use crate::Secret;
 
 /// Characters that RFC 5849 §3.6 percent-encodes: everything but the RFC 3986 unreserved
 /// characters `ALPHA DIGIT - . _ ~`.

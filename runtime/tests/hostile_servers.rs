@@ -16,7 +16,7 @@ use base64::Engine as _;
 use futures_util::TryStreamExt as _;
 use serde_json::{Value, json};
 use terapi_providers::client::{Error, SMALL_BODY_BYTES, Settings, Step};
-use terapi_providers::{Connection, PaginateConfig, RetryPolicy};
+use terapi_providers::{Connection, RetryPolicy};
 use terapi_runtime::paginate::PageError;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -454,11 +454,7 @@ async fn a_next_link_that_climbs_out_of_the_base_path_is_refused() {
     })
     .await;
     let conn = v2(settings(&server));
-    let error = expect_err(
-        conn.paginate_with(PaginateConfig::PERSONIO_V2, "/persons")
-            .try_collect::<Vec<Value>>()
-            .await,
-    );
+    let error = expect_err(conn.paginate("/persons").try_collect::<Vec<Value>>().await);
     assert!(
         matches!(
             &error,
@@ -488,7 +484,7 @@ async fn a_listing_without_end_stops_at_the_page_cap() {
     .await;
     let conn = v2(settings(&server));
     let error = expect_err(
-        conn.paginate_with(PaginateConfig::PERSONIO_V2, "/persons")
+        conn.paginate("/persons")
             .max_pages(5)
             .try_collect::<Vec<Value>>()
             .await,

@@ -61,5 +61,5 @@ pub use record::{ConnectionInfo, ConnectionRecord, StoredConnection};
 pub use records::{Applied, Change, ChangeKind, Changes, Model, StoredRecord};
 pub use run_checks::Quarantined;
 pub use runs::{DEFAULT_RUN_LEASE, DeleteGuard, Due, RunCounts, RunKind, SyncRun, SyncStatus};
-pub use store::{ConnectionStore, DEFAULT_LEASE, FromStore, Rotation, Stats, Store, check_id};
+pub use store::{DEFAULT_LEASE, FromStore, Rotation, Stats, Store, check_id};
 pub use webhooks::{Event, EventStatus, NewEvent, Webhook};

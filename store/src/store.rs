@@ -29,9 +29,6 @@ pub struct Store {
     pub(crate) stats: Arc<Counters>,
 }
 
-/// The store under the name the design notes use.
-pub type ConnectionStore = Store;
-
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")

@@ -12,6 +12,9 @@
 //!   Personio has no company-wide employment list; a person's listing that answers 404
 //!   counts as the person gone only when `/persons/{id}` answers 404 too).
 //!
+//! Pagination is the catalog's (`proxy.paginate` of each entry), except where an endpoint
+//! departs from it (absence periods count pages, not records).
+//!
 //! Budgets: v1 employees are limited to 300 requests per minute in bursts of 15 per second;
 //! the other endpoints document no limit, and the same budget is used for them.
 
@@ -27,7 +30,6 @@ use crate::spec::{SinceFormat, SyncSpec};
 /// without a zone and Personio's reading of it is not documented, so it overlaps by a day.
 pub fn employees() -> SyncSpec {
     SyncSpec::new("personio", "employees", "/company/employees")
-        .pagination(PaginateConfig::PERSONIO_V1)
         .limit(100)
         .id_path("attributes.id.value")
         .total_path("metadata.total_elements")
@@ -44,7 +46,6 @@ pub fn employees() -> SyncSpec {
 /// 2099), incremental through `updated_from`.
 pub fn attendances() -> SyncSpec {
     SyncSpec::new("personio", "attendances", "/company/attendances")
-        .pagination(PaginateConfig::PERSONIO_V1)
         .limit(200)
         .query("start_date", "2000-01-01")
         .query("end_date", "2099-12-31")
@@ -93,7 +94,6 @@ pub fn absence_periods() -> SyncSpec {
 /// `personio-v2` persons: incremental through `updated_at.gt`.
 pub fn persons() -> SyncSpec {
     SyncSpec::new("personio-v2", "persons", "/persons")
-        .pagination(PaginateConfig::PERSONIO_V2)
         .limit(50)
         .id_path("id")
         .updated_path("updated_at")
@@ -111,7 +111,6 @@ pub fn employments() -> SyncSpec {
     SyncSpec::new("personio-v2", "employments", "/persons/{id}/employments")
         .per_parent("persons", "/persons/{id}/employments")
         .parent_fetch_one("/persons/{id}")
-        .pagination(PaginateConfig::PERSONIO_V2)
         .limit(50)
         .id_path("id")
         .updated_path("updated_at")

@@ -27,3 +27,12 @@ pub mod fake_tokens;
 pub mod loopback;
 pub mod personio_conn;
 pub mod slow_client;
+
+/// A `reqwest` client builder for the tests' own requests. The runtime builds reqwest with
+/// rustls and no built-in crypto provider, and installs *ring* as the process's provider when
+/// it builds its first client; a test that sends a request of its own before that would
+/// panic, so this installs it first.
+pub fn http_client() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}

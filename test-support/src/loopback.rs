@@ -47,7 +47,7 @@ pub fn provider(catalog: &str, key: &str) -> Arc<ProviderSpec> {
 /// The user's browser at an authorization URL: the provider's redirect (302), not followed;
 /// its `Location`, the callback URL.
 pub async fn follow(url: &str) -> String {
-    let http = reqwest::Client::builder()
+    let http = crate::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

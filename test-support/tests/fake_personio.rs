@@ -1096,7 +1096,7 @@ async fn hr_data_filters_by_update_time_and_webhooks_are_validated_and_capped() 
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
     let v2 = bearer(&v2_token(&fake).await);
-    let client = reqwest::Client::new();
+    let client = support::http_client().build().unwrap();
     let create = |body: Value| {
         client
             .post(format!("{}/v2/webhooks", fake.origin()))

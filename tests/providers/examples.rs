@@ -227,7 +227,7 @@ async fn oauth2_connect_authorizes_through_its_loopback_listener_and_prints_no_t
     .unwrap();
     assert!(url.starts_with(&fake.origin), "{url}");
     // The user's browser: the provider redirects it to the example's listener.
-    let http = reqwest::Client::builder()
+    let http = support::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

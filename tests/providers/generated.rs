@@ -15,7 +15,7 @@ fn ensure_file_contents(path: &Path, contents: &str) {
     std::fs::write(path, contents).unwrap();
     panic!(
         "{} was stale and has been regenerated from providers.yaml; review and commit it \
-         (or run `cargo run -p terapi-codegen -- generate`)",
+         (or run `cargo run -p terapi-cli -- generate`)",
         path.display()
     );
 }

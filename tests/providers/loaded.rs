@@ -3,6 +3,8 @@
 //! headers for the same inputs, the same validation errors, and a loaded provider that
 //! connects and pages through the fake Personio API like a generated one.
 
+#[allow(unused_imports)]
+use terapi_providers::{Params as _, TypedProvider as _};
 use terapi_test_support as support;
 
 use std::path::Path;
@@ -51,12 +53,12 @@ fn loads_every_provider_of_the_catalog_sorted() {
 fn the_loaded_models_equal_the_generated_statics() {
     let loaded = loaded();
     for (key, generated) in [
-        ("personio", &personio::SPEC),
-        ("personio-v2", &personio_v2::SPEC),
-        ("personio-recruiting", &personio_recruiting::SPEC),
+        ("personio", personio::Marker::spec()),
+        ("personio-v2", personio_v2::Marker::spec()),
+        ("personio-recruiting", personio_recruiting::Marker::spec()),
     ] {
         let spec = loaded.get(key).unwrap();
-        assert_eq!(spec, &**generated, "{key}");
+        assert_eq!(spec, generated, "{key}");
         assert_eq!(
             &spec.config[..],
             personio_params(key).0,
@@ -70,12 +72,15 @@ fn the_loaded_models_equal_the_generated_statics() {
         client_of(spec);
     }
     let v1 = loaded.get("personio").unwrap();
-    assert_eq!(v1.display_name, personio::DISPLAY_NAME);
-    assert_eq!(v1.docs_url.as_deref(), personio::DOCS_URL);
-    assert_eq!(v1.auth_mode, personio::AUTH_MODE);
+    assert_eq!(v1.display_name, &*personio::Marker::spec().display_name);
+    assert_eq!(
+        v1.docs_url.as_deref(),
+        personio::Marker::spec().docs_url.as_deref()
+    );
+    assert_eq!(v1.auth_mode, personio::Marker::spec().auth_mode);
     assert_eq!(
         v1.base_url.as_ref().unwrap().source,
-        personio::BASE_URL,
+        &*personio::Marker::spec().base_url.as_ref().unwrap().source,
         "the template as written"
     );
     // A model that differs in one setting is not equal.
@@ -83,7 +88,7 @@ fn the_loaded_models_equal_the_generated_statics() {
     if let ClientSupport::Supported(c) = &mut changed.client {
         c.static_headers = !c.static_headers;
     }
-    assert_ne!(&changed, &*personio::SPEC);
+    assert_ne!(&changed, personio::Marker::spec());
 }
 
 /// The typed modules' declared params.
@@ -130,16 +135,16 @@ fn urls_and_headers_render_the_same_for_the_same_inputs() {
         assert_eq!(
             spec.render_url(spec.base_url.as_ref().unwrap(), &values)
                 .unwrap(),
-            personio::base_url(&typed_config)
+            personio::Marker::base_url(&typed_config)
         );
         assert_eq!(
             spec.render_url(spec.token_url.as_ref().unwrap(), &values)
                 .unwrap(),
-            personio::token_url(&typed_config)
+            personio::Marker::url(terapi_runtime::spec::UrlKind::TokenUrl, &typed_config)
         );
         assert_eq!(
             spec.render_named(&spec.headers, &values, &cx),
-            personio::proxy_headers_with(&typed_config, &typed_credentials, &cx)
+            personio::Marker::proxy_headers_with(&typed_config, &typed_credentials, &cx)
         );
 
         let spec = loaded.get("personio-v2").unwrap();
@@ -148,7 +153,7 @@ fn urls_and_headers_render_the_same_for_the_same_inputs() {
         let typed_credentials = personio_v2::Credentials::from_json(&credentials).unwrap();
         assert_eq!(
             spec.render_named(&spec.headers, &values, &cx),
-            personio_v2::proxy_headers_with(&typed_config, &typed_credentials, &cx)
+            personio_v2::Marker::proxy_headers_with(&typed_config, &typed_credentials, &cx)
         );
     }
 
@@ -170,17 +175,20 @@ fn urls_and_headers_render_the_same_for_the_same_inputs() {
         assert_eq!(
             spec.render_url(spec.verification_base_url.as_ref().unwrap(), &values)
                 .unwrap(),
-            personio_recruiting::verification_base_url(&typed),
+            personio_recruiting::Marker::url(
+                terapi_runtime::spec::UrlKind::VerificationBaseUrl,
+                &typed
+            ),
             "{company}"
         );
         assert_eq!(
             spec.render_named(&spec.headers, &values, &cx),
-            personio_recruiting::proxy_headers_with(&typed, &typed_credentials, &cx),
+            personio_recruiting::Marker::proxy_headers_with(&typed, &typed_credentials, &cx),
             "{company}"
         );
         assert_eq!(
             spec.render_named(&spec.verification_headers, &values, &cx),
-            personio_recruiting::verification_headers_with(&typed, &typed_credentials, &cx),
+            personio_recruiting::Marker::verification_headers_with(&typed, &typed_credentials, &cx),
             "{company}"
         );
     }

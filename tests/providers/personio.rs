@@ -11,6 +11,8 @@ use terapi_providers::{
     AuthMode, Headers, Provider, RenderError, Section, ValidationErrorKind, ValidationErrors,
     personio, personio_recruiting, personio_v2,
 };
+#[allow(unused_imports)]
+use terapi_providers::{Params as _, TypedProvider as _};
 
 const API_KEY: &str = "papi-recruiting-key-0123456789";
 const CLIENT_ID: &str = "client-id-super-private-4711";
@@ -248,7 +250,7 @@ fn issue_example_recruiting_config_and_credentials() {
         personio_recruiting::Credentials::from_json(&json!({"apiKey": API_KEY})).unwrap();
     assert_eq!(credentials.api_key.expose(), API_KEY);
 
-    let headers = personio_recruiting::proxy_headers(&config, &credentials).unwrap();
+    let headers = personio_recruiting::Marker::proxy_headers(&config, &credentials).unwrap();
     assert_eq!(headers.get("x-company-id"), Some("33434"));
     assert_eq!(headers.get("X-Company-ID"), Some("33434"));
 }
@@ -715,7 +717,11 @@ fn company_must_be_one_dns_label() {
 #[test]
 fn verification_url_for_a_valid_company() {
     let config = personio_recruiting::ConnectionConfig::from_json(&recruiting_base()).unwrap();
-    let url = personio_recruiting::verification_base_url(&config).unwrap();
+    let url = personio_recruiting::Marker::url(
+        terapi_runtime::spec::UrlKind::VerificationBaseUrl,
+        &config,
+    )
+    .unwrap();
     assert_eq!(url.as_str(), "https://company-b.jobs.personio.de/");
     assert_eq!(url.host_str(), Some("company-b.jobs.personio.de"));
     assert_eq!(url.scheme(), "https");
@@ -730,9 +736,12 @@ fn verification_url_for_a_valid_company() {
         )
         .unwrap();
         assert_eq!(
-            personio_recruiting::verification_base_url(&config)
-                .unwrap()
-                .as_str(),
+            personio_recruiting::Marker::url(
+                terapi_runtime::spec::UrlKind::VerificationBaseUrl,
+                &config
+            )
+            .unwrap()
+            .as_str(),
             expected
         );
     }
@@ -742,9 +751,12 @@ fn verification_url_for_a_valid_company() {
     )
     .unwrap();
     assert_eq!(
-        personio_recruiting::verification_base_url(&config)
-            .unwrap()
-            .as_str(),
+        personio_recruiting::Marker::url(
+            terapi_runtime::spec::UrlKind::VerificationBaseUrl,
+            &config
+        )
+        .unwrap()
+        .as_str(),
         format!("https://{label_63}.jobs.personio.de/")
     );
 }
@@ -755,7 +767,10 @@ fn verification_url_rejects_bad_company_at_render_time() {
     bad.push(String::new());
     for company in bad {
         let config = recruiting_config_literal(&company);
-        let result = personio_recruiting::verification_base_url(&config);
+        let result = personio_recruiting::Marker::url(
+            terapi_runtime::spec::UrlKind::VerificationBaseUrl,
+            &config,
+        );
         let err = match result {
             Ok(url) => panic!("{company:?} rendered to {url} (host {:?})", url.host_str()),
             Err(err) => err,
@@ -778,7 +793,9 @@ fn verification_url_rejects_bad_company_at_render_time() {
 fn base_url_of_recruiting_ignores_company() {
     let config = recruiting_config_literal("evil.com/");
     assert_eq!(
-        personio_recruiting::base_url(&config).unwrap().as_str(),
+        personio_recruiting::Marker::base_url(&config)
+            .unwrap()
+            .as_str(),
         "https://api.personio.de/v1"
     );
 }
@@ -882,7 +899,7 @@ fn secret_that_breaks_the_header_rule_is_never_shown() {
     let evil_key = format!("{API_KEY}\r\nX-Evil: 1");
     let credentials =
         personio_recruiting::Credentials::from_json(&json!({"apiKey": evil_key})).unwrap();
-    let err = personio_recruiting::proxy_headers(&config, &credentials).unwrap_err();
+    let err = personio_recruiting::Marker::proxy_headers(&config, &credentials).unwrap_err();
     match &err {
         RenderError::InvalidValue { param, value, .. } => {
             assert_eq!(*param, "apiKey");
@@ -906,7 +923,7 @@ fn secret_that_breaks_the_header_rule_is_never_shown() {
 fn recruiting_authorization_header_is_sensitive_and_redacted() {
     let config = personio_recruiting::ConnectionConfig::from_json(&recruiting_base()).unwrap();
     let credentials = recruiting_credentials();
-    let headers = personio_recruiting::proxy_headers(&config, &credentials).unwrap();
+    let headers = personio_recruiting::Marker::proxy_headers(&config, &credentials).unwrap();
 
     let auth = headers
         .iter()
@@ -964,7 +981,7 @@ fn personio_v1_headers_omit_absent_ids() {
     let credentials = personio_credentials();
     for input in absent_inputs() {
         let config = personio::ConnectionConfig::from_json(&input).unwrap();
-        let headers = personio::proxy_headers(&config, &credentials).unwrap();
+        let headers = personio::Marker::proxy_headers(&config, &credentials).unwrap();
         assert!(headers.is_empty(), "{input}: {headers:?}");
         assert_eq!(headers.len(), 0);
         assert_eq!(headers.get("x-personio-partner-id"), None);
@@ -975,7 +992,7 @@ fn personio_v1_headers_omit_absent_ids() {
         &json!({"partnerId": "ACME", "appId": "MY_APPLICATION"}),
     )
     .unwrap();
-    let headers = personio::proxy_headers(&config, &credentials).unwrap();
+    let headers = personio::Marker::proxy_headers(&config, &credentials).unwrap();
     assert_eq!(
         header_names(&headers),
         ["x-personio-partner-id", "x-personio-app-id"]
@@ -991,7 +1008,7 @@ fn personio_v1_headers_omit_absent_ids() {
     let config =
         personio::ConnectionConfig::from_json(&json!({"appId": "MY_APP", "partnerId": ""}))
             .unwrap();
-    let headers = personio::proxy_headers(&config, &credentials).unwrap();
+    let headers = personio::Marker::proxy_headers(&config, &credentials).unwrap();
     assert_eq!(header_names(&headers), ["x-personio-app-id"]);
     assert_eq!(headers.get("x-personio-app-id"), Some("MY_APP"));
     assert_eq!(headers.get("x-personio-partner-id"), None);
@@ -1002,7 +1019,7 @@ fn personio_v2_headers_omit_absent_ids_and_have_no_content_type() {
     let credentials = personio_v2_credentials();
     for input in absent_inputs() {
         let config = personio_v2::ConnectionConfig::from_json(&input).unwrap();
-        let headers = personio_v2::proxy_headers(&config, &credentials).unwrap();
+        let headers = personio_v2::Marker::proxy_headers(&config, &credentials).unwrap();
         assert!(headers.is_empty(), "{input}: {headers:?}");
         assert_eq!(headers.get("content-type"), None);
     }
@@ -1011,7 +1028,7 @@ fn personio_v2_headers_omit_absent_ids_and_have_no_content_type() {
         &json!({"partnerId": "ACME2", "appId": "MY_APP_V2"}),
     )
     .unwrap();
-    let headers = personio_v2::proxy_headers(&config, &credentials).unwrap();
+    let headers = personio_v2::Marker::proxy_headers(&config, &credentials).unwrap();
     assert_eq!(
         header_names(&headers),
         ["x-personio-partner-id", "x-personio-app-id"]
@@ -1023,7 +1040,7 @@ fn personio_v2_headers_omit_absent_ids_and_have_no_content_type() {
     assert_no_placeholder_or_empty(&headers);
 
     let config = personio_v2::ConnectionConfig::from_json(&json!({"partnerId": "ACME"})).unwrap();
-    let headers = personio_v2::proxy_headers(&config, &credentials).unwrap();
+    let headers = personio_v2::Marker::proxy_headers(&config, &credentials).unwrap();
     assert_eq!(header_names(&headers), ["x-personio-partner-id"]);
 }
 
@@ -1036,7 +1053,7 @@ fn recruiting_headers_omit_absent_ids_and_always_send_company_id() {
             input.clone(),
         ))
         .unwrap();
-        let headers = personio_recruiting::proxy_headers(&config, &credentials).unwrap();
+        let headers = personio_recruiting::Marker::proxy_headers(&config, &credentials).unwrap();
         assert_eq!(
             header_names(&headers),
             ["authorization", "x-company-id"],
@@ -1053,7 +1070,7 @@ fn recruiting_headers_omit_absent_ids_and_always_send_company_id() {
         json!({"partnerId": "ACME", "appId": "MY_APPLICATION"}),
     ))
     .unwrap();
-    let headers = personio_recruiting::proxy_headers(&config, &credentials).unwrap();
+    let headers = personio_recruiting::Marker::proxy_headers(&config, &credentials).unwrap();
     assert_eq!(
         header_names(&headers),
         [
@@ -1085,7 +1102,7 @@ fn omitted_headers_also_for_struct_literals_with_none() {
         partner_id: None,
         app_id: Some("MY_APP".to_owned()),
     };
-    let headers = personio::proxy_headers(&config, &personio_credentials()).unwrap();
+    let headers = personio::Marker::proxy_headers(&config, &personio_credentials()).unwrap();
     assert_eq!(header_names(&headers), ["x-personio-app-id"]);
 }
 
@@ -1120,21 +1137,21 @@ fn crlf_in_recruiting_headers_is_rejected() {
         app_id: Some(evil.to_owned()),
         ..recruiting_config_literal("company-b")
     };
-    let err = personio_recruiting::proxy_headers(&config, &credentials).unwrap_err();
+    let err = personio_recruiting::Marker::proxy_headers(&config, &credentials).unwrap_err();
     assert_header_injection_rejected(&err, "connectionConfig.appId", evil);
 
     let config = personio_recruiting::ConnectionConfig {
         partner_id: Some(evil.to_owned()),
         ..recruiting_config_literal("company-b")
     };
-    let err = personio_recruiting::proxy_headers(&config, &credentials).unwrap_err();
+    let err = personio_recruiting::Marker::proxy_headers(&config, &credentials).unwrap_err();
     assert_header_injection_rejected(&err, "connectionConfig.partnerId", evil);
 
     let config = personio_recruiting::ConnectionConfig {
         company_id: "33434\r\nX-Evil: 1".to_owned(),
         ..recruiting_config_literal("company-b")
     };
-    let err = personio_recruiting::proxy_headers(&config, &credentials).unwrap_err();
+    let err = personio_recruiting::Marker::proxy_headers(&config, &credentials).unwrap_err();
     assert_header_injection_rejected(&err, "connectionConfig.companyId", "33434\r\nX-Evil: 1");
 
     for other in ["A\n", "A\r", "A\0", "MY_ÄPP", "A\u{7f}"] {
@@ -1142,7 +1159,7 @@ fn crlf_in_recruiting_headers_is_rejected() {
             app_id: Some(other.to_owned()),
             ..recruiting_config_literal("company-b")
         };
-        let err = personio_recruiting::proxy_headers(&config, &credentials).unwrap_err();
+        let err = personio_recruiting::Marker::proxy_headers(&config, &credentials).unwrap_err();
         assert_header_injection_rejected(&err, "connectionConfig.appId", other);
     }
 }
@@ -1154,14 +1171,14 @@ fn crlf_in_personio_v1_and_v2_headers_is_rejected() {
         partner_id: Some("ACME".to_owned()),
         app_id: Some(evil.to_owned()),
     };
-    let err = personio::proxy_headers(&config, &personio_credentials()).unwrap_err();
+    let err = personio::Marker::proxy_headers(&config, &personio_credentials()).unwrap_err();
     assert_header_injection_rejected(&err, "connectionConfig.appId", evil);
 
     let config = personio_v2::ConnectionConfig {
         partner_id: Some(evil.to_owned()),
         app_id: None,
     };
-    let err = personio_v2::proxy_headers(&config, &personio_v2_credentials()).unwrap_err();
+    let err = personio_v2::Marker::proxy_headers(&config, &personio_v2_credentials()).unwrap_err();
     assert_header_injection_rejected(&err, "connectionConfig.partnerId", evil);
 }
 
@@ -1296,20 +1313,29 @@ fn serde_deserializes_credentials_with_the_same_checks() {
 
 #[test]
 fn personio_v1_constants_and_urls() {
-    assert_eq!(personio::KEY, "personio");
-    assert_eq!(personio::PROVIDER, Provider::Personio);
-    assert_eq!(personio::PROVIDER.as_str(), personio::KEY);
-    assert_eq!(personio::AUTH_MODE, AuthMode::OAuth2Cc);
-    assert_eq!(personio::DISPLAY_NAME, "Personio (v1)");
-    assert_eq!(personio::DOCS_URL, Provider::Personio.docs_url());
-    assert_eq!(personio::TOKEN_URL, "https://api.personio.de/v1/auth");
-    assert_eq!(personio::BASE_URL, "https://api.personio.de/v1");
+    assert_eq!(personio::Marker::key(), "personio");
+    assert_eq!(Provider::Personio, Provider::Personio);
+    assert_eq!(Provider::Personio.as_str(), personio::Marker::key());
+    assert_eq!(personio::Marker::spec().auth_mode, AuthMode::OAuth2Cc);
+    assert_eq!(&*personio::Marker::spec().display_name, "Personio (v1)");
+    assert_eq!(
+        personio::Marker::spec().docs_url.as_deref(),
+        Provider::Personio.docs_url()
+    );
+    assert_eq!(
+        &*personio::Marker::spec().token_url.as_ref().unwrap().source,
+        "https://api.personio.de/v1/auth"
+    );
+    assert_eq!(
+        &*personio::Marker::spec().base_url.as_ref().unwrap().source,
+        "https://api.personio.de/v1"
+    );
 
     let config = personio::ConnectionConfig::from_json(&json!({})).unwrap();
-    let base = personio::base_url(&config).unwrap();
+    let base = personio::Marker::base_url(&config).unwrap();
     assert_eq!(base.as_str(), "https://api.personio.de/v1");
     assert_eq!(base.host_str(), Some("api.personio.de"));
-    let token = personio::token_url(&config).unwrap();
+    let token = personio::Marker::url(terapi_runtime::spec::UrlKind::TokenUrl, &config).unwrap();
     assert_eq!(token.as_str(), "https://api.personio.de/v1/auth");
     assert_eq!(token.scheme(), "https");
     assert_eq!(token.path(), "/v1/auth");
@@ -1319,45 +1345,78 @@ fn personio_v1_constants_and_urls() {
 
 #[test]
 fn personio_v2_constants_and_urls() {
-    assert_eq!(personio_v2::KEY, "personio-v2");
-    assert_eq!(personio_v2::PROVIDER, Provider::PersonioV2);
-    assert_eq!(personio_v2::AUTH_MODE, AuthMode::OAuth2Cc);
-    assert_eq!(personio_v2::DISPLAY_NAME, "Personio (v2)");
-    assert_eq!(personio_v2::DOCS_URL, Provider::PersonioV2.docs_url());
+    assert_eq!(personio_v2::Marker::key(), "personio-v2");
+    assert_eq!(Provider::PersonioV2, Provider::PersonioV2);
+    assert_eq!(personio_v2::Marker::spec().auth_mode, AuthMode::OAuth2Cc);
+    assert_eq!(&*personio_v2::Marker::spec().display_name, "Personio (v2)");
     assert_eq!(
-        personio_v2::TOKEN_URL,
+        personio_v2::Marker::spec().docs_url.as_deref(),
+        Provider::PersonioV2.docs_url()
+    );
+    assert_eq!(
+        &*personio_v2::Marker::spec()
+            .token_url
+            .as_ref()
+            .unwrap()
+            .source,
         "https://api.personio.de/v2/auth/token"
     );
-    assert_eq!(personio_v2::BASE_URL, "https://api.personio.de/v2");
+    assert_eq!(
+        &*personio_v2::Marker::spec()
+            .base_url
+            .as_ref()
+            .unwrap()
+            .source,
+        "https://api.personio.de/v2"
+    );
 
     let config = personio_v2::ConnectionConfig::from_json(&json!({"appId": "MY_APP"})).unwrap();
     assert_eq!(
-        personio_v2::base_url(&config).unwrap().as_str(),
+        personio_v2::Marker::base_url(&config).unwrap().as_str(),
         "https://api.personio.de/v2"
     );
-    let token = personio_v2::token_url(&config).unwrap();
+    let token = personio_v2::Marker::url(terapi_runtime::spec::UrlKind::TokenUrl, &config).unwrap();
     assert_eq!(token.as_str(), "https://api.personio.de/v2/auth/token");
     assert_eq!(token.query(), None);
 }
 
 #[test]
 fn personio_recruiting_constants_and_urls() {
-    assert_eq!(personio_recruiting::KEY, "personio-recruiting");
-    assert_eq!(personio_recruiting::PROVIDER, Provider::PersonioRecruiting);
-    assert_eq!(personio_recruiting::AUTH_MODE, AuthMode::ApiKey);
-    assert_eq!(personio_recruiting::DISPLAY_NAME, "Personio Recruiting");
+    assert_eq!(personio_recruiting::Marker::key(), "personio-recruiting");
+    assert_eq!(Provider::PersonioRecruiting, Provider::PersonioRecruiting);
     assert_eq!(
-        personio_recruiting::DOCS_URL,
+        personio_recruiting::Marker::spec().auth_mode,
+        AuthMode::ApiKey
+    );
+    assert_eq!(
+        &*personio_recruiting::Marker::spec().display_name,
+        "Personio Recruiting"
+    );
+    assert_eq!(
+        personio_recruiting::Marker::spec().docs_url.as_deref(),
         Provider::PersonioRecruiting.docs_url()
     );
-    assert_eq!(personio_recruiting::BASE_URL, "https://api.personio.de/v1");
     assert_eq!(
-        personio_recruiting::VERIFICATION_BASE_URL,
+        &*personio_recruiting::Marker::spec()
+            .base_url
+            .as_ref()
+            .unwrap()
+            .source,
+        "https://api.personio.de/v1"
+    );
+    assert_eq!(
+        &*personio_recruiting::Marker::spec()
+            .verification_base_url
+            .as_ref()
+            .unwrap()
+            .source,
         "https://${connectionConfig.company}.jobs.personio.de"
     );
     let config = personio_recruiting::ConnectionConfig::from_json(&recruiting_base()).unwrap();
     assert_eq!(
-        personio_recruiting::base_url(&config).unwrap().as_str(),
+        personio_recruiting::Marker::base_url(&config)
+            .unwrap()
+            .as_str(),
         "https://api.personio.de/v1"
     );
 }
@@ -1366,25 +1425,25 @@ fn personio_recruiting_constants_and_urls() {
 fn module_constants_agree_with_provider_methods() {
     for (provider, key, auth, name, docs) in [
         (
-            personio::PROVIDER,
-            personio::KEY,
-            personio::AUTH_MODE,
-            personio::DISPLAY_NAME,
-            personio::DOCS_URL,
+            Provider::Personio,
+            personio::Marker::key(),
+            personio::Marker::spec().auth_mode,
+            &*personio::Marker::spec().display_name,
+            personio::Marker::spec().docs_url.as_deref(),
         ),
         (
-            personio_v2::PROVIDER,
-            personio_v2::KEY,
-            personio_v2::AUTH_MODE,
-            personio_v2::DISPLAY_NAME,
-            personio_v2::DOCS_URL,
+            Provider::PersonioV2,
+            personio_v2::Marker::key(),
+            personio_v2::Marker::spec().auth_mode,
+            &*personio_v2::Marker::spec().display_name,
+            personio_v2::Marker::spec().docs_url.as_deref(),
         ),
         (
-            personio_recruiting::PROVIDER,
-            personio_recruiting::KEY,
-            personio_recruiting::AUTH_MODE,
-            personio_recruiting::DISPLAY_NAME,
-            personio_recruiting::DOCS_URL,
+            Provider::PersonioRecruiting,
+            personio_recruiting::Marker::key(),
+            personio_recruiting::Marker::spec().auth_mode,
+            &*personio_recruiting::Marker::spec().display_name,
+            personio_recruiting::Marker::spec().docs_url.as_deref(),
         ),
     ] {
         assert_eq!(provider.as_str(), key);

@@ -95,7 +95,7 @@ async fn a_rotation_lets_the_old_key_retire() {
         "payload": {"id": "5"},
     })
     .to_string();
-    let answer = reqwest::Client::builder()
+    let answer = terapi_test_support::http_client()
         .no_proxy()
         .build()
         .unwrap()

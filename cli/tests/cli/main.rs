@@ -1,9 +1,12 @@
 //! The `terapi` binary as a user runs it, in one test binary: `cli` (authorization, requests,
 //! params, listings, exit codes, against the fake OAuth 2.0 provider), `keys` (key rotation,
-//! a tampered store, control characters) and `sync` (`sync`, `records`, `webhooks`, against
-//! the fake Personio).
+//! a tampered store, control characters), `sync` (`sync`, `records`, `webhooks`, against
+//! the fake Personio), `generator` (`generate`, `check`, `lint`) and `downstream` (real
+//! crates outside the workspace built with cargo; slow).
 
 mod cli;
+mod downstream;
+mod generator;
 mod keys;
 mod sync;
 

@@ -341,7 +341,10 @@ async fn serve_answers_on_the_port_it_prints_and_stops_on_ctrl_c() {
         "{url}"
     );
 
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let client = terapi_test_support::http_client()
+        .no_proxy()
+        .build()
+        .unwrap();
     let unauthorized = client.post(&url).body("{}").send().await.unwrap();
     assert_eq!(unauthorized.status(), 401);
     let unknown = client
@@ -454,7 +457,10 @@ async fn serve_stores_and_applies_a_delivery() {
     assert!(fake.delete_person("5"));
 
     let (child, url, mut stderr) = serve(&env).await;
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let client = terapi_test_support::http_client()
+        .no_proxy()
+        .build()
+        .unwrap();
     let delivery = serde_json::json!({
         "company_id": FakePersonio::COMPANY_ID,
         "event_name": "person.deleted",
@@ -551,7 +557,10 @@ async fn serve_drops_slow_clients_and_still_answers_deliveries() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let client = terapi_test_support::http_client()
+        .no_proxy()
+        .build()
+        .unwrap();
     for n in 1..=3 {
         let delivery = serde_json::json!({
             "company_id": FakePersonio::COMPANY_ID,

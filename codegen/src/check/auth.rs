@@ -2,7 +2,7 @@
 //! [`AuthMode`]: required and usual credentials, forbidden `credentials` blocks, the token
 //! URL, and the verification's exclusive ways.
 
-use terapi_runtime::AuthMode;
+use terapi_model::AuthMode;
 
 use crate::diagnostic::Diagnostic;
 use crate::model::ProviderEntry;

@@ -2,9 +2,9 @@
 //! variable or a function, each with the [`Context`] it lands in, so that generated code
 //! renders without parsing at run time.
 
-use terapi_runtime::render::{Context, Func, Var};
-use terapi_runtime::rules::is_header_safe;
-use terapi_runtime::{AuthMode, ClientAuth, Section};
+use terapi_model::render::{Context, Func, Var};
+use terapi_model::rules::is_header_safe;
+use terapi_model::{AuthMode, ClientAuth, Section};
 
 use super::{Checker, Declared, Scope};
 use crate::diagnostic::{Diagnostic, Severity};
@@ -15,7 +15,7 @@ use crate::plan::{ParamPlan, UrlPlan};
 use crate::rules::Rule;
 use crate::template::{self, Expr, Piece};
 use crate::yaml::{Loc, NodeKind};
-use terapi_runtime::spec::{
+use terapi_model::spec::{
     NamedTemplate, StepSpec, TemplatePart, UrlAlternative, UrlBase, UrlKind, UrlSpec,
 };
 

@@ -1,6 +1,6 @@
 //! Semantic checks of a read catalog, like a compiler's: every problem, each at its place,
-//! each a named rule of [`crate::rules`]. What passes becomes a [`Plan`] (see
-//! [`crate::plan`]); templates are compiled in `compile.rs`.
+//! each a named rule of `crate::rules`. What passes becomes a [`Plan`] (see
+//! `crate::plan`); templates are compiled in `compile.rs`.
 //!
 //! One module per concern: `params` (definitions, patterns, examples), `references` (which
 //! params the templates use), `auth` (per-auth-mode rules), `text` (names and characters
@@ -14,7 +14,7 @@ mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use terapi_runtime::Section;
+use terapi_model::Section;
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::lower::closest;

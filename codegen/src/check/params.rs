@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use terapi_runtime::Section;
-use terapi_runtime::rules::UPPER_SNAKE_CASE_PATTERNS;
+use terapi_model::Section;
+use terapi_model::rules::UPPER_SNAKE_CASE_PATTERNS;
 
 use crate::diagnostic::Diagnostic;
 use crate::lower::{Located, Map};

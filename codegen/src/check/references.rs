@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use terapi_runtime::AuthMode;
+use terapi_model::AuthMode;
 
 use crate::diagnostic::Diagnostic;
 use crate::lower::closest;

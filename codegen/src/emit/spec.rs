@@ -4,28 +4,24 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use terapi_runtime::spec::ProviderSpec;
+use terapi_model::spec::ProviderSpec;
 
 use super::Emitter;
 
 impl Emitter<'_> {
-    /// `pub static SPEC`.
-    pub(super) fn spec_static(&self, spec: &ProviderSpec) -> TokenStream {
-        let rt = &self.rt;
-        let json = match serde_json::to_string(spec) {
-            Ok(json) => ascii(&json),
+    /// The description as one string literal of JSON, read back by the runtime's
+    /// `spec::Embedded` on first use.
+    pub(super) fn spec_literal(&self, spec: &ProviderSpec) -> TokenStream {
+        match serde_json::to_string(spec) {
+            Ok(json) => {
+                let json = ascii(&json);
+                quote!(#json)
+            }
             // Only a model the generator built wrongly fails to serialize.
             Err(e) => {
                 let message = format!("terapi-codegen: the description does not serialize: {e}");
-                return quote!(::core::compile_error!(#message););
+                quote!(::core::compile_error!(#message))
             }
-        };
-        quote! {
-            /// This provider's whole description as data (params, templates, URLs, auth,
-            /// pagination, retry, verification): what the runtime's validation, rendering and
-            /// client act on. `terapi_codegen::load` builds the same from the catalog at run
-            /// time.
-            pub static SPEC: #rt::spec::Embedded = #rt::spec::Embedded::new(#json);
         }
     }
 }

@@ -17,8 +17,8 @@ use reqwest::header::HeaderValue;
 use super::Connection;
 use super::error::Error;
 use super::shared::{Renewal, SharedTokens};
-use crate::auth_mode::ClientAuth;
-use crate::secret::Secret;
+use crate::ClientAuth;
+use crate::Secret;
 use crate::token::{Token, TokenSet};
 
 /// Where a connection hands its renewed tokens, and waits until they are saved before it

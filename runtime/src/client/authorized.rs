@@ -2,7 +2,7 @@
 //! (OAUTH2, MCP_OAUTH2, MCP_OAUTH2_GENERIC, OAUTH1): made from an authorization's callback or
 //! from saved tokens, never from a config alone.
 
-use crate::validate::Section;
+use crate::Section;
 
 /// A connection to one generated provider that authorizes through the authorization code flow
 /// (OAUTH2, MCP_OAUTH2): what such a module's `Connection` is. It is made from a callback or

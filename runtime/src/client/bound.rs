@@ -4,9 +4,9 @@
 use url::Url;
 
 use super::spec::{Binding, ClientSpec};
+use crate::Section;
 use crate::render::{Headers, QueryParams, RenderContext, RenderError};
 use crate::spec::{ClientSupport, CredentialRoles, ProviderSpec, SpecRef, Values};
-use crate::validate::Section;
 
 /// A description and the values that render its templates.
 pub(crate) struct SpecBinding<V> {

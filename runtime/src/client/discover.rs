@@ -12,8 +12,8 @@ use super::oauth::{
 };
 use super::register::small_json;
 use super::{Connection, Settings, url_check};
+use crate::Section;
 use crate::spec::{SpecRef, Values};
-use crate::validate::Section;
 
 fn discovery_error(message: impl Into<String>) -> Error {
     Error::Url {

@@ -3,11 +3,11 @@
 
 use std::fmt;
 
-use crate::auth_mode::AuthMode;
-use crate::error::{UnknownProvider, ValidationErrors};
+use crate::AuthMode;
 use crate::paginate::PageError;
 use crate::render::RenderError;
 use crate::retry::GiveUpReason;
+use crate::{UnknownProvider, ValidationErrors};
 
 /// The step of talking to a provider that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,7 +90,7 @@ pub enum Error {
     #[error("connect: {provider} ({auth_mode}): {reason}")]
     Unsupported {
         /// The catalog key.
-        provider: crate::validate::Text,
+        provider: crate::Text,
         /// Its auth mode.
         auth_mode: AuthMode,
         /// Why: the description's reason, or one found at connect.
@@ -190,7 +190,7 @@ pub enum Error {
     #[error("token: {provider}: the user has to authorize again: {reason}")]
     Reauthorize {
         /// The catalog key.
-        provider: crate::validate::Text,
+        provider: crate::Text,
         /// The provider's message, or what is missing.
         reason: String,
     },
@@ -241,7 +241,7 @@ pub enum Error {
     )]
     NoPagination {
         /// The catalog key.
-        provider: crate::validate::Text,
+        provider: crate::Text,
     },
 }
 
@@ -327,7 +327,7 @@ pub fn validated<C, K>(
     config: Result<C, ValidationErrors>,
     credentials: Result<K, ValidationErrors>,
 ) -> Result<(C, K), ValidationErrors> {
-    crate::error::both(config, credentials)
+    terapi_model::both(config, credentials)
 }
 
 fn transport_text(kind: TransportKind) -> &'static str {

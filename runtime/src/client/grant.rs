@@ -14,8 +14,7 @@ use super::Connection;
 use super::error::{Error, Step, provider_message};
 use super::oauth::OAuthClient;
 use super::spec::{BodyFormat, TokenAuth};
-use crate::render::RenderContext;
-use crate::secret::Secret;
+use crate::Secret;
 use crate::spec::{SpecRef, Values};
 use crate::token::{Token, TokenError, TokenSet, parse_token_response};
 
@@ -131,7 +130,7 @@ impl Connection {
     ) -> Result<(), Error> {
         let refresh = which == Params::Refresh;
         let inner = &self.inner;
-        let mut cx = RenderContext::new();
+        let mut cx = crate::client::render_context();
         if let Some((id, secret)) = self.client() {
             cx = cx.with_client(id, secret);
         }
@@ -375,7 +374,7 @@ impl Connection {
     ) -> Result<super::request::Raw, Error> {
         let inner = &self.inner;
         let path = url.path().to_owned();
-        let mut cx = RenderContext::new();
+        let mut cx = crate::client::render_context();
         if let Some((id, secret)) = self.client() {
             cx = cx.with_client(id, secret);
         }

@@ -62,9 +62,12 @@ mod pages;
 mod register;
 mod request;
 mod shared;
+#[cfg(feature = "signing")]
 mod signed;
 mod spec;
 mod token_request;
+#[cfg(not(feature = "signing"))]
+mod unsigned;
 mod url_check;
 mod verify;
 mod walk;
@@ -95,7 +98,7 @@ pub use walk::{ListingOptions, Page, PagePosition, PageWalk, RateHints};
 pub use crate::paginate::{PageError, PaginateConfig};
 pub use crate::retry::{GiveUpReason, Jitter, RetryPolicy};
 
-use crate::auth_mode::ClientAuth;
+use crate::ClientAuth;
 
 /// How a [`Connection`] talks to its provider: timeouts, retries, token renewal, and the
 /// test-only origin override. `Settings::default()` is what [`Connection`]s get unless told
@@ -212,6 +215,9 @@ impl Settings {
     fn http_client(&self) -> Result<reqwest::Client, Error> {
         static DEFAULT: OnceLock<Result<reqwest::Client, Error>> = OnceLock::new();
         let build = || {
+            // rustls on *ring*: installed once as the process's provider, unless the
+            // application installed one of its own first (then `Err`, and theirs is used).
+            let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(self.connect_timeout)
@@ -451,7 +457,7 @@ impl Connection {
             None => None,
         };
         let static_headers = if spec.static_headers && !exchange_only {
-            let mut cx = crate::RenderContext::new();
+            let mut cx = crate::client::render_context();
             if let Some((id, secret)) = client
                 .as_ref()
                 .map(|c| (c.id(), c.secret()))
@@ -568,8 +574,8 @@ impl Connection {
         )
     }
 
-    /// Every record of a paginated listing, paginated as `config` says (for example
-    /// [`PaginateConfig::PERSONIO_V1`]).
+    /// Every record of a paginated listing, paginated as `config` says instead of the
+    /// catalog's (an endpoint that departs from the provider's usual shape).
     pub fn paginate_with<T>(
         &self,
         config: PaginateConfig,
@@ -582,4 +588,13 @@ impl Connection {
     pub fn token_requests(&self) -> u64 {
         self.inner.token.requests()
     }
+}
+
+/// A context at the current time with the key-based signatures this build has (the
+/// `signing` feature's [`crate::SIGNING`]).
+pub(crate) fn render_context<'a>() -> crate::RenderContext<'a> {
+    let cx = crate::RenderContext::new();
+    #[cfg(feature = "signing")]
+    let cx = cx.with_signing(&crate::SIGNING);
+    cx
 }

@@ -17,12 +17,11 @@ use url::Url;
 use super::auth::TokenSink;
 use super::error::{CallbackError, ConnectError, Error, Step};
 use super::{Connection, Settings, url_check};
-use crate::auth_mode::ClientAuth;
-use crate::render::RenderContext;
-use crate::secret::Secret;
+use crate::ClientAuth;
+use crate::Secret;
+use crate::Section;
 use crate::spec::{AuthorizationSpec, ClientSupport, ParamValues, SpecRef, Values};
 use crate::token::TokenSet;
-use crate::validate::Section;
 
 /// Where a discovered token endpoint is kept in a connection's tokens, for its refreshes.
 pub(crate) const TOKEN_ENDPOINT: &str = "oauth_token_endpoint";
@@ -505,7 +504,7 @@ pub fn authorize(
         set("scope", scopes);
     }
     set("state", state.clone());
-    let cx = RenderContext::new().with_client(&client.id, client.secret());
+    let cx = crate::client::render_context().with_client(&client.id, client.secret());
     for param in spec
         .render_named(&spec.authorization_params, config, &cx)
         .map_err(render_error)?

@@ -12,9 +12,8 @@ use super::oauth::{
     AuthorizationRequest, Callback, OAuthClient, PendingAuthorization, authorization_spec,
 };
 use super::{Connection, Settings, url_check};
+use crate::Secret;
 use crate::oauth1::{Credentials, SignatureMethod};
-use crate::render::RenderContext;
-use crate::secret::Secret;
 use crate::spec::{OAuth1Spec, SpecRef, Values};
 use crate::token::TokenSet;
 
@@ -208,7 +207,7 @@ impl Connection {
             if !scopes.is_empty() {
                 query.append_pair("scope", &scopes);
             }
-            let cx = RenderContext::new();
+            let cx = crate::client::render_context();
             for param in spec
                 .render_named(&spec.authorization_params, config, &cx)
                 .map_err(|source| Error::Render {

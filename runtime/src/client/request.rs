@@ -14,7 +14,7 @@ use super::auth::Issued;
 use super::error::{self, Error, SMALL_BODY_BYTES, Step, provider_message};
 use super::url_check;
 use super::{Connection, Method};
-use crate::render::{Headers, RenderContext, Request};
+use crate::render::{Headers, Request};
 use crate::retry::{Decision, FailedAttempt, GiveUpReason, is_idempotent};
 
 /// A request being built: an endpoint below the provider's base URL, query params, headers
@@ -565,7 +565,7 @@ impl Connection {
         let inner = &self.inner;
         let step = out.step;
         let render_error = |source| Error::Render { step, source };
-        let mut cx = RenderContext::new();
+        let mut cx = crate::client::render_context();
         // A TWO_STEP template reads the token as `${credentials.token}`.
         let obtained;
         if let Some(token) = token {
@@ -635,7 +635,7 @@ impl Connection {
             }
         }
         if out.provider_headers
-            && inner.auth == crate::auth_mode::ClientAuth::OAuth1
+            && inner.auth == crate::ClientAuth::OAuth1
             && !map.contains_key(reqwest::header::AUTHORIZATION)
         {
             // Every request is signed: method, URL with its query, a form body's params.

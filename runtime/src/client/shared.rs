@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use super::Connection;
 use super::error::Error;
-use crate::auth_mode::ClientAuth;
+use crate::ClientAuth;
 use crate::token::TokenSet;
 
 /// Where a connection's tokens live when other processes share them (see `terapi-store`).

@@ -8,9 +8,8 @@ use serde_json::{Map, Value};
 
 use super::Connection;
 use super::error::{Error, Step};
+use crate::Secret;
 use crate::jwt::{HmacEncoding, Protocol};
-use crate::render::RenderContext;
-use crate::secret::Secret;
 use crate::token::Token;
 
 impl Connection {
@@ -45,7 +44,7 @@ impl Connection {
             })
             .collect();
         let obtained: Vec<(&str, &str)> = split.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        let cx = RenderContext::new().with_obtained(&obtained);
+        let cx = crate::client::render_context().with_obtained(&obtained);
         let rendered = inner.binding.jwt(&cx).map_err(|source| Error::Render {
             step: Step::Token,
             source,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::Connection;
 use super::error::{Error, Step};
 use super::spec::BodyFormat;
-use crate::render::{QueryParams, RenderContext};
+use crate::render::QueryParams;
 use crate::spec::TokenRequestSpec;
 use crate::token::{MAX_LIFETIME, TokenSet};
 
@@ -25,7 +25,7 @@ impl Connection {
     ) -> Result<TokenSet, Error> {
         if let Some(refresh_token) = current.and_then(TokenSet::refresh_token) {
             let obtained = [("refresh_token", refresh_token.expose())];
-            let cx = RenderContext::new().with_obtained(&obtained);
+            let cx = crate::client::render_context().with_obtained(&obtained);
             // `None`: the entry has no refresh request of its own, so it logs in again.
             if let Some(params) = self.inner.binding.refresh_token_params(&cx) {
                 let url = match &self.inner.refresh_url {
@@ -46,7 +46,7 @@ impl Connection {
             None => None,
         };
         let obtained: Vec<(&str, &str)> = jwt.iter().map(|t| ("token", t.expose())).collect();
-        let cx = RenderContext::new().with_obtained(&obtained);
+        let cx = crate::client::render_context().with_obtained(&obtained);
         let params = self.inner.binding.token_params(&cx);
         let url = self.two_step_url()?;
         self.two_step_request(&url, params).await
@@ -124,7 +124,7 @@ impl Connection {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let cx = RenderContext::new().with_obtained(&obtained);
+            let cx = crate::client::render_context().with_obtained(&obtained);
             let render = |templates: &[crate::spec::NamedTemplate]| {
                 inner
                     .binding
@@ -307,7 +307,7 @@ pub(crate) fn read_tokens(
         Some(_) => format!("the token response has no `{}`", spec.token_path),
     })?;
     let mut tokens = TokenSet::new(token.clone()).issued_at_time(now);
-    let value = |path: &Option<crate::validate::Text>| {
+    let value = |path: &Option<crate::Text>| {
         let path = path.as_deref()?;
         json.as_ref().and_then(|j| lookup(j, path))
     };
@@ -563,7 +563,7 @@ mod tests {
     #[test]
     fn json_bodies_keep_the_catalogs_numbers_and_booleans() {
         let mut params = QueryParams::new();
-        let cx = RenderContext::new();
+        let cx = crate::client::render_context();
         for (name, value) in [("n", "1"), ("s", "1"), ("b", "true")] {
             params
                 .push_rendered(name, &[&[crate::render::Part::Lit(value)]], &cx)

@@ -10,6 +10,7 @@
 
 use terapi_test_support as support;
 
+use std::borrow::Cow;
 use std::fmt::{Debug, Display};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +23,7 @@ use terapi_providers::client::{
 use terapi_providers::{
     Connection, PaginateConfig, RetryPolicy, Secret, Section, personio, personio_recruiting,
 };
-use terapi_runtime::paginate::PageError;
+use terapi_runtime::paginate::{OffsetStep, PageError, PageKind};
 use terapi_runtime::retry::GiveUpReason;
 
 const EMPLOYEES: &str = "/v1/company/employees";
@@ -594,12 +595,44 @@ async fn concurrent_callers_share_a_token_failure() {
 
 // ----- 7. pagination -----
 
+/// Personio's v1 lists (`/v1/company/employees`): `limit` and an item `offset`, records in
+/// `data`, `metadata.total_pages` as the end (stated here, independently of the catalog).
+const PERSONIO_V1: PaginateConfig = PaginateConfig {
+    kind: PageKind::Offset,
+    limit_name: Some(Cow::Borrowed("limit")),
+    response_path: Some(Cow::Borrowed("data")),
+    cursor_path: None,
+    cursor_name: None,
+    link_rel: None,
+    link_path: None,
+    offset_name: Some(Cow::Borrowed("offset")),
+    offset_start: 0,
+    offset_step: OffsetStep::ByResponseSize,
+    total_pages_path: Some(Cow::Borrowed("metadata.total_pages")),
+};
+
+/// Personio's v2 lists (`/v2/persons`): `limit`, records in `_data`, the next page's URL in
+/// `_meta.links.next.href` (absolute or relative), absent on the last page.
+const PERSONIO_V2: PaginateConfig = PaginateConfig {
+    kind: PageKind::Link,
+    limit_name: Some(Cow::Borrowed("limit")),
+    response_path: Some(Cow::Borrowed("_data")),
+    cursor_path: None,
+    cursor_name: None,
+    link_rel: None,
+    link_path: Some(Cow::Borrowed("_meta.links.next.href")),
+    offset_name: None,
+    offset_start: 0,
+    offset_step: OffsetStep::ByResponseSize,
+    total_pages_path: None,
+};
+
 #[tokio::test]
 async fn v1_pagination_with_personio_v1_config_yields_every_employee_in_order() {
     let server = FakePersonio::start().await;
     let conn = v1(&server);
     let employees: Vec<Value> = conn
-        .paginate_with(PaginateConfig::PERSONIO_V1, "/company/employees")
+        .paginate_with(PERSONIO_V1, "/company/employees")
         .limit(100)
         .try_collect()
         .await
@@ -646,7 +679,7 @@ async fn v1_pagination_with_a_limit_over_100_is_a_status_400() {
     let server = FakePersonio::start().await;
     let conn = v1(&server);
     let result: Result<Vec<Value>, Error> = conn
-        .paginate_with(PaginateConfig::PERSONIO_V1, "/company/employees")
+        .paginate_with(PERSONIO_V1, "/company/employees")
         .limit(500)
         .try_collect()
         .await;
@@ -666,7 +699,7 @@ async fn v1_pagination_with_a_limit_over_100_is_a_status_400() {
 
 async fn all_persons(server: &FakePersonio) -> Vec<String> {
     let persons: Vec<Value> = v2(server)
-        .paginate_with(PaginateConfig::PERSONIO_V2, "/persons")
+        .paginate_with(PERSONIO_V2, "/persons")
         .try_collect()
         .await
         .expect("persons");
@@ -711,7 +744,7 @@ async fn v2_pagination_with_the_catalog_config_follows_next_links() {
 async fn v2_pagination_refuses_a_next_link_to_another_host() {
     let server = FakePersonio::start().await;
     server.set_v2_next_link(NextLinkMode::ForeignHost);
-    let mut pages = v2(&server).paginate_with::<Value>(PaginateConfig::PERSONIO_V2, "/persons");
+    let mut pages = v2(&server).paginate_with::<Value>(PERSONIO_V2, "/persons");
     let mut received = 0;
     let error = loop {
         match pages.try_next().await {
@@ -747,7 +780,7 @@ async fn v2_pagination_stops_on_a_repeated_next_link() {
     let server = FakePersonio::start().await;
     server.set_v2_next_link(NextLinkMode::Repeat);
     let result: Result<Vec<Value>, Error> = v2(&server)
-        .paginate_with(PaginateConfig::PERSONIO_V2, "/persons")
+        .paginate_with(PERSONIO_V2, "/persons")
         .try_collect()
         .await;
     let error = expect_err(result);
@@ -992,7 +1025,7 @@ async fn malformed_json_is_a_decode_error_from_pagination() {
     server.set_malformed(EMPLOYEES, true);
     let conn = v1(&server);
     let result: Result<Vec<Value>, Error> = conn
-        .paginate_with(PaginateConfig::PERSONIO_V1, "/company/employees")
+        .paginate_with(PERSONIO_V1, "/company/employees")
         .limit(100)
         .try_collect()
         .await;
@@ -1364,10 +1397,8 @@ async fn endpoints_that_leave_the_base_url_are_refused_without_a_request() {
                 "{endpoint}: {error:?}"
             );
         }
-        let result: Result<Vec<Value>, Error> = v1
-            .paginate_with(PaginateConfig::PERSONIO_V1, *endpoint)
-            .try_collect()
-            .await;
+        let result: Result<Vec<Value>, Error> =
+            v1.paginate_with(PERSONIO_V1, *endpoint).try_collect().await;
         let error = expect_err(result);
         assert!(matches!(error, Error::Url { .. }), "{endpoint}: {error:?}");
     }

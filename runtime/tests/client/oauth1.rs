@@ -41,7 +41,7 @@ async fn start(fake: &FakeOAuth1, key: &str) -> PendingAuthorization {
 }
 
 async fn follow(url: &str) -> String {
-    let http = reqwest::Client::builder()
+    let http = support::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -131,7 +131,7 @@ async fn env_with(kind: Kind, config: ReceiverConfig, limits: Limits) -> Option<
 }
 
 async fn post(url: &str, token: Option<&str>, body: Vec<u8>) -> (u16, String) {
-    let client = reqwest::Client::new();
+    let client = support::http_client().build().unwrap();
     let mut request = client
         .post(url)
         .header("content-type", "application/json")
@@ -539,7 +539,7 @@ async fn deliveries_over_the_rate_get_429_with_retry_after(kind: Kind) {
     let Some(env) = env_with(kind, config, Limits::default()).await else {
         return;
     };
-    let client = reqwest::Client::new();
+    let client = support::http_client().build().unwrap();
     let (mut accepted, mut refused) = (0, 0);
     for n in 0..40 {
         let body = person_event(

@@ -568,7 +568,7 @@ impl FakePersonio {
                 posts.swap(i, j);
             }
         }
-        let client = reqwest::Client::builder()
+        let client = crate::http_client()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(3))
             .build()

@@ -8,6 +8,7 @@
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ::terapi_runtime::{Params as _, TypedProvider as _};
     use serde_json::json;
 
     #[test]
@@ -17,11 +18,14 @@ mod tests {
         assert_eq!("self".parse::<Provider>(), Ok(Provider::Self_));
         assert_eq!("1password".parse::<Provider>(), Ok(Provider::P1password));
         assert_eq!(Provider::P3cx.auth_mode(), ::terapi_runtime::AuthMode::None);
-        assert_eq!(type_::DISPLAY_NAME, "\"); std::process::exit(1); (\"");
-        assert_eq!(_3cx::KEY, "3cx");
-        assert_eq!(core::KEY, "core");
-        assert_eq!(str::KEY, "str");
-        assert_eq!(terapi_runtime::KEY, "terapi-runtime");
+        assert_eq!(
+            &*type_::Marker::spec().display_name,
+            "\"); std::process::exit(1); (\""
+        );
+        assert_eq!(_3cx::Marker::key(), "3cx");
+        assert_eq!(core::Marker::key(), "core");
+        assert_eq!(str::Marker::key(), "str");
+        assert_eq!(terapi_runtime::Marker::key(), "terapi-runtime");
     }
 
     #[test]
@@ -36,10 +40,10 @@ mod tests {
         assert_eq!(config.a_b, "ab");
         assert_eq!(config.x_y, "plain");
         assert_eq!(config.gr_e.as_deref(), Some("XL"));
-        let url = type_::base_url(&config).unwrap();
+        let url = type_::Marker::base_url(&config).unwrap();
         assert_eq!(url.as_str(), "https://abc.example.com/m%2F1");
         let credentials = type_::Credentials::from_json(&json!({ "apiKey": "k" })).unwrap();
-        let headers = type_::proxy_headers(&config, &credentials).unwrap();
+        let headers = type_::Marker::proxy_headers(&config, &credentials).unwrap();
         assert_eq!(headers.get("x-a-b"), Some("pre ab post"));
         let err = type_::ConnectionConfig::from_json(
             &json!({"type": "t", "self": "ABC", "a.b": "x", "x-y": "nope"}),

@@ -1,0 +1,497 @@
+//! The generator's commands of `terapi`: `generate`, `check` (drift), `lint` and `schema`, over
+//! the `terapi-codegen` library.
+//!
+//! Exit codes: 0 success; 1 findings (catalog errors, lint errors) or drift; 2 usage or I/O
+//! errors. Diagnostics are colored only when stderr is a terminal (and `NO_COLOR` is unset).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+
+use terapi_codegen::{
+    CrateSpec, Diagnostic, Error, Options, crate_files, drift, generate_file,
+    render_report_colored, write_crate, write_if_changed,
+};
+
+/// How much the generator's commands print.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct OutputArgs {
+    /// Print errors only (no warnings, no progress).
+    #[arg(long, short, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print what was read and written, with timings.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// The generator's subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate Rust from the catalog: one file (`--out`), or a whole crate (`--crate DIR`).
+    /// Files are written only when their content changed.
+    Generate(GenerateArgs),
+    /// Exit 1 with a unified diff if the output (file or crate) differs from fresh output:
+    /// the CI drift check.
+    Check(GenerateArgs),
+    /// Report every problem in a catalog as FILE:LINE:COL diagnostics; exit 1 on errors.
+    Lint(LintArgs),
+    /// Print the JSON Schema of the providers.yaml format, for editors: save it and add
+    /// `# yaml-language-server: $schema=providers.schema.json` to the catalog.
+    Schema,
+}
+
+/// What to generate from: shared by `generate`, `check` and `lint`.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Only these provider keys (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub providers: Vec<String>,
+    /// Leave out these provider keys (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Allow RULE: do not report it (repeatable; `terapi lint --rules` lists them).
+    #[arg(short = 'A', long = "allow", value_name = "RULE")]
+    pub allow: Vec<String>,
+    /// Report RULE as a warning (repeatable).
+    #[arg(short = 'W', long = "warn", value_name = "RULE")]
+    pub warn: Vec<String>,
+    /// Report RULE as an error (repeatable). `-D warnings` makes every warning an error; a
+    /// rule named on its own wins over `warnings`.
+    #[arg(short = 'D', long = "deny", value_name = "RULE")]
+    pub deny: Vec<String>,
+    /// What to do with providers that have errors: `error` fails the run; `skip` leaves
+    /// them (and their aliases) out, each named in one warning with its first error.
+    #[arg(long, value_enum, default_value_t = InvalidProvidersArg::Error)]
+    pub invalid_providers: InvalidProvidersArg,
+}
+
+/// Arguments of `generate` and `check`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// How much to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The catalog.
+    #[arg(long, default_value = "providers.yaml")]
+    pub input: PathBuf,
+    /// The generated file.
+    #[arg(
+        long,
+        default_value = "generated/providers.rs",
+        conflicts_with = "crate_dir"
+    )]
+    pub out: PathBuf,
+    /// Generate a complete crate in this directory (Cargo.toml, src/lib.rs, one file per
+    /// provider) instead of one file.
+    #[arg(long = "crate", value_name = "DIR")]
+    pub crate_dir: Option<PathBuf>,
+    /// The crate's package name (default: the directory's name).
+    #[arg(long, requires = "crate_dir")]
+    pub crate_name: Option<String>,
+    /// The crate's `terapi-runtime` dependency as a TOML value, e.g. `'{ path = "../runtime" }'`
+    /// (default: this version from crates.io).
+    #[arg(long, requires = "crate_dir")]
+    pub runtime_dependency: Option<String>,
+    /// Which providers and how strictly.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The runtime crate's path in generated code.
+    #[arg(long, default_value = "::terapi_runtime")]
+    pub runtime_path: String,
+    /// An extra derive for every `ConnectionConfig`, as a path (repeatable), e.g.
+    /// `::core::hash::Hash`.
+    #[arg(long = "derive", value_name = "PATH")]
+    pub derives: Vec<String>,
+    /// Leave out doc comments.
+    #[arg(long)]
+    pub no_docs: bool,
+}
+
+/// `--invalid-providers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InvalidProvidersArg {
+    /// Fail the run.
+    Error,
+    /// Leave them out, with one warning each.
+    Skip,
+}
+
+/// Arguments of `lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// How much to print.
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// The catalog.
+    #[arg(default_value = "providers.yaml")]
+    pub file: PathBuf,
+    /// Explain a rule: what it finds, why, its basis and default level.
+    #[arg(long, value_name = "RULE")]
+    pub explain: Option<String>,
+    /// List every rule as a Markdown table.
+    #[arg(long, conflicts_with = "explain")]
+    pub rules: bool,
+    /// Which providers and how strictly.
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+impl SelectArgs {
+    fn options(&self) -> Result<Options, Error> {
+        let mut levels = terapi_codegen::LintLevels::default();
+        for (codes, level) in [
+            (&self.allow, terapi_codegen::Level::Allow),
+            (&self.warn, terapi_codegen::Level::Warn),
+            (&self.deny, terapi_codegen::Level::Deny),
+        ] {
+            for code in codes {
+                levels.set_code(code, level).map_err(Error::InvalidOption)?;
+            }
+        }
+        Ok(Options {
+            providers: (!self.providers.is_empty()).then(|| self.providers.clone()),
+            exclude: self.exclude.clone(),
+            lint_levels: levels,
+            invalid_providers: match self.invalid_providers {
+                InvalidProvidersArg::Error => terapi_codegen::InvalidProviders::Error,
+                InvalidProvidersArg::Skip => terapi_codegen::InvalidProviders::Skip,
+            },
+            ..Options::default()
+        })
+    }
+
+    fn flags(&self) -> String {
+        let mut out = String::new();
+        if !self.providers.is_empty() {
+            out.push_str(&format!(" --providers {}", self.providers.join(",")));
+        }
+        if !self.exclude.is_empty() {
+            out.push_str(&format!(" --exclude {}", self.exclude.join(",")));
+        }
+        for (flag, codes) in [("-A", &self.allow), ("-W", &self.warn), ("-D", &self.deny)] {
+            for code in codes {
+                out.push_str(&format!(" {flag} {code}"));
+            }
+        }
+        if self.invalid_providers == InvalidProvidersArg::Skip {
+            out.push_str(" --invalid-providers skip");
+        }
+        out
+    }
+}
+
+impl GenerateArgs {
+    fn options(&self) -> Result<Options, Error> {
+        Ok(Options {
+            runtime_path: self.runtime_path.clone(),
+            docs: !self.no_docs,
+            derives: self.derives.clone(),
+            ..self.select.options()?
+        })
+    }
+
+    /// The command that regenerates the output with these arguments.
+    fn fix_command(&self) -> String {
+        let mut cmd = "terapi generate".to_owned();
+        if self.input != Path::new("providers.yaml") {
+            cmd.push_str(&format!(" --input {}", self.input.display()));
+        }
+        match &self.crate_dir {
+            Some(dir) => {
+                cmd.push_str(&format!(" --crate {}", dir.display()));
+                if let Some(name) = &self.crate_name {
+                    cmd.push_str(&format!(" --crate-name {name}"));
+                }
+                if let Some(dep) = &self.runtime_dependency {
+                    cmd.push_str(&format!(" --runtime-dependency '{dep}'"));
+                }
+            }
+            None if self.out != Path::new("generated/providers.rs") => {
+                cmd.push_str(&format!(" --out {}", self.out.display()));
+            }
+            None => {}
+        }
+        cmd.push_str(&self.select.flags());
+        if self.runtime_path != "::terapi_runtime" {
+            cmd.push_str(&format!(" --runtime-path {}", self.runtime_path));
+        }
+        for d in &self.derives {
+            cmd.push_str(&format!(" --derive {d}"));
+        }
+        if self.no_docs {
+            cmd.push_str(" --no-docs");
+        }
+        cmd
+    }
+
+    fn crate_spec(&self, dir: &Path) -> CrateSpec {
+        let mut spec = CrateSpec::for_dir(dir);
+        if let Some(name) = &self.crate_name {
+            spec.name = name.clone();
+        }
+        if let Some(dep) = &self.runtime_dependency {
+            spec.runtime_dependency = dep.clone();
+        }
+        spec
+    }
+
+    /// Fresh output: one file keyed by `--out`, or a crate's files keyed by relative path.
+    fn fresh(&self) -> Result<(BTreeMap<String, String>, Vec<Diagnostic>), Error> {
+        match &self.crate_dir {
+            Some(dir) => {
+                let source = terapi_codegen::read_catalog_file(&self.input)?;
+                let generated = crate_files(
+                    &self.input,
+                    &source,
+                    &self.options()?,
+                    &self.crate_spec(dir),
+                )?;
+                Ok((generated.files, generated.warnings))
+            }
+            None => {
+                let generated = generate_file(&self.input, &self.options()?)?;
+                let files = BTreeMap::from([(self.out.display().to_string(), generated.code)]);
+                Ok((files, generated.warnings))
+            }
+        }
+    }
+}
+
+/// Output settings.
+struct Out {
+    quiet: bool,
+    verbose: bool,
+}
+
+impl Out {
+    fn color() -> bool {
+        std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    }
+
+    /// Prints an error the way its kind calls for; returns the exit code.
+    fn error(&self, e: &Error) -> ExitCode {
+        match e {
+            Error::Catalog {
+                path,
+                source_text,
+                diagnostics,
+            } => {
+                let mut diagnostics = diagnostics.clone();
+                if self.quiet {
+                    diagnostics.retain_errors();
+                }
+                eprintln!(
+                    "{}",
+                    render_report_colored(path, source_text, &diagnostics, Self::color())
+                );
+                ExitCode::from(1)
+            }
+            Error::UnknownProviders { .. } => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+            _ => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        }
+    }
+
+    fn warnings(&self, path: &Path, warnings: &[Diagnostic]) {
+        if !self.quiet {
+            for w in warnings {
+                eprintln!("{}", w.headline(path));
+            }
+        }
+    }
+
+    fn info(&self, text: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    fn detail(&self, text: impl std::fmt::Display) {
+        if self.verbose {
+            eprintln!("{text}");
+        }
+    }
+}
+
+/// Runs the CLI with already parsed arguments.
+pub fn run(command: Command) -> ExitCode {
+    let output = match &command {
+        Command::Generate(args) | Command::Check(args) => args.output,
+        Command::Lint(args) => args.output,
+        Command::Schema => OutputArgs {
+            quiet: false,
+            verbose: false,
+        },
+    };
+    let out = Out {
+        quiet: output.quiet,
+        verbose: output.verbose,
+    };
+    let start = Instant::now();
+    let code = match command {
+        Command::Generate(args) => generate(&out, &args),
+        Command::Check(args) => check(&out, &args),
+        Command::Lint(args) => lint(&out, &args),
+        Command::Schema => {
+            match serde_json::to_string_pretty(&terapi_codegen::model::catalog_schema()) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => out.error(&Error::Internal(e.to_string())),
+            }
+        }
+    };
+    out.detail(format_args!(
+        "done in {:.1} ms",
+        start.elapsed().as_secs_f64() * 1e3
+    ));
+    code
+}
+
+fn generate(out: &Out, args: &GenerateArgs) -> ExitCode {
+    let (files, warnings) = match args.fresh() {
+        Ok(x) => x,
+        Err(e) => return out.error(&e),
+    };
+    out.warnings(&args.input, &warnings);
+    out.detail(format_args!(
+        "{} generated {} file(s)",
+        args.input.display(),
+        files.len()
+    ));
+    let result = match &args.crate_dir {
+        Some(dir) => write_crate(dir, &files).map(|(written, removed)| {
+            for p in &written {
+                out.detail(format_args!("wrote {}", p.display()));
+            }
+            for p in &removed {
+                out.info(format_args!("removed {}", p.display()));
+            }
+            let summary = if written.is_empty() && removed.is_empty() {
+                "is up to date"
+            } else {
+                "updated"
+            };
+            out.info(format_args!("crate {} {summary}", dir.display()));
+        }),
+        None => files.values().next().map_or(Ok(()), |code| {
+            write_if_changed(&args.out, code).map(|wrote| {
+                out.info(if wrote {
+                    format!("wrote {}", args.out.display())
+                } else {
+                    format!("{} is up to date", args.out.display())
+                });
+            })
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => out.error(&e),
+    }
+}
+
+fn check(out: &Out, args: &GenerateArgs) -> ExitCode {
+    let (files, _) = match args.fresh() {
+        Ok(x) => x,
+        Err(e) => return out.error(&e),
+    };
+    let (target, diff) = match &args.crate_dir {
+        Some(dir) => match drift(dir, &files) {
+            Ok(d) if d.is_empty() => (dir.display().to_string(), None),
+            Ok(d) => (dir.display().to_string(), Some(d.unified_diff())),
+            Err(e) => return out.error(&e),
+        },
+        None => {
+            let committed = match std::fs::read_to_string(&args.out) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(source) => {
+                    return out.error(&Error::Io {
+                        path: args.out.clone(),
+                        source,
+                    });
+                }
+            };
+            let fresh = files.values().next().cloned().unwrap_or_default();
+            let diff = (committed != fresh).then(|| {
+                let old = format!("{} (committed)", args.out.display());
+                let new = format!(
+                    "{} (generated from {})",
+                    args.out.display(),
+                    args.input.display()
+                );
+                similar::TextDiff::from_lines(&committed, &fresh)
+                    .unified_diff()
+                    .context_radius(3)
+                    .header(&old, &new)
+                    .to_string()
+            });
+            (args.out.display().to_string(), diff)
+        }
+    };
+    match diff {
+        None => {
+            out.info(format_args!(
+                "{target} is up to date with {}",
+                args.input.display()
+            ));
+            ExitCode::SUCCESS
+        }
+        Some(diff) => {
+            print!("{diff}");
+            eprintln!(
+                "error: {target} is stale: it differs from what {} generates.\nfix: {}",
+                args.input.display(),
+                args.fix_command()
+            );
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn lint(out: &Out, args: &LintArgs) -> ExitCode {
+    if args.rules {
+        print!("{}", terapi_codegen::Rule::markdown_table());
+        return ExitCode::SUCCESS;
+    }
+    if let Some(code) = &args.explain {
+        return match code.parse::<terapi_codegen::Rule>() {
+            Ok(rule) => {
+                println!("{}", rule.explain());
+                ExitCode::SUCCESS
+            }
+            Err(e) => out.error(&Error::InvalidOption(e.to_string())),
+        };
+    }
+    let source = match terapi_codegen::read_catalog_file(&args.file) {
+        Ok(s) => s,
+        Err(e) => return out.error(&e),
+    };
+    let options = match args.select.options() {
+        Ok(o) => o,
+        Err(e) => return out.error(&e),
+    };
+    let mut diagnostics = terapi_codegen::lint_with(&source, &options);
+    if out.quiet {
+        diagnostics.retain_errors();
+    }
+    eprintln!(
+        "{}",
+        render_report_colored(&args.file, &source, &diagnostics, Out::color())
+    );
+    if diagnostics.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
