@@ -16,6 +16,7 @@ const WORKSPACE_FILES: &[&str] = &["Cargo.toml", "Cargo.lock", "build.rs", "prov
 const WORKSPACE_DIRS: &[&str] = &[
     "src",
     "codegen",
+    "model",
     "runtime",
     "store",
     "sync",
