@@ -4,9 +4,9 @@
 //! type-checks with `-D warnings`. A built program then proves that no credential value of
 //! any provider appears in any `Debug` output or error.
 //!
-//! Slow (it type-checks about 300 000 generated lines), so it is its own test target:
-//! `cargo test -p terapi-codegen --test corpus`. The corpora are read from `../shared/`,
-//! never copied into the repository.
+//! Slow tier (it type-checks about 300 000 generated lines): every test here is `#[ignore]`d,
+//! run by `scripts/test-slow` (or `cargo test -p terapi-codegen --test corpus -- --ignored`).
+//! The corpora are read from `../shared/`, never copied into the repository.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -87,16 +87,19 @@ fn lints_with_only_real_findings(name: &str) {
 }
 
 #[test]
+#[ignore = "slow tier: reads the real corpora in ../shared/corpus"]
 fn current_corpus_lints_with_only_real_findings() {
     lints_with_only_real_findings(CURRENT);
 }
 
 #[test]
+#[ignore = "slow tier: reads the real corpora in ../shared/corpus"]
 fn transitional_corpus_lints_with_only_real_findings() {
     lints_with_only_real_findings(TRANSITIONAL);
 }
 
 #[test]
+#[ignore = "slow tier: reads the real corpora in ../shared/corpus"]
 fn older_corpus_lints_with_only_real_findings() {
     lints_with_only_real_findings(OLDER);
     // One note per entry that it uses the older format, not one error per placeholder.
@@ -299,16 +302,19 @@ fn load(name: &str) -> terapi_codegen::Loaded {
 }
 
 #[test]
+#[ignore = "slow tier: runs cargo on the generated code of a real corpus"]
 fn older_corpus_generates_builds_and_hides_every_credential() {
     builds_and_no_credential_value_appears_in_debug_output(OLDER);
 }
 
 #[test]
+#[ignore = "slow tier: runs cargo on the generated code of a real corpus"]
 fn transitional_corpus_generates_builds_and_hides_every_credential() {
     builds_and_no_credential_value_appears_in_debug_output(TRANSITIONAL);
 }
 
 #[test]
+#[ignore = "slow tier: runs cargo on the generated code of a real corpus"]
 fn current_corpus_generates_builds_and_hides_every_credential() {
     builds_and_no_credential_value_appears_in_debug_output(CURRENT);
 }

@@ -14,8 +14,9 @@
 //! `TERAPI_FUZZ_SEED=S` changes the fuzzing seeds, for a deeper run on demand.
 //!
 //! The real catalog is read from `../shared/corpus/providers-2026-08-21.yaml` beside the
-//! repository (or the file named by `TERAPI_CORPUS`); the tests that need it are skipped with a
-//! note when it is absent, and fail when it is absent in CI (`CI` set).
+//! repository (or the file named by `TERAPI_CORPUS`); the tests that need it are the slow tier
+//! (`#[ignore]`d, run by `scripts/test-slow`), skipped with a note when it is absent, and fail
+//! when it is absent in CI (`CI` set).
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -943,6 +944,7 @@ fn real_slice() -> Option<String> {
 }
 
 #[test]
+#[ignore = "slow tier: reads the real corpus in ../shared/corpus"]
 fn mutated_real_catalog_windows_never_panic() {
     let Some(slice) = real_slice() else { return };
     let mut rng = XorShift((0xD1B5_4A32_D192_ED03 ^ seed_offset()) | 1);
@@ -978,6 +980,7 @@ fn mutated_real_catalog_windows_never_panic() {
 }
 
 #[test]
+#[ignore = "slow tier: reads the real corpus in ../shared/corpus"]
 fn mutated_real_catalog_slice_never_panics() {
     let Some(slice) = real_slice() else { return };
     let n = fuzz("real catalog slice", &slice, 0x2545_F491_4F6C_DD1D, 4);
@@ -991,6 +994,7 @@ fn mutated_real_catalog_slice_never_panics() {
 /// Lints the whole real catalog: no panic, and every location (notes included) is inside
 /// the file, with its byte offset on the line and at the column (in characters) it names.
 #[test]
+#[ignore = "slow tier: reads the real corpus in ../shared/corpus"]
 fn real_catalog_lints_with_every_location_on_its_line() {
     let Some(corpus) = corpus() else { return };
     let linted = catch_unwind(AssertUnwindSafe(|| lint(&corpus)));

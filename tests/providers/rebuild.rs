@@ -3,8 +3,9 @@
 //! rewriting an unchanged output; an edit regenerates (a new param becomes a new field); a
 //! broken catalog fails the build with located diagnostics, not a panic.
 //!
-//! Slow (it builds the workspace once in its own target directory): `cargo test --test
-//! providers rebuild`. It prints the build times it sees.
+//! Slow tier (it builds the workspace once in its own target directory): `#[ignore]`d, run by
+//! `scripts/test-slow` (or `cargo test --test providers rebuild:: -- --ignored`). It prints the
+//! build times it sees.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -132,6 +133,7 @@ fn bump_mtime(p: &Path) {
 }
 
 #[test]
+#[ignore = "slow tier: builds a copy of the workspace, rebuild behaviour"]
 fn rebuilds_exactly_when_the_catalog_changes() {
     let ws = Workspace::copy();
     ws.build_ok("first build");

@@ -13,9 +13,10 @@
 //!   and tests with `-D warnings`, and `check` finds changed and deleted files;
 //! - the CLI's `--help` output and usage errors.
 //!
-//! Slow (it compiles the dependencies once, in target directories under
-//! `CARGO_TARGET_TMPDIR` kept between runs): `cargo test -p terapi-cli --test cli downstream::
-//! -- --nocapture` prints the build times.
+//! The tests that build crates are the slow tier (they compile the dependencies once, in
+//! target directories under `CARGO_TARGET_TMPDIR` kept between runs), `#[ignore]`d and run by
+//! `scripts/test-slow`; `cargo test -p terapi-cli --test cli downstream:: -- --ignored
+//! --nocapture` prints the build times.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -370,6 +371,7 @@ fn a_build_scripts_tree_has_no_cli_client_tls_or_signing() {
 }
 
 #[test]
+#[ignore = "slow tier: cargo builds of a downstream crate, rebuild behaviour"]
 fn build_rs_mode_rebuilds_exactly_when_the_catalog_changes() {
     dependencies_built();
     let pkg = "downstream-build-rs";
@@ -576,6 +578,7 @@ mod tests {
 "#;
 
 #[test]
+#[ignore = "slow tier: cargo builds and tests a downstream crate"]
 fn builder_options_in_one_crate() {
     dependencies_built();
     let pkg = "downstream-options";
@@ -710,6 +713,7 @@ fn generated_crate_validates() {
 const USER_FILE: &str = "// My notes, not generated: terapi-codegen leaves this file alone.\n";
 
 #[test]
+#[ignore = "slow tier: cargo builds and tests a generated crate"]
 fn static_crate_mode_generates_a_crate_and_checks_its_drift() {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = canonical(dir.path());
