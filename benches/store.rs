@@ -17,9 +17,7 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
-#[path = "../tests/support/mod.rs"]
-#[allow(unused_imports)]
-mod support;
+use terapi_test_support as support;
 
 use std::hint::black_box;
 use std::sync::atomic::Ordering;

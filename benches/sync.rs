@@ -24,9 +24,7 @@
 #![forbid(unsafe_code)]
 #![allow(missing_docs)]
 
-#[path = "../tests/support/mod.rs"]
-#[allow(unused_imports)]
-mod support;
+use terapi_test_support as support;
 
 use std::hint::black_box;
 use std::sync::{Arc, Mutex};
@@ -35,7 +33,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode};
 use serde_json::json;
 use support::fake_personio::FakePersonio;
-use terapi_runtime::client::{Connection, ListingOptions, PaginateConfig, Settings};
+use terapi_runtime::client::{Connection, ListingOptions, Settings};
 use terapi_store::{Keys, Model, Store, Webhook};
 use terapi_sync::webhook::{ReceiverConfig, WebhookReceiver};
 use terapi_sync::{SyncOptions, SyncReport, SyncSpec, personio};
@@ -380,7 +378,7 @@ async fn webhooks(kind: Kind) {
         terapi_sync::serve::Limits::default(),
         std::future::pending(),
     ));
-    let client = reqwest::Client::builder()
+    let client = support::http_client()
         .pool_max_idle_per_host(CONCURRENT * 2)
         .build()
         .unwrap();

@@ -1,0 +1,8 @@
+//! The sync engine and the webhook receiver against the fake Personio, in one test binary:
+//! `sync`, `sync_hostile` (a provider that misbehaves), `sync_skew_ids` (clock skew, odd ids)
+//! and `webhooks`.
+
+mod sync;
+mod sync_hostile;
+mod sync_skew_ids;
+mod webhooks;
