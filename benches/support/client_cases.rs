@@ -147,6 +147,7 @@ impl Cases {
     pub(crate) fn new(addr: SocketAddr) -> Cases {
         let origin = format!("http://{addr}");
         // What `Settings::default()` gives the runtime's own reqwest client.
+        terapi_runtime::client::install_tls_provider();
         let plain = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))

@@ -326,6 +326,7 @@ mod tests {
     }
 
     fn client() -> reqwest::Client {
+        terapi_runtime::client::install_tls_provider();
         reqwest::Client::builder().no_proxy().build().unwrap()
     }
 

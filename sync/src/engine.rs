@@ -288,6 +288,9 @@ impl Cx<'_> {
         if let Some(path) = &self.spec.total_path {
             listing = listing.total_path(path.as_ref());
         }
+        if let Some(path) = &self.spec.total_pages_path {
+            listing = listing.total_pages_path(path.as_ref());
+        }
         for (k, v) in &self.spec.query {
             listing = listing.query(k.as_ref(), v.as_ref());
         }

@@ -12,8 +12,9 @@
 //!   Personio has no company-wide employment list; a person's listing that answers 404
 //!   counts as the person gone only when `/persons/{id}` answers 404 too).
 //!
-//! Pagination is the catalog's (`proxy.paginate` of each entry), except where an endpoint
-//! departs from it (absence periods count pages, not records).
+//! Pagination is the catalog's (`proxy.paginate` of each entry), with v1's page count
+//! (`metadata.total_pages`, which the catalog format has no key for), except where an
+//! endpoint departs from it (absence periods count pages, not records).
 //!
 //! Budgets: v1 employees are limited to 300 requests per minute in bursts of 15 per second;
 //! the other endpoints document no limit, and the same budget is used for them.
@@ -33,6 +34,7 @@ pub fn employees() -> SyncSpec {
         .limit(100)
         .id_path("attributes.id.value")
         .total_path("metadata.total_elements")
+        .total_pages_path("metadata.total_pages")
         .updated_path("attributes.last_modified_at.value")
         .incremental(
             "updated_since",
@@ -51,6 +53,7 @@ pub fn attendances() -> SyncSpec {
         .query("end_date", "2099-12-31")
         .id_path("id")
         .total_path("metadata.total_elements")
+        .total_pages_path("metadata.total_pages")
         .updated_path("updated_at")
         .incremental(
             "updated_from",

@@ -117,6 +117,10 @@ pub struct SyncSpec {
     /// Where a page states the listing's number of records (Personio v1:
     /// `metadata.total_elements`): a run whose record count differs is not complete.
     pub total_path: Option<Text>,
+    /// Where a page states the listing's number of pages (Personio v1:
+    /// `metadata.total_pages`), which the catalog format has no key for: no request past the
+    /// last page.
+    pub total_pages_path: Option<Text>,
     /// Where a record states when it last changed, as an RFC 3339 time (`updated_at`). A
     /// page without a readable `Date` header bounds the provider's clock by its newest
     /// change, so the incremental cursor never follows only this host's clock.
@@ -145,6 +149,7 @@ impl SyncSpec {
             budget: Budget::default(),
             max_delete_percent: 10,
             total_path: None,
+            total_pages_path: None,
             updated_path: None,
         }
     }
@@ -230,6 +235,13 @@ impl SyncSpec {
     /// Pages state the listing's number of records at `path`.
     pub fn total_path(mut self, path: impl Into<Text>) -> Self {
         self.total_path = Some(path.into());
+        self
+    }
+
+    /// Pages state the listing's number of pages at `path`: the run ends on the last page
+    /// instead of asking for an empty one after it.
+    pub fn total_pages_path(mut self, path: impl Into<Text>) -> Self {
+        self.total_pages_path = Some(path.into());
         self
     }
 

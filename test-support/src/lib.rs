@@ -33,6 +33,6 @@ pub mod slow_client;
 /// it builds its first client; a test that sends a request of its own before that would
 /// panic, so this installs it first.
 pub fn http_client() -> reqwest::ClientBuilder {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    terapi_runtime::client::install_tls_provider();
     reqwest::Client::builder()
 }

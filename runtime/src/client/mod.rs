@@ -215,9 +215,7 @@ impl Settings {
     fn http_client(&self) -> Result<reqwest::Client, Error> {
         static DEFAULT: OnceLock<Result<reqwest::Client, Error>> = OnceLock::new();
         let build = || {
-            // rustls on *ring*: installed once as the process's provider, unless the
-            // application installed one of its own first (then `Err`, and theirs is used).
-            let _ = rustls::crypto::ring::default_provider().install_default();
+            install_tls_provider();
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(self.connect_timeout)
@@ -594,4 +592,15 @@ impl Connection {
 /// ([`crate::CRYPTO`]).
 pub(crate) fn render_context<'a>() -> crate::RenderContext<'a> {
     crate::RenderContext::new().with_crypto(&crate::CRYPTO)
+}
+
+/// Installs rustls's *ring* provider as the process's TLS crypto provider, unless one is
+/// installed already (the application's own wins).
+///
+/// This crate builds reqwest with rustls but without a built-in provider (reqwest's default,
+/// aws-lc, is a fifth of a downstream build's CPU); it calls this before building its own
+/// client. An application that builds a `reqwest::Client` of its own before terapi's first
+/// one calls it first, else reqwest finds no provider and panics.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }

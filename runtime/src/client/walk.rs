@@ -124,6 +124,7 @@ pub struct ListingOptions {
     pub(crate) query: Vec<(String, String)>,
     pub(crate) id_path: Option<String>,
     pub(crate) total_path: Option<String>,
+    pub(crate) total_pages_path: Option<String>,
 }
 
 impl ListingOptions {
@@ -160,6 +161,14 @@ impl ListingOptions {
         self
     }
 
+    /// The body states the number of pages at `path` (Personio v1's `metadata.total_pages`),
+    /// which the catalog format has no key for: no request is made past the last page. It
+    /// applies to the pagination in use (the catalog's, or [`ListingOptions::pagination`]).
+    pub fn total_pages_path(mut self, path: impl Into<String>) -> Self {
+        self.total_pages_path = Some(path.into());
+        self
+    }
+
     /// A query param sent with every page (a filter, say).
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));
@@ -174,12 +183,15 @@ impl PageWalk {
         options: ListingOptions,
         from: Option<&PagePosition>,
     ) -> Result<PageWalk, Error> {
-        let config = options
+        let mut config = options
             .config
             .or_else(|| conn.spec().paginate.clone())
             .ok_or_else(|| Error::NoPagination {
                 provider: conn.spec().key.clone(),
             })?;
+        if let Some(path) = options.total_pages_path {
+            config.total_pages_path = Some(path.into());
+        }
         let url = url_check::join(&conn.inner.base, &endpoint, Step::Request)?;
         let mut paginator = Paginator::new(config, conn.inner.base.clone(), options.limit);
         if let Some(max) = options.max_pages {
