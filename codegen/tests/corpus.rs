@@ -231,19 +231,20 @@ fn builds_and_no_credential_value_appears_in_debug_output(name: &str) {
         .iter()
         .map(|m| format!("    check(\"{m}\", {krate}::{m}::Credentials::params(), |v| format!(\"{{:?}}\", {krate}::{m}::Credentials::from_json(v).map_err(|e| format!(\"{{e}} {{e:?}}\"))));\n"))
         .collect();
-    // Each provider's model as generated code holds it (`SPEC`), as JSON, one line each, to
-    // compare with the model loaded at run time.
+    // Each provider's model as generated code holds it (`Marker::spec()`), as JSON, one line
+    // each, to compare with the model loaded at run time.
     let models: String = modules
         .iter()
         .map(|m| {
             format!(
-                "    println!(\"MODEL {{}}\", serde_json::to_string(&*{krate}::{m}::SPEC).unwrap());\n"
+                "    println!(\"MODEL {{}}\", serde_json::to_string({krate}::{m}::Marker::spec()).unwrap());\n"
             )
         })
         .collect();
     let main = format!(
         "//! Prints nothing and exits 0 unless a credential value shows in some output.\n\
          #![forbid(unsafe_code)]\n\
+         use terapi_runtime::{{Params as _, TypedProvider as _}};\n\
          fn check(module: &str, params: &[terapi_runtime::ParamSpec], show: impl Fn(&serde_json::Value) -> String) {{\n\
          \x20   let mut object = serde_json::Map::new();\n\
          \x20   for (i, p) in params.iter().enumerate() {{\n\

@@ -547,6 +547,7 @@ pub fn company(c: &personio_recruiting::ConnectionConfig) -> &str {
 mod tests {
     use super::*;
     use ::rt::serde_json::json;
+    use ::rt::{Params as _, TypedProvider as _};
 
     #[test]
     fn generated_types_from_both_catalogs() {
@@ -566,7 +567,7 @@ mod tests {
         let err = acme_custom::ConnectionConfig::from_json(&json!({ "tenant": "ACME" })).unwrap_err();
         assert!(err.to_string().contains("tenant"), "{err}");
         let creds = acme_custom::Credentials::from_json(&json!({ "apiKey": "k3y" })).unwrap();
-        let headers = acme_custom::proxy_headers(&c, &creds).unwrap();
+        let headers = acme_custom::Marker::proxy_headers(&c, &creds).unwrap();
         assert_eq!(headers.get("x-tenant"), Some("acme"));
         assert_eq!(headers.get("x-api-key"), Some("k3y"));
 
