@@ -13,6 +13,8 @@ mod error;
 mod func;
 pub mod now;
 pub mod paginate;
+#[doc(hidden)]
+pub mod random;
 pub mod render;
 pub mod retry;
 pub mod rules;

@@ -367,11 +367,7 @@ impl<'a> RenderContext<'a> {
             Var::AccessToken => Cow::Borrowed(self.access_token?),
             Var::ClientId => Cow::Borrowed(self.client_id?),
             Var::ClientSecret => Cow::Borrowed(self.client_secret?),
-            Var::Random => Cow::Owned(
-                self.random
-                    .get_or_init(|| uuid::Uuid::new_v4().to_string())
-                    .clone(),
-            ),
+            Var::Random => Cow::Owned(self.random.get_or_init(crate::random::uuid_v4).clone()),
             Var::Now(spec) => Cow::Owned(now::format(self.now, spec)),
             Var::Method => Cow::Borrowed(request?.method),
             Var::Endpoint => Cow::Borrowed(request?.endpoint),

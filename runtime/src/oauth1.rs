@@ -309,21 +309,13 @@ pub fn authorization_header(
 }
 
 /// A fresh `oauth_nonce`: 32 random ASCII letters and digits from the operating system's
-/// random number generator (through `uuid` v4), about 190 bits.
+/// random number generator, about 190 bits.
 pub fn nonce() -> String {
     const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     const LEN: usize = 32;
     let mut nonce = String::with_capacity(LEN);
     while nonce.len() < LEN {
-        let uuid = uuid::Uuid::new_v4();
-        // Bytes 6 and 8 carry the version and variant bits; the other 14 are random.
-        let random = uuid
-            .as_bytes()
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != 6 && *i != 8)
-            .map(|(_, byte)| *byte);
-        for byte in random {
+        for byte in terapi_model::random::bytes::<14>() {
             // 248 = 4 * 62: rejecting larger bytes keeps every character equally likely.
             if byte < 248 && nonce.len() < LEN {
                 nonce.push(char::from(ALPHABET[usize::from(byte) % ALPHABET.len()]));

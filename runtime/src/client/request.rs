@@ -724,7 +724,6 @@ pub(crate) fn insert_headers(map: &mut HeaderMap, headers: &Headers) -> Result<(
 
 /// A random value in [0, 1) for retry jitter.
 fn random_unit() -> f64 {
-    // The low 53 bits of a v4 UUID are random (its version and variant bits are higher).
-    let bits = uuid::Uuid::new_v4().as_u128() & ((1u128 << 53) - 1);
+    let bits = u64::from_le_bytes(terapi_model::random::bytes::<8>()) & ((1u64 << 53) - 1);
     bits as f64 / (1u64 << 53) as f64
 }
