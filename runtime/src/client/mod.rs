@@ -602,5 +602,11 @@ pub(crate) fn render_context<'a>() -> crate::RenderContext<'a> {
 /// client. An application that builds a `reqwest::Client` of its own before terapi's first
 /// one calls it first, else reqwest finds no provider and panics.
 pub fn install_tls_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    // rustls 0.23.48 deprecates *ring*'s provider for lacking post-quantum key exchange (aws-lc
+    // has it); it is still supported and is what keeps aws-lc's build out of every downstream
+    // crate. An application that wants post-quantum key exchange installs aws-lc's provider
+    // before terapi's first request, and that one is used.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    let _ = provider.install_default();
 }
