@@ -22,30 +22,60 @@ use terapi_runtime::retry::{parse_retry_after, parse_retry_at};
 use terapi_runtime::token::{MAX_LIFETIME, TokenSet, parse_token_response};
 use url::Url;
 
+/// Personio's two list shapes (as the repository's catalog states them, v1 with its page
+/// count), and three variations of them.
+const OFFSET: PaginateConfig = PaginateConfig {
+    kind: PageKind::Offset,
+    limit_name: Some(Cow::Borrowed("limit")),
+    response_path: Some(Cow::Borrowed("data")),
+    cursor_path: None,
+    cursor_name: None,
+    link_rel: None,
+    link_path: None,
+    offset_name: Some(Cow::Borrowed("offset")),
+    offset_start: 0,
+    offset_step: OffsetStep::ByResponseSize,
+    total_pages_path: Some(Cow::Borrowed("metadata.total_pages")),
+};
+
+const LINK: PaginateConfig = PaginateConfig {
+    kind: PageKind::Link,
+    limit_name: Some(Cow::Borrowed("limit")),
+    response_path: Some(Cow::Borrowed("_data")),
+    cursor_path: None,
+    cursor_name: None,
+    link_rel: None,
+    link_path: Some(Cow::Borrowed("_meta.links.next.href")),
+    offset_name: None,
+    offset_start: 0,
+    offset_step: OffsetStep::ByResponseSize,
+    total_pages_path: None,
+};
+
 fn configs() -> [PaginateConfig; 5] {
     let cursor = PaginateConfig {
         kind: PageKind::Cursor,
         cursor_path: Some(Cow::Borrowed("meta.next")),
         cursor_name: Some(Cow::Borrowed("cursor")),
         response_path: Some(Cow::Borrowed("results")),
-        ..PaginateConfig::PERSONIO_V2
+        ..LINK
     };
     let link_header = PaginateConfig {
         kind: PageKind::Link,
         link_rel: Some(Cow::Borrowed("next")),
         link_path: None,
         response_path: Some(Cow::Borrowed("")),
-        ..PaginateConfig::PERSONIO_V2
+        ..LINK
     };
     let per_page = PaginateConfig {
         offset_step: OffsetStep::PerPage,
         offset_start: i64::MAX - 3,
         total_pages_path: None,
-        ..PaginateConfig::PERSONIO_V1
+        ..OFFSET
     };
     [
-        PaginateConfig::PERSONIO_V1,
-        PaginateConfig::PERSONIO_V2,
+        OFFSET,
+        LINK,
         cursor,
         link_header,
         per_page,
