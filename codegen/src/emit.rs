@@ -300,7 +300,8 @@ impl Emitter<'_> {
                 /// The provider's description: what the runtime's validation, rendering and
                 /// client act on (its name, auth mode, docs, params, templates, URLs).
                 pub fn spec(self) -> &'static #rt::spec::ProviderSpec {
-                    match self { #( Provider::#variants => <#modules::Marker as #rt::TypedProvider>::spec(), )* }
+                    use #rt::TypedProvider as _;
+                    match self { #( Provider::#variants => #modules::Marker::spec(), )* }
                 }
 
                 /// How the provider authenticates.

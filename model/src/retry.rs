@@ -82,6 +82,13 @@ pub struct RetryConfig {
 }
 
 impl RetryConfig {
+    /// Whether the catalog states no retry setting at all (the description leaves it out).
+    pub fn is_empty(&self) -> bool {
+        *self == RetryConfig::default()
+    }
+}
+
+impl RetryConfig {
     /// No `proxy.retry`: 429 and 5xx are retryable, and only `Retry-After` gives a hint.
     pub const EMPTY: Self = Self::new();
 

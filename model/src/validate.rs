@@ -184,8 +184,10 @@ pub struct ParamSpec {
     /// The key as written in providers.yaml, e.g. `partnerId`.
     pub key: Text,
     /// Whether the param may be absent; an empty string or `null` counts as absent.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
     /// Whether the value is a secret: never shown in errors, kept in a [`Secret`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secret: bool,
     /// The check on the value.
     pub rule: Rule,

@@ -264,10 +264,7 @@ fn providers_the_client_cannot_serve_get_a_reason_instead_of_a_connection() {
     // The crate-level connection hands the provider's description to the runtime's
     // `Connection::from_json`, which validates first, then reports the same reason (the
     // model's).
-    assert_has(
-        &code,
-        "<tba_only::Marker as ::terapi_runtime::TypedProvider>::spec()",
-    );
+    assert_has(&code, "Provider::TbaOnly => tba_only::Marker::spec(),");
     assert_has(&code, "::terapi_runtime::catalog_client!(Provider);");
 }
 

@@ -56,15 +56,20 @@ pub struct ClientSpec {
     pub token_auth: TokenAuth,
     /// The `scope` param of the token request (the catalog's `default_scopes`, joined), when
     /// `token_params` do not set one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_scope: Option<Text>,
     /// `proxy.paginate`, when the catalog gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paginate: Option<PaginateConfig>,
     /// `proxy.retry`.
+    #[serde(default, skip_serializing_if = "RetryConfig::is_empty")]
     pub retry: RetryConfig,
     /// `proxy.verification`, when the catalog gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<VerificationSpec>,
     /// Whether `proxy.query` carries a secret (then only an explicit opt-in lets requests
     /// put it into URLs: see `Settings::allow_secret_in_query`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub query_has_secret: bool,
     /// Whether `proxy.headers` use nothing of the render context (no access token, time,
     /// random id or request): then the client renders them once, when connecting.
