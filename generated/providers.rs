@@ -98,7 +98,7 @@ impl ::core::fmt::Display for Provider {
 ///
 /// Documentation: <https://developer.personio.de/reference/auth>
 pub mod personio {
-    /// Personio (v1) as a type: its description, and through `TypedProvider` its headers and URLs rendered from the typed config and credentials (`Marker::proxy_headers(&config, &credentials)`, `Marker::base_url(&config)`).
+    /// Personio (v1) as a type: what `TypedProvider` renders (`Marker::proxy_headers`, `Marker::base_url`).
     #[derive(::core::fmt::Debug)]
     pub enum Marker {}
     impl ::terapi_runtime::TypedProvider for Marker {
@@ -113,7 +113,7 @@ pub mod personio {
     }
     /// The connection config of a Personio (v1) connection (`connection_config` in the catalog).
     ///
-    /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
+    /// `Params::from_json` checks every param, all problems at once; serde does the same.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,
@@ -156,9 +156,9 @@ pub mod personio {
     }
     /// The credentials of a Personio (v1) connection (`credentials` in the catalog).
     ///
-    /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
+    /// `Params::from_json` checks every param, all problems at once; serde does the same.
     ///
-    /// Secret values are kept in `Secret`, which `Debug` does not print; this type is not `Serialize`.
+    /// Secrets are kept in `Secret`, never shown by `Debug`; not `Serialize`.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,
@@ -210,7 +210,7 @@ pub mod personio {
 ///
 /// Documentation: <https://developer.personio.de/reference/post_v1-recruiting-applications>
 pub mod personio_recruiting {
-    /// Personio Recruiting as a type: its description, and through `TypedProvider` its headers and URLs rendered from the typed config and credentials (`Marker::proxy_headers(&config, &credentials)`, `Marker::base_url(&config)`).
+    /// Personio Recruiting as a type: what `TypedProvider` renders (`Marker::proxy_headers`, `Marker::base_url`).
     #[derive(::core::fmt::Debug)]
     pub enum Marker {}
     impl ::terapi_runtime::TypedProvider for Marker {
@@ -225,7 +225,7 @@ pub mod personio_recruiting {
     }
     /// The connection config of a Personio Recruiting connection (`connection_config` in the catalog).
     ///
-    /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
+    /// `Params::from_json` checks every param, all problems at once; serde does the same.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,
@@ -284,9 +284,9 @@ pub mod personio_recruiting {
     }
     /// The credentials of a Personio Recruiting connection (`credentials` in the catalog).
     ///
-    /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
+    /// `Params::from_json` checks every param, all problems at once; serde does the same.
     ///
-    /// Secret values are kept in `Secret`, which `Debug` does not print; this type is not `Serialize`.
+    /// Secrets are kept in `Secret`, never shown by `Debug`; not `Serialize`.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,
@@ -330,7 +330,7 @@ pub mod personio_recruiting {
 ///
 /// Documentation: <https://developer.personio.de/reference/post_v2-auth-token>
 pub mod personio_v2 {
-    /// Personio (v2) as a type: its description, and through `TypedProvider` its headers and URLs rendered from the typed config and credentials (`Marker::proxy_headers(&config, &credentials)`, `Marker::base_url(&config)`).
+    /// Personio (v2) as a type: what `TypedProvider` renders (`Marker::proxy_headers`, `Marker::base_url`).
     #[derive(::core::fmt::Debug)]
     pub enum Marker {}
     impl ::terapi_runtime::TypedProvider for Marker {
@@ -345,7 +345,7 @@ pub mod personio_v2 {
     }
     /// The connection config of a Personio (v2) connection (`connection_config` in the catalog).
     ///
-    /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
+    /// `Params::from_json` checks every param, all problems at once; serde does the same.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,
@@ -388,9 +388,9 @@ pub mod personio_v2 {
     }
     /// The credentials of a Personio (v2) connection (`credentials` in the catalog).
     ///
-    /// Build it with `from_json`, which checks every param and reports all problems at once; deserializing with serde runs the same checks.
+    /// `Params::from_json` checks every param, all problems at once; serde does the same.
     ///
-    /// Secret values are kept in `Secret`, which `Debug` does not print; this type is not `Serialize`.
+    /// Secrets are kept in `Secret`, never shown by `Debug`; not `Serialize`.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,

@@ -377,7 +377,7 @@ impl Emitter<'_> {
         let credentials = self.params_struct(p, Section::Credentials, &p.credentials);
         let name = doc::escape(p.display_name).join(" ");
         let marker_doc = self.docs([
-            format!("{name} as a type: its description, and through `TypedProvider` its headers and URLs rendered from the typed config and credentials (`Marker::proxy_headers(&config, &credentials)`, `Marker::base_url(&config)`)."),
+            format!("{name} as a type: what `TypedProvider` renders (`Marker::proxy_headers`, `Marker::base_url`)."),
         ]);
         let connection = ident(self.connection_kind(p));
         let serialize = [Section::ConnectionConfig, Section::Credentials]
@@ -521,13 +521,14 @@ fn struct_doc(p: &ProviderPlan<'_>, section: Section, what: &str, has_secret: bo
             section
         ),
         String::new(),
-        "Build it with `from_json`, which checks every param and reports all problems at once; \
-         deserializing with serde runs the same checks."
+        "`Params::from_json` checks every param, all problems at once; serde does the same."
             .to_owned(),
     ];
     if has_secret {
         lines.push(String::new());
-        lines.push("Secret values are kept in `Secret`, which `Debug` does not print; this type is not `Serialize`.".to_owned());
+        lines.push(
+            "Secrets are kept in `Secret`, never shown by `Debug`; not `Serialize`.".to_owned(),
+        );
     }
     lines
 }
