@@ -56,6 +56,17 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    // Ctrl-C is caught from before the first line is printed: a SIGINT sent as soon as a
+    // script or test reads that line stops the fake cleanly, never by the default action.
+    #[cfg(unix)]
+    let mut interrupt =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+            Ok(signal) => signal,
+            Err(e) => {
+                eprintln!("error: cannot wait for Ctrl-C: {e}");
+                std::process::exit(1);
+            }
+        };
     let fake = FakePersonio::start_on_port(port).await;
     let origin = fake.origin();
     println!(
@@ -95,14 +106,17 @@ point terapi at it with --origin (every request of the built-in Personio provide
     );
     let mut forget = tokio::time::interval(Duration::from_secs(60));
     loop {
-        tokio::select! {
-            signal = tokio::signal::ctrl_c() => {
-                if let Err(e) = signal {
-                    eprintln!("error: cannot wait for Ctrl-C: {e}");
-                    std::process::exit(1);
-                }
-                break;
+        #[cfg(unix)]
+        let stop = interrupt.recv();
+        #[cfg(not(unix))]
+        let stop = async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                eprintln!("error: cannot wait for Ctrl-C: {e}");
+                std::process::exit(1);
             }
+        };
+        tokio::select! {
+            _ = stop => break,
             _ = forget.tick() => fake.clear_recorded(),
         }
     }
