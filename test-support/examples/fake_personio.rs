@@ -121,4 +121,9 @@ point terapi at it with --origin (every request of the built-in Personio provide
         }
     }
     println!("stopped");
+    // Out at once: the runtime's shutdown would wait for whatever the fake's connections are
+    // still doing (a client that keeps one open), and a stopped fake must not linger.
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    std::process::exit(0);
 }
