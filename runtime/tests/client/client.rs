@@ -10,7 +10,6 @@
 
 use terapi_test_support as support;
 
-use std::borrow::Cow;
 use std::fmt::{Debug, Display};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -23,8 +22,9 @@ use terapi_providers::client::{
 use terapi_providers::{
     Connection, PaginateConfig, RetryPolicy, Secret, Section, personio, personio_recruiting,
 };
-use terapi_runtime::paginate::{OffsetStep, PageError, PageKind};
+use terapi_runtime::paginate::PageError;
 use terapi_runtime::retry::GiveUpReason;
+use terapi_runtime::spec::ClientSupport;
 
 const EMPLOYEES: &str = "/v1/company/employees";
 const PERSONS: &str = "/v2/persons";
@@ -595,44 +595,36 @@ async fn concurrent_callers_share_a_token_failure() {
 
 // ----- 7. pagination -----
 
-/// Personio's v1 lists (`/v1/company/employees`): `limit` and an item `offset`, records in
-/// `data`, `metadata.total_pages` as the end (stated here, independently of the catalog).
-const PERSONIO_V1: PaginateConfig = PaginateConfig {
-    kind: PageKind::Offset,
-    limit_name: Some(Cow::Borrowed("limit")),
-    response_path: Some(Cow::Borrowed("data")),
-    cursor_path: None,
-    cursor_name: None,
-    link_rel: None,
-    link_path: None,
-    offset_name: Some(Cow::Borrowed("offset")),
-    offset_start: 0,
-    offset_step: OffsetStep::ByResponseSize,
-    total_pages_path: Some(Cow::Borrowed("metadata.total_pages")),
-};
+/// How the catalog paginates `key` (its `proxy.paginate`).
+fn catalog_pagination(key: &str) -> PaginateConfig {
+    match &support::personio_conn::spec(key).client {
+        ClientSupport::Supported(client) => client
+            .paginate
+            .clone()
+            .unwrap_or_else(|| panic!("the catalog paginates {key}")),
+        ClientSupport::Unsupported(reason) => panic!("{key}: {reason}"),
+    }
+}
 
-/// Personio's v2 lists (`/v2/persons`): `limit`, records in `_data`, the next page's URL in
-/// `_meta.links.next.href` (absolute or relative), absent on the last page.
-const PERSONIO_V2: PaginateConfig = PaginateConfig {
-    kind: PageKind::Link,
-    limit_name: Some(Cow::Borrowed("limit")),
-    response_path: Some(Cow::Borrowed("_data")),
-    cursor_path: None,
-    cursor_name: None,
-    link_rel: None,
-    link_path: Some(Cow::Borrowed("_meta.links.next.href")),
-    offset_name: None,
-    offset_start: 0,
-    offset_step: OffsetStep::ByResponseSize,
-    total_pages_path: None,
-};
+/// Personio's v1 lists as the catalog paginates them, with their page count
+/// (`metadata.total_pages`, which the catalog format has no key for).
+fn personio_v1() -> PaginateConfig {
+    let mut config = catalog_pagination("personio");
+    config.total_pages_path = Some("metadata.total_pages".into());
+    config
+}
+
+/// Personio's v2 lists as the catalog paginates them (`_meta.links.next.href`).
+fn personio_v2() -> PaginateConfig {
+    catalog_pagination("personio-v2")
+}
 
 #[tokio::test]
 async fn v1_pagination_with_personio_v1_config_yields_every_employee_in_order() {
     let server = FakePersonio::start().await;
     let conn = v1(&server);
     let employees: Vec<Value> = conn
-        .paginate_with(PERSONIO_V1, "/company/employees")
+        .paginate_with(personio_v1(), "/company/employees")
         .limit(100)
         .try_collect()
         .await
@@ -679,7 +671,7 @@ async fn v1_pagination_with_a_limit_over_100_is_a_status_400() {
     let server = FakePersonio::start().await;
     let conn = v1(&server);
     let result: Result<Vec<Value>, Error> = conn
-        .paginate_with(PERSONIO_V1, "/company/employees")
+        .paginate_with(personio_v1(), "/company/employees")
         .limit(500)
         .try_collect()
         .await;
@@ -699,7 +691,7 @@ async fn v1_pagination_with_a_limit_over_100_is_a_status_400() {
 
 async fn all_persons(server: &FakePersonio) -> Vec<String> {
     let persons: Vec<Value> = v2(server)
-        .paginate_with(PERSONIO_V2, "/persons")
+        .paginate_with(personio_v2(), "/persons")
         .try_collect()
         .await
         .expect("persons");
@@ -744,7 +736,7 @@ async fn v2_pagination_with_the_catalog_config_follows_next_links() {
 async fn v2_pagination_refuses_a_next_link_to_another_host() {
     let server = FakePersonio::start().await;
     server.set_v2_next_link(NextLinkMode::ForeignHost);
-    let mut pages = v2(&server).paginate_with::<Value>(PERSONIO_V2, "/persons");
+    let mut pages = v2(&server).paginate_with::<Value>(personio_v2(), "/persons");
     let mut received = 0;
     let error = loop {
         match pages.try_next().await {
@@ -780,7 +772,7 @@ async fn v2_pagination_stops_on_a_repeated_next_link() {
     let server = FakePersonio::start().await;
     server.set_v2_next_link(NextLinkMode::Repeat);
     let result: Result<Vec<Value>, Error> = v2(&server)
-        .paginate_with(PERSONIO_V2, "/persons")
+        .paginate_with(personio_v2(), "/persons")
         .try_collect()
         .await;
     let error = expect_err(result);
@@ -1025,7 +1017,7 @@ async fn malformed_json_is_a_decode_error_from_pagination() {
     server.set_malformed(EMPLOYEES, true);
     let conn = v1(&server);
     let result: Result<Vec<Value>, Error> = conn
-        .paginate_with(PERSONIO_V1, "/company/employees")
+        .paginate_with(personio_v1(), "/company/employees")
         .limit(100)
         .try_collect()
         .await;
@@ -1397,8 +1389,10 @@ async fn endpoints_that_leave_the_base_url_are_refused_without_a_request() {
                 "{endpoint}: {error:?}"
             );
         }
-        let result: Result<Vec<Value>, Error> =
-            v1.paginate_with(PERSONIO_V1, *endpoint).try_collect().await;
+        let result: Result<Vec<Value>, Error> = v1
+            .paginate_with(personio_v1(), *endpoint)
+            .try_collect()
+            .await;
         let error = expect_err(result);
         assert!(matches!(error, Error::Url { .. }), "{endpoint}: {error:?}");
     }
