@@ -11,6 +11,7 @@
 mod auth_mode;
 mod error;
 mod func;
+pub mod integration;
 pub mod now;
 pub mod paginate;
 #[doc(hidden)]
@@ -21,6 +22,7 @@ pub mod rules;
 mod secret;
 mod section;
 pub mod spec;
+pub mod sync;
 pub mod token;
 mod validate;
 

@@ -58,12 +58,7 @@ impl<'a> Model<'a> {
 
     /// Checks the model's name (1 to 64 of `a-z 0-9 - _ .`).
     pub fn check_name(&self) -> Result<(), StoreError> {
-        let ok = !self.name.is_empty()
-            && self.name.len() <= 64
-            && self.name.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
-            });
-        if ok {
+        if terapi_runtime::sync::is_model_name(&self.name) {
             Ok(())
         } else {
             Err(StoreError::InvalidModel {

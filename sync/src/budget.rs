@@ -11,7 +11,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use terapi_runtime::client::RateHints;
 use tokio::time::Instant;
 
-use crate::spec::Budget;
+use terapi_runtime::sync::Budget;
 
 /// The budget of one connection: share it (in an `Arc`) between the syncs of that
 /// connection.

@@ -16,7 +16,7 @@ use terapi_store::{
 
 use crate::budget::RateBudget;
 use crate::error::SyncError;
-use crate::spec::SyncSpec;
+use terapi_runtime::sync::SyncSpec;
 
 /// Where a run stands, as saved with every page.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

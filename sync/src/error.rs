@@ -83,3 +83,12 @@ pub enum SyncError {
     #[error("webhooks: {0}")]
     Webhook(String),
 }
+
+impl From<terapi_runtime::sync::SpecError> for SyncError {
+    fn from(e: terapi_runtime::sync::SpecError) -> Self {
+        SyncError::Spec {
+            model: e.model,
+            reason: e.reason,
+        }
+    }
+}

@@ -42,12 +42,11 @@ mod engine;
 mod error;
 pub mod personio;
 pub mod serve;
-mod spec;
 pub mod webhook;
 mod worker;
 
 pub use budget::{Budgets, RateBudget};
 pub use engine::{OnProgress, Progress, SyncOptions, SyncReport, default_max_pages, sync};
 pub use error::SyncError;
-pub use spec::{Budget, Incremental, Parent, SinceFormat, SyncSpec};
+pub use terapi_runtime::sync::{Budget, Incremental, Parent, SinceFormat, SpecError, SyncSpec};
 pub use worker::{ConnectionFuture, ConnectionSource, StoreConnections, Worker};

@@ -25,7 +25,7 @@ use std::time::Duration;
 use terapi_runtime::client::PaginateConfig;
 use terapi_runtime::paginate::{OffsetStep, PageKind};
 
-use crate::spec::{SinceFormat, SyncSpec};
+use terapi_runtime::sync::{SinceFormat, SyncSpec};
 
 /// `personio` v1 employees: incremental through `updated_since`. The time is sent as UTC
 /// without a zone and Personio's reading of it is not documented, so it overlaps by a day.

@@ -13,7 +13,7 @@ use terapi_store::{Due, Store};
 use crate::budget::{Budgets, RateBudget};
 use crate::engine::{SyncOptions, SyncReport, sync};
 use crate::error::SyncError;
-use crate::spec::SyncSpec;
+use terapi_runtime::sync::SyncSpec;
 
 /// The future of a [`ConnectionSource`].
 pub type ConnectionFuture<'a> =

@@ -30,7 +30,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::envelope::Envelope;
 use super::routes::{Route, personio_routes};
-use crate::spec::Budget;
+use terapi_runtime::sync::Budget;
 
 /// How the receiver works.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use crate::personio;
-use crate::spec::SyncSpec;
+use terapi_runtime::sync::SyncSpec;
 
 /// Events whose name starts with `prefix` are about the records of `spec`'s model.
 #[derive(Debug, Clone)]

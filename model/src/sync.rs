@@ -1,16 +1,34 @@
-//! What a sync reads: a [`SyncSpec`] per model, declared in Rust.
+//! What a sync reads: a [`SyncSpec`] per model, declared in an integrations file (see
+//! [`crate::integration`]) or in Rust.
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
-use terapi_runtime::client::PaginateConfig;
-
-use crate::error::SyncError;
+use crate::paginate::PaginateConfig;
 
 type Text = Cow<'static, str>;
 
+/// A [`SyncSpec`] that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sync spec `{model}`: {reason}")]
+pub struct SpecError {
+    /// The model.
+    pub model: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// Whether `name` is a model name the store takes: 1 to 64 of `a-z`, `0-9`, `-`, `_`, `.`.
+pub fn is_model_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
+}
+
 /// How an incremental run asks for what changed since the last complete run started.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Incremental {
     /// The query param (`updated_since`, `updated_at.gt`).
     pub param: Text,
@@ -24,7 +42,8 @@ pub struct Incremental {
 }
 
 /// How the incremental filter's time is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum SinceFormat {
     /// `2026-12-01T10:15:30Z` (RFC 3339, UTC, seconds).
     Rfc3339,
@@ -49,7 +68,7 @@ impl SinceFormat {
 }
 
 /// Records listed per record of another model (Personio v2's employments, per person).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Parent {
     /// The parent model (synced before; its current records are walked in id order).
     pub model: Text,
@@ -63,7 +82,7 @@ pub struct Parent {
 
 /// A request budget: what a sync may send per connection, kept under the provider's
 /// documented limit instead of provoking 429s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Budget {
     /// Requests per minute.
     pub per_minute: u32,
@@ -83,7 +102,7 @@ impl Default for Budget {
 
 /// A model to sync: where its records are listed, how pages follow, where a record's id is,
 /// how an incremental run filters, and whether records hold personal data.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SyncSpec {
     /// The provider key it is for (`personio`).
     pub provider: Text,
@@ -125,6 +144,12 @@ pub struct SyncSpec {
     /// page without a readable `Date` header bounds the provider's clock by its newest
     /// change, so the incremental cursor never follows only this host's clock.
     pub updated_path: Option<Text>,
+    /// The model its records are typed as (a model of the integrations file), if declared.
+    #[serde(default)]
+    pub output: Option<Text>,
+    /// How often a worker runs it (`runs: every 1h`); `None`: when asked.
+    #[serde(default)]
+    pub schedule: Option<Duration>,
 }
 
 impl SyncSpec {
@@ -151,7 +176,21 @@ impl SyncSpec {
             total_path: None,
             total_pages_path: None,
             updated_path: None,
+            output: None,
+            schedule: None,
         }
+    }
+
+    /// Records are typed as the model `name`.
+    pub fn output(mut self, name: impl Into<Text>) -> Self {
+        self.output = Some(name.into());
+        self
+    }
+
+    /// A worker runs it every `every`.
+    pub fn schedule(mut self, every: Duration) -> Self {
+        self.schedule = Some(every);
+        self
     }
 
     /// Where a record's id is.
@@ -258,14 +297,16 @@ impl SyncSpec {
     }
 
     /// Checks the spec: a model name the store takes, an endpoint, a budget above zero.
-    pub fn check(&self) -> Result<(), SyncError> {
-        let bad = |why: String| SyncError::Spec {
-            model: self.model.to_string(),
+    pub fn check(&self) -> Result<(), SpecError> {
+        let bad = |why: String| SpecError {
+            model: self.model.escape_default().to_string(),
             reason: why,
         };
-        terapi_store::Model::personal("check", &self.model)
-            .check_name()
-            .map_err(|e| bad(e.to_string()))?;
+        if !is_model_name(&self.model) {
+            return Err(bad(
+                "the model name is not 1 to 64 of `a-z`, `0-9`, `-`, `_` and `.`".to_owned(),
+            ));
+        }
         if !self.endpoint.starts_with('/') {
             return Err(bad(format!(
                 "the endpoint `{}` does not start with `/`",
@@ -301,6 +342,9 @@ impl SyncSpec {
         }
         if self.id_path.is_empty() {
             return Err(bad("the record id path is empty".to_owned()));
+        }
+        if self.schedule == Some(Duration::ZERO) {
+            return Err(bad("the schedule is zero".to_owned()));
         }
         Ok(())
     }
