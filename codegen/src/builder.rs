@@ -37,6 +37,8 @@ pub struct Builder {
     cargo_directives: bool,
     /// A setting that cannot be applied, reported by `generate`.
     invalid: Option<String>,
+    /// The integrations file, if any.
+    integrations: Option<PathBuf>,
 }
 
 impl Default for Builder {
@@ -52,6 +54,7 @@ impl Default for Builder {
             },
             cargo_directives: true,
             invalid: None,
+            integrations: None,
         }
     }
 }
@@ -111,6 +114,15 @@ impl Builder {
         S: Into<String>,
     {
         self.options.exclude = keys.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Also generates the integrations file at `path` (syncs, actions and models per provider
+    /// of the catalog) into `integrations.rs` next to the providers' output; include it with
+    /// `terapi_runtime::include_integrations!()`. Its providers are checked against the
+    /// catalog.
+    pub fn integrations(mut self, path: impl AsRef<Path>) -> Self {
+        self.integrations = Some(path.as_ref().to_path_buf());
         self
     }
 
@@ -249,6 +261,7 @@ impl Builder {
                 })?,
         };
         let path = dir.join(&self.file_name);
+        self.generate_integrations(&dir)?;
         if !self.module_per_file {
             let code = self.generate_to_string()?;
             write_if_changed(&path, &code)?;
@@ -275,6 +288,43 @@ impl Builder {
             write_if_changed(&dir.join(name), text)?;
         }
         Ok(path)
+    }
+}
+
+impl Builder {
+    fn generate_integrations(&self, dir: &Path) -> Result<(), Error> {
+        let Some(input) = &self.integrations else {
+            return Ok(());
+        };
+        let path = match std::env::var_os("CARGO_MANIFEST_DIR") {
+            Some(d) if input.is_relative() => Path::new(&d).join(input),
+            _ => input.clone(),
+        };
+        if self.cargo_directives {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+        let inputs = self.read_inputs()?;
+        let mut keys: Vec<String> = Vec::new();
+        for (p, text) in &inputs {
+            let loaded = crate::load(p, text, &self.options)?;
+            keys.extend(loaded.providers.iter().map(|s| s.key.to_string()));
+        }
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let text = crate::read_catalog_file(&path)?;
+        let generated = crate::integrations::generate_integrations(
+            &path,
+            &text,
+            Some(&keys),
+            &self.options.lint_levels,
+            self.options.formatted,
+        )?;
+        if self.cargo_directives {
+            for w in &generated.warnings {
+                println!("cargo:warning={}", w.headline(&path));
+            }
+        }
+        write_if_changed(&dir.join("integrations.rs"), &generated.code)?;
+        Ok(())
     }
 }
 

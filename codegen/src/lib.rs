@@ -28,6 +28,7 @@ mod doc;
 #[doc(hidden)]
 pub mod emit;
 mod implied;
+pub mod integrations;
 mod loc;
 mod lower;
 pub mod model;
@@ -48,6 +49,10 @@ use std::path::{Path, PathBuf};
 
 pub use builder::{Builder, write_if_changed};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use integrations::{
+    LoadedIntegrations, SchemaRef, generate_integrations, lint_integrations, load_integrations,
+    load_integrations_file,
+};
 pub use package::{CrateSpec, Drift, crate_files, drift, write_crate};
 pub use rules::{Era, Level, LintLevels, Rule};
 

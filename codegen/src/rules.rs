@@ -139,6 +139,7 @@ const SCHEMA: Basis = Basis::Platform("its JSON schema");
 const LOADER: Basis = Basis::Platform("its loader");
 const PROXY: Basis = Basis::Platform("its proxy's interpolation");
 const POLICY: Basis = Basis::Policy;
+const NANGO: Basis = Basis::Platform("its integrations file's parser");
 
 rules! {
     // --- reading the file --------------------------------------------------------------
@@ -269,6 +270,44 @@ rules! {
     /// A credential or secret in a query param.
     SecretInQuery = "secret-in-query", Warn, open, POLICY,
         "Query strings end up in logs and proxies; prefer a header if the API accepts one. The client sends it only with `Settings::allow_secret_in_query(true)`.";
+
+    // --- the integrations file ----------------------------------------------------------
+    /// An integration names a provider key the catalog does not have.
+    UnknownProvider = "unknown-provider", Deny, fixed, POLICY,
+        "Each key under `integrations` is a provider key of the catalog: its syncs and actions run through that provider's connections (base URL, headers, auth).";
+    /// A model (an output, an input, a field's type) or a parent sync that is not declared.
+    UnknownModel = "unknown-model", Deny, fixed, NANGO,
+        "Every model an `output`, `input` or field type names must be declared under `models`, and a sync's `parent` must be a sync of the same provider; generated code would not compile otherwise.";
+    /// A field that the model it is looked up in does not have.
+    UnknownField = "unknown-field", Deny, fixed, POLICY,
+        "An action's `query` fields and `file`, and a sync's `id` and `updated_at` paths, name fields of the input or output model (when that model declares its fields); a typo would send nothing, or find no id.";
+    /// A path param that no input field or parent supplies.
+    UnboundPathParam = "unbound-path-param", Deny, fixed, POLICY,
+        "Each `{param}` of an action's path is filled from the input field of the same name, and a sync's `{id}` from its parent's records; a param nothing fills would send a literal `{param}` to the provider.";
+    /// An action on GET or DELETE whose input leaves fields for a body.
+    BodyOnGet = "body-on-get", Deny, fixed, POLICY,
+        "GET and DELETE requests carry no body (many servers and proxies drop it): every input field of such an action must be a path param or listed under `query`.";
+    /// An endpoint that is not `METHOD /path`, or a sync that does not list with GET.
+    InvalidEndpoint = "invalid-endpoint", Deny, fixed, NANGO,
+        "An endpoint is written `METHOD /path` (`GET /company/employees`), with a method of GET, POST, PUT, PATCH or DELETE, a path starting with `/`, and `{param}`s that are closed and named. A sync lists with GET.";
+    /// A duration or schedule that cannot be read.
+    InvalidDuration = "invalid-duration", Deny, fixed, NANGO,
+        "Durations are a number and a unit (`30s`, `15min`, `1h`, `1d`); `runs` is `every` and a duration, at least a minute.";
+    /// A field type that cannot be read.
+    InvalidFieldType = "invalid-field-type", Deny, fixed, NANGO,
+        "A field's type is `string`, `number`, `integer`, `boolean`, `date-time`, `date`, `time`, `file`, `any`, a model's name, a union of quoted literals (`'a' | 'b'`: an enum), any of these with `[]` (a list) or `| null`, or a nested mapping of fields.";
+    /// A `$ref` that is not `document#/pointer`.
+    InvalidRef = "invalid-ref", Deny, fixed, POLICY,
+        "A model typed from an OpenAPI document is `$ref: <document file>#/<JSON pointer>` (`personio-personnel-data-api-oa3.yaml#/components/schemas/Employee`), with no other key beside it.";
+    /// Two models, fields, syncs or actions that map to the same Rust name.
+    NameCollision = "name-collision", Deny, fixed, POLICY,
+        "Model names become Rust types, field, sync and action names become Rust identifiers; two names that map to the same identifier would not compile.";
+    /// A POST action declared idempotent.
+    IdempotentPost = "idempotent-post", Warn, open, POLICY,
+        "An idempotent action is retried after a 5xx or a dropped connection. A POST that creates something would then create it twice unless the provider deduplicates it (an idempotency key). Declare it `idempotent: false` unless the provider documents that.";
+    /// A model that no sync, action or other model uses.
+    UnusedModel = "unused-model", Warn, open, POLICY,
+        "A declared model that nothing names is generated all the same; it is often a leftover or a typo of the name used.";
 
     // --- the run -----------------------------------------------------------------------
     /// A selected provider key (`--providers`, `--exclude`) that the catalog does not have.

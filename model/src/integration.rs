@@ -608,6 +608,68 @@ impl EmbeddedIntegrations {
     }
 }
 
+impl EmbeddedIntegrations {
+    /// The sync `name` of `provider`. If the description does not read back, a spec that
+    /// fails [`SyncSpec::check`] with the reason (a sync then reports it instead of running).
+    pub fn sync(&self, provider: &str, name: &str) -> SyncSpec {
+        let found = match self.get() {
+            Ok(all) => all
+                .sync(provider, name)
+                .cloned()
+                .ok_or_else(|| format!("the generated integrations have no sync `{name}`")),
+            Err(e) => Err(e.to_string()),
+        };
+        found.unwrap_or_else(|reason| {
+            let mut spec = SyncSpec::new(provider.to_owned(), name.to_owned(), "/");
+            spec.unreadable = Some(reason.into());
+            spec
+        })
+    }
+
+    /// The action `name` of `provider`, with the description it belongs to.
+    pub fn action(
+        &self,
+        provider: &str,
+        name: &str,
+    ) -> Result<(&Integrations, &ActionSpec), UnreadableIntegrations> {
+        let all = self.get()?;
+        let action = all
+            .action(provider, name)
+            .ok_or_else(|| UnreadableIntegrations(format!("no action `{name}` of `{provider}`")))?;
+        Ok((all, action))
+    }
+
+    /// `value` checked against the model `name` (every problem at once), then read as `T`.
+    pub fn read_model<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+        value: &Value,
+    ) -> Result<T, InputErrors> {
+        let one = |message: String| InputErrors {
+            model: name.to_owned(),
+            problems: vec![InputProblem {
+                field: String::new(),
+                message,
+            }],
+        };
+        let all = self.get().map_err(|e| one(e.to_string()))?;
+        let model = all.model(name).ok_or_else(|| {
+            one(format!(
+                "the model `{name}` is not in the generated description"
+            ))
+        })?;
+        model.validate(all, value)?;
+        serde_json::from_value(value.clone()).map_err(|e| {
+            // serde's message may quote the value: only its place is kept.
+            one(format!(
+                "does not read as `{name}` (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        })
+    }
+}
+
 impl fmt::Debug for EmbeddedIntegrations {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EmbeddedIntegrations")

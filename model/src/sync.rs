@@ -150,6 +150,10 @@ pub struct SyncSpec {
     /// How often a worker runs it (`runs: every 1h`); `None`: when asked.
     #[serde(default)]
     pub schedule: Option<Duration>,
+    /// Set when generated code could not read its description back: [`SyncSpec::check`]
+    /// fails with this reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<Text>,
 }
 
 impl SyncSpec {
@@ -178,6 +182,7 @@ impl SyncSpec {
             updated_path: None,
             output: None,
             schedule: None,
+            unreadable: None,
         }
     }
 
@@ -302,6 +307,9 @@ impl SyncSpec {
             model: self.model.escape_default().to_string(),
             reason: why,
         };
+        if let Some(reason) = &self.unreadable {
+            return Err(bad(reason.to_string()));
+        }
         if !is_model_name(&self.model) {
             return Err(bad(
                 "the model name is not 1 to 64 of `a-z`, `0-9`, `-`, `_` and `.`".to_owned(),
