@@ -659,13 +659,12 @@ impl EmbeddedIntegrations {
             ))
         })?;
         model.validate(all, value)?;
-        serde_json::from_value(value.clone()).map_err(|e| {
-            // serde's message may quote the value: only its place is kept.
-            one(format!(
-                "does not read as `{name}` (line {}, column {})",
-                e.line(),
-                e.column()
-            ))
+        read_as(value.clone()).map_err(|e| InputErrors {
+            model: name.to_owned(),
+            problems: vec![InputProblem {
+                field: e.path,
+                message: format!("does not read as `{name}`: {}", e.kind),
+            }],
         })
     }
 }
@@ -722,6 +721,48 @@ mod base64_bytes {
             .decode(text.as_bytes())
             .map_err(serde::de::Error::custom)
     }
+}
+
+/// A JSON value that does not read as a type: where (a path such as `data.attributes.id`,
+/// empty for the value itself), and what kind of mismatch. Never the value itself (records
+/// hold personal data).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}does not read as `{type_name}`: {kind}", if path.is_empty() { String::new() } else { format!("`{path}` ") })]
+pub struct ReadError {
+    /// Where in the value.
+    pub path: String,
+    /// The type it was read as.
+    pub type_name: String,
+    /// What kind of mismatch (a wrong type, a missing field, ...), without the value.
+    pub kind: String,
+}
+
+/// `value` read as `T` (a generated model), or where and why not.
+pub fn read_as<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ReadError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let message = e.inner().to_string();
+        // serde's messages quote the value they met (`invalid type: string "Ada", expected
+        // i64`): keep what was expected, drop what was found.
+        let kind = if let Some(rest) = message.strip_prefix("missing field ") {
+            format!("missing field {rest}")
+        } else if let Some((_, expected)) = message.split_once(", expected ") {
+            format!("expected {expected}")
+        } else if message.starts_with("unknown variant") {
+            "a value the type does not list".to_owned()
+        } else {
+            "a value of another shape".to_owned()
+        };
+        ReadError {
+            path: if path == "." { String::new() } else { path },
+            type_name: std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("?")
+                .to_owned(),
+            kind,
+        }
+    })
 }
 
 /// Unknown fields of a record, kept as they came (generated models flatten this in, so
@@ -866,6 +907,34 @@ mod tests {
         assert_eq!(path_params("/a/{id}/b/{x}"), vec!["id", "x"]);
         assert_eq!(Method::parse("PATCH"), Some(Method::Patch));
         assert_eq!(Method::parse("patch"), None);
+    }
+
+    #[test]
+    fn read_as_names_the_place_never_the_value() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            id: i64,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Rec {
+            name: String,
+            attributes: Inner,
+        }
+        assert!(read_as::<Rec>(json!({"name": "a", "attributes": {"id": 1}})).is_ok());
+        let e =
+            read_as::<Rec>(json!({"name": "a", "attributes": {"id": "Ada Lovelace"}})).unwrap_err();
+        assert_eq!(e.path, "attributes.id");
+        assert_eq!(
+            e.to_string(),
+            "`attributes.id` does not read as `Rec`: expected i64"
+        );
+        let e = read_as::<Rec>(json!({"attributes": {"id": 1}})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "does not read as `Rec`: missing field `name`"
+        );
     }
 
     #[test]

@@ -29,6 +29,14 @@ pub enum StoreError {
         /// The newest version this build migrates to.
         supported: i64,
     },
+    /// A record does not read as the model's type.
+    #[error("store: record `{id}`: {reason}")]
+    RecordShape {
+        /// The record's id.
+        id: String,
+        /// Where it differs (never its content).
+        reason: String,
+    },
     /// The database failed a statement.
     #[error("store: database: {message}")]
     Database {

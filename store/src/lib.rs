@@ -58,7 +58,7 @@ pub use error::StoreError;
 pub use ids::{MAX_RECORD_ID_BYTES, check_record_id, record_id};
 pub use keys::Keys;
 pub use record::{ConnectionInfo, ConnectionRecord, StoredConnection};
-pub use records::{Applied, Change, ChangeKind, Changes, Model, StoredRecord};
+pub use records::{Applied, Change, ChangeKind, Changes, Model, StoredRecord, TypedRecord};
 pub use run_checks::Quarantined;
 pub use runs::{DEFAULT_RUN_LEASE, DeleteGuard, Due, RunCounts, RunKind, SyncRun, SyncStatus};
 pub use store::{DEFAULT_LEASE, FromStore, Rotation, Stats, Store, check_id};

@@ -121,6 +121,30 @@ pub struct StoredRecord {
     pub deleted_at: Option<SystemTime>,
 }
 
+impl StoredRecord {
+    /// The record read as `T` (a model generated from an integrations file): an error names
+    /// the record and where it differs, never its content.
+    pub fn read_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, StoreError> {
+        terapi_runtime::integration::read_as(self.data.clone()).map_err(|e| {
+            StoreError::RecordShape {
+                id: self.id.escape_default().to_string(),
+                reason: e.to_string(),
+            }
+        })
+    }
+}
+
+/// A current record read as a generated model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedRecord<T> {
+    /// The record's id.
+    pub id: String,
+    /// Its content, typed.
+    pub record: T,
+    /// When its content last changed.
+    pub changed_at: SystemTime,
+}
+
 /// A batch of the change feed: the changes and the cursor after them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Changes {
@@ -740,6 +764,28 @@ impl Store {
             .await?;
         rows.into_iter()
             .map(|row| stored(&self.keys, &model, row))
+            .collect()
+    }
+
+    /// The current records of a model read as `T` (the model's generated struct), like
+    /// [`Store::records`]: ids after `after`, at most `limit`. A record that does not read as
+    /// `T` fails the call with its id and where it differs.
+    pub async fn typed_records<T: serde::de::DeserializeOwned>(
+        &self,
+        model: Model<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<TypedRecord<T>>, StoreError> {
+        self.records(model, after, limit)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(TypedRecord {
+                    record: r.read_as()?,
+                    id: r.id,
+                    changed_at: r.changed_at,
+                })
+            })
             .collect()
     }
 
