@@ -43,10 +43,11 @@
 //!    - A schema with `properties` and no `type` is an object.
 //!    - Unknown fields are kept: every object schema with properties gets
 //!      `additionalProperties: {}` (also where it said `false` or `true`), which typify turns
-//!      into a `#[serde(flatten)] pub extra: BTreeMap<String, serde_json::Value>` field, so a
-//!      field the provider adds survives a round trip.
+//!      into a `#[serde(flatten)] pub extra: serde_json::Map<String, serde_json::Value>`
+//!      field, so a field the provider adds survives a round trip (typify ignores unknown
+//!      fields when `additionalProperties` is absent or `true`).
 //!
-//! Object maps are `::std::collections::BTreeMap` (deterministic output order).
+//! Other maps are `::std::collections::BTreeMap` (deterministic output order).
 
 use std::collections::BTreeMap;
 use std::fmt;
