@@ -34,6 +34,8 @@ mod lower;
 pub mod model;
 #[doc(hidden)]
 pub mod names;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod package;
 mod parsed;
 mod pattern;
