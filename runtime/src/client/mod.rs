@@ -49,6 +49,7 @@ macro_rules! connection_wrapper {
     };
 }
 
+pub mod action;
 mod auth;
 mod authorized;
 mod bound;
