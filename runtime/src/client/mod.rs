@@ -13,7 +13,12 @@
 //!   set explicitly with [`Settings::origin`];
 //! - **retries** 429 and 5xx (only 429 for requests that are not idempotent) with bounded
 //!   exponential backoff and jitter, honouring `Retry-After` and the catalog's `proxy.retry`
-//!   headers ([`crate::retry`]);
+//!   headers ([`crate::retry`]); [`RequestBuilder::idempotent`] overrides what the method
+//!   says;
+//! - **keeps a request budget** per connection ([`Connection::rate_budget`], a
+//!   [`RateBudget`]) that requests sent with [`RequestBuilder::rate_budget`] wait for;
+//! - **runs declared actions** ([`action::run`]): an integrations file's writes, their input
+//!   checked against its model before anything is sent;
 //! - **paginates**: [`Connection::paginate`] is a `Stream` of records over every page
 //!   ([`crate::paginate`]);
 //! - **verifies** credentials: [`Connection::verify`] runs the catalog's `proxy.verification`.
