@@ -58,7 +58,7 @@ impl<'a> Model<'a> {
 
     /// Checks the model's name (1 to 64 of `a-z 0-9 - _ .`).
     pub fn check_name(&self) -> Result<(), StoreError> {
-        if terapi_runtime::sync::is_model_name(&self.name) {
+        if terapi_runtime::sync::is_model_name(self.name) {
             Ok(())
         } else {
             Err(StoreError::InvalidModel {

@@ -415,7 +415,7 @@ impl Connection {
         }
         let method_text = method.as_str().to_owned();
         let (raw, _gave_up) = self
-            .with_retries(true, || {
+            .with_retries(true, false, || {
                 let mut request = inner
                     .http
                     .request(method.clone(), url.clone())

@@ -13,7 +13,12 @@
 //!   set explicitly with [`Settings::origin`];
 //! - **retries** 429 and 5xx (only 429 for requests that are not idempotent) with bounded
 //!   exponential backoff and jitter, honouring `Retry-After` and the catalog's `proxy.retry`
-//!   headers ([`crate::retry`]);
+//!   headers ([`crate::retry`]); [`RequestBuilder::idempotent`] overrides what the method
+//!   says;
+//! - **keeps a request budget** per connection ([`Connection::rate_budget`], a
+//!   [`RateBudget`]) that requests sent with [`RequestBuilder::rate_budget`] wait for;
+//! - **runs declared actions** ([`action::run`]): an integrations file's writes, their input
+//!   checked against its model before anything is sent;
 //! - **paginates**: [`Connection::paginate`] is a `Stream` of records over every page
 //!   ([`crate::paginate`]);
 //! - **verifies** credentials: [`Connection::verify`] runs the catalog's `proxy.verification`.
@@ -49,9 +54,11 @@ macro_rules! connection_wrapper {
     };
 }
 
+pub mod action;
 mod auth;
 mod authorized;
 mod bound;
+mod budget;
 mod callback;
 mod discover;
 mod error;
@@ -82,6 +89,7 @@ pub use crate::token::TokenSet;
 pub use auth::TokenSink;
 pub use authorized::AuthorizedConnection;
 pub use bound::TypedConnection;
+pub use budget::RateBudget;
 pub use error::CallbackError;
 pub use error::{ConnectError, Error, SMALL_BODY_BYTES, Step, TransportKind, validated};
 pub use oauth::{
@@ -114,6 +122,7 @@ pub struct Settings {
     allow_secret_in_query: bool,
     user_agent: String,
     max_body_bytes: usize,
+    rate_budget: Option<Arc<RateBudget>>,
 }
 
 impl Default for Settings {
@@ -128,6 +137,7 @@ impl Default for Settings {
             allow_secret_in_query: false,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            rate_budget: None,
         }
     }
 }
@@ -206,6 +216,14 @@ impl Settings {
         self
     }
 
+    /// The request budget of the connections made with these settings (and their clones):
+    /// one the caller shares, e.g. with the syncs of the same account. Without it, a
+    /// connection makes its own on first use ([`Connection::rate_budget`]).
+    pub fn rate_budget(mut self, budget: Arc<RateBudget>) -> Self {
+        self.rate_budget = Some(budget);
+        self
+    }
+
     /// The `User-Agent` header (default `terapi-runtime/<version>`).
     pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
         self.user_agent = user_agent.into();
@@ -264,6 +282,8 @@ struct Inner {
     client: Option<oauth::OAuthClient>,
     /// `refresh_url`, rendered (else refreshes go to the token URL).
     refresh_url: Option<Url>,
+    /// The request budget, made on first use (or the one the settings share).
+    budget: OnceLock<Arc<RateBudget>>,
 }
 
 impl fmt::Debug for Connection {
@@ -512,6 +532,7 @@ impl Connection {
                 settings,
                 client,
                 refresh_url,
+                budget: OnceLock::new(),
             }),
         })
     }
@@ -580,6 +601,19 @@ impl Connection {
         endpoint: impl Into<String>,
     ) -> Pages<T> {
         Pages::new(self.clone(), endpoint.into(), Some(config))
+    }
+
+    /// The connection's request budget, shared by its clones: the one given with
+    /// [`Settings::rate_budget`], else one at `default` made by the first call (later calls
+    /// get that one, whatever they pass).
+    pub fn rate_budget(&self, default: crate::sync::Budget) -> Arc<RateBudget> {
+        Arc::clone(self.inner.budget.get_or_init(|| {
+            self.inner
+                .settings
+                .rate_budget
+                .clone()
+                .unwrap_or_else(|| Arc::new(RateBudget::new(default)))
+        }))
     }
 
     /// How many token requests this connection (and its clones) have made.

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -13,9 +14,9 @@ use url::Url;
 use super::auth::Issued;
 use super::error::{self, Error, SMALL_BODY_BYTES, Step, provider_message};
 use super::url_check;
-use super::{Connection, Method};
+use super::{Connection, Method, RateBudget, RateHints};
 use crate::render::{Headers, Request};
-use crate::retry::{Decision, FailedAttempt, GiveUpReason, is_idempotent};
+use crate::retry::{Decision, FailedAttempt, GiveUpReason, RetryConfig, is_idempotent};
 
 /// A request being built: an endpoint below the provider's base URL, query params, headers
 /// and a body. [`RequestBuilder::send`] adds the provider's headers, query and credentials.
@@ -28,6 +29,8 @@ pub struct RequestBuilder {
     headers: Vec<(String, String)>,
     body: Option<Body>,
     timeout: Option<Duration>,
+    idempotent: Option<bool>,
+    budget: Option<Arc<RateBudget>>,
     error: Option<Error>,
 }
 
@@ -66,6 +69,11 @@ pub(crate) struct Outgoing<'a> {
     /// verification's (for a check on another host).
     pub(crate) provider_headers: bool,
     pub(crate) verification_headers: bool,
+    /// Whether the request may be sent twice with the effect of once; `None`: as its
+    /// method says ([`is_idempotent`]). `Some(true)` also retries transport errors.
+    pub(crate) idempotent: Option<bool>,
+    /// Waited for before each attempt; each response's rate hints are given to it.
+    pub(crate) budget: Option<&'a RateBudget>,
 }
 
 /// A response read whole.
@@ -85,6 +93,8 @@ impl RequestBuilder {
             headers: Vec::new(),
             body: None,
             timeout: None,
+            idempotent: None,
+            budget: None,
             error: None,
         }
     }
@@ -155,6 +165,25 @@ impl RequestBuilder {
         self
     }
 
+    /// Whether sending the request twice has the effect of sending it once, which replaces
+    /// what its method says (GET, PUT and DELETE are, POST and PATCH are not; see
+    /// [`is_idempotent`]). A request that is not idempotent is retried only after a 429,
+    /// which the server did not act on. One marked idempotent with `true` here is retried
+    /// after a retryable status (429, 5xx) and also after a transport error (a dropped
+    /// connection, a timeout), within the retry policy.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = Some(idempotent);
+        self
+    }
+
+    /// Sends each attempt (retries and a resend after a token renewal included) within
+    /// `budget`: waits for it first, and gives it each response's rate hints
+    /// ([`RateHints`]).
+    pub fn rate_budget(mut self, budget: Arc<RateBudget>) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Sends the request: builds the URL below the base URL, adds the provider's query and
     /// headers and its credentials (an access token, requested or renewed as needed), retries
     /// as the retry policy allows, and reads the response.
@@ -162,11 +191,18 @@ impl RequestBuilder {
     /// A status from 200 to 299 is a [`Response`]; a redirect is [`Error::Redirect`] (never
     /// followed); any other status is [`Error::Status`] with the provider's message.
     pub async fn send(self) -> Result<Response, Error> {
+        self.send_keeping_body().await.map_err(|(error, _)| error)
+    }
+
+    /// [`RequestBuilder::send`], with the body (as received, its first
+    /// [`SMALL_BODY_BYTES`]) of a response whose status is an error.
+    pub(crate) async fn send_keeping_body(self) -> Result<Response, (Error, Option<bytes::Bytes>)> {
         if let Some(error) = self.error {
-            return Err(error);
+            return Err((error, None));
         }
         let conn = &self.conn;
-        let mut url = url_check::join(&conn.inner.base, &self.endpoint, Step::Request)?;
+        let mut url = url_check::join(&conn.inner.base, &self.endpoint, Step::Request)
+            .map_err(|e| (e, None))?;
         append_query(&mut url, &self.query);
         let outgoing = Outgoing {
             step: Step::Request,
@@ -178,9 +214,12 @@ impl RequestBuilder {
             timeout: self.timeout.unwrap_or(conn.inner.settings.timeout),
             provider_headers: true,
             verification_headers: false,
+            idempotent: self.idempotent,
+            budget: self.budget.as_deref(),
         };
-        let exchanged = conn.exchange(&outgoing).await?;
-        conn.finish(exchanged, &outgoing)
+        let exchanged = conn.exchange(&outgoing).await.map_err(|e| (e, None))?;
+        let body = (exchanged.raw.status >= 400).then(|| exchanged.raw.body.clone());
+        conn.finish(exchanged, &outgoing).map_err(|e| (e, body))
     }
 }
 
@@ -384,6 +423,31 @@ impl Connection {
             } => (l, false),
             _ => return error,
         };
+        for form in self.secret_forms() {
+            if text.contains(&form) {
+                *text = text.replace(&form, "***");
+            }
+        }
+        if is_message {
+            *text = error::truncate(text, error::MESSAGE_CHARS);
+        }
+        error
+    }
+
+    /// `text` with the connection's secrets replaced by `***`, as [`Connection::mask`] does
+    /// in messages (whole: not cut).
+    pub(crate) fn mask_text(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for form in self.secret_forms() {
+            if text.contains(&form) {
+                text = text.replace(&form, "***");
+            }
+        }
+        text
+    }
+
+    /// Every form of every secret of the connection a server may echo.
+    fn secret_forms(&self) -> Vec<String> {
         let inner = &self.inner;
         let mut secrets = inner.binding.secrets();
         let client = self.client();
@@ -410,15 +474,7 @@ impl Connection {
                 .basic_credentials()
                 .map(|(user, password)| (user, password.unwrap_or_default())),
         );
-        for form in secret_forms(&secrets, pairs) {
-            if text.contains(&form) {
-                *text = text.replace(&form, "***");
-            }
-        }
-        if is_message {
-            *text = error::truncate(text, error::MESSAGE_CHARS);
-        }
-        error
+        secret_forms(&secrets, pairs)
     }
 
     /// Sends `out` with the provider's headers and credentials: renews the token once after
@@ -426,22 +482,33 @@ impl Connection {
     pub(crate) async fn exchange(&self, out: &Outgoing<'_>) -> Result<Exchanged, Error> {
         let method = out.method.as_str();
         let path = out.url.path();
-        let idempotent = is_idempotent(method);
+        let idempotent = out.idempotent.unwrap_or_else(|| is_idempotent(method));
+        let retry_transport = out.idempotent == Some(true);
         let oauth = out.provider_headers && self.inner.auth.uses_token();
+        let budget = out.budget;
+        // One request within the budget: waits for it, and tells it what the response said.
+        let send = move |request: reqwest::RequestBuilder| async move {
+            if let Some(budget) = budget {
+                budget.acquire().await;
+            }
+            let raw = self.send_once(out.step, method, path, request).await?;
+            if let Some(budget) = budget {
+                let lookup = |name: &str| raw.headers.get(name).and_then(|v| v.to_str().ok());
+                budget.observe(&RateHints::read(lookup, SystemTime::now()));
+            }
+            Ok::<Raw, Error>(raw)
+        };
         let (raw, gave_up) = self
-            .with_retries(idempotent, move || async move {
+            .with_retries(idempotent, retry_transport, move || async move {
                 let token = match oauth {
                     true => Some(self.access_token(None).await?),
                     false => None,
                 };
-                let raw = self
-                    .send_once(out.step, method, path, self.build(out, token.as_deref())?)
-                    .await?;
+                let raw = send(self.build(out, token.as_deref())?).await?;
                 match (raw.status, token) {
                     (401, Some(stale)) => {
                         let fresh = self.access_token(Some(&stale)).await?;
-                        self.send_once(out.step, method, path, self.build(out, Some(&*fresh))?)
-                            .await
+                        send(self.build(out, Some(&*fresh))?).await
                     }
                     _ => Ok(raw),
                 }
@@ -451,10 +518,13 @@ impl Connection {
     }
 
     /// Calls `attempt` until it gives a response that is a success, or not retryable, or the
-    /// retry policy gives up. Transport errors are returned at once.
+    /// retry policy gives up. Transport errors are returned at once, unless
+    /// `retry_transport`: then they are retried as a 503 would be (backoff, within the
+    /// policy's attempts and total wait), and the last one is returned.
     pub(crate) async fn with_retries<F, Fut>(
         &self,
         idempotent: bool,
+        retry_transport: bool,
         mut attempt: F,
     ) -> Result<(Raw, Option<GiveUpReason>), Error>
     where
@@ -466,7 +536,36 @@ impl Connection {
         let mut waited = Duration::ZERO;
         let mut number = 1;
         loop {
-            let raw = attempt().await?;
+            let raw = match attempt().await {
+                Ok(raw) => raw,
+                Err(error @ Error::Transport { .. }) if retry_transport => {
+                    let decision = {
+                        let failed = FailedAttempt {
+                            attempt: number,
+                            status: 503,
+                            idempotent: true,
+                            headers: &|_| None,
+                            waited,
+                        };
+                        policy.decide(
+                            &RetryConfig::EMPTY,
+                            &failed,
+                            SystemTime::now(),
+                            random_unit(),
+                        )
+                    };
+                    match decision {
+                        Decision::Retry { after } => {
+                            tokio::time::sleep(after).await;
+                            waited += after;
+                            number += 1;
+                            continue;
+                        }
+                        Decision::GiveUp { .. } => return Err(error),
+                    }
+                }
+                Err(error) => return Err(error),
+            };
             if raw.status < 400 {
                 return Ok((raw, None));
             }

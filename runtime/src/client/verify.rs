@@ -74,6 +74,8 @@ impl Connection {
                 timeout: inner.settings.timeout,
                 provider_headers: same_host,
                 verification_headers: true,
+                idempotent: None,
+                budget: None,
             };
             let exchanged = self.exchange(&out).await?;
             let raw = exchanged.raw();

@@ -264,6 +264,8 @@ impl PageWalk {
             timeout: self.conn.inner.settings.timeout,
             provider_headers: true,
             verification_headers: false,
+            idempotent: None,
+            budget: None,
         };
         let exchanged = self.conn.exchange(&out).await?;
         let response = self.conn.finish(exchanged, &out)?;
