@@ -3364,12 +3364,12 @@ For system phases this is a string and must be one of:
 }
 /// `common-components-v2.json#/components/schemas/CustomAttribute`
 pub type CustomAttribute = common_components_v2::CustomAttribute;
-/// `personio-personnel-data-api-oa3.yaml#/components/schemas/Employee`
-pub type Employee = personio_personnel_data_api_oa3::Employee;
-/// `personio-personnel-data-api-oa3.yaml#/components/schemas/AttendancePeriodsResponse/allOf/1/properties/data/items`
-pub type Attendance = personio_personnel_data_api_oa3::AttendancePeriodsResponseDataItem;
 /// `personio-personnel-data-api-oa3.yaml#/components/schemas/HourlyAbsencePeriodsResponse/allOf/1/properties/data/items`
 pub type AbsencePeriod = personio_personnel_data_api_oa3::HourlyAbsencePeriodsResponseDataItem;
+/// `personio-personnel-data-api-oa3.yaml#/components/schemas/AttendancePeriodsResponse/allOf/1/properties/data/items`
+pub type Attendance = personio_personnel_data_api_oa3::AttendancePeriodsResponseDataItem;
+/// `personio-personnel-data-api-oa3.yaml#/components/schemas/Employee`
+pub type Employee = personio_personnel_data_api_oa3::Employee;
 /// `personio-recruiting-api.yaml#/components/schemas/submit_application`
 pub type Application = personio_recruiting_api::SubmitApplication;
 /// `personio-recruiting-api.yaml#/components/schemas/uploaded_document`

@@ -833,3 +833,43 @@ fn rewrite_refs(schema: &mut Value, rewrites: &BTreeMap<String, String>) {
         _ => {}
     }
 }
+
+/// The models of an integrations file typed from OpenAPI schemas, as [`OpenApiRef`]s.
+pub fn refs_of(loaded: &crate::LoadedIntegrations) -> Vec<OpenApiRef> {
+    loaded
+        .schema_refs()
+        .into_iter()
+        .map(|r| OpenApiRef {
+            name: r.name,
+            document: r.document,
+            pointer: r.pointer,
+        })
+        .collect()
+}
+
+/// Where an integrations file's OpenAPI types are generated from and to: its
+/// `openapi.documents` (unless `documents` overrides it) and `openapi.output`, both relative
+/// to the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenApiPaths {
+    /// The documents' directory.
+    pub documents: std::path::PathBuf,
+    /// The generated file.
+    pub output: std::path::PathBuf,
+}
+
+/// The paths of `loaded` (read from `file`); `None` when it names no `openapi.output` or
+/// (without an override) no `openapi.documents`.
+pub fn paths_of(
+    file: &Path,
+    loaded: &crate::LoadedIntegrations,
+    documents: Option<&Path>,
+) -> Option<OpenApiPaths> {
+    let base = file.parent().unwrap_or_else(|| Path::new(""));
+    let output = base.join(loaded.openapi.output.as_ref()?);
+    let documents = match documents {
+        Some(d) => d.to_path_buf(),
+        None => base.join(loaded.openapi.documents.as_ref()?),
+    };
+    Some(OpenApiPaths { documents, output })
+}

@@ -23,43 +23,13 @@ const PERSONNEL: &str = "personio-personnel-data-api-oa3.yaml";
 const RECRUITING: &str = "personio-recruiting-api.yaml";
 const COMMON_V2: &str = "common-components-v2.json";
 
-/// The models of the committed file.
+/// The models of the committed file: the `$ref` models of the repository's
+/// integrations.yaml, the file that `terapi_codegen::openapi::refs_of` reads them from.
 fn personio_refs() -> Vec<OpenApiRef> {
-    let r = |name: &str, document: &str, pointer: &str| OpenApiRef {
-        name: name.to_owned(),
-        document: document.to_owned(),
-        pointer: pointer.to_owned(),
-    };
-    vec![
-        r("Employee", PERSONNEL, "/components/schemas/Employee"),
-        // The record of `GET /company/attendances`: `{id, type, attributes: Attendance}`.
-        r(
-            "Attendance",
-            PERSONNEL,
-            "/components/schemas/AttendancePeriodsResponse/allOf/1/properties/data/items",
-        ),
-        // The record of `GET /company/absence-periods`: `{type, attributes: HourlyAbsence}`.
-        r(
-            "AbsencePeriod",
-            PERSONNEL,
-            "/components/schemas/HourlyAbsencePeriodsResponse/allOf/1/properties/data/items",
-        ),
-        r(
-            "Application",
-            RECRUITING,
-            "/components/schemas/submit_application",
-        ),
-        r(
-            "UploadedDocument",
-            RECRUITING,
-            "/components/schemas/uploaded_document",
-        ),
-        r(
-            "CustomAttribute",
-            COMMON_V2,
-            "/components/schemas/CustomAttribute",
-        ),
-    ]
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../integrations.yaml");
+    let loaded = terapi_codegen::load_integrations_file(&path, None, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    terapi_codegen::openapi::refs_of(&loaded)
 }
 
 fn repository() -> PathBuf {
