@@ -31,7 +31,7 @@ pub struct Integrations {
 pub struct Integration {
     /// The provider key of the catalog (`personio`).
     pub provider: String,
-    /// Its syncs, in name order.
+    /// Its syncs, in file order (a parent before its children, as a worker runs them).
     #[serde(default)]
     pub syncs: Vec<SyncSpec>,
     /// Its actions, in name order.
@@ -762,6 +762,21 @@ pub fn read_as<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ReadEr
                 .to_owned(),
             kind,
         }
+    })
+}
+
+/// `value` read as `T` and written back as JSON: the model's typed view of a record (what
+/// it declares, in its types; unknown fields kept where the model keeps them).
+pub fn typed_json<T: serde::de::DeserializeOwned + Serialize>(value: Value) -> Result<Value, ReadError> {
+    let typed: T = read_as(value)?;
+    serde_json::to_value(&typed).map_err(|_| ReadError {
+        path: String::new(),
+        type_name: std::any::type_name::<T>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("?")
+            .to_owned(),
+        kind: "does not write back as JSON".to_owned(),
     })
 }
 

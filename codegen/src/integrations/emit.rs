@@ -75,6 +75,8 @@ pub fn tokens(
         models.push(cx.model(m)?);
     }
     let extra = std::mem::take(&mut cx.extra);
+    let model_names: Vec<&str> = file.models.iter().map(|m| m.name.as_str()).collect();
+    let model_idents: Vec<Ident> = model_names.iter().map(|n| ident(n)).collect();
     let providers = file
         .integrations
         .iter()
@@ -107,6 +109,23 @@ pub fn tokens(
         pub mod models {
             #( #models )*
             #( #extra )*
+
+            /// `value` read as the model `name` and written back as JSON: its typed view
+            /// (`terapi records --typed`). `None`: no model of that name.
+            pub fn typed_json(
+                name: &::core::primitive::str,
+                value: ::terapi_runtime::serde_json::Value,
+            ) -> ::core::option::Option<::core::result::Result<
+                ::terapi_runtime::serde_json::Value,
+                ::terapi_runtime::integration::ReadError,
+            >> {
+                match name {
+                    #( #model_names => ::core::option::Option::Some(
+                        ::terapi_runtime::integration::typed_json::<#model_idents>(value)
+                    ), )*
+                    _ => ::core::option::Option::None,
+                }
+            }
         }
 
         #( #providers )*
@@ -443,7 +462,7 @@ fn provider_module(
             pub mod syncs {
                 #( #syncs )*
 
-                /// Every sync of this provider, in name order.
+                /// Every sync of this provider, in the file's order.
                 pub fn all() -> ::std::vec::Vec<::terapi_runtime::sync::SyncSpec> {
                     ::std::vec![ #( #all() ),* ]
                 }

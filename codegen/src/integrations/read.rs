@@ -789,7 +789,6 @@ fn read_integration(
             integration.syncs.push(spec);
         }
     }
-    integration.syncs.sort_by(|a, b| a.model.cmp(&b.model));
 
     if let Some(actions) = node.get("actions")
         && let Some(map) = map_of(actions, "`actions`", cx)
@@ -1105,6 +1104,18 @@ fn read_sync(
                         sync_names.iter().copied().filter(|s| *s != name),
                     )),
                 );
+                return None;
+            }
+            let position = |n: &str| sync_names.iter().position(|s| *s == n);
+            if position(&parent_name) > position(name) {
+                cx.push(Diagnostic::new(
+                    Rule::UnknownModel,
+                    sync_node.loc,
+                    format!(
+                        "the parent `{}` is declared after `{name}`: declare it first (syncs run in the file's order, a parent before its children)",
+                        parent_name.escape_default()
+                    ),
+                ));
                 return None;
             }
             if params != ["id"] {
