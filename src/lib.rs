@@ -67,3 +67,11 @@ pub use ::terapi_runtime::paginate::PaginateConfig;
 pub use ::terapi_runtime::retry::RetryPolicy;
 
 ::terapi_runtime::include_providers!();
+
+/// Personio's workflows, from `integrations.yaml`: per provider its syncs (`syncs::all()`,
+/// what `terapi_sync::sync` runs) and typed actions (`actions`, with the `client` feature),
+/// and the `models` they store, take and return (Personio's records typed from its own
+/// OpenAPI documents).
+pub mod integrations {
+    ::terapi_runtime::include_integrations!();
+}
