@@ -2,7 +2,7 @@
 //!
 //! - `sync_records` (criterion): a full sync of 5,000 v1 employees from the fake Personio
 //!   (axum on 127.0.0.1, 50 pages of 100) through `terapi_sync::sync`, with the ready-made
-//!   `personio::employees()` spec but a budget of 1,000,000 requests a minute (the real one,
+//!   `personio::syncs::employees()` spec but a budget of 1,000,000 requests a minute (the real one,
 //!   300 a minute, would be all the benchmark measures). Cases: `fetch_only` (the same pages
 //!   walked with `Connection::walk`, nothing stored: what the sync costs without the store),
 //!   `sqlite_first` / `postgres_first` (into an empty store: every record added; a fresh
@@ -36,7 +36,8 @@ use support::fake_personio::FakePersonio;
 use terapi_runtime::client::{Connection, ListingOptions, Settings};
 use terapi_store::{Keys, Model, Store, Webhook};
 use terapi_sync::webhook::{ReceiverConfig, WebhookReceiver};
-use terapi_sync::{SyncOptions, SyncReport, SyncSpec, personio};
+use terapi_sync::{SyncOptions, SyncReport, SyncSpec};
+use terapi_providers::integrations::personio;
 
 /// Employees on the fake for `sync_records`.
 const RECORDS: u64 = 5_000;
@@ -55,7 +56,7 @@ fn keys() -> Keys {
 
 /// The ready-made spec without its request budget.
 fn spec() -> SyncSpec {
-    personio::employees().budget(1_000_000, 1_000_000)
+    personio::syncs::employees().budget(1_000_000, 1_000_000)
 }
 
 /// A `personio` (v1) connection to the fake: `terapi_providers::Connection`, which

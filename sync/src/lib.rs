@@ -1,7 +1,8 @@
 //! Sync a provider's records into a [terapi store](terapi_store::Store), and receive its
 //! webhooks.
 //!
-//! A [`SyncSpec`] declares a model: its listing endpoint, how pages follow, where a record's
+//! A [`SyncSpec`] declares a model (generated from an integrations file, or written in
+//! Rust): its listing endpoint, how pages follow, where a record's
 //! id is, the incremental filter, whether records hold personal data (then encrypted).
 //! [`sync`] runs it through a connection: every page is stored with the checkpoint after it
 //! (a killed run resumes at the next page), unchanged records are not rewritten (a keyed
@@ -26,11 +27,12 @@
 //! ```no_run
 //! use terapi_runtime::client::Settings;
 //! use terapi_store::{Keys, Model, Store};
-//! use terapi_sync::{SyncOptions, personio, sync};
+//! use terapi_providers::integrations::personio::syncs;
+//! use terapi_sync::{SyncOptions, sync};
 //!
 //! # async fn run(store: Store) -> Result<(), Box<dyn std::error::Error>> {
 //! let conn = store.connect("acme-hr", Settings::new()).await?;
-//! let report = sync(&store, &conn, "acme-hr", &personio::employees(), SyncOptions::incremental()).await?;
+//! let report = sync(&store, &conn, "acme-hr", &syncs::employees(), SyncOptions::incremental()).await?;
 //! println!("{} added, {} updated, {} deleted", report.counts.added, report.counts.updated, report.counts.deleted);
 //! let changes = store.changes(Model::personal("acme-hr", "employees"), 0, 100).await?;
 //! # Ok(()) }
@@ -40,7 +42,6 @@
 mod budget;
 mod engine;
 mod error;
-pub mod personio;
 pub mod serve;
 pub mod webhook;
 mod worker;

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::personio;
+use terapi_providers::integrations::personio_v2::syncs;
 use terapi_runtime::sync::SyncSpec;
 
 /// Events whose name starts with `prefix` are about the records of `spec`'s model.
@@ -40,20 +40,21 @@ impl Route {
     }
 }
 
-/// Personio v2's person and employment events. The payload's keys are not documented; the
+/// Personio v2's person and employment events, applied with the declared syncs of
+/// `personio-v2` (integrations.yaml). The payload's keys are not documented; the
 /// ids are taken from `id` (or `person_id`/`employment_id`) and, for employments, the person
 /// from `person.id` (or `person_id`).
 pub fn personio_routes() -> Vec<Route> {
     vec![
         Route {
             prefix: "person.",
-            spec: personio::persons(),
+            spec: syncs::persons(),
             id_paths: &["id", "person_id", "person.id"],
             parent_paths: &[],
         },
         Route {
             prefix: "employment.",
-            spec: personio::employments(),
+            spec: syncs::employments(),
             id_paths: &["id", "employment_id", "employment.id"],
             parent_paths: &["person.id", "person_id"],
         },

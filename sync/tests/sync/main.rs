@@ -2,6 +2,7 @@
 //! `sync`, `sync_hostile` (a provider that misbehaves), `sync_skew_ids` (clock skew, odd ids)
 //! and `webhooks`.
 
+mod second_provider;
 mod sync;
 mod sync_hostile;
 mod sync_skew_ids;

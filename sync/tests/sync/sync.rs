@@ -20,7 +20,8 @@ use support::fake_personio::FakePersonio;
 use support::personio_conn::{v1, v2};
 use terapi_runtime::client::Connection;
 use terapi_store::{ChangeKind, Keys, Model, Store, StoreError};
-use terapi_sync::{ConnectionSource, SyncError, SyncOptions, SyncReport, Worker, personio, sync};
+use terapi_sync::{ConnectionSource, SyncError, SyncOptions, SyncReport, Worker, sync};
+use terapi_providers::integrations::{personio, personio_v2};
 
 const WORKER: &str = "TERAPI_SYNC_WORKER";
 const ID: &str = "acme-hr";
@@ -60,7 +61,7 @@ fn employee_pages(fake: &FakePersonio) -> usize {
 }
 
 async fn full(store: &Store, conn: &Connection) -> Result<SyncReport, SyncError> {
-    sync(store, conn, ID, &personio::employees(), SyncOptions::full()).await
+    sync(store, conn, ID, &personio::syncs::employees(), SyncOptions::full()).await
 }
 
 async fn incremental(store: &Store, conn: &Connection) -> Result<SyncReport, SyncError> {
@@ -68,7 +69,7 @@ async fn incremental(store: &Store, conn: &Connection) -> Result<SyncReport, Syn
         store,
         conn,
         ID,
-        &personio::employees(),
+        &personio::syncs::employees(),
         SyncOptions::incremental(),
     )
     .await
@@ -233,7 +234,7 @@ async fn v2_persons_and_employments(kind: Kind) {
     fake.set_persons(120);
     let store = open(&db.url).await;
     let conn = v2(&fake.origin());
-    let persons = sync(&store, &conn, ID, &personio::persons(), SyncOptions::full())
+    let persons = sync(&store, &conn, ID, &personio_v2::syncs::persons(), SyncOptions::full())
         .await
         .unwrap();
     assert_eq!(persons.counts.added, 120);
@@ -242,7 +243,7 @@ async fn v2_persons_and_employments(kind: Kind) {
         &store,
         &conn,
         ID,
-        &personio::employments(),
+        &personio_v2::syncs::employments(),
         SyncOptions::full(),
     )
     .await
@@ -251,7 +252,7 @@ async fn v2_persons_and_employments(kind: Kind) {
     let m = Model::personal(ID, "employments");
     assert_eq!(store.count_records(m).await.unwrap(), 120);
     assert!(fake.delete_person("7"));
-    let persons = sync(&store, &conn, ID, &personio::persons(), SyncOptions::full())
+    let persons = sync(&store, &conn, ID, &personio_v2::syncs::persons(), SyncOptions::full())
         .await
         .unwrap();
     assert_eq!(persons.counts.deleted, 1);
@@ -259,7 +260,7 @@ async fn v2_persons_and_employments(kind: Kind) {
         &store,
         &conn,
         ID,
-        &personio::employments(),
+        &personio_v2::syncs::employments(),
         SyncOptions::full(),
     )
     .await
@@ -310,7 +311,7 @@ async fn workers_share_the_schedule(kind: Kind) {
         handles.push(tokio::spawn(async move {
             let worker = Worker::new(
                 store,
-                personio::all(),
+                [personio::syncs::all(), personio_v2::syncs::all()].concat(),
                 Arc::new(FakeSource(origin)) as Arc<dyn ConnectionSource>,
             );
             let mut ran = Vec::new();
@@ -427,7 +428,7 @@ async fn sync_worker() {
     let store = open(&url).await;
     let conn = v1(&origin);
     let options = SyncOptions::full().lease(Duration::from_secs(1));
-    sync(&store, &conn, ID, &personio::employees(), options)
+    sync(&store, &conn, ID, &personio::syncs::employees(), options)
         .await
         .unwrap();
 }

@@ -21,7 +21,8 @@ use support::fake_personio::{FakePersonio, Hostile};
 use support::personio_conn::{v1, v2};
 use terapi_runtime::client::Connection;
 use terapi_store::{ChangeKind, Keys, Model, Store};
-use terapi_sync::{SyncError, SyncOptions, SyncReport, default_max_pages, personio, sync};
+use terapi_sync::{SyncError, SyncOptions, SyncReport, default_max_pages, sync};
+use terapi_providers::integrations::{personio, personio_v2};
 
 const ID: &str = "acme-hr";
 const EMPLOYEES: Model<'static> = Model {
@@ -50,7 +51,7 @@ async fn employees(
 ) -> Result<SyncReport, SyncError> {
     tokio::time::timeout(
         RUN_LIMIT,
-        sync(store, conn, ID, &personio::employees(), options),
+        sync(store, conn, ID, &personio::syncs::employees(), options),
     )
     .await
     .expect("the run ends in time")
@@ -186,15 +187,15 @@ async fn a_child_list_404_deletes_nothing_of_live_parents(kind: Kind) {
                 .expect("the run ends in time")
         }
     };
-    assert_eq!(run(personio::persons()).await.unwrap().counts.added, 60);
-    let first = run(personio::employments()).await.unwrap();
+    assert_eq!(run(personio_v2::syncs::persons()).await.unwrap().counts.added, 60);
+    let first = run(personio_v2::syncs::employments()).await.unwrap();
     assert_eq!(first.counts.added, 60);
 
     fake.set_hostile(Hostile {
         child_list_404: true,
         ..Hostile::default()
     });
-    let e = run(personio::employments()).await.unwrap_err();
+    let e = run(personio_v2::syncs::employments()).await.unwrap_err();
     assert!(
         matches!(&e, SyncError::ParentListing { parent, .. } if parent == "1"),
         "{e}"
@@ -207,7 +208,7 @@ async fn a_child_list_404_deletes_nothing_of_live_parents(kind: Kind) {
     // record answer 404, and its employment is deleted; the others stay.
     fake.set_hostile(Hostile::default());
     assert!(fake.delete_person("7"));
-    let report = run(personio::employments()).await.unwrap();
+    let report = run(personio_v2::syncs::employments()).await.unwrap();
     assert_eq!((report.counts.deleted, report.counts.held), (1, 0));
     let gone = store.record(EMPLOYMENTS, "7-e1").await.unwrap().unwrap();
     assert!(gone.deleted_at.is_some());
@@ -249,7 +250,7 @@ async fn a_repeated_page_stops_the_run(kind: Kind) {
             &store,
             &v2conn,
             ID,
-            &personio::persons(),
+            &personio_v2::syncs::persons(),
             SyncOptions::full(),
         ),
     )

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use support::fake_personio::FakePersonio;
 use support::personio_conn::v2;
 use terapi_store::{Keys, Model, RunKind, Store, StoreError};
-use terapi_sync::{SyncOptions, personio, sync};
+use terapi_sync::{SyncOptions, sync};
+use terapi_providers::integrations::personio_v2;
 
 const ID: &str = "acme-hr";
 const PERSONS: Model<'static> = Model {
@@ -40,7 +41,7 @@ async fn a_late_provider_clock_loses_no_update(kind: Kind) {
     fake.set_clock_behind(Duration::from_secs(300));
     let store = open(&db.url).await;
     let conn = v2(&fake.origin());
-    let spec = personio::persons();
+    let spec = personio_v2::syncs::persons();
     let first = sync(&store, &conn, ID, &spec, SyncOptions::incremental())
         .await
         .unwrap();
@@ -78,7 +79,7 @@ async fn a_late_provider_clock_without_a_date_loses_no_update(kind: Kind) {
     fake.set_date_unreadable(true);
     let store = open(&db.url).await;
     let conn = v2(&fake.origin());
-    let spec = personio::persons();
+    let spec = personio_v2::syncs::persons();
     let first = sync(&store, &conn, ID, &spec, SyncOptions::incremental())
         .await
         .unwrap();
@@ -131,7 +132,7 @@ async fn odd_record_ids_are_quarantined(kind: Kind) {
     fake.set_extra_persons(odd_persons());
     let store = open(&db.url).await;
     let conn = v2(&fake.origin());
-    let spec = personio::persons();
+    let spec = personio_v2::syncs::persons();
     let report = sync(&store, &conn, ID, &spec, SyncOptions::full())
         .await
         .unwrap_or_else(|e| panic!("the run proceeds: {e}"));

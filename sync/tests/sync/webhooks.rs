@@ -23,7 +23,8 @@ use terapi_sync::serve::Limits;
 use terapi_sync::webhook::{
     Applier, Envelope, ReceiverConfig, WebhookReceiver, personio_routes, subscribe,
 };
-use terapi_sync::{Budget, Budgets, ConnectionSource, SyncOptions, personio, sync};
+use terapi_sync::{Budget, Budgets, ConnectionSource, SyncOptions, sync};
+use terapi_providers::integrations::personio_v2;
 use tokio::sync::Notify;
 
 const ID: &str = "acme-hr";
@@ -88,7 +89,7 @@ async fn env_with(kind: Kind, config: ReceiverConfig, limits: Limits) -> Option<
         .await
         .unwrap();
     let conn = v2(&fake.origin());
-    sync(&store, &conn, ID, &personio::persons(), SyncOptions::full())
+    sync(&store, &conn, ID, &personio_v2::syncs::persons(), SyncOptions::full())
         .await
         .unwrap();
     let notify = Arc::new(Notify::new());
