@@ -5,10 +5,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 const AFTER_HELP: &str = "\
-Sync: `sync ID MODEL` stores a model's records in the store (personio: employees, attendances, \
-absence-periods; personio-v2: persons, employments); `records ID MODEL` prints them, or with \
-`--changes-since CURSOR` what changed since then; `webhooks` keeps personio-v2 records current \
-between syncs.
+Sync: `sync ID MODEL` stores a model's records in the store, as the integrations declare its sync \
+(built in: personio: employees, attendances, absence-periods; personio-v2: persons, employments; \
+or `--integrations FILE`); `records ID MODEL` prints them (`--typed`: as the model's type), or \
+with `--changes-since CURSOR` what changed since then; `webhooks` keeps personio-v2 records \
+current between syncs. Actions: `action ID NAME --input JSON` (built in: personio: \
+create-attendances, update-attendance, delete-attendance, create-absence-period; personio-v2: \
+create-person, update-employment; personio-recruiting: upload-application-document, \
+create-application).
 
 Secrets: `--credential KEY` (without `=`) reads the value from the environment variable \
 TERAPI_CREDENTIAL_<KEY in UPPER_SNAKE_CASE>, else prompts for it without echo on a terminal; \
@@ -33,6 +37,10 @@ pub struct Cli {
     /// A providers.yaml catalog to load instead of the built-in one.
     #[arg(long, global = true, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
+    /// An integrations file (syncs, actions and models per provider) to load instead of the
+    /// built-in one (Personio's), checked against the catalog.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub integrations: Option<PathBuf>,
     /// Sends every request of the providers (and the authorization URL) to this origin
     /// instead: `https://…`, or `http://` on loopback, e.g. `http://127.0.0.1:8080`. For
     /// local test servers.
@@ -74,6 +82,9 @@ pub enum Command {
     Sync(SyncArgs),
     /// Print a synced model's current records, or its changes since a cursor, as JSON lines.
     Records(RecordsArgs),
+    /// Run a declared action through a stored connection: the input is checked (every
+    /// problem at once) before anything is sent; the provider's answer goes to stdout.
+    Action(ActionArgs),
     /// Webhooks of personio-v2 connections: subscribe, list, remove, and serve the receiver.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
@@ -197,6 +208,23 @@ pub struct RecordsArgs {
     /// then the cursor to resume from on stderr (`cursor: N`).
     #[arg(long, value_name = "CURSOR", allow_hyphen_values = true)]
     pub changes_since: Option<String>,
+    /// Print each record as the model's generated type reads it (its typed view); a record
+    /// that does not read fails the command, naming it and where it differs.
+    #[arg(long, conflicts_with = "changes_since")]
+    pub typed: bool,
+}
+
+/// `action`.
+#[derive(Debug, Args)]
+pub struct ActionArgs {
+    /// The stored connection's id.
+    pub id: String,
+    /// The action, e.g. create-attendances (personio).
+    pub name: String,
+    /// The input as JSON, `@FILE` to read it from a file, or `-` from stdin. A `file` field
+    /// is `{"path": "cv.pdf"}` (read here) or `{"filename", "content_type"?, "base64"}`.
+    #[arg(long, value_name = "JSON", allow_hyphen_values = true)]
+    pub input: Option<String>,
 }
 
 /// `webhooks`.

@@ -85,6 +85,6 @@ impl Catalog {
 }
 
 /// Diagnostics are colored only on a terminal, and not with `NO_COLOR`.
-fn color() -> bool {
+pub fn color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }

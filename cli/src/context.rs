@@ -12,6 +12,7 @@ use crate::fail::Failure;
 /// The global flags, read.
 pub struct Context {
     pub catalog: Catalog,
+    pub workflows: crate::workflows::Workflows,
     pub settings: Settings,
     store_url: Option<String>,
     key_env: String,
@@ -34,6 +35,10 @@ impl Context {
             Some(path) => Catalog::load(path)?,
             None => Catalog::built_in(),
         };
+        let workflows = match &cli.integrations {
+            Some(path) => crate::workflows::Workflows::load(path, &catalog)?,
+            None => crate::workflows::Workflows::built_in()?,
+        };
         let mut settings = Settings::new();
         if let Some(origin) = &cli.origin {
             check_origin(origin)?;
@@ -41,6 +46,7 @@ impl Context {
         }
         Ok(Context {
             catalog,
+            workflows,
             settings,
             store_url: cli.store.clone(),
             key_env: cli.key_env.clone(),

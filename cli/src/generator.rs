@@ -109,6 +109,13 @@ pub struct GenerateArgs {
     /// Leave out doc comments.
     #[arg(long)]
     pub no_docs: bool,
+    /// The integrations file (syncs, actions and models per provider of the catalog),
+    /// generated beside the catalog's code [default: integrations.yaml, when it exists].
+    #[arg(long, value_name = "FILE", conflicts_with = "crate_dir")]
+    pub integrations: Option<PathBuf>,
+    /// The integrations' generated file.
+    #[arg(long, default_value = "generated/integrations.rs", conflicts_with = "crate_dir")]
+    pub integrations_out: PathBuf,
 }
 
 /// `--invalid-providers`.
@@ -225,6 +232,15 @@ impl GenerateArgs {
         if self.no_docs {
             cmd.push_str(" --no-docs");
         }
+        if let Some(path) = &self.integrations {
+            cmd.push_str(&format!(" --integrations {}", path.display()));
+        }
+        if self.integrations_out != Path::new("generated/integrations.rs") {
+            cmd.push_str(&format!(
+                " --integrations-out {}",
+                self.integrations_out.display()
+            ));
+        }
         cmd
     }
 
@@ -253,9 +269,41 @@ impl GenerateArgs {
                 Ok((generated.files, generated.warnings))
             }
             None => {
-                let generated = generate_file(&self.input, &self.options()?)?;
-                let files = BTreeMap::from([(self.out.display().to_string(), generated.code)]);
-                Ok((files, generated.warnings))
+                let options = self.options()?;
+                let generated = generate_file(&self.input, &options)?;
+                let mut files = BTreeMap::from([(self.out.display().to_string(), generated.code)]);
+                let mut warnings = generated.warnings;
+                if let Some(path) = self.integrations_file() {
+                    let source = terapi_codegen::read_catalog_file(&self.input)?;
+                    let catalog = terapi_codegen::load(&self.input, &source, &options)?;
+                    let keys: Vec<&str> = catalog.providers.iter().map(|p| p.key.as_ref()).collect();
+                    let text = terapi_codegen::read_catalog_file(&path)?;
+                    let integrations = terapi_codegen::generate_integrations(
+                        &path,
+                        &text,
+                        Some(&keys),
+                        &options.lint_levels,
+                        true,
+                    )?;
+                    warnings.extend(integrations.warnings);
+                    files.insert(
+                        self.integrations_out.display().to_string(),
+                        integrations.code,
+                    );
+                }
+                Ok((files, warnings))
+            }
+        }
+    }
+
+    /// The integrations file to generate: the one given, else `integrations.yaml` if it
+    /// exists.
+    fn integrations_file(&self) -> Option<PathBuf> {
+        match &self.integrations {
+            Some(path) => Some(path.clone()),
+            None => {
+                let default = PathBuf::from("integrations.yaml");
+                default.exists().then_some(default)
             }
         }
     }
@@ -384,12 +432,13 @@ fn generate(out: &Out, args: &GenerateArgs) -> ExitCode {
             };
             out.info(format_args!("crate {} {summary}", dir.display()));
         }),
-        None => files.values().next().map_or(Ok(()), |code| {
-            write_if_changed(&args.out, code).map(|wrote| {
+        None => files.iter().try_for_each(|(path, code)| {
+            let path = Path::new(path);
+            write_if_changed(path, code).map(|wrote| {
                 out.info(if wrote {
-                    format!("wrote {}", args.out.display())
+                    format!("wrote {}", path.display())
                 } else {
-                    format!("{} is up to date", args.out.display())
+                    format!("{} is up to date", path.display())
                 });
             })
         }),
@@ -412,31 +461,33 @@ fn check(out: &Out, args: &GenerateArgs) -> ExitCode {
             Err(e) => return out.error(&e),
         },
         None => {
-            let committed = match std::fs::read_to_string(&args.out) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-                Err(source) => {
-                    return out.error(&Error::Io {
-                        path: args.out.clone(),
-                        source,
-                    });
+            let mut diffs = String::new();
+            for (path, fresh) in &files {
+                let path = Path::new(path);
+                let committed = match std::fs::read_to_string(path) {
+                    Ok(text) => text,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                    Err(source) => {
+                        return out.error(&Error::Io {
+                            path: path.to_path_buf(),
+                            source,
+                        });
+                    }
+                };
+                if committed != *fresh {
+                    let old = format!("{} (committed)", path.display());
+                    let new = format!("{} (generated)", path.display());
+                    diffs.push_str(
+                        &similar::TextDiff::from_lines(&committed, fresh.as_str())
+                            .unified_diff()
+                            .context_radius(3)
+                            .header(&old, &new)
+                            .to_string(),
+                    );
                 }
-            };
-            let fresh = files.values().next().cloned().unwrap_or_default();
-            let diff = (committed != fresh).then(|| {
-                let old = format!("{} (committed)", args.out.display());
-                let new = format!(
-                    "{} (generated from {})",
-                    args.out.display(),
-                    args.input.display()
-                );
-                similar::TextDiff::from_lines(&committed, &fresh)
-                    .unified_diff()
-                    .context_radius(3)
-                    .header(&old, &new)
-                    .to_string()
-            });
-            (args.out.display().to_string(), diff)
+            }
+            let target = files.keys().cloned().collect::<Vec<_>>().join(" and ");
+            (target, (!diffs.is_empty()).then_some(diffs))
         }
     };
     match diff {

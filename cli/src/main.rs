@@ -13,6 +13,7 @@
 //! SIGINT / SIGTERM (its leases released first).
 #![forbid(unsafe_code)]
 
+mod action;
 mod args;
 mod authorize;
 mod catalog;
@@ -31,6 +32,7 @@ mod signals;
 mod sync;
 mod time;
 mod webhooks;
+mod workflows;
 
 use std::process::ExitCode;
 
@@ -103,6 +105,7 @@ async fn work(context: &Context, command: Command) -> Result<(), Failure> {
         Command::Request(args) => request::run(context, args).await,
         Command::Sync(args) => sync::run(context, args).await,
         Command::Records(args) => records::run(context, args).await,
+        Command::Action(args) => action::run(context, args).await,
         Command::Webhooks(command) => match command {
             WebhooksCommand::Subscribe(args) => webhooks::subscribe(context, args).await,
             WebhooksCommand::List { id } => webhooks::list(context, &id).await,

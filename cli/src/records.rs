@@ -9,7 +9,6 @@ use crate::args::RecordsArgs;
 use crate::context::Context;
 use crate::escape::{self, shown};
 use crate::fail::{self, Failure};
-use crate::sync::spec_for;
 
 /// Records or changes read at a time.
 const BATCH: usize = 500;
@@ -22,7 +21,9 @@ pub async fn run(context: &Context, args: RecordsArgs) -> Result<(), Failure> {
         .transpose()?;
     let opened = context.open_store().await?;
     let stored = opened.store.connection(&args.id).await?;
-    let spec = spec_for(&args.id, &stored.info.provider, &args.model)?;
+    let spec = context
+        .workflows
+        .sync(&args.id, &stored.info.provider, &args.model)?;
     let model = Model {
         connection: &args.id,
         name: &spec.model,
@@ -48,8 +49,52 @@ pub async fn run(context: &Context, args: RecordsArgs) -> Result<(), Failure> {
         );
     }
     match since {
+        None if args.typed => {
+            let Some(output) = spec.output.as_deref() else {
+                return Err(Failure::usage(format!(
+                    "--typed: the sync `{}` declares no output model",
+                    spec.model
+                )));
+            };
+            typed(context, &opened.store, model, output).await
+        }
         None => records(&opened.store, model).await,
         Some(cursor) => changes(&opened.store, model, cursor).await,
+    }
+}
+
+/// `{"id":…,"data":…}` per current record, `data` read as the model `output`'s generated
+/// type and written back. A record that does not read fails, naming it and where.
+async fn typed(
+    context: &Context,
+    store: &Store,
+    model: Model<'_>,
+    output: &str,
+) -> Result<(), Failure> {
+    let mut after: Option<String> = None;
+    loop {
+        let batch = store.records(model, after.as_deref(), BATCH).await?;
+        let mut out = String::new();
+        for record in &batch {
+            let data = context
+                .workflows
+                .typed_view(output, record.data.clone())?
+                .map_err(|e| {
+                    Failure::failed(format!(
+                        "record `{}` of `{}`: {e}",
+                        shown(&record.id),
+                        model.name
+                    ))
+                })?;
+            let line = json!({ "id": record.id, "data": data }).to_string();
+            out.push_str(&escape::json(&line));
+            out.push('\n');
+        }
+        fail::print_bytes(out.as_bytes())?;
+        if batch.len() < BATCH {
+            return Ok(());
+        }
+        after = batch.last().map(|r| r.id.clone());
     }
 }
 

@@ -1,5 +1,5 @@
-//! `terapi sync`: one sync run of a ready-made model (terapi-sync's Personio specs) for a
-//! stored connection. The counts go to stdout (one line, or the report as JSON); on a
+//! `terapi sync`: one sync run of a declared model (the integrations' syncs: the built-in
+//! Personio ones, or `--integrations FILE`) for a stored connection. The counts go to stdout (one line, or the report as JSON); on a
 //! terminal a spinner on stderr shows the pages and counts as they are stored. Ctrl-C
 //! (SIGINT) or SIGTERM stops the run: the pages stored stay, every lease the process holds is
 //! released (an immediate re-run proceeds and resumes it), and it exits 130 / 143.
@@ -9,41 +9,12 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use terapi_store::{RunCounts, Store, StoreError};
-use terapi_sync::{Progress, SyncError, SyncOptions, SyncReport, SyncSpec, personio};
+use terapi_sync::{Progress, SyncError, SyncOptions, SyncReport};
 
 use crate::args::SyncArgs;
 use crate::context::Context;
 use crate::fail::{self, Failure};
 use crate::signals::{Signal, Signals};
-
-/// The ready-made spec of `model` for `provider` (the provider of connection `id`); an
-/// unknown one fails with the models the provider has.
-pub fn spec_for(id: &str, provider: &str, model: &str) -> Result<SyncSpec, Failure> {
-    if let Some(spec) = personio::spec(provider, model) {
-        return Ok(spec);
-    }
-    let known: Vec<String> = personio::all()
-        .into_iter()
-        .filter(|s| s.provider == provider)
-        .map(|s| s.model.into_owned())
-        .collect();
-    let model = model.escape_default();
-    if known.is_empty() {
-        let mut providers: Vec<String> = personio::all()
-            .into_iter()
-            .map(|s| s.provider.into_owned())
-            .collect();
-        providers.dedup();
-        return Err(Failure::failed(format!(
-            "connection `{id}` is of provider `{provider}`, which has no sync models (sync knows {})",
-            providers.join(", ")
-        )));
-    }
-    Err(Failure::failed(format!(
-        "provider `{provider}` (connection `{id}`) has no sync model `{model}`: its models are {}",
-        known.join(", ")
-    )))
-}
 
 pub async fn run(context: &Context, args: SyncArgs) -> Result<(), Failure> {
     // Before anything is leased: a signal then stops the run and its leases are released.
@@ -53,7 +24,9 @@ pub async fn run(context: &Context, args: SyncArgs) -> Result<(), Failure> {
         .store
         .connect(&args.id, context.settings.clone())
         .await?;
-    let spec = spec_for(&args.id, conn.provider(), &args.model)?;
+    let spec = context
+        .workflows
+        .sync(&args.id, conn.provider(), &args.model)?;
     let options = if args.full {
         SyncOptions::full()
     } else {
@@ -215,19 +188,20 @@ mod tests {
 
     #[test]
     fn unknown_models_list_the_known_ones() {
-        assert!(spec_for("hr", "personio", "employees").is_ok());
-        let failure = spec_for("hr", "personio", "persons").unwrap_err();
+        let workflows = crate::workflows::Workflows::built_in().unwrap();
+        assert!(workflows.sync("hr", "personio", "employees").is_ok());
+        let failure = workflows.sync("hr", "personio", "persons").unwrap_err();
         assert_eq!(failure.code(), fail::FAILED);
         assert!(
             failure
                 .message()
-                .contains("its models are employees, attendances, absence-periods"),
+                .contains("its syncs are absence-periods, attendances, employees"),
             "{}",
             failure.message()
         );
-        let failure = spec_for("crm", "acme", "contacts").unwrap_err();
+        let failure = workflows.sync("crm", "acme", "contacts").unwrap_err();
         assert!(
-            failure.message().contains("no sync models")
+            failure.message().contains("no syncs in the built-in integrations")
                 && failure.message().contains("personio, personio-v2"),
             "{}",
             failure.message()
