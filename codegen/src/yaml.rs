@@ -346,8 +346,31 @@ impl Limits {
     }
 }
 
+/// The stack a parse runs on. serde-saphyr recurses per level of nesting, some 35 KiB a
+/// level in a debug build, so [`Limits::DEPTH`] levels overflow a 2 MiB stack (a test's
+/// thread, a tokio worker's) before the depth budget refuses them.
+const PARSE_STACK: usize = 16 * 1024 * 1024;
+
+/// [`parse_here`] on a thread of its own with [`PARSE_STACK`] (on the caller's thread when no
+/// thread can be started).
 #[allow(clippy::result_large_err)]
 fn parse_text(source: &str) -> Result<Node, Diagnostic> {
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("yaml".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_here(source));
+        match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(_) => parse_here(source),
+        }
+    })
+}
+
+#[allow(clippy::result_large_err)]
+fn parse_here(source: &str) -> Result<Node, Diagnostic> {
     let start = Loc {
         line: 1,
         col: 1,

@@ -261,16 +261,16 @@ fn check_path(path: &str, loc: Loc, what: &str, cx: &mut Cx) -> Option<()> {
         let params = path_params(path);
         if opens != closes || params.len() != opens {
             Some("has a `{` without its `}`".to_owned())
-        } else if let Some(p) = params
-            .iter()
-            .find(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        {
-            Some(format!(
-                "has a param `{{{}}}` that is not a name",
-                p.escape_default()
-            ))
         } else {
-            None
+            let not_a_name = |p: &&&str| {
+                p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            };
+            params.iter().find(not_a_name).map(|p| {
+                format!(
+                    "has a param `{{{}}}` that is not a name",
+                    p.escape_default()
+                )
+            })
         }
     };
     match problem {
@@ -423,9 +423,14 @@ pub fn read(root: &Node, providers: Option<&[&str]>, cx: &mut Cx) -> Read {
     out.integrations.sort_by(|a, b| a.provider.cmp(&b.provider));
     out.models.sort_by(|a, b| a.name.cmp(&b.name));
 
-    // Models that nothing names: only when the rest read (else the use may be the broken part).
+    // Models that nothing names: only when the rest read (else the use may be the broken part:
+    // a misspelt `output`, a sync whose endpoint stopped the reading before its `output`).
+    let read_all = !cx
+        .diagnostics
+        .iter()
+        .any(|d| d.severity == crate::diagnostic::Severity::Error);
     for (name, loc) in &places.models {
-        if !used.contains(name) {
+        if read_all && !used.contains(name) {
             cx.push(Diagnostic::new(
                 Rule::UnusedModel,
                 *loc,
@@ -1454,7 +1459,9 @@ fn read_action(
                 (None, Some(_)) => vec!["(the OpenAPI input)"],
                 (None, None) => vec![],
             };
-            if rest.is_empty() {
+            // `!ok`: a path param or `query` field is reported already (a misspelt `query`
+            // field would show here again as a field left for the body); the action is not built.
+            if rest.is_empty() || !ok {
                 BodyKind::None
             } else if method.has_body() {
                 BodyKind::Json

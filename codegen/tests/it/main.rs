@@ -11,6 +11,7 @@ mod common;
 mod client;
 mod diagnostics;
 mod frontend;
+mod integrations;
 mod rules;
 mod schema;
 mod self_hosted;
