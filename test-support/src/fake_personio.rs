@@ -5,11 +5,15 @@
 //! - `POST /v1/auth` (v1 token, JSON or form body, never query parameters),
 //! - `POST /v2/auth/token` (OAuth 2.0 client credentials, form body only) and `POST /v2/auth/revoke`,
 //! - `GET /v1/company/employees` (`limit` + item `offset` pagination, `updated_since`),
+//! - `GET/POST /v1/company/attendances`, `PATCH/DELETE /v1/company/attendances/{id}` and
+//!   `GET/POST /v1/company/absence-periods` (`fake_personio/hr/periods.rs`),
 //! - `GET /v2/persons`, `/v2/persons/{id}`, `/v2/persons/{id}/employments[/{id}]` (`limit` +
-//!   opaque `cursor`, `_meta.links.next`, `updated_at.gt`),
+//!   opaque `cursor`, `_meta.links.next`, `updated_at.gt`); `POST /v2/persons` and
+//!   `PATCH /v2/persons/{id}/employments/{id}` (`fake_personio/hr/v2_write.rs`),
 //! - `POST/GET /v2/webhooks`, `GET/DELETE /v2/webhooks/{id}`, and a delivery loop
 //!   (`deliver`) posting the events of every person and employment change,
-//! - `POST /v1/recruiting/applications` (static API key + `X-Company-ID`),
+//! - `POST /v1/recruiting/applications` and `POST /v1/recruiting/applications/documents`
+//!   (static API key + `X-Company-ID`; `fake_personio/recruiting.rs`),
 //! - `GET /xml?language=..` (the public job feed, no credentials).
 //!
 //! The HR data is a mutable dataset (`fake_personio/hr.rs`: `update_employee`,
@@ -32,8 +36,11 @@ use serde_json::{Map, Value, json};
 use tokio::sync::oneshot;
 
 mod hr;
+mod recruiting;
 pub use hr::Hostile;
+pub use hr::TIME_OFF_TYPES;
 pub use hr::{Delivery, DeliveryReport, GENERATED_AT_MS};
+pub use recruiting::{DOCUMENT_TYPES, FILE_CATEGORIES, MAX_DOCUMENT_BYTES};
 
 /// Largest request body the server reads (the recruiting documents endpoint allows 20 MB).
 const BODY_LIMIT: usize = 25 << 20;
@@ -131,6 +138,8 @@ struct Inner {
     trace_counter: u64,
     requests: Vec<Recorded>,
     applications: Vec<Value>,
+    uploaded: Vec<recruiting::Uploaded>,
+    uploaded_counter: u64,
 }
 
 impl Default for Inner {
@@ -157,6 +166,8 @@ impl Default for Inner {
             trace_counter: 0,
             requests: Vec::new(),
             applications: Vec::new(),
+            uploaded: Vec::new(),
+            uploaded_counter: 0,
         }
     }
 }
@@ -476,12 +487,13 @@ impl FakePersonio {
             .count()
     }
 
-    /// Forgets the requests recorded and the applications accepted so far (a long-running
-    /// fake stays bounded).
+    /// Forgets the requests recorded, the applications accepted and the documents uploaded
+    /// so far (a long-running fake stays bounded).
     pub fn clear_recorded(&self) {
         let mut inner = self.shared.lock();
         inner.requests.clear();
         inner.applications.clear();
+        inner.uploaded.clear();
     }
 
     /// Recruiting applications accepted, as the JSON objects the client sent.
@@ -684,9 +696,11 @@ async fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Response 
         return hr::dispatch(shared, rec, method);
     }
     let expected = match rec.path.as_str() {
-        "/v1/auth" | "/v2/auth/token" | "/v2/auth/revoke" | "/v1/recruiting/applications" => {
-            Method::POST
-        }
+        "/v1/auth"
+        | "/v2/auth/token"
+        | "/v2/auth/revoke"
+        | "/v1/recruiting/applications"
+        | "/v1/recruiting/applications/documents" => Method::POST,
         "/xml" => Method::GET,
         _ => return v1_error(StatusCode::NOT_FOUND, 404, "Not found"),
     };
@@ -698,6 +712,9 @@ async fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Response 
         "/v2/auth/token" => v2_token(shared, rec).await,
         "/v2/auth/revoke" => v2_revoke(shared, rec),
         "/v1/recruiting/applications" => application(shared, rec),
+        "/v1/recruiting/applications/documents" => {
+            recruiting_unauthorized(shared, rec).unwrap_or_else(|| recruiting::upload(shared, rec))
+        }
         _ => job_feed(shared, rec),
     }
 }
@@ -898,8 +915,9 @@ fn v2_revoke(shared: &Shared, rec: &Recorded) -> Response {
     response
 }
 
-/// `POST /v1/recruiting/applications`.
-fn application(shared: &Shared, rec: &Recorded) -> Response {
+/// The Recruiting API's credentials (the API key as a bearer token and `X-Company-ID`):
+/// the 401 answer when they are wrong.
+fn recruiting_unauthorized(shared: &Shared, rec: &Recorded) -> Option<Response> {
     let key_ok = bearer(rec) == Some(FakePersonio::API_KEY);
     let company_ok = rec.header("x-company-id").map(str::trim) == Some(FakePersonio::COMPANY_ID);
     if !key_ok || !company_ok {
@@ -911,7 +929,16 @@ fn application(shared: &Shared, rec: &Recorded) -> Response {
         } else {
             "Unauthorized: key and/or company id not recognised".to_owned()
         };
-        return v1_error(StatusCode::UNAUTHORIZED, 401, &message);
+        return Some(v1_error(StatusCode::UNAUTHORIZED, 401, &message));
+    }
+    None
+}
+
+/// `POST /v1/recruiting/applications`. Its `files` must name uploaded documents (400 in
+/// the document's `error_response` shape otherwise).
+fn application(shared: &Shared, rec: &Recorded) -> Response {
+    if let Some(r) = recruiting_unauthorized(shared, rec) {
+        return r;
     }
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&rec.body) else {
         return v1_error(
@@ -935,6 +962,10 @@ fn application(shared: &Shared, rec: &Recorded) -> Response {
             422,
             &format!("Missing required fields: {}", missing.join(", ")),
         );
+    }
+    let file_problems = recruiting::check_files(shared, &body);
+    if !file_problems.is_empty() {
+        return recruiting::field_errors(StatusCode::BAD_REQUEST, &file_problems);
     }
     let id = {
         let mut inner = shared.lock();

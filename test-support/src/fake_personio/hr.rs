@@ -11,6 +11,11 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
+mod periods;
+mod v2_write;
+
+pub use periods::TIME_OFF_TYPES;
+
 use super::{
     FakePersonio, NextLinkMode, Recorded, Shared, bearer, json as respond_json, pair, query_pairs,
     request_origin, v1_error, v2_error,
@@ -28,15 +33,20 @@ pub(super) struct Employee {
     updated_at: i64,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Employment {
     status: String,
     position: String,
     created_at: i64,
     updated_at: i64,
+    /// Set through `PATCH`/`POST` only (listed when set).
+    weekly_working_hours: Option<f64>,
+    supervisor: Option<String>,
+    start_date: Option<String>,
+    employment_type: Option<String>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub(super) struct Person {
     first_name: String,
     last_name: String,
@@ -44,6 +54,11 @@ pub(super) struct Person {
     created_at: i64,
     updated_at: i64,
     employments: BTreeMap<String, Employment>,
+    /// Set through `POST /v2/persons` only (listed when set).
+    preferred_name: Option<String>,
+    gender: Option<String>,
+    language_code: Option<String>,
+    custom_attributes: Vec<Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -142,6 +157,8 @@ pub(super) struct Hr {
     hostile: Hostile,
     /// The id the next `POST /v2/webhooks` gives its webhook (a hostile provider's).
     next_hook_id: Option<String>,
+    /// v1 attendances and absence periods.
+    periods: periods::Periods,
 }
 
 impl Default for Hr {
@@ -161,6 +178,7 @@ impl Default for Hr {
             extra_persons: Vec::new(),
             hostile: Hostile::default(),
             next_hook_id: None,
+            periods: periods::Periods::seeded(),
         };
         hr.set_employees(250);
         hr.set_persons(120);
@@ -252,6 +270,7 @@ impl Hr {
                     position: format!("Position {i}"),
                     created_at: GENERATED_AT_MS,
                     updated_at: GENERATED_AT_MS,
+                    ..Employment::default()
                 };
                 (
                     i,
@@ -262,6 +281,7 @@ impl Hr {
                         created_at: GENERATED_AT_MS,
                         updated_at: GENERATED_AT_MS,
                         employments: BTreeMap::from([(format!("{i}-e1"), employment)]),
+                        ..Person::default()
                     },
                 )
             })
@@ -283,7 +303,7 @@ impl Hr {
     }
 
     fn person_json(id: u64, p: &Person) -> Value {
-        json!({
+        let mut v = json!({
             "id": id.to_string(),
             "first_name": p.first_name,
             "last_name": p.last_name,
@@ -291,18 +311,44 @@ impl Hr {
             "created_at": rfc3339(p.created_at),
             "updated_at": rfc3339(p.updated_at),
             "employments": p.employments.keys().map(|e| json!({"id": e})).collect::<Vec<_>>(),
-        })
+        });
+        for (key, value) in [
+            ("preferred_name", &p.preferred_name),
+            ("gender", &p.gender),
+            ("language_code", &p.language_code),
+        ] {
+            if let Some(value) = value {
+                v[key] = json!(value);
+            }
+        }
+        if !p.custom_attributes.is_empty() {
+            v["custom_attributes"] = json!(p.custom_attributes);
+        }
+        v
     }
 
     fn employment_json(person: u64, id: &str, e: &Employment) -> Value {
-        json!({
+        let mut v = json!({
             "id": id,
             "person": {"id": person.to_string()},
             "status": e.status,
             "position": {"title": e.position},
             "created_at": rfc3339(e.created_at),
             "updated_at": rfc3339(e.updated_at),
-        })
+        });
+        if let Some(h) = e.weekly_working_hours {
+            v["weekly_working_hours"] = json!(h);
+        }
+        if let Some(s) = &e.supervisor {
+            v["supervisor"] = json!({"id": s});
+        }
+        if let Some(d) = &e.start_date {
+            v["start_date"] = json!(d);
+        }
+        if let Some(t) = &e.employment_type {
+            v["type"] = json!(t);
+        }
+        v
     }
 
     /// Whether the request gets the injected failure (counted per successful request).
@@ -431,8 +477,10 @@ impl FakePersonio {
                             position: "New".into(),
                             created_at: at,
                             updated_at: at,
+                            ..Employment::default()
                         },
                     )]),
+                    ..Person::default()
                 },
             );
             hr.event("person.created", at, json!({"id": id}));
@@ -639,6 +687,9 @@ impl FakePersonio {
 /// Whether this module serves `path`.
 pub(super) fn serves(path: &str) -> bool {
     path == "/v1/company/employees"
+        || path == "/v1/company/attendances"
+        || path.starts_with("/v1/company/attendances/")
+        || path == "/v1/company/absence-periods"
         || path == "/v2/persons"
         || path.starts_with("/v2/persons/")
         || path == "/v2/webhooks"
@@ -647,9 +698,10 @@ pub(super) fn serves(path: &str) -> bool {
 
 pub(super) fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Response {
     // The method is checked first, as the other endpoints do.
-    let writable = rec.path == "/v2/webhooks" || rec.path.starts_with("/v2/webhooks/");
-    if *method != Method::GET && !writable {
-        return super::method_not_allowed("GET");
+    if let Some(allowed) = methods(&rec.path)
+        && !allowed.split(", ").any(|m| m == method.as_str())
+    {
+        return super::method_not_allowed(allowed);
     }
     let v2 = rec.path.starts_with("/v2/");
     let valid = {
@@ -712,6 +764,20 @@ pub(super) fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Resp
     response
 }
 
+/// The methods `path` answers (`None`: the route decides, as the webhooks do).
+fn methods(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["v2", "webhooks", ..] => None,
+        ["v1", "company", "attendances"]
+        | ["v1", "company", "absence-periods"]
+        | ["v2", "persons"] => Some("GET, POST"),
+        ["v1", "company", "attendances", _] => Some("PATCH, DELETE"),
+        ["v2", "persons", _, "employments", _] => Some("GET, PATCH"),
+        _ => Some("GET"),
+    }
+}
+
 fn route(shared: &Shared, rec: &Recorded, method: &Method) -> Response {
     let segments: Vec<&str> = rec.path.trim_start_matches('/').split('/').collect();
     let not_found = || {
@@ -731,9 +797,27 @@ fn route(shared: &Shared, rec: &Recorded, method: &Method) -> Response {
     };
     match segments.as_slice() {
         ["v1", "company", "employees"] => get_only(&|| employees(shared, rec)),
+        ["v1", "company", "attendances"] if *method == Method::POST => {
+            periods::create_attendances(shared, rec)
+        }
+        ["v1", "company", "attendances"] => get_only(&|| periods::list_attendances(shared, rec)),
+        ["v1", "company", "attendances", id] if *method == Method::DELETE => {
+            periods::delete_attendance(shared, id)
+        }
+        ["v1", "company", "attendances", id] => periods::update_attendance(shared, rec, id),
+        ["v1", "company", "absence-periods"] if *method == Method::POST => {
+            periods::create_absence_period(shared, rec)
+        }
+        ["v1", "company", "absence-periods"] => {
+            get_only(&|| periods::list_absence_periods(shared, rec))
+        }
+        ["v2", "persons"] if *method == Method::POST => v2_write::create_person(shared, rec),
         ["v2", "persons"] => get_only(&|| persons(shared, rec)),
         ["v2", "persons", id] => get_only(&|| person(shared, id)),
         ["v2", "persons", id, "employments"] => get_only(&|| employments(shared, rec, id)),
+        ["v2", "persons", id, "employments", eid] if *method == Method::PATCH => {
+            v2_write::patch_employment(shared, rec, id, eid)
+        }
         ["v2", "persons", id, "employments", eid] => get_only(&|| employment(shared, id, eid)),
         ["v2", "webhooks"] if *method == Method::POST => create_hook(shared, rec),
         ["v2", "webhooks"] => get_only(&|| {
