@@ -33,11 +33,11 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode};
 use serde_json::json;
 use support::fake_personio::FakePersonio;
+use terapi_providers::integrations::personio;
 use terapi_runtime::client::{Connection, ListingOptions, Settings};
 use terapi_store::{Keys, Model, Store, Webhook};
 use terapi_sync::webhook::{ReceiverConfig, WebhookReceiver};
 use terapi_sync::{SyncOptions, SyncReport, SyncSpec};
-use terapi_providers::integrations::personio;
 
 /// Employees on the fake for `sync_records`.
 const RECORDS: u64 = 5_000;

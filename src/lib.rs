@@ -68,6 +68,9 @@ pub use ::terapi_runtime::retry::RetryPolicy;
 
 ::terapi_runtime::include_providers!();
 
+/// A file an action uploads, and the problems of an action's input.
+pub use ::terapi_runtime::integration::{FileUpload, InputErrors, InputProblem};
+
 /// Personio's workflows, from `integrations.yaml`: per provider its syncs (`syncs::all()`,
 /// what `terapi_sync::sync` runs) and typed actions (`actions`, with the `client` feature),
 /// and the `models` they store, take and return (Personio's records typed from its own

@@ -133,7 +133,11 @@ mod tests {
         );
         let failure = read_input(Some("{secret")).unwrap_err();
         assert_eq!(failure.code(), fail::USAGE);
-        assert!(!failure.message().contains("secret"), "{}", failure.message());
+        assert!(
+            !failure.message().contains("secret"),
+            "{}",
+            failure.message()
+        );
         assert!(read_input(Some("@/nonexistent/input.json")).is_err());
     }
 }

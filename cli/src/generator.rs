@@ -114,7 +114,11 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "crate_dir")]
     pub integrations: Option<PathBuf>,
     /// The integrations' generated file.
-    #[arg(long, default_value = "generated/integrations.rs", conflicts_with = "crate_dir")]
+    #[arg(
+        long,
+        default_value = "generated/integrations.rs",
+        conflicts_with = "crate_dir"
+    )]
     pub integrations_out: PathBuf,
 }
 
@@ -276,7 +280,8 @@ impl GenerateArgs {
                 if let Some(path) = self.integrations_file() {
                     let source = terapi_codegen::read_catalog_file(&self.input)?;
                     let catalog = terapi_codegen::load(&self.input, &source, &options)?;
-                    let keys: Vec<&str> = catalog.providers.iter().map(|p| p.key.as_ref()).collect();
+                    let keys: Vec<&str> =
+                        catalog.providers.iter().map(|p| p.key.as_ref()).collect();
                     let text = terapi_codegen::read_catalog_file(&path)?;
                     let integrations = terapi_codegen::generate_integrations(
                         &path,

@@ -201,7 +201,9 @@ mod tests {
         );
         let failure = workflows.sync("crm", "acme", "contacts").unwrap_err();
         assert!(
-            failure.message().contains("no syncs in the built-in integrations")
+            failure
+                .message()
+                .contains("no syncs in the built-in integrations")
                 && failure.message().contains("personio, personio-v2"),
             "{}",
             failure.message()

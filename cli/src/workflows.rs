@@ -143,7 +143,10 @@ impl Workflows {
             )));
         }
         terapi_providers::integrations::models::typed_json(model, value).ok_or_else(|| {
-            Failure::usage(format!("the model `{}` has no generated type", model.escape_default()))
+            Failure::usage(format!(
+                "the model `{}` has no generated type",
+                model.escape_default()
+            ))
         })
     }
 }

@@ -767,7 +767,9 @@ pub fn read_as<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ReadEr
 
 /// `value` read as `T` and written back as JSON: the model's typed view of a record (what
 /// it declares, in its types; unknown fields kept where the model keeps them).
-pub fn typed_json<T: serde::de::DeserializeOwned + Serialize>(value: Value) -> Result<Value, ReadError> {
+pub fn typed_json<T: serde::de::DeserializeOwned + Serialize>(
+    value: Value,
+) -> Result<Value, ReadError> {
     let typed: T = read_as(value)?;
     serde_json::to_value(&typed).map_err(|_| ReadError {
         path: String::new(),

@@ -4,8 +4,10 @@
 //! against the fake Personio) and `rebuild` (cargo's rebuild behaviour with the Builder).
 //! `allocations` is a binary of its own: it installs a counting global allocator.
 
+mod actions;
 mod examples;
 mod generated;
 mod loaded;
 mod personio;
 mod rebuild;
+mod typed_records;

@@ -18,10 +18,10 @@ use std::time::Duration;
 use db::Kind;
 use support::fake_personio::FakePersonio;
 use support::personio_conn::{v1, v2};
+use terapi_providers::integrations::{personio, personio_v2};
 use terapi_runtime::client::Connection;
 use terapi_store::{ChangeKind, Keys, Model, Store, StoreError};
 use terapi_sync::{ConnectionSource, SyncError, SyncOptions, SyncReport, Worker, sync};
-use terapi_providers::integrations::{personio, personio_v2};
 
 const WORKER: &str = "TERAPI_SYNC_WORKER";
 const ID: &str = "acme-hr";
@@ -61,7 +61,14 @@ fn employee_pages(fake: &FakePersonio) -> usize {
 }
 
 async fn full(store: &Store, conn: &Connection) -> Result<SyncReport, SyncError> {
-    sync(store, conn, ID, &personio::syncs::employees(), SyncOptions::full()).await
+    sync(
+        store,
+        conn,
+        ID,
+        &personio::syncs::employees(),
+        SyncOptions::full(),
+    )
+    .await
 }
 
 async fn incremental(store: &Store, conn: &Connection) -> Result<SyncReport, SyncError> {
@@ -234,9 +241,15 @@ async fn v2_persons_and_employments(kind: Kind) {
     fake.set_persons(120);
     let store = open(&db.url).await;
     let conn = v2(&fake.origin());
-    let persons = sync(&store, &conn, ID, &personio_v2::syncs::persons(), SyncOptions::full())
-        .await
-        .unwrap();
+    let persons = sync(
+        &store,
+        &conn,
+        ID,
+        &personio_v2::syncs::persons(),
+        SyncOptions::full(),
+    )
+    .await
+    .unwrap();
     assert_eq!(persons.counts.added, 120);
     assert_eq!(persons.counts.pages, 3);
     let employments = sync(
@@ -252,9 +265,15 @@ async fn v2_persons_and_employments(kind: Kind) {
     let m = Model::personal(ID, "employments");
     assert_eq!(store.count_records(m).await.unwrap(), 120);
     assert!(fake.delete_person("7"));
-    let persons = sync(&store, &conn, ID, &personio_v2::syncs::persons(), SyncOptions::full())
-        .await
-        .unwrap();
+    let persons = sync(
+        &store,
+        &conn,
+        ID,
+        &personio_v2::syncs::persons(),
+        SyncOptions::full(),
+    )
+    .await
+    .unwrap();
     assert_eq!(persons.counts.deleted, 1);
     let employments = sync(
         &store,

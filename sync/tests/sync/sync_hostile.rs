@@ -19,10 +19,10 @@ use std::time::Duration;
 use db::Kind;
 use support::fake_personio::{FakePersonio, Hostile};
 use support::personio_conn::{v1, v2};
+use terapi_providers::integrations::{personio, personio_v2};
 use terapi_runtime::client::Connection;
 use terapi_store::{ChangeKind, Keys, Model, Store};
 use terapi_sync::{SyncError, SyncOptions, SyncReport, default_max_pages, sync};
-use terapi_providers::integrations::{personio, personio_v2};
 
 const ID: &str = "acme-hr";
 const EMPLOYEES: Model<'static> = Model {
@@ -187,7 +187,14 @@ async fn a_child_list_404_deletes_nothing_of_live_parents(kind: Kind) {
                 .expect("the run ends in time")
         }
     };
-    assert_eq!(run(personio_v2::syncs::persons()).await.unwrap().counts.added, 60);
+    assert_eq!(
+        run(personio_v2::syncs::persons())
+            .await
+            .unwrap()
+            .counts
+            .added,
+        60
+    );
     let first = run(personio_v2::syncs::employments()).await.unwrap();
     assert_eq!(first.counts.added, 60);
 

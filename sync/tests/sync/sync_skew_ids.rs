@@ -14,9 +14,9 @@ use db::Kind;
 use serde_json::{Value, json};
 use support::fake_personio::FakePersonio;
 use support::personio_conn::v2;
+use terapi_providers::integrations::personio_v2;
 use terapi_store::{Keys, Model, RunKind, Store, StoreError};
 use terapi_sync::{SyncOptions, sync};
-use terapi_providers::integrations::personio_v2;
 
 const ID: &str = "acme-hr";
 const PERSONS: Model<'static> = Model {

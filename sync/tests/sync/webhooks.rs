@@ -18,13 +18,13 @@ use serde_json::json;
 use support::fake_personio::{Delivery, FakePersonio};
 use support::personio_conn::v2;
 use support::slow_client::{Slow, slow_client};
+use terapi_providers::integrations::personio_v2;
 use terapi_store::{ChangeKind, ConnectionRecord, EventStatus, Keys, Model, Store};
 use terapi_sync::serve::Limits;
 use terapi_sync::webhook::{
     Applier, Envelope, ReceiverConfig, WebhookReceiver, personio_routes, subscribe,
 };
 use terapi_sync::{Budget, Budgets, ConnectionSource, SyncOptions, sync};
-use terapi_providers::integrations::personio_v2;
 use tokio::sync::Notify;
 
 const ID: &str = "acme-hr";
@@ -89,9 +89,15 @@ async fn env_with(kind: Kind, config: ReceiverConfig, limits: Limits) -> Option<
         .await
         .unwrap();
     let conn = v2(&fake.origin());
-    sync(&store, &conn, ID, &personio_v2::syncs::persons(), SyncOptions::full())
-        .await
-        .unwrap();
+    sync(
+        &store,
+        &conn,
+        ID,
+        &personio_v2::syncs::persons(),
+        SyncOptions::full(),
+    )
+    .await
+    .unwrap();
     let notify = Arc::new(Notify::new());
     let receiver = WebhookReceiver::new(store.clone(), config, notify.clone());
     let app = axum::Router::new().route_service("/hooks/personio", receiver);
