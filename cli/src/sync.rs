@@ -195,7 +195,7 @@ mod tests {
         assert!(
             failure
                 .message()
-                .contains("its syncs are absence-periods, attendances, employees"),
+                .contains("its syncs are employees, attendances, absence-periods"),
             "{}",
             failure.message()
         );

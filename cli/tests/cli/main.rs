@@ -4,6 +4,7 @@
 //! the fake Personio), `generator` (`generate`, `check`, `lint`) and `downstream` (real
 //! crates outside the workspace built with cargo; slow).
 
+mod actions;
 mod cli;
 mod downstream;
 mod generator;

@@ -175,8 +175,8 @@ async fn unknown_models_bad_cursors_and_failed_runs() {
         assert_eq!(out.code, 1, "{out:?}");
         let line = out.error_line();
         assert!(
-            line.contains("no sync model `persons`")
-                && line.contains("its models are employees, attendances, absence-periods"),
+            line.contains("no sync `persons` in the built-in integrations")
+                && line.contains("its syncs are employees, attendances, absence-periods"),
             "{line}"
         );
     }
