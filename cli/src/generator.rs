@@ -120,6 +120,42 @@ pub struct GenerateArgs {
         conflicts_with = "crate_dir"
     )]
     pub integrations_out: PathBuf,
+    /// Also the Rust types of the integrations' `$ref` models (their `openapi.output`), from
+    /// the OpenAPI documents of their `openapi.documents`. Needs the `openapi` feature.
+    #[arg(long)]
+    pub openapi: bool,
+    /// The OpenAPI documents' directory, instead of the integrations file's
+    /// `openapi.documents`.
+    #[arg(long, value_name = "DIR", requires = "openapi")]
+    pub openapi_documents: Option<PathBuf>,
+}
+
+/// The OpenAPI types of the integrations file `path` (text `text`): where they go and their
+/// code. `dir`: the documents (empty: the file's `openapi.documents`).
+#[cfg(feature = "openapi")]
+fn openapi_file(
+    path: &Path,
+    text: &str,
+    documents: Option<&Path>,
+) -> Result<(PathBuf, String), Error> {
+    use terapi_codegen::openapi::{generate, paths_of, refs_of};
+    let loaded = terapi_codegen::load_integrations(path, text, None, &Default::default())?;
+    let paths = paths_of(path, &loaded, documents).ok_or_else(|| {
+        Error::InvalidOption(format!(
+            "--openapi: {} has no `openapi: {{documents, output}}`",
+            path.display()
+        ))
+    })?;
+    let code = generate(&paths.documents, &refs_of(&loaded))
+        .map_err(|e| Error::InvalidOption(format!("--openapi: {e}")))?;
+    Ok((paths.output, code))
+}
+
+#[cfg(not(feature = "openapi"))]
+fn openapi_file(_: &Path, _: &str, _: Option<&Path>) -> Result<(PathBuf, String), Error> {
+    Err(Error::InvalidOption(
+        "--openapi: this terapi is built without the `openapi` feature (cargo install --path cli --features openapi)".into(),
+    ))
 }
 
 /// `--invalid-providers`.
@@ -239,6 +275,12 @@ impl GenerateArgs {
         if let Some(path) = &self.integrations {
             cmd.push_str(&format!(" --integrations {}", path.display()));
         }
+        if self.openapi {
+            cmd.push_str(" --openapi");
+        }
+        if let Some(dir) = &self.openapi_documents {
+            cmd.push_str(&format!(" --openapi-documents {}", dir.display()));
+        }
         if self.integrations_out != Path::new("generated/integrations.rs") {
             cmd.push_str(&format!(
                 " --integrations-out {}",
@@ -295,9 +337,28 @@ impl GenerateArgs {
                         self.integrations_out.display().to_string(),
                         integrations.code,
                     );
+                    if self.openapi {
+                        let (path, code) =
+                            openapi_file(&path, &text, self.openapi_documents.as_deref())?;
+                        files.insert(path.display().to_string(), code);
+                    }
+                } else if self.openapi {
+                    return Err(Error::InvalidOption(
+                        "--openapi: no integrations file (integrations.yaml, or --integrations FILE)".into(),
+                    ));
                 }
                 Ok((files, warnings))
             }
+        }
+    }
+
+    /// What the files are generated from, for messages.
+    fn sources(&self) -> String {
+        match self.integrations_file() {
+            Some(path) if self.crate_dir.is_none() => {
+                format!("{} and {}", self.input.display(), path.display())
+            }
+            _ => self.input.display().to_string(),
         }
     }
 
@@ -467,6 +528,7 @@ fn check(out: &Out, args: &GenerateArgs) -> ExitCode {
         },
         None => {
             let mut diffs = String::new();
+            let mut stale = Vec::new();
             for (path, fresh) in &files {
                 let path = Path::new(path);
                 let committed = match std::fs::read_to_string(path) {
@@ -480,6 +542,7 @@ fn check(out: &Out, args: &GenerateArgs) -> ExitCode {
                     }
                 };
                 if committed != *fresh {
+                    stale.push(path.display().to_string());
                     let old = format!("{} (committed)", path.display());
                     let new = format!("{} (generated)", path.display());
                     diffs.push_str(
@@ -491,23 +554,29 @@ fn check(out: &Out, args: &GenerateArgs) -> ExitCode {
                     );
                 }
             }
-            let target = files.keys().cloned().collect::<Vec<_>>().join(" and ");
+            let target = if stale.is_empty() {
+                files.keys().cloned().collect::<Vec<_>>().join(", ")
+            } else {
+                stale.join(", ")
+            };
             (target, (!diffs.is_empty()).then_some(diffs))
         }
     };
     match diff {
         None => {
-            out.info(format_args!(
-                "{target} is up to date with {}",
-                args.input.display()
-            ));
+            out.info(format_args!("{target}: up to date with {}", args.sources()));
             ExitCode::SUCCESS
         }
         Some(diff) => {
             print!("{diff}");
             eprintln!(
-                "error: {target} is stale: it differs from what {} generates.\nfix: {}",
-                args.input.display(),
+                "error: stale: {target} differs from what {} {}.\nfix: {}",
+                args.sources(),
+                if args.sources().contains(" and ") {
+                    "generate"
+                } else {
+                    "generates"
+                },
                 args.fix_command()
             );
             ExitCode::from(1)

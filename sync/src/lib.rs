@@ -50,4 +50,4 @@ pub use budget::{Budgets, RateBudget};
 pub use engine::{OnProgress, Progress, SyncOptions, SyncReport, default_max_pages, sync};
 pub use error::SyncError;
 pub use terapi_runtime::sync::{Budget, Incremental, Parent, SinceFormat, SpecError, SyncSpec};
-pub use worker::{ConnectionFuture, ConnectionSource, StoreConnections, Worker};
+pub use worker::{ConnectionFuture, ConnectionSource, StoreConnections, Worker, schedule_declared};

@@ -45,6 +45,32 @@ impl ConnectionSource for StoreConnections {
     }
 }
 
+/// Puts each of `specs` that declares a schedule (`runs: every 1h` in an integrations file:
+/// [`SyncSpec::schedule`]) on the store's shared schedule for connection `id`, first due at
+/// `first`; specs without one are left as they are. Returns how many were scheduled.
+pub async fn schedule_declared(
+    store: &Store,
+    id: &str,
+    specs: &[SyncSpec],
+    first: std::time::SystemTime,
+) -> Result<usize, SyncError> {
+    let mut scheduled = 0;
+    for spec in specs {
+        let Some(every) = spec.schedule else {
+            continue;
+        };
+        spec.check()?;
+        let model = terapi_store::Model {
+            connection: id,
+            name: &spec.model,
+            personal: spec.personal,
+        };
+        store.schedule(model, every, first).await?;
+        scheduled += 1;
+    }
+    Ok(scheduled)
+}
+
 /// A worker of the shared schedule.
 pub struct Worker {
     store: Store,

@@ -307,7 +307,8 @@ impl ConnectionSource for FakeSource {
     }
 }
 
-/// Workers of the shared schedule: four of them, two models due; each runs once.
+/// Workers of the shared schedule: four of them, the three v1 models due (as
+/// integrations.yaml schedules them: `runs: every 1h`); each runs once.
 async fn workers_share_the_schedule(kind: Kind) {
     let Some(db) = db::db(kind).await else { return };
     if matches!(kind, Kind::Memory) {
@@ -315,14 +316,14 @@ async fn workers_share_the_schedule(kind: Kind) {
     }
     let fake = FakePersonio::start().await;
     fake.set_employees(120);
+    // The absence periods' listing fails: that run fails (and is due again later), once.
+    fake.fail_after("/v1/company/absence-periods", 0, 400);
     let first = open(&db.url).await;
     let past = std::time::SystemTime::now() - Duration::from_secs(1);
-    for name in ["employees", "attendances"] {
-        first
-            .schedule(Model::personal(ID, name), Duration::from_secs(3600), past)
-            .await
-            .unwrap();
-    }
+    let scheduled = terapi_sync::schedule_declared(&first, ID, &personio::syncs::all(), past)
+        .await
+        .unwrap();
+    assert_eq!(scheduled, 3);
     let mut handles = Vec::new();
     for _ in 0..4 {
         let store = open(&db.url).await;
@@ -345,11 +346,11 @@ async fn workers_share_the_schedule(kind: Kind) {
         ran.extend(h.await.unwrap());
     }
     ran.sort();
-    // The fake serves no attendances: that run fails (and is due again later), once.
     assert_eq!(
         ran,
         [
-            ("attendances".to_owned(), false),
+            ("absence-periods".to_owned(), false),
+            ("attendances".to_owned(), true),
             ("employees".to_owned(), true)
         ]
     );
