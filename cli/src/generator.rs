@@ -13,7 +13,7 @@ use std::time::Instant;
 use clap::{Args, Subcommand};
 
 use terapi_codegen::{
-    CrateSpec, Diagnostic, Error, Options, crate_files, drift, generate_file,
+    CrateSpec, Diagnostic, Error, Options, crate_files_with, drift, generate_file,
     render_report_colored, write_crate, write_if_changed,
 };
 
@@ -111,7 +111,7 @@ pub struct GenerateArgs {
     pub no_docs: bool,
     /// The integrations file (syncs, actions and models per provider of the catalog),
     /// generated beside the catalog's code [default: integrations.yaml, when it exists].
-    #[arg(long, value_name = "FILE", conflicts_with = "crate_dir")]
+    #[arg(long, value_name = "FILE")]
     pub integrations: Option<PathBuf>,
     /// The integrations' generated file.
     #[arg(
@@ -306,11 +306,18 @@ impl GenerateArgs {
         match &self.crate_dir {
             Some(dir) => {
                 let source = terapi_codegen::read_catalog_file(&self.input)?;
-                let generated = crate_files(
+                let integrations = match &self.integrations {
+                    Some(path) => Some((path, terapi_codegen::read_catalog_file(path)?)),
+                    None => None,
+                };
+                let generated = crate_files_with(
                     &self.input,
                     &source,
                     &self.options()?,
                     &self.crate_spec(dir),
+                    integrations
+                        .as_ref()
+                        .map(|(p, t)| (p.as_path(), t.as_str())),
                 )?;
                 Ok((generated.files, generated.warnings))
             }
@@ -569,14 +576,17 @@ fn check(out: &Out, args: &GenerateArgs) -> ExitCode {
         }
         Some(diff) => {
             print!("{diff}");
+            let (is, verb) = match (target.contains(", "), args.sources().contains(" and ")) {
+                (false, false) => ("is", "generates"),
+                (false, true) => ("is", "generate"),
+                (true, false) => ("are", "generates"),
+                (true, true) => ("are", "generate"),
+            };
             eprintln!(
-                "error: stale: {target} differs from what {} {}.\nfix: {}",
+                "error: {target} {is} stale: {} differ{} from what {} {verb}.\nfix: {}",
+                if is == "is" { "it" } else { "they" },
+                if is == "is" { "s" } else { "" },
                 args.sources(),
-                if args.sources().contains(" and ") {
-                    "generate"
-                } else {
-                    "generates"
-                },
                 args.fix_command()
             );
             ExitCode::from(1)

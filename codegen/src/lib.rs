@@ -55,7 +55,7 @@ pub use integrations::{
     LoadedIntegrations, SchemaRef, generate_integrations, lint_integrations, load_integrations,
     load_integrations_file,
 };
-pub use package::{CrateSpec, Drift, crate_files, drift, write_crate};
+pub use package::{CrateSpec, Drift, crate_files, crate_files_with, drift, write_crate};
 pub use rules::{Era, Level, LintLevels, Rule};
 
 /// What to generate.

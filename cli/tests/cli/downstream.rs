@@ -751,6 +751,57 @@ fn generated_crate_validates() {
 }
 "#;
 
+/// The static crate's integrations file: a sync and an action of `personio` (the provider the
+/// test keeps), with inline models.
+const INTEGRATIONS: &str = r#"integrations:
+  personio:
+    syncs:
+      staff:
+        endpoint: GET /company/employees
+        output: Staff
+        id: attributes.id.value
+        limit: 50
+        runs: every 2h
+    actions:
+      set-status:
+        endpoint: PATCH /company/employees/{id}
+        input: StatusChange
+        idempotent: true
+models:
+  Staff:
+    type: string
+    attributes: any
+  StatusChange:
+    id: integer
+    status: "'active' | 'inactive'"
+"#;
+
+const INTEGRATIONS_TEST: &str = r#"use downstream_static::integrations::{integrations, models, personio};
+use terapi_runtime::serde_json::json;
+
+#[test]
+fn generated_integrations_are_typed() {
+    let staff = personio::syncs::staff();
+    assert_eq!(staff.endpoint, "/company/employees");
+    assert_eq!(staff.schedule, Some(std::time::Duration::from_secs(7200)));
+    assert_eq!(personio::syncs::all().len(), 1);
+    let change = models::StatusChange::from_json(&json!({"id": 7, "status": "active"})).unwrap();
+    assert_eq!(change.status, models::StatusChangeStatus::Active);
+    let e = models::StatusChange::from_json(&json!({"id": "x", "status": "gone"})).unwrap_err();
+    assert_eq!(e.problems.len(), 2, "{e}");
+    assert!(integrations().unwrap().action("personio", "set-status").is_some());
+}
+
+/// The action's typed function, as an application calls it (compiled, not run: no server).
+#[allow(dead_code)]
+async fn set_inactive(
+    conn: &terapi_runtime::client::Connection,
+) -> Result<terapi_runtime::serde_json::Value, terapi_runtime::client::action::ActionError> {
+    let input = models::StatusChange { id: 1, status: models::StatusChangeStatus::Inactive };
+    personio::actions::set_status(conn, &input).await
+}
+"#;
+
 const USER_FILE: &str = "// My notes, not generated: terapi-codegen leaves this file alone.\n";
 
 #[test]
@@ -761,12 +812,16 @@ fn static_crate_mode_generates_a_crate_and_checks_its_drift() {
     let yaml = root.join("providers.yaml");
     let krate = root.join("downstream-static");
     std::fs::write(&yaml, catalog()).expect("write catalog");
+    let integrations = root.join("integrations.yaml");
+    std::fs::write(&integrations, INTEGRATIONS).expect("write integrations");
     let dependency = format!("{{ path = {} }}", toml_path(&runtime_dir()));
     let args = |cmd: &'static str| -> Vec<String> {
         [
             cmd,
             "--input",
             yaml.to_str().expect("UTF-8"),
+            "--integrations",
+            integrations.to_str().expect("UTF-8"),
             "--crate",
             krate.to_str().expect("UTF-8"),
             "--crate-name",
@@ -790,9 +845,13 @@ fn static_crate_mode_generates_a_crate_and_checks_its_drift() {
         "src/personio.rs",
         "src/personio_v2.rs",
         "src/personio_recruiting.rs",
+        "src/integrations.rs",
     ] {
         assert!(krate.join(f).is_file(), "generate did not write {f}");
     }
+    std::fs::create_dir_all(krate.join("tests")).expect("mkdir tests");
+    std::fs::write(krate.join("tests/integrations.rs"), INTEGRATIONS_TEST)
+        .expect("write integrations test");
     std::fs::write(krate.join("src/extra.rs"), USER_FILE).expect("write user file");
     std::fs::create_dir_all(krate.join("tests")).expect("mkdir tests");
     std::fs::write(krate.join("tests/smoke.rs"), SMOKE_TEST).expect("write test");
@@ -812,12 +871,16 @@ fn static_crate_mode_generates_a_crate_and_checks_its_drift() {
     };
     strict(&["build"], "build of the generated crate");
     let test = strict(&["test"], "tests of the generated crate");
-    assert!(
-        test.stdout()
-            .contains("test generated_crate_validates ... ok"),
-        "{}",
-        test.stdout()
-    );
+    for name in [
+        "generated_crate_validates",
+        "generated_integrations_are_typed",
+    ] {
+        assert!(
+            test.stdout().contains(&format!("test {name} ... ok")),
+            "{}",
+            test.stdout()
+        );
+    }
 
     let out = run("check");
     assert_eq!(out.status.code(), Some(0), "fresh crate: {}", show(&out));

@@ -208,15 +208,44 @@ pub fn generate_integrations(
     levels: &LintLevels,
     formatted: bool,
 ) -> Result<Generated, Error> {
+    Ok(generate_integrations_with(path, source, providers, levels, formatted, None)?.code)
+}
+
+/// What [`generate_integrations_with`] made.
+pub(crate) struct GeneratedIntegrations {
+    /// The code and the warnings.
+    pub code: Generated,
+    /// The file of the OpenAPI types it includes (`openapi.output`, relative to the
+    /// integrations file), if it has `$ref` models.
+    pub openapi_output: Option<PathBuf>,
+}
+
+/// [`generate_integrations`], the OpenAPI types included from `openapi_include` (relative to
+/// the crate's manifest directory) instead of the file's `openapi.output`.
+pub(crate) fn generate_integrations_with(
+    path: &Path,
+    source: &str,
+    providers: Option<&[&str]>,
+    levels: &LintLevels,
+    formatted: bool,
+    openapi_include: Option<&str>,
+) -> Result<GeneratedIntegrations, Error> {
     let loaded = load_integrations(path, source, providers, levels)?;
     let source_name = path.file_name().map_or_else(
         || "integrations.yaml".into(),
         |n| n.to_string_lossy().into_owned(),
     );
-    let code = emit_loaded(&loaded, &source_name, formatted)?;
-    Ok(Generated {
-        code,
-        warnings: loaded.warnings,
+    let code = emit_loaded(&loaded, &source_name, formatted, openapi_include)?;
+    let openapi_output = match (&loaded.openapi.output, loaded.schema_refs().is_empty()) {
+        (Some(output), false) => Some(path.parent().unwrap_or(Path::new("")).join(output)),
+        _ => None,
+    };
+    Ok(GeneratedIntegrations {
+        code: Generated {
+            code,
+            warnings: loaded.warnings,
+        },
+        openapi_output,
     })
 }
 
@@ -224,6 +253,7 @@ fn emit_loaded(
     loaded: &LoadedIntegrations,
     source_name: &str,
     formatted: bool,
+    openapi_include: Option<&str>,
 ) -> Result<String, Error> {
     let json = serde_json::to_string(&loaded.integrations)
         .map_err(|e| Error::Internal(format!("the description does not serialize: {e}")))?;
@@ -236,7 +266,7 @@ fn emit_loaded(
     let openapi = match (&loaded.openapi.output, loaded.schema_refs().is_empty()) {
         (_, true) => proc_macro2::TokenStream::new(),
         (Some(output), false) => {
-            let file = format!("/{output}");
+            let file = format!("/{}", openapi_include.unwrap_or(output));
             quote::quote! {
                 /// The types generated from the OpenAPI documents (`terapi generate --openapi`).
                 #[allow(clippy::all, missing_docs)]
