@@ -20,8 +20,6 @@ mod personio {
 }
 
 const PERSONNEL: &str = "personio-personnel-data-api-oa3.yaml";
-const RECRUITING: &str = "personio-recruiting-api.yaml";
-const COMMON_V2: &str = "common-components-v2.json";
 
 /// The models of the committed file: the `$ref` models of the repository's
 /// integrations.yaml, the file that `terapi_codegen::openapi::refs_of` reads them from.

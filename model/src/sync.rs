@@ -131,7 +131,7 @@ pub struct SyncSpec {
     pub budget: Budget,
     /// A complete full run holds its deletions when they are more than this percentage of
     /// the model's records (0 to 100; default 10), and always after an empty listing while
-    /// the model has records (see [`terapi_store::DeleteGuard`]).
+    /// the model has records (`terapi_store::DeleteGuard`).
     pub max_delete_percent: u8,
     /// Where a page states the listing's number of records (Personio v1:
     /// `metadata.total_elements`): a run whose record count differs is not complete.
