@@ -315,7 +315,7 @@ async fn v2_persons_sync() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(
         out.error_line()
-            .contains("its models are persons, employments"),
+            .contains("its syncs are persons, employments"),
         "{out:?}"
     );
 }
