@@ -2085,6 +2085,23 @@ async fn recruiting_documents_upload_and_applications_name_them() {
     .await;
     assert_eq!(r.status, 400);
     assert_eq!(fake.applications().len(), 1);
+
+    // Clearing the records drops the bytes, not the document: applications still name it.
+    fake.clear_recorded();
+    assert_eq!(fake.uploaded_documents(), vec![doc.clone()]);
+    assert_eq!(
+        fake.uploaded_document_bytes("d0c00000-0000-4000-8000-000000000001"),
+        None
+    );
+    let r = send(
+        fake.addr(),
+        "POST",
+        "/v1/recruiting/applications",
+        &creds("application/json"),
+        good.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
 }
 
 // ----- v2 writes -----
