@@ -5,9 +5,10 @@
 //! cargo run -p terapi-test-support --example fake-personio [-- --port PORT]
 //! ```
 //!
-//! It serves the v1 HR API with its token endpoint (`POST /v1/auth`), v2 (`POST
-//! /v2/auth/token`, persons, employments, webhooks) and recruiting (`POST
-//! /v1/recruiting/applications`) on `127.0.0.1` (port 0 or absent: a free one), prints its
+//! It serves the v1 HR API with its token endpoint (`POST /v1/auth`; employees, attendances,
+//! absence periods), v2 (`POST /v2/auth/token`, persons, employments, webhooks) and
+//! recruiting (`POST /v1/recruiting/applications` and `.../applications/documents`) on
+//! `127.0.0.1` (port 0 or absent: a free one), prints its
 //! URLs, the demo credentials and the `terapi` commands that use it, and runs until Ctrl-C.
 //! It only ever listens on loopback, and forgets the requests it recorded every minute.
 

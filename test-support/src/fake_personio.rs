@@ -487,13 +487,16 @@ impl FakePersonio {
             .count()
     }
 
-    /// Forgets the requests recorded, the applications accepted and the documents uploaded
-    /// so far (a long-running fake stays bounded).
+    /// Forgets the requests recorded, the applications accepted and the bytes of the
+    /// documents uploaded so far (a long-running fake stays bounded; the documents stay
+    /// known, so applications can still name them).
     pub fn clear_recorded(&self) {
         let mut inner = self.shared.lock();
         inner.requests.clear();
         inner.applications.clear();
-        inner.uploaded.clear();
+        for u in &mut inner.uploaded {
+            u.bytes = None;
+        }
     }
 
     /// Recruiting applications accepted, as the JSON objects the client sent.

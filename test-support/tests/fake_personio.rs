@@ -1204,3 +1204,1211 @@ async fn the_fake_personio_example_serves_until_ctrl_c() {
     }
     assert!(rest.ends_with("stopped\n"), "{rest}");
 }
+
+// ----- v1 attendances -----
+
+const WINDOW: &str = "start_date=2025-01-01&end_date=2026-12-31";
+
+fn ids(page: &Value) -> Vec<u64> {
+    page["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|r| r["id"].as_u64().expect("id"))
+        .collect()
+}
+
+async fn post_json(fake: &FakePersonio, path: &str, auth: &str, body: &Value) -> Resp {
+    send(
+        fake.addr(),
+        "POST",
+        path,
+        &[JSON, ("Authorization", auth)],
+        body.to_string().as_bytes(),
+    )
+    .await
+}
+
+async fn patch_json(fake: &FakePersonio, path: &str, auth: &str, body: &Value) -> Resp {
+    send(
+        fake.addr(),
+        "PATCH",
+        path,
+        &[JSON, ("Authorization", auth)],
+        body.to_string().as_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn v1_attendances_need_a_window_and_paginate_by_item_offset() {
+    let fake = FakePersonio::start().await;
+    let auth = bearer(&v1_token(&fake).await);
+    let h = [("Authorization", auth.as_str())];
+
+    let r = get(
+        fake.addr(),
+        &format!("/v1/company/attendances?{WINDOW}"),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let r = get(
+        fake.addr(),
+        "/v1/company/attendances?end_date=2026-12-31",
+        &h,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        json!({"success": false, "error": {"code": 400, "message": "The start_date field is required."}})
+    );
+    let r = get(
+        fake.addr(),
+        "/v1/company/attendances?start_date=2025-01-01",
+        &h,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["error"]["message"],
+        "The end_date field is required."
+    );
+    for bad in [
+        "start_date=2025-13-01&end_date=2026-01-01",
+        "start_date=2025-01-01&end_date=20260101",
+        "start_date=2026-01-02&end_date=2026-01-01",
+        "start_date=2025-01-01&end_date=2026-01-01&limit=0",
+        "start_date=2025-01-01&end_date=2026-01-01&offset=-1",
+        "start_date=2025-01-01&end_date=2026-01-01&updated_from=yesterday",
+    ] {
+        let r = get(fake.addr(), &format!("/v1/company/attendances?{bad}"), &h).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        assert_eq!(r.json()["success"], false);
+    }
+
+    // Five seeded attendances, limit 200 by default.
+    let all = get(
+        fake.addr(),
+        &format!("/v1/company/attendances?{WINDOW}"),
+        &h,
+    )
+    .await;
+    assert_eq!(all.status, 200);
+    let all = all.json();
+    assert_eq!(ids(&all), [1, 2, 3, 4, 5]);
+    assert_eq!(all["limit"], 200);
+    assert_eq!(all["offset"], 0);
+    assert_eq!(
+        all["metadata"],
+        json!({"total_elements": 5, "current_page": 0, "total_pages": 1})
+    );
+    assert_eq!(
+        all["data"][0],
+        json!({
+            "id": 1,
+            "type": "AttendancePeriod",
+            "attributes": {
+                "employee": 1,
+                "date": "2025-12-01",
+                "start_time": "09:00",
+                "end_time": "12:00",
+                "break": 0,
+                "comment": "Seeded attendance 1",
+                "updated_at": "2026-01-01T00:00:00+00:00",
+                "status": "confirmed",
+                "project": null,
+                "is_holiday": false,
+                "is_on_time_off": false,
+            },
+        })
+    );
+    assert_eq!(fake.attendances(), all["data"].as_array().unwrap().clone());
+
+    // Pages of 2 by item offset: full, full, a short last page, then an empty one.
+    let mut seen = Vec::new();
+    for (offset, expected, page) in [
+        (0, vec![1, 2], 0),
+        (2, vec![3, 4], 1),
+        (4, vec![5], 2),
+        (6, vec![], 3),
+    ] {
+        let r = get(
+            fake.addr(),
+            &format!("/v1/company/attendances?{WINDOW}&limit=2&offset={offset}"),
+            &h,
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        let page_json = r.json();
+        assert_eq!(ids(&page_json), expected, "offset {offset}");
+        assert_eq!(page_json["metadata"]["total_elements"], 5);
+        assert_eq!(page_json["metadata"]["total_pages"], 3);
+        assert_eq!(page_json["metadata"]["current_page"], page);
+        assert_eq!(page_json["offset"], offset);
+        seen.extend(expected);
+    }
+    assert_eq!(seen, [1, 2, 3, 4, 5]);
+
+    // The window is inclusive on both ends; `employees[]` filters.
+    let r = get(
+        fake.addr(),
+        "/v1/company/attendances?start_date=2025-12-01&end_date=2025-12-02",
+        &h,
+    )
+    .await;
+    assert_eq!(ids(&r.json()), [1, 2, 3, 4]);
+    let r = get(
+        fake.addr(),
+        &format!("/v1/company/attendances?{WINDOW}&employees[]=2&employees%5B%5D=5"),
+        &h,
+    )
+    .await;
+    assert_eq!(ids(&r.json()), [2, 5]);
+
+    // `updated_from` is inclusive, as a date, a naive date-time or one with a zone.
+    let created = post_json(
+        &fake,
+        "/v1/company/attendances",
+        &auth,
+        &json!({"attendances": [{"employee": 7, "date": "2026-02-03", "start_time": "08:00",
+            "end_time": "16:00", "break": 45, "comment": "new"}]}),
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.text());
+    let stamped = fake.attendances()[5]["attributes"]["updated_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (from, expected) in [
+        ("2026-01-01", vec![1, 2, 3, 4, 5, 6]),
+        ("2026-01-01T00:00:00", vec![1, 2, 3, 4, 5, 6]),
+        ("2026-01-01T00:00:00Z", vec![1, 2, 3, 4, 5, 6]),
+        ("2026-01-01T01:00:00%2B01:00", vec![1, 2, 3, 4, 5, 6]),
+        ("2026-01-01T00:00:01Z", vec![6]),
+        (stamped.replace('+', "%2B").as_str(), vec![6]),
+        ("2099-01-01", vec![]),
+    ] {
+        let r = get(
+            fake.addr(),
+            &format!("/v1/company/attendances?{WINDOW}&updated_from={from}"),
+            &h,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{from}");
+        let page = r.json();
+        assert_eq!(ids(&page), expected, "updated_from={from}");
+        assert_eq!(page["metadata"]["total_elements"], expected.len());
+    }
+
+    // No attendances at all: an empty first page.
+    fake.set_attendances(0);
+    let r = get(
+        fake.addr(),
+        &format!("/v1/company/attendances?{WINDOW}"),
+        &h,
+    )
+    .await;
+    let empty = r.json();
+    assert_eq!(empty["data"], json!([]));
+    assert_eq!(
+        empty["metadata"],
+        json!({"total_elements": 0, "current_page": 0, "total_pages": 0})
+    );
+}
+
+#[tokio::test]
+async fn v1_attendances_create_update_and_delete() {
+    let fake = FakePersonio::start().await;
+    let auth = bearer(&v1_token(&fake).await);
+    let path = "/v1/company/attendances";
+
+    let r = post_json(
+        &fake,
+        path,
+        &auth,
+        &json!({"attendances": [
+            {"employee": 1, "date": "2025-12-01", "start_time": "13:00", "end_time": "17:30",
+             "break": 30, "comment": "afternoon", "project_id": 5},
+            {"employee": 9, "date": "2026-01-05", "start_time": "08:00", "break": 0},
+        ]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"success": true, "data": {"id": [6, 7], "message": "Success"}})
+    );
+    let stored = fake.attendances();
+    assert_eq!(stored.len(), 7);
+    assert_eq!(stored[5]["attributes"]["comment"], "afternoon");
+    assert_eq!(
+        stored[5]["attributes"]["project"],
+        json!({"id": 5, "type": "Project", "attributes": {"name": "Project 5", "active": true}})
+    );
+    assert_eq!(stored[6]["attributes"]["end_time"], Value::Null);
+    assert_eq!(stored[6]["attributes"]["comment"], "");
+
+    // A bad period rejects the whole request, and says which one.
+    let bad = json!({"attendances": [
+        {"employee": 2, "date": "2026-01-06", "start_time": "09:00", "end_time": "10:00", "break": 0},
+        {"employee": 99999, "date": "2026-01-06", "start_time": "09:00", "break": 0},
+        {"employee": 3, "date": "06.01.2026", "start_time": "9:00", "break": 0},
+        {"employee": 3, "date": "2026-01-06", "start_time": "12:00", "end_time": "11:00", "break": 0},
+        {"employee": 3, "date": "2026-01-07"},
+        {"employee": 1, "date": "2025-12-01", "start_time": "10:00", "end_time": "11:00", "break": 0},
+    ]});
+    let r = post_json(&fake, path, &auth, &bad).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["success"], false);
+    assert_eq!(body["error"]["code"], 400);
+    assert_eq!(
+        body["error"]["message"],
+        "Error when trying to insert Attendances periods rows"
+    );
+    let details = body["error"]["detailed_message"].as_array().unwrap();
+    assert_eq!(details.len(), 6);
+    assert_eq!(
+        details[0],
+        json!({"success": true, "error_msg": null, "id": null, "employee": 2,
+            "date": "2026-01-06", "start_time": "09:00", "end_time": "10:00", "break": 0,
+            "comment": null, "project_id": null})
+    );
+    let msg = |i: usize| {
+        details[i]["error_msg"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(details[1]["success"], false);
+    assert_eq!(msg(1), "The employee 99999 does not exist.");
+    assert!(
+        msg(2).contains("The date must be a date in the format YYYY-MM-DD."),
+        "{}",
+        msg(2)
+    );
+    assert!(
+        msg(2).contains("The start_time must be a time in the format hh:mm."),
+        "{}",
+        msg(2)
+    );
+    assert_eq!(msg(3), "The end_time must be after the start_time.");
+    assert_eq!(
+        msg(4),
+        "The start_time field is required. The break field is required."
+    );
+    assert_eq!(msg(5), "Existing overlapping attendances periods");
+    assert_eq!(fake.attendances().len(), 7, "nothing was inserted");
+
+    for (body, message) in [
+        (json!([1]), "The request body must be a JSON object"),
+        (
+            json!({}),
+            "The attendances field is required and must be a non-empty array.",
+        ),
+        (
+            json!({"attendances": []}),
+            "The attendances field is required and must be a non-empty array.",
+        ),
+        (
+            json!({"attendances": [1]}),
+            "The attendances must be an array of objects.",
+        ),
+        (
+            json!({"attendances": [{"employee": 1, "date": "2026-02-01", "start_time": "09:00", "break": 0}], "skip_approval": "no"}),
+            "The skip_approval must be a boolean.",
+        ),
+    ] {
+        let r = post_json(&fake, path, &auth, &body).await;
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(
+            r.json(),
+            json!({"success": false, "error": {"code": 400, "message": message, "detailed_message": []}})
+        );
+    }
+    // Two new periods that overlap each other.
+    let twice = json!({"employee": 4, "date": "2026-02-01", "start_time": "09:00", "end_time": "10:00", "break": 0});
+    let r = post_json(&fake, path, &auth, &json!({"attendances": [twice, twice]})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["error"]["detailed_message"][1]["error_msg"],
+        "Existing overlapping attendances periods"
+    );
+
+    // skip_approval false: pending, listed only with includePending.
+    let r = post_json(
+        &fake,
+        path,
+        &auth,
+        &json!({"attendances": [twice], "skip_approval": false}),
+    )
+    .await;
+    assert_eq!(r.json()["data"]["id"], json!([8]));
+    let h = [("Authorization", auth.as_str())];
+    let listed = get(fake.addr(), &format!("{path}?{WINDOW}"), &h)
+        .await
+        .json();
+    assert!(!ids(&listed).contains(&8));
+    let listed = get(
+        fake.addr(),
+        &format!("{path}?{WINDOW}&includePending=true"),
+        &h,
+    )
+    .await
+    .json();
+    assert!(ids(&listed).contains(&8));
+    assert_eq!(listed["data"][7]["attributes"]["status"], "pending");
+
+    // PATCH: every field optional; the change bumps updated_at.
+    let before = fake.attendances()[0]["attributes"]["updated_at"].clone();
+    let r = patch_json(
+        &fake,
+        &format!("{path}/1"),
+        &auth,
+        &json!({"end_time": "12:30", "comment": "stayed longer", "break": 15}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"success": true, "data": {"message": "The attendance period was updated."}})
+    );
+    let one = fake.attendances()[0].clone();
+    assert_eq!(one["attributes"]["end_time"], "12:30");
+    assert_eq!(one["attributes"]["start_time"], "09:00");
+    assert_eq!(one["attributes"]["comment"], "stayed longer");
+    assert_eq!(one["attributes"]["break"], 15);
+    assert_ne!(one["attributes"]["updated_at"], before);
+
+    for (body, problem) in [
+        (
+            json!({"start_time": "25:00"}),
+            "The start_time must be a time in the format hh:mm.",
+        ),
+        (
+            json!({"end_time": "08:00"}),
+            "The end_time must be after the start_time.",
+        ),
+        (
+            json!({"employee": 2}),
+            "It is not possible to change the employee id.",
+        ),
+        (
+            json!({"break": -5}),
+            "The break must be an integer of at least 0.",
+        ),
+        (
+            json!({"start_time": "13:00", "end_time": "14:00", "date": "2025-12-01"}),
+            "Existing overlapping attendances periods",
+        ),
+    ] {
+        let r = patch_json(&fake, &format!("{path}/1"), &auth, &body).await;
+        assert_eq!(r.status, 400, "{body}");
+        let e = r.json();
+        assert_eq!(e["success"], false);
+        assert_eq!(e["error"]["code"], 400);
+        assert_eq!(
+            e["error"]["message"],
+            "Error when trying to insert Attendances periods rows."
+        );
+        assert_eq!(e["error"]["detailed_message"][0]["id"], 1);
+        assert_eq!(e["error"]["detailed_message"][0]["employee"], 1);
+        assert_eq!(
+            e["error"]["detailed_message"][0]["error_msg"], problem,
+            "{body}"
+        );
+    }
+    let r = patch_json(&fake, &format!("{path}/1"), &auth, &json!({})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        fake.attendances()[0],
+        one,
+        "rejected updates change nothing"
+    );
+
+    let not_found = json!({"success": false, "error": {"code": 404, "message": "The attendance period was not found."}});
+    for id in ["999", "abc"] {
+        let r = patch_json(
+            &fake,
+            &format!("{path}/{id}"),
+            &auth,
+            &json!({"comment": "x"}),
+        )
+        .await;
+        assert_eq!(r.status, 404);
+        assert_eq!(r.json(), not_found);
+    }
+
+    let r = send(fake.addr(), "DELETE", &format!("{path}/2"), &h, b"").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json(),
+        json!({"success": true, "data": {"message": "The attendance period was deleted."}})
+    );
+    let r = send(fake.addr(), "DELETE", &format!("{path}/2"), &h, b"").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json(), not_found);
+    assert!(
+        !ids(&get(fake.addr(), &format!("{path}?{WINDOW}"), &h)
+            .await
+            .json())
+        .contains(&2)
+    );
+
+    // Methods, and v1 tokens only.
+    let r = send(fake.addr(), "PUT", &format!("{path}/1"), &h, b"{}").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("PATCH, DELETE"));
+    let r = send(fake.addr(), "DELETE", path, &h, b"").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let v2 = bearer(&v2_token(&fake).await);
+    let r = post_json(&fake, path, &v2, &json!({"attendances": [twice]})).await;
+    assert_eq!(r.status, 401);
+}
+
+// ----- v1 absence periods -----
+
+fn absence_ids(page: &Value) -> Vec<String> {
+    page["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|r| r["attributes"]["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+fn absence_id(n: u64) -> String {
+    format!("00000000-0000-4000-a000-{n:012x}")
+}
+
+#[tokio::test]
+async fn v1_absence_periods_paginate_by_page_number() {
+    let fake = FakePersonio::start().await;
+    let auth = bearer(&v1_token(&fake).await);
+    let h = [("Authorization", auth.as_str())];
+    let path = "/v1/company/absence-periods";
+
+    let r = get(fake.addr(), path, &[]).await;
+    assert_eq!(r.status, 401);
+
+    // Three seeded periods, no parameter required.
+    let r = get(fake.addr(), path, &h).await;
+    assert_eq!(r.status, 200);
+    let all = r.json();
+    assert_eq!(
+        absence_ids(&all),
+        [absence_id(1), absence_id(2), absence_id(3)]
+    );
+    assert_eq!(all["limit"], 200);
+    assert_eq!(
+        all["metadata"],
+        json!({"total_elements": 3, "current_page": 0, "total_pages": 1})
+    );
+    assert_eq!(
+        fake.absence_periods(),
+        all["data"].as_array().unwrap().clone()
+    );
+    let first = &all["data"][0];
+    assert_eq!(first["type"], "AbsencePeriod");
+    let a = &first["attributes"];
+    assert_eq!(a["updated_at"], "2026-01-01T00:00:00.000Z");
+    assert_eq!(a["measurement_unit"], "hour");
+    assert_eq!(a["effective_duration"], 240);
+    assert_eq!(a["start"], "2025-12-01T09:00:00.0Z");
+    assert_eq!(a["end"], "2025-12-01T13:00:00.0Z");
+    assert_eq!(a["employee"]["attributes"]["id"]["value"], 1);
+    assert_eq!(
+        a["employee"]["attributes"]["email"]["value"],
+        "employee1@example.com"
+    );
+    assert_eq!(a["absence_type"]["attributes"]["time_off_type_id"], 1001);
+    assert_eq!(
+        a["breakdowns"],
+        json!([{"date": "2025-12-01", "effective_duration": 240}])
+    );
+
+    // `offset` is a page number from 0: full, full, short, then empty pages.
+    fake.set_absence_periods(5);
+    for (page, expected) in [(0, vec![1, 2]), (1, vec![3, 4]), (2, vec![5]), (3, vec![])] {
+        let r = get(fake.addr(), &format!("{path}?limit=2&offset={page}"), &h).await;
+        assert_eq!(r.status, 200);
+        let body = r.json();
+        let expected: Vec<String> = expected.into_iter().map(absence_id).collect();
+        assert_eq!(absence_ids(&body), expected, "page {page}");
+        assert_eq!(
+            body["metadata"],
+            json!({"total_elements": 5, "current_page": page, "total_pages": 3})
+        );
+        assert_eq!(body["offset"], page);
+        assert_eq!(body["limit"], 2);
+    }
+    for bad in [
+        "limit=0",
+        "limit=201",
+        "offset=x",
+        "updated_from=soon",
+        "start_date=1.1.2025",
+    ] {
+        let r = get(fake.addr(), &format!("{path}?{bad}"), &h).await;
+        assert_eq!(r.status, 400, "{bad}");
+        assert_eq!(r.json()["success"], false);
+    }
+
+    // updated_from (inclusive) sees a new period only.
+    let r = send(
+        fake.addr(),
+        "POST",
+        path,
+        &[FORM, ("Authorization", auth.as_str())],
+        b"employee_id=3&time_off_type_id=1002&start_date=2026-02-02&end_date=2026-02-02&start_time=10:00&end_time=12:00&comment=Dentist",
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let created = r.json()["data"]["attributes"].clone();
+    let stamp = created["updated_at"].as_str().unwrap().to_owned();
+    for (from, n) in [
+        ("2026-01-01", 6),
+        ("2026-01-01T00:00:00.001Z", 1),
+        (stamp.as_str(), 1),
+    ] {
+        let r = get(fake.addr(), &format!("{path}?updated_from={from}"), &h).await;
+        assert_eq!(
+            r.json()["data"].as_array().unwrap().len(),
+            n,
+            "updated_from={from}"
+        );
+    }
+    let r = get(fake.addr(), &format!("{path}?employees[]=3"), &h).await;
+    assert_eq!(absence_ids(&r.json()), [absence_id(3), absence_id(6)]);
+    let r = get(fake.addr(), &format!("{path}?start_date=2026-01-01"), &h).await;
+    assert_eq!(absence_ids(&r.json()), [absence_id(6)]);
+
+    fake.set_absence_periods(0);
+    let r = get(fake.addr(), path, &h).await.json();
+    assert_eq!(r["data"], json!([]));
+    assert_eq!(
+        r["metadata"],
+        json!({"total_elements": 0, "current_page": 0, "total_pages": 0})
+    );
+}
+
+#[tokio::test]
+async fn v1_absence_periods_create() {
+    let fake = FakePersonio::start().await;
+    let auth = bearer(&v1_token(&fake).await);
+    let path = "/v1/company/absence-periods";
+    let form = |body: &str| {
+        let auth = auth.clone();
+        let body = body.to_owned();
+        let addr = fake.addr();
+        async move {
+            send(
+                addr,
+                "POST",
+                path,
+                &[FORM, ("Authorization", auth.as_str())],
+                body.as_bytes(),
+            )
+            .await
+        }
+    };
+
+    let r = form("employee_id=3&time_off_type_id=1002&start_date=2026-02-02&end_date=2026-02-02&start_time=10:00&end_time=12:00&comment=Dentist&skip_approval=false").await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["success"], true);
+    let a = &body["data"]["attributes"];
+    assert_eq!(body["data"]["type"], "AbsencePeriod");
+    assert_eq!(a["id"], absence_id(4));
+    assert_eq!(a["effective_duration"], 120);
+    assert_eq!(a["start"], "2026-02-02T10:00:00.0Z");
+    assert_eq!(a["end"], "2026-02-02T12:00:00.0Z");
+    assert_eq!(a["comment"], "Dentist");
+    assert_eq!(a["status"], "pending");
+    assert_eq!(a["approved_at"], Value::Null);
+    assert_eq!(a["origin"], "api");
+    assert_eq!(
+        a["absence_type"]["attributes"]["name"],
+        "Overtime reduction"
+    );
+    assert_eq!(a["created_at"], a["updated_at"]);
+    assert_eq!(fake.absence_periods()[3], body["data"]);
+
+    // JSON is accepted too; several days count 8 hours each, a half day 4.
+    let r = post_json(
+        &fake,
+        path,
+        &auth,
+        &json!({"employee_id": 3, "time_off_type_id": 1001, "start_date": "2026-03-02",
+            "end_date": "2026-03-04", "half_day_start": true}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let a = r.json()["data"]["attributes"].clone();
+    assert_eq!(a["effective_duration"], 1200);
+    assert_eq!(a["start"], "2026-03-02T00:00:00.0Z");
+    assert_eq!(a["end"], "2026-03-05T00:00:00.0Z");
+    assert_eq!(a["status"], "approved");
+    assert_eq!(
+        a["breakdowns"],
+        json!([
+            {"date": "2026-03-02", "effective_duration": 240},
+            {"date": "2026-03-03", "effective_duration": 480},
+            {"date": "2026-03-04", "effective_duration": 480},
+        ])
+    );
+
+    // Missing or malformed fields: 422 with every problem.
+    let r = form("employee_id=x&start_date=2026-02-30&start_time=7am").await;
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        r.json(),
+        json!({"success": false, "error": {"code": 0,
+        "message": "The given data failed to pass validation.",
+        "error_data": {
+            "employee_id": ["The employee_id must be an integer."],
+            "time_off_type_id": ["The time_off_type_id field is required."],
+            "start_date": ["The start_date does not match the format Y-m-d."],
+            "end_date": ["The end_date field is required."],
+            "start_time": ["The start_time does not match the format H:i."],
+        }}})
+    );
+    // Unknown employee or type: 404.
+    let r =
+        form("employee_id=99999&time_off_type_id=1001&start_date=2026-04-01&end_date=2026-04-02")
+            .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.json(),
+        json!({"success": false, "error": {"code": 0, "message": "Employee not found."}})
+    );
+    let r =
+        form("employee_id=3&time_off_type_id=7&start_date=2026-04-01&end_date=2026-04-02").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.json()["error"]["message"], "Absence type not found.");
+    // Periods that cannot be inserted: 400.
+    for (body, detail) in [
+        (
+            "employee_id=3&time_off_type_id=1001&start_date=2026-04-02&end_date=2026-04-01",
+            "The end_date must be on or after the start_date.",
+        ),
+        (
+            "employee_id=3&time_off_type_id=1001&start_date=2026-04-02&end_date=2026-04-02",
+            "start_time and end_time are required when start_date equals end_date.",
+        ),
+        (
+            "employee_id=3&time_off_type_id=1001&start_date=2026-04-02&end_date=2026-04-02&start_time=12:00&end_time=11:00",
+            "The end_time must be after the start_time.",
+        ),
+        (
+            "employee_id=3&time_off_type_id=1001&start_date=2026-02-02&end_date=2026-02-02&start_time=11:00&end_time=13:00",
+            "The employee already has an absence in this period.",
+        ),
+        (
+            "employee_id=3&time_off_type_id=1001&start_date=2026-03-04&end_date=2026-03-06",
+            "The employee already has an absence in this period.",
+        ),
+    ] {
+        let r = form(body).await;
+        assert_eq!(r.status, 400, "{body}");
+        assert_eq!(
+            r.json(),
+            json!({"success": false, "error": {"code": 400,
+                "message": "Error when trying to insert absence period", "detail": detail}})
+        );
+    }
+    assert_eq!(fake.absence_periods().len(), 5);
+}
+
+// ----- recruiting documents -----
+
+fn multipart_body(boundary: &str, parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, filename, content) in parts {
+        out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        let disposition = match filename {
+            Some(f) => format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n"
+            ),
+            None => format!("Content-Disposition: form-data; name=\"{name}\"\r\n"),
+        };
+        out.extend_from_slice(disposition.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(content);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    out
+}
+
+#[tokio::test]
+async fn recruiting_documents_upload_and_applications_name_them() {
+    let fake = FakePersonio::start().await;
+    let key = bearer(FakePersonio::API_KEY);
+    let path = "/v1/recruiting/applications/documents";
+    let multipart = "multipart/form-data; boundary=XyZ-b0undary";
+    let creds = |ct: &'static str| {
+        vec![
+            ("Content-Type", ct),
+            ("Authorization", key.as_str()),
+            ("X-Company-ID", FakePersonio::COMPANY_ID),
+        ]
+    };
+    let pdf = b"%PDF-1.4\r\n--XyZ not a boundary\r\n%%EOF".to_vec();
+    let body = multipart_body(
+        "XyZ-b0undary",
+        &[("note", None, b"hello"), ("file", Some("cv.PDF"), &pdf)],
+    );
+
+    let r = send(fake.addr(), "POST", path, &creds(multipart), &body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let doc = r.json();
+    assert_eq!(
+        doc,
+        json!({"uuid": "d0c00000-0000-4000-8000-000000000001", "size": pdf.len(),
+            "mimetype": "application/pdf", "original_filename": "cv.PDF", "extension": "pdf"})
+    );
+    assert_eq!(fake.uploaded_documents(), vec![doc.clone()]);
+    assert_eq!(
+        fake.uploaded_document_bytes("d0c00000-0000-4000-8000-000000000001"),
+        Some(pdf.clone())
+    );
+
+    // Credentials as for applications.
+    let r = send(
+        fake.addr(),
+        "POST",
+        path,
+        &[("Content-Type", multipart), ("Authorization", key.as_str())],
+        &body,
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.json()["error"]["code"], 401);
+
+    let required = json!({"errors": [{"field": "file",
+        "errors": [{"reason": "errors.attribute-validation.required-attribute"}]}]});
+    for (ct, body) in [
+        (
+            multipart,
+            multipart_body("XyZ-b0undary", &[("note", None, b"x")]),
+        ),
+        (
+            multipart,
+            multipart_body("XyZ-b0undary", &[("file", None, b"no filename")]),
+        ),
+        (multipart, b"garbage".to_vec()),
+        ("application/json", b"{}".to_vec()),
+    ] {
+        let r = send(fake.addr(), "POST", path, &creds(ct), &body).await;
+        assert_eq!(r.status, 400, "{ct}");
+        assert_eq!(r.json(), required);
+    }
+    let r = send(
+        fake.addr(),
+        "POST",
+        path,
+        &creds(multipart),
+        &multipart_body("XyZ-b0undary", &[("file", Some("run.exe"), b"MZ")]),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        r.json(),
+        json!({"errors": [{"field": "file", "errors": [{"reason": "errors.invalid-file-type"}]}]})
+    );
+    let big = vec![b'a'; support::fake_personio::MAX_DOCUMENT_BYTES + 1];
+    let r = send(
+        fake.addr(),
+        "POST",
+        path,
+        &creds(multipart),
+        &multipart_body("XyZ-b0undary", &[("file", Some("big.txt"), &big)]),
+    )
+    .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(
+        r.json(),
+        json!({"errors": [{"field": "file", "errors": [{"reason": "errors.file-too-big"}]}]})
+    );
+    assert_eq!(fake.uploaded_documents().len(), 1);
+
+    // An application's files name uploaded documents.
+    let apply = |files: Value| {
+        json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com",
+            "job_position_id": 1, "files": files})
+        .to_string()
+    };
+    let good =
+        apply(json!([{"uuid": doc["uuid"], "original_filename": "cv.pdf", "category": "cv"}]));
+    let r = send(
+        fake.addr(),
+        "POST",
+        "/v1/recruiting/applications",
+        &creds("application/json"),
+        good.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["data"]["files"][0]["uuid"], doc["uuid"]);
+    let bad = apply(json!([
+        {"uuid": "d0c00000-0000-4000-8000-0000000000ff", "original_filename": "x.pdf", "category": "cv"},
+        {"uuid": doc["uuid"], "category": "selfie"},
+    ]));
+    let r = send(
+        fake.addr(),
+        "POST",
+        "/v1/recruiting/applications",
+        &creds("application/json"),
+        bad.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        json!({"errors": [
+            {"field": "files[0].uuid", "errors": [{"reason": "errors.file-validation.file-not-exists"}]},
+            {"field": "files[1].original_filename", "errors": [{"reason": "errors.attribute-validation.required-attribute"}]},
+            {"field": "files[1].category", "errors": [{"reason": "errors.file-validation.unknown-file-category"}]},
+        ]})
+    );
+    let r = send(
+        fake.addr(),
+        "POST",
+        "/v1/recruiting/applications",
+        &creds("application/json"),
+        apply(json!("cv.pdf")).as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(fake.applications().len(), 1);
+
+    // Clearing the records drops the bytes, not the document: applications still name it.
+    fake.clear_recorded();
+    assert_eq!(fake.uploaded_documents(), vec![doc.clone()]);
+    assert_eq!(
+        fake.uploaded_document_bytes("d0c00000-0000-4000-8000-000000000001"),
+        None
+    );
+    let r = send(
+        fake.addr(),
+        "POST",
+        "/v1/recruiting/applications",
+        &creds("application/json"),
+        good.as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+}
+
+// ----- v2 writes -----
+
+#[tokio::test]
+async fn v2_employment_patch() {
+    let fake = FakePersonio::start().await;
+    let auth = bearer(&v2_token(&fake).await);
+    let h = [("Authorization", auth.as_str())];
+    let path = "/v2/persons/3/employments/3-e1";
+    let before = fake.employment("3", "3-e1").expect("employment");
+
+    let r = patch_json(
+        &fake,
+        path,
+        &auth,
+        &json!({"position": {"title": "Lead"}, "status": "LEAVE", "weekly_working_hours": 32.5,
+            "supervisor": {"id": "1"}, "start_date": "2024-04-01", "type": "INTERNAL"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let updated = r.json();
+    assert_eq!(updated["id"], "3-e1");
+    assert_eq!(updated["person"], json!({"id": "3"}));
+    assert_eq!(updated["position"], json!({"title": "Lead"}));
+    assert_eq!(updated["status"], "LEAVE");
+    assert_eq!(updated["weekly_working_hours"], 32.5);
+    assert_eq!(updated["supervisor"], json!({"id": "1"}));
+    assert_eq!(updated["start_date"], "2024-04-01");
+    assert_eq!(updated["type"], "INTERNAL");
+    assert_eq!(updated["created_at"], before["created_at"]);
+    assert!(
+        updated["updated_at"].as_str() > before["updated_at"].as_str(),
+        "{updated}"
+    );
+    assert_eq!(fake.employment("3", "3-e1"), Some(updated.clone()));
+    let r = get(fake.addr(), path, &h).await;
+    assert_eq!(r.json(), updated);
+    // The employments listing shows the change to an incremental run.
+    let since = before["updated_at"].as_str().unwrap();
+    let r = get(
+        fake.addr(),
+        &format!("/v2/persons/3/employments?updated_at.gt={since}"),
+        &h,
+    )
+    .await;
+    assert_eq!(r.json()["_data"], json!([updated]));
+    let r = patch_json(&fake, path, &auth, &json!({"position": "Plain"})).await;
+    assert_eq!(r.json()["position"], json!({"title": "Plain"}));
+
+    let r = patch_json(
+        &fake,
+        "/v2/persons/999/employments/999-e1",
+        &auth,
+        &json!({"status": "ACTIVE"}),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        r.json()["errors"],
+        json!([{"title": "Not Found", "detail": "common.requested_resource_not_found"}])
+    );
+    let r = patch_json(
+        &fake,
+        "/v2/persons/3/employments/4-e1",
+        &auth,
+        &json!({"status": "ACTIVE"}),
+    )
+    .await;
+    assert_eq!(r.status, 404);
+
+    let r = send(
+        fake.addr(),
+        "PATCH",
+        path,
+        &[JSON, ("Authorization", auth.as_str())],
+        b"[",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        r.json()["errors"],
+        json!([{"title": "Bad Request", "detail": "The request body must be a JSON object"}])
+    );
+    let snapshot = fake.employment("3", "3-e1");
+    let r = patch_json(
+        &fake,
+        path,
+        &auth,
+        &json!({"status": "RETIRED", "weekly_working_hours": 200, "supervisor": {"id": "999"},
+            "start_date": "01.04.2024", "salary": 1}),
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let errors: Vec<String> = r.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert_eq!(e["title"], "Unprocessable Entity");
+            e["detail"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(errors.len(), 5, "{errors:?}");
+    for field in [
+        "status:",
+        "weekly_working_hours:",
+        "supervisor:",
+        "start_date:",
+        "salary:",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(field)),
+            "{field} in {errors:?}"
+        );
+    }
+    let r = patch_json(&fake, path, &auth, &json!({})).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        fake.employment("3", "3-e1"),
+        snapshot,
+        "rejected patches change nothing"
+    );
+
+    // v2 tokens only.
+    let v1 = bearer(&v1_token(&fake).await);
+    let r = patch_json(&fake, path, &v1, &json!({"status": "ACTIVE"})).await;
+    assert_eq!(r.status, 401);
+    let r = send(
+        fake.addr(),
+        "POST",
+        path,
+        &[JSON, ("Authorization", auth.as_str())],
+        b"{}",
+    )
+    .await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, PATCH"));
+}
+
+#[tokio::test]
+async fn v2_person_create() {
+    let fake = FakePersonio::start().await;
+    fake.set_persons(3);
+    let auth = bearer(&v2_token(&fake).await);
+    let h = [("Authorization", auth.as_str())];
+
+    let r = post_json(
+        &fake,
+        "/v2/persons",
+        &auth,
+        &json!({"email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper",
+            "preferred_name": "Amazing Grace", "gender": "FEMALE", "language_code": "en",
+            "custom_attributes": [{"id": "dynamic_123", "value": "Navy"}],
+            "employments": [{"position": "Rear Admiral", "weekly_working_hours": 40}]}),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/v2/persons/4"));
+    assert_eq!(
+        r.json(),
+        json!({"id": "4", "_meta": {"links": {"self": {"href": "/v2/persons/4"}}}})
+    );
+    let person = fake.person("4").expect("created");
+    assert_eq!(person["email"], "grace@example.com");
+    assert_eq!(person["preferred_name"], "Amazing Grace");
+    assert_eq!(person["gender"], "FEMALE");
+    assert_eq!(person["language_code"], "en");
+    assert_eq!(
+        person["custom_attributes"],
+        json!([{"id": "dynamic_123", "value": "Navy"}])
+    );
+    assert_eq!(person["employments"], json!([{"id": "4-e1"}]));
+    let e = fake.employment("4", "4-e1").expect("employment");
+    assert_eq!(e["position"], json!({"title": "Rear Admiral"}));
+    assert_eq!(e["status"], "ACTIVE");
+    assert_eq!(get(fake.addr(), "/v2/persons/4", &h).await.json(), person);
+    assert_eq!(fake.person_ids(), ["1", "2", "3", "4"]);
+
+    let r = post_json(
+        &fake,
+        "/v2/persons",
+        &auth,
+        &json!({"email": "GRACE@example.com", "first_name": "G", "last_name": "H"}),
+    )
+    .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        r.json()["errors"],
+        json!([{"title": "Conflict", "detail": "A person with this email already exists"}])
+    );
+    let r = post_json(&fake, "/v2/persons", &auth, &json!({"preferred_name": "x"})).await;
+    assert_eq!(r.status, 422);
+    assert_eq!(
+        r.json()["errors"],
+        json!([
+            {"title": "Unprocessable Entity", "detail": "email: is required"},
+            {"title": "Unprocessable Entity", "detail": "first_name: is required"},
+            {"title": "Unprocessable Entity", "detail": "last_name: is required"},
+        ])
+    );
+    for body in [
+        json!({"email": "not-an-email", "first_name": "A", "last_name": "B"}),
+        json!({"email": "a@example.com", "first_name": "A", "last_name": "B", "language_code": "EN"}),
+        json!({"email": "a@example.com", "first_name": "A", "last_name": "B", "custom_attributes": [{"value": 1}]}),
+        json!({"email": "a@example.com", "first_name": "A", "last_name": "B", "employments": [{"status": "?"}]}),
+        json!({"email": "a@example.com", "first_name": "A", "last_name": "B", "id": "77"}),
+        json!({"email": "a@example.com", "first_name": "", "last_name": "B"}),
+    ] {
+        let r = post_json(&fake, "/v2/persons", &auth, &body).await;
+        assert_eq!(r.status, 422, "{body}");
+        assert_eq!(r.json()["errors"].as_array().unwrap().len(), 1, "{body}");
+    }
+    let r = send(
+        fake.addr(),
+        "POST",
+        "/v2/persons",
+        &[JSON, ("Authorization", auth.as_str())],
+        b"nope",
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(fake.person_ids().len(), 4);
+}
+
+// ----- knobs on the write endpoints -----
+
+#[tokio::test]
+async fn injected_failures_apply_to_the_write_endpoints() {
+    let fake = FakePersonio::start().await;
+    let v1 = bearer(&v1_token(&fake).await);
+    let v2 = bearer(&v2_token(&fake).await);
+    let period = json!({"attendances": [{"employee": 1, "date": "2026-02-01", "start_time": "09:00", "break": 0}]});
+
+    fake.fail_next("/v1/company/attendances", vec![(503, Some("2".to_owned()))]);
+    let r = post_json(&fake, "/v1/company/attendances", &v1, &period).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("2"));
+    assert_eq!(fake.attendances().len(), 5, "a failed POST creates nothing");
+    let r = post_json(&fake, "/v1/company/attendances", &v1, &period).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(fake.attendances().len(), 6);
+    let posts = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/v1/company/attendances")
+        .count();
+    assert_eq!(posts, 2);
+
+    // fail_after: one more write succeeds, then every one answers 500 (v2: problem+json).
+    fake.fail_after("/v2/persons", 1, 500);
+    let patch = json!({"status": "INACTIVE"});
+    let r = patch_json(&fake, "/v2/persons/1/employments/1-e1", &v2, &patch).await;
+    assert_eq!(r.status, 200);
+    for _ in 0..2 {
+        let r = patch_json(&fake, "/v2/persons/1/employments/1-e1", &v2, &patch).await;
+        assert_eq!(r.status, 500);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    }
+    fake.clear_fail_after();
+    let r = post_json(
+        &fake,
+        "/v2/persons",
+        &v2,
+        &json!({"email": "n@example.com", "first_name": "N", "last_name": "M"}),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+
+    fake.fail_next("/v1/recruiting/applications/documents", vec![(500, None)]);
+    let key = bearer(FakePersonio::API_KEY);
+    let r = send(
+        fake.addr(),
+        "POST",
+        "/v1/recruiting/applications/documents",
+        &[
+            ("Content-Type", "multipart/form-data; boundary=b"),
+            ("Authorization", key.as_str()),
+            ("X-Company-ID", FakePersonio::COMPANY_ID),
+        ],
+        &multipart_body("b", &[("file", Some("a.txt"), b"hi")]),
+    )
+    .await;
+    assert_eq!(r.status, 500);
+    assert!(fake.uploaded_documents().is_empty());
+    assert_eq!(fake.count("/v1/recruiting/applications/documents"), 1);
+
+    // v2 error bodies that take the lock again (these used to deadlock the server).
+    fake.fail_after("/v2/persons/2", 0, 503);
+    let r = get(
+        fake.addr(),
+        "/v2/persons/2",
+        &[("Authorization", v2.as_str())],
+    )
+    .await;
+    assert_eq!(r.status, 503);
+    assert!(r.json()["personio_trace_id"].is_string());
+    fake.clear_fail_after();
+    let r = get(
+        fake.addr(),
+        "/v2/webhooks/nope",
+        &[("Authorization", v2.as_str())],
+    )
+    .await;
+    assert_eq!(r.status, 404);
+}

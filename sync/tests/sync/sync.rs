@@ -476,6 +476,131 @@ async fn the_budget_follows_the_rate_limit_headers(kind: Kind) {
     );
 }
 
+/// Personio v1 attendances (item offset, a required date window) and hourly absence periods
+/// (a page-number offset that ends on a short page): full runs store every record; an
+/// incremental run after a change fetches what changed.
+async fn v1_attendances_and_absence_periods(kind: Kind) {
+    let Some(db) = db::db(kind).await else { return };
+    let fake = FakePersonio::start().await;
+    fake.set_attendances(450);
+    fake.set_absence_periods(401);
+    let store = open(&db.url).await;
+    let conn = v1(&fake.origin());
+    let model = |name: &'static str| Model {
+        connection: ID,
+        name,
+        personal: true,
+    };
+
+    let report = sync(
+        &store,
+        &conn,
+        ID,
+        &personio::syncs::attendances(),
+        SyncOptions::full(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(counts(&report), (450, 0, 0, 0));
+    assert_eq!(
+        store.count_records(model("attendances")).await.unwrap(),
+        450
+    );
+    assert_eq!(fake.pages_served("/v1/company/attendances"), 3);
+
+    let report = sync(
+        &store,
+        &conn,
+        ID,
+        &personio::syncs::absence_periods(),
+        SyncOptions::full(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(counts(&report), (401, 0, 0, 0));
+    assert_eq!(
+        store.count_records(model("absence-periods")).await.unwrap(),
+        401
+    );
+    // Pages 0, 1 and 2 (one record, short): the run ends there.
+    let pages: Vec<String> = fake
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/company/absence-periods")
+        .map(|r| r.query.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(pages.len(), 3, "{pages:?}");
+    assert!(pages[2].contains("offset=2"), "{pages:?}");
+
+    // A new attendance and a new absence period, through the fake's own endpoints.
+    let client = support::http_client().build().unwrap();
+    let origin = fake.origin();
+    let token = client
+        .post(format!("{origin}/v1/auth"))
+        .header("content-type", "application/json")
+        .body(
+            serde_json::json!({"client_id": FakePersonio::CLIENT_ID,
+                "client_secret": FakePersonio::CLIENT_SECRET})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let token: serde_json::Value = serde_json::from_slice(&token).unwrap();
+    let auth = format!("Bearer {}", token["data"]["token"].as_str().unwrap());
+    let r = client
+        .post(format!("{origin}/v1/company/attendances"))
+        .header("authorization", &auth)
+        .header("content-type", "application/json")
+        .body(
+            serde_json::json!({"attendances": [{"employee": 3, "date": "2027-01-04",
+                "start_time": "08:00", "end_time": "12:00", "break": 0}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = client
+        .post(format!("{origin}/v1/company/absence-periods"))
+        .header("authorization", &auth)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("employee_id=3&time_off_type_id=1001&start_date=2027-01-05&end_date=2027-01-06")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+
+    for (spec, name, total) in [
+        (personio::syncs::attendances(), "attendances", 451),
+        (personio::syncs::absence_periods(), "absence-periods", 402),
+    ] {
+        let report = sync(&store, &conn, ID, &spec, SyncOptions::incremental())
+            .await
+            .unwrap();
+        assert!(!report.full, "{name}");
+        assert_eq!(counts(&report), (1, 0, 0, 0), "{name}");
+        assert_eq!(store.count_records(model(name)).await.unwrap(), total);
+        let last = fake
+            .requests()
+            .into_iter()
+            .rev()
+            .find(|r| r.path == format!("/v1/company/{name}"))
+            .unwrap();
+        assert!(
+            last.query
+                .as_deref()
+                .unwrap_or_default()
+                .contains("updated_from="),
+            "{name}: {:?}",
+            last.query
+        );
+    }
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod sqlite_file { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Kind::File).await } )* }
@@ -489,6 +614,7 @@ suite!(
     incremental_runs_fetch_only_what_changed,
     v2_persons_and_employments,
     workers_share_the_schedule,
+    v1_attendances_and_absence_periods,
     a_killed_run_resumes,
     the_budget_follows_the_rate_limit_headers,
 );

@@ -730,7 +730,9 @@ pub(super) fn dispatch(shared: &Shared, rec: &Recorded, method: &Method) -> Resp
             )
         };
     }
-    if let Some(status) = shared.lock().hr.failure(&rec.path) {
+    // Bound first: the lock must be released before the error body takes it again.
+    let injected = shared.lock().hr.failure(&rec.path);
+    if let Some(status) = injected {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return if v2 {
             v2_error(shared, status, "Injected failure", "Injected failure")
@@ -843,8 +845,10 @@ fn route(shared: &Shared, rec: &Recorded, method: &Method) -> Response {
             }
         }
         ["v2", "webhooks", id] => {
-            get_only(
-                &|| match shared.lock().hr.hooks.get(*id).map(|h| h.listed(id)) {
+            get_only(&|| {
+                // Bound first: the lock must be released before the error body takes it again.
+                let listed = shared.lock().hr.hooks.get(*id).map(|h| h.listed(id));
+                match listed {
                     Some(v) => respond_json(StatusCode::OK, &v),
                     None => v2_error(
                         shared,
@@ -852,8 +856,8 @@ fn route(shared: &Shared, rec: &Recorded, method: &Method) -> Response {
                         "Not Found",
                         "no such webhook",
                     ),
-                },
-            )
+                }
+            })
         }
         _ => not_found(),
     }

@@ -60,11 +60,12 @@ pub const FILE_CATEGORIES: &[&str] = &[
     "other",
 ];
 
-/// One uploaded document: its `uploaded_document` JSON and its bytes.
+/// One uploaded document: its `uploaded_document` JSON and its bytes (dropped by
+/// [`FakePersonio::clear_recorded`], which keeps the document itself for applications).
 #[derive(Clone, Debug)]
 pub(super) struct Uploaded {
     pub(super) json: Value,
-    pub(super) bytes: Vec<u8>,
+    pub(super) bytes: Option<Vec<u8>>,
 }
 
 /// The `error_response` shape: one entry per field, each with its reasons.
@@ -206,7 +207,7 @@ pub(super) fn upload(shared: &Shared, rec: &Recorded) -> Response {
     });
     inner.uploaded.push(Uploaded {
         json: document.clone(),
-        bytes: file.body.to_vec(),
+        bytes: Some(file.body.to_vec()),
     });
     drop(inner);
     respond_json(StatusCode::OK, &document)
@@ -277,13 +278,14 @@ impl FakePersonio {
             .collect()
     }
 
-    /// The bytes of the uploaded document `uuid`.
+    /// The bytes of the uploaded document `uuid` (`None` as well after
+    /// [`FakePersonio::clear_recorded`]).
     pub fn uploaded_document_bytes(&self, uuid: &str) -> Option<Vec<u8>> {
         self.shared
             .lock()
             .uploaded
             .iter()
             .find(|u| u.json["uuid"] == uuid)
-            .map(|u| u.bytes.clone())
+            .and_then(|u| u.bytes.clone())
     }
 }
