@@ -385,6 +385,22 @@ integrations:
         )
         .help("did you mean `persons`?"),
         Case::new(
+            Rule::UnknownModel,
+            "a parent declared after its child (syncs run in the file's order)",
+            r#"
+integrations:
+  acme:
+    syncs:
+      employments:
+        endpoint: GET /persons/{id}/employments
+        parent: { sync: persons }
+      persons:
+        endpoint: GET /persons
+"#,
+            "sync: ‸persons }",
+            "the parent `persons` is declared after `employments`: declare it first",
+        ),
+        Case::new(
             Rule::UnknownField,
             "a `query` field the input does not have",
             r#"
@@ -1269,8 +1285,10 @@ fn a_valid_file_loads_into_what_it_says() {
         }
     );
     let file = &loaded.integrations;
+    // Providers in key order, each one's syncs in the file's order (a parent before its
+    // children).
     let names: Vec<&str> = file.syncs().map(|s| s.model.as_ref()).collect();
-    assert_eq!(names, ["absences", "employees", "employments", "persons"]);
+    assert_eq!(names, ["employees", "absences", "persons", "employments"]);
 
     let employees = SyncSpec::new("acme", "employees", "/company/employees")
         .budget(300, 15)
