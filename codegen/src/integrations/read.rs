@@ -738,45 +738,16 @@ fn read_integration(
     unknown_keys(node, INTEGRATION_KEYS, &what, cx);
     let budget = node.get("budget").and_then(|b| budget_of(b, cx));
 
-    let mut sync_nodes: Vec<(&Node, &Node)> = Vec::new();
-    if let Some(syncs) = node.get("syncs")
-        && let Some(map) = map_of(syncs, "`syncs`", cx)
-    {
-        let mut rust: BTreeMap<String, Loc> = BTreeMap::new();
-        for (k, v) in map {
-            let Some(name) = k.as_str() else {
-                cx.push(Diagnostic::new(
-                    Rule::WrongType,
-                    k.loc,
-                    "a sync name must be a string",
-                ));
-                continue;
-            };
-            if !is_model_name(name) {
-                cx.push(Diagnostic::new(
-                    Rule::InvalidName,
-                    k.loc,
-                    format!(
-                        "the sync name `{}` is not 1 to 64 of `a-z`, `0-9`, `-`, `_` and `.` (it names the model in the store)",
-                        name.escape_default()
-                    ),
-                ));
-                continue;
-            }
-            if let Some(first) = rust.insert(names::snake(name), k.loc) {
-                cx.push(
-                    Diagnostic::new(
-                        Rule::NameCollision,
-                        k.loc,
-                        format!("the sync `{name}` maps to the same Rust name as another"),
-                    )
-                    .with_note(first, "the other sync"),
-                );
-                continue;
-            }
-            sync_nodes.push((k, v));
-        }
-    }
+    let sync_nodes = match node.get("syncs") {
+        Some(syncs) => named_entries(
+            syncs,
+            "sync",
+            is_model_name,
+            "1 to 64 of `a-z`, `0-9`, `-`, `_` and `.` (it names the model in the store)",
+            cx,
+        ),
+        None => Vec::new(),
+    };
     let sync_names: Vec<&str> = sync_nodes.iter().filter_map(|(k, _)| k.as_str()).collect();
     for (k, v) in &sync_nodes {
         let name = k.as_str().unwrap_or_default();
@@ -795,46 +766,22 @@ fn read_integration(
         }
     }
 
-    if let Some(actions) = node.get("actions")
-        && let Some(map) = map_of(actions, "`actions`", cx)
-    {
-        let mut rust: BTreeMap<String, Loc> = BTreeMap::new();
-        for (k, v) in map {
-            let Some(name) = k.as_str() else {
-                cx.push(Diagnostic::new(
-                    Rule::WrongType,
-                    k.loc,
-                    "an action name must be a string",
-                ));
-                continue;
-            };
-            let ok = !name.is_empty()
+    if let Some(actions) = node.get("actions") {
+        let is_action_name = |name: &str| {
+            !name.is_empty()
                 && name.len() <= 64
-                && name.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
-                });
-            if !ok {
-                cx.push(Diagnostic::new(
-                    Rule::InvalidName,
-                    k.loc,
-                    format!(
-                        "the action name `{}` is not 1 to 64 of `a-z`, `0-9`, `-` and `_`",
-                        name.escape_default()
-                    ),
-                ));
-                continue;
-            }
-            if let Some(first) = rust.insert(names::snake(name), k.loc) {
-                cx.push(
-                    Diagnostic::new(
-                        Rule::NameCollision,
-                        k.loc,
-                        format!("the action `{name}` maps to the same Rust name as another"),
-                    )
-                    .with_note(first, "the other action"),
-                );
-                continue;
-            }
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        };
+        for (k, v) in named_entries(
+            actions,
+            "action",
+            is_action_name,
+            "1 to 64 of `a-z`, `0-9`, `-` and `_`",
+            cx,
+        ) {
+            let name = k.as_str().unwrap_or_default();
             if let Some(action) = read_action(provider, name, v, budget, models, declared, used, cx)
             {
                 integration.actions.push(action);
@@ -843,6 +790,54 @@ fn read_integration(
     }
     integration.actions.sort_by(|a, b| a.name.cmp(&b.name));
     integration
+}
+
+/// The entries of the mapping `node` (of syncs or actions: `what`) whose name is a string
+/// that `valid` accepts (else `invalid-name`, saying `rule`) and maps to a Rust name no
+/// earlier entry has (else `name-collision`).
+fn named_entries<'a>(
+    node: &'a Node,
+    what: &str,
+    valid: impl Fn(&str) -> bool,
+    rule: &str,
+    cx: &mut Cx,
+) -> Vec<(&'a Node, &'a Node)> {
+    let Some(map) = map_of(node, &format!("`{what}s`"), cx) else {
+        return Vec::new();
+    };
+    let mut rust: BTreeMap<String, Loc> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (k, v) in map {
+        let Some(name) = k.as_str() else {
+            cx.push(Diagnostic::new(
+                Rule::WrongType,
+                k.loc,
+                format!("a {what} name must be a string"),
+            ));
+            continue;
+        };
+        if !valid(name) {
+            cx.push(Diagnostic::new(
+                Rule::InvalidName,
+                k.loc,
+                format!("the {what} name `{}` is not {rule}", name.escape_default()),
+            ));
+            continue;
+        }
+        if let Some(first) = rust.insert(names::snake(name), k.loc) {
+            cx.push(
+                Diagnostic::new(
+                    Rule::NameCollision,
+                    k.loc,
+                    format!("the {what} `{name}` maps to the same Rust name as another"),
+                )
+                .with_note(first, format!("the other {what}")),
+            );
+            continue;
+        }
+        out.push((k, v));
+    }
+    out
 }
 
 /// The first segment of a lodash-style path (`attributes.id.value` → `attributes`).
