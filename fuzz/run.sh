@@ -4,7 +4,7 @@
 # seeds and the corpus of earlier runs, with the catalog dictionary. Prints per target the
 # executions and the crashes (libFuzzer's final stats), and exits non-zero on any crash.
 #
-#   fuzz/run.sh [SECONDS] [TARGET...]      (targets: lint generate responses webhooks record_ids; default: all)
+#   fuzz/run.sh [SECONDS] [TARGET...]      (targets: lint generate integrations responses webhooks record_ids; default: all)
 #
 # Needs the nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`).
 # Extra libFuzzer flags can be given in FUZZ_FLAGS (e.g. FUZZ_FLAGS="-seed=1"). The targets
@@ -19,7 +19,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(lint generate responses webhooks record_ids)
+    targets=(lint generate integrations responses webhooks record_ids)
 fi
 case "$seconds" in
 '' | *[!0-9]*)

@@ -1,71 +1,65 @@
-//! A per-connection request budget: governor's GCRA at the provider's documented rate,
-//! tightened by what responses say (`Retry-After`, an exhausted `X-RateLimit-Remaining`
-//! until its reset) and by a 429 that got through the client's retries.
+//! A per-connection request budget: the generic cell rate algorithm (GCRA, as governor
+//! and most rate limiters implement it) at the provider's documented rate, tightened by what
+//! responses say (`Retry-After`, an exhausted `X-RateLimit-Remaining` until its reset) and by
+//! a 429 that got through the client's retries.
+//!
+//! GCRA keeps one instant, the theoretical arrival time (TAT) of the next request: a request
+//! at `now` is within the budget when `now >= TAT - (burst - 1) * interval`, and then moves
+//! TAT to `max(TAT, now) + interval` (`interval` = a minute / `per_minute`). So `burst`
+//! requests may go at once after a pause, and then one per interval. It is a dozen lines;
+//! governor would bring about a dozen crates into every build of the client.
 //!
 //! The budget keeps time with tokio's clock, so a test that pauses tokio's time sees the
 //! budget wait in paused time too.
 
-use std::num::NonZeroU32;
-use std::ops::Add;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::clock::{Clock, Reference};
-use governor::middleware::NoOpMiddleware;
-use governor::nanos::Nanos;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
 use tokio::time::Instant;
 
 use super::RateHints;
 use crate::sync::Budget;
 
-/// A tokio instant, as governor measures time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct TokioInstant(Instant);
-
-impl Add<Nanos> for TokioInstant {
-    type Output = TokioInstant;
-
-    fn add(self, other: Nanos) -> TokioInstant {
-        TokioInstant(self.0 + Duration::from(other))
-    }
+/// The GCRA state: when the next request would arrive at the exact rate.
+#[derive(Debug)]
+struct Gcra {
+    /// The theoretical arrival time; `None` before the first request.
+    tat: Option<Instant>,
+    /// A minute divided by the rate.
+    interval: Duration,
+    /// How far ahead of its TAT a request may go: `(burst - 1) * interval`.
+    tolerance: Duration,
 }
 
-impl Reference for TokioInstant {
-    fn duration_since(&self, earlier: Self) -> Nanos {
-        self.0.saturating_duration_since(earlier.0).into()
+impl Gcra {
+    fn new(budget: Budget) -> Gcra {
+        let interval = Duration::from_secs(60) / budget.per_minute.max(1);
+        Gcra {
+            tat: None,
+            interval,
+            tolerance: interval * (budget.burst.max(1) - 1),
+        }
     }
 
-    fn saturating_sub(&self, duration: Nanos) -> Self {
-        TokioInstant(
-            self.0
-                .checked_sub(Duration::from(duration))
-                .unwrap_or(self.0),
-        )
-    }
-}
-
-/// tokio's clock (paused in tests that pause it).
-#[derive(Debug, Clone, Copy, Default)]
-struct TokioClock;
-
-impl Clock for TokioClock {
-    type Instant = TokioInstant;
-
-    fn now(&self) -> TokioInstant {
-        TokioInstant(Instant::now())
+    /// Counts a request at `now` if the budget allows it; else the instant it will.
+    fn check(&mut self, now: Instant) -> Result<(), Instant> {
+        let tat = self.tat.map_or(now, |t| t.max(now));
+        let earliest = tat.checked_sub(self.tolerance).unwrap_or(now);
+        if now >= earliest {
+            self.tat = Some(tat + self.interval);
+            Ok(())
+        } else {
+            Err(earliest)
+        }
     }
 }
-
-type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<TokioInstant>>;
 
 /// The budget of one connection: share it (in an `Arc`) between the syncs and actions of
 /// that connection ([`Connection::rate_budget`](super::Connection::rate_budget) keeps one per
 /// connection, shared by its clones).
 #[derive(Debug)]
 pub struct RateBudget {
-    limiter: Limiter,
+    limiter: Mutex<Gcra>,
     /// No request before this (a server's hint).
     paused_until: Mutex<Option<Instant>>,
     budget: Budget,
@@ -78,13 +72,8 @@ impl RateBudget {
     /// A budget of `budget.per_minute` requests per minute, `budget.burst` at once (0 counts
     /// as 1).
     pub fn new(budget: Budget) -> RateBudget {
-        let per_minute = NonZeroU32::new(budget.per_minute).unwrap_or(NonZeroU32::MIN);
-        let burst = NonZeroU32::new(budget.burst).unwrap_or(NonZeroU32::MIN);
         RateBudget {
-            limiter: RateLimiter::direct_with_clock(
-                Quota::per_minute(per_minute).allow_burst(burst),
-                TokioClock,
-            ),
+            limiter: Mutex::new(Gcra::new(budget)),
             paused_until: Mutex::new(None),
             budget,
         }
@@ -104,12 +93,15 @@ impl RateBudget {
             tokio::time::sleep_until(until).await;
         }
         loop {
-            match self.limiter.check() {
+            let now = Instant::now();
+            let allowed = self
+                .limiter
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .check(now);
+            match allowed {
                 Ok(()) => return,
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(TokioClock.now());
-                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
-                }
+                Err(not_before) => tokio::time::sleep_until(not_before).await,
             }
         }
     }
@@ -164,7 +156,9 @@ mod tests {
             budget.acquire().await;
         }
         // A fourth request now would exceed the budget: it waits for the next cell.
-        assert!(budget.limiter.check().is_err());
+        let now = Instant::now();
+        let not_before = budget.limiter.lock().unwrap().check(now).unwrap_err();
+        assert!(not_before > now && not_before <= now + Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]
@@ -182,6 +176,36 @@ mod tests {
             waited >= Duration::from_millis(990) && waited <= Duration::from_millis(1100),
             "{waited:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_a_pause_the_burst_is_back_and_the_rate_holds() {
+        let budget = RateBudget::new(Budget {
+            per_minute: 600,
+            burst: 5,
+        });
+        let start = Instant::now();
+        for _ in 0..5 {
+            budget.acquire().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "the burst goes at once");
+        for _ in 0..10 {
+            budget.acquire().await;
+        }
+        // Then one per 100 ms: ten more take a second.
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let again = Instant::now();
+        for _ in 0..5 {
+            budget.acquire().await;
+        }
+        assert_eq!(
+            again.elapsed(),
+            Duration::ZERO,
+            "a pause restores the burst, not more"
+        );
+        budget.acquire().await;
+        assert_eq!(again.elapsed(), Duration::from_millis(100));
     }
 
     #[test]
