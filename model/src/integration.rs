@@ -659,7 +659,7 @@ impl EmbeddedIntegrations {
             ))
         })?;
         model.validate(all, value)?;
-        read_as(value.clone()).map_err(|e| InputErrors {
+        read_value(value).map_err(|e| InputErrors {
             model: name.to_owned(),
             problems: vec![InputProblem {
                 field: e.path,
@@ -742,11 +742,16 @@ pub struct ReadError {
 /// With the `paths` feature the error names the place (`attributes.id`); without it, only the
 /// kind of mismatch.
 pub fn read_as<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ReadError> {
+    read_value(&value)
+}
+
+/// [`read_as`] from a borrowed value (nothing copied but what `T` keeps).
+pub fn read_value<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, ReadError> {
     #[cfg(feature = "paths")]
     let read = serde_path_to_error::deserialize(value)
         .map_err(|e| (e.path().to_string(), e.into_inner().to_string()));
     #[cfg(not(feature = "paths"))]
-    let read = serde_json::from_value(value).map_err(|e| (String::new(), e.to_string()));
+    let read = T::deserialize(value).map_err(|e| (String::new(), e.to_string()));
     read.map_err(|(path, message)| {
         // serde's messages quote the value they met (`invalid type: string "Ada", expected
         // i64`): keep what was expected, drop what was found.
