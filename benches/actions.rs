@@ -40,7 +40,9 @@ async fn server() -> SocketAddr {
     let app = Router::new().route(
         "/v1/company/attendances/{id}",
         patch(|| async {
-            axum::Json(json!({"success": true, "data": {"message": "The attendance period was updated."}}))
+            axum::Json(
+                json!({"success": true, "data": {"message": "The attendance period was updated."}}),
+            )
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
