@@ -94,9 +94,9 @@ fn bench(c: &mut Criterion) {
         id: 42,
         date: None,
         start_time: Some("09:00".to_owned()),
-        end_time: Some("17:30".to_owned()),
+        end_time: Some(Some("17:30".to_owned())),
         break_: Some(30),
-        comment: Some("bench".to_owned()),
+        comment: Some(Some("bench".to_owned())),
         project_id: None,
         skip_approval: None,
     };

@@ -305,37 +305,72 @@ pub mod models {
         /// `person`, optional (Reference).
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub person: ::core::option::Option<Reference>,
-        /// `status`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub status: ::core::option::Option<::std::string::String>,
-        /// `type`, optional (string).
+        /// `status`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub status: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
+        /// `type`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
         #[serde(
             rename = "type",
             default,
-            skip_serializing_if = "::core::option::Option::is_none"
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
         )]
-        pub type_: ::core::option::Option<::std::string::String>,
+        pub type_: ::core::option::Option<::core::option::Option<::std::string::String>>,
         /// `position`, optional (object).
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub position: ::core::option::Option<EmploymentPosition>,
-        /// `supervisor`, optional (Reference).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub supervisor: ::core::option::Option<Reference>,
-        /// `office`, optional (Reference).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub office: ::core::option::Option<Reference>,
-        /// `legal_entity`, optional (Reference).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub legal_entity: ::core::option::Option<Reference>,
-        /// `job`, optional (Reference).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub job: ::core::option::Option<Reference>,
-        /// `weekly_working_hours`, optional (number).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub weekly_working_hours: ::core::option::Option<::core::primitive::f64>,
-        /// `start_date`, optional (date).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub start_date: ::core::option::Option<::std::string::String>,
+        /// `supervisor`, optional (Reference or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub supervisor: ::core::option::Option<::core::option::Option<Reference>>,
+        /// `office`, optional (Reference or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub office: ::core::option::Option<::core::option::Option<Reference>>,
+        /// `legal_entity`, optional (Reference or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub legal_entity: ::core::option::Option<::core::option::Option<Reference>>,
+        /// `job`, optional (Reference or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub job: ::core::option::Option<::core::option::Option<Reference>>,
+        /// `weekly_working_hours`, optional (number or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub weekly_working_hours: ::core::option::Option<
+            ::core::option::Option<::core::primitive::f64>,
+        >,
+        /// `start_date`, optional (date or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub start_date: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
         /// `created_at`, optional (date-time).
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub created_at: ::core::option::Option<::std::string::String>,
@@ -370,18 +405,36 @@ pub mod models {
         pub date: ::std::string::String,
         /// `start_time` (time).
         pub start_time: ::std::string::String,
-        /// `end_time`, optional (time).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub end_time: ::core::option::Option<::std::string::String>,
+        /// `end_time`, optional (time or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub end_time: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
         /// `break` (integer).
         #[serde(rename = "break")]
         pub break_: ::core::primitive::i64,
-        /// `comment`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub comment: ::core::option::Option<::std::string::String>,
-        /// `project_id`, optional (integer).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub project_id: ::core::option::Option<::core::primitive::i64>,
+        /// `comment`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub comment: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
+        /// `project_id`, optional (integer or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub project_id: ::core::option::Option<
+            ::core::option::Option<::core::primitive::i64>,
+        >,
     }
     impl NewAttendance {
         /// `value` checked against the model (every problem at once), then read.
@@ -403,27 +456,67 @@ pub mod models {
     pub struct Person {
         /// `id` (string).
         pub id: ::std::string::String,
-        /// `email`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub email: ::core::option::Option<::std::string::String>,
-        /// `first_name`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub first_name: ::core::option::Option<::std::string::String>,
-        /// `last_name`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub last_name: ::core::option::Option<::std::string::String>,
-        /// `preferred_name`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub preferred_name: ::core::option::Option<::std::string::String>,
-        /// `gender`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub gender: ::core::option::Option<::std::string::String>,
-        /// `language_code`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub language_code: ::core::option::Option<::std::string::String>,
-        /// `status`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub status: ::core::option::Option<::std::string::String>,
+        /// `email`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub email: ::core::option::Option<::core::option::Option<::std::string::String>>,
+        /// `first_name`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub first_name: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
+        /// `last_name`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub last_name: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
+        /// `preferred_name`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub preferred_name: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
+        /// `gender`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub gender: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
+        /// `language_code`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub language_code: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
+        /// `status`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub status: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
         /// `created_at`, optional (date-time).
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub created_at: ::core::option::Option<::std::string::String>,
@@ -490,9 +583,15 @@ pub mod models {
         /// `start_time`, optional (time).
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub start_time: ::core::option::Option<::std::string::String>,
-        /// `end_time`, optional (time).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub end_time: ::core::option::Option<::std::string::String>,
+        /// `end_time`, optional (time or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub end_time: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
         /// `break`, optional (integer).
         #[serde(
             rename = "break",
@@ -500,12 +599,24 @@ pub mod models {
             skip_serializing_if = "::core::option::Option::is_none"
         )]
         pub break_: ::core::option::Option<::core::primitive::i64>,
-        /// `comment`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub comment: ::core::option::Option<::std::string::String>,
-        /// `project_id`, optional (integer).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub project_id: ::core::option::Option<::core::primitive::i64>,
+        /// `comment`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub comment: ::core::option::Option<
+            ::core::option::Option<::std::string::String>,
+        >,
+        /// `project_id`, optional (integer or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub project_id: ::core::option::Option<
+            ::core::option::Option<::core::primitive::i64>,
+        >,
         /// `skip_approval`, optional (boolean).
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub skip_approval: ::core::option::Option<::core::primitive::bool>,
@@ -649,9 +760,13 @@ pub mod models {
     )]
     #[serde(crate = "::terapi_runtime::__private::serde")]
     pub struct EmploymentPosition {
-        /// `title`, optional (string).
-        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
-        pub title: ::core::option::Option<::std::string::String>,
+        /// `title`, optional (string or null: `None` leaves it out, `Some(None)` sends null, which clears it).
+        #[serde(
+            default,
+            skip_serializing_if = "::core::option::Option::is_none",
+            with = "::terapi_runtime::integration::double_option"
+        )]
+        pub title: ::core::option::Option<::core::option::Option<::std::string::String>>,
         /// Fields the model does not declare, kept as the provider sent them.
         #[serde(flatten)]
         pub extra: ::terapi_runtime::integration::Extra,

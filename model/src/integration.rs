@@ -793,6 +793,31 @@ pub fn typed_json<T: serde::de::DeserializeOwned + Serialize>(
     })
 }
 
+/// serde for a field that may be left out, or be `null`: `None` when absent (and left out
+/// when written), `Some(None)` for `null` (written as `null`: what clears a value in a PATCH),
+/// `Some(Some(v))` for a value. Generated models use it for `name?: T | null` fields.
+pub mod double_option {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Writes `Some(None)` as `null` (`None` is left out by `skip_serializing_if`).
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<Option<T>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(inner) => inner.serialize(s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads a present field, `null` included (an absent one is `None` by `default`).
+    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
 /// Unknown fields of a record, kept as they came (generated models flatten this in, so
 /// nothing a provider adds is lost on a round trip).
 pub type Extra = BTreeMap<String, Value>;
@@ -973,6 +998,28 @@ mod tests {
             e.to_string(),
             "does not read as `Rec`: missing field `name`"
         );
+    }
+
+    #[test]
+    fn absent_null_and_a_value_are_three_things() {
+        #[derive(Debug, PartialEq, Serialize, Deserialize)]
+        struct Patch {
+            #[serde(
+                default,
+                skip_serializing_if = "Option::is_none",
+                with = "super::double_option"
+            )]
+            end_time: Option<Option<String>>,
+        }
+        for (json, value) in [
+            (json!({}), None),
+            (json!({"end_time": null}), Some(None)),
+            (json!({"end_time": "18:00"}), Some(Some("18:00".to_owned()))),
+        ] {
+            let read: Patch = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(read.end_time, value);
+            assert_eq!(serde_json::to_value(&read).unwrap(), json);
+        }
     }
 
     #[test]

@@ -248,12 +248,27 @@ impl Cx<'_> {
             let wire = &f.name;
             let rename = (rust != *wire).then(|| quote! { rename = #wire, });
             let d = docs([format!(
-                "{}{} ({}).",
+                "{}{} ({}{}).",
                 doc::code(wire),
                 if f.optional { ", optional" } else { "" },
-                doc::escape(&f.ty.describe()).join(" ")
+                doc::escape(&f.ty.describe()).join(" "),
+                match (f.optional, f.nullable) {
+                    (true, true) => {
+                        " or null: `None` leaves it out, `Some(None)` sends null, which clears it"
+                    }
+                    (false, true) => " or null",
+                    _ => "",
+                }
             )]);
-            let attrs = if f.optional {
+            let attrs = if f.optional && f.nullable {
+                quote! {
+                    #[serde(
+                        #rename default,
+                        skip_serializing_if = "::core::option::Option::is_none",
+                        with = "::terapi_runtime::integration::double_option"
+                    )]
+                }
+            } else if f.optional {
                 quote! { #[serde(#rename default, skip_serializing_if = "::core::option::Option::is_none")] }
             } else if f.nullable {
                 quote! { #[serde(#rename default)] }
@@ -262,10 +277,12 @@ impl Cx<'_> {
             } else {
                 TokenStream::new()
             };
-            let ty = if f.optional || f.nullable {
-                quote! { ::core::option::Option<#ty> }
-            } else {
-                ty
+            let ty = match (f.optional, f.nullable) {
+                (true, true) => {
+                    quote! { ::core::option::Option<::core::option::Option<#ty>> }
+                }
+                (true, false) | (false, true) => quote! { ::core::option::Option<#ty> },
+                (false, false) => ty,
             };
             items.push(quote! { #d #attrs pub #field: #ty, });
         }
