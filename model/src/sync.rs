@@ -111,21 +111,27 @@ pub struct SyncSpec {
     /// The listing's endpoint below the provider's base URL.
     pub endpoint: Text,
     /// Pages as this says; `None`: the catalog's `proxy.paginate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pagination: Option<PaginateConfig>,
     /// The page size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// Where a record's id is (lodash style: `attributes.id.value`, `id`).
     pub id_path: Text,
     /// Query params sent with every page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub query: Vec<(Text, Text)>,
     /// How an incremental run filters; `None`: every run is full.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incremental: Option<Incremental>,
     /// Whether records hold personal data (then encrypted in the store).
     pub personal: bool,
     /// Listed per record of another model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<Parent>,
     /// One record's endpoint, with `{id}` (and `{parent}` for a child model): what a
     /// webhook's event is applied with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch_one: Option<Text>,
     /// The request budget.
     pub budget: Budget,
@@ -135,20 +141,23 @@ pub struct SyncSpec {
     pub max_delete_percent: u8,
     /// Where a page states the listing's number of records (Personio v1:
     /// `metadata.total_elements`): a run whose record count differs is not complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_path: Option<Text>,
     /// Where a page states the listing's number of pages (Personio v1:
     /// `metadata.total_pages`), which the catalog format has no key for: no request past the
     /// last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_pages_path: Option<Text>,
     /// Where a record states when it last changed, as an RFC 3339 time (`updated_at`). A
     /// page without a readable `Date` header bounds the provider's clock by its newest
     /// change, so the incremental cursor never follows only this host's clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_path: Option<Text>,
     /// The model its records are typed as (a model of the integrations file), if declared.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Text>,
     /// How often a worker runs it (`runs: every 1h`); `None`: when asked.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Duration>,
     /// Set when generated code could not read its description back: [`SyncSpec::check`]
     /// fails with this reason.
