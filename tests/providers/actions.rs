@@ -169,6 +169,27 @@ async fn create_attendances_valid_invalid_rejected_and_not_retried() {
     assert_eq!(status, 400, "{e}");
     assert!(!message.is_empty(), "{e}");
     assert!(e.to_string().contains("400"), "{e}");
+    // The provider's error, typed as its documented shape.
+    #[derive(serde::Deserialize)]
+    struct V1Error {
+        success: bool,
+        error: V1ErrorDetail,
+    }
+    #[derive(serde::Deserialize)]
+    struct V1ErrorDetail {
+        code: u16,
+        message: String,
+    }
+    let ActionError::Provider(refused) = &e else {
+        unreachable!()
+    };
+    let typed: V1Error = refused.body_as().unwrap();
+    assert!(!typed.success);
+    assert_eq!(typed.error.code, 400);
+    assert_eq!(
+        Some(typed.error.message.as_str()),
+        refused.message.as_deref()
+    );
 
     // Not idempotent: a 500 is the answer, never a second POST (which could create twice).
     fake.clear_recorded();

@@ -63,6 +63,15 @@ pub struct ProviderError {
     pub body: Value,
 }
 
+impl ProviderError {
+    /// The provider's error body read as `T`: a type of its error shape (Personio v1's
+    /// `{success, error: {code, message}}`, v2's problem details), for a caller that acts on
+    /// more than the message. The error names where the body differs, never its content.
+    pub fn body_as<T: DeserializeOwned>(&self) -> Result<T, crate::integration::ReadError> {
+        crate::integration::read_value(&self.body)
+    }
+}
+
 fn message_suffix(message: Option<&str>) -> String {
     message.map(|m| format!(": {m}")).unwrap_or_default()
 }
