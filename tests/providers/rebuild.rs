@@ -13,9 +13,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use terapi_test_support::dev_null;
 
-const WORKSPACE_FILES: &[&str] = &["Cargo.toml", "Cargo.lock", "build.rs", "providers.yaml"];
+const WORKSPACE_FILES: &[&str] = &[
+    "Cargo.toml",
+    "Cargo.lock",
+    "build.rs",
+    "providers.yaml",
+    "integrations.yaml",
+];
 const WORKSPACE_DIRS: &[&str] = &[
     "src",
+    // The OpenAPI types the generated integrations include.
+    "generated",
     "codegen",
     "model",
     "runtime",
@@ -159,6 +167,22 @@ fn rebuilds_exactly_when_the_catalog_changes() {
     assert_eq!(
         mtime(&generated),
         first_mtime,
+        "unchanged output was rewritten"
+    );
+
+    // The integrations file is an input too: touching it reruns the build script, and an
+    // unchanged output is not rewritten.
+    let integrations = generated.with_file_name("integrations.rs");
+    let integrations_mtime = mtime(&integrations);
+    bump_mtime(&ws.root.join("integrations.yaml"));
+    let (stderr, _) = ws.build_ok("touched integrations file");
+    assert!(
+        ran_build_script(&stderr),
+        "touching integrations.yaml did not rerun the build script:\n{stderr}"
+    );
+    assert_eq!(
+        mtime(&integrations),
+        integrations_mtime,
         "unchanged output was rewritten"
     );
 
