@@ -994,53 +994,78 @@ pub mod personio {
         }
     }
     ::terapi_runtime::__with_client! {
-        #[doc =
-        r" The actions: typed calls through a connection (validated input, auth,"] #[doc
-        = r" retries for idempotent ones, the provider's request budget)."] pub mod
-        actions { #[doc =
-        " The action `create-absence-period` of `personio`: `POST /company/absence-periods`."]
-        #[doc = ""] #[doc =
-        " Creates an absence period of an absence type counted in hours."] #[doc = ""]
-        #[doc =
-        " Not idempotent: retried only after a 429 (which the provider did not act on), never after a 5xx."]
-        pub async fn create_absence_period(conn : & ::terapi_runtime::client::Connection,
-        input : & super::super::models::CreateAbsencePeriod,) -> ::core::result::Result <
-        ::terapi_runtime::serde_json::Value,
-        ::terapi_runtime::client::action::ActionError > { let (integrations, action) =
-        super::super::INTEGRATIONS.action("personio", "create-absence-period") ?;
-        ::terapi_runtime::client::action::run_typed(conn, integrations, action, input).
-        await } #[doc =
-        " The action `create-attendances` of `personio`: `POST /company/attendances`."]
-        #[doc = ""] #[doc = " Creates attendance periods (one or more) for employees."]
-        #[doc = ""] #[doc =
-        " Not idempotent: retried only after a 429 (which the provider did not act on), never after a 5xx."]
-        pub async fn create_attendances(conn : & ::terapi_runtime::client::Connection,
-        input : & super::super::models::CreateAttendances,) -> ::core::result::Result <
-        super::super::models::CreatedAttendances,
-        ::terapi_runtime::client::action::ActionError > { let (integrations, action) =
-        super::super::INTEGRATIONS.action("personio", "create-attendances") ?;
-        ::terapi_runtime::client::action::run_typed(conn, integrations, action, input).
-        await } #[doc =
-        " The action `delete-attendance` of `personio`: `DELETE /company/attendances/{id}`."]
-        #[doc = ""] #[doc = " Deletes an attendance period."] #[doc = ""] #[doc =
-        " Idempotent: retried after a 5xx or a dropped connection, within the connection's retry policy."]
-        pub async fn delete_attendance(conn : & ::terapi_runtime::client::Connection,
-        input : & super::super::models::AttendanceId,) -> ::core::result::Result <
-        super::super::models::V1Message, ::terapi_runtime::client::action::ActionError >
-        { let (integrations, action) = super::super::INTEGRATIONS.action("personio",
-        "delete-attendance") ?; ::terapi_runtime::client::action::run_typed(conn,
-        integrations, action, input). await } #[doc =
-        " The action `update-attendance` of `personio`: `PATCH /company/attendances/{id}`."]
-        #[doc = ""] #[doc =
-        " Changes an attendance period; fields left out keep their value."] #[doc = ""]
-        #[doc =
-        " Idempotent: retried after a 5xx or a dropped connection, within the connection's retry policy."]
-        pub async fn update_attendance(conn : & ::terapi_runtime::client::Connection,
-        input : & super::super::models::UpdateAttendance,) -> ::core::result::Result <
-        super::super::models::V1Message, ::terapi_runtime::client::action::ActionError >
-        { let (integrations, action) = super::super::INTEGRATIONS.action("personio",
-        "update-attendance") ?; ::terapi_runtime::client::action::run_typed(conn,
-        integrations, action, input). await } }
+        /// The actions: typed calls through a connection (validated input, auth,
+        /// retries for idempotent ones, the provider's request budget).
+        pub mod actions {
+            /// The action `create-absence-period` of `personio`: `POST /company/absence-periods`.
+            ///
+            /// Creates an absence period of an absence type counted in hours.
+            ///
+            /// Not idempotent: retried only after a 429 (which the provider did not act on), never after a 5xx.
+            pub async fn create_absence_period(
+                conn: &::terapi_runtime::client::Connection,
+                input: &super::super::models::CreateAbsencePeriod,
+            ) -> ::core::result::Result<
+                ::terapi_runtime::serde_json::Value,
+                ::terapi_runtime::client::action::ActionError,
+            > {
+                let (integrations, action) = super::super::INTEGRATIONS
+                    .action("personio", "create-absence-period")?;
+                ::terapi_runtime::client::action::run_typed(conn, integrations, action, input)
+                    .await
+            }
+            /// The action `create-attendances` of `personio`: `POST /company/attendances`.
+            ///
+            /// Creates attendance periods (one or more) for employees.
+            ///
+            /// Not idempotent: retried only after a 429 (which the provider did not act on), never after a 5xx.
+            pub async fn create_attendances(
+                conn: &::terapi_runtime::client::Connection,
+                input: &super::super::models::CreateAttendances,
+            ) -> ::core::result::Result<
+                super::super::models::CreatedAttendances,
+                ::terapi_runtime::client::action::ActionError,
+            > {
+                let (integrations, action) = super::super::INTEGRATIONS
+                    .action("personio", "create-attendances")?;
+                ::terapi_runtime::client::action::run_typed(conn, integrations, action, input)
+                    .await
+            }
+            /// The action `delete-attendance` of `personio`: `DELETE /company/attendances/{id}`.
+            ///
+            /// Deletes an attendance period.
+            ///
+            /// Idempotent: retried after a 5xx or a dropped connection, within the connection's retry policy.
+            pub async fn delete_attendance(
+                conn: &::terapi_runtime::client::Connection,
+                input: &super::super::models::AttendanceId,
+            ) -> ::core::result::Result<
+                super::super::models::V1Message,
+                ::terapi_runtime::client::action::ActionError,
+            > {
+                let (integrations, action) = super::super::INTEGRATIONS
+                    .action("personio", "delete-attendance")?;
+                ::terapi_runtime::client::action::run_typed(conn, integrations, action, input)
+                    .await
+            }
+            /// The action `update-attendance` of `personio`: `PATCH /company/attendances/{id}`.
+            ///
+            /// Changes an attendance period; fields left out keep their value.
+            ///
+            /// Idempotent: retried after a 5xx or a dropped connection, within the connection's retry policy.
+            pub async fn update_attendance(
+                conn: &::terapi_runtime::client::Connection,
+                input: &super::super::models::UpdateAttendance,
+            ) -> ::core::result::Result<
+                super::super::models::V1Message,
+                ::terapi_runtime::client::action::ActionError,
+            > {
+                let (integrations, action) = super::super::INTEGRATIONS
+                    .action("personio", "update-attendance")?;
+                ::terapi_runtime::client::action::run_typed(conn, integrations, action, input)
+                    .await
+            }
+        }
     }
 }
 /// The syncs and actions of `personio-recruiting`.
@@ -1053,36 +1078,44 @@ pub mod personio_recruiting {
         }
     }
     ::terapi_runtime::__with_client! {
-        #[doc =
-        r" The actions: typed calls through a connection (validated input, auth,"] #[doc
-        = r" retries for idempotent ones, the provider's request budget)."] pub mod
-        actions { #[doc =
-        " The action `create-application` of `personio-recruiting`: `POST /recruiting/applications`."]
-        #[doc = ""] #[doc =
-        " Creates an application for a job position, with the documents uploaded before."]
-        #[doc = ""] #[doc =
-        " Not idempotent: retried only after a 429 (which the provider did not act on), never after a 5xx."]
-        pub async fn create_application(conn : & ::terapi_runtime::client::Connection,
-        input : & super::super::models::Application,) -> ::core::result::Result <
-        ::terapi_runtime::serde_json::Value,
-        ::terapi_runtime::client::action::ActionError > { let (integrations, action) =
-        super::super::INTEGRATIONS.action("personio-recruiting", "create-application") ?;
-        ::terapi_runtime::client::action::run_typed(conn, integrations, action, input).
-        await } #[doc =
-        " The action `upload-application-document` of `personio-recruiting`: `POST /recruiting/applications/documents`."]
-        #[doc = ""] #[doc =
-        " Uploads a document (up to 20 MB) to attach to an application; the answer's \\`uuid\\` goes into the application's \\`files\\`."]
-        #[doc = ""] #[doc =
-        " Not idempotent: retried only after a 429 (which the provider did not act on), never after a 5xx."]
-        pub async fn upload_application_document(conn : &
-        ::terapi_runtime::client::Connection, input : &
-        super::super::models::ApplicationDocument,) -> ::core::result::Result <
-        super::super::models::UploadedDocument,
-        ::terapi_runtime::client::action::ActionError > { let (integrations, action) =
-        super::super::INTEGRATIONS.action("personio-recruiting",
-        "upload-application-document") ?;
-        ::terapi_runtime::client::action::run_typed(conn, integrations, action, input).
-        await } }
+        /// The actions: typed calls through a connection (validated input, auth,
+        /// retries for idempotent ones, the provider's request budget).
+        pub mod actions {
+            /// The action `create-application` of `personio-recruiting`: `POST /recruiting/applications`.
+            ///
+            /// Creates an application for a job position, with the documents uploaded before.
+            ///
+            /// Not idempotent: retried only after a 429 (which the provider did not act on), never after a 5xx.
+            pub async fn create_application(
+                conn: &::terapi_runtime::client::Connection,
+                input: &super::super::models::Application,
+            ) -> ::core::result::Result<
+                ::terapi_runtime::serde_json::Value,
+                ::terapi_runtime::client::action::ActionError,
+            > {
+                let (integrations, action) = super::super::INTEGRATIONS
+                    .action("personio-recruiting", "create-application")?;
+                ::terapi_runtime::client::action::run_typed(conn, integrations, action, input)
+                    .await
+            }
+            /// The action `upload-application-document` of `personio-recruiting`: `POST /recruiting/applications/documents`.
+            ///
+            /// Uploads a document (up to 20 MB) to attach to an application; the answer's \`uuid\` goes into the application's \`files\`.
+            ///
+            /// Not idempotent: retried only after a 429 (which the provider did not act on), never after a 5xx.
+            pub async fn upload_application_document(
+                conn: &::terapi_runtime::client::Connection,
+                input: &super::super::models::ApplicationDocument,
+            ) -> ::core::result::Result<
+                super::super::models::UploadedDocument,
+                ::terapi_runtime::client::action::ActionError,
+            > {
+                let (integrations, action) = super::super::INTEGRATIONS
+                    .action("personio-recruiting", "upload-application-document")?;
+                ::terapi_runtime::client::action::run_typed(conn, integrations, action, input)
+                    .await
+            }
+        }
     }
 }
 /// The syncs and actions of `personio-v2`.
@@ -1103,31 +1136,43 @@ pub mod personio_v2 {
         }
     }
     ::terapi_runtime::__with_client! {
-        #[doc =
-        r" The actions: typed calls through a connection (validated input, auth,"] #[doc
-        = r" retries for idempotent ones, the provider's request budget)."] pub mod
-        actions { #[doc =
-        " The action `create-person` of `personio-v2`: `POST /persons`."] #[doc = ""]
-        #[doc = " Creates a person (and, optionally, their first employment)."] #[doc =
-        ""] #[doc =
-        " Not idempotent: retried only after a 429 (which the provider did not act on), never after a 5xx."]
-        pub async fn create_person(conn : & ::terapi_runtime::client::Connection, input :
-        & super::super::models::CreatePerson,) -> ::core::result::Result <
-        super::super::models::CreatedPerson,
-        ::terapi_runtime::client::action::ActionError > { let (integrations, action) =
-        super::super::INTEGRATIONS.action("personio-v2", "create-person") ?;
-        ::terapi_runtime::client::action::run_typed(conn, integrations, action, input).
-        await } #[doc =
-        " The action `update-employment` of `personio-v2`: `PATCH /persons/{person_id}/employments/{id}`."]
-        #[doc = ""] #[doc =
-        " Changes an employment of a person; fields left out keep their value."] #[doc =
-        ""] #[doc =
-        " Idempotent: retried after a 5xx or a dropped connection, within the connection's retry policy."]
-        pub async fn update_employment(conn : & ::terapi_runtime::client::Connection,
-        input : & super::super::models::UpdateEmployment,) -> ::core::result::Result <
-        super::super::models::Employment, ::terapi_runtime::client::action::ActionError >
-        { let (integrations, action) = super::super::INTEGRATIONS.action("personio-v2",
-        "update-employment") ?; ::terapi_runtime::client::action::run_typed(conn,
-        integrations, action, input). await } }
+        /// The actions: typed calls through a connection (validated input, auth,
+        /// retries for idempotent ones, the provider's request budget).
+        pub mod actions {
+            /// The action `create-person` of `personio-v2`: `POST /persons`.
+            ///
+            /// Creates a person (and, optionally, their first employment).
+            ///
+            /// Not idempotent: retried only after a 429 (which the provider did not act on), never after a 5xx.
+            pub async fn create_person(
+                conn: &::terapi_runtime::client::Connection,
+                input: &super::super::models::CreatePerson,
+            ) -> ::core::result::Result<
+                super::super::models::CreatedPerson,
+                ::terapi_runtime::client::action::ActionError,
+            > {
+                let (integrations, action) = super::super::INTEGRATIONS
+                    .action("personio-v2", "create-person")?;
+                ::terapi_runtime::client::action::run_typed(conn, integrations, action, input)
+                    .await
+            }
+            /// The action `update-employment` of `personio-v2`: `PATCH /persons/{person_id}/employments/{id}`.
+            ///
+            /// Changes an employment of a person; fields left out keep their value.
+            ///
+            /// Idempotent: retried after a 5xx or a dropped connection, within the connection's retry policy.
+            pub async fn update_employment(
+                conn: &::terapi_runtime::client::Connection,
+                input: &super::super::models::UpdateEmployment,
+            ) -> ::core::result::Result<
+                super::super::models::Employment,
+                ::terapi_runtime::client::action::ActionError,
+            > {
+                let (integrations, action) = super::super::INTEGRATIONS
+                    .action("personio-v2", "update-employment")?;
+                ::terapi_runtime::client::action::run_typed(conn, integrations, action, input)
+                    .await
+            }
+        }
     }
 }

@@ -51,10 +51,16 @@ struct Cx<'a> {
 }
 
 /// Emits the integrations module's items (not formatted, no header).
+///
+/// With `spliced`, each provider's `actions` module (which sits inside a `__with_client!`
+/// invocation, whose tokens prettyplease cannot lay out) is left out: the invocation holds a
+/// marker identifier instead, and the module goes to `spliced` with it, for
+/// [`splice`] to put back formatted.
 pub fn tokens(
     file: &Integrations,
     options: &IntegrationsEmitOptions,
     json: &str,
+    mut spliced: Option<&mut Vec<(String, TokenStream)>>,
 ) -> Result<TokenStream, String> {
     let openapi: TokenStream = syn::parse_str::<syn::Path>(&options.openapi_module)
         .map(|p| quote::ToTokens::to_token_stream(&p))
@@ -80,7 +86,7 @@ pub fn tokens(
     let providers = file
         .integrations
         .iter()
-        .map(|i| provider_module(file, i))
+        .map(|i| provider_module(file, i, spliced.as_deref_mut()))
         .collect::<Result<Vec<_>, String>>()?;
     let format = proc_macro2::Literal::u32_unsuffixed(terapi_model::FORMAT);
     let source = doc::code(&options.source_name);
@@ -382,6 +388,7 @@ impl Cx<'_> {
 fn provider_module(
     file: &Integrations,
     integration: &terapi_model::integration::Integration,
+    spliced: Option<&mut Vec<(String, TokenStream)>>,
 ) -> Result<TokenStream, String> {
     let key = &integration.provider;
     let module = ident(&names::snake(key));
@@ -462,13 +469,25 @@ fn provider_module(
     }
     let mdoc = docs([format!("The syncs and actions of {}.", doc::code(key))]);
     let actions = (!actions.is_empty()).then(|| {
+        let module = quote! {
+            /// The actions: typed calls through a connection (validated input, auth,
+            /// retries for idempotent ones, the provider's request budget).
+            pub mod actions {
+                #( #actions )*
+            }
+        };
+        let body = match spliced {
+            Some(spliced) => {
+                let marker = format!("__terapi_actions_of_{}", names::snake(key));
+                spliced.push((marker.clone(), module));
+                let marker = ident(&marker);
+                quote! { #marker }
+            }
+            None => module,
+        };
         quote! {
             ::terapi_runtime::__with_client! {
-                /// The actions: typed calls through a connection (validated input, auth,
-                /// retries for idempotent ones, the provider's request budget).
-                pub mod actions {
-                    #( #actions )*
-                }
+                #body
             }
         }
     });
@@ -487,4 +506,33 @@ fn provider_module(
             #actions
         }
     })
+}
+
+/// Puts each module of `spliced` back into `code` (formatted by prettyplease), formatted on its
+/// own, in place of the line that holds its marker, indented as that line.
+pub fn splice(code: &str, spliced: &[(String, TokenStream)]) -> Result<String, String> {
+    let mut out = code.to_owned();
+    for (marker, module) in spliced {
+        let file: syn::File = syn::parse2(module.clone())
+            .map_err(|e| format!("the emitted actions do not parse: {e}"))?;
+        let text = prettyplease::unparse(&file);
+        let line = out
+            .lines()
+            .find(|l| l.trim() == marker)
+            .ok_or_else(|| format!("the marker `{marker}` is not on a line of its own"))?
+            .to_owned();
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let indented: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.is_empty() {
+                    String::new()
+                } else {
+                    format!("{indent}{l}")
+                }
+            })
+            .collect();
+        out = out.replacen(&line, indented.join("\n").trim_end(), 1);
+    }
+    Ok(out)
 }

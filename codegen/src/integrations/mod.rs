@@ -261,8 +261,14 @@ fn emit_loaded(
         source_name: source_name.to_owned(),
         openapi_module: "super::openapi".to_owned(),
     };
-    let items =
-        emit::tokens(&loaded.integrations, &options, &json).map_err(Error::InvalidOption)?;
+    let mut spliced = Vec::new();
+    let items = emit::tokens(
+        &loaded.integrations,
+        &options,
+        &json,
+        formatted.then_some(&mut spliced),
+    )
+    .map_err(Error::InvalidOption)?;
     let openapi = match (&loaded.openapi.output, loaded.schema_refs().is_empty()) {
         (_, true) => proc_macro2::TokenStream::new(),
         (Some(output), false) => {
@@ -290,7 +296,7 @@ fn emit_loaded(
     let body = if formatted {
         let file: syn::File = syn::parse2(tokens)
             .map_err(|e| Error::Internal(format!("the emitted code does not parse: {e}")))?;
-        prettyplease::unparse(&file)
+        emit::splice(&prettyplease::unparse(&file), &spliced).map_err(Error::Internal)?
     } else {
         let mut t = tokens.to_string();
         t.push('\n');
