@@ -753,17 +753,7 @@ pub fn read_value<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, Re
     #[cfg(not(feature = "paths"))]
     let read = T::deserialize(value).map_err(|e| (String::new(), e.to_string()));
     read.map_err(|(path, message)| {
-        // serde's messages quote the value they met (`invalid type: string "Ada", expected
-        // i64`): keep what was expected, drop what was found.
-        let kind = if let Some(rest) = message.strip_prefix("missing field ") {
-            format!("missing field {rest}")
-        } else if let Some((_, expected)) = message.split_once(", expected ") {
-            format!("expected {expected}")
-        } else if message.starts_with("unknown variant") {
-            "a value the type does not list".to_owned()
-        } else {
-            "a value of another shape".to_owned()
-        };
+        let kind = serde_error_kind(&message);
         ReadError {
             path: if path == "." { String::new() } else { path },
             type_name: std::any::type_name::<T>()
@@ -774,6 +764,29 @@ pub fn read_value<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, Re
             kind,
         }
     })
+}
+
+/// serde's error message without the value it quotes (records and inputs hold personal data
+/// and secrets): `invalid type: string "Ada", expected i64` becomes `invalid type: string,
+/// expected i64`; `unknown variant `x`, expected …` keeps what was expected.
+pub fn serde_error_kind(message: &str) -> String {
+    let (head, tail) = match message.split_once(", expected") {
+        Some((head, tail)) => (head.to_owned(), format!(", expected{tail}")),
+        None => (message.to_owned(), String::new()),
+    };
+    let head = match head.split_once(": ") {
+        Some((what, found)) if what == "invalid type" || what == "invalid value" => {
+            let kind = found
+                .split(['"', '`'])
+                .next()
+                .unwrap_or_default()
+                .trim_end();
+            format!("{what}: {kind}")
+        }
+        _ if head.starts_with("unknown variant") => "unknown variant".to_owned(),
+        _ => head,
+    };
+    format!("{head}{tail}")
 }
 
 /// `value` read as `T` and written back as JSON: the model's typed view of a record (what
@@ -967,7 +980,7 @@ mod tests {
     fn read_as_without_paths_names_the_kind_never_the_value() {
         let e = read_as::<Vec<i64>>(json!(["Ada Lovelace"])).unwrap_err();
         assert_eq!(e.path, "");
-        assert_eq!(e.kind, "expected i64");
+        assert_eq!(e.kind, "invalid type: string, expected i64");
         assert!(!e.to_string().contains("Ada"), "{e}");
     }
 
@@ -991,7 +1004,7 @@ mod tests {
         assert_eq!(e.path, "attributes.id");
         assert_eq!(
             e.to_string(),
-            "`attributes.id` does not read as `Rec`: expected i64"
+            "`attributes.id` does not read as `Rec`: invalid type: string, expected i64"
         );
         let e = read_as::<Rec>(json!({"attributes": {"id": 1}})).unwrap_err();
         assert_eq!(

@@ -613,26 +613,9 @@ pub(crate) fn provider_message(body: &Value) -> Option<String> {
 
 /// A JSON error without the values it may quote (a body may hold personal data): its kind,
 /// what was expected, and where.
+/// serde's message without the value it quotes (`crate::integration::serde_error_kind`).
 fn describe_json_error(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    // `invalid type: string "x", expected u64 at line 1 column 5`: keep the kind only.
-    let (head, tail) = match text.split_once(", expected") {
-        Some((head, tail)) => (head.to_owned(), format!(", expected{tail}")),
-        None => (text.clone(), String::new()),
-    };
-    let head = match head.split_once(": ") {
-        Some((what, found)) if what == "invalid type" || what == "invalid value" => {
-            let kind = found
-                .split(['"', '`'])
-                .next()
-                .unwrap_or_default()
-                .trim_end();
-            format!("{what}: {kind}")
-        }
-        _ if head.starts_with("unknown variant") => "unknown variant".to_owned(),
-        _ => head,
-    };
-    format!("{head}{tail}")
+    crate::integration::serde_error_kind(&error.to_string())
 }
 
 #[cfg(test)]
