@@ -50,23 +50,13 @@ pub async fn run(context: &Context, args: ActionArgs) -> Result<(), Failure> {
 fn read_input(arg: Option<&str>) -> Result<Value, Failure> {
     let text = match arg {
         None => return Ok(Value::Object(Map::new())),
-        Some("-") => {
-            let mut text = String::new();
-            std::io::stdin()
-                .take(MAX_INPUT)
-                .read_to_string(&mut text)
-                .map_err(|e| Failure::usage(format!("--input -: cannot read stdin: {e}")))?;
-            text
-        }
+        Some("-") => bounded(std::io::stdin(), "--input -")?,
         Some(arg) => match arg.strip_prefix('@') {
             Some(path) => {
+                let what = format!("--input @{path}");
                 let file = std::fs::File::open(path)
-                    .map_err(|e| Failure::usage(format!("--input @{path}: {e}")))?;
-                let mut text = String::new();
-                file.take(MAX_INPUT)
-                    .read_to_string(&mut text)
-                    .map_err(|e| Failure::usage(format!("--input @{path}: {e}")))?;
-                text
+                    .map_err(|e| Failure::usage(format!("{what}: {e}")))?;
+                bounded(file, &what)?
             }
             None => arg.to_owned(),
         },
@@ -78,6 +68,21 @@ fn read_input(arg: Option<&str>) -> Result<Value, Failure> {
             e.column()
         ))
     })
+}
+
+/// At most [`MAX_INPUT`] bytes of text from `from`; more is refused, not cut.
+fn bounded(from: impl std::io::Read, what: &str) -> Result<String, Failure> {
+    let mut text = String::new();
+    from.take(MAX_INPUT + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Failure::usage(format!("{what}: {e}")))?;
+    if text.len() as u64 > MAX_INPUT {
+        return Err(Failure::usage(format!(
+            "{what}: the input is larger than {} MB",
+            MAX_INPUT >> 20
+        )));
+    }
+    Ok(text)
 }
 
 /// A multipart action's file field given as `{"path": "cv.pdf"}`: read here, as the action
@@ -139,5 +144,12 @@ mod tests {
             failure.message()
         );
         assert!(read_input(Some("@/nonexistent/input.json")).is_err());
+        let big = bounded(std::io::repeat(b' ').take(MAX_INPUT + 10), "--input -").unwrap_err();
+        assert!(
+            big.message().contains("larger than 25 MB"),
+            "{}",
+            big.message()
+        );
+        assert_eq!(bounded(&b"{}"[..], "x").unwrap(), "{}");
     }
 }
