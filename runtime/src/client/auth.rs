@@ -389,6 +389,33 @@ impl Connection {
 }
 
 impl Connection {
+    /// The access token requests are sent with, fresh: the cached one while it is (shared by
+    /// concurrent callers and, for a stored connection, by every process: see
+    /// [`SharedTokens`]), else renewed through the same single renewal requests use. With
+    /// `force_refresh`, renewed now through that path, unless a token request was made during
+    /// this call (its token is as new). For the modes that use no token (API keys, basic, OAuth
+    /// 1.0a), `None`.
+    ///
+    /// The answer holds the tokens as the connection has them: the refresh token and the
+    /// provider's raw fields of an authorization included. An [`Error::Reauthorize`] means the
+    /// grant is gone.
+    pub async fn fresh_tokens(&self, force_refresh: bool) -> Result<Option<TokenSet>, Error> {
+        if !self.inner.auth.uses_token() {
+            return Ok(None);
+        }
+        let cache = &self.inner.token;
+        let before = cache.requests();
+        let mut issued = self.access_token(None).await?;
+        if force_refresh && cache.requests() == before {
+            issued = self.access_token(Some(&issued)).await?;
+        }
+        let token = &issued.token;
+        Ok(Some(match cache.tokens() {
+            Some(tokens) if tokens.access_token().expose() == token.secret().expose() => tokens,
+            _ => TokenSet::new(token.secret().clone()).with_expires_at(token.expires_at()),
+        }))
+    }
+
     /// New tokens from the connection's credentials: TWO_STEP's refresh request or login
     /// (with `current`'s refresh token, if any), or the client credentials grant.
     pub(crate) async fn obtain_tokens(

@@ -415,7 +415,7 @@ impl Connection {
         }
         let method_text = method.as_str().to_owned();
         let (raw, _gave_up) = self
-            .with_retries(true, false, || {
+            .with_retries(true, false, None, || {
                 let mut request = inner
                     .http
                     .request(method.clone(), url.clone())
@@ -424,7 +424,7 @@ impl Connection {
                 if let Some((bytes, _)) = &body {
                     request = request.body(bytes.clone());
                 }
-                self.send_once(Step::Token, &method_text, &path, request)
+                self.send_once(Step::Token, &method_text, &path, request, false)
             })
             .await?;
         // A provider that echoes a credential in its message does not get it into ours.

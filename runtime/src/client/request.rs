@@ -31,6 +31,7 @@ pub struct RequestBuilder {
     timeout: Option<Duration>,
     idempotent: Option<bool>,
     budget: Option<Arc<RateBudget>>,
+    max_retries: Option<u32>,
     error: Option<Error>,
 }
 
@@ -74,6 +75,12 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) idempotent: Option<bool>,
     /// Waited for before each attempt; each response's rate hints are given to it.
     pub(crate) budget: Option<&'a RateBudget>,
+    /// Attempts in all at most, below the retry policy's (`None`: the policy's).
+    pub(crate) max_attempts: Option<u32>,
+    /// Whether the body of an error status is read whole, within
+    /// [`Settings::max_body_bytes`](super::Settings::max_body_bytes), as a success's is
+    /// (a proxy hands it to its caller), instead of its first [`SMALL_BODY_BYTES`].
+    pub(crate) whole_bodies: bool,
 }
 
 /// A response read whole.
@@ -95,6 +102,7 @@ impl RequestBuilder {
             timeout: None,
             idempotent: None,
             budget: None,
+            max_retries: None,
             error: None,
         }
     }
@@ -184,6 +192,63 @@ impl RequestBuilder {
         self
     }
 
+    /// At most `retries` retries (attempts after the first): lowers the retry policy's
+    /// limit for this request, never raises it. `0` sends the request once (a resend after a
+    /// token renewal on 401 still happens).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = Some(retries);
+        self
+    }
+
+    /// Sends the request as [`RequestBuilder::send`] does (the provider's headers, query and
+    /// credentials, the token renewed once after a 401, retries), and answers the provider's
+    /// response whatever its status: for a proxy that hands it to its caller. Every body is
+    /// read whole within [`Settings::max_body_bytes`](super::Settings::max_body_bytes)
+    /// ([`Error::BodyTooLarge`] beyond, whatever the status); the body of a status from 300
+    /// up has the connection's secrets masked (`***`) where the provider echoes them, when it
+    /// is text. Errors are those of a request that got no answer (URL, headers, token,
+    /// transport, body size).
+    pub async fn send_any(self) -> Result<Response, Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let conn = &self.conn;
+        let mut url = url_check::join(&conn.inner.base, &self.endpoint, Step::Request)?;
+        append_query(&mut url, &self.query);
+        let outgoing = Outgoing {
+            step: Step::Request,
+            method: self.method.clone(),
+            url,
+            endpoint: &self.endpoint,
+            headers: &self.headers,
+            body: self.body.as_ref(),
+            timeout: self.timeout.unwrap_or(conn.inner.settings.timeout),
+            provider_headers: true,
+            verification_headers: false,
+            idempotent: self.idempotent,
+            budget: self.budget.as_deref(),
+            max_attempts: self.max_retries.map(|r| r.saturating_add(1)),
+            whole_bodies: true,
+        };
+        let exchanged = conn.exchange(&outgoing).await.map_err(|e| conn.mask(e))?;
+        let raw = exchanged.raw;
+        let body = if raw.status >= 300 {
+            match std::str::from_utf8(&raw.body) {
+                Ok(text) => bytes::Bytes::from(conn.mask_text(text)),
+                Err(_) => raw.body,
+            }
+        } else {
+            raw.body
+        };
+        Ok(Response {
+            status: raw.status,
+            headers: raw.headers,
+            body,
+            method: outgoing.method.as_str().to_owned(),
+            path: outgoing.url.path().to_owned(),
+        })
+    }
+
     /// Sends the request: builds the URL below the base URL, adds the provider's query and
     /// headers and its credentials (an access token, requested or renewed as needed), retries
     /// as the retry policy allows, and reads the response.
@@ -216,6 +281,8 @@ impl RequestBuilder {
             verification_headers: false,
             idempotent: self.idempotent,
             budget: self.budget.as_deref(),
+            max_attempts: self.max_retries.map(|r| r.saturating_add(1)),
+            whole_bodies: false,
         };
         let exchanged = conn.exchange(&outgoing).await.map_err(|e| (e, None))?;
         let body = (exchanged.raw.status >= 400).then(|| exchanged.raw.body.clone());
@@ -252,7 +319,7 @@ impl fmt::Debug for Response {
 }
 
 impl Response {
-    /// The status (200 to 299).
+    /// The status (200 to 299; any status from [`RequestBuilder::send_any`]).
     pub fn status(&self) -> u16 {
         self.status
     }
@@ -486,12 +553,13 @@ impl Connection {
         let retry_transport = out.idempotent == Some(true);
         let oauth = out.provider_headers && self.inner.auth.uses_token();
         let budget = out.budget;
+        let whole = out.whole_bodies;
         // One request within the budget: waits for it, and tells it what the response said.
         let send = move |request: reqwest::RequestBuilder| async move {
             if let Some(budget) = budget {
                 budget.acquire().await;
             }
-            let raw = self.send_once(out.step, method, path, request).await?;
+            let raw = self.send_once(out.step, method, path, request, whole).await?;
             if let Some(budget) = budget {
                 let lookup = |name: &str| raw.headers.get(name).and_then(|v| v.to_str().ok());
                 budget.observe(&RateHints::read(lookup, SystemTime::now()));
@@ -499,7 +567,7 @@ impl Connection {
             Ok::<Raw, Error>(raw)
         };
         let (raw, gave_up) = self
-            .with_retries(idempotent, retry_transport, move || async move {
+            .with_retries(idempotent, retry_transport, out.max_attempts, move || async move {
                 let token = match oauth {
                     true => Some(self.access_token(None).await?),
                     false => None,
@@ -525,13 +593,24 @@ impl Connection {
         &self,
         idempotent: bool,
         retry_transport: bool,
+        max_attempts: Option<u32>,
         mut attempt: F,
     ) -> Result<(Raw, Option<GiveUpReason>), Error>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Raw, Error>>,
     {
-        let policy = &self.inner.settings.retry;
+        let lowered;
+        let policy = match max_attempts {
+            Some(max) if max < self.inner.settings.retry.max_attempts => {
+                lowered = super::RetryPolicy {
+                    max_attempts: max.max(1),
+                    ..self.inner.settings.retry
+                };
+                &lowered
+            }
+            _ => &self.inner.settings.retry,
+        };
         let config = &self.inner.spec.retry;
         let mut waited = Duration::ZERO;
         let mut number = 1;
@@ -594,13 +673,15 @@ impl Connection {
     /// Sends one request and reads its response, within the body limits: the whole body of a
     /// success up to [`Settings::max_body_bytes`](super::Settings::max_body_bytes) (a token
     /// response up to [`SMALL_BODY_BYTES`]); the first [`SMALL_BODY_BYTES`] of any other body,
-    /// whose rest is never read.
+    /// whose rest is never read; with `whole`, any body of a request (not a token request)
+    /// as a success's.
     pub(crate) async fn send_once(
         &self,
         step: Step,
         method: &str,
         path: &str,
         request: reqwest::RequestBuilder,
+        whole: bool,
     ) -> Result<Raw, Error> {
         let mut response = request
             .send()
@@ -608,7 +689,7 @@ impl Connection {
             .map_err(|e| error::transport(step, method, path, e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let success = (200..300).contains(&status);
+        let success = (200..300).contains(&status) || (whole && step != Step::Token);
         let limit = match step {
             Step::Token => SMALL_BODY_BYTES,
             _ if success => self.inner.settings.max_body_bytes,

@@ -76,6 +76,8 @@ impl Connection {
                 verification_headers: true,
                 idempotent: None,
                 budget: None,
+                max_attempts: None,
+                whole_bodies: false,
             };
             let exchanged = self.exchange(&out).await?;
             let raw = exchanged.raw();

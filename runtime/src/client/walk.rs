@@ -266,6 +266,8 @@ impl PageWalk {
             verification_headers: false,
             idempotent: None,
             budget: None,
+            max_attempts: None,
+            whole_bodies: false,
         };
         let exchanged = self.conn.exchange(&out).await?;
         let response = self.conn.finish(exchanged, &out)?;
