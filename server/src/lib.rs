@@ -21,6 +21,7 @@
 mod auth;
 mod config;
 mod error;
+mod live;
 mod routes;
 mod state;
 

@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     pub integrations: Integrations,
     pub settings: Settings,
     pub config: ServerConfig,
+    /// The connections made from the store, kept between requests (proxy, credentials).
+    pub connections: crate::live::LiveConnections,
 }
 
 impl std::fmt::Debug for Server {
@@ -50,6 +52,7 @@ impl Server {
                 integrations,
                 settings,
                 config,
+                connections: crate::live::LiveConnections::new(),
             }),
         }
     }

@@ -339,6 +339,11 @@ impl Response {
         &self.body
     }
 
+    /// The body, taken out of the response.
+    pub fn into_bytes(self) -> bytes::Bytes {
+        self.body
+    }
+
     /// The body as text (invalid UTF-8 replaced).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()

@@ -5,11 +5,15 @@ use axum::Router;
 
 use crate::state::Server;
 
+mod connections;
 mod health;
+mod proxy;
 
 /// Every route.
 pub(crate) fn router(server: Server) -> Router {
     Router::new()
         .merge(health::routes())
+        .merge(connections::routes())
+        .merge(proxy::routes())
         .with_state(server)
 }
