@@ -158,7 +158,6 @@ impl LiveConnections {
             entries.remove(id);
         }
     }
-
 }
 
 /// The proxy's counters: requests by outcome, and a latency histogram (Prometheus style,

@@ -564,7 +564,9 @@ impl Connection {
             if let Some(budget) = budget {
                 budget.acquire().await;
             }
-            let raw = self.send_once(out.step, method, path, request, whole).await?;
+            let raw = self
+                .send_once(out.step, method, path, request, whole)
+                .await?;
             if let Some(budget) = budget {
                 let lookup = |name: &str| raw.headers.get(name).and_then(|v| v.to_str().ok());
                 budget.observe(&RateHints::read(lookup, SystemTime::now()));
@@ -572,20 +574,25 @@ impl Connection {
             Ok::<Raw, Error>(raw)
         };
         let (raw, gave_up) = self
-            .with_retries(idempotent, retry_transport, out.max_attempts, move || async move {
-                let token = match oauth {
-                    true => Some(self.access_token(None).await?),
-                    false => None,
-                };
-                let raw = send(self.build(out, token.as_deref())?).await?;
-                match (raw.status, token) {
-                    (401, Some(stale)) => {
-                        let fresh = self.access_token(Some(&stale)).await?;
-                        send(self.build(out, Some(&*fresh))?).await
+            .with_retries(
+                idempotent,
+                retry_transport,
+                out.max_attempts,
+                move || async move {
+                    let token = match oauth {
+                        true => Some(self.access_token(None).await?),
+                        false => None,
+                    };
+                    let raw = send(self.build(out, token.as_deref())?).await?;
+                    match (raw.status, token) {
+                        (401, Some(stale)) => {
+                            let fresh = self.access_token(Some(&stale)).await?;
+                            send(self.build(out, Some(&*fresh))?).await
+                        }
+                        _ => Ok(raw),
                     }
-                    _ => Ok(raw),
-                }
-            })
+                },
+            )
             .await?;
         Ok(Exchanged { raw, gave_up })
     }

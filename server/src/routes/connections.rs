@@ -27,7 +27,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use terapi_runtime::client::{ConnectError, Connection, Error as ClientError, OAuthClient, TokenSet};
+use terapi_runtime::client::{
+    ConnectError, Connection, Error as ClientError, OAuthClient, TokenSet,
+};
 use terapi_runtime::spec::SpecRef;
 use terapi_runtime::{ClientAuth, ValidationErrors};
 use terapi_store::{
@@ -35,18 +37,15 @@ use terapi_store::{
     StoreError,
 };
 
+use crate::Scope;
 use crate::auth::{Key, need};
 use crate::error::{ApiError, FieldError};
 use crate::state::Server;
-use crate::Scope;
 
 pub(crate) fn routes() -> Router<Server> {
     Router::new()
         .route("/connections", get(list).post(import))
-        .route(
-            "/connections/{id}",
-            get(read).patch(update).delete(remove),
-        )
+        .route("/connections/{id}", get(read).patch(update).delete(remove))
 }
 
 /// The most connections a page holds, and the default.
@@ -182,7 +181,10 @@ fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
 /// The catalog's description of `provider`.
 fn spec_of(server: &Server, provider: &str) -> Result<SpecRef, ApiError> {
     server.inner.specs.spec(provider).ok_or_else(|| {
-        tracing::error!(provider, "a stored connection's provider is not in the catalog");
+        tracing::error!(
+            provider,
+            "a stored connection's provider is not in the catalog"
+        );
         ApiError::internal("the connection's provider is not in this server's catalog")
     })
 }
@@ -209,8 +211,7 @@ async fn read(
 ) -> Result<Json<Value>, ApiError> {
     let include_credentials = flag("include_credentials", q.include_credentials.as_deref())?;
     let force_refresh = flag("force_refresh", q.force_refresh.as_deref())?;
-    let include_refresh_token =
-        flag("include_refresh_token", q.include_refresh_token.as_deref())?;
+    let include_refresh_token = flag("include_refresh_token", q.include_refresh_token.as_deref())?;
     if (include_credentials || force_refresh || include_refresh_token)
         && !caller.has(Scope::CredentialsRead)
     {
@@ -240,10 +241,7 @@ async fn read(
         return Err(reauthorization_required(reason));
     }
     let mut credentials = Map::new();
-    credentials.insert(
-        "type".to_owned(),
-        Value::String(spec.auth_mode.to_string()),
-    );
+    credentials.insert("type".to_owned(), Value::String(spec.auth_mode.to_string()));
     // The credentials the connection was made with (API key, basic, client credentials):
     // the catalog's names, as saved.
     if let Some(saved) = stored.record.credentials.as_object() {
@@ -251,10 +249,7 @@ async fn read(
             credentials.insert(k.clone(), v.clone());
         }
     }
-    let uses_token = spec
-        .auth_mode
-        .client_auth()
-        .is_some_and(|a| a.uses_token());
+    let uses_token = spec.auth_mode.client_auth().is_some_and(|a| a.uses_token());
     if uses_token {
         let conn = server
             .inner
@@ -371,12 +366,16 @@ pub(crate) fn provider_error(e: &ClientError) -> ApiError {
             "store_unavailable",
             e.to_string(),
         ),
-        ClientError::Unsupported { .. } | ClientError::Render { .. } => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unsupported", e.to_string())
-        }
-        ClientError::Token { .. } => {
-            ApiError::new(StatusCode::BAD_GATEWAY, "provider_token_error", e.to_string())
-        }
+        ClientError::Unsupported { .. } | ClientError::Render { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported",
+            e.to_string(),
+        ),
+        ClientError::Token { .. } => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "provider_token_error",
+            e.to_string(),
+        ),
         ClientError::BodyTooLarge { .. } => ApiError::new(
             StatusCode::BAD_GATEWAY,
             "provider_response_too_large",
@@ -468,9 +467,11 @@ fn parse_expiry(value: &Value) -> Result<Option<SystemTime>, String> {
             .as_u64()
             .map(|s| Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s)))
             .ok_or_else(|| "must be Unix seconds (a whole, positive number)".to_owned()),
-        Value::String(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-            .map(|t| Some(SystemTime::from(t)))
-            .map_err(|_| "must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z".to_owned()),
+        Value::String(s) => {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map(|t| Some(SystemTime::from(t)))
+                .map_err(|_| "must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z".to_owned())
+        }
         _ => Err("must be an RFC 3339 time or Unix seconds".to_owned()),
     }
 }
@@ -478,9 +479,8 @@ fn parse_expiry(value: &Value) -> Result<Option<SystemTime>, String> {
 /// A JSON body, with serde's message (which names a position and an expectation, never the
 /// data) as a 400.
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(format!("the body is not the expected JSON: {e}"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not the expected JSON: {e}")))
 }
 
 async fn import(
@@ -495,7 +495,10 @@ async fn import(
     let Some(spec) = server.inner.specs.spec(&provider) else {
         return Err(invalid_params(vec![request_field(
             "provider_config_key",
-            format!("no provider `{}` in this server's catalog", provider.escape_default()),
+            format!(
+                "no provider `{}` in this server's catalog",
+                provider.escape_default()
+            ),
         )]));
     };
     let config = import
@@ -528,7 +531,10 @@ async fn import(
         }
         tokens = Some(set);
     }
-    let client = match (&import.oauth_client, server.config().oauth_apps.get(&provider)) {
+    let client = match (
+        &import.oauth_client,
+        server.config().oauth_apps.get(&provider),
+    ) {
         (Some(c), _) => Some(OAuthClient::new(
             c.client_id.clone(),
             c.client_secret.clone().unwrap_or_default(),
@@ -558,18 +564,29 @@ async fn import(
         if credentials.as_object().is_some_and(|c| !c.is_empty()) {
             fields.push(request_field(
                 "credentials",
-                format!("{} ({}) takes no credentials: give `tokens`", spec.key, spec.auth_mode),
+                format!(
+                    "{} ({}) takes no credentials: give `tokens`",
+                    spec.key, spec.auth_mode
+                ),
             ));
         }
     } else if import.oauth_client.is_some() {
         fields.push(request_field(
             "oauth_client",
-            format!("{} ({}) is not authorized by a user: its credentials go in `credentials`", spec.key, spec.auth_mode),
+            format!(
+                "{} ({}) is not authorized by a user: its credentials go in `credentials`",
+                spec.key, spec.auth_mode
+            ),
         ));
-    } else if tokens.is_some() && !auth.is_some_and(|a| a.uses_token() && a != ClientAuth::SignedToken) {
+    } else if tokens.is_some()
+        && !auth.is_some_and(|a| a.uses_token() && a != ClientAuth::SignedToken)
+    {
         fields.push(request_field(
             "tokens",
-            format!("{} ({}) uses no token obtained from a provider", spec.key, spec.auth_mode),
+            format!(
+                "{} ({}) uses no token obtained from a provider",
+                spec.key, spec.auth_mode
+            ),
         ));
     }
     // The connection is made once here: every problem of the params at once, and a
@@ -584,14 +601,14 @@ async fn import(
             settings,
         )
         .map(|_| ()),
-        (true, _, _) => terapi_runtime::spec::ParamValues::from_json(
-            &spec,
-            &config,
-            &Value::Object(Map::new()),
-        )
-        .map(|_| ())
-        .map_err(ConnectError::Invalid),
-        (false, _, _) => Connection::from_json(spec.clone(), &config, &credentials, settings).map(|_| ()),
+        (true, _, _) => {
+            terapi_runtime::spec::ParamValues::from_json(&spec, &config, &Value::Object(Map::new()))
+                .map(|_| ())
+                .map_err(ConnectError::Invalid)
+        }
+        (false, _, _) => {
+            Connection::from_json(spec.clone(), &config, &credentials, settings).map(|_| ())
+        }
     };
     match made {
         Ok(()) => {}
@@ -641,11 +658,10 @@ async fn import(
         server.store().set_connection_meta(&id, &meta).await?;
     }
     // The lead's `auth` webhook (operation `creation`) goes here.
-    let info = server
-        .store()
-        .info(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("connection `{id}` was removed meanwhile")))?;
+    let info =
+        server.store().info(&id).await?.ok_or_else(|| {
+            ApiError::not_found(format!("connection `{id}` was removed meanwhile"))
+        })?;
     let mut view = summary(&info, &meta);
     if let Some(object) = view.as_object_mut() {
         object.insert(

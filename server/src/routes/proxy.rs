@@ -21,12 +21,12 @@
 
 use std::time::Instant;
 
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::Router;
 use terapi_runtime::client::Error as ClientError;
 
 use crate::auth::{Key, need};
@@ -223,11 +223,9 @@ async fn forward(server: &Server, request: Request) -> Result<Response, ApiError
         builder = builder.max_retries(retries);
     }
     let response = builder.send_any().await.map_err(|e| match e {
-        ClientError::Url { .. } => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_path",
-            e.to_string(),
-        ),
+        ClientError::Url { .. } => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", e.to_string())
+        }
         ClientError::Header { .. } => ApiError::bad_request(e.to_string()),
         ClientError::Reauthorize { .. } => {
             server.inner.connections.forget(&id);

@@ -48,13 +48,21 @@ async fn get(r: &Running, key: &str, path: &str) -> (u16, Value, String) {
         .unwrap();
     let status = res.status().as_u16();
     let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imported_personio_connection_reads_with_a_fresh_token() {
     let (fake, r) = personio().await;
-    let key = support::key(&r.store, &["connections:read", "connections:write", "credentials:read"]).await;
+    let key = support::key(
+        &r.store,
+        &["connections:read", "connections:write", "credentials:read"],
+    )
+    .await;
     let (status, body) = post(&r, &key, &import_body("acme-hr")).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["connection_id"], "acme-hr");
@@ -65,12 +73,18 @@ async fn an_imported_personio_connection_reads_with_a_fresh_token() {
     // Without credentials: the config, no secret anywhere.
     let (status, body, text) = get(&r, &key, "/connections/acme-hr").await;
     assert_eq!(status, 200, "{text}");
-    assert_eq!(body["connection_config"], json!({"partnerId": "ACME", "appId": "MY_APP"}));
+    assert_eq!(
+        body["connection_config"],
+        json!({"partnerId": "ACME", "appId": "MY_APP"})
+    );
     assert_eq!(body["auth_mode"], "OAUTH2_CC");
     assert!(body.get("credentials").is_none(), "{text}");
     assert!(!text.contains(FakePersonio::CLIENT_SECRET), "{text}");
     assert_eq!(body["errors"], json!([]));
-    assert!(body["created_at"].as_str().unwrap().ends_with('Z'), "{text}");
+    assert!(
+        body["created_at"].as_str().unwrap().ends_with('Z'),
+        "{text}"
+    );
     assert_eq!(fake.token_requests_v1(), 0);
 
     // With credentials: a token obtained once, then the same one while it is fresh.
@@ -88,10 +102,17 @@ async fn an_imported_personio_connection_reads_with_a_fresh_token() {
     assert_eq!(fake.token_requests_v1(), 1);
 
     // force_refresh: exactly one more token request, and the new token.
-    let (status, body, text) =
-        get(&r, &key, "/connections/acme-hr?include_credentials=true&force_refresh=true").await;
+    let (status, body, text) = get(
+        &r,
+        &key,
+        "/connections/acme-hr?include_credentials=true&force_refresh=true",
+    )
+    .await;
     assert_eq!(status, 200, "{text}");
-    let second = body["credentials"]["access_token"].as_str().unwrap().to_owned();
+    let second = body["credentials"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(second, first);
     assert_eq!(fake.token_requests_v1(), 2);
     // The renewed token is the one requests use now (the proxy shares the connection).
@@ -109,7 +130,10 @@ async fn an_imported_personio_connection_reads_with_a_fresh_token() {
         .into_iter()
         .rfind(|q| q.path == "/v1/company/employees")
         .unwrap();
-    assert_eq!(sent.header("authorization"), Some(format!("Bearer {second}").as_str()));
+    assert_eq!(
+        sent.header("authorization"),
+        Some(format!("Bearer {second}").as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -118,7 +142,11 @@ async fn credentials_need_their_own_scope() {
     let admin = support::key(&r.store, &["admin"]).await;
     assert_eq!(post(&r, &admin, &import_body("c1")).await.0, 201);
     let reader = support::key(&r.store, &["connections:read"]).await;
-    for q in ["include_credentials=true", "force_refresh=true", "include_refresh_token=true"] {
+    for q in [
+        "include_credentials=true",
+        "force_refresh=true",
+        "include_refresh_token=true",
+    ] {
         let (status, body, _) = get(&r, &reader, &format!("/connections/c1?{q}")).await;
         assert_eq!(status, 403, "{q}: {:.300}", body.to_string());
         assert_eq!(body["error"]["code"], "forbidden");
@@ -156,12 +184,23 @@ async fn an_import_names_every_problem_at_once() {
     assert!(has("connection_config", "extra"), "{body}");
     assert!(has("credentials", "client_secret"), "{body}");
     let partner = fields.iter().find(|f| f["param"] == "partnerId").unwrap();
-    assert!(partner["message"].as_str().unwrap().contains("UPPER_SNAKE_CASE"), "{body}");
+    assert!(
+        partner["message"]
+            .as_str()
+            .unwrap()
+            .contains("UPPER_SNAKE_CASE"),
+        "{body}"
+    );
     // Nothing saved.
     assert_eq!(get(&r, &key, "/connections/bad").await.0, 404);
 
     // An unknown provider, a bad id, bad JSON, an unknown field.
-    let (status, body) = post(&r, &key, &json!({"connection_id": "x", "provider_config_key": "nope"})).await;
+    let (status, body) = post(
+        &r,
+        &key,
+        &json!({"connection_id": "x", "provider_config_key": "nope"}),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["fields"][0]["param"], "provider_config_key");
     let mut bad_id = import_body("has space");
@@ -226,7 +265,11 @@ async fn connections_are_listed_in_pages_updated_and_deleted() {
     let (_, page, _) = get(&r, &key, "/connections?provider=acme").await;
     assert_eq!(page["connections"], json!([]));
     for bad in ["limit=0", "limit=100000", "limit=x", "tag=novalue"] {
-        assert_eq!(get(&r, &key, &format!("/connections?{bad}")).await.0, 400, "{bad}");
+        assert_eq!(
+            get(&r, &key, &format!("/connections?{bad}")).await.0,
+            400,
+            "{bad}"
+        );
     }
 
     // PATCH: metadata merged (null removes), tags and end user replaced.
@@ -287,13 +330,24 @@ async fn a_dead_grant_says_reauthorization_required() {
     let (status, body, text) = get(&r, &key, "/connections/dead?include_credentials=true").await;
     assert_eq!(status, 409, "{text}");
     assert_eq!(body["error"]["code"], "reauthorization_required");
-    assert!(!text.contains("rt-unknown") && !text.contains(fake_oauth::CLIENT_SECRET), "{text}");
+    assert!(
+        !text.contains("rt-unknown") && !text.contains(fake_oauth::CLIENT_SECRET),
+        "{text}"
+    );
     assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
     let (status, body, _) = get(&r, &key, "/connections/dead").await;
     assert_eq!(status, 200);
-    assert_eq!(body["errors"][0]["type"], "reauthorization_required", "{body}");
+    assert_eq!(
+        body["errors"][0]["type"], "reauthorization_required",
+        "{body}"
+    );
     // Asked again: no other refresh.
-    assert_eq!(get(&r, &key, "/connections/dead?include_credentials=true").await.0, 409);
+    assert_eq!(
+        get(&r, &key, "/connections/dead?include_credentials=true")
+            .await
+            .0,
+        409
+    );
     assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
 
     // A live one: its refresh token only when asked for.
@@ -312,14 +366,27 @@ async fn a_dead_grant_says_reauthorization_required() {
     .await;
     assert_eq!(status, 201);
     let (_, body, text) = get(&r, &key, "/connections/live?include_credentials=true").await;
-    assert_eq!(body["credentials"]["access_token"], access.as_str(), "{text}");
+    assert_eq!(
+        body["credentials"]["access_token"],
+        access.as_str(),
+        "{text}"
+    );
     assert!(!text.contains(&refresh), "{text}");
     assert!(!text.contains(fake_oauth::CLIENT_SECRET), "{text}");
-    let (_, body, _) =
-        get(&r, &key, "/connections/live?include_credentials=true&include_refresh_token=true").await;
+    let (_, body, _) = get(
+        &r,
+        &key,
+        "/connections/live?include_credentials=true&include_refresh_token=true",
+    )
+    .await;
     assert_eq!(body["credentials"]["refresh_token"], refresh.as_str());
     // The year 2100, as the client takes it: at most a year from now.
-    assert!(body["credentials"]["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        body["credentials"]["expires_at"]
+            .as_str()
+            .unwrap()
+            .ends_with('Z')
+    );
     assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
 }
 
@@ -365,13 +432,29 @@ async fn every_route_checks_the_key_and_its_scope() {
             let res = send(auth.clone()).await.unwrap();
             let status = res.status().as_u16();
             let body: Value = res.json().await.unwrap_or(Value::Null);
-            assert_eq!(status, expected, "{method} {path} with {auth:?}: {:.300}", body.to_string());
+            assert_eq!(
+                status,
+                expected,
+                "{method} {path} with {auth:?}: {:.300}",
+                body.to_string()
+            );
             assert!(body["error"]["code"].is_string(), "{body}");
         }
         // The scope itself lets it through (whatever the route answers then).
         let scoped = support::key(&r.store, &[scope]).await;
-        let status = send(Some(format!("Bearer {scoped}"))).await.unwrap().status().as_u16();
-        assert!(status != 401 && status != 403, "{method} {path} with {scope}: {status}");
+        let status = send(Some(format!("Bearer {scoped}")))
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        assert!(
+            status != 401 && status != 403,
+            "{method} {path} with {scope}: {status}"
+        );
     }
-    assert_eq!(fake.count("/v1/company"), 2, "only the scoped proxy requests went out");
+    assert_eq!(
+        fake.count("/v1/company"),
+        2,
+        "only the scoped proxy requests went out"
+    );
 }

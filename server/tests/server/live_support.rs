@@ -49,7 +49,10 @@ pub fn keys() -> Keys {
 
 /// A store at `url` with the tests' catalog.
 pub async fn store(url: &str) -> Store {
-    Store::open(url, keys()).await.unwrap().with_catalog(specs())
+    Store::open(url, keys())
+        .await
+        .unwrap()
+        .with_catalog(specs())
 }
 
 /// A server over `store` whose providers are at `origin`, configured by `config`.
@@ -101,7 +104,12 @@ pub async fn session(store: &Store) -> String {
         display_name: None,
     };
     store
-        .create_connect_session(&end_user, None, &Default::default(), Duration::from_secs(600))
+        .create_connect_session(
+            &end_user,
+            None,
+            &Default::default(),
+            Duration::from_secs(600),
+        )
         .await
         .unwrap()
         .1
@@ -142,6 +150,9 @@ pub async fn raw_body(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }

@@ -10,7 +10,9 @@ use terapi_test_support::fake_personio::FakePersonio;
 
 use crate::live_support::{self as support, Running};
 
-async fn personio(config: impl FnOnce(&mut terapi_server::ServerConfig)) -> (FakePersonio, Running, String) {
+async fn personio(
+    config: impl FnOnce(&mut terapi_server::ServerConfig),
+) -> (FakePersonio, Running, String) {
     let fake = FakePersonio::start().await;
     let store = support::store("sqlite::memory:").await;
     let r = support::start(store, &fake.origin(), config).await;
@@ -37,7 +39,10 @@ async fn a_request_goes_through_the_connection_and_comes_back_as_the_provider_se
     let (fake, r, key) = personio(|_| {}).await;
     fake.set_employees(3);
     let res = support::client()
-        .get(format!("{}/proxy/company/employees?limit=2&offset=0", r.url))
+        .get(format!(
+            "{}/proxy/company/employees?limit=2&offset=0",
+            r.url
+        ))
         .bearer_auth(&key)
         .header("Connection-Id", "hr")
         .header("Provider-Config-Key", "personio")
@@ -49,10 +54,18 @@ async fn a_request_goes_through_the_connection_and_comes_back_as_the_provider_se
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["success"], true, "{body}");
-    assert!(body["data"].as_array().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(
+        body["data"].as_array().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
 
     let sent = fake
         .requests()
@@ -62,7 +75,10 @@ async fn a_request_goes_through_the_connection_and_comes_back_as_the_provider_se
     assert_eq!(sent.method, "GET");
     assert_eq!(sent.query.as_deref(), Some("limit=2&offset=0"));
     assert!(sent.header("authorization").unwrap().starts_with("Bearer "));
-    assert_ne!(sent.header("authorization"), Some(format!("Bearer {key}").as_str()));
+    assert_ne!(
+        sent.header("authorization"),
+        Some(format!("Bearer {key}").as_str())
+    );
     assert_eq!(sent.header("x-personio-partner-id"), Some("ACME"));
     assert_eq!(sent.header("x-custom"), Some("kept"));
     for never in ["cookie", "connection-id", "provider-config-key", "retries"] {
@@ -105,11 +121,18 @@ async fn the_headers_that_name_the_connection_are_checked() {
     };
     let res = send(vec![]).await.unwrap();
     assert_eq!(res.status().as_u16(), 400);
-    let res = send(vec![("Connection-Id", "hr"), ("Provider-Config-Key", "acme")]).await.unwrap();
+    let res = send(vec![
+        ("Connection-Id", "hr"),
+        ("Provider-Config-Key", "acme"),
+    ])
+    .await
+    .unwrap();
     assert_eq!(res.status().as_u16(), 400);
     let res = send(vec![("Connection-Id", "nope")]).await.unwrap();
     assert_eq!(res.status().as_u16(), 404);
-    let res = send(vec![("Connection-Id", "hr"), ("Retries", "-1")]).await.unwrap();
+    let res = send(vec![("Connection-Id", "hr"), ("Retries", "-1")])
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 400);
     assert_eq!(fake.count("/v1/company"), 0);
 }
@@ -138,11 +161,19 @@ async fn paths_that_leave_the_providers_base_url_are_refused() {
         assert!(body["error"]["code"].is_string(), "{path}: {body}");
     }
     // `@`, an encoded backslash or `#` in a segment stay a path on the provider's host.
-    for path in ["/proxy/@evil.example.com/x", "/proxy/%5Cevil.example.com", "/proxy/company%23frag"] {
+    for path in [
+        "/proxy/@evil.example.com/x",
+        "/proxy/%5Cevil.example.com",
+        "/proxy/company%23frag",
+    ] {
         let (status, _) = support::raw(&r.url, "GET", path, &headers).await;
         assert_eq!(status, 404, "{path}");
     }
-    assert!(fake.requests().iter().all(|q| q.path.starts_with("/v1/")), "{:?}", fake.requests());
+    assert!(
+        fake.requests().iter().all(|q| q.path.starts_with("/v1/")),
+        "{:?}",
+        fake.requests()
+    );
     assert_eq!(fake.count("/v1/@evil.example.com"), 1);
 }
 
@@ -162,7 +193,10 @@ async fn the_providers_errors_are_passed_through() {
     let res = get("/no/such/thing", None).await.unwrap();
     assert_eq!(res.status().as_u16(), 404);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"]["message"], "Not found", "the provider's own body: {body}");
+    assert_eq!(
+        body["error"]["message"], "Not found",
+        "the provider's own body: {body}"
+    );
 
     // A 500 the catalog retries: with `Retries: 0`, the first answer comes back.
     fake.fail_next("/v1/company/employees", vec![(500, None), (500, None)]);
@@ -194,7 +228,10 @@ async fn bodies_are_bounded_both_ways() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 502);
     let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "provider_response_too_large", "{body}");
+    assert_eq!(
+        body["error"]["code"], "provider_response_too_large",
+        "{body}"
+    );
 
     // The caller's body too large: 413, and nothing sent.
     let before = fake.requests().len();
@@ -220,7 +257,11 @@ async fn bodies_are_bounded_both_ways() {
         &r.url,
         "POST",
         "/proxy/company/attendances",
-        &[("Authorization", auth.as_str()), ("Connection-Id", "hr"), ("Transfer-Encoding", "chunked")],
+        &[
+            ("Authorization", auth.as_str()),
+            ("Connection-Id", "hr"),
+            ("Transfer-Encoding", "chunked"),
+        ],
         &chunked,
     )
     .await;
@@ -253,12 +294,15 @@ async fn a_slow_provider_is_a_504() {
 /// own store handles on one PostgreSQL database: exactly one refresh at the provider.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_refresh_for_a_thousand_requests_across_three_replicas() {
-    let Some(db) = terapi_test_support::db::db(terapi_test_support::db::Kind::Postgres).await else {
+    let Some(db) = terapi_test_support::db::db(terapi_test_support::db::Kind::Postgres).await
+    else {
         return;
     };
     let fake = FakeOAuth::start().await;
     // Every refresh answer takes a while: the others must wait for it, not send their own.
-    fake.fake.refresh_answer_delay_ms.store(200, Ordering::SeqCst);
+    fake.fake
+        .refresh_answer_delay_ms
+        .store(200, Ordering::SeqCst);
     let mut replicas = Vec::new();
     for _ in 0..3 {
         let store = support::store(&db.url).await;
@@ -301,10 +345,22 @@ async fn one_refresh_for_a_thousand_requests_across_three_replicas() {
             })
         })
         .collect();
-    let statuses = tokio::time::timeout(Duration::from_secs(60), futures_util::future::join_all(tasks))
-        .await
-        .expect("the requests finish within a minute");
+    let statuses = tokio::time::timeout(
+        Duration::from_secs(60),
+        futures_util::future::join_all(tasks),
+    )
+    .await
+    .expect("the requests finish within a minute");
     let ok = statuses.iter().filter(|s| matches!(s, Ok(200))).count();
-    assert_eq!(ok, 1000, "{:?}", statuses.iter().filter(|s| !matches!(s, Ok(200))).take(5).collect::<Vec<_>>());
+    assert_eq!(
+        ok,
+        1000,
+        "{:?}",
+        statuses
+            .iter()
+            .filter(|s| !matches!(s, Ok(200)))
+            .take(5)
+            .collect::<Vec<_>>()
+    );
     assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
 }
