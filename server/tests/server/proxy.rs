@@ -364,3 +364,42 @@ async fn one_refresh_for_a_thousand_requests_across_three_replicas() {
     );
     assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
 }
+
+/// A provider that refuses the credentials and quotes them: 502, the secret masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_are_a_502_without_the_secret() {
+    let fake = FakePersonio::start().await;
+    fake.set_echo_credentials(true);
+    let store = support::store("sqlite::memory:").await;
+    let r = support::start(store, &fake.origin(), |_| {}).await;
+    let admin = support::key(&r.store, &["admin"]).await;
+    let wrong = "wrong-secret-4d1c9e";
+    let res = support::client()
+        .post(format!("{}/connections", r.url))
+        .bearer_auth(&admin)
+        .json(&json!({
+            "connection_id": "hr",
+            "provider_config_key": "personio",
+            "credentials": {"client_id": FakePersonio::CLIENT_ID, "client_secret": wrong},
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    for path in ["/proxy/company/employees", "/connections/hr?include_credentials=true"] {
+        let res = support::client()
+            .get(format!("{}{path}", r.url))
+            .bearer_auth(&admin)
+            .header("Connection-Id", "hr")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 502, "{path}");
+        let text = res.text().await.unwrap();
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["error"]["code"], "provider_token_error", "{text}");
+        assert!(text.contains("Wrong credentials"), "{text}");
+        assert!(!text.contains(wrong), "{text}");
+    }
+    assert_eq!(fake.count("/v1/company"), 0);
+}
