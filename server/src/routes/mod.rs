@@ -18,8 +18,10 @@ use tower_http::request_id::{
 use crate::error::ApiError;
 use crate::state::Server;
 
+mod auth;
 mod connect;
 mod health;
+mod oauth;
 
 /// Every route.
 pub(crate) fn router(server: Server) -> Router {
@@ -28,6 +30,8 @@ pub(crate) fn router(server: Server) -> Router {
     let mut router = Router::new()
         .merge(health::routes())
         .merge(connect::routes())
+        .merge(auth::routes())
+        .merge(oauth::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

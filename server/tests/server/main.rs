@@ -2,5 +2,6 @@
 //! servers on loopback over a store of test-support's databases, in front of the fakes.
 
 mod access;
+mod connect;
 mod openapi;
 mod support;
