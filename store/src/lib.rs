@@ -42,6 +42,7 @@ mod error;
 mod ids;
 mod keys;
 mod leases;
+mod outbox;
 mod pending;
 mod record;
 mod records;
@@ -57,6 +58,10 @@ pub use catalog::{Catalog, Specs};
 pub use error::StoreError;
 pub use ids::{MAX_RECORD_ID_BYTES, check_record_id, record_id};
 pub use keys::Keys;
+pub use outbox::{
+    Claimed, Delivery, DeliveryStatus, MAX_DELIVERY_ERROR, OutboxCounts, OutboxKind, OutboxQuery,
+    Outcome, Retried,
+};
 pub use record::{ConnectionInfo, ConnectionRecord, StoredConnection};
 pub use records::{Applied, Change, ChangeKind, Changes, Model, StoredRecord, TypedRecord};
 pub use run_checks::Quarantined;

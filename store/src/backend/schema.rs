@@ -3,7 +3,7 @@
 //! refuses a database whose version is newer than [`LATEST`] (a newer build wrote it).
 
 /// The newest schema version.
-pub(crate) const LATEST: i64 = 3;
+pub(crate) const LATEST: i64 = 5;
 
 /// SQLite's migrations: (version, statements).
 pub(crate) const SQLITE: &[(i64, &str)] = &[
@@ -130,6 +130,28 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     ALTER TABLE terapi_sync ADD COLUMN held_count INTEGER;
     ALTER TABLE terapi_sync ADD COLUMN last_full_pages INTEGER;",
     ),
+    (
+        5,
+        "-- the outbox of webhooks to the application: one row per delivery, its body the exact
+    -- bytes signed and sent (no secret in it), retried until delivered or given up.
+    CREATE TABLE terapi_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        body BLOB NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        retried_at INTEGER,
+        delivered_at INTEGER,
+        last_error TEXT,
+        lease_owner TEXT,
+        lease_until INTEGER
+    ) STRICT;
+    CREATE INDEX terapi_outbox_due ON terapi_outbox (status, next_attempt_at);
+    CREATE INDEX terapi_outbox_status ON terapi_outbox (status, id);",
+    ),
 ];
 
 /// PostgreSQL's migrations: (version, statements).
@@ -254,6 +276,28 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     -- (its generation, start and count); the pages of the last complete full run.
     ALTER TABLE terapi_sync ADD COLUMN held_generation BIGINT, ADD COLUMN held_started BIGINT,
       ADD COLUMN held_count BIGINT, ADD COLUMN last_full_pages BIGINT;",
+    ),
+    (
+        5,
+        "-- the outbox of webhooks to the application: one row per delivery, its body the exact
+    -- bytes signed and sent (no secret in it), retried until delivered or given up.
+    CREATE TABLE terapi_outbox (
+        id BIGSERIAL PRIMARY KEY,
+        delivery_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        body BYTEA NOT NULL,
+        status TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        retried_at BIGINT,
+        delivered_at BIGINT,
+        last_error TEXT,
+        lease_owner TEXT,
+        lease_until BIGINT
+    );
+    CREATE INDEX terapi_outbox_due ON terapi_outbox (status, next_attempt_at);
+    CREATE INDEX terapi_outbox_status ON terapi_outbox (status, id);",
     ),
 ];
 
