@@ -21,6 +21,7 @@
 mod auth;
 mod config;
 mod error;
+pub mod outbox;
 mod routes;
 mod state;
 
