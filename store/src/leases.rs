@@ -4,8 +4,9 @@
 //!
 //! A store handle names its leases after its owner (unique per process and handle):
 //! `OWNER-run` for sync runs and claimed models, `OWNER-N` for refreshes, `OWNER-events` for
-//! claimed webhook events, `OWNER-outbox` for claimed outgoing deliveries. Releasing them keeps everything else: an interrupted run keeps its
-//! checkpoint (the next run resumes it), a claimed event stays due.
+//! claimed webhook events, `OWNER-outbox` for claimed outgoing deliveries. Releasing them
+//! keeps everything else: an interrupted run keeps its checkpoint (the next run resumes it), a
+//! claimed event or delivery stays due.
 
 use crate::backend::Val;
 use crate::error::StoreError;
@@ -24,9 +25,8 @@ const RELEASE_DELIVERIES: &str = "UPDATE terapi_outbox SET lease_owner = NULL, l
 impl Store {
     /// Releases every lease this store handle (and its clones) holds: sync runs and claimed
     /// models, token refreshes, claimed webhook events, claimed outgoing deliveries (due again
-    /// at once, for any deliverer). Call it before the process exits
-    /// early (Ctrl-C, SIGTERM), after the work holding them has stopped; a release is
-    /// harmless when nothing is held.
+    /// at once, for any deliverer). Call it before the process exits early (Ctrl-C, SIGTERM),
+    /// after the work holding them has stopped; a release is harmless when nothing is held.
     pub async fn release_leases(&self) -> Result<(), StoreError> {
         // The owner is digits, hex and `-`: nothing LIKE reads as a wildcard.
         let pattern = format!("{}-%", self.owner);
