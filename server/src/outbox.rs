@@ -119,6 +119,16 @@ pub struct EventEndUser {
     pub display_name: Option<String>,
 }
 
+impl From<&terapi_store::EndUser> for EventEndUser {
+    fn from(user: &terapi_store::EndUser) -> EventEndUser {
+        EventEndUser {
+            end_user_id: user.id.clone(),
+            email: user.email.clone(),
+            display_name: user.display_name.clone(),
+        }
+    }
+}
+
 /// Why an operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EventError {
@@ -610,8 +620,8 @@ fn client(policy: &DeliveryPolicy) -> Option<reqwest::Client> {
     terapi_runtime::client::install_tls_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // The whole attempt is bounded by `policy.timeout` around it.
         .connect_timeout(policy.timeout)
-        .timeout(policy.timeout)
         .user_agent(concat!("terapi-server/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| tracing::error!(error = %e.without_url(), "cannot build the webhook client"))

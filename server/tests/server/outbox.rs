@@ -223,11 +223,11 @@ fn auth_event(n: usize) -> OutgoingEvent {
         provider_config_key: "personio".to_owned(),
         provider: "personio".to_owned(),
         auth_mode: Some("OAUTH2_CC".to_owned()),
-        end_user: Some(EventEndUser {
-            end_user_id: format!("user-{n}"),
+        end_user: Some(EventEndUser::from(&terapi_store::EndUser {
+            id: format!("user-{n}"),
             email: Some("ada@example.com".to_owned()),
             display_name: None,
-        }),
+        })),
         tags: BTreeMap::from([("team".to_owned(), "hr".to_owned())]),
         success: true,
         error: None,
@@ -402,6 +402,82 @@ async fn a_receiver_refuses_a_wrong_signature_and_the_delivery_stays_pending() {
     assert_eq!(d.last_error.as_deref(), Some("HTTP 401"));
     assert_eq!(d.attempts, 1);
     assert!(d.next_attempt_at > std::time::SystemTime::now());
+}
+
+/// A receiver that redirects (never followed), one that holds the request past the timeout,
+/// one that answers 2xx with 20 MB (read no further than a few KiB): each attempt ends, and
+/// only the 2xx delivers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_receivers_are_bounded() {
+    use axum::response::IntoResponse as _;
+    let target = Receiver::start("127.0.0.1:0".parse().unwrap(), 200).await;
+    let location = target.url().to_string();
+    let app = axum::Router::new()
+        .route(
+            "/redirect",
+            axum::routing::post(move || {
+                let location = location.clone();
+                async move {
+                    (
+                        StatusCode::TEMPORARY_REDIRECT,
+                        [(axum::http::header::LOCATION, location)],
+                    )
+                        .into_response()
+                }
+            }),
+        )
+        .route(
+            "/slow",
+            axum::routing::post(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                StatusCode::OK
+            }),
+        )
+        .route(
+            "/huge",
+            axum::routing::post(|| async { (StatusCode::OK, vec![b'x'; 20 * 1024 * 1024]) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let store = open("sqlite::memory:").await;
+    // Retried a minute later: out of the way of the next receiver's attempt.
+    let policy = quick(Duration::from_secs(3600))
+        .with_backoff(
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+            Duration::from_secs(3600),
+        )
+        .with_timeouts(Duration::from_millis(500), Duration::from_secs(30));
+    for (path, error) in [
+        ("redirect", Some("HTTP 307 (redirects are not followed)")),
+        ("slow", Some("no answer within 500 ms")),
+        ("huge", None),
+    ] {
+        let url = url::Url::parse(&format!("http://{addr}/{path}")).unwrap();
+        let deliverer = Deliverer::new(store.clone(), &webhooks(url)).with_policy(policy);
+        let id = outbox::emit(&store, &auth_event(0))
+            .await
+            .unwrap()
+            .delivery_id;
+        let started = Instant::now();
+        assert_eq!(deliverer.run_once().await.unwrap(), 1);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{path}: {:?}",
+            started.elapsed()
+        );
+        let d = store.delivery(&id).await.unwrap().unwrap();
+        assert_eq!(d.last_error.as_deref(), error, "{path}");
+        let status = if error.is_some() {
+            DeliveryStatus::Pending
+        } else {
+            DeliveryStatus::Delivered
+        };
+        assert_eq!(d.status, status, "{path}");
+    }
+    assert!(target.arrived().is_empty(), "the redirect was followed");
 }
 
 async fn down_then_up(kind: Kind) {
