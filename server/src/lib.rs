@@ -25,6 +25,7 @@ mod error;
 mod events;
 mod limits;
 mod metrics;
+pub mod outbox;
 mod random;
 mod routes;
 mod run;
