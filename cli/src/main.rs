@@ -5,7 +5,8 @@
 //! pasted callback URL), sends requests through a stored connection (base URL, auth, token
 //! refresh through the store, retries), syncs a provider's records into the store and prints
 //! them or their changes, manages and receives Personio webhooks, and lists, shows, removes
-//! and re-encrypts the stored connections without ever printing a secret.
+//! and re-encrypts the stored connections without ever printing a secret, and lists and
+//! retries the webhooks `terapi serve` posts to the application (`webhooks-out`).
 //!
 //! Exit codes (as the generator's): 0 success; 1 the operation failed on its input, its
 //! catalog or at the provider; 2 usage, I/O or store errors; 3 a full sync held its
@@ -28,17 +29,19 @@ mod params;
 mod providers;
 mod records;
 mod request;
+mod serve;
 mod signals;
 mod sync;
 mod time;
 mod webhooks;
+mod webhooks_out;
 mod workflows;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use args::{Cli, Command, ConnectionsCommand, KeyCommand, WebhooksCommand};
+use args::{Cli, Command, ConnectionsCommand, KeyCommand, WebhooksCommand, WebhooksOutCommand};
 use context::Context;
 use fail::Failure;
 
@@ -79,7 +82,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     // here, and the leases of the stores it opened are released before the process exits.
     let stops_itself = matches!(
         cli.command,
-        Command::Sync(_) | Command::Webhooks(WebhooksCommand::Serve(_))
+        Command::Sync(_) | Command::Webhooks(WebhooksCommand::Serve(_)) | Command::Serve(_)
     );
     runtime.block_on(async {
         if stops_itself {
@@ -99,6 +102,7 @@ async fn work(context: &Context, command: Command) -> Result<(), Failure> {
         // Handled in `main`, before a store or a runtime exists.
         Command::Generator(_) => Ok(()),
         Command::Providers => providers::run(context),
+        Command::Serve(args) => serve::run(context, args).await,
         Command::Connect(args) => connect::run(context, args).await,
         Command::Authorize(args) => authorize::run(context, args).await,
         Command::Callback(args) => authorize::callback(context, args).await,
@@ -121,6 +125,10 @@ async fn work(context: &Context, command: Command) -> Result<(), Failure> {
             ConnectionsCommand::RotateKey { legacy } => {
                 connections::rotate_key(context, legacy).await
             }
+        },
+        Command::WebhooksOut(command) => match command {
+            WebhooksOutCommand::List(args) => webhooks_out::list(context, args).await,
+            WebhooksOutCommand::Retry(args) => webhooks_out::retry(context, args).await,
         },
         Command::Key(KeyCommand::Generate) => Ok(()),
     }

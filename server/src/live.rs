@@ -35,8 +35,6 @@ struct Made {
 pub(crate) struct LiveConnections {
     entries: Mutex<HashMap<String, Entry>>,
     clock: AtomicU64,
-    /// Requests sent through the proxy and their latency.
-    pub(crate) proxy: ProxyStats,
 }
 
 impl LiveConnections {
@@ -49,7 +47,6 @@ impl LiveConnections {
         LiveConnections {
             entries: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
-            proxy: ProxyStats::default(),
         }
     }
 
@@ -157,83 +154,5 @@ impl LiveConnections {
         if entries.get(id).is_some_and(|e| Arc::ptr_eq(&e.cell, cell)) {
             entries.remove(id);
         }
-    }
-}
-
-/// The proxy's counters: requests by outcome, and a latency histogram (Prometheus style,
-/// cumulative buckets in seconds).
-#[derive(Default)]
-pub(crate) struct ProxyStats {
-    /// Requests answered with the provider's response.
-    pub(crate) forwarded: AtomicU64,
-    /// Requests refused or failed before or while talking to the provider.
-    pub(crate) failed: AtomicU64,
-    /// Counts per bucket of [`ProxyStats::BUCKETS`] (not cumulative), and the overflow.
-    buckets: [AtomicU64; 12],
-    /// The sum of latencies, in microseconds.
-    sum_us: AtomicU64,
-}
-
-impl ProxyStats {
-    /// The upper bounds of the latency buckets, in seconds.
-    pub(crate) const BUCKETS: [f64; 11] = [
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
-    ];
-
-    /// Records one request that took `elapsed`.
-    pub(crate) fn observe(&self, elapsed: Duration, forwarded: bool) {
-        let counter = if forwarded {
-            &self.forwarded
-        } else {
-            &self.failed
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        let s = elapsed.as_secs_f64();
-        let i = Self::BUCKETS
-            .iter()
-            .position(|b| s <= *b)
-            .unwrap_or(Self::BUCKETS.len());
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.sum_us.fetch_add(us, Ordering::Relaxed);
-    }
-
-    /// The counters in Prometheus's text format.
-    #[allow(dead_code)]
-    pub(crate) fn prometheus(&self) -> String {
-        use std::fmt::Write as _;
-        let mut out = String::new();
-        let forwarded = self.forwarded.load(Ordering::Relaxed);
-        let failed = self.failed.load(Ordering::Relaxed);
-        out.push_str("# TYPE terapi_proxy_requests_total counter\n");
-        let _ = writeln!(
-            out,
-            "terapi_proxy_requests_total{{outcome=\"forwarded\"}} {forwarded}"
-        );
-        let _ = writeln!(
-            out,
-            "terapi_proxy_requests_total{{outcome=\"failed\"}} {failed}"
-        );
-        out.push_str("# TYPE terapi_proxy_request_duration_seconds histogram\n");
-        let mut cumulative = 0;
-        for (i, bound) in Self::BUCKETS.iter().enumerate() {
-            cumulative += self.buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "terapi_proxy_request_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        cumulative += self.buckets[Self::BUCKETS.len()].load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "terapi_proxy_request_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
-        );
-        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "terapi_proxy_request_duration_seconds_sum {sum}");
-        let _ = writeln!(
-            out,
-            "terapi_proxy_request_duration_seconds_count {cumulative}"
-        );
-        out
     }
 }

@@ -23,6 +23,8 @@ pub(crate) struct Inner {
     pub config: ServerConfig,
     /// The connections made from the store, kept between requests (proxy, credentials).
     pub connections: crate::live::LiveConnections,
+    pub metrics: crate::metrics::Metrics,
+    pub limiter: crate::limits::Limiter,
 }
 
 impl std::fmt::Debug for Server {
@@ -45,14 +47,23 @@ impl Server {
         settings: Settings,
         config: ServerConfig,
     ) -> Server {
+        // A grant a provider refuses while this server renews it is told to the application
+        // by an `auth` event committed with the mark.
+        let store = if config.webhooks.is_some() {
+            store.with_reauthorization_event(crate::events::reauthorization_event(&specs))
+        } else {
+            store
+        };
         Server {
             inner: Arc::new(Inner {
                 store,
                 specs,
                 integrations,
                 settings,
+                limiter: crate::limits::Limiter::new(config.rate_limit),
                 config,
                 connections: crate::live::LiveConnections::new(),
+                metrics: crate::metrics::Metrics::new(),
             }),
         }
     }

@@ -40,6 +40,7 @@ use terapi_store::{
 use crate::Scope;
 use crate::auth::{Key, need};
 use crate::error::{ApiError, FieldError};
+use crate::routes::{JsonBody, rfc3339};
 use crate::state::Server;
 
 pub(crate) fn routes() -> Router<Server> {
@@ -49,15 +50,8 @@ pub(crate) fn routes() -> Router<Server> {
 }
 
 /// The most connections a page holds, and the default.
-const MAX_LIMIT: usize = 1000;
+const MAX_LIMIT: usize = terapi_store::MAX_LIST_LIMIT;
 const DEFAULT_LIMIT: usize = 100;
-
-/// A time as RFC 3339 (UTC, whole seconds or finer).
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
 
 #[derive(Deserialize)]
 struct ListQuery {
@@ -104,10 +98,11 @@ async fn list(
             .filter(|s| !s.is_empty()),
         tag,
         after: q.cursor.filter(|s| !s.is_empty()),
-        limit: limit + 1,
+        // One more than asked: whether there is a next page.
+        limit: (limit + 1).min(MAX_LIMIT),
     };
     let mut found = server.store().list_connections(&query).await?;
-    let next_cursor = if found.len() > limit {
+    let next_cursor = if found.len() > limit || (limit == MAX_LIMIT && found.len() == limit) {
         found.truncate(limit);
         found.last().map(|(info, _)| info.id.clone())
     } else {
@@ -476,19 +471,11 @@ fn parse_expiry(value: &Value) -> Result<Option<SystemTime>, String> {
     }
 }
 
-/// A JSON body, with serde's message (which names a position and an expectation, never the
-/// data) as a 400.
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the body is not the expected JSON: {e}")))
-}
-
 async fn import(
     Key(_, _): Key<need::ConnectionsWrite>,
     State(server): State<Server>,
-    body: axum::body::Bytes,
+    JsonBody(import): JsonBody<Import>,
 ) -> Result<Response, ApiError> {
-    let import: Import = parse_body(&body)?;
     let id = import.connection_id;
     terapi_store::check_id(&id).map_err(ApiError::from)?;
     let provider = import.provider_config_key;
@@ -654,8 +641,11 @@ async fn import(
         tags: import.tags.unwrap_or_default(),
         metadata: import.metadata.unwrap_or_default(),
     };
-    if meta.end_user.is_some() || !meta.tags.is_empty() || !meta.metadata.is_empty() {
-        server.store().set_connection_meta(&id, &meta).await?;
+    let has_meta = meta.end_user.is_some() || !meta.tags.is_empty() || !meta.metadata.is_empty();
+    if has_meta && let Err(e) = server.store().set_connection_meta(&id, &meta).await {
+        // Not imported without what was asked for: the connection goes again.
+        let _ = server.store().remove(&id).await;
+        return Err(meta_error(e));
     }
     // The lead's `auth` webhook (operation `creation`) goes here.
     let info =
@@ -670,6 +660,19 @@ async fn import(
         );
     }
     Ok((StatusCode::CREATED, Json(view)).into_response())
+}
+
+/// A store error of a metadata write: what the store refuses (too many tags, metadata too
+/// large, an invalid end user) as 422.
+fn meta_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Invalid { .. } => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_metadata",
+            e.to_string(),
+        ),
+        other => other.into(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -697,9 +700,8 @@ async fn update(
     Key(_, _): Key<need::ConnectionsWrite>,
     State(server): State<Server>,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    JsonBody(patch): JsonBody<Patch>,
 ) -> Result<Json<Value>, ApiError> {
-    let patch: Patch = parse_body(&body)?;
     let store = server.store();
     let mut meta = store.connection_meta(&id).await?;
     if let Some(metadata) = patch.metadata {
@@ -717,7 +719,10 @@ async fn update(
     if let Some(end_user) = patch.end_user {
         meta.end_user = end_user;
     }
-    store.set_connection_meta(&id, &meta).await?;
+    store
+        .set_connection_meta(&id, &meta)
+        .await
+        .map_err(meta_error)?;
     server.inner.connections.forget(&id);
     let info = store
         .info(&id)

@@ -35,10 +35,7 @@ use crate::routes::connections::{connect_error, provider_error, proxy_settings};
 use crate::state::Server;
 
 pub(crate) fn routes() -> Router<Server> {
-    Router::new()
-        .route("/proxy", any(proxy))
-        .route("/proxy/", any(proxy))
-        .route("/proxy/{*path}", any(proxy))
+    Router::new().route("/proxy/{*path}", any(proxy))
 }
 
 /// Headers never forwarded to the provider: hop-by-hop (RFC 9110 §7.6.1), the caller's own
@@ -117,17 +114,9 @@ async fn proxy(
 ) -> Response {
     let started = Instant::now();
     let result = forward(&server, request).await;
-    let stats = &server.inner.connections.proxy;
-    match result {
-        Ok(response) => {
-            stats.observe(started.elapsed(), true);
-            response
-        }
-        Err(error) => {
-            stats.observe(started.elapsed(), false);
-            error.into_response()
-        }
-    }
+    // Requests are counted by route and status for every route; the proxy's time here.
+    server.inner.metrics.proxy(started.elapsed());
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn forward(server: &Server, request: Request) -> Result<Response, ApiError> {

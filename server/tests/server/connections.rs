@@ -217,7 +217,9 @@ async fn an_import_names_every_problem_at_once() {
     assert_eq!(res.status().as_u16(), 400);
     let mut unknown = import_body("u");
     unknown["surprise"] = json!(1);
-    assert_eq!(post(&r, &key, &unknown).await.0, 400);
+    let (status, body) = post(&r, &key, &unknown).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_body");
 
     // A second import of one id: 409, the first one kept.
     assert_eq!(post(&r, &key, &import_body("twice")).await.0, 201);

@@ -11,7 +11,6 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// A server on a loopback port.
 pub struct Running {
-    pub server: Server,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     pub store: Store,
@@ -83,7 +82,6 @@ pub async fn start_with(
         let _ = axum::serve(listener, router).await;
     });
     Running {
-        server,
         url,
         store,
         _task: task,

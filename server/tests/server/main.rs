@@ -1,5 +1,11 @@
-//! The server's integration tests: one binary, one module per part.
+//! The server's tests: one binary of modules (see ARCHITECTURE.md, "Tests"). Each starts
+//! servers on loopback over a store of test-support's databases, in front of the fakes.
 
+mod access;
+mod connect;
 mod connections;
 mod live_support;
+mod openapi;
+mod outbox;
 mod proxy;
+mod support;

@@ -3,7 +3,7 @@
 //! refuses a database whose version is newer than [`LATEST`] (a newer build wrote it).
 
 /// The newest schema version.
-pub(crate) const LATEST: i64 = 3;
+pub(crate) const LATEST: i64 = 5;
 
 /// SQLite's migrations: (version, statements).
 pub(crate) const SQLITE: &[(i64, &str)] = &[
@@ -130,6 +130,70 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     ALTER TABLE terapi_sync ADD COLUMN held_count INTEGER;
     ALTER TABLE terapi_sync ADD COLUMN last_full_pages INTEGER;",
     ),
+    (
+        4,
+        "-- API keys, connect sessions and connection metadata (the server). Secrets are kept as
+    -- their SHA-256 only; metadata is not secret and is kept in clear (not sealed: a key
+    -- rotation leaves it alone). IF NOT EXISTS: a database moved back to an older version by
+    -- hand migrates again.
+    CREATE TABLE IF NOT EXISTS terapi_api_keys (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+    ) STRICT;
+    CREATE TABLE IF NOT EXISTS terapi_connect_sessions (
+        id TEXT PRIMARY KEY NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        end_user TEXT NOT NULL,
+        allowed_integrations TEXT,
+        tags TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS terapi_connect_sessions_expires ON terapi_connect_sessions (expires_at);
+    CREATE TABLE IF NOT EXISTS terapi_connection_meta (
+        connection_id TEXT PRIMARY KEY NOT NULL,
+        end_user_id TEXT,
+        end_user TEXT,
+        tags TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS terapi_connection_meta_end_user ON terapi_connection_meta (end_user_id, connection_id);
+    CREATE TABLE IF NOT EXISTS terapi_connection_tags (
+        connection_id TEXT NOT NULL,
+        tag_key TEXT NOT NULL,
+        tag_value TEXT NOT NULL,
+        PRIMARY KEY (connection_id, tag_key)
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS terapi_connection_tags_pair ON terapi_connection_tags (tag_key, tag_value, connection_id);",
+    ),
+    (
+        5,
+        "-- the outbox of webhooks to the application: one row per delivery, its body the exact
+    -- bytes signed and sent (no secret in it), retried until delivered or given up.
+    CREATE TABLE IF NOT EXISTS terapi_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        body BLOB NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        retried_at INTEGER,
+        delivered_at INTEGER,
+        last_error TEXT,
+        lease_owner TEXT,
+        lease_until INTEGER
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS terapi_outbox_due ON terapi_outbox (status, next_attempt_at);
+    CREATE INDEX IF NOT EXISTS terapi_outbox_status ON terapi_outbox (status, id);",
+    ),
 ];
 
 /// PostgreSQL's migrations: (version, statements).
@@ -254,6 +318,69 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     -- (its generation, start and count); the pages of the last complete full run.
     ALTER TABLE terapi_sync ADD COLUMN held_generation BIGINT, ADD COLUMN held_started BIGINT,
       ADD COLUMN held_count BIGINT, ADD COLUMN last_full_pages BIGINT;",
+    ),
+    (
+        4,
+        "-- API keys, connect sessions and connection metadata (the server). Secrets are kept as
+    -- their SHA-256 only; metadata is not secret and is kept in clear (not sealed: a key
+    -- rotation leaves it alone).
+    CREATE TABLE IF NOT EXISTS terapi_api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        scopes TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT,
+        revoked_at BIGINT
+    );
+    CREATE TABLE IF NOT EXISTS terapi_connect_sessions (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        end_user TEXT NOT NULL,
+        allowed_integrations TEXT,
+        tags TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS terapi_connect_sessions_expires ON terapi_connect_sessions (expires_at);
+    CREATE TABLE IF NOT EXISTS terapi_connection_meta (
+        connection_id TEXT PRIMARY KEY,
+        end_user_id TEXT,
+        end_user TEXT,
+        tags TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS terapi_connection_meta_end_user ON terapi_connection_meta (end_user_id, connection_id);
+    CREATE TABLE IF NOT EXISTS terapi_connection_tags (
+        connection_id TEXT NOT NULL,
+        tag_key TEXT NOT NULL,
+        tag_value TEXT NOT NULL,
+        PRIMARY KEY (connection_id, tag_key)
+    );
+    CREATE INDEX IF NOT EXISTS terapi_connection_tags_pair ON terapi_connection_tags (tag_key, tag_value, connection_id);",
+    ),
+    (
+        5,
+        "-- the outbox of webhooks to the application: one row per delivery, its body the exact
+    -- bytes signed and sent (no secret in it), retried until delivered or given up.
+    CREATE TABLE IF NOT EXISTS terapi_outbox (
+        id BIGSERIAL PRIMARY KEY,
+        delivery_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        body BYTEA NOT NULL,
+        status TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        retried_at BIGINT,
+        delivered_at BIGINT,
+        last_error TEXT,
+        lease_owner TEXT,
+        lease_until BIGINT
+    );
+    CREATE INDEX IF NOT EXISTS terapi_outbox_due ON terapi_outbox (status, next_attempt_at);
+    CREATE INDEX IF NOT EXISTS terapi_outbox_status ON terapi_outbox (status, id);",
     ),
 ];
 
