@@ -10,6 +10,7 @@ mod downstream;
 mod generator;
 mod keys;
 mod serve;
+mod serve_replicas;
 mod sync;
 mod webhooks_out;
 
