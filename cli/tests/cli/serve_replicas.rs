@@ -13,7 +13,16 @@ use crate::BIN;
 
 const BOOTSTRAP: &str = "tk_replicas_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
 
-async fn serve(env: &Env, catalog: &str) -> (tokio::process::Child, String, Lines) {
+/// A `terapi serve` process, its URL, and a task that reads its log (one line per request:
+/// unread, the pipe fills and the process stops).
+async fn serve(
+    env: &Env,
+    catalog: &str,
+) -> (
+    tokio::process::Child,
+    String,
+    tokio::task::JoinHandle<Vec<String>>,
+) {
     let mut cmd = env.command(&["--catalog", catalog, "serve", "--listen", "127.0.0.1:0"]);
     cmd.env("TERAPI_API_KEY", BOOTSTRAP);
     let mut child = cmd.spawn().unwrap();
@@ -24,7 +33,18 @@ async fn serve(env: &Env, catalog: &str) -> (tokio::process::Child, String, Line
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("{first}"))
         .to_owned();
-    (child, url, stderr)
+    let log = tokio::spawn(drain(stderr));
+    (child, url, log)
+}
+
+async fn drain(mut stderr: Lines) -> Vec<String> {
+    let mut kept = Vec::new();
+    while let Ok(Some(line)) = stderr.next_line().await {
+        if !line.contains(" INFO ") || line.contains("refresh") {
+            kept.push(line);
+        }
+    }
+    kept
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -102,7 +122,12 @@ async fn one_refresh_for_a_thousand_requests_across_three_processes() {
         .collect();
     assert!(failed.is_empty(), "{failed:?}");
     assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
-    for (child, _, _) in replicas {
+    for (child, _, log) in replicas {
         terapi_test_support::cli::stop(child).await;
+        let log = log.await.unwrap().join("\n");
+        assert!(
+            !log.contains(BOOTSTRAP) && !log.contains(CLIENT_SECRET),
+            "{log}"
+        );
     }
 }
