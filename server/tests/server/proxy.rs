@@ -386,7 +386,10 @@ async fn refused_credentials_are_a_502_without_the_secret() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
-    for path in ["/proxy/company/employees", "/connections/hr?include_credentials=true"] {
+    for path in [
+        "/proxy/company/employees",
+        "/connections/hr?include_credentials=true",
+    ] {
         let res = support::client()
             .get(format!("{}{path}", r.url))
             .bearer_auth(&admin)
