@@ -21,6 +21,7 @@
 mod auth;
 mod config;
 mod error;
+mod flows;
 mod routes;
 mod state;
 

@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     pub integrations: Integrations,
     pub settings: Settings,
     pub config: ServerConfig,
+    /// The workflows' state: runs of this replica, the webhook receiver.
+    pub flows: crate::flows::Flows,
 }
 
 impl std::fmt::Debug for Server {
@@ -50,6 +52,7 @@ impl Server {
                 integrations,
                 settings,
                 config,
+                flows: crate::flows::Flows::default(),
             }),
         }
     }
