@@ -19,7 +19,8 @@
 //! Answer: `{records: [{…the record's fields…, _terapi_metadata: {first_seen_at,
 //! last_modified_at, last_action, deleted_at, cursor}}], next_cursor}`. Each record appears
 //! once, in its latest state; `last_action` (`ADDED`, `UPDATED`, `DELETED`) is what
-//! happened to it since the cursor given. A record whose fields have no `id` gets one (the
+//! happened to it since the cursor given (since the read's first cursor, through the
+//! `next_cursor`s of its pages). A record whose fields have no `id` gets one (the
 //! store's record id); a deleted record is only its `id` and `_terapi_metadata` (its former
 //! content is not sent again). `next_cursor` is `null` when the feed has nothing more now;
 //! else pass it back for the next page. With `filter` or `modified_after` a page may hold
@@ -55,28 +56,42 @@ pub(crate) fn routes() -> Router<Server> {
     Router::new().route("/records", get(records))
 }
 
-/// What a cursor holds: the connection and model it is of, and the change feed's sequence.
+/// What a cursor holds: the connection and model it is of, the change feed's sequence, and
+/// for a page's `next_cursor` the sequence the read started from (what `last_action` is
+/// relative to, so paging through one read does not change it).
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Cursor {
     c: String,
     m: String,
     s: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    b: Option<u64>,
 }
 
 /// The opaque cursor after `seq` in the feed of `model` of `connection`.
 pub(crate) fn encode_cursor(connection: &str, model: &str, seq: u64) -> String {
+    encode(connection, model, seq, None)
+}
+
+fn encode(connection: &str, model: &str, seq: u64, since: Option<u64>) -> String {
     let cursor = Cursor {
         c: connection.to_owned(),
         m: model.to_owned(),
         s: seq,
+        b: since.filter(|b| *b != seq),
     };
     let json = serde_json::to_vec(&cursor).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
-/// The sequence a cursor of `model` of `connection` holds; 400 `invalid_cursor` otherwise.
-pub(crate) fn decode_cursor(connection: &str, model: &str, text: &str) -> Result<u64, ApiError> {
+/// The sequence a cursor of `model` of `connection` holds and the one its read started
+/// from; 400 `invalid_cursor` otherwise.
+pub(crate) fn decode_cursor(
+    connection: &str,
+    model: &str,
+    text: &str,
+) -> Result<(u64, u64), ApiError> {
     let invalid = |why: &str| {
         ApiError::new(
             http::StatusCode::BAD_REQUEST,
@@ -96,7 +111,11 @@ pub(crate) fn decode_cursor(connection: &str, model: &str, text: &str) -> Result
     if cursor.c != connection || cursor.m != model {
         return Err(invalid("is of another connection or model"));
     }
-    Ok(cursor.s)
+    let since = cursor.b.unwrap_or(cursor.s);
+    if since > cursor.s {
+        return Err(invalid("is not one"));
+    }
+    Ok((cursor.s, since))
 }
 
 /// The query of `GET /records`.
@@ -247,11 +266,11 @@ pub(crate) fn sync_named<'a>(
     }
 }
 
-/// What happened to the record of `change` since `start`.
-fn action(change: &Change, start: u64) -> ChangeKind {
+/// What happened to the record of `change` since `since`.
+fn action(change: &Change, since: u64) -> ChangeKind {
     match change.kind {
         ChangeKind::Deleted => ChangeKind::Deleted,
-        _ if change.added_cursor > start => ChangeKind::Added,
+        _ if change.added_cursor > since => ChangeKind::Added,
         _ => ChangeKind::Updated,
     }
 }
@@ -296,9 +315,9 @@ async fn records(
     let query = parse_query(raw.as_deref())?;
     let (connection, provider) = flows::connection_of(&server, &headers).await?;
     let spec = sync_named(&server, &provider, &query.model)?;
-    let start = match &query.cursor {
+    let (start, since) = match &query.cursor {
         Some(text) => decode_cursor(&connection, &spec.model, text)?,
-        None => 0,
+        None => (0, 0),
     };
     let model = Model {
         connection: &connection,
@@ -314,7 +333,7 @@ async fn records(
         for change in batch.changes {
             position = change.cursor;
             scanned += 1;
-            let kind = action(&change, start);
+            let kind = action(&change, since);
             let wanted = query.kinds[match kind {
                 ChangeKind::Added => 0,
                 ChangeKind::Updated => 1,
@@ -338,7 +357,7 @@ async fn records(
     };
     Ok(Json(json!({
         "records": out,
-        "next_cursor": next.map(|seq| encode_cursor(&connection, &spec.model, seq)),
+        "next_cursor": next.map(|seq| encode(&connection, &spec.model, seq, Some(since))),
     })))
 }
 
@@ -349,7 +368,12 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {
         let c = encode_cursor("hr", "employees", 42);
-        assert_eq!(decode_cursor("hr", "employees", &c).unwrap(), 42);
+        assert_eq!(decode_cursor("hr", "employees", &c).unwrap(), (42, 42));
+        let paged = encode("hr", "employees", 42, Some(7));
+        assert_eq!(decode_cursor("hr", "employees", &paged).unwrap(), (42, 7));
+        let backwards = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"c":"hr","m":"employees","s":1,"b":2}"#);
+        assert!(decode_cursor("hr", "employees", &backwards).is_err());
         assert!(!c.contains('='), "{c}");
         for bad in [
             "",

@@ -1,0 +1,684 @@
+//! Syncs, records, actions and the Personio webhook receiver over HTTP, against the fake
+//! Personio, on a SQLite file and on PostgreSQL: a triggered sync of employees followed to
+//! SUCCESS, every record read once through the cursor, then an update and a deletion at the
+//! fake seen as exactly those two changes after the last cursor; the query's filters, limit
+//! and a garbage cursor; an action valid (200), invalid (422, every field named, nothing
+//! sent) and refused by the provider (502 with its status); a webhook delivery through the
+//! mounted receiver stored and applied.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use terapi_server::{Server, ServerConfig};
+use terapi_store::{ConnectionRecord, Keys, Specs, Store};
+use terapi_test_support::db::{self, Kind};
+use terapi_test_support::fake_personio::{Delivery, FakePersonio};
+use terapi_test_support::personio_conn;
+
+const HR: &str = "hr";
+const HR2: &str = "hr2";
+
+struct Env {
+    fake: FakePersonio,
+    store: Store,
+    base: String,
+    http: reqwest::Client,
+    _db: db::Db,
+}
+
+async fn env(kind: Kind) -> Option<Env> {
+    let db = db::db(kind).await?;
+    let fake = FakePersonio::start().await;
+    fake.set_employees(250);
+    fake.set_persons(20);
+    let specs = Specs::from_iter(terapi_providers::Provider::ALL.iter().map(|p| p.spec()));
+    let store = Store::open(&db.url, Keys::new("t", &[7; 32]).unwrap())
+        .await
+        .unwrap()
+        .with_catalog(specs.clone());
+    let secrets = json!({
+        "client_id": FakePersonio::CLIENT_ID,
+        "client_secret": FakePersonio::CLIENT_SECRET,
+    });
+    for (id, provider) in [(HR, "personio"), (HR2, "personio-v2")] {
+        store
+            .save_connection(
+                id,
+                &ConnectionRecord::new(provider, json!({}), secrets.clone()),
+            )
+            .await
+            .unwrap();
+    }
+    let integrations = terapi_providers::integrations::integrations()
+        .unwrap()
+        .clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = ServerConfig::new(base.parse().unwrap());
+    let server = Server::new(
+        store.clone(),
+        specs,
+        integrations,
+        personio_conn::settings(&fake.origin()),
+        config,
+    );
+    server.spawn_workflows(std::future::pending());
+    tokio::spawn(async move { axum::serve(listener, server.router()).await });
+    Some(Env {
+        fake,
+        store,
+        base,
+        http: terapi_test_support::http_client().build().unwrap(),
+        _db: db,
+    })
+}
+
+impl Env {
+    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("HTTP {status}: not JSON ({e}): {text}"));
+        (status, body)
+    }
+
+    async fn get(&self, path: &str, connection: Option<&str>) -> (u16, Value) {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(id) = connection {
+            request = request.header("Connection-Id", id);
+        }
+        self.send(request).await
+    }
+
+    async fn post(&self, path: &str, connection: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(id) = connection {
+            request = request.header("Connection-Id", id);
+        }
+        self.send(request).await
+    }
+
+    async fn trigger(&self, connection: &str, syncs: &[&str], full: bool) -> Value {
+        let (status, body) = self
+            .post(
+                "/sync/trigger",
+                None,
+                &json!({"connection_id": connection, "syncs": syncs, "full": full}),
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body
+    }
+
+    /// Waits until the model's status is SUCCESS (or fails with ERROR).
+    async fn wait_success(&self, connection: &str, sync: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = self
+                .get(
+                    &format!("/sync/status?connection_id={connection}&syncs={sync}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let one = body["syncs"][0].clone();
+            match one["status"].as_str() {
+                Some("SUCCESS") => return one,
+                Some("ERROR") => panic!("the sync failed: {one}"),
+                _ => {}
+            }
+            assert!(Instant::now() < deadline, "no SUCCESS in time: {one}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Every record from `cursor` on, page by page (`limit` each); the records and the last
+    /// record's cursor.
+    async fn read_all(&self, query: &str, cursor: Option<&str>) -> (Vec<Value>, Option<String>) {
+        let mut records = Vec::new();
+        let mut cursor = cursor.map(str::to_owned);
+        let mut last = cursor.clone();
+        for _ in 0..1000 {
+            let path = match &cursor {
+                Some(c) => format!("/records?{query}&cursor={c}"),
+                None => format!("/records?{query}"),
+            };
+            let (status, body) = self.get(&path, Some(HR)).await;
+            assert_eq!(status, 200, "{body}");
+            let page = body["records"].as_array().unwrap().clone();
+            if let Some(r) = page.last() {
+                last = Some(r["_terapi_metadata"]["cursor"].as_str().unwrap().to_owned());
+            }
+            records.extend(page);
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return (records, last),
+            }
+        }
+        panic!("the cursor never ended");
+    }
+}
+
+fn ids(records: &[Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| match &r["id"] {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+fn employee_id(record: &Value) -> String {
+    record["attributes"]["id"]["value"].to_string()
+}
+
+async fn sync_and_records(kind: Kind) {
+    let Some(env) = env(kind).await else { return };
+    // Nothing synced yet: a declared model answers no records, and its status is PENDING.
+    let (status, body) = env.get("/records?model=employees", Some(HR)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!({"records": [], "next_cursor": null}));
+    let (_, body) = env.get("/sync/status?connection_id=hr", None).await;
+    let names: Vec<&str> = body["syncs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["employees", "attendances", "absence-periods"]);
+    assert!(
+        body["syncs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "PENDING")
+    );
+
+    let started = env.trigger(HR, &["employees", "employees"], false).await;
+    assert_eq!(
+        started,
+        json!({"data": {"connection_id": "hr", "syncs": [{"name": "employees", "status": "started"}], "full": false}})
+    );
+    let status = env.wait_success(HR, "employees").await;
+    assert_eq!(status["model"], "EmployeeRecord");
+    assert_eq!(
+        status["latest_result"],
+        json!({"added": 250, "updated": 0, "deleted": 0})
+    );
+    assert!(
+        status["last_run_at"].as_str().unwrap().ends_with('Z'),
+        "{status}"
+    );
+    assert!(status["next_run_at"].is_null(), "not scheduled: {status}");
+    assert!(status["error"].is_null());
+
+    // Every employee once, 7 pages of at most 40.
+    let (records, last) = env.read_all("model=employees&limit=40", None).await;
+    assert_eq!(records.len(), 250);
+    let unique: BTreeSet<String> = ids(&records).into_iter().collect();
+    assert_eq!(unique.len(), 250);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["_terapi_metadata"]["last_action"] == "ADDED"
+                && r["_terapi_metadata"]["deleted_at"].is_null()
+                && r["id"] == employee_id(r).as_str())
+    );
+    let one = records.iter().find(|r| r["id"] == "7").unwrap();
+    assert_eq!(one["attributes"]["first_name"]["value"], "First7");
+    let meta = &one["_terapi_metadata"];
+    assert_eq!(meta["first_seen_at"], meta["last_modified_at"]);
+    // The status's cursor is where the feed ends: nothing after it.
+    let end = status["cursor"].as_str().unwrap();
+    assert_eq!(Some(end), last.as_deref());
+    let (_, after) = env
+        .get(&format!("/records?model=employees&cursor={end}"), Some(HR))
+        .await;
+    assert_eq!(after, json!({"records": [], "next_cursor": null}));
+    // The output model's name reads the same records.
+    let (_, by_output) = env
+        .get("/records?model=EmployeeRecord&limit=1000", Some(HR))
+        .await;
+    assert_eq!(by_output["records"].as_array().unwrap().len(), 250);
+
+    // One renamed, one gone: a full run, and exactly those two after the last cursor.
+    let modified_before = time_now();
+    assert!(env.fake.update_employee(7, "Renamed"));
+    assert!(env.fake.delete_employee(250));
+    env.trigger(HR, &["employees"], true).await;
+    let status = env.wait_success(HR, "employees").await;
+    assert_eq!(
+        status["latest_result"],
+        json!({"added": 0, "updated": 1, "deleted": 1})
+    );
+    let (changes, _) = env.read_all("model=employees", last.as_deref()).await;
+    assert_eq!(ids(&changes), ["7", "250"], "{changes:?}");
+    assert_eq!(changes[0]["attributes"]["first_name"]["value"], "Renamed");
+    assert_eq!(changes[0]["_terapi_metadata"]["last_action"], "UPDATED");
+    assert_ne!(
+        changes[0]["_terapi_metadata"]["first_seen_at"],
+        changes[0]["_terapi_metadata"]["last_modified_at"]
+    );
+    let gone = &changes[1];
+    assert_eq!(gone["_terapi_metadata"]["last_action"], "DELETED");
+    assert!(gone["_terapi_metadata"]["deleted_at"].is_string());
+    assert_eq!(
+        gone.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["_terapi_metadata", "id"],
+        "a deletion is its id and metadata: {gone}"
+    );
+
+    // Filters: the kinds, the time, the limit.
+    let (deleted, _) = env
+        .read_all("model=employees&filter=deleted", last.as_deref())
+        .await;
+    assert_eq!(ids(&deleted), ["250"]);
+    let (updated, _) = env
+        .read_all("model=employees&filter=UPDATED,added", last.as_deref())
+        .await;
+    assert_eq!(ids(&updated), ["7"]);
+    let (recent, _) = env
+        .read_all(
+            &format!("model=employees&modified_after={modified_before}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        ids(&recent),
+        ["7", "250"],
+        "changed at or after {modified_before}"
+    );
+    let (added, _) = env.read_all("model=employees&filter=added", None).await;
+    assert_eq!(
+        added.len(),
+        249,
+        "from the beginning, the live records are added"
+    );
+    let (_, page) = env.get("/records?model=employees&limit=1", Some(HR)).await;
+    assert_eq!(page["records"].as_array().unwrap().len(), 1);
+    assert!(page["next_cursor"].is_string());
+
+    // Refused: the cursor, the query, the model, the connection.
+    let other = status["cursor"].as_str().unwrap();
+    for (path, connection, expected, code) in [
+        (
+            "/records?model=employees&cursor=garbage",
+            Some(HR),
+            400,
+            "invalid_cursor",
+        ),
+        (
+            "/records?model=employees&cursor=eyJjIjoiaHIiLCJtIjoiZW1wbG95ZWVzIiwicyI6LTF9",
+            Some(HR),
+            400,
+            "invalid_cursor",
+        ),
+        (
+            &format!("/records?model=attendances&cursor={other}"),
+            Some(HR),
+            400,
+            "invalid_cursor",
+        ),
+        (
+            "/records?model=employees&limit=0",
+            Some(HR),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/records?model=employees&limit=1001",
+            Some(HR),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/records?model=employees&filter=created",
+            Some(HR),
+            400,
+            "invalid_request",
+        ),
+        (
+            "/records?model=employees&modified_after=yesterday",
+            Some(HR),
+            400,
+            "invalid_request",
+        ),
+        ("/records?model=persons", Some(HR), 404, "unknown_model"),
+        ("/records?model=employees", None, 400, "invalid_request"),
+        ("/records?model=employees", Some("nobody"), 404, "not_found"),
+    ] {
+        let (status, body) = env.get(path, connection).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (expected, Some(code)),
+            "{path}: {body}"
+        );
+    }
+    // Another connection's cursor is refused too.
+    let (_, body) = env
+        .get(&format!("/records?model=persons&cursor={other}"), Some(HR2))
+        .await;
+    assert_eq!(body["error"]["code"], "invalid_cursor", "{body}");
+}
+
+/// Now as RFC 3339, a little before (the server's clock is this one).
+fn time_now() -> String {
+    let now = std::time::SystemTime::now() - Duration::from_millis(5);
+    let ms = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i128;
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).unwrap();
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+async fn triggers_refused_and_running(kind: Kind) {
+    let Some(env) = env(kind).await else { return };
+    for (body, expected, code) in [
+        (
+            json!({"connection_id": "hr", "syncs": ["employees", "persons", "x y"]}),
+            422,
+            "invalid_syncs",
+        ),
+        (
+            json!({"connection_id": "hr", "syncs": []}),
+            400,
+            "invalid_request",
+        ),
+        (json!({"connection_id": "hr"}), 400, "invalid_request"),
+        (
+            json!({"connection_id": "hr", "syncs": ["employees"], "fast": true}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"connection_id": "nobody", "syncs": ["employees"]}),
+            404,
+            "not_found",
+        ),
+        (json!("employees"), 400, "invalid_request"),
+    ] {
+        let (status, answer) = env.post("/sync/trigger", None, &body).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (expected, Some(code)),
+            "{body}: {answer}"
+        );
+        if code == "invalid_syncs" {
+            let fields: Vec<&str> = answer["error"]["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["param"].as_str().unwrap())
+                .collect();
+            assert_eq!(fields, ["persons", "x y"], "{answer}");
+            assert!(
+                answer["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("employees, attendances, absence-periods")
+            );
+        }
+    }
+    let (status, answer) = env
+        .http
+        .post(format!("{}/sync/trigger", env.base))
+        .body("{not json")
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .map(|s| (s, ()))
+        .unwrap();
+    assert_eq!(status, 400, "{answer:?}");
+    assert_eq!(env.fake.count("/v1/company/employees"), 0, "nothing ran");
+
+    // A run in progress is reported as running, not started twice.
+    env.fake
+        .set_delay("/v1/company/employees", Duration::from_millis(300));
+    env.trigger(HR, &["employees"], false).await;
+    let again = env.trigger(HR, &["employees"], false).await;
+    assert_eq!(
+        again["data"]["syncs"],
+        json!([{"name": "employees", "status": "already_running"}])
+    );
+    let (_, status) = env
+        .get("/sync/status?connection_id=hr&syncs=employees", None)
+        .await;
+    assert_eq!(status["syncs"][0]["status"], "RUNNING", "{status}");
+    env.wait_success(HR, "employees").await;
+    // A failed run: ERROR with its reason.
+    env.fake.set_delay("/v1/company/employees", Duration::ZERO);
+    env.fake
+        .fail_next("/v1/company/employees", vec![(403, None)]);
+    env.trigger(HR, &["employees"], true).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, status) = env
+            .get("/sync/status?connection_id=hr&syncs=employees", None)
+            .await;
+        if status["syncs"][0]["status"] == "ERROR" {
+            assert!(
+                status["syncs"][0]["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("403"),
+                "{status}"
+            );
+            assert!(status["syncs"][0]["latest_result"].is_null(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = env
+        .get("/sync/status?connection_id=hr&syncs=persons", None)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_syncs")),
+        "{body}"
+    );
+    let (status, _) = env.get("/sync/status?syncs=employees", None).await;
+    assert_eq!(status, 400);
+}
+
+fn attendance(employee: u64) -> Value {
+    json!({"attendances": [{
+        "employee": employee, "date": "2026-12-01", "start_time": "09:00",
+        "end_time": "17:00", "break": 30,
+    }]})
+}
+
+async fn actions(kind: Kind) {
+    let Some(env) = env(kind).await else { return };
+    let (status, body) = env
+        .post("/action/create-attendances", Some(HR), &attendance(7))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["success"], true, "{body}");
+    assert!(body["data"]["data"]["id"].is_array(), "{body}");
+    let posted = env
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/v1/company/attendances")
+        .count();
+    assert_eq!(posted, 1);
+
+    // Invalid: every field named, nothing sent.
+    env.fake.clear_recorded();
+    let (status, body) = env
+        .post(
+            "/action/create-attendances",
+            Some(HR),
+            &json!({
+                "attendances": [{"employee": "seven", "date": "2026-02-30", "start_time": "9:00"}],
+                "skip_aproval": true,
+            }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_input");
+    let fields: Vec<(&str, &str)> = body["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["section"].as_str().unwrap(), f["param"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("input", "attendances[0].employee"),
+            ("input", "attendances[0].date"),
+            ("input", "attendances[0].start_time"),
+            ("input", "attendances[0].break"),
+            ("input", "skip_aproval"),
+        ],
+        "{body}"
+    );
+    assert!(
+        !body.to_string().contains("seven"),
+        "no input value echoed: {body}"
+    );
+    assert!(
+        env.fake.requests().iter().all(|r| r.method != "POST"),
+        "nothing sent"
+    );
+
+    // The provider refuses (an employee it does not have): 502 with its status and message.
+    let (status, body) = env
+        .post("/action/create-attendances", Some(HR), &attendance(99_999))
+        .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["error"]["code"], "provider_error");
+    assert_eq!(body["error"]["status"], 400, "{body}");
+    assert!(body["error"]["body"].is_object(), "{body}");
+    assert!(!body.to_string().contains(FakePersonio::CLIENT_SECRET));
+
+    // Unknown action, unknown connection, another provider's action, bad JSON, too large.
+    for (path, connection, expected, code) in [
+        ("/action/create-person", HR, 404, "unknown_action"),
+        ("/action/nothing", HR, 404, "unknown_action"),
+        ("/action/create-attendances", "nobody", 404, "not_found"),
+    ] {
+        let (status, body) = env.post(path, Some(connection), &attendance(7)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (expected, Some(code)),
+            "{path}: {body}"
+        );
+    }
+    let response = env
+        .http
+        .post(format!("{}/action/create-attendances", env.base))
+        .header("Connection-Id", HR)
+        .body("{\"attendances\": [")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let (status, body) = env
+        .post("/action/create-attendances", None, &attendance(7))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let big = json!({"attendances": [], "pad": "x".repeat(26 * 1024 * 1024)});
+    let (status, body) = env.post("/action/create-attendances", Some(HR), &big).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (413, Some("body_too_large")),
+        "{body}"
+    );
+}
+
+async fn webhooks(kind: Kind) {
+    let Some(env) = env(kind).await else { return };
+    env.trigger(HR2, &["persons"], true).await;
+    env.wait_success(HR2, "persons").await;
+    let (_, before) = env
+        .get("/sync/status?connection_id=hr2&syncs=persons", None)
+        .await;
+    let cursor = before["syncs"][0]["cursor"].as_str().unwrap().to_owned();
+
+    let conn = env
+        .store
+        .connect(HR2, personio_conn::settings(&env.fake.origin()))
+        .await
+        .unwrap();
+    let url = format!("{}/webhooks/personio-v2", env.base);
+    terapi_sync::webhook::subscribe(&conn, &env.store, HR2, &url, &["person.updated"])
+        .await
+        .unwrap();
+    assert!(env.fake.update_person("3", "Hooked"));
+    let report = env
+        .fake
+        .deliver(Delivery {
+            copies: 3,
+            ..Delivery::default()
+        })
+        .await;
+    assert_eq!(report.delivered, 3, "{:?}", report.statuses);
+    assert_eq!(
+        report.statuses.iter().filter(|s| **s == 202).count(),
+        1,
+        "{:?}",
+        report.statuses
+    );
+
+    // Applied in the background: the feed after the cursor has the person, once.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = env
+            .get(
+                &format!("/records?model=persons&cursor={cursor}"),
+                Some(HR2),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let records = body["records"].as_array().unwrap();
+        if !records.is_empty() {
+            assert_eq!(records.len(), 1, "{body}");
+            assert_eq!(records[0]["id"], "3");
+            assert_eq!(records[0]["first_name"], "Hooked", "{body}");
+            assert_eq!(records[0]["_terapi_metadata"]["last_action"], "UPDATED");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the event was not applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Without the token, or with a wrong one: 401, nothing stored.
+    for token in [None, Some("Bearer nope")] {
+        let mut request = env
+            .http
+            .post(&url)
+            .body(r#"{"event_name":"person.updated"}"#);
+        if let Some(t) = token {
+            request = request.header("authorization", t);
+        }
+        assert_eq!(request.send().await.unwrap().status().as_u16(), 401);
+    }
+    let response = env.http.get(&url).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_file { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Kind::File).await } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Kind::Postgres).await } )* }
+    };
+}
+
+suite!(
+    sync_and_records,
+    triggers_refused_and_running,
+    actions,
+    webhooks
+);

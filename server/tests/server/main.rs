@@ -1,0 +1,3 @@
+//! The server's tests, in one binary.
+
+mod flows;
