@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     pub integrations: Integrations,
     pub settings: Settings,
     pub config: ServerConfig,
+    pub metrics: crate::metrics::Metrics,
+    pub limiter: crate::limits::Limiter,
     /// The workflows' state: runs of this replica, the webhook receiver.
     pub flows: crate::flows::Flows,
 }
@@ -51,7 +53,9 @@ impl Server {
                 specs,
                 integrations,
                 settings,
+                limiter: crate::limits::Limiter::new(config.rate_limit),
                 config,
+                metrics: crate::metrics::Metrics::new(),
                 flows: crate::flows::Flows::default(),
             }),
         }

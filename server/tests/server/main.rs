@@ -1,3 +1,7 @@
-//! The server's tests, in one binary.
+//! The server's tests: one binary of modules (see ARCHITECTURE.md, "Tests"). Each starts
+//! servers on loopback over a store of test-support's databases, in front of the fakes.
 
+mod access;
 mod flows;
+mod openapi;
+mod support;
