@@ -47,5 +47,6 @@ pub(crate) fn start(server: Server, stop: watch::Receiver<bool>) -> Background {
         tidy.inner.limiter.tidy();
         std::future::ready(())
     }));
+    crate::flows::spawn(&server, stop.clone(), &mut tasks);
     Background { tasks }
 }

@@ -6,19 +6,18 @@
 //! /sync/status`). Everything else (a run's state, its lease, its cursor, the schedule, the
 //! stored webhook events) is in the store, so every replica answers for every run.
 //!
-//! [`background`] starts what must run beside the routes: the [`Applier`] of stored webhook
-//! events and a [`Worker`] of the store's sync schedule. `Server::run` calls it.
+//! [`spawn`] starts what must run beside the routes: the [`Applier`] of stored webhook
+//! events and a [`Worker`] of the store's sync schedule. `Server::run` starts it.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use terapi_store::RunCounts;
 use terapi_sync::webhook::{Applier, ReceiverConfig, WebhookReceiver};
 use terapi_sync::{Budgets, StoreConnections, Worker};
-use tokio::sync::Notify;
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
 
 use crate::state::Server;
 
@@ -140,39 +139,18 @@ pub(crate) fn start(server: &Server, connection: &str, model: &str) -> Option<Ru
     })
 }
 
-impl Server {
-    /// Starts the background work of syncs and webhooks on the current tokio runtime (what
-    /// [`Server::run`](Server) runs beside the routes; call it when serving
-    /// [`Server::router`] yourself): the applier of received Personio webhook events and a
-    /// worker of the store's sync schedule. Each task ends when `shutdown` completes.
-    pub fn spawn_workflows<F>(&self, shutdown: F) -> Vec<JoinHandle<()>>
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        background(self, shutdown)
-    }
-}
-
-/// Starts the background work of the workflows on the current runtime, each task ending
-/// when `shutdown` completes:
+/// Starts the background work of the workflows in `tasks`, each task ending when `stop`
+/// becomes true (`Server::run` calls it through `crate::background::start`):
 /// - the [`Applier`] of the Personio webhook events the receiver stored (woken by each
 ///   delivery, and every 5 s for retries);
 /// - a [`Worker`] of the store's sync schedule (the models with a declared `runs: every …`
-///   scheduled for a connection), whose runs end like triggered ones
+///   scheduled for a connection with `terapi_sync::schedule_declared`), whose runs end like triggered ones
 ///   ([`crate::routes::sync::finished`]).
-pub(crate) fn background<F>(server: &Server, shutdown: F) -> Vec<JoinHandle<()>>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let stopping = tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop.send(true);
-    });
-    let shutdown = move || {
-        let mut stopped = stopped.clone();
+pub(crate) fn spawn(server: &Server, stop: watch::Receiver<bool>, tasks: &mut JoinSet<()>) {
+    let stopped = move || {
+        let mut stop = stop.clone();
         async move {
-            let _ = stopped.wait_for(|s| *s).await;
+            let _ = stop.wait_for(|s| *s).await;
         }
     };
     let store = server.store().clone();
@@ -187,32 +165,30 @@ where
         server.inner.flows.notify.clone(),
     )
     .budgets(budgets.clone());
-    let applying = {
-        let shutdown = shutdown();
-        tokio::spawn(async move { applier.run(POLL, shutdown).await })
-    };
+    let until = stopped();
+    tasks.spawn(async move { applier.run(POLL, until).await });
     let specs: Vec<_> = server.inner.integrations.syncs().cloned().collect();
     let worker = Worker::new(store, specs, connections).budgets(budgets);
-    let scheduled = {
-        let server = server.clone();
-        tokio::spawn(async move {
-            worker
-                .run(POLL, shutdown(), |due, result| {
-                    let server = server.clone();
-                    let (connection, model) = (due.connection.clone(), due.model.clone());
-                    let outcome = crate::routes::sync::Outcome::of(result);
+    let server = server.clone();
+    let until = stopped();
+    tasks.spawn(async move {
+        worker
+            .run(POLL, until, |due, result| {
+                let server = server.clone();
+                let (connection, model) = (due.connection.clone(), due.model.clone());
+                let outcome = crate::routes::sync::Outcome::of(result);
+                if !outcome.busy {
                     server
                         .inner
                         .flows
                         .record(&connection, &model, outcome.counts());
-                    tokio::spawn(async move {
-                        crate::routes::sync::finished(&server, &connection, &model, outcome).await;
-                    });
-                })
-                .await;
-        })
-    };
-    vec![stopping, applying, scheduled]
+                }
+                tokio::spawn(async move {
+                    crate::routes::sync::finished(&server, &connection, &model, outcome).await;
+                });
+            })
+            .await;
+    });
 }
 
 /// The connection named by a request: its id from the `Connection-Id` header (400 without
@@ -271,21 +247,11 @@ pub(crate) fn rfc3339_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// `at` as [`rfc3339_ms`].
-pub(crate) fn rfc3339(at: SystemTime) -> String {
-    let ms = match at.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
-    };
-    rfc3339_ms(ms)
-}
-
 /// A JSON body read within `limit` bytes: 413 over it, 400 when it is not JSON (the message
-/// gives the place, never the content). An empty body reads as `empty`.
+/// gives the place, never the content). An empty body reads as `{}`.
 pub(crate) async fn json_body(
     body: axum::body::Body,
     limit: usize,
-    empty: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, crate::ApiError> {
     use crate::ApiError;
     use http_body_util::BodyExt as _;
@@ -308,7 +274,7 @@ pub(crate) async fn json_body(
         }
     };
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return empty.ok_or_else(|| ApiError::bad_request("the body is empty: send a JSON object"));
+        return Ok(serde_json::Value::Object(serde_json::Map::new()));
     }
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::new(

@@ -24,7 +24,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde_json::{Value, json};
+use serde_json::json;
 use terapi_runtime::client::action::{self, ActionError};
 
 use crate::auth::{Key, need};
@@ -33,7 +33,11 @@ use crate::flows;
 use crate::state::Server;
 
 pub(crate) fn routes() -> Router<Server> {
-    Router::new().route("/action/{name}", post(run))
+    // The input is read within `max_action_body` by the handler, not the JSON limit.
+    Router::new().route(
+        "/action/{name}",
+        post(run).layer(axum::extract::DefaultBodyLimit::disable()),
+    )
 }
 
 async fn run(
@@ -64,12 +68,7 @@ async fn run(
             ),
         ));
     };
-    let input = flows::json_body(
-        body,
-        server.config().max_action_body,
-        Some(Value::Object(Default::default())),
-    )
-    .await?;
+    let input = flows::json_body(body, server.config().max_action_body).await?;
     let conn = server
         .store()
         .connect(&connection, server.inner.settings.clone())

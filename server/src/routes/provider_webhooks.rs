@@ -7,12 +7,12 @@
 //! `Authorization` value Personio sends, found by its SHA-256 and compared in constant time),
 //! and the receiver has its own limits (64 KiB bodies, a rate per subscription). It answers
 //! once the event is stored (202, 200 for a redelivery) and before it is applied: the
-//! applier started by [`crate::flows::background`] fetches the records the events name.
+//! applier started by [`crate::flows::spawn`] fetches the records the events name.
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use axum::routing::post;
 use tower::ServiceExt as _;
 
 use crate::state::Server;
@@ -21,7 +21,7 @@ use crate::state::Server;
 pub(crate) const PATH: &str = "/webhooks/personio-v2";
 
 pub(crate) fn routes() -> Router<Server> {
-    Router::new().route(PATH, any(receive))
+    Router::new().route(PATH, post(receive))
 }
 
 async fn receive(State(server): State<Server>, request: Request) -> Response {

@@ -36,8 +36,9 @@ use terapi_sync::{SyncError, SyncOptions, SyncReport};
 
 use crate::auth::{Key, need};
 use crate::error::{ApiError, FieldError};
-use crate::flows::{self, rfc3339};
+use crate::flows;
 use crate::routes::records::encode_cursor;
+use crate::routes::{JsonBody, rfc3339};
 use crate::state::Server;
 
 pub(crate) fn routes() -> Router<Server> {
@@ -118,15 +119,8 @@ fn model_of<'a>(connection: &'a str, spec: &'a SyncSpec) -> Model<'a> {
 async fn trigger(
     Key(_caller, _): Key<need::Sync>,
     State(server): State<Server>,
-    body: axum::body::Body,
+    JsonBody(request): JsonBody<Trigger>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let value = flows::json_body(body, server.config().max_json_body, None).await?;
-    let request: Trigger = serde_json::from_value(value).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the body is `{{connection_id, syncs: [names], full?: bool}}`: {}",
-            terapi_runtime::integration::serde_error_kind(&e.to_string())
-        ))
-    })?;
     if request.syncs.is_empty() {
         return Err(ApiError::bad_request("`syncs` names no sync"));
     }
@@ -252,11 +246,13 @@ impl Outcome {
 /// emitted** (nango's shape, camelCase: `connectionId`, `providerConfigKey`, `syncName`,
 /// `model`, `responseResults: {added, updated, deleted}`, `syncType`, `success`, `error`,
 /// `cursor`). A run that did not start because another process ran it emits nothing (that
-/// process does). Until the outbox is wired here, the event is logged.
+/// process does). Counted in `/metrics` (`sync_runs`). Until the outbox is wired here, the
+/// event is logged.
 pub(crate) async fn finished(server: &Server, connection: &str, model: &str, outcome: Outcome) {
     if outcome.busy {
         return;
     }
+    server.inner.metrics.sync_run(outcome.result.is_ok());
     let Some(event) = sync_event(server, connection, model, &outcome).await else {
         return;
     };
@@ -390,7 +386,6 @@ async fn status(
             "frequency_seconds": stored
                 .as_ref()
                 .and_then(|s| s.every)
-                .or(spec.schedule)
                 .map(|d| d.as_secs()),
             "latest_result": latest,
             "error": error,

@@ -9,34 +9,32 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{Value, json};
-use terapi_server::{Server, ServerConfig};
-use terapi_store::{ConnectionRecord, Keys, Specs, Store};
-use terapi_test_support::db::{self, Kind};
+use terapi_store::{ConnectionRecord, Store};
+use terapi_test_support::db::Kind;
 use terapi_test_support::fake_personio::{Delivery, FakePersonio};
 use terapi_test_support::personio_conn;
+
+use crate::support::{ALL_SCOPES, Options, TestServer};
 
 const HR: &str = "hr";
 const HR2: &str = "hr2";
 
 struct Env {
     fake: FakePersonio,
+    server: TestServer,
     store: Store,
-    base: String,
-    http: reqwest::Client,
-    _db: db::Db,
+    /// A key with every scope.
+    key: String,
 }
 
 async fn env(kind: Kind) -> Option<Env> {
-    let db = db::db(kind).await?;
     let fake = FakePersonio::start().await;
     fake.set_employees(250);
     fake.set_persons(20);
-    let specs = Specs::from_iter(terapi_providers::Provider::ALL.iter().map(|p| p.spec()));
-    let store = Store::open(&db.url, Keys::new("t", &[7; 32]).unwrap())
-        .await
-        .unwrap()
-        .with_catalog(specs.clone());
+    let server = TestServer::start(Options::new(&fake.origin()).on(kind)).await?;
+    let store = server.server.store().clone();
     let secrets = json!({
         "client_id": FakePersonio::CLIENT_ID,
         "client_secret": FakePersonio::CLIENT_SECRET,
@@ -50,58 +48,70 @@ async fn env(kind: Kind) -> Option<Env> {
             .await
             .unwrap();
     }
-    let integrations = terapi_providers::integrations::integrations()
-        .unwrap()
-        .clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let config = ServerConfig::new(base.parse().unwrap());
-    let server = Server::new(
-        store.clone(),
-        specs,
-        integrations,
-        personio_conn::settings(&fake.origin()),
-        config,
-    );
-    server.spawn_workflows(std::future::pending());
-    tokio::spawn(async move { axum::serve(listener, server.router()).await });
+    let key = server.admin_key.clone();
     Some(Env {
         fake,
+        server,
         store,
-        base,
-        http: terapi_test_support::http_client().build().unwrap(),
-        _db: db,
+        key,
     })
 }
 
 impl Env {
-    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
-        let response = request.send().await.unwrap();
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("HTTP {status}: not JSON ({e}): {text}"));
-        (status, body)
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url)
     }
 
     async fn get(&self, path: &str, connection: Option<&str>) -> (u16, Value) {
-        let mut request = self.http.get(format!("{}{path}", self.base));
-        if let Some(id) = connection {
-            request = request.header("Connection-Id", id);
-        }
-        self.send(request).await
+        let headers: Vec<(&str, &str)> = connection
+            .map(|c| ("connection-id", c))
+            .into_iter()
+            .collect();
+        let (status, body) = self
+            .server
+            .send(Method::GET, path, &self.key, None, &headers)
+            .await;
+        assert!(!body.is_null(), "GET {path}: HTTP {status}, not JSON");
+        (status, body)
     }
 
     async fn post(&self, path: &str, connection: Option<&str>, body: &Value) -> (u16, Value) {
+        let headers: Vec<(&str, &str)> = connection
+            .map(|c| ("connection-id", c))
+            .into_iter()
+            .collect();
+        let (status, answer) = self
+            .server
+            .send(Method::POST, path, &self.key, Some(body), &headers)
+            .await;
+        assert!(!answer.is_null(), "POST {path}: HTTP {status}, not JSON");
+        (status, answer)
+    }
+
+    /// `POST path` with `body` as it is (no content type unless given).
+    async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
         let mut request = self
+            .server
             .http
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/json")
-            .body(body.to_string());
-        if let Some(id) = connection {
-            request = request.header("Connection-Id", id);
+            .post(self.url(path))
+            .bearer_auth(&self.key)
+            .header("connection-id", HR)
+            .body(body);
+        if let Some(t) = content_type {
+            request = request.header("content-type", t);
         }
-        self.send(request).await
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
     }
 
     async fn trigger(&self, connection: &str, syncs: &[&str], full: bool) -> Value {
@@ -393,18 +403,18 @@ async fn triggers_refused_and_running(kind: Kind) {
             400,
             "invalid_request",
         ),
-        (json!({"connection_id": "hr"}), 400, "invalid_request"),
+        (json!({"connection_id": "hr"}), 422, "invalid_body"),
         (
             json!({"connection_id": "hr", "syncs": ["employees"], "fast": true}),
-            400,
-            "invalid_request",
+            422,
+            "invalid_body",
         ),
         (
             json!({"connection_id": "nobody", "syncs": ["employees"]}),
             404,
             "not_found",
         ),
-        (json!("employees"), 400, "invalid_request"),
+        (json!("employees"), 422, "invalid_body"),
     ] {
         let (status, answer) = env.post("/sync/trigger", None, &body).await;
         assert_eq!(
@@ -429,15 +439,13 @@ async fn triggers_refused_and_running(kind: Kind) {
         }
     }
     let (status, answer) = env
-        .http
-        .post(format!("{}/sync/trigger", env.base))
-        .body("{not json")
-        .send()
-        .await
-        .map(|r| r.status().as_u16())
-        .map(|s| (s, ()))
-        .unwrap();
-    assert_eq!(status, 400, "{answer:?}");
+        .post_raw(
+            "/sync/trigger",
+            Some("application/json"),
+            b"{not json".to_vec(),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
     assert_eq!(env.fake.count("/v1/company/employees"), 0, "nothing ran");
 
     // A run in progress is reported as running, not started twice.
@@ -576,15 +584,31 @@ async fn actions(kind: Kind) {
             "{path}: {body}"
         );
     }
-    let response = env
-        .http
-        .post(format!("{}/action/create-attendances", env.base))
-        .header("Connection-Id", HR)
-        .body("{\"attendances\": [")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 400);
+    let (status, body) = env
+        .post_raw(
+            "/action/create-attendances",
+            None,
+            b"{\"attendances\": [".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_json")),
+        "{body}"
+    );
+    // Inputs over the JSON limit of the other routes (1 MiB) are read: an action's is 25 MiB.
+    // (Answered 422: the input was read and checked.)
+    let mut padded = attendance(7);
+    padded["attendances"][0]["employee"] = json!("seven");
+    padded["attendances"][0]["comment"] = json!("x".repeat(2 * 1024 * 1024));
+    let (status, body) = env
+        .post("/action/create-attendances", Some(HR), &padded)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (422, Some("invalid_input")),
+        "{body}"
+    );
     let (status, body) = env
         .post("/action/create-attendances", None, &attendance(7))
         .await;
@@ -612,7 +636,7 @@ async fn webhooks(kind: Kind) {
         .connect(HR2, personio_conn::settings(&env.fake.origin()))
         .await
         .unwrap();
-    let url = format!("{}/webhooks/personio-v2", env.base);
+    let url = env.url("/webhooks/personio-v2");
     terapi_sync::webhook::subscribe(&conn, &env.store, HR2, &url, &["person.updated"])
         .await
         .unwrap();
@@ -657,6 +681,7 @@ async fn webhooks(kind: Kind) {
     // Without the token, or with a wrong one: 401, nothing stored.
     for token in [None, Some("Bearer nope")] {
         let mut request = env
+            .server
             .http
             .post(&url)
             .body(r#"{"event_name":"person.updated"}"#);
@@ -665,8 +690,89 @@ async fn webhooks(kind: Kind) {
         }
         assert_eq!(request.send().await.unwrap().status().as_u16(), 401);
     }
-    let response = env.http.get(&url).send().await.unwrap();
+    let response = env.server.http.get(&url).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 405);
+}
+
+/// Each route of this module without a key, with a wrong key, with a session token and with
+/// a key lacking its scope: refused (401, 401, 403, 403) and nothing done — no run, nothing
+/// sent to the provider; then the key with exactly the scope is served.
+async fn refused_callers_do_nothing(kind: Kind) {
+    let Some(env) = env(kind).await else { return };
+    let session = env.server.session("user-flows", &[]).await;
+    let wrong = "tk_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let routes = [
+        (
+            Method::POST,
+            "/sync/trigger",
+            Some(json!({"connection_id": HR, "syncs": ["employees"], "full": true})),
+            "sync",
+        ),
+        (Method::GET, "/sync/status?connection_id=hr", None, "sync"),
+        (Method::GET, "/records?model=employees", None, "records"),
+        (
+            Method::POST,
+            "/action/create-attendances",
+            Some(attendance(7)),
+            "actions",
+        ),
+    ];
+    for (method, path, body, scope) in &routes {
+        let others: Vec<&str> = ALL_SCOPES
+            .iter()
+            .copied()
+            .filter(|s| s != scope && *s != "admin")
+            .collect();
+        let lacking = env.server.key(&others).await;
+        for (who, token, expected) in [
+            ("no key", "", 401),
+            ("a wrong key", wrong, 401),
+            ("a session token", session.as_str(), 403),
+            ("a key without the scope", lacking.as_str(), 403),
+        ] {
+            let (status, answer) = env
+                .server
+                .send(
+                    method.clone(),
+                    path,
+                    token,
+                    body.as_ref(),
+                    &[("connection-id", HR)],
+                )
+                .await;
+            assert_eq!(status, expected, "{method} {path} with {who}: {answer}");
+            assert!(answer["error"]["code"].is_string(), "{answer}");
+            assert!(!answer.to_string().contains(wrong));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        env.fake.requests().is_empty(),
+        "a refused call reached the provider"
+    );
+    let employees = terapi_store::Model::personal(HR, "employees");
+    assert_eq!(
+        env.store.sync_status(employees).await.unwrap(),
+        None,
+        "a refused call ran a sync"
+    );
+    for (method, path, body, scope) in &routes {
+        let key = env.server.key(&[scope]).await;
+        let (status, answer) = env
+            .server
+            .send(
+                method.clone(),
+                path,
+                &key,
+                body.as_ref(),
+                &[("connection-id", HR)],
+            )
+            .await;
+        assert!(
+            matches!(status, 200 | 202),
+            "{method} {path} with `{scope}`: {status} {answer}"
+        );
+    }
 }
 
 macro_rules! suite {
@@ -680,5 +786,6 @@ suite!(
     sync_and_records,
     triggers_refused_and_running,
     actions,
-    webhooks
+    webhooks,
+    refused_callers_do_nothing,
 );
