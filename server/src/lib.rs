@@ -26,6 +26,7 @@ mod events;
 mod flows;
 mod limits;
 mod metrics;
+pub mod outbox;
 mod random;
 mod routes;
 mod run;

@@ -44,6 +44,7 @@ mod ids;
 mod keys;
 mod leases;
 mod meta;
+mod outbox;
 mod pending;
 mod record;
 mod records;
@@ -62,6 +63,10 @@ pub use error::StoreError;
 pub use ids::{MAX_RECORD_ID_BYTES, check_record_id, record_id};
 pub use keys::Keys;
 pub use meta::{ConnectionMeta, ConnectionQuery, MAX_LIST_LIMIT, MAX_METADATA_BYTES};
+pub use outbox::{
+    Claimed, Delivery, DeliveryStatus, MAX_DELIVERY_ERROR, OutboxCounts, OutboxKind, OutboxQuery,
+    Outcome, Retried,
+};
 pub use record::{ConnectionInfo, ConnectionRecord, StoredConnection};
 pub use records::{Applied, Change, ChangeKind, Changes, Model, StoredRecord, TypedRecord};
 pub use run_checks::Quarantined;

@@ -19,8 +19,10 @@ use crate::error::ApiError;
 use crate::state::Server;
 
 mod actions;
+mod auth;
 mod connect;
 mod health;
+mod oauth;
 mod provider_webhooks;
 pub(crate) mod records;
 pub(crate) mod sync;
@@ -32,6 +34,8 @@ pub(crate) fn router(server: Server) -> Router {
     let mut router = Router::new()
         .merge(health::routes())
         .merge(connect::routes())
+        .merge(auth::routes())
+        .merge(oauth::routes())
         .merge(sync::routes())
         .merge(records::routes())
         .merge(actions::routes())

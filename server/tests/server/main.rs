@@ -2,6 +2,8 @@
 //! servers on loopback over a store of test-support's databases, in front of the fakes.
 
 mod access;
+mod connect;
 mod flows;
 mod openapi;
+mod outbox;
 mod support;
