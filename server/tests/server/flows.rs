@@ -16,6 +16,10 @@ use terapi_test_support::db::Kind;
 use terapi_test_support::fake_personio::{Delivery, FakePersonio};
 use terapi_test_support::personio_conn;
 
+use terapi_runtime::Secret;
+use terapi_server::OutgoingWebhooks;
+use terapi_store::{OutboxKind, OutboxQuery};
+
 use crate::support::{ALL_SCOPES, Options, TestServer};
 
 const HR: &str = "hr";
@@ -33,7 +37,15 @@ async fn env(kind: Kind) -> Option<Env> {
     let fake = FakePersonio::start().await;
     fake.set_employees(250);
     fake.set_persons(20);
-    let server = TestServer::start(Options::new(&fake.origin()).on(kind)).await?;
+    // Sync events go to the outbox (to a receiver that is not there: they stay pending).
+    let options = Options::new(&fake.origin()).on(kind).config(|c| {
+        c.webhooks = Some(OutgoingWebhooks {
+            url: "http://127.0.0.1:9/hooks".parse().unwrap(),
+            secret: Secret::new("whsec-flows"),
+            retry_for: Duration::from_secs(25 * 3600),
+        });
+    });
+    let server = TestServer::start(options).await?;
     let store = server.server.store().clone();
     let secrets = json!({
         "client_id": FakePersonio::CLIENT_ID,
@@ -175,6 +187,34 @@ impl Env {
     }
 }
 
+impl Env {
+    /// The `sync` events in the outbox, oldest first, once there are `n`.
+    async fn sync_events(&self, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut events: Vec<Value> = self
+                .store
+                .deliveries(&OutboxQuery::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|d| d.kind == OutboxKind::Sync)
+                .map(|d| serde_json::from_slice(&d.body).unwrap())
+                .collect();
+            events.reverse();
+            if events.len() >= n {
+                return events;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} sync events, not {n}",
+                events.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
 fn ids(records: &[Value]) -> Vec<String> {
     records
         .iter()
@@ -270,6 +310,53 @@ async fn sync_and_records(kind: Kind) {
     );
     let (changes, _) = env.read_all("model=employees", last.as_deref()).await;
     assert_eq!(ids(&changes), ["7", "250"], "{changes:?}");
+    // Each run's `sync` event is in the outbox; its cursor lists the run's changes.
+    let events = env.sync_events(2).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    let first = &events[0];
+    assert_eq!(first["type"], "sync");
+    assert_eq!(first["connectionId"], "hr");
+    assert_eq!(first["providerConfigKey"], "personio");
+    assert_eq!(first["syncName"], "employees");
+    assert_eq!(first["model"], "EmployeeRecord");
+    assert_eq!(
+        first["syncType"], "INITIAL",
+        "no complete run before: {first}"
+    );
+    assert_eq!(first["success"], true);
+    assert_eq!(
+        first["responseResults"],
+        json!({"added": 250, "updated": 0, "deleted": 0})
+    );
+    let second = &events[1];
+    assert_eq!(
+        second["responseResults"],
+        json!({"added": 0, "updated": 1, "deleted": 1})
+    );
+    assert!(
+        second["modifiedAfter"].as_str().unwrap().ends_with('Z'),
+        "{second}"
+    );
+    assert!(second.get("error").is_none(), "{second}");
+    let (run, _) = env
+        .read_all("model=employees", second["cursor"].as_str())
+        .await;
+    assert_eq!(ids(&run), ["7", "250"], "{second}");
+    let (since, _) = env
+        .read_all(
+            &format!(
+                "model=employees&modified_after={}",
+                second["modifiedAfter"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&since), ["7", "250"], "{second}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.to_string().contains(FakePersonio::CLIENT_SECRET))
+    );
     assert_eq!(changes[0]["attributes"]["first_name"]["value"], "Renamed");
     assert_eq!(changes[0]["_terapi_metadata"]["last_action"], "UPDATED");
     assert_ne!(
@@ -486,6 +573,18 @@ async fn triggers_refused_and_running(kind: Kind) {
         assert!(Instant::now() < deadline, "{status}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The failure's event says why, without the provider's answer.
+    let events = env.sync_events(2).await;
+    let failed = events.last().unwrap();
+    assert_eq!(failed["success"], false, "{events:?}");
+    assert_eq!(
+        failed["error"],
+        json!({"type": "sync_failed", "description": "the provider answered HTTP 403"})
+    );
+    assert_eq!(
+        failed["responseResults"],
+        json!({"added": 0, "updated": 0, "deleted": 0})
+    );
     let (status, body) = env
         .get("/sync/status?connection_id=hr&syncs=persons", None)
         .await;
