@@ -17,11 +17,8 @@ use tower::ServiceExt as _;
 
 use crate::state::Server;
 
-/// Where deliveries are received.
-pub(crate) const PATH: &str = "/webhooks/personio-v2";
-
 pub(crate) fn routes() -> Router<Server> {
-    Router::new().route(PATH, post(receive))
+    Router::new().route("/webhooks/personio-v2", post(receive))
 }
 
 async fn receive(State(server): State<Server>, request: Request) -> Response {

@@ -43,9 +43,9 @@ use crate::routes::{JsonBody, rfc3339};
 use crate::state::Server;
 
 pub(crate) fn routes() -> Router<Server> {
-    Router::new()
-        .route("/sync/trigger", post(trigger))
-        .route("/sync/status", get(status))
+    // One route per statement: server/tests/server/openapi.rs reads them from this source.
+    let trigger = Router::new().route("/sync/trigger", post(trigger));
+    trigger.route("/sync/status", get(status))
 }
 
 #[derive(Deserialize)]
