@@ -34,6 +34,8 @@ pub(crate) struct LastRun {
 #[derive(Debug, Default)]
 struct Entry {
     running: bool,
+    /// The task of a run this replica started through the API.
+    task: Option<tokio::task::AbortHandle>,
     last: Option<LastRun>,
 }
 
@@ -76,6 +78,7 @@ impl Drop for Running {
         let mut runs = self.server.inner.flows.lock();
         let entry = runs.entry(self.key.clone()).or_default();
         entry.running = false;
+        entry.task = None;
         if let Some(last) = self.last.take() {
             entry.last = Some(last);
         }
@@ -107,6 +110,26 @@ impl Flows {
             .entry((connection.to_owned(), model.to_owned()))
             .or_default()
             .last = Some(LastRun { counts });
+    }
+
+    /// Keeps the task of a run started through [`start`], to stop it with the server.
+    pub fn keep_task(&self, connection: &str, model: &str, task: tokio::task::AbortHandle) {
+        let mut runs = self.lock();
+        match runs.get_mut(&(connection.to_owned(), model.to_owned())) {
+            Some(entry) if entry.running => entry.task = Some(task),
+            // Already ended.
+            _ => {}
+        }
+    }
+
+    /// Stops the runs this replica started through the API (their pages stored stay; the
+    /// next run resumes them once the leases are released).
+    pub fn abort_runs(&self) {
+        for entry in self.lock().values_mut() {
+            if let Some(task) = entry.task.take() {
+                task.abort();
+            }
+        }
     }
 
     /// The webhook receiver (the same one for every router of this server).
@@ -169,6 +192,14 @@ pub(crate) fn spawn(server: &Server, stop: watch::Receiver<bool>, tasks: &mut Jo
     tasks.spawn(async move { applier.run(POLL, until).await });
     let specs: Vec<_> = server.inner.integrations.syncs().cloned().collect();
     let worker = Worker::new(store, specs, connections).budgets(budgets);
+    // At the stop, the runs triggered through the API stop too, before `Server::run`
+    // releases this replica's leases.
+    let aborting = server.clone();
+    let until = stopped();
+    tasks.spawn(async move {
+        until.await;
+        aborting.inner.flows.abort_runs();
+    });
     let server = server.clone();
     let until = stopped();
     tasks.spawn(async move {

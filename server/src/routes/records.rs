@@ -45,6 +45,8 @@ use crate::state::Server;
 
 /// The most changes looked at by one request (with filters that skip most of them).
 const MAX_SCAN: usize = 10_000;
+/// The smallest batch of changes read when a filter may skip some.
+const FILTERED_BATCH: usize = 200;
 /// The default page size.
 const DEFAULT_LIMIT: usize = 100;
 /// The largest page.
@@ -327,9 +329,17 @@ async fn records(
     let mut out = Vec::new();
     let mut position = start;
     let mut scanned = 0usize;
+    // Without a filter every change is a record of the page; with one, changes are read in
+    // batches of at least `FILTERED_BATCH` (not one query per record for `limit=1`).
+    let filtered = query.modified_after.is_some() || query.kinds != [true; 3];
+    let fetch = if filtered {
+        query.limit.max(FILTERED_BATCH)
+    } else {
+        query.limit
+    };
     let next = 'pages: loop {
-        let batch = server.store().changes(model, position, query.limit).await?;
-        let exhausted = batch.changes.len() < query.limit;
+        let batch = server.store().changes(model, position, fetch).await?;
+        let exhausted = batch.changes.len() < fetch;
         for change in batch.changes {
             position = change.cursor;
             scanned += 1;

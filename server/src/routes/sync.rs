@@ -173,7 +173,8 @@ fn spawn_run(
     let server = server.clone();
     let connection = connection.to_owned();
     let spec = spec.clone();
-    tokio::spawn(async move {
+    let (keeper, key) = (server.clone(), (connection.clone(), spec.model.to_string()));
+    let task = tokio::spawn(async move {
         // The feed's cursor before the run: reading from it lists the run's changes.
         let before = server
             .store()
@@ -192,6 +193,10 @@ fn spawn_run(
         drop(running);
         finished(&server, &connection, &spec.model, outcome).await;
     });
+    keeper
+        .inner
+        .flows
+        .keep_task(&key.0, &key.1, task.abort_handle());
 }
 
 async fn run(

@@ -793,6 +793,103 @@ async fn webhooks(kind: Kind) {
     assert_eq!(response.status().as_u16(), 405);
 }
 
+/// A model on the store's schedule is synced by the server's worker: its status, latest
+/// result and `sync` event (without a cursor: the worker does not know the one before).
+async fn scheduled_syncs_run(kind: Kind) {
+    let Some(env) = env(kind).await else { return };
+    let employees = terapi_store::Model::personal(HR, "employees");
+    env.store
+        .schedule(
+            employees,
+            Duration::from_secs(3600),
+            std::time::SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    let status = env.wait_success(HR, "employees").await;
+    assert_eq!(status["frequency_seconds"], 3600, "{status}");
+    assert!(status["next_run_at"].is_string(), "{status}");
+    let events = env.sync_events(1).await;
+    assert_eq!(events[0]["responseResults"]["added"], 250, "{events:?}");
+    assert!(events[0].get("cursor").is_none(), "{events:?}");
+    assert!(events[0]["modifiedAfter"].is_string(), "{events:?}");
+    // Read back in a moment: the worker records its result after the run.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = env
+            .get("/sync/status?connection_id=hr&syncs=employees", None)
+            .await;
+        if body["syncs"][0]["latest_result"]["added"] == 250 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A server stopped while a triggered run is in progress stops the run (the pages stored
+/// stay) and releases its lease: the next run, on any replica, resumes it at once.
+async fn a_stop_ends_triggered_runs(kind: Kind) {
+    let Some(env) = env(kind).await else { return };
+    env.fake
+        .set_delay("/v1/company/employees", Duration::from_millis(400));
+    env.trigger(HR, &["employees"], true).await;
+    let employees = terapi_store::Model::personal(HR, "employees");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env
+        .store
+        .sync_status(employees)
+        .await
+        .unwrap()
+        .is_some_and(|s| s.leased)
+    {
+        assert!(Instant::now() < deadline, "the run never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let Env {
+        server,
+        store,
+        fake,
+        ..
+    } = env;
+    let stopping = Instant::now();
+    server.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        stopping.elapsed()
+    );
+    // Nothing more is fetched for the stopped run.
+    let fetched = fake.count("/v1/company/employees");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        fake.count("/v1/company/employees"),
+        fetched,
+        "the run went on"
+    );
+    let status = store.sync_status(employees).await.unwrap().unwrap();
+    assert!(!status.leased, "{status:?}");
+    assert!(
+        status.last_run_at.is_none(),
+        "the run did not complete: {status:?}"
+    );
+    // Another process resumes at once.
+    fake.set_delay("/v1/company/employees", Duration::ZERO);
+    let conn = store
+        .connect(HR, personio_conn::settings(&fake.origin()))
+        .await
+        .unwrap();
+    let spec = terapi_providers::integrations::personio::syncs::employees();
+    let report = terapi_sync::sync(&store, &conn, HR, &spec, terapi_sync::SyncOptions::full())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.counts.added + report.counts.unchanged,
+        250,
+        "{report:?}"
+    );
+}
+
 /// Each route of this module without a key, with a wrong key, with a session token and with
 /// a key lacking its scope: refused (401, 401, 403, 403) and nothing done — no run, nothing
 /// sent to the provider; then the key with exactly the scope is served.
@@ -887,4 +984,6 @@ suite!(
     actions,
     webhooks,
     refused_callers_do_nothing,
+    scheduled_syncs_run,
+    a_stop_ends_triggered_runs,
 );
