@@ -458,6 +458,20 @@ async fn sync_and_records(kind: Kind) {
             "{path}: {body}"
         );
     }
+    // The connection's provider, when given, is checked.
+    for (key, expected) in [("personio-v2", 400), ("personio", 200)] {
+        let (status, body) = env
+            .server
+            .send(
+                Method::GET,
+                "/records?model=employees&limit=1",
+                &env.key,
+                None,
+                &[("connection-id", HR), ("provider-config-key", key)],
+            )
+            .await;
+        assert_eq!(status, expected, "{key}: {body}");
+    }
     // Another connection's cursor is refused too.
     let (_, body) = env
         .get(&format!("/records?model=persons&cursor={other}"), Some(HR2))
