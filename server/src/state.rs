@@ -47,6 +47,13 @@ impl Server {
         settings: Settings,
         config: ServerConfig,
     ) -> Server {
+        // A grant a provider refuses while this server renews it is told to the application
+        // by an `auth` event committed with the mark.
+        let store = if config.webhooks.is_some() {
+            store.with_reauthorization_event(crate::events::reauthorization_event(&specs))
+        } else {
+            store
+        };
         Server {
             inner: Arc::new(Inner {
                 store,

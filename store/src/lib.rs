@@ -72,5 +72,8 @@ pub use records::{Applied, Change, ChangeKind, Changes, Model, StoredRecord, Typ
 pub use run_checks::Quarantined;
 pub use runs::{DEFAULT_RUN_LEASE, DeleteGuard, Due, RunCounts, RunKind, SyncRun, SyncStatus};
 pub use sessions::{ConnectSession, EndUser, MAX_SESSION_TTL, MAX_TAGS};
-pub use store::{DEFAULT_LEASE, FromStore, Rotation, Stats, Store, check_id};
+pub use store::{
+    DEFAULT_LEASE, FromStore, Reauthorization, ReauthorizationEvent, Rotation, Stats, Store,
+    check_id,
+};
 pub use webhooks::{Event, EventStatus, NewEvent, Webhook};
