@@ -10,10 +10,14 @@
 //!   it did not see as deleted; otherwise an incremental run (full when the model never
 //!   completed one, or has no incremental filter).
 //! - `GET /sync/status?connection_id=X[&syncs=a,b]` (every declared sync without `syncs`):
-//!   `{syncs: [{name, model, status, last_run_at, next_run_at, latest_result, error,
-//!   cursor, held_deletions}]}`, from the store's state of each model (any replica answers
-//!   the same) but `latest_result`, the counts of the last run **this replica** ran (`null`
-//!   when it ran none since it started). `status` is `RUNNING` (a run holds the lease),
+//!   `{syncs: [{name, model, status, last_run_at, next_run_at, frequency_seconds,
+//!   latest_result, error, cursor, held_deletions}]}` (`model`: the sync's output model),
+//!   from the store's state of each model (any replica answers the same) but
+//!   `latest_result`, `{added, updated, deleted}` of the last run **this replica** ran
+//!   (`null` when it ran none since it started, or the last one failed; the `sync` webhook
+//!   carries every run's counts durably). `next_run_at` and `frequency_seconds` are set when
+//!   the model is on the store's schedule; `held_deletions` counts the deletions the last
+//!   full run held back (too many at once: see `terapi sync --allow-mass-delete`). `status` is `RUNNING` (a run holds the lease),
 //!   `ERROR` (the last run failed or was interrupted: `error` says why), `SUCCESS` (the last
 //!   run completed) or `PENDING` (never run). `cursor` is the records cursor after the last
 //!   change (`GET /records?cursor=…` continues from there).
