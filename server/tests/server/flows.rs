@@ -807,6 +807,64 @@ async fn webhooks(kind: Kind) {
     assert_eq!(response.status().as_u16(), 405);
 }
 
+/// Two replicas over one store: a run started on one is running for the other (its trigger
+/// answers `already_running`, its status RUNNING, then SUCCESS), and the other reads the
+/// records it stored.
+async fn replicas_share_runs(kind: Kind) {
+    let Some(env) = env(kind).await else { return };
+    let other = TestServer::start(Options::new(&env.fake.origin()).replica_of(&env.server.db_url))
+        .await
+        .unwrap();
+    let other_key = other.key(&["sync", "records"]).await;
+    env.fake
+        .set_delay("/v1/company/employees", Duration::from_millis(300));
+    env.trigger(HR, &["employees"], true).await;
+    let employees = terapi_store::Model::personal(HR, "employees");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env
+        .store
+        .sync_status(employees)
+        .await
+        .unwrap()
+        .is_some_and(|s| s.leased)
+    {
+        assert!(Instant::now() < deadline, "the run never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let body = json!({"connection_id": HR, "syncs": ["employees"]});
+    let (status, answer) = other.post("/sync/trigger", &other_key, &body).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(
+        answer["data"]["syncs"][0]["status"], "already_running",
+        "{answer}"
+    );
+    let (_, answer) = other
+        .get("/sync/status?connection_id=hr&syncs=employees", &other_key)
+        .await;
+    assert_eq!(answer["syncs"][0]["status"], "RUNNING", "{answer}");
+    env.wait_success(HR, "employees").await;
+    let (_, answer) = other
+        .get("/sync/status?connection_id=hr&syncs=employees", &other_key)
+        .await;
+    let one = &answer["syncs"][0];
+    assert_eq!(one["status"], "SUCCESS", "{answer}");
+    assert!(
+        one["latest_result"].is_null(),
+        "this replica ran nothing: {answer}"
+    );
+    let (status, answer) = other
+        .send(
+            Method::GET,
+            "/records?model=employees&limit=1000",
+            &other_key,
+            None,
+            &[("connection-id", HR)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(answer["records"].as_array().unwrap().len(), 250);
+}
+
 /// A model on the store's schedule is synced by the server's worker: its status, latest
 /// result and `sync` event (without a cursor: the worker does not know the one before).
 async fn scheduled_syncs_run(kind: Kind) {
@@ -1000,4 +1058,5 @@ suite!(
     refused_callers_do_nothing,
     scheduled_syncs_run,
     a_stop_ends_triggered_runs,
+    replicas_share_runs,
 );
