@@ -4,8 +4,9 @@
 //! then verified), authorizes in a browser (with a loopback listener for the callback, or a
 //! pasted callback URL), sends requests through a stored connection (base URL, auth, token
 //! refresh through the store, retries), syncs a provider's records into the store and prints
-//! them or their changes, manages and receives Personio webhooks, and lists, shows, removes
-//! and re-encrypts the stored connections without ever printing a secret.
+//! them or their changes, manages and receives Personio webhooks, lists, shows, removes
+//! and re-encrypts the stored connections without ever printing a secret, and creates, lists
+//! and revokes the API keys of the server.
 //!
 //! Exit codes (as the generator's): 0 success; 1 the operation failed on its input, its
 //! catalog or at the provider; 2 usage, I/O or store errors; 3 a full sync held its
@@ -23,6 +24,7 @@ mod context;
 mod escape;
 mod fail;
 mod generator;
+mod keys_api;
 mod listen;
 mod params;
 mod providers;
@@ -38,7 +40,7 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use args::{Cli, Command, ConnectionsCommand, KeyCommand, WebhooksCommand};
+use args::{Cli, Command, ConnectionsCommand, KeyCommand, KeysCommand, WebhooksCommand};
 use context::Context;
 use fail::Failure;
 
@@ -121,6 +123,11 @@ async fn work(context: &Context, command: Command) -> Result<(), Failure> {
             ConnectionsCommand::RotateKey { legacy } => {
                 connections::rotate_key(context, legacy).await
             }
+        },
+        Command::Keys(command) => match command {
+            KeysCommand::Create { name, scopes } => keys_api::create(context, &name, &scopes).await,
+            KeysCommand::List => keys_api::list(context).await,
+            KeysCommand::Revoke { id } => keys_api::revoke(context, &id).await,
         },
         Command::Key(KeyCommand::Generate) => Ok(()),
     }
