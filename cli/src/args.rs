@@ -91,6 +91,10 @@ pub enum Command {
     /// The stored connections (never shows a secret).
     #[command(subcommand)]
     Connections(ConnectionsCommand),
+    /// Webhooks to the application (the outbox of `terapi serve`): list and retry
+    /// deliveries.
+    #[command(subcommand)]
+    WebhooksOut(WebhooksOutCommand),
     /// Store keys.
     #[command(subcommand)]
     Key(KeyCommand),
@@ -98,6 +102,9 @@ pub enum Command {
     /// The store keeps each key's SHA-256 only (no store key needed).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Serve terapi's HTTP API (keys, connect sessions, OAuth, connections, proxy, syncs,
+    /// records, actions, webhooks) until SIGTERM or Ctrl-C.
+    Serve(ApiServeArgs),
     /// The generator: `generate`, `check`, `lint`, `schema`.
     #[command(flatten)]
     Generator(crate::generator::Command),
@@ -318,6 +325,41 @@ pub enum ConnectionsCommand {
     },
 }
 
+/// `webhooks-out`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksOutCommand {
+    /// List deliveries, newest first: id, type, status, attempts, times, last error.
+    List(WebhooksOutListArgs),
+    /// Put a failed delivery (or a pending one no server is sending) back, due now, with
+    /// the same delivery id and a new retry window.
+    Retry(WebhooksOutRetryArgs),
+}
+
+/// `webhooks-out list`.
+#[derive(Debug, Args)]
+pub struct WebhooksOutListArgs {
+    /// Only deliveries with this status.
+    #[arg(long, value_name = "STATUS", value_parser = ["pending", "delivered", "failed"])]
+    pub status: Option<String>,
+    /// At most this many (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
+    /// One JSON object per line, with the body sent.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `webhooks-out retry`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["delivery_id", "all_failed"])))]
+pub struct WebhooksOutRetryArgs {
+    /// The delivery's id (`X-Terapi-Delivery-Id`).
+    pub delivery_id: Option<String>,
+    /// Every failed delivery.
+    #[arg(long)]
+    pub all_failed: bool,
+}
+
 /// `key`.
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
@@ -336,7 +378,13 @@ pub enum KeysCommand {
         name: String,
         /// Its scopes, comma-separated: connections:read, credentials:read,
         /// connections:write, proxy, records, sync, actions, admin (everything).
-        #[arg(long, value_name = "SCOPE,...", value_delimiter = ',', required = true, num_args = 1..)]
+        #[arg(
+            long,
+            value_name = "SCOPE,...",
+            value_delimiter = ',',
+            required = true,
+            num_args = 1..
+        )]
         scopes: Vec<String>,
     },
     /// Every API key: id, name, scopes, created, last used, revoked (never a secret).
@@ -398,6 +446,60 @@ mod tests {
             panic!("records");
         };
         assert_eq!(args.changes_since.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn webhooks_out() {
+        let Command::WebhooksOut(WebhooksOutCommand::List(args)) =
+            parse(&["webhooks-out", "list"]).unwrap().command
+        else {
+            panic!("list");
+        };
+        assert_eq!((args.status, args.limit, args.json), (None, 50, false));
+        let Command::WebhooksOut(WebhooksOutCommand::List(args)) = parse(&[
+            "webhooks-out",
+            "list",
+            "--status",
+            "failed",
+            "--limit",
+            "3",
+            "--json",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("list");
+        };
+        assert_eq!(
+            (args.status.as_deref(), args.limit, args.json),
+            (Some("failed"), 3, true)
+        );
+        assert!(parse(&["webhooks-out", "list", "--status", "lost"]).is_err());
+        assert!(parse(&["webhooks-out", "list", "--limit", "0"]).is_err());
+        assert!(parse(&["webhooks-out", "list", "--limit", "1001"]).is_err());
+        let Command::WebhooksOut(WebhooksOutCommand::Retry(args)) =
+            parse(&["webhooks-out", "retry", "dlv_1"]).unwrap().command
+        else {
+            panic!("retry");
+        };
+        assert_eq!(
+            (args.delivery_id.as_deref(), args.all_failed),
+            (Some("dlv_1"), false)
+        );
+        assert!(matches!(
+            parse(&["webhooks-out", "retry", "--all-failed"])
+                .unwrap()
+                .command,
+            Command::WebhooksOut(WebhooksOutCommand::Retry(WebhooksOutRetryArgs {
+                delivery_id: None,
+                all_failed: true
+            }))
+        ));
+        assert!(
+            parse(&["webhooks-out", "retry"]).is_err(),
+            "an id or --all-failed"
+        );
+        assert!(parse(&["webhooks-out", "retry", "dlv_1", "--all-failed"]).is_err());
     }
 
     #[test]
@@ -485,4 +587,40 @@ mod tests {
         ));
         assert!(parse(&["webhooks", "remove", "hr"]).is_err());
     }
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ApiServeArgs {
+    /// The address and port to serve on (port 0 picks one; the address bound is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3003")]
+    pub listen: String,
+    /// The URL browsers and providers reach the server at (connect links, the OAuth
+    /// redirect URI `URL/oauth/callback`) [default: http://ADDR]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// An origin of the application's pages allowed to call the end-user routes and to
+    /// receive OAuth results (`https://app.example.com`); repeatable.
+    #[arg(long = "connect-origin", value_name = "ORIGIN")]
+    pub connect_origins: Vec<String>,
+    /// An OAuth app: `PROVIDER=CLIENT_ID[:SCOPE,SCOPE…]`; its secret from the variable
+    /// TERAPI_OAUTH_SECRET_<PROVIDER in UPPER_SNAKE_CASE>. Repeatable.
+    #[arg(long = "oauth-app", value_name = "PROVIDER=CLIENT_ID")]
+    pub oauth_apps: Vec<String>,
+    /// Where to post events (auth, sync) as signed webhooks; the signing secret from
+    /// TERAPI_WEBHOOK_SECRET.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// How long a connect session lasts, in minutes.
+    #[arg(long, value_name = "MINUTES", default_value_t = 30)]
+    pub session_minutes: u64,
+    /// Requests per minute per client address on the routes that take no key.
+    #[arg(long, value_name = "N", default_value_t = 120)]
+    pub rate_limit: u32,
+    /// Connections served at once.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Log lines as JSON (one object per line) instead of text.
+    #[arg(long)]
+    pub log_json: bool,
 }

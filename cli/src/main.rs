@@ -4,9 +4,10 @@
 //! then verified), authorizes in a browser (with a loopback listener for the callback, or a
 //! pasted callback URL), sends requests through a stored connection (base URL, auth, token
 //! refresh through the store, retries), syncs a provider's records into the store and prints
-//! them or their changes, manages and receives Personio webhooks, lists, shows, removes
-//! and re-encrypts the stored connections without ever printing a secret, and creates, lists
-//! and revokes the API keys of the server.
+//! them or their changes, manages and receives Personio webhooks, and lists, shows, removes
+//! and re-encrypts the stored connections without ever printing a secret, lists and
+//! retries the webhooks `terapi serve` posts to the application (`webhooks-out`), and
+//! creates, lists and revokes its API keys (`keys`).
 //!
 //! Exit codes (as the generator's): 0 success; 1 the operation failed on its input, its
 //! catalog or at the provider; 2 usage, I/O or store errors; 3 a full sync held its
@@ -30,17 +31,21 @@ mod params;
 mod providers;
 mod records;
 mod request;
+mod serve;
 mod signals;
 mod sync;
 mod time;
 mod webhooks;
+mod webhooks_out;
 mod workflows;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use args::{Cli, Command, ConnectionsCommand, KeyCommand, KeysCommand, WebhooksCommand};
+use args::{
+    Cli, Command, ConnectionsCommand, KeyCommand, KeysCommand, WebhooksCommand, WebhooksOutCommand,
+};
 use context::Context;
 use fail::Failure;
 
@@ -81,7 +86,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     // here, and the leases of the stores it opened are released before the process exits.
     let stops_itself = matches!(
         cli.command,
-        Command::Sync(_) | Command::Webhooks(WebhooksCommand::Serve(_))
+        Command::Sync(_) | Command::Webhooks(WebhooksCommand::Serve(_)) | Command::Serve(_)
     );
     runtime.block_on(async {
         if stops_itself {
@@ -101,6 +106,7 @@ async fn work(context: &Context, command: Command) -> Result<(), Failure> {
         // Handled in `main`, before a store or a runtime exists.
         Command::Generator(_) => Ok(()),
         Command::Providers => providers::run(context),
+        Command::Serve(args) => serve::run(context, args).await,
         Command::Connect(args) => connect::run(context, args).await,
         Command::Authorize(args) => authorize::run(context, args).await,
         Command::Callback(args) => authorize::callback(context, args).await,
@@ -123,6 +129,10 @@ async fn work(context: &Context, command: Command) -> Result<(), Failure> {
             ConnectionsCommand::RotateKey { legacy } => {
                 connections::rotate_key(context, legacy).await
             }
+        },
+        Command::WebhooksOut(command) => match command {
+            WebhooksOutCommand::List(args) => webhooks_out::list(context, args).await,
+            WebhooksOutCommand::Retry(args) => webhooks_out::retry(context, args).await,
         },
         Command::Keys(command) => match command {
             KeysCommand::Create { name, scopes } => keys_api::create(context, &name, &scopes).await,
