@@ -601,7 +601,7 @@ async fn a_delivery_is_given_up_after_its_window_and_retried_by_hand() {
     );
     assert!(queued.retried_at.is_some());
     assert_eq!(deliverer.run_once().await.unwrap(), 1);
-    assert_eq!(receiver.accepted(), [id.clone()]);
+    assert_eq!(receiver.accepted(), std::slice::from_ref(&id));
     assert_eq!(
         store.delivery(&id).await.unwrap().unwrap().status,
         DeliveryStatus::Delivered
