@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     pub integrations: Integrations,
     pub settings: Settings,
     pub config: ServerConfig,
+    pub metrics: crate::metrics::Metrics,
+    pub limiter: crate::limits::Limiter,
 }
 
 impl std::fmt::Debug for Server {
@@ -43,13 +45,22 @@ impl Server {
         settings: Settings,
         config: ServerConfig,
     ) -> Server {
+        // A grant a provider refuses while this server renews it is told to the application
+        // by an `auth` event committed with the mark.
+        let store = if config.webhooks.is_some() {
+            store.with_reauthorization_event(crate::events::reauthorization_event(&specs))
+        } else {
+            store
+        };
         Server {
             inner: Arc::new(Inner {
                 store,
                 specs,
                 integrations,
                 settings,
+                limiter: crate::limits::Limiter::new(config.rate_limit),
                 config,
+                metrics: crate::metrics::Metrics::new(),
             }),
         }
     }

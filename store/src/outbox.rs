@@ -340,6 +340,27 @@ fn new_delivery_id() -> Result<String, StoreError> {
     Ok(format!("dlv_{}", hex::encode(id)))
 }
 
+/// The statement that enqueues `body` (given the new delivery's id and creation time) as
+/// an event of `kind`, for a transaction of another operation that must not happen without
+/// its event (or the event without it).
+pub(crate) fn enqueue_statement(
+    kind: OutboxKind,
+    body: impl FnOnce(&str, SystemTime) -> Vec<u8>,
+) -> Result<crate::backend::Stmt, StoreError> {
+    let delivery_id = new_delivery_id()?;
+    let now = now_ms();
+    let bytes = body(&delivery_id, from_ms(now));
+    Ok(crate::backend::Stmt {
+        sql: ENQUEUE,
+        params: vec![
+            Val::text(delivery_id),
+            Val::text(kind.name()),
+            Val::bytes(bytes),
+            Val::int(now),
+        ],
+    })
+}
+
 impl Store {
     /// Enqueues an event of `kind`, due now: `body` is given the new delivery's id and
     /// creation time and returns the exact bytes to sign and send (which must hold no

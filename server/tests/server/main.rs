@@ -1,3 +1,8 @@
-//! The server's tests, in one test binary: one module per part of the API.
+//! The server's tests: one binary of modules (see ARCHITECTURE.md, "Tests"). Each starts
+//! servers on loopback over a store of test-support's databases, in front of the fakes.
 
+mod access;
+mod connect;
+mod openapi;
 mod outbox;
+mod support;

@@ -1,13 +1,16 @@
-//! API keys and connect sessions, the same suite on each database: SQLite in memory, a
-//! SQLite file, PostgreSQL (see `support`).
+//! API keys, connect sessions and connection metadata, the same suite on each database:
+//! SQLite in memory, a SQLite file, PostgreSQL (see `support`).
 
 use terapi_test_support::db as support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
+use serde_json::json;
 use support::Kind;
-use terapi_store::{API_SCOPES, EndUser, Keys, Store, StoreError};
+use terapi_store::{
+    API_SCOPES, ConnectionMeta, ConnectionQuery, ConnectionRecord, EndUser, Keys, Store, StoreError,
+};
 
 fn keys() -> Keys {
     Keys::new("a", &[7; 32]).unwrap()
@@ -495,6 +498,274 @@ async fn secrets_are_hashed_at_rest(kind: Kind) {
     }
 }
 
+fn record(provider: &str) -> ConnectionRecord {
+    ConnectionRecord::new(
+        provider,
+        json!({"companyId": "1"}),
+        json!({"apiKey": "CRED-9d2"}),
+    )
+}
+
+fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// Metadata is empty until set, replaced whole, checked, and only for a connection that
+/// exists.
+async fn connection_meta_is_set_and_read(kind: Kind) {
+    let Some(db) = support::db(kind).await else {
+        return;
+    };
+    let store = open(&db.url).await;
+    store
+        .save_connection("c1", &record("personio"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.connection_meta("c1").await.unwrap(),
+        ConnectionMeta::default()
+    );
+    for missing in [
+        store.connection_meta("nope").await.unwrap_err(),
+        store
+            .set_connection_meta("nope", &ConnectionMeta::default())
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(matches!(missing, StoreError::NotFound { .. }), "{missing}");
+    }
+    let e = store.connection_meta("a b").await.unwrap_err();
+    assert!(matches!(e, StoreError::InvalidId { .. }), "{e}");
+    let meta = ConnectionMeta {
+        end_user: Some(user("u1")),
+        tags: tags(&[("team", "hr"), ("region", "eu")]),
+        metadata: json!({"plan": "gold", "seats": 12, "nested": {"a": [1, 2]}})
+            .as_object()
+            .unwrap()
+            .clone(),
+    };
+    store.set_connection_meta("c1", &meta).await.unwrap();
+    assert_eq!(store.connection_meta("c1").await.unwrap(), meta);
+    // Replaced whole: the old tag no longer matches.
+    let replaced = ConnectionMeta {
+        end_user: None,
+        tags: tags(&[("team", "it")]),
+        metadata: serde_json::Map::new(),
+    };
+    store.set_connection_meta("c1", &replaced).await.unwrap();
+    assert_eq!(store.connection_meta("c1").await.unwrap(), replaced);
+    let by_old_tag = ConnectionQuery {
+        tag: Some(("team".to_owned(), "hr".to_owned())),
+        ..ConnectionQuery::default()
+    };
+    assert!(
+        store
+            .list_connections(&by_old_tag)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let by_old_user = ConnectionQuery {
+        end_user_id: Some("u1".to_owned()),
+        ..ConnectionQuery::default()
+    };
+    assert!(
+        store
+            .list_connections(&by_old_user)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Refused: too large, bad tags, a bad end user; nothing changes.
+    let big = ConnectionMeta {
+        metadata: json!({"blob": "x".repeat(70_000)})
+            .as_object()
+            .unwrap()
+            .clone(),
+        ..ConnectionMeta::default()
+    };
+    let bad_tag = ConnectionMeta {
+        tags: tags(&[("a b", "x")]),
+        ..ConnectionMeta::default()
+    };
+    let bad_user = ConnectionMeta {
+        end_user: Some(user("")),
+        ..ConnectionMeta::default()
+    };
+    for bad in [big, bad_tag, bad_user] {
+        let e = store.set_connection_meta("c1", &bad).await.unwrap_err();
+        assert!(matches!(e, StoreError::Invalid { .. }), "{e}");
+    }
+    assert_eq!(store.connection_meta("c1").await.unwrap(), replaced);
+    // Metadata is not secret: in clear at rest, unlike the credentials.
+    if !matches!(kind, Kind::Memory) {
+        store.set_connection_meta("c1", &meta).await.unwrap();
+        let bytes = support::dump(&db).await;
+        assert!(support::contains(&bytes, "gold"));
+        assert!(!support::contains(&bytes, "CRED-9d2"));
+    }
+}
+
+/// Every page of every filter: by id, after the last id, across filters; removed connections
+/// take their metadata and tags with them.
+async fn connections_are_listed_by_filter_and_page(kind: Kind) {
+    let Some(db) = support::db(kind).await else {
+        return;
+    };
+    let store = open(&db.url).await;
+    // c00..c24: personio for even, github for odd; u1 for multiples of 2, u2 else; team=hr
+    // for multiples of 3, team=it else; c24 has no metadata.
+    let ids: Vec<String> = (0..25).map(|i| format!("c{i:02}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let provider = if i % 2 == 0 { "personio" } else { "github" };
+        store.save_connection(id, &record(provider)).await.unwrap();
+        if i == 24 {
+            continue;
+        }
+        let meta = ConnectionMeta {
+            end_user: Some(user(if i % 4 == 0 { "u1" } else { "u2" })),
+            tags: tags(&[
+                ("team", if i % 3 == 0 { "hr" } else { "it" }),
+                ("n", &i.to_string()),
+            ]),
+            metadata: serde_json::Map::new(),
+        };
+        store.set_connection_meta(id, &meta).await.unwrap();
+    }
+    let expect = |f: &dyn Fn(usize) -> bool| -> Vec<String> {
+        (0..25).filter(|i| f(*i)).map(|i| ids[i].clone()).collect()
+    };
+    let pages = |query: ConnectionQuery| {
+        let store = store.clone();
+        async move {
+            let mut all = Vec::new();
+            let mut query = query;
+            for _ in 0..100 {
+                let page = store.list_connections(&query).await.unwrap();
+                assert!(page.len() <= query.limit.max(1));
+                let Some((last, _)) = page.last() else { break };
+                query.after = Some(last.id.clone());
+                all.extend(page);
+            }
+            all
+        }
+    };
+    let q = |user: Option<&str>, provider: Option<&str>, tag: Option<(&str, &str)>, limit| {
+        ConnectionQuery {
+            end_user_id: user.map(str::to_owned),
+            provider: provider.map(str::to_owned),
+            tag: tag.map(|(k, v)| (k.to_owned(), v.to_owned())),
+            after: None,
+            limit,
+        }
+    };
+    let names = |all: &[(terapi_store::ConnectionInfo, ConnectionMeta)]| -> Vec<String> {
+        all.iter().map(|(c, _)| c.id.clone()).collect()
+    };
+    let all = pages(q(None, None, None, 10)).await;
+    assert_eq!(names(&all), ids);
+    assert_eq!(all[24].1, ConnectionMeta::default());
+    assert_eq!(all[4].1.end_user.as_ref().unwrap().id, "u1");
+    assert_eq!(all[3].1.tags["n"], "3");
+    assert_eq!(all[3].0.provider, "github");
+    let cases: Vec<(ConnectionQuery, Vec<String>)> = vec![
+        (
+            q(Some("u1"), None, None, 2),
+            expect(&|i| i % 4 == 0 && i != 24),
+        ),
+        (q(Some("u2"), None, None, 3), expect(&|i| i % 4 != 0)),
+        (q(None, Some("github"), None, 4), expect(&|i| i % 2 == 1)),
+        (
+            q(None, None, Some(("team", "hr")), 2),
+            expect(&|i| i % 3 == 0 && i != 24),
+        ),
+        (q(None, None, Some(("n", "7")), 2), expect(&|i| i == 7)),
+        (q(None, None, Some(("team", "none")), 2), vec![]),
+        (
+            q(Some("u2"), Some("personio"), Some(("team", "hr")), 1),
+            expect(&|i| i % 4 != 0 && i % 2 == 0 && i % 3 == 0),
+        ),
+        (
+            q(None, Some("personio"), Some(("team", "it")), 2),
+            expect(&|i| i % 2 == 0 && i % 3 != 0 && i != 24),
+        ),
+        (q(Some("u1"), Some("github"), None, 5), vec![]),
+        (q(Some("nobody"), None, None, 5), vec![]),
+    ];
+    for (query, expected) in cases {
+        let got = names(&pages(query.clone()).await);
+        assert_eq!(got, expected, "{query:?}");
+    }
+    // Paging starts after `after` (which need not exist), and the limit is clamped.
+    let mut after = q(None, None, None, 3);
+    after.after = Some("c10x".to_owned());
+    assert_eq!(
+        names(&store.list_connections(&after).await.unwrap()),
+        ["c11", "c12", "c13"]
+    );
+    assert_eq!(
+        store
+            .list_connections(&q(None, None, None, 0))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_connections(&q(None, None, None, usize::MAX))
+            .await
+            .unwrap()
+            .len(),
+        25
+    );
+    // Bad filters are refused.
+    for bad in [
+        ConnectionQuery {
+            after: Some("a b".to_owned()),
+            ..ConnectionQuery::default()
+        },
+        q(None, None, Some(("a=b", "x")), 5),
+        q(Some(""), None, None, 5),
+        q(None, Some("x\ny"), None, 5),
+    ] {
+        assert!(store.list_connections(&bad).await.is_err(), "{bad:?}");
+    }
+
+    // A removed connection: gone from every listing, its metadata and tags with it; a new
+    // connection under its id starts without them.
+    assert!(store.remove("c06").await.unwrap());
+    assert!(!store.remove("c06").await.unwrap());
+    let hr = names(&pages(q(None, None, Some(("team", "hr")), 2)).await);
+    assert!(
+        !hr.contains(&"c06".to_owned()) && hr.contains(&"c03".to_owned()),
+        "{hr:?}"
+    );
+    assert!(!names(&pages(q(Some("u2"), None, None, 7)).await).contains(&"c06".to_owned()));
+    assert_eq!(pages(q(None, None, None, 10)).await.len(), 24);
+    let e = store.connection_meta("c06").await.unwrap_err();
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
+    if let Some(n) = count(&db, "terapi_connection_tags WHERE connection_id = 'c06'").await {
+        assert_eq!(n, 0);
+        assert_eq!(
+            count(&db, "terapi_connection_meta WHERE connection_id = 'c06'").await,
+            Some(0)
+        );
+    }
+    store
+        .save_connection("c06", &record("personio"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.connection_meta("c06").await.unwrap(),
+        ConnectionMeta::default()
+    );
+    assert!(!names(&pages(q(None, None, Some(("n", "6")), 2)).await).contains(&"c06".to_owned()));
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[tokio::test] async fn $name() { super::$name(super::Kind::Memory).await } )* }
@@ -511,4 +782,6 @@ suite!(
     sessions_expire,
     sessions_are_checked,
     secrets_are_hashed_at_rest,
+    connection_meta_is_set_and_read,
+    connections_are_listed_by_filter_and_page,
 );
