@@ -717,6 +717,81 @@ async fn two_deliverers_on_postgres_deliver_each_event_once() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Through the server: the events of the API's own operations
+
+/// `POST /auth/{provider}` with the seed's params and credentials, then again for the same
+/// connection: the running server's deliverer (woken by the enqueue, no poll wait) posts a
+/// signed `auth` event for each, `creation` then `override`, with the session's end user, and
+/// no credential in either body or in the stored outbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_through_the_api_posts_signed_auth_events() {
+    use crate::support::{Options, TestServer};
+    let fake = terapi_test_support::fake_personio::FakePersonio::start().await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 200).await;
+    let hooks = webhooks(receiver.url());
+    let server = TestServer::start(Options::new(&fake.origin()).config(move |c| {
+        c.webhooks = Some(hooks);
+    }))
+    .await
+    .unwrap();
+    let token = server.session("user-1", &["personio-recruiting"]).await;
+    let body = serde_json::json!({
+        "connection_id": "test-connection-id",
+        "params": {"companyId": "33434", "partnerId": "YOUR_CUSTOM_NAME", "appId": "UNIQUE_ID", "company": "company-b"},
+        "credentials": {"apiKey": "<secure-key>"},
+    });
+    let started = Instant::now();
+    let (status, answer) = server
+        .post("/auth/personio-recruiting", &token, &body)
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    receiver
+        .wait_for(Duration::from_secs(10), |r| r.accepted().len() == 1)
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "woken by the enqueue, not found by a poll: {:?}",
+        started.elapsed()
+    );
+    let (status, answer) = server
+        .post("/auth/personio-recruiting", &token, &body)
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    receiver
+        .wait_for(Duration::from_secs(10), |r| r.accepted().len() == 2)
+        .await;
+    check_arrivals(&receiver);
+    let arrived = receiver.arrived();
+    let operations: Vec<&Value> = arrived.iter().map(|g| &g.body["operation"]).collect();
+    assert_eq!(operations, ["creation", "override"]);
+    for got in &arrived {
+        let body = &got.body;
+        assert_eq!(body["type"], "auth");
+        assert_eq!(body["connectionId"], "test-connection-id");
+        assert_eq!(body["providerConfigKey"], "personio-recruiting");
+        assert_eq!(body["provider"], "personio-recruiting");
+        assert_eq!(body["endUser"]["endUserId"], "user-1");
+        assert_eq!(body["success"], true);
+        assert!(
+            !String::from_utf8_lossy(&got.raw).contains("secure-key"),
+            "a credential in an event: {body}"
+        );
+    }
+    // The receiver answered; the deliverer records it just after.
+    let store = server.server.store();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.outbox_counts().await.unwrap().delivered < 2 {
+        assert!(Instant::now() < deadline, "never recorded as delivered");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stored = store.deliveries(&OutboxQuery::default()).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|d| d.status == DeliveryStatus::Delivered
+        && !String::from_utf8_lossy(&d.body).contains("secure-key")));
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------
 // A process killed with SIGKILL mid-delivery
 
 /// The child: runs a deliverer over `OUTBOX_STORE` to `OUTBOX_URL` with a 1.5 s lease until
