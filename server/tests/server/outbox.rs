@@ -893,3 +893,40 @@ async fn a_process_killed_mid_delivery_loses_nothing_sqlite() {
 async fn a_process_killed_mid_delivery_loses_nothing_postgres() {
     killed_mid_delivery(Kind::Postgres).await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Throughput (a measurement, run by hand:
+// `cargo test --release -p terapi-server --test server -- --ignored outbox::throughput --nocapture`)
+
+async fn throughput(kind: Kind, n: usize) {
+    let Some(db) = db(kind).await else { return };
+    let store = open(&db.url).await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 200).await;
+    let started = Instant::now();
+    emit_many(&store, n).await;
+    let enqueued = started.elapsed();
+    let mut policy = quick(Duration::from_secs(3600));
+    policy.batch = 64;
+    let deliverer = Deliverer::new(store.clone(), &webhooks(receiver.url())).with_policy(policy);
+    let started = Instant::now();
+    deliver_all(&deliverer, &store, Duration::from_secs(600)).await;
+    let delivered = started.elapsed();
+    assert_eq!(receiver.accepted().len(), n);
+    println!(
+        "outbox {kind:?}: {n} events enqueued one by one in {enqueued:?} ({:.0}/s), delivered by one deliverer (batches of 64) in {delivered:?} ({:.0}/s)",
+        n as f64 / enqueued.as_secs_f64(),
+        n as f64 / delivered.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn throughput_sqlite() {
+    throughput(Kind::File, 2000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn throughput_postgres() {
+    throughput(Kind::Postgres, 2000).await;
+}
