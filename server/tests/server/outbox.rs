@@ -298,9 +298,19 @@ fn check_arrivals(receiver: &Receiver) -> BTreeSet<String> {
 // Tests
 
 #[tokio::test]
-async fn deliveries_are_signed_camel_case_events_with_a_delivery_id() {
+async fn deliveries_are_signed_camel_case_events_with_a_delivery_id_sqlite() {
+    signed_events(Kind::Memory).await;
+}
+
+#[tokio::test]
+async fn deliveries_are_signed_camel_case_events_with_a_delivery_id_postgres() {
+    signed_events(Kind::Postgres).await;
+}
+
+async fn signed_events(kind: Kind) {
+    let Some(db) = db(kind).await else { return };
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 200).await;
-    let store = open("sqlite::memory:").await;
+    let store = open(&db.url).await;
     let server = Server::new(
         store.clone(),
         Default::default(),
@@ -553,9 +563,19 @@ async fn a_receiver_down_then_up_gets_every_event_postgres() {
 }
 
 #[tokio::test]
-async fn a_delivery_is_given_up_after_its_window_and_retried_by_hand() {
+async fn a_delivery_is_given_up_after_its_window_and_retried_by_hand_sqlite() {
+    given_up_then_retried(Kind::Memory).await;
+}
+
+#[tokio::test]
+async fn a_delivery_is_given_up_after_its_window_and_retried_by_hand_postgres() {
+    given_up_then_retried(Kind::Postgres).await;
+}
+
+async fn given_up_then_retried(kind: Kind) {
+    let Some(db) = db(kind).await else { return };
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 500).await;
-    let store = open("sqlite::memory:").await;
+    let store = open(&db.url).await;
     let deliverer = Deliverer::new(store.clone(), &webhooks(receiver.url()))
         .with_policy(quick(Duration::from_millis(400)));
     let id = outbox::emit(&store, &sync_event(0))
