@@ -700,6 +700,101 @@ async fn released_leases_are_due_again_at_once() {
     assert_eq!(second.outbox_counts().await.unwrap().delivered, 1);
 }
 
+/// A claim whose lease expired and was taken over cannot fail or reschedule the delivery;
+/// the claim that holds it can; a success is recorded whoever reports it.
+async fn taken_over(kind: Kind) {
+    use terapi_store::Outcome;
+    let Some(db) = db(kind).await else { return };
+    let (first, second) = (open(&db.url).await, open(&db.url).await);
+    let id = outbox::emit(&first, &auth_event(0))
+        .await
+        .unwrap()
+        .delivery_id;
+    let old = first
+        .claim_deliveries(1, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert_eq!(old.len(), 1);
+    assert!(
+        second
+            .claim_deliveries(1, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let new = second
+        .claim_deliveries(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].delivery.attempts, 2);
+    let failed = Outcome::Failed {
+        error: "late".to_owned(),
+    };
+    assert!(!first.finish_delivery(&old[0], &failed).await.unwrap());
+    // The same handle's stale claim is fenced too (by its attempt number).
+    let third = second
+        .claim_deliveries(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(third.is_empty(), "held by the second");
+    let retry = Outcome::Retry {
+        at: std::time::SystemTime::now() + Duration::from_secs(3600),
+        error: "HTTP 503".to_owned(),
+    };
+    assert!(second.finish_delivery(&new[0], &retry).await.unwrap());
+    assert!(
+        !second.finish_delivery(&new[0], &retry).await.unwrap(),
+        "once"
+    );
+    let d = second.delivery(&id).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Pending);
+    assert_eq!(d.last_error.as_deref(), Some("HTTP 503"));
+    assert!(d.leased_until.is_none());
+    // A long error is kept bounded, without control characters.
+    let noisy = Outcome::Retry {
+        at: std::time::SystemTime::now(),
+        error: format!("line\nbreak{}", "x".repeat(10_000)),
+    };
+    let again = second
+        .claim_deliveries(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "not due for an hour");
+    assert_eq!(second.retry_delivery(&id).await.unwrap(), Retried::Queued);
+    let again = second
+        .claim_deliveries(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(second.finish_delivery(&again[0], &noisy).await.unwrap());
+    let d = second.delivery(&id).await.unwrap().unwrap();
+    let error = d.last_error.unwrap();
+    assert_eq!(error.chars().count(), terapi_store::MAX_DELIVERY_ERROR);
+    assert!(error.starts_with("line break"), "{error}");
+    // The old claim's success still counts.
+    assert!(
+        first
+            .finish_delivery(&old[0], &Outcome::Delivered)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        second.delivery(&id).await.unwrap().unwrap().status,
+        DeliveryStatus::Delivered
+    );
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_is_fenced_sqlite() {
+    taken_over(Kind::File).await;
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_is_fenced_postgres() {
+    taken_over(Kind::Postgres).await;
+}
+
 async fn store_retry(store: &Store, id: &str) -> Retried {
     store.retry_delivery(id).await.unwrap()
 }
