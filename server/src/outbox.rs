@@ -19,6 +19,12 @@
 //! The bodies follow the platform's webhooks (camelCase): `type` (`auth` or `sync`),
 //! `deliveryId`, `createdAt`, and the event's fields ([`AuthEvent`], [`SyncEvent`]). They
 //! carry no secret: no token, no credential.
+//!
+//! An application's receiver, in any language: compute the HMAC-SHA256 of the raw request
+//! body (the bytes as received, before any JSON parsing) under the signing secret, hex-encode
+//! it, compare it with `X-Terapi-Hmac-Sha256` in constant time (refuse the request when they
+//! differ), answer 2xx once the event is stored, and ignore an `X-Terapi-Delivery-Id` seen
+//! before (a retry of a delivery whose answer was lost). [`verify`] does the check in Rust.
 
 use std::collections::BTreeMap;
 use std::future::Future;
