@@ -94,7 +94,9 @@ pub(crate) fn check_tags(fields: &mut Vec<FieldError>, tags: &BTreeMap<String, S
             fields.push(FieldError {
                 section: "tags".to_owned(),
                 param: name,
-                message: format!("a tag value is at most {MAX_TEXT} bytes without control characters"),
+                message: format!(
+                    "a tag value is at most {MAX_TEXT} bytes without control characters"
+                ),
             });
         }
     }
