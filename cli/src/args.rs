@@ -98,6 +98,10 @@ pub enum Command {
     /// Store keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The API keys of `terapi serve`: create (the secret is printed once), list, revoke.
+    /// The store keeps each key's SHA-256 only (no store key needed).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Serve terapi's HTTP API (keys, connect sessions, OAuth, connections, proxy, syncs,
     /// records, actions, webhooks) until SIGTERM or Ctrl-C.
     Serve(ApiServeArgs),
@@ -303,7 +307,7 @@ pub enum ConnectionsCommand {
         /// The connection's id.
         id: String,
     },
-    /// Remove a connection and its pending authorizations.
+    /// Remove a connection, its pending authorizations and its metadata.
     Remove {
         /// The connection's id.
         id: String,
@@ -361,6 +365,35 @@ pub struct WebhooksOutRetryArgs {
 pub enum KeyCommand {
     /// Print a new random key for TERAPI_STORE_KEY.
     Generate,
+}
+
+/// `keys`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key: its secret goes to stdout, once (the store keeps its hash); its id
+    /// to stderr.
+    Create {
+        /// What the key is for (shown by `keys list`).
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Its scopes, comma-separated: connections:read, credentials:read,
+        /// connections:write, proxy, records, sync, actions, admin (everything).
+        #[arg(
+            long,
+            value_name = "SCOPE,...",
+            value_delimiter = ',',
+            required = true,
+            num_args = 1..
+        )]
+        scopes: Vec<String>,
+    },
+    /// Every API key: id, name, scopes, created, last used, revoked (never a secret).
+    List,
+    /// Revoke an API key: it authenticates nothing any more.
+    Revoke {
+        /// The key's id (`keys list`; the `<id>` of `tk_<id>_…`).
+        id: String,
+    },
 }
 
 #[cfg(test)]
@@ -467,6 +500,44 @@ mod tests {
             "an id or --all-failed"
         );
         assert!(parse(&["webhooks-out", "retry", "dlv_1", "--all-failed"]).is_err());
+    }
+
+    #[test]
+    fn api_keys() {
+        let Command::Keys(KeysCommand::Create { name, scopes }) = parse(&[
+            "keys",
+            "create",
+            "--name",
+            "backend",
+            "--scopes",
+            "connections:read,proxy",
+            "--scopes",
+            "records",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("create");
+        };
+        assert_eq!(name, "backend");
+        assert_eq!(scopes, ["connections:read", "proxy", "records"]);
+        assert!(
+            parse(&["keys", "create", "--name", "x"]).is_err(),
+            "scopes are required"
+        );
+        assert!(
+            parse(&["keys", "create", "--scopes", "proxy"]).is_err(),
+            "a name is required"
+        );
+        assert!(matches!(
+            parse(&["keys", "revoke", "abc"]).unwrap().command,
+            Command::Keys(KeysCommand::Revoke { .. })
+        ));
+        assert!(parse(&["keys", "revoke"]).is_err());
+        assert!(matches!(
+            parse(&["key", "generate"]).unwrap().command,
+            Command::Key(KeyCommand::Generate)
+        ));
     }
 
     #[test]

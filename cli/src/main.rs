@@ -5,8 +5,9 @@
 //! pasted callback URL), sends requests through a stored connection (base URL, auth, token
 //! refresh through the store, retries), syncs a provider's records into the store and prints
 //! them or their changes, manages and receives Personio webhooks, and lists, shows, removes
-//! and re-encrypts the stored connections without ever printing a secret, and lists and
-//! retries the webhooks `terapi serve` posts to the application (`webhooks-out`).
+//! and re-encrypts the stored connections without ever printing a secret, lists and
+//! retries the webhooks `terapi serve` posts to the application (`webhooks-out`), and
+//! creates, lists and revokes its API keys (`keys`).
 //!
 //! Exit codes (as the generator's): 0 success; 1 the operation failed on its input, its
 //! catalog or at the provider; 2 usage, I/O or store errors; 3 a full sync held its
@@ -24,6 +25,7 @@ mod context;
 mod escape;
 mod fail;
 mod generator;
+mod keys_api;
 mod listen;
 mod params;
 mod providers;
@@ -41,7 +43,9 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use args::{Cli, Command, ConnectionsCommand, KeyCommand, WebhooksCommand, WebhooksOutCommand};
+use args::{
+    Cli, Command, ConnectionsCommand, KeyCommand, KeysCommand, WebhooksCommand, WebhooksOutCommand,
+};
 use context::Context;
 use fail::Failure;
 
@@ -129,6 +133,11 @@ async fn work(context: &Context, command: Command) -> Result<(), Failure> {
         Command::WebhooksOut(command) => match command {
             WebhooksOutCommand::List(args) => webhooks_out::list(context, args).await,
             WebhooksOutCommand::Retry(args) => webhooks_out::retry(context, args).await,
+        },
+        Command::Keys(command) => match command {
+            KeysCommand::Create { name, scopes } => keys_api::create(context, &name, &scopes).await,
+            KeysCommand::List => keys_api::list(context).await,
+            KeysCommand::Revoke { id } => keys_api::revoke(context, &id).await,
         },
         Command::Key(KeyCommand::Generate) => Ok(()),
     }

@@ -53,5 +53,6 @@ pub(crate) fn start(server: Server, stop: watch::Receiver<bool>) -> Background {
             let _ = stop.wait_for(|s| *s).await;
         }));
     }
+    crate::flows::spawn(&server, stop.clone(), &mut tasks);
     Background { tasks }
 }

@@ -23,6 +23,7 @@ mod background;
 mod config;
 mod error;
 mod events;
+mod flows;
 mod limits;
 mod live;
 mod metrics;

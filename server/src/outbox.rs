@@ -19,6 +19,12 @@
 //! The bodies follow the platform's webhooks (camelCase): `type` (`auth` or `sync`),
 //! `deliveryId`, `createdAt`, and the event's fields ([`AuthEvent`], [`SyncEvent`]). They
 //! carry no secret: no token, no credential.
+//!
+//! An application's receiver, in any language: compute the HMAC-SHA256 of the raw request
+//! body (the bytes as received, before any JSON parsing) under the signing secret, hex-encode
+//! it, compare it with `X-Terapi-Hmac-Sha256` in constant time (refuse the request when they
+//! differ), answer 2xx once the event is stored, and ignore an `X-Terapi-Delivery-Id` seen
+//! before (a retry of a delivery whose answer was lost). [`verify`] does the check in Rust.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -653,4 +659,117 @@ fn rfc3339(at: SystemTime) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(attempts: i64, created_ago: Duration, retried_ago: Option<Duration>) -> Delivery {
+        let now = SystemTime::now();
+        Delivery {
+            seq: 1,
+            delivery_id: "dlv_1".to_owned(),
+            kind: OutboxKind::Auth,
+            body: b"{}".to_vec(),
+            status: terapi_store::DeliveryStatus::Pending,
+            attempts,
+            next_attempt_at: now,
+            created_at: now - created_ago,
+            retried_at: retried_ago.map(|ago| now - ago),
+            delivered_at: None,
+            last_error: None,
+            leased_until: None,
+        }
+    }
+
+    #[test]
+    fn the_backoff_doubles_with_jitter_up_to_its_cap() {
+        let policy = DeliveryPolicy::default();
+        for (attempts, full) in [(1, 30), (2, 60), (3, 120), (7, 1920), (8, 3600), (60, 3600)] {
+            for _ in 0..50 {
+                let delay = policy.backoff(attempts);
+                let full = Duration::from_secs(full);
+                assert!(delay <= full && delay >= full / 2, "{attempts}: {delay:?}");
+            }
+        }
+        assert!(policy.backoff(0) <= Duration::from_secs(30));
+        assert!(policy.backoff(i64::MIN) <= Duration::from_secs(30));
+        assert!(policy.backoff(i64::MAX) <= Duration::from_secs(3600));
+        let spread: std::collections::BTreeSet<_> = (0..20).map(|_| policy.backoff(5)).collect();
+        assert!(spread.len() > 1, "jittered");
+    }
+
+    #[test]
+    fn retries_last_the_window_then_fail() {
+        let policy = DeliveryPolicy::default();
+        let now = SystemTime::now();
+        let day = Duration::from_secs(24 * 3600);
+        // Young: retried within the backoff.
+        let Outcome::Retry { at, error } =
+            policy.after_failure(&delivery(1, Duration::ZERO, None), now, "HTTP 500".into())
+        else {
+            panic!("retried");
+        };
+        assert_eq!(error, "HTTP 500");
+        assert!(at > now && at <= now + Duration::from_secs(30));
+        // Near the end of the 25 hours: the last attempt at the end, not after.
+        let old = delivery(
+            30,
+            day + Duration::from_secs(3600) - Duration::from_secs(60),
+            None,
+        );
+        let Outcome::Retry { at, .. } = policy.after_failure(&old, now, "x".into()) else {
+            panic!("a last retry");
+        };
+        assert!(at <= old.created_at + DEFAULT_RETRY_FOR);
+        // Past it: failed.
+        let older = delivery(31, day + Duration::from_secs(3601), None);
+        assert!(matches!(
+            policy.after_failure(&older, now, "x".into()),
+            Outcome::Failed { .. }
+        ));
+        // Retried by hand an hour ago: a new window.
+        let retried = delivery(1, 3 * day, Some(Duration::from_secs(3600)));
+        assert!(matches!(
+            policy.after_failure(&retried, now, "x".into()),
+            Outcome::Retry { .. }
+        ));
+    }
+
+    #[test]
+    fn a_configured_window_is_at_least_a_day() {
+        let hooks = OutgoingWebhooks {
+            url: "http://127.0.0.1:1/hooks".parse().unwrap(),
+            secret: Secret::new("s"),
+            retry_for: Duration::from_secs(60),
+        };
+        let store = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(Store::memory(terapi_store::Keys::none()))
+            .unwrap();
+        let deliverer = Deliverer::new(store, &hooks);
+        assert_eq!(deliverer.policy().retry_for, MIN_RETRY_FOR);
+        assert!(!format!("{deliverer:?}").contains("\"s\""));
+    }
+
+    #[test]
+    fn signatures() {
+        let secret = Secret::new("key");
+        // RFC 4231-style check against a known value: HMAC-SHA256("key", "The quick brown fox
+        // jumps over the lazy dog").
+        let body = b"The quick brown fox jumps over the lazy dog";
+        let sig = signature(&secret, body);
+        assert_eq!(
+            sig,
+            "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
+        assert!(verify(&secret, body, &sig));
+        assert!(verify(&secret, body, &sig.to_uppercase()));
+        assert!(!verify(&secret, b"another body", &sig));
+        assert!(!verify(&Secret::new("other"), body, &sig));
+        assert!(!verify(&secret, body, ""));
+    }
 }

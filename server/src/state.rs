@@ -25,6 +25,8 @@ pub(crate) struct Inner {
     pub connections: crate::live::LiveConnections,
     pub metrics: crate::metrics::Metrics,
     pub limiter: crate::limits::Limiter,
+    /// The workflows' state: runs of this replica, the webhook receiver.
+    pub flows: crate::flows::Flows,
 }
 
 impl std::fmt::Debug for Server {
@@ -64,6 +66,7 @@ impl Server {
                 config,
                 connections: crate::live::LiveConnections::new(),
                 metrics: crate::metrics::Metrics::new(),
+                flows: crate::flows::Flows::default(),
             }),
         }
     }

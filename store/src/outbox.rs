@@ -462,7 +462,18 @@ impl Store {
                 (FINISH_FAILED, params)
             }
         };
-        let rows = self.backend.query(sql, params).await?;
+        let rows = if self.backend.is_postgres() {
+            // Concurrent statements (a transaction would hold the one session for them).
+            self.backend.query(sql, params).await?
+        } else {
+            // On SQLite, a commit without its fsync, which a power cut may lose: what is lost
+            // is a mark, and the delivery is sent again (at least once, as after a crash) or
+            // retried sooner.
+            let mut tx = self.backend.begin_relaxed().await?;
+            let rows = tx.query(sql, params).await?;
+            tx.commit().await?;
+            rows
+        };
         Ok(!rows.is_empty())
     }
 

@@ -198,7 +198,7 @@ impl Store {
                         _ => "the provider refused the refresh".to_owned(),
                     };
                     return if self
-                        .mark_reauthorize(id, &row, owner, &reason)
+                        .mark_reauthorize(id, row, owner, &reason)
                         .await
                         .map_err(to_client)?
                     {

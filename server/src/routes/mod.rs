@@ -18,12 +18,16 @@ use tower_http::request_id::{
 use crate::error::ApiError;
 use crate::state::Server;
 
+mod actions;
 mod auth;
 mod connect;
 mod connections;
 mod health;
 mod oauth;
+mod provider_webhooks;
 mod proxy;
+pub(crate) mod records;
+pub(crate) mod sync;
 
 /// Every route.
 pub(crate) fn router(server: Server) -> Router {
@@ -36,6 +40,10 @@ pub(crate) fn router(server: Server) -> Router {
         .merge(oauth::routes())
         .merge(connections::routes())
         .merge(proxy::routes())
+        .merge(sync::routes())
+        .merge(records::routes())
+        .merge(actions::routes())
+        .merge(provider_webhooks::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -298,9 +298,19 @@ fn check_arrivals(receiver: &Receiver) -> BTreeSet<String> {
 // Tests
 
 #[tokio::test]
-async fn deliveries_are_signed_camel_case_events_with_a_delivery_id() {
+async fn deliveries_are_signed_camel_case_events_with_a_delivery_id_sqlite() {
+    signed_events(Kind::Memory).await;
+}
+
+#[tokio::test]
+async fn deliveries_are_signed_camel_case_events_with_a_delivery_id_postgres() {
+    signed_events(Kind::Postgres).await;
+}
+
+async fn signed_events(kind: Kind) {
+    let Some(db) = db(kind).await else { return };
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 200).await;
-    let store = open("sqlite::memory:").await;
+    let store = open(&db.url).await;
     let server = Server::new(
         store.clone(),
         Default::default(),
@@ -553,9 +563,19 @@ async fn a_receiver_down_then_up_gets_every_event_postgres() {
 }
 
 #[tokio::test]
-async fn a_delivery_is_given_up_after_its_window_and_retried_by_hand() {
+async fn a_delivery_is_given_up_after_its_window_and_retried_by_hand_sqlite() {
+    given_up_then_retried(Kind::Memory).await;
+}
+
+#[tokio::test]
+async fn a_delivery_is_given_up_after_its_window_and_retried_by_hand_postgres() {
+    given_up_then_retried(Kind::Postgres).await;
+}
+
+async fn given_up_then_retried(kind: Kind) {
+    let Some(db) = db(kind).await else { return };
     let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 500).await;
-    let store = open("sqlite::memory:").await;
+    let store = open(&db.url).await;
     let deliverer = Deliverer::new(store.clone(), &webhooks(receiver.url()))
         .with_policy(quick(Duration::from_millis(400)));
     let id = outbox::emit(&store, &sync_event(0))
@@ -601,7 +621,7 @@ async fn a_delivery_is_given_up_after_its_window_and_retried_by_hand() {
     );
     assert!(queued.retried_at.is_some());
     assert_eq!(deliverer.run_once().await.unwrap(), 1);
-    assert_eq!(receiver.accepted(), [id.clone()]);
+    assert_eq!(receiver.accepted(), std::slice::from_ref(&id));
     assert_eq!(
         store.delivery(&id).await.unwrap().unwrap().status,
         DeliveryStatus::Delivered
@@ -680,6 +700,101 @@ async fn released_leases_are_due_again_at_once() {
     assert_eq!(second.outbox_counts().await.unwrap().delivered, 1);
 }
 
+/// A claim whose lease expired and was taken over cannot fail or reschedule the delivery;
+/// the claim that holds it can; a success is recorded whoever reports it.
+async fn taken_over(kind: Kind) {
+    use terapi_store::Outcome;
+    let Some(db) = db(kind).await else { return };
+    let (first, second) = (open(&db.url).await, open(&db.url).await);
+    let id = outbox::emit(&first, &auth_event(0))
+        .await
+        .unwrap()
+        .delivery_id;
+    let old = first
+        .claim_deliveries(1, Duration::from_millis(100))
+        .await
+        .unwrap();
+    assert_eq!(old.len(), 1);
+    assert!(
+        second
+            .claim_deliveries(1, Duration::from_secs(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let new = second
+        .claim_deliveries(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 1);
+    assert_eq!(new[0].delivery.attempts, 2);
+    let failed = Outcome::Failed {
+        error: "late".to_owned(),
+    };
+    assert!(!first.finish_delivery(&old[0], &failed).await.unwrap());
+    // The same handle's stale claim is fenced too (by its attempt number).
+    let third = second
+        .claim_deliveries(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(third.is_empty(), "held by the second");
+    let retry = Outcome::Retry {
+        at: std::time::SystemTime::now() + Duration::from_secs(3600),
+        error: "HTTP 503".to_owned(),
+    };
+    assert!(second.finish_delivery(&new[0], &retry).await.unwrap());
+    assert!(
+        !second.finish_delivery(&new[0], &retry).await.unwrap(),
+        "once"
+    );
+    let d = second.delivery(&id).await.unwrap().unwrap();
+    assert_eq!(d.status, DeliveryStatus::Pending);
+    assert_eq!(d.last_error.as_deref(), Some("HTTP 503"));
+    assert!(d.leased_until.is_none());
+    // A long error is kept bounded, without control characters.
+    let noisy = Outcome::Retry {
+        at: std::time::SystemTime::now(),
+        error: format!("line\nbreak{}", "x".repeat(10_000)),
+    };
+    let again = second
+        .claim_deliveries(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "not due for an hour");
+    assert_eq!(second.retry_delivery(&id).await.unwrap(), Retried::Queued);
+    let again = second
+        .claim_deliveries(1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(second.finish_delivery(&again[0], &noisy).await.unwrap());
+    let d = second.delivery(&id).await.unwrap().unwrap();
+    let error = d.last_error.unwrap();
+    assert_eq!(error.chars().count(), terapi_store::MAX_DELIVERY_ERROR);
+    assert!(error.starts_with("line break"), "{error}");
+    // The old claim's success still counts.
+    assert!(
+        first
+            .finish_delivery(&old[0], &Outcome::Delivered)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        second.delivery(&id).await.unwrap().unwrap().status,
+        DeliveryStatus::Delivered
+    );
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_is_fenced_sqlite() {
+    taken_over(Kind::File).await;
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_is_fenced_postgres() {
+    taken_over(Kind::Postgres).await;
+}
+
 async fn store_retry(store: &Store, id: &str) -> Retried {
     store.retry_delivery(id).await.unwrap()
 }
@@ -714,6 +829,81 @@ async fn two_deliverers_on_postgres_deliver_each_event_once() {
         sa.delivered > 0 && sb.delivered > 0,
         "both deliverers worked: {sa:?} {sb:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Through the server: the events of the API's own operations
+
+/// `POST /auth/{provider}` with the seed's params and credentials, then again for the same
+/// connection: the running server's deliverer (woken by the enqueue, no poll wait) posts a
+/// signed `auth` event for each, `creation` then `override`, with the session's end user, and
+/// no credential in either body or in the stored outbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_through_the_api_posts_signed_auth_events() {
+    use crate::support::{Options, TestServer};
+    let fake = terapi_test_support::fake_personio::FakePersonio::start().await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 200).await;
+    let hooks = webhooks(receiver.url());
+    let server = TestServer::start(Options::new(&fake.origin()).config(move |c| {
+        c.webhooks = Some(hooks);
+    }))
+    .await
+    .unwrap();
+    let token = server.session("user-1", &["personio-recruiting"]).await;
+    let body = serde_json::json!({
+        "connection_id": "test-connection-id",
+        "params": {"companyId": "33434", "partnerId": "YOUR_CUSTOM_NAME", "appId": "UNIQUE_ID", "company": "company-b"},
+        "credentials": {"apiKey": "<secure-key>"},
+    });
+    let started = Instant::now();
+    let (status, answer) = server
+        .post("/auth/personio-recruiting", &token, &body)
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    receiver
+        .wait_for(Duration::from_secs(10), |r| r.accepted().len() == 1)
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "woken by the enqueue, not found by a poll: {:?}",
+        started.elapsed()
+    );
+    let (status, answer) = server
+        .post("/auth/personio-recruiting", &token, &body)
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    receiver
+        .wait_for(Duration::from_secs(10), |r| r.accepted().len() == 2)
+        .await;
+    check_arrivals(&receiver);
+    let arrived = receiver.arrived();
+    let operations: Vec<&Value> = arrived.iter().map(|g| &g.body["operation"]).collect();
+    assert_eq!(operations, ["creation", "override"]);
+    for got in &arrived {
+        let body = &got.body;
+        assert_eq!(body["type"], "auth");
+        assert_eq!(body["connectionId"], "test-connection-id");
+        assert_eq!(body["providerConfigKey"], "personio-recruiting");
+        assert_eq!(body["provider"], "personio-recruiting");
+        assert_eq!(body["endUser"]["endUserId"], "user-1");
+        assert_eq!(body["success"], true);
+        assert!(
+            !String::from_utf8_lossy(&got.raw).contains("secure-key"),
+            "a credential in an event: {body}"
+        );
+    }
+    // The receiver answered; the deliverer records it just after.
+    let store = server.server.store();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while store.outbox_counts().await.unwrap().delivered < 2 {
+        assert!(Instant::now() < deadline, "never recorded as delivered");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stored = store.deliveries(&OutboxQuery::default()).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|d| d.status == DeliveryStatus::Delivered
+        && !String::from_utf8_lossy(&d.body).contains("secure-key")));
+    server.stop().await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -817,4 +1007,41 @@ async fn a_process_killed_mid_delivery_loses_nothing_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_killed_mid_delivery_loses_nothing_postgres() {
     killed_mid_delivery(Kind::Postgres).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Throughput (a measurement, run by hand:
+// `cargo test --release -p terapi-server --test server -- --ignored outbox::throughput --nocapture`)
+
+async fn throughput(kind: Kind, n: usize) {
+    let Some(db) = db(kind).await else { return };
+    let store = open(&db.url).await;
+    let receiver = Receiver::start("127.0.0.1:0".parse().unwrap(), 200).await;
+    let started = Instant::now();
+    emit_many(&store, n).await;
+    let enqueued = started.elapsed();
+    let mut policy = quick(Duration::from_secs(3600));
+    policy.batch = 64;
+    let deliverer = Deliverer::new(store.clone(), &webhooks(receiver.url())).with_policy(policy);
+    let started = Instant::now();
+    deliver_all(&deliverer, &store, Duration::from_secs(600)).await;
+    let delivered = started.elapsed();
+    assert_eq!(receiver.accepted().len(), n);
+    println!(
+        "outbox {kind:?}: {n} events enqueued one by one in {enqueued:?} ({:.0}/s), delivered by one deliverer (batches of 64) in {delivered:?} ({:.0}/s)",
+        n as f64 / enqueued.as_secs_f64(),
+        n as f64 / delivered.as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn throughput_sqlite() {
+    throughput(Kind::File, 2000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn throughput_postgres() {
+    throughput(Kind::Postgres, 2000).await;
 }
