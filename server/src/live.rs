@@ -156,3 +156,26 @@ impl LiveConnections {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_most_capacity_entries_are_kept_the_least_recently_used_going_first() {
+        let live = LiveConnections::new();
+        let keep = live.cell("kept");
+        for i in 0..LiveConnections::CAPACITY * 3 {
+            live.cell(&format!("c{i}"));
+            if i % 16 == 0 {
+                // Used again: stays.
+                assert!(Arc::ptr_eq(&live.cell("kept"), &keep));
+            }
+        }
+        assert!(live.lock().len() <= LiveConnections::CAPACITY);
+        assert!(Arc::ptr_eq(&live.cell("kept"), &keep));
+        assert!(!live.lock().contains_key("c0"));
+        live.forget("kept");
+        assert!(!Arc::ptr_eq(&live.cell("kept"), &keep));
+    }
+}

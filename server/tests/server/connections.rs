@@ -296,6 +296,24 @@ async fn connections_are_listed_in_pages_updated_and_deleted() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 404);
 
+    // What the store refuses: 422, and an import refused whole.
+    let many: serde_json::Map<String, Value> =
+        (0..100).map(|i| (format!("t{i}"), json!("v"))).collect();
+    let res = support::client()
+        .patch(format!("{}/connections/c-a", r.url))
+        .bearer_auth(&key)
+        .json(&json!({"tags": many}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let mut body = import_body("too-many-tags");
+    body["tags"] = Value::Object(many);
+    let (status, body) = post(&r, &key, &body).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_metadata");
+    assert_eq!(get(&r, &key, "/connections/too-many-tags").await.0, 404);
+
     // DELETE: 204, then 404.
     let delete = || {
         support::client()
