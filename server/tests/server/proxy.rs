@@ -48,6 +48,8 @@ async fn a_request_goes_through_the_connection_and_comes_back_as_the_provider_se
         .header("Provider-Config-Key", "personio")
         .header("Accept", "application/json")
         .header("X-Custom", "kept")
+        .header("X-Personio-Partner-Id", "EVIL")
+        .header("X-Forwarded-For", "10.0.0.1")
         .header("Cookie", "session=caller")
         .header("Retries", "1")
         .send()
@@ -81,7 +83,21 @@ async fn a_request_goes_through_the_connection_and_comes_back_as_the_provider_se
     );
     assert_eq!(sent.header("x-personio-partner-id"), Some("ACME"));
     assert_eq!(sent.header("x-custom"), Some("kept"));
-    for never in ["cookie", "connection-id", "provider-config-key", "retries"] {
+    // The provider's own headers are the connection's, not the caller's.
+    assert_eq!(
+        sent.headers
+            .iter()
+            .filter(|(n, _)| n == "x-personio-partner-id")
+            .count(),
+        1
+    );
+    for never in [
+        "cookie",
+        "connection-id",
+        "provider-config-key",
+        "retries",
+        "x-forwarded-for",
+    ] {
         assert_eq!(sent.header(never), None, "{never}");
     }
     // Nothing of the caller's key reached the provider.
