@@ -393,7 +393,8 @@ impl Connection {
     /// concurrent callers and, for a stored connection, by every process: see
     /// [`SharedTokens`]), else renewed through the same single renewal requests use. With
     /// `force_refresh`, renewed now through that path, unless a token request was made during
-    /// this call (its token is as new). For the modes that use no token (API keys, basic, OAuth
+    /// this call (its token is as new) or the tokens of an authorization have no refresh
+    /// token (the current one is answered). For the modes that use no token (API keys, basic, OAuth
     /// 1.0a), `None`.
     ///
     /// The answer holds the tokens as the connection has them: the refresh token and the
@@ -406,7 +407,11 @@ impl Connection {
         let cache = &self.inner.token;
         let before = cache.requests();
         let mut issued = self.access_token(None).await?;
-        if force_refresh && cache.requests() == before {
+        // Tokens a user granted without a refresh token cannot be renewed: forcing would
+        // only declare the grant dead while its access token still works.
+        let renewable = self.inner.auth != ClientAuth::AuthorizationCode
+            || cache.tokens().is_some_and(|t| t.refresh_token().is_some());
+        if force_refresh && renewable && cache.requests() == before {
             issued = self.access_token(Some(&issued)).await?;
         }
         let token = &issued.token;

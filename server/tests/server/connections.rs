@@ -408,6 +408,43 @@ async fn a_dead_grant_says_reauthorization_required() {
             .ends_with('Z')
     );
     assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 1);
+    // force_refresh renews through the store: one refresh, a new token.
+    let (_, body, _) = get(
+        &r,
+        &key,
+        "/connections/live?include_credentials=true&force_refresh=true",
+    )
+    .await;
+    assert_ne!(body["credentials"]["access_token"], access.as_str());
+    assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 2);
+
+    // Granted without a refresh token: force_refresh answers the token it has (nothing to
+    // renew with), and the connection stays usable.
+    let (access, _) = fake.issue();
+    let (status, _) = post(
+        &r,
+        &key,
+        &json!({
+            "connection_id": "no-refresh",
+            "provider_config_key": "acme",
+            "connection_config": {"tenant": "acme", "instance_url": "https://api.acme.example"},
+            "tokens": {"access_token": access, "expires_at": 4_102_444_800u64},
+            "oauth_client": {"client_id": fake_oauth::CLIENT_ID, "client_secret": fake_oauth::CLIENT_SECRET},
+        }),
+    )
+    .await;
+    assert_eq!(status, 201);
+    for _ in 0..2 {
+        let (status, body, text) = get(
+            &r,
+            &key,
+            "/connections/no-refresh?include_credentials=true&force_refresh=true",
+        )
+        .await;
+        assert_eq!(status, 200, "{text}");
+        assert_eq!(body["credentials"]["access_token"], access.as_str());
+    }
+    assert_eq!(fake.fake.refreshes.load(Ordering::SeqCst), 2);
 }
 
 /// Every route of the connections and the proxy: no key, a wrong key, a session token, a key
