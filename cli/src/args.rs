@@ -94,6 +94,9 @@ pub enum Command {
     /// Store keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Serve terapi's HTTP API (keys, connect sessions, OAuth, connections, proxy, syncs,
+    /// records, actions, webhooks) until SIGTERM or Ctrl-C.
+    Serve(ApiServeArgs),
     /// The generator: `generate`, `check`, `lint`, `schema`.
     #[command(flatten)]
     Generator(crate::generator::Command),
@@ -420,4 +423,40 @@ mod tests {
         ));
         assert!(parse(&["webhooks", "remove", "hr"]).is_err());
     }
+}
+
+/// `serve`.
+#[derive(Debug, Args)]
+pub struct ApiServeArgs {
+    /// The address and port to serve on (port 0 picks one; the address bound is printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3003")]
+    pub listen: String,
+    /// The URL browsers and providers reach the server at (connect links, the OAuth
+    /// redirect URI `URL/oauth/callback`) [default: http://ADDR]
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// An origin of the application's pages allowed to call the end-user routes and to
+    /// receive OAuth results (`https://app.example.com`); repeatable.
+    #[arg(long = "connect-origin", value_name = "ORIGIN")]
+    pub connect_origins: Vec<String>,
+    /// An OAuth app: `PROVIDER=CLIENT_ID[:SCOPE,SCOPE…]`; its secret from the variable
+    /// TERAPI_OAUTH_SECRET_<PROVIDER in UPPER_SNAKE_CASE>. Repeatable.
+    #[arg(long = "oauth-app", value_name = "PROVIDER=CLIENT_ID")]
+    pub oauth_apps: Vec<String>,
+    /// Where to post events (auth, sync) as signed webhooks; the signing secret from
+    /// TERAPI_WEBHOOK_SECRET.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<String>,
+    /// How long a connect session lasts, in minutes.
+    #[arg(long, value_name = "MINUTES", default_value_t = 30)]
+    pub session_minutes: u64,
+    /// Requests per minute per client address on the routes that take no key.
+    #[arg(long, value_name = "N", default_value_t = 120)]
+    pub rate_limit: u32,
+    /// Connections served at once.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Log lines as JSON (one object per line) instead of text.
+    #[arg(long)]
+    pub log_json: bool,
 }

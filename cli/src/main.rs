@@ -28,6 +28,7 @@ mod params;
 mod providers;
 mod records;
 mod request;
+mod serve;
 mod signals;
 mod sync;
 mod time;
@@ -79,7 +80,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     // here, and the leases of the stores it opened are released before the process exits.
     let stops_itself = matches!(
         cli.command,
-        Command::Sync(_) | Command::Webhooks(WebhooksCommand::Serve(_))
+        Command::Sync(_) | Command::Webhooks(WebhooksCommand::Serve(_)) | Command::Serve(_)
     );
     runtime.block_on(async {
         if stops_itself {
@@ -99,6 +100,7 @@ async fn work(context: &Context, command: Command) -> Result<(), Failure> {
         // Handled in `main`, before a store or a runtime exists.
         Command::Generator(_) => Ok(()),
         Command::Providers => providers::run(context),
+        Command::Serve(args) => serve::run(context, args).await,
         Command::Connect(args) => connect::run(context, args).await,
         Command::Authorize(args) => authorize::run(context, args).await,
         Command::Callback(args) => authorize::callback(context, args).await,

@@ -60,7 +60,10 @@ impl ServerConfig {
 
     /// The OAuth redirect URI: `{public_url}/oauth/callback`.
     pub fn callback_url(&self) -> String {
-        format!("{}/oauth/callback", self.public_url.as_str().trim_end_matches('/'))
+        format!(
+            "{}/oauth/callback",
+            self.public_url.as_str().trim_end_matches('/')
+        )
     }
 }
 
@@ -93,6 +96,17 @@ pub struct OAuthApp {
     pub scopes: Vec<String>,
 }
 
+impl OAuthApp {
+    /// An app with its client id, secret and scopes.
+    pub fn new(client_id: String, client_secret: Secret, scopes: Vec<String>) -> OAuthApp {
+        OAuthApp {
+            client_id,
+            client_secret,
+            scopes,
+        }
+    }
+}
+
 impl fmt::Debug for OAuthApp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OAuthApp")
@@ -112,6 +126,17 @@ pub struct OutgoingWebhooks {
     pub secret: Secret,
     /// How long a delivery is retried (at least 24 hours; 25 by default).
     pub retry_for: Duration,
+}
+
+impl OutgoingWebhooks {
+    /// Webhooks to `url`, signed with `secret`, retried for 25 hours.
+    pub fn new(url: url::Url, secret: Secret) -> OutgoingWebhooks {
+        OutgoingWebhooks {
+            url,
+            secret,
+            retry_for: Duration::from_secs(25 * 3600),
+        }
+    }
 }
 
 impl fmt::Debug for OutgoingWebhooks {

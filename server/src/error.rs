@@ -84,7 +84,11 @@ impl ApiError {
     }
 
     /// 422 with every field's problem.
-    pub fn fields(code: &'static str, message: impl Into<String>, fields: Vec<FieldError>) -> ApiError {
+    pub fn fields(
+        code: &'static str,
+        message: impl Into<String>,
+        fields: Vec<FieldError>,
+    ) -> ApiError {
         ApiError {
             fields,
             ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
@@ -100,7 +104,13 @@ impl ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -138,4 +148,41 @@ impl From<terapi_store::StoreError> for ApiError {
             }
         }
     }
+}
+
+/// Every problem of a connection's params and credentials, as fields: `section` is the
+/// request's key (`params` or `credentials`), the message the validator's without its
+/// prefix. Values of secret params are never quoted (the validator keeps none).
+pub fn validation_fields(errors: &terapi_runtime::ValidationErrors) -> Vec<FieldError> {
+    errors
+        .iter()
+        .map(|e| {
+            let section = match e.section() {
+                terapi_runtime::Section::ConnectionConfig => "params",
+                terapi_runtime::Section::Credentials => "credentials",
+            };
+            let text = e.to_string();
+            let prefix = format!("{} param `{}`: ", e.section().as_str(), e.param());
+            let message = text.strip_prefix(&prefix).unwrap_or(&text).to_owned();
+            FieldError {
+                section: section.to_owned(),
+                param: e.param().to_owned(),
+                message,
+            }
+        })
+        .collect()
+}
+
+/// 422 `invalid_params` with every problem of a connection's params and credentials.
+pub fn invalid_params(errors: &terapi_runtime::ValidationErrors) -> ApiError {
+    let fields = validation_fields(errors);
+    ApiError::fields(
+        "invalid_params",
+        format!(
+            "{} invalid param{}: see `fields`",
+            fields.len(),
+            if fields.len() == 1 { "" } else { "s" }
+        ),
+        fields,
+    )
 }

@@ -19,12 +19,19 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod background;
 mod config;
 mod error;
+mod events;
+mod limits;
+mod metrics;
+mod random;
 mod routes;
+mod run;
 mod state;
 
 pub use auth::{Caller, Scope, Session, UnknownScope};
 pub use config::{OAuthApp, OutgoingWebhooks, RateLimit, ServerConfig};
-pub use error::ApiError;
+pub use error::{ApiError, FieldError};
+pub use run::DRAIN_TIMEOUT;
 pub use state::Server;

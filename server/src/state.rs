@@ -21,6 +21,8 @@ pub(crate) struct Inner {
     pub integrations: Integrations,
     pub settings: Settings,
     pub config: ServerConfig,
+    pub metrics: crate::metrics::Metrics,
+    pub limiter: crate::limits::Limiter,
 }
 
 impl std::fmt::Debug for Server {
@@ -49,7 +51,9 @@ impl Server {
                 specs,
                 integrations,
                 settings,
+                limiter: crate::limits::Limiter::new(config.rate_limit),
                 config,
+                metrics: crate::metrics::Metrics::new(),
             }),
         }
     }

@@ -179,6 +179,15 @@ pub enum StoreError {
         /// The rule it breaks.
         rule: String,
     },
+    /// A value given to the store breaks a rule (an API key's name or scopes, a secret's
+    /// shape, an end user, tags, metadata, a listing's filter).
+    #[error("store: invalid {what}: {reason}")]
+    Invalid {
+        /// What was given (never a secret's value).
+        what: String,
+        /// The rule it breaks.
+        reason: String,
+    },
     /// The store's catalog has no provider with this key.
     #[error("store: connection `{id}`: the catalog has no provider `{provider}`")]
     UnknownProvider {
@@ -205,6 +214,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    pub(crate) fn invalid(what: impl Into<String>, reason: impl Into<String>) -> StoreError {
+        StoreError::Invalid {
+            what: what.into(),
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn database(e: impl std::fmt::Display) -> StoreError {
         StoreError::Database {
             message: e.to_string(),

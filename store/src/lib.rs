@@ -35,6 +35,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod api_keys;
 mod backend;
 mod catalog;
 mod connect;
@@ -42,6 +43,7 @@ mod error;
 mod ids;
 mod keys;
 mod leases;
+mod meta;
 mod pending;
 mod record;
 mod records;
@@ -50,16 +52,20 @@ mod rotate;
 mod run_checks;
 mod run_state;
 mod runs;
+mod sessions;
 mod store;
 mod webhooks;
 
+pub use api_keys::{API_SCOPES, ApiKey, check_scopes};
 pub use catalog::{Catalog, Specs};
 pub use error::StoreError;
 pub use ids::{MAX_RECORD_ID_BYTES, check_record_id, record_id};
 pub use keys::Keys;
+pub use meta::{ConnectionMeta, ConnectionQuery, MAX_LIST_LIMIT, MAX_METADATA_BYTES};
 pub use record::{ConnectionInfo, ConnectionRecord, StoredConnection};
 pub use records::{Applied, Change, ChangeKind, Changes, Model, StoredRecord, TypedRecord};
 pub use run_checks::Quarantined;
 pub use runs::{DEFAULT_RUN_LEASE, DeleteGuard, Due, RunCounts, RunKind, SyncRun, SyncStatus};
+pub use sessions::{ConnectSession, EndUser, MAX_SESSION_TTL, MAX_TAGS};
 pub use store::{DEFAULT_LEASE, FromStore, Rotation, Stats, Store, check_id};
 pub use webhooks::{Event, EventStatus, NewEvent, Webhook};

@@ -20,6 +20,18 @@ impl Store {
         id: &str,
         pending: &PendingAuthorization,
     ) -> Result<(), StoreError> {
+        self.save_pending_with(id, pending, None).await
+    }
+
+    /// [`Store::save_pending`] with a context the application gets back from
+    /// [`Store::finish_authorization_with`] (e.g. who started the flow and where to tell
+    /// the result), sealed with the flow.
+    pub async fn save_pending_with(
+        &self,
+        id: &str,
+        pending: &PendingAuthorization,
+        context: Option<serde_json::Value>,
+    ) -> Result<(), StoreError> {
         check_id(id)?;
         let now = now_ms();
         self.backend.purge_pending(now).await?;
@@ -27,6 +39,7 @@ impl Store {
         let plain = serde_json::to_vec(&PendingSealed {
             connection_id: id.to_owned(),
             pending,
+            context,
         })
         .map_err(|e| StoreError::Corrupt {
             what: "a pending authorization".to_owned(),
@@ -60,6 +73,42 @@ impl Store {
         callback_url: &str,
         settings: Settings,
     ) -> Result<(String, Connection), StoreError> {
+        let (id, conn, _) = self
+            .finish_authorization_with(callback_url, settings)
+            .await?;
+        Ok((id, conn))
+    }
+
+    /// The context of the pending authorization a callback URL names, if the flow is still
+    /// pending (nothing is checked or used: for telling a failed callback's result to the
+    /// right place).
+    pub async fn pending_context(
+        &self,
+        callback_url: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let url = url::Url::parse(callback_url).map_err(|_| StoreError::NoState)?;
+        let Some(state) = url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+        else {
+            return Ok(None);
+        };
+        let hash = state_hash(&state);
+        let Some(found) = self.peek_pending(&hash).await? else {
+            return Ok(None);
+        };
+        let (_, opened) = self.open_pending(&hash, &found)?;
+        Ok(opened.context)
+    }
+
+    /// [`Store::finish_authorization`], also giving the context saved with the flow
+    /// ([`Store::save_pending_with`]).
+    pub async fn finish_authorization_with(
+        &self,
+        callback_url: &str,
+        settings: Settings,
+    ) -> Result<(String, Connection, Option<serde_json::Value>), StoreError> {
         let url = url::Url::parse(callback_url).map_err(|_| StoreError::NoState)?;
         let state = url
             .query_pairs()
@@ -93,7 +142,7 @@ impl Store {
         let record = ConnectionRecord::authorized(row.provider.clone(), config, client, tokens);
         self.save_connection(&opened.connection_id, &record).await?;
         self.share(&opened.connection_id, &conn);
-        Ok((opened.connection_id, conn))
+        Ok((opened.connection_id, conn, opened.context))
     }
 
     /// The pending authorization of `hash`, if there is one, left in place.
@@ -142,6 +191,8 @@ impl Store {
 struct PendingSealed<'a> {
     connection_id: String,
     pending: &'a PendingAuthorization,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<serde_json::Value>,
 }
 
 #[derive(serde::Deserialize)]
@@ -149,6 +200,8 @@ struct PendingSealed<'a> {
 struct PendingOpened {
     connection_id: String,
     pending: PendingAuthorization,
+    #[serde(default)]
+    context: Option<serde_json::Value>,
 }
 
 fn state_hash(state: &str) -> String {

@@ -302,11 +302,6 @@ impl Store {
             .collect())
     }
 
-    /// Removes a connection and its pending authorizations; whether it existed.
-    pub async fn remove(&self, id: &str) -> Result<bool, StoreError> {
-        self.backend.delete(id).await
-    }
-
     pub(crate) fn spec(
         &self,
         id: &str,

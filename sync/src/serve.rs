@@ -65,6 +65,11 @@ impl Default for Limits {
     }
 }
 
+/// The address of the client a request came from, in the request's extensions (for rate
+/// limits per client).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// The error of a [`TimedBody`] read after its deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyTimeout;
@@ -233,10 +238,10 @@ pub async fn serve<S, B>(
                 Err(_) => break,
             },
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             () = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => (stream, peer),
                 Err(_) => {
                     // EMFILE and the like: connections will close meanwhile.
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -247,7 +252,7 @@ pub async fn serve<S, B>(
         let service = service.clone();
         let stopped = stopped.clone();
         connections.spawn(async move {
-            connection(stream, service, limits, stopped).await;
+            connection(stream, PeerAddr(peer), service, limits, stopped).await;
             drop(permit);
         });
     }
@@ -258,6 +263,7 @@ pub async fn serve<S, B>(
 
 async fn connection<S, B>(
     stream: TcpStream,
+    peer: PeerAddr,
     service: S,
     limits: Limits,
     mut stopped: watch::Receiver<bool>,
@@ -285,11 +291,12 @@ async fn connection<S, B>(
     let handler = hyper::service::service_fn(move |request: Request<Incoming>| {
         let handling = Handling::new(&handler_activity);
         let deadline = Box::pin(tokio::time::sleep(body_timeout));
-        let request = request.map(|inner| TimedBody {
+        let mut request = request.map(|inner| TimedBody {
             inner,
             deadline,
             expired: false,
         });
+        request.extensions_mut().insert(peer);
         let service = service.clone();
         async move {
             let response = service.oneshot(request).await;

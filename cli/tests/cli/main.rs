@@ -9,6 +9,7 @@ mod cli;
 mod downstream;
 mod generator;
 mod keys;
+mod serve;
 mod sync;
 
 /// The `terapi` binary cargo built for these tests.

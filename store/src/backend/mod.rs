@@ -163,10 +163,6 @@ impl Backend {
         each!(self, b => b.mark_reauthorize(id, expected, owner, reason).await)
     }
 
-    pub(crate) async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        each!(self, b => b.delete(id).await)
-    }
-
     /// Re-encrypted secrets, if the row is still at `version` (the version is kept: a
     /// re-encryption changes no token, and a refresh under way still commits).
     pub(crate) async fn rekey(

@@ -54,11 +54,6 @@ fn pending_row(r: &tokio_postgres::Row) -> PendingRow {
     }
 }
 
-/// A connection and its pending authorizations, in one statement.
-const DELETE_WITH_PENDING: &str = "WITH p AS (DELETE FROM terapi_pending WHERE connection_id = $1),
-      c AS (DELETE FROM terapi_connections WHERE id = $1 RETURNING 1)
- SELECT count(*) FROM c";
-
 fn db(e: tokio_postgres::Error) -> StoreError {
     // `Display` of a server error is its message; the source has the detail. No parameter
     // value is ever part of either.
@@ -249,15 +244,6 @@ impl Postgres {
         Ok(self
             .exec(sql::MARK_REAUTHORIZE, &[&id, &expected, &reason, &owner])
             .await?
-            == 1)
-    }
-
-    pub(crate) async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        // One statement: the pending authorizations of the connection go with it.
-        Ok(self
-            .q_one(DELETE_WITH_PENDING, &[&id])
-            .await?
-            .get::<_, i64>(0)
             == 1)
     }
 

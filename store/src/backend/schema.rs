@@ -3,7 +3,7 @@
 //! refuses a database whose version is newer than [`LATEST`] (a newer build wrote it).
 
 /// The newest schema version.
-pub(crate) const LATEST: i64 = 3;
+pub(crate) const LATEST: i64 = 4;
 
 /// SQLite's migrations: (version, statements).
 pub(crate) const SQLITE: &[(i64, &str)] = &[
@@ -130,6 +130,48 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     ALTER TABLE terapi_sync ADD COLUMN held_count INTEGER;
     ALTER TABLE terapi_sync ADD COLUMN last_full_pages INTEGER;",
     ),
+    (
+        4,
+        "-- API keys, connect sessions and connection metadata (the server). Secrets are kept as
+    -- their SHA-256 only; metadata is not secret and is kept in clear (not sealed: a key
+    -- rotation leaves it alone). IF NOT EXISTS: a database moved back to an older version by
+    -- hand migrates again.
+    CREATE TABLE IF NOT EXISTS terapi_api_keys (
+        id TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        scopes TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+    ) STRICT;
+    CREATE TABLE IF NOT EXISTS terapi_connect_sessions (
+        id TEXT PRIMARY KEY NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        end_user TEXT NOT NULL,
+        allowed_integrations TEXT,
+        tags TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS terapi_connect_sessions_expires ON terapi_connect_sessions (expires_at);
+    CREATE TABLE IF NOT EXISTS terapi_connection_meta (
+        connection_id TEXT PRIMARY KEY NOT NULL,
+        end_user_id TEXT,
+        end_user TEXT,
+        tags TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS terapi_connection_meta_end_user ON terapi_connection_meta (end_user_id, connection_id);
+    CREATE TABLE IF NOT EXISTS terapi_connection_tags (
+        connection_id TEXT NOT NULL,
+        tag_key TEXT NOT NULL,
+        tag_value TEXT NOT NULL,
+        PRIMARY KEY (connection_id, tag_key)
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS terapi_connection_tags_pair ON terapi_connection_tags (tag_key, tag_value, connection_id);",
+    ),
 ];
 
 /// PostgreSQL's migrations: (version, statements).
@@ -254,6 +296,47 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
     -- (its generation, start and count); the pages of the last complete full run.
     ALTER TABLE terapi_sync ADD COLUMN held_generation BIGINT, ADD COLUMN held_started BIGINT,
       ADD COLUMN held_count BIGINT, ADD COLUMN last_full_pages BIGINT;",
+    ),
+    (
+        4,
+        "-- API keys, connect sessions and connection metadata (the server). Secrets are kept as
+    -- their SHA-256 only; metadata is not secret and is kept in clear (not sealed: a key
+    -- rotation leaves it alone).
+    CREATE TABLE IF NOT EXISTS terapi_api_keys (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL UNIQUE,
+        scopes TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        last_used_at BIGINT,
+        revoked_at BIGINT
+    );
+    CREATE TABLE IF NOT EXISTS terapi_connect_sessions (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        end_user TEXT NOT NULL,
+        allowed_integrations TEXT,
+        tags TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS terapi_connect_sessions_expires ON terapi_connect_sessions (expires_at);
+    CREATE TABLE IF NOT EXISTS terapi_connection_meta (
+        connection_id TEXT PRIMARY KEY,
+        end_user_id TEXT,
+        end_user TEXT,
+        tags TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        updated_at BIGINT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS terapi_connection_meta_end_user ON terapi_connection_meta (end_user_id, connection_id);
+    CREATE TABLE IF NOT EXISTS terapi_connection_tags (
+        connection_id TEXT NOT NULL,
+        tag_key TEXT NOT NULL,
+        tag_value TEXT NOT NULL,
+        PRIMARY KEY (connection_id, tag_key)
+    );
+    CREATE INDEX IF NOT EXISTS terapi_connection_tags_pair ON terapi_connection_tags (tag_key, tag_value, connection_id);",
     ),
 ];
 

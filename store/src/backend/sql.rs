@@ -53,9 +53,6 @@ pub(crate) const MARK_REAUTHORIZE: &str = "UPDATE terapi_connections SET reautho
        lease_owner = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_owner END
      WHERE id = $1 AND version = $2";
 
-pub(crate) const DELETE_PENDING_OF: &str = "DELETE FROM terapi_pending WHERE connection_id = $1";
-pub(crate) const DELETE: &str = "DELETE FROM terapi_connections WHERE id = $1";
-
 /// Re-encrypted secrets, at an unchanged version (which stays).
 pub(crate) const REKEY: &str =
     "UPDATE terapi_connections SET key_id = $3, secrets = $4 WHERE id = $1 AND version = $2";

@@ -200,18 +200,6 @@ impl Sqlite {
         .await
     }
 
-    pub(crate) async fn delete(&self, id: &str) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            tx.execute(&sql::sqlite(sql::DELETE_PENDING_OF), [&id])?;
-            let n = tx.execute(&sql::sqlite(sql::DELETE), [&id])?;
-            tx.commit()?;
-            Ok(n == 1)
-        })
-        .await
-    }
-
     pub(crate) async fn rekey(
         &self,
         id: &str,

@@ -1,0 +1,7 @@
+//! The server's tests: one binary of modules (see ARCHITECTURE.md, "Tests"). Each starts
+//! servers on loopback over a store of test-support's databases, in front of the fakes.
+
+mod access;
+mod connect;
+mod openapi;
+mod support;
