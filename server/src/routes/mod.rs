@@ -22,6 +22,7 @@ mod auth;
 mod connect;
 mod health;
 mod oauth;
+mod providers;
 
 /// Every route.
 pub(crate) fn router(server: Server) -> Router {
@@ -32,6 +33,7 @@ pub(crate) fn router(server: Server) -> Router {
         .merge(connect::routes())
         .merge(auth::routes())
         .merge(oauth::routes())
+        .merge(providers::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

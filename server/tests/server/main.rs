@@ -4,4 +4,5 @@
 mod access;
 mod connect;
 mod openapi;
+mod providers;
 mod support;
