@@ -12,15 +12,16 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use terapi_runtime::rules::{UPPER_SNAKE_CASE_ECMASCRIPT, UPPER_SNAKE_CASE_MESSAGE};
-use terapi_runtime::spec::{ClientSupport, ProviderSpec};
+use terapi_runtime::spec::ProviderSpec;
 use terapi_runtime::{ParamSpec, Rule};
 use terapi_store::Catalog;
 
+use super::auth::Way;
 use crate::auth::{AnyCaller, Caller};
 use crate::error::ApiError;
 use crate::state::Server;
 
-/// The longest `search` taken; a longer one matches nothing any catalog names.
+/// The longest `search` taken (a longer one is refused with 400): no display name is that long.
 const MAX_SEARCH_CHARS: usize = 200;
 /// The most characters of an unknown key that a 404 quotes (escaped).
 const MAX_QUOTED_KEY_CHARS: usize = 64;
@@ -49,11 +50,12 @@ enum Connect {
     Unsupported,
 }
 
+/// The way `POST /auth` and `/oauth/connect` decide it, so the form never says otherwise.
 fn connect(spec: &ProviderSpec) -> Connect {
-    match (&spec.client, spec.auth_mode.client_auth()) {
-        (ClientSupport::Unsupported(_), _) | (_, None) => Connect::Unsupported,
-        (ClientSupport::Supported(_), Some(auth)) if auth.authorizes() => Connect::Oauth,
-        (ClientSupport::Supported(_), Some(_)) => Connect::Credentials,
+    match super::auth::way(spec) {
+        Way::Credentials => Connect::Credentials,
+        Way::OAuth => Connect::Oauth,
+        Way::Unsupported => Connect::Unsupported,
     }
 }
 
