@@ -178,7 +178,11 @@ pub enum Rule {
     UpperSnakeCase,
 }
 
-/// One declared param, as generated from providers.yaml.
+/// One declared param, as generated from providers.yaml: its check, and the text and hints a
+/// connect form shows (`title` to `automated`, as the catalog writes them). Of a definition's
+/// keys, `type` (always `string`), `warnings` and `visible_when` are not kept: the last two
+/// describe integration settings, and no connection param or credential of any catalog
+/// uses them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParamSpec {
     /// The key as written in providers.yaml, e.g. `partnerId`.
