@@ -91,9 +91,17 @@ pub enum Command {
     /// The stored connections (never shows a secret).
     #[command(subcommand)]
     Connections(ConnectionsCommand),
+    /// Webhooks to the application (the outbox of `terapi serve`): list and retry
+    /// deliveries.
+    #[command(subcommand)]
+    WebhooksOut(WebhooksOutCommand),
     /// Store keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The API keys of `terapi serve`: create (the secret is printed once), list, revoke.
+    /// The store keeps each key's SHA-256 only (no store key needed).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Serve terapi's HTTP API (keys, connect sessions, OAuth, connections, proxy, syncs,
     /// records, actions, webhooks) until SIGTERM or Ctrl-C.
     Serve(ApiServeArgs),
@@ -299,7 +307,7 @@ pub enum ConnectionsCommand {
         /// The connection's id.
         id: String,
     },
-    /// Remove a connection and its pending authorizations.
+    /// Remove a connection, its pending authorizations and its metadata.
     Remove {
         /// The connection's id.
         id: String,
@@ -317,11 +325,75 @@ pub enum ConnectionsCommand {
     },
 }
 
+/// `webhooks-out`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksOutCommand {
+    /// List deliveries, newest first: id, type, status, attempts, times, last error.
+    List(WebhooksOutListArgs),
+    /// Put a failed delivery (or a pending one no server is sending) back, due now, with
+    /// the same delivery id and a new retry window.
+    Retry(WebhooksOutRetryArgs),
+}
+
+/// `webhooks-out list`.
+#[derive(Debug, Args)]
+pub struct WebhooksOutListArgs {
+    /// Only deliveries with this status.
+    #[arg(long, value_name = "STATUS", value_parser = ["pending", "delivered", "failed"])]
+    pub status: Option<String>,
+    /// At most this many (1 to 1000).
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
+    /// One JSON object per line, with the body sent.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `webhooks-out retry`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["delivery_id", "all_failed"])))]
+pub struct WebhooksOutRetryArgs {
+    /// The delivery's id (`X-Terapi-Delivery-Id`).
+    pub delivery_id: Option<String>,
+    /// Every failed delivery.
+    #[arg(long)]
+    pub all_failed: bool,
+}
+
 /// `key`.
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
     /// Print a new random key for TERAPI_STORE_KEY.
     Generate,
+}
+
+/// `keys`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key: its secret goes to stdout, once (the store keeps its hash); its id
+    /// to stderr.
+    Create {
+        /// What the key is for (shown by `keys list`).
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// Its scopes, comma-separated: connections:read, credentials:read,
+        /// connections:write, proxy, records, sync, actions, admin (everything).
+        #[arg(
+            long,
+            value_name = "SCOPE,...",
+            value_delimiter = ',',
+            required = true,
+            num_args = 1..
+        )]
+        scopes: Vec<String>,
+    },
+    /// Every API key: id, name, scopes, created, last used, revoked (never a secret).
+    List,
+    /// Revoke an API key: it authenticates nothing any more.
+    Revoke {
+        /// The key's id (`keys list`; the `<id>` of `tk_<id>_…`).
+        id: String,
+    },
 }
 
 #[cfg(test)]
@@ -374,6 +446,98 @@ mod tests {
             panic!("records");
         };
         assert_eq!(args.changes_since.as_deref(), Some("0"));
+    }
+
+    #[test]
+    fn webhooks_out() {
+        let Command::WebhooksOut(WebhooksOutCommand::List(args)) =
+            parse(&["webhooks-out", "list"]).unwrap().command
+        else {
+            panic!("list");
+        };
+        assert_eq!((args.status, args.limit, args.json), (None, 50, false));
+        let Command::WebhooksOut(WebhooksOutCommand::List(args)) = parse(&[
+            "webhooks-out",
+            "list",
+            "--status",
+            "failed",
+            "--limit",
+            "3",
+            "--json",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("list");
+        };
+        assert_eq!(
+            (args.status.as_deref(), args.limit, args.json),
+            (Some("failed"), 3, true)
+        );
+        assert!(parse(&["webhooks-out", "list", "--status", "lost"]).is_err());
+        assert!(parse(&["webhooks-out", "list", "--limit", "0"]).is_err());
+        assert!(parse(&["webhooks-out", "list", "--limit", "1001"]).is_err());
+        let Command::WebhooksOut(WebhooksOutCommand::Retry(args)) =
+            parse(&["webhooks-out", "retry", "dlv_1"]).unwrap().command
+        else {
+            panic!("retry");
+        };
+        assert_eq!(
+            (args.delivery_id.as_deref(), args.all_failed),
+            (Some("dlv_1"), false)
+        );
+        assert!(matches!(
+            parse(&["webhooks-out", "retry", "--all-failed"])
+                .unwrap()
+                .command,
+            Command::WebhooksOut(WebhooksOutCommand::Retry(WebhooksOutRetryArgs {
+                delivery_id: None,
+                all_failed: true
+            }))
+        ));
+        assert!(
+            parse(&["webhooks-out", "retry"]).is_err(),
+            "an id or --all-failed"
+        );
+        assert!(parse(&["webhooks-out", "retry", "dlv_1", "--all-failed"]).is_err());
+    }
+
+    #[test]
+    fn api_keys() {
+        let Command::Keys(KeysCommand::Create { name, scopes }) = parse(&[
+            "keys",
+            "create",
+            "--name",
+            "backend",
+            "--scopes",
+            "connections:read,proxy",
+            "--scopes",
+            "records",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!("create");
+        };
+        assert_eq!(name, "backend");
+        assert_eq!(scopes, ["connections:read", "proxy", "records"]);
+        assert!(
+            parse(&["keys", "create", "--name", "x"]).is_err(),
+            "scopes are required"
+        );
+        assert!(
+            parse(&["keys", "create", "--scopes", "proxy"]).is_err(),
+            "a name is required"
+        );
+        assert!(matches!(
+            parse(&["keys", "revoke", "abc"]).unwrap().command,
+            Command::Keys(KeysCommand::Revoke { .. })
+        ));
+        assert!(parse(&["keys", "revoke"]).is_err());
+        assert!(matches!(
+            parse(&["key", "generate"]).unwrap().command,
+            Command::Key(KeyCommand::Generate)
+        ));
     }
 
     #[test]

@@ -142,6 +142,7 @@ impl From<StoreError> for Failure {
             | StoreError::Busy { .. }
             | StoreError::LeaseLost { .. }
             | StoreError::InvalidId { .. }
+            | StoreError::Invalid { .. }
             | StoreError::Exists { .. }
             | StoreError::UnknownProvider { .. }
             | StoreError::NoPendingAuthorization

@@ -5,7 +5,9 @@
 //! pasted callback URL), sends requests through a stored connection (base URL, auth, token
 //! refresh through the store, retries), syncs a provider's records into the store and prints
 //! them or their changes, manages and receives Personio webhooks, and lists, shows, removes
-//! and re-encrypts the stored connections without ever printing a secret.
+//! and re-encrypts the stored connections without ever printing a secret, lists and
+//! retries the webhooks `terapi serve` posts to the application (`webhooks-out`), and
+//! creates, lists and revokes its API keys (`keys`).
 //!
 //! Exit codes (as the generator's): 0 success; 1 the operation failed on its input, its
 //! catalog or at the provider; 2 usage, I/O or store errors; 3 a full sync held its
@@ -23,6 +25,7 @@ mod context;
 mod escape;
 mod fail;
 mod generator;
+mod keys_api;
 mod listen;
 mod params;
 mod providers;
@@ -33,13 +36,16 @@ mod signals;
 mod sync;
 mod time;
 mod webhooks;
+mod webhooks_out;
 mod workflows;
 
 use std::process::ExitCode;
 
 use clap::Parser as _;
 
-use args::{Cli, Command, ConnectionsCommand, KeyCommand, WebhooksCommand};
+use args::{
+    Cli, Command, ConnectionsCommand, KeyCommand, KeysCommand, WebhooksCommand, WebhooksOutCommand,
+};
 use context::Context;
 use fail::Failure;
 
@@ -123,6 +129,15 @@ async fn work(context: &Context, command: Command) -> Result<(), Failure> {
             ConnectionsCommand::RotateKey { legacy } => {
                 connections::rotate_key(context, legacy).await
             }
+        },
+        Command::WebhooksOut(command) => match command {
+            WebhooksOutCommand::List(args) => webhooks_out::list(context, args).await,
+            WebhooksOutCommand::Retry(args) => webhooks_out::retry(context, args).await,
+        },
+        Command::Keys(command) => match command {
+            KeysCommand::Create { name, scopes } => keys_api::create(context, &name, &scopes).await,
+            KeysCommand::List => keys_api::list(context).await,
+            KeysCommand::Revoke { id } => keys_api::revoke(context, &id).await,
         },
         Command::Key(KeyCommand::Generate) => Ok(()),
     }

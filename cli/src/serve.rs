@@ -31,10 +31,16 @@ pub async fn run(context: &Context, args: ApiServeArgs) -> Result<(), Failure> {
     }
     let store = opened.store;
     if let Ok(secret) = std::env::var(BOOTSTRAP_KEY) {
-        store
+        let key = store
             .ensure_api_key("bootstrap", &secret, &["admin".to_owned()])
             .await
             .map_err(|e| Failure::usage(format!("{BOOTSTRAP_KEY}: {e}")))?;
+        if key.revoked {
+            eprintln!(
+                "warning: the key in {BOOTSTRAP_KEY} was revoked (`terapi keys revoke {}`): it is refused",
+                key.id
+            );
+        }
     }
     let listener = TcpListener::bind(addr)
         .await

@@ -65,13 +65,29 @@ paths = {
       {"default": {"description": "The provider's status, headers and body (bounded)"}, "4XX": ERR, "5XX": ERR},
       [p("path", "The path relative to the provider's base URL"), CONN_ID, h("Provider-Config-Key", "The connection's provider, checked", False),
        h("Retries", "At most this many retries (lowers the catalog's)", False)], tag="proxy") for m in ["get", "post", "put", "patch", "delete"]},
-  "/sync/trigger": {"post": op("Start syncs of a connection", key("sync"), ok("Started", obj, "202"), body={"$ref": "#/components/schemas/SyncTrigger"}, tag="sync")},
-  "/sync/status": {"get": op("The state of a connection's syncs", key("sync"), ok("Status per sync", obj),
-      [q("connection_id", "The connection", True), q("syncs", "Comma-separated sync names (all when absent)")], tag="sync")},
-  "/records": {"get": op("Synced records with their metadata, after a cursor", key("records"), ok("A page of records and the next cursor", obj),
-      [CONN_ID, q("model", "The model", True), q("cursor", "Where the previous page ended"), q("modified_after", "RFC 3339"),
-       q("limit", "At most this many (1 to 1000)", schema={"type": "integer"}), q("filter", "added,updated,deleted")], tag="records")},
-  "/action/{name}": {"post": op("Run a declared action with its input", key("actions"), ok("The action's output", obj), [p("name", "The action"), CONN_ID], obj, "actions")},
+  "/sync/trigger": {"post": op("Start syncs of a connection", key("sync"),
+      ok("Started (or already running)", {"$ref": "#/components/schemas/SyncTriggered"}, "202"), body={"$ref": "#/components/schemas/SyncTrigger"}, tag="sync",
+      desc="Each name must be a declared sync of the connection's provider (422 `invalid_syncs` names every unknown one). The runs start in the background; a run already in progress is reported `already_running`. `full: true` lists everything and marks what it did not see as deleted; otherwise incremental (full when the model never completed a run).")},
+  "/sync/status": {"get": op("The state of a connection's syncs", key("sync"), ok("Status per sync", {"$ref": "#/components/schemas/SyncStatus"}),
+      [q("connection_id", "The connection", True), q("syncs", "Comma-separated sync names (all when absent)")], tag="sync",
+      desc="From the store (any replica answers the same), but `latest_result`: the counts of the last run this replica ran. `status`: RUNNING, ERROR (`error` says why), SUCCESS or PENDING (never run). `cursor`: the records cursor after the last change.")},
+  "/records": {"get": op("Synced records with their metadata, after a cursor", key("records"), ok("A page of records and the next cursor", {"$ref": "#/components/schemas/Records"}),
+      [CONN_ID, h("Provider-Config-Key", "The connection's provider, checked", False),
+       q("model", "A declared sync's name (`employees`) or its output model (`EmployeeRecord`); 404 `unknown_model` otherwise", True),
+       q("cursor", "Opaque: a record's `_terapi_metadata.cursor`, a page's `next_cursor` or the sync status's `cursor` (400 `invalid_cursor` otherwise)"),
+       q("modified_after", "RFC 3339: only records changed at or after it", schema={"type": "string", "format": "date-time"}),
+       q("limit", "At most this many (1 to 1000, 100 by default)", schema={"type": "integer", "minimum": 1, "maximum": 1000}),
+       q("filter", "Comma-separated kinds of change: added, updated, deleted")], tag="records",
+      desc="Each record once, in its latest state, in the order of its last change; `last_action` is relative to the read's first cursor. A deleted record is its `id` and metadata. `next_cursor` is null when nothing more is there now.")},
+  "/action/{name}": {"post": op("Run a declared action with its input", key("actions"), ok("The action's output", {"type": "object", "properties": {"data": {}}}),
+      [p("name", "The action"), CONN_ID, h("Provider-Config-Key", "The connection's provider, checked", False)], obj, "actions",
+      "The body is the action's input (up to 25 MiB; empty is `{}`). 422 `invalid_input` names every problem (`section: input`, `param`: the field's path) and nothing is sent; 404 `unknown_action`; the provider's error status is answered 502 `provider_error` with `status`, `message` and `body` (the connection's secrets masked); 502 `provider_unreachable`, 504 `provider_timeout`, 424 `reauthorization_required`, 502 `invalid_provider_response`.")},
+  "/webhooks/personio-v2": {"post": op("Personio's webhook deliveries for personio-v2 connections", OPEN,
+      {"202": {"description": "Stored (applied in the background)"}, "200": {"description": "A redelivery, or a ping"},
+       "401": {"description": "No or unknown subscription token"}, "410": {"description": "The subscription's connection was removed"},
+       "413": {"description": "Over 64 KiB"}, "422": {"description": "Not a Personio envelope"}, "429": {"description": "Over the subscription's rate"},
+       "503": {"description": "The store is not available (Personio retries)"}}, tag="webhooks",
+      desc="Authenticated by the subscription's token in `Authorization` (what `terapi webhooks subscribe` registered), not by a key. Subscribe with `{public_url}/webhooks/personio-v2`.")},
 }
 
 doc = {
@@ -100,6 +116,25 @@ doc = {
           "provider_config_key": {"type": "string"}, "connection_id": {"type": "string"}}}}},
       "SyncTrigger": {"type": "object", "required": ["connection_id", "syncs"], "properties": {
           "connection_id": {"type": "string"}, "syncs": {"type": "array", "items": {"type": "string"}}, "full": {"type": "boolean"}}},
+      "SyncTriggered": {"type": "object", "properties": {"data": {"type": "object", "properties": {
+          "connection_id": {"type": "string"}, "full": {"type": "boolean"},
+          "syncs": {"type": "array", "items": {"type": "object", "properties": {
+              "name": {"type": "string"}, "status": {"type": "string", "enum": ["started", "already_running"]}}}}}}}},
+      "SyncStatus": {"type": "object", "properties": {"syncs": {"type": "array", "items": {"type": "object", "properties": {
+          "name": {"type": "string"}, "model": {"type": "string"},
+          "status": {"type": "string", "enum": ["RUNNING", "SUCCESS", "ERROR", "PENDING"]},
+          "last_run_at": {"type": ["string", "null"], "format": "date-time"}, "next_run_at": {"type": ["string", "null"], "format": "date-time"},
+          "frequency_seconds": {"type": ["integer", "null"]},
+          "latest_result": {"type": ["object", "null"], "properties": {"added": {"type": "integer"}, "updated": {"type": "integer"}, "deleted": {"type": "integer"}}},
+          "error": {"type": ["string", "null"]}, "cursor": {"type": "string"}, "held_deletions": {"type": "integer"}}}}}},
+      "Records": {"type": "object", "required": ["records", "next_cursor"], "properties": {
+          "records": {"type": "array", "items": {"type": "object", "required": ["id", "_terapi_metadata"], "properties": {
+              "id": {}, "_terapi_metadata": {"type": "object", "properties": {
+                  "first_seen_at": {"type": "string", "format": "date-time"}, "last_modified_at": {"type": "string", "format": "date-time"},
+                  "last_action": {"type": "string", "enum": ["ADDED", "UPDATED", "DELETED"]},
+                  "deleted_at": {"type": ["string", "null"], "format": "date-time"}, "cursor": {"type": "string"}}}},
+              "additionalProperties": True}},
+          "next_cursor": {"type": ["string", "null"]}}},
     }},
 }
 out = os.path.join(os.path.dirname(__file__), "..", "openapi.json")

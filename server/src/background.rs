@@ -47,5 +47,12 @@ pub(crate) fn start(server: Server, stop: watch::Receiver<bool>) -> Background {
         tidy.inner.limiter.tidy();
         std::future::ready(())
     }));
+    if let Some(deliverer) = server.deliverer() {
+        let mut stop = stop.clone();
+        tasks.spawn(deliverer.run(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }));
+    }
+    crate::flows::spawn(&server, stop.clone(), &mut tasks);
     Background { tasks }
 }

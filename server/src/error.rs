@@ -141,7 +141,7 @@ impl From<terapi_store::StoreError> for ApiError {
         match e {
             E::NotFound { .. } => ApiError::not_found(e.to_string()),
             E::Exists { .. } => ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string()),
-            E::InvalidId { .. } => ApiError::bad_request(e.to_string()),
+            E::InvalidId { .. } | E::Invalid { .. } => ApiError::bad_request(e.to_string()),
             other => {
                 tracing::error!(error = %other, "store error");
                 ApiError::internal("the store failed; see the server's log")

@@ -1,8 +1,28 @@
-//! The events the server tells the application about (through the outbox, as signed
-//! webhooks): a connection made or overridden, a grant that died, a sync finished.
+//! The events the server tells the application about, through the outbox as signed
+//! webhooks ([`crate::outbox`]): a connection made or overridden, a grant that died, a sync
+//! finished. An event that cannot be enqueued is logged (the operation it reports has
+//! happened and stays done).
 
 use crate::auth::Session;
+use crate::outbox::{AuthEvent, AuthOperation, EventEndUser, EventError, OutgoingEvent};
 use crate::state::Server;
+
+/// Enqueues `event`, logging a failure.
+pub(crate) async fn emit(server: &Server, event: OutgoingEvent) {
+    if let Err(e) = server.emit(event).await {
+        tracing::error!(error = %e, "an event for the application could not be stored");
+    }
+}
+
+fn end_user_of(session: &Session) -> Option<EventEndUser> {
+    let user: terapi_store::EndUser = serde_json::from_value(session.end_user.clone()).ok()?;
+    Some(EventEndUser::from(&user))
+}
+
+fn auth_mode(server: &Server, provider: &str) -> Option<String> {
+    terapi_store::Catalog::spec(&server.inner.specs, provider)
+        .map(|spec| spec.auth_mode.as_str().to_owned())
+}
 
 /// A connection was made (`replaced`: an existing one overridden) by an end user.
 pub(crate) async fn connected(
@@ -12,18 +32,56 @@ pub(crate) async fn connected(
     session: &Session,
     replaced: bool,
 ) {
-    let _ = server;
-    tracing::info!(
-        connection = %id.escape_default(),
-        provider = %provider,
-        session = %session.id,
-        replaced,
-        "connection made"
-    );
+    tracing::info!(provider = %provider, replaced, "connection made");
+    let event = AuthEvent {
+        operation: if replaced {
+            AuthOperation::Override
+        } else {
+            AuthOperation::Creation
+        },
+        connection_id: id.to_owned(),
+        provider_config_key: provider.to_owned(),
+        provider: provider.to_owned(),
+        auth_mode: auth_mode(server, provider),
+        end_user: end_user_of(session),
+        tags: session.tags.clone(),
+        success: true,
+        error: None,
+    };
+    emit(server, OutgoingEvent::Auth(event)).await;
+}
+
+/// The `auth` event of a connection whose grant died (the provider refused its refresh;
+/// the end user must authorize again), written by the store in the transaction that marks
+/// the connection.
+pub(crate) fn reauthorization_event(
+    specs: &terapi_store::Specs,
+) -> terapi_store::ReauthorizationEvent {
+    let specs = specs.clone();
+    std::sync::Arc::new(
+        move |what: &terapi_store::Reauthorization, delivery: &str, at| {
+            let event = AuthEvent {
+                operation: AuthOperation::Refresh,
+                connection_id: what.connection.clone(),
+                provider_config_key: what.provider.clone(),
+                provider: what.provider.clone(),
+                auth_mode: terapi_store::Catalog::spec(&specs, &what.provider)
+                    .map(|spec| spec.auth_mode.as_str().to_owned()),
+                end_user: what.meta.end_user.as_ref().map(EventEndUser::from),
+                tags: what.meta.tags.clone(),
+                success: false,
+                error: Some(EventError {
+                    kind: "reauthorization_required".to_owned(),
+                    description: what.reason.clone(),
+                }),
+            };
+            OutgoingEvent::Auth(event).body(delivery, at)
+        },
+    )
 }
 
 /// Deliveries not made yet, if the store can tell.
 pub(crate) async fn outbox_depth(server: &Server) -> Option<i64> {
-    let _ = server;
-    None
+    let depth = server.store().outbox_depth().await.ok()?;
+    i64::try_from(depth).ok()
 }

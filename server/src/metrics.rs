@@ -40,12 +40,9 @@ impl Metrics {
             "Requests answered, by route and status",
             requests.clone(),
         );
-        let proxy_seconds = Histogram::new(
-            [
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-            ]
-            .into_iter(),
-        );
+        let proxy_seconds = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        ]);
         registry.register(
             "proxy_duration_seconds",
             "Time of a request through /proxy, from its head to the provider's answer",

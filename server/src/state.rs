@@ -23,6 +23,8 @@ pub(crate) struct Inner {
     pub config: ServerConfig,
     pub metrics: crate::metrics::Metrics,
     pub limiter: crate::limits::Limiter,
+    /// The workflows' state: runs of this replica, the webhook receiver.
+    pub flows: crate::flows::Flows,
 }
 
 impl std::fmt::Debug for Server {
@@ -45,6 +47,13 @@ impl Server {
         settings: Settings,
         config: ServerConfig,
     ) -> Server {
+        // A grant a provider refuses while this server renews it is told to the application
+        // by an `auth` event committed with the mark.
+        let store = if config.webhooks.is_some() {
+            store.with_reauthorization_event(crate::events::reauthorization_event(&specs))
+        } else {
+            store
+        };
         Server {
             inner: Arc::new(Inner {
                 store,
@@ -54,6 +63,7 @@ impl Server {
                 limiter: crate::limits::Limiter::new(config.rate_limit),
                 config,
                 metrics: crate::metrics::Metrics::new(),
+                flows: crate::flows::Flows::default(),
             }),
         }
     }

@@ -4,8 +4,9 @@
 //!
 //! A store handle names its leases after its owner (unique per process and handle):
 //! `OWNER-run` for sync runs and claimed models, `OWNER-N` for refreshes, `OWNER-events` for
-//! claimed webhook events. Releasing them keeps everything else: an interrupted run keeps its
-//! checkpoint (the next run resumes it), a claimed event stays due.
+//! claimed webhook events, `OWNER-outbox` for claimed outgoing deliveries. Releasing them
+//! keeps everything else: an interrupted run keeps its checkpoint (the next run resumes it), a
+//! claimed event or delivery stays due.
 
 use crate::backend::Val;
 use crate::error::StoreError;
@@ -18,16 +19,23 @@ const RELEASE_REFRESHES: &str =
      WHERE lease_owner LIKE $1";
 const RELEASE_EVENTS: &str = "UPDATE terapi_events SET lease_owner = NULL, lease_until = NULL
      WHERE lease_owner LIKE $1 AND status = 'pending'";
+const RELEASE_DELIVERIES: &str = "UPDATE terapi_outbox SET lease_owner = NULL, lease_until = NULL
+     WHERE lease_owner LIKE $1 AND status = 'pending'";
 
 impl Store {
     /// Releases every lease this store handle (and its clones) holds: sync runs and claimed
-    /// models, token refreshes, claimed webhook events. Call it before the process exits
-    /// early (Ctrl-C, SIGTERM), after the work holding them has stopped; a release is
-    /// harmless when nothing is held.
+    /// models, token refreshes, claimed webhook events, claimed outgoing deliveries (due again
+    /// at once, for any deliverer). Call it before the process exits early (Ctrl-C, SIGTERM),
+    /// after the work holding them has stopped; a release is harmless when nothing is held.
     pub async fn release_leases(&self) -> Result<(), StoreError> {
         // The owner is digits, hex and `-`: nothing LIKE reads as a wildcard.
         let pattern = format!("{}-%", self.owner);
-        for sql in [RELEASE_RUNS, RELEASE_REFRESHES, RELEASE_EVENTS] {
+        for sql in [
+            RELEASE_RUNS,
+            RELEASE_REFRESHES,
+            RELEASE_EVENTS,
+            RELEASE_DELIVERIES,
+        ] {
             self.backend
                 .query(sql, vec![Val::text(pattern.clone())])
                 .await?;

@@ -102,6 +102,13 @@ pub struct Change {
     pub cursor: u64,
     /// When the change was stored (unix milliseconds).
     pub at_ms: i64,
+    /// When a sync or webhook first stored the record (unix milliseconds).
+    pub first_seen_ms: i64,
+    /// When it was marked deleted (unix milliseconds), for a deletion.
+    pub deleted_at_ms: Option<i64>,
+    /// The cursor at which the record was last added (first stored, or back after a
+    /// deletion): a reader that resumed from a cursor before it has not seen the record yet.
+    pub added_cursor: u64,
 }
 
 /// A record as stored.
@@ -306,7 +313,7 @@ pub(crate) const DELETE_RECORD: &str =
 /// The feed, by the expression index on `model || '/' || connection_id` (model names have no
 /// `/`): no lookup by id can take that index for the primary key's.
 const CHANGES: &str =
-    "SELECT record_id, key_id, data, seq, added_seq, deleted_at, changed_at FROM terapi_records
+    "SELECT record_id, key_id, data, seq, added_seq, deleted_at, changed_at, first_seen FROM terapi_records
      WHERE (model || '/' || connection_id) = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 const CURRENT: &str = "SELECT record_id, key_id, data, first_seen, last_seen, changed_at, deleted_at FROM terapi_records
      WHERE connection_id = $1 AND model = $2 AND deleted_at IS NULL AND record_id > $3 ORDER BY record_id LIMIT $4";
@@ -671,8 +678,10 @@ impl Store {
             let data = next().into_bytes().unwrap_or_default();
             let seq = next().as_int().unwrap_or(0);
             let added_seq = next().as_int().unwrap_or(0);
-            let deleted = next().as_int().is_some();
+            let deleted_at_ms = next().as_int();
+            let deleted = deleted_at_ms.is_some();
             let at_ms = next().as_int().unwrap_or(0);
+            let first_seen_ms = next().as_int().unwrap_or(0);
             let kind = if deleted {
                 ChangeKind::Deleted
             } else if added_seq > after {
@@ -691,6 +700,9 @@ impl Store {
                 data,
                 cursor: last,
                 at_ms,
+                first_seen_ms,
+                deleted_at_ms,
+                added_cursor: u64::try_from(added_seq).unwrap_or(0),
             });
         }
         Ok(Changes {

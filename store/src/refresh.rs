@@ -198,8 +198,7 @@ impl Store {
                         _ => "the provider refused the refresh".to_owned(),
                     };
                     return if self
-                        .backend
-                        .mark_reauthorize(id, row.version, owner, &reason)
+                        .mark_reauthorize(id, row, owner, &reason)
                         .await
                         .map_err(to_client)?
                     {
@@ -269,5 +268,60 @@ impl Store {
 
     fn tokens_of(&self, row: &Row) -> Result<Option<TokenSet>, StoreError> {
         Ok(self.open_row(row)?.tokens)
+    }
+}
+
+/// The reauthorization mark, only at the version refreshed from, with its outbox event
+/// when the store has one.
+const MARK_RETURNING: &str = "UPDATE terapi_connections SET reauthorize = $3,
+       lease_until = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_until END,
+       lease_owner = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_owner END
+     WHERE id = $1 AND version = $2 RETURNING id";
+
+impl Store {
+    /// Marks `id` as needing a new authorization if it is still at `row`'s version, with the
+    /// store's reauthorization event in the same transaction: whether it was marked.
+    async fn mark_reauthorize(
+        &self,
+        id: &str,
+        row: &crate::backend::Row,
+        owner: &str,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let Some(event) = self.on_reauthorization.clone() else {
+            return self
+                .backend
+                .mark_reauthorize(id, row.version, owner, reason)
+                .await;
+        };
+        let meta = self.connection_meta(id).await.unwrap_or_default();
+        let what = crate::store::Reauthorization {
+            connection: id.to_owned(),
+            provider: row.provider.clone(),
+            reason: reason.to_owned(),
+            meta,
+        };
+        let enqueue =
+            crate::outbox::enqueue_statement(crate::outbox::OutboxKind::Auth, |delivery, at| {
+                event(&what, delivery, at)
+            })?;
+        let mut tx = self.backend.begin().await?;
+        let marked = tx
+            .query(
+                MARK_RETURNING,
+                vec![
+                    crate::backend::Val::text(id),
+                    crate::backend::Val::int(row.version),
+                    crate::backend::Val::text(reason),
+                    crate::backend::Val::text(owner),
+                ],
+            )
+            .await?;
+        if marked.is_empty() {
+            return Ok(false);
+        }
+        tx.execute_all(vec![enqueue]).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -27,7 +27,28 @@ pub struct Store {
     pub(crate) lease: Duration,
     pub(crate) catalog: Option<Arc<dyn Catalog>>,
     pub(crate) stats: Arc<Counters>,
+    pub(crate) on_reauthorization: Option<ReauthorizationEvent>,
 }
+
+/// A connection whose grant a provider refused: what [`Store::with_reauthorization_event`]'s
+/// function is given.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Reauthorization {
+    /// The connection id.
+    pub connection: String,
+    /// Its provider.
+    pub provider: String,
+    /// Why the user has to authorize again.
+    pub reason: String,
+    /// Its end user, tags and metadata.
+    pub meta: crate::meta::ConnectionMeta,
+}
+
+/// The body of the outbox event of a [`Reauthorization`], given the delivery's id and
+/// creation time.
+pub type ReauthorizationEvent =
+    Arc<dyn Fn(&Reauthorization, &str, std::time::SystemTime) -> Vec<u8> + Send + Sync>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -116,6 +137,7 @@ impl Store {
             lease: DEFAULT_LEASE,
             catalog: None,
             stats: Arc::default(),
+            on_reauthorization: None,
         })
     }
 
@@ -128,6 +150,14 @@ impl Store {
     /// [`Store::finish_authorization`].
     pub fn with_catalog(mut self, catalog: impl Catalog) -> Store {
         self.catalog = Some(Arc::new(catalog));
+        self
+    }
+
+    /// With an outbox event for every connection this store marks as needing a new
+    /// authorization: the mark and the event (an `auth` delivery whose body `event` writes)
+    /// commit in one transaction, so neither exists without the other.
+    pub fn with_reauthorization_event(mut self, event: ReauthorizationEvent) -> Store {
+        self.on_reauthorization = Some(event);
         self
     }
 

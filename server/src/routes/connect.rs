@@ -65,7 +65,9 @@ pub(crate) fn check_text(fields: &mut Vec<FieldError>, section: &str, param: &st
     }
 }
 
-/// Tags: at most [`MAX_TAGS`], keys and values checked as texts.
+/// Tags: at most [`MAX_TAGS`]; keys of 1 to 64 printable ASCII characters without spaces or
+/// `=` (they are filtered on as `key:value`), values of at most 255 bytes without control
+/// characters (the store's rules, checked here to name each field).
 pub(crate) fn check_tags(fields: &mut Vec<FieldError>, tags: &BTreeMap<String, String>) {
     if tags.len() > MAX_TAGS {
         fields.push(FieldError {
@@ -76,9 +78,26 @@ pub(crate) fn check_tags(fields: &mut Vec<FieldError>, tags: &BTreeMap<String, S
         return;
     }
     for (key, value) in tags {
-        check_text(fields, "tags", &key.escape_default().to_string(), key);
+        let name = key.escape_default().to_string();
+        let key_ok = !key.is_empty()
+            && key.len() <= 64
+            && key.bytes().all(|b| b.is_ascii_graphic() && b != b'=');
+        if !key_ok {
+            fields.push(FieldError {
+                section: "tags".to_owned(),
+                param: name.clone(),
+                message: "a tag key is 1 to 64 printable ASCII characters without spaces or `=`"
+                    .to_owned(),
+            });
+        }
         if value.len() > MAX_TEXT || value.chars().any(char::is_control) {
-            check_text(fields, "tags", &key.escape_default().to_string(), value);
+            fields.push(FieldError {
+                section: "tags".to_owned(),
+                param: name,
+                message: format!(
+                    "a tag value is at most {MAX_TEXT} bytes without control characters"
+                ),
+            });
         }
     }
 }
@@ -91,7 +110,13 @@ async fn create(
     let mut fields = Vec::new();
     check_text(&mut fields, "end_user", "id", &body.end_user.id);
     if let Some(email) = &body.end_user.email {
-        check_text(&mut fields, "end_user", "email", email);
+        if email.len() > 320 || email.trim().is_empty() || email.chars().any(char::is_control) {
+            fields.push(FieldError {
+                section: "end_user".to_owned(),
+                param: "email".to_owned(),
+                message: "an email is 1 to 320 bytes without control characters".to_owned(),
+            });
+        }
     }
     if let Some(name) = &body.end_user.display_name {
         check_text(&mut fields, "end_user", "display_name", name);

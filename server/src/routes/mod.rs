@@ -18,11 +18,15 @@ use tower_http::request_id::{
 use crate::error::ApiError;
 use crate::state::Server;
 
+mod actions;
 mod auth;
 mod connect;
 mod health;
 mod oauth;
+mod provider_webhooks;
 mod providers;
+pub(crate) mod records;
+pub(crate) mod sync;
 
 /// Every route.
 pub(crate) fn router(server: Server) -> Router {
@@ -33,6 +37,10 @@ pub(crate) fn router(server: Server) -> Router {
         .merge(connect::routes())
         .merge(auth::routes())
         .merge(oauth::routes())
+        .merge(sync::routes())
+        .merge(records::routes())
+        .merge(actions::routes())
+        .merge(provider_webhooks::routes())
         .merge(providers::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

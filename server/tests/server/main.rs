@@ -3,6 +3,8 @@
 
 mod access;
 mod connect;
+mod flows;
 mod openapi;
+mod outbox;
 mod providers;
 mod support;

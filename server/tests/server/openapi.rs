@@ -11,32 +11,51 @@ use crate::support::{Options, TestServer};
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
 
-/// (method, path) of every route in the source of the routes.
+/// (method, path) of every route in the source of the routes: each `.route("PATH", …)`
+/// call, its handlers read up to the parenthesis that closes it.
 fn routes_in_code() -> BTreeSet<(String, String)> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
-    let route = regex::Regex::new(
-        r#"\.route(?:_service)?\(\s*"([^"]+)",\s*([^;]*?)\)\s*(?:\n\s*\.|;|\n\s*\})"#,
-    )
-    .unwrap();
     let method = regex::Regex::new(r"\b(get|post|put|patch|delete|any)\(").unwrap();
     let mut out = BTreeSet::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
-        for found in route.captures_iter(&text) {
-            let path = found[1].replace("{*", "{");
-            let handlers = &found[2];
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find(".route(") {
+            rest = &rest[at + ".route(".len()..];
+            let Some(open) = rest.find('"') else { break };
+            let Some(len) = rest[open + 1..].find('"') else {
+                break;
+            };
+            let route = rest[open + 1..open + 1 + len].replace("{*", "{");
+            // The handlers: up to the parenthesis closing `.route(`.
+            let mut depth = 1;
+            let mut end = rest.len();
+            for (i, c) in rest.char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = i;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let handlers = &rest[open + 1 + len + 1..end];
             let mut any = false;
             for m in method.captures_iter(handlers) {
                 if &m[1] == "any" {
                     any = true;
                 } else {
-                    out.insert((m[1].to_owned(), path.clone()));
+                    out.insert((m[1].to_owned(), route.clone()));
                 }
             }
-            if any || !method.is_match(handlers) {
+            if any {
                 for m in METHODS {
-                    out.insert(((*m).to_owned(), path.clone()));
+                    out.insert(((*m).to_owned(), route.clone()));
                 }
             }
         }

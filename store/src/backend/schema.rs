@@ -3,7 +3,7 @@
 //! refuses a database whose version is newer than [`LATEST`] (a newer build wrote it).
 
 /// The newest schema version.
-pub(crate) const LATEST: i64 = 4;
+pub(crate) const LATEST: i64 = 5;
 
 /// SQLite's migrations: (version, statements).
 pub(crate) const SQLITE: &[(i64, &str)] = &[
@@ -172,6 +172,28 @@ pub(crate) const SQLITE: &[(i64, &str)] = &[
     ) STRICT;
     CREATE INDEX IF NOT EXISTS terapi_connection_tags_pair ON terapi_connection_tags (tag_key, tag_value, connection_id);",
     ),
+    (
+        5,
+        "-- the outbox of webhooks to the application: one row per delivery, its body the exact
+    -- bytes signed and sent (no secret in it), retried until delivered or given up.
+    CREATE TABLE IF NOT EXISTS terapi_outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        body BLOB NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        retried_at INTEGER,
+        delivered_at INTEGER,
+        last_error TEXT,
+        lease_owner TEXT,
+        lease_until INTEGER
+    ) STRICT;
+    CREATE INDEX IF NOT EXISTS terapi_outbox_due ON terapi_outbox (status, next_attempt_at);
+    CREATE INDEX IF NOT EXISTS terapi_outbox_status ON terapi_outbox (status, id);",
+    ),
 ];
 
 /// PostgreSQL's migrations: (version, statements).
@@ -337,6 +359,28 @@ pub(crate) const POSTGRES: &[(i64, &str)] = &[
         PRIMARY KEY (connection_id, tag_key)
     );
     CREATE INDEX IF NOT EXISTS terapi_connection_tags_pair ON terapi_connection_tags (tag_key, tag_value, connection_id);",
+    ),
+    (
+        5,
+        "-- the outbox of webhooks to the application: one row per delivery, its body the exact
+    -- bytes signed and sent (no secret in it), retried until delivered or given up.
+    CREATE TABLE IF NOT EXISTS terapi_outbox (
+        id BIGSERIAL PRIMARY KEY,
+        delivery_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        body BYTEA NOT NULL,
+        status TEXT NOT NULL,
+        attempts BIGINT NOT NULL,
+        next_attempt_at BIGINT NOT NULL,
+        created_at BIGINT NOT NULL,
+        retried_at BIGINT,
+        delivered_at BIGINT,
+        last_error TEXT,
+        lease_owner TEXT,
+        lease_until BIGINT
+    );
+    CREATE INDEX IF NOT EXISTS terapi_outbox_due ON terapi_outbox (status, next_attempt_at);
+    CREATE INDEX IF NOT EXISTS terapi_outbox_status ON terapi_outbox (status, id);",
     ),
 ];
 

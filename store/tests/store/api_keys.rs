@@ -766,6 +766,55 @@ async fn connections_are_listed_by_filter_and_page(kind: Kind) {
     assert!(!names(&pages(q(None, None, Some(("n", "6")), 2)).await).contains(&"c06".to_owned()));
 }
 
+/// Metadata written while the connection is removed, from two store handles (two replicas):
+/// every write either lands before the removal (and goes with it) or finds no connection;
+/// nothing is left behind.
+async fn a_removal_racing_metadata_writes_leaves_nothing(kind: Kind) {
+    let Some(db) = support::db(kind)
+        .await
+        .filter(|_| !matches!(kind, Kind::Memory))
+    else {
+        return;
+    };
+    let a = open(&db.url).await;
+    let b = open(&db.url).await;
+    for round in 0..5 {
+        let id = format!("race{round}");
+        a.save_connection(&id, &record("personio")).await.unwrap();
+        let mut writes = Vec::new();
+        for i in 0..12 {
+            let store = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let id = id.clone();
+            writes.push(tokio::spawn(async move {
+                let meta = ConnectionMeta {
+                    end_user: Some(user("racer")),
+                    tags: tags(&[("i", &i.to_string()), ("team", "hr")]),
+                    metadata: serde_json::Map::new(),
+                };
+                match store.set_connection_meta(&id, &meta).await {
+                    Ok(()) | Err(StoreError::NotFound { .. }) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(round * 3)).await;
+        assert!(b.remove(&id).await.unwrap());
+        for w in writes {
+            w.await.unwrap();
+        }
+        let left = format!("terapi_connection_meta WHERE connection_id = '{id}'");
+        assert_eq!(count(&db, &left).await, Some(0), "round {round}");
+        let left = format!("terapi_connection_tags WHERE connection_id = '{id}'");
+        assert_eq!(count(&db, &left).await, Some(0), "round {round}");
+        // The id reused: a new connection without the old metadata.
+        a.save_connection(&id, &record("personio")).await.unwrap();
+        assert_eq!(
+            a.connection_meta(&id).await.unwrap(),
+            ConnectionMeta::default()
+        );
+    }
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory { $( #[tokio::test] async fn $name() { super::$name(super::Kind::Memory).await } )* }
@@ -784,4 +833,5 @@ suite!(
     secrets_are_hashed_at_rest,
     connection_meta_is_set_and_read,
     connections_are_listed_by_filter_and_page,
+    a_removal_racing_metadata_writes_leaves_nothing,
 );

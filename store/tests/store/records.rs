@@ -117,6 +117,14 @@ async fn full_runs_detect_changes_and_deletes(kind: Kind) {
     );
     assert_eq!(changes[0].data.as_ref().unwrap()["name"], "changed");
     assert_eq!(changes[1].data, None);
+    // Each change says when its record was first seen, when it was deleted, and the cursor
+    // it was last added at (before the read's cursor: not new to that reader).
+    let (updated, deleted) = (&changes[0], &changes[1]);
+    assert!(updated.first_seen_ms > 0 && updated.first_seen_ms <= updated.at_ms);
+    assert!(updated.added_cursor >= 1 && updated.added_cursor <= cursor);
+    assert_eq!(updated.deleted_at_ms, None);
+    assert_eq!(deleted.deleted_at_ms, Some(deleted.at_ms));
+    assert!(deleted.first_seen_ms <= deleted.at_ms);
     assert_eq!(store.count_records(M).await.unwrap(), 79);
     let gone = store.record(M, "80").await.unwrap().unwrap();
     assert!(gone.deleted_at.is_some());
@@ -139,6 +147,11 @@ async fn full_runs_detect_changes_and_deletes(kind: Kind) {
         kinds,
         BTreeSet::from([("Updated".to_owned(), "7"), ("Added".to_owned(), "80")])
     );
+    let back = changes.iter().find(|c| c.id == "80").unwrap();
+    assert!(back.added_cursor > cursor, "added again after the cursor");
+    assert_eq!(back.deleted_at_ms, None);
+    let first = changes.iter().find(|c| c.id == "7").unwrap();
+    assert!(first.added_cursor < cursor);
     assert!(
         store
             .record(M, "80")
