@@ -24,6 +24,7 @@ mod connect;
 mod health;
 mod oauth;
 mod provider_webhooks;
+mod providers;
 pub(crate) mod records;
 pub(crate) mod sync;
 
@@ -40,6 +41,7 @@ pub(crate) fn router(server: Server) -> Router {
         .merge(records::routes())
         .merge(actions::routes())
         .merge(provider_webhooks::routes())
+        .merge(providers::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -6,4 +6,5 @@ mod connect;
 mod flows;
 mod openapi;
 mod outbox;
+mod providers;
 mod support;
