@@ -21,6 +21,15 @@ pub(crate) fn provider(p: &ProviderPlan<'_>) -> ProviderSpec {
         key: text(p.key),
         display_name: text(p.display_name),
         docs_url: p.docs.map(text),
+        docs_connect: p.entry.provider.docs_connect.as_deref().map(text),
+        categories: p
+            .entry
+            .provider
+            .categories
+            .iter()
+            .flatten()
+            .map(|c| text(&c.value))
+            .collect(),
         auth_mode: p.auth_mode,
         config: p.config.iter().map(param).collect(),
         credentials: p.credentials.iter().map(param).collect(),
@@ -66,5 +75,16 @@ fn param(p: &ParamPlan<'_>) -> ParamSpec {
             RulePlan::UpperSnakeCase => Rule::UpperSnakeCase,
         },
         one_of: p.def.one_of.iter().flatten().map(|s| text(s)).collect(),
+        title: p.def.title.as_deref().map(text),
+        description: p.def.description.as_deref().map(text),
+        example: p.def.example.as_ref().map(|e| text(&e.value)),
+        format: p.def.format.as_ref().map(|f| text(&f.value)),
+        prefix: p.def.prefix.as_deref().map(text),
+        suffix: p.def.suffix.as_deref().map(text),
+        default_value: p.def.default_value.as_deref().map(text),
+        doc_section: p.def.doc_section.as_deref().map(text),
+        order: p.def.order,
+        hidden: p.def.hidden.unwrap_or(false),
+        automated: p.def.automated.unwrap_or(false),
     }
 }

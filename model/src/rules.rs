@@ -11,6 +11,18 @@ pub const UPPER_SNAKE_CASE_PATTERNS: &[&str] = &[
 /// The longest value [`is_upper_snake_case`] accepts.
 pub const UPPER_SNAKE_CASE_MAX_LEN: usize = 64;
 
+/// [`is_upper_snake_case`] as an ECMAScript regex (no flags, used with `test`), for a
+/// browser's form: the lookahead states the length limit that the catalog's spellings
+/// ([`UPPER_SNAKE_CASE_PATTERNS`]) cannot. A test checks that it accepts exactly what the
+/// rule accepts.
+pub const UPPER_SNAKE_CASE_ECMASCRIPT: &str = "^(?=[A-Z0-9_]{1,64}$)[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*$";
+
+/// What [`UPPER_SNAKE_CASE_ECMASCRIPT`] means, in the words of the validator's error
+/// message.
+pub const UPPER_SNAKE_CASE_MESSAGE: &str = "UPPER_SNAKE_CASE: an uppercase letter, then uppercase \
+     letters and digits, words joined by single underscores, at most 64 characters; e.g. \
+     MY_APPLICATION";
+
 /// UPPER_SNAKE_CASE: an uppercase ASCII letter first, then uppercase letters and digits,
 /// words joined by single underscores (no leading, trailing or double underscore), at most
 /// 64 characters. `MY_APPLICATION`, `ACME2` and `MY_APP_V2` pass; `my_app`, `_ACME`,
@@ -120,6 +132,85 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn ecmascript_pattern_agrees_with_the_rule() {
+        let re = fancy_regex::Regex::new(UPPER_SNAKE_CASE_ECMASCRIPT).unwrap();
+        let agrees = |value: &str| {
+            assert_eq!(
+                re.is_match(value).unwrap(),
+                is_upper_snake_case(value),
+                "{value:?}"
+            );
+        };
+        // Every string of up to 5 characters over an alphabet with each kind of character.
+        let alphabet = ['A', 'Z', '0', '9', '_', 'a', '-', ' ', '\n', '\u{c4}'];
+        let mut values = vec![String::new()];
+        for _ in 0..5 {
+            let mut longer = Vec::new();
+            for v in &values {
+                agrees(v);
+                for c in alphabet {
+                    longer.push(format!("{v}{c}"));
+                }
+            }
+            values = longer;
+        }
+        values.iter().for_each(|v| agrees(v));
+        // Around the length limit, with the last character varied.
+        for len in 55..=70 {
+            for tail in ["B", "_", "_C", "9", "a", "\n"] {
+                let head = "A".repeat(len);
+                agrees(&format!("{head}{tail}"));
+                agrees(&format!("{}{tail}", "A_".repeat(len / 2)));
+                agrees(&format!("A{}{tail}", "_1".repeat(len / 2)));
+            }
+        }
+        // Pseudo-random strings mostly of the rule's own characters.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..20_000 {
+            let mut v = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 80) as usize;
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                v.push(match state % 40 {
+                    0..=19 => (b'A' + (state % 26) as u8) as char,
+                    20..=29 => (b'0' + (state % 10) as u8) as char,
+                    30..=36 => '_',
+                    37 => 'x',
+                    38 => '\n',
+                    _ => '.',
+                });
+            }
+            agrees(&v);
+        }
+        assert_eq!(
+            UPPER_SNAKE_CASE_MAX_LEN, 64,
+            "the pattern and the message say 64"
+        );
+    }
+
+    #[test]
+    fn message_says_what_the_validator_says() {
+        let error = crate::ValidationError::new(
+            crate::Section::ConnectionConfig,
+            "partnerId",
+            crate::ValidationErrorKind::UpperSnakeCase { value: None },
+        )
+        .to_string();
+        let explanation = UPPER_SNAKE_CASE_MESSAGE
+            .strip_prefix("UPPER_SNAKE_CASE: ")
+            .unwrap();
+        assert!(
+            error.contains(&format!("UPPER_SNAKE_CASE ({explanation})")),
+            "{error}"
+        );
     }
 
     #[test]

@@ -178,7 +178,11 @@ pub enum Rule {
     UpperSnakeCase,
 }
 
-/// One declared param, as generated from providers.yaml.
+/// One declared param, as generated from providers.yaml: its check, and the text and hints a
+/// connect form shows (`title` to `automated`, as the catalog writes them). Of a definition's
+/// keys, `type` (always `string`), `warnings` and `visible_when` are not kept: the last two
+/// describe integration settings, and no connection param or credential of any catalog
+/// uses them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ParamSpec {
     /// The key as written in providers.yaml, e.g. `partnerId`.
@@ -194,6 +198,46 @@ pub struct ParamSpec {
     /// The allowed values (`enum` in providers.yaml); empty for any value.
     #[serde(default, skip_serializing_if = "<[Text]>::is_empty")]
     pub one_of: List<Text>,
+    /// The label of the param's input (`title`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Text>,
+    /// The help text under the input (`description`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Text>,
+    /// The input's placeholder (`example`); often masked (`sk_****`) and not always matching
+    /// the pattern, so it is shown, never checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<Text>,
+    /// The kind of value the input takes (`format`: `hostname`, `uri`, `uuid` or `email`),
+    /// for the input's type and a check in the browser.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<Text>,
+    /// Text shown before the input (`prefix`, e.g. `https://`); display only, not part of
+    /// the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Text>,
+    /// Text shown after the input (`suffix`, e.g. `.zendesk.com`); display only, not part of
+    /// the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<Text>,
+    /// The value the input starts with (`default_value`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_value: Option<Text>,
+    /// The anchor of the section about this param in the provider's connect guide
+    /// (`doc_section`, e.g. `#step-1-finding-your-api-key`), appended to
+    /// [`ProviderSpec::docs_connect`](crate::spec::ProviderSpec::docs_connect).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc_section: Option<Text>,
+    /// Where the input goes among the form's inputs (`order`); catalog order when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<i64>,
+    /// Whether the input is hidden (`hidden`): its value is the default value.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
+    /// Whether the platform fills the param rather than the user (`automated`): a form does
+    /// not ask for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub automated: bool,
 }
 
 impl ParamSpec {
@@ -364,35 +408,57 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// A param without form text.
+    const fn spec(
+        key: &'static str,
+        optional: bool,
+        secret: bool,
+        rule: Rule,
+        one_of: &'static [Text],
+    ) -> ParamSpec {
+        ParamSpec {
+            key: Cow::Borrowed(key),
+            optional,
+            secret,
+            rule,
+            one_of: Cow::Borrowed(one_of),
+            title: None,
+            description: None,
+            example: None,
+            format: None,
+            prefix: None,
+            suffix: None,
+            default_value: None,
+            doc_section: None,
+            order: None,
+            hidden: false,
+            automated: false,
+        }
+    }
+
     static SPECS: [ParamSpec; 4] = [
-        ParamSpec {
-            key: Cow::Borrowed("companyId"),
-            optional: false,
-            secret: false,
-            rule: Rule::Pattern(Pattern::new("^[0-9]+$")),
-            one_of: Cow::Borrowed(&[]),
-        },
-        ParamSpec {
-            key: Cow::Borrowed("partnerId"),
-            optional: true,
-            secret: false,
-            rule: Rule::UpperSnakeCase,
-            one_of: Cow::Borrowed(&[]),
-        },
-        ParamSpec {
-            key: Cow::Borrowed("apiKey"),
-            optional: false,
-            secret: true,
-            rule: Rule::Pattern(Pattern::new("^papi-")),
-            one_of: Cow::Borrowed(&[]),
-        },
-        ParamSpec {
-            key: Cow::Borrowed("language"),
-            optional: true,
-            secret: false,
-            rule: Rule::Any,
-            one_of: Cow::Borrowed(&[Cow::Borrowed("de"), Cow::Borrowed("en")]),
-        },
+        spec(
+            "companyId",
+            false,
+            false,
+            Rule::Pattern(Pattern::new("^[0-9]+$")),
+            &[],
+        ),
+        spec("partnerId", true, false, Rule::UpperSnakeCase, &[]),
+        spec(
+            "apiKey",
+            false,
+            true,
+            Rule::Pattern(Pattern::new("^papi-")),
+            &[],
+        ),
+        spec(
+            "language",
+            true,
+            false,
+            Rule::Any,
+            &[Cow::Borrowed("de"), Cow::Borrowed("en")],
+        ),
     ];
 
     fn errors(input: Value) -> Vec<String> {
@@ -486,5 +552,54 @@ mod tests {
     fn pattern_that_cannot_compile_never_matches() {
         let p = Pattern::new("(");
         assert!(!p.is_match("("));
+    }
+
+    #[test]
+    fn form_text_round_trips_and_stays_out_of_json_when_absent() {
+        let bare = &SPECS[1];
+        let json = serde_json::to_value(bare).unwrap();
+        assert_eq!(
+            json,
+            json!({"key": "partnerId", "optional": true, "rule": "UpperSnakeCase"})
+        );
+        let mut documented = SPECS[0].clone();
+        documented.title = Some("Company ID".into());
+        documented.description = Some("The numeric id; \"quoted\", \u{e4}, and a\nnewline.".into());
+        documented.example = Some("33434".into());
+        documented.format = Some("uuid".into());
+        documented.prefix = Some("https://".into());
+        documented.suffix = Some(".example.com".into());
+        documented.default_value = Some("1".into());
+        documented.doc_section = Some("#step-1".into());
+        documented.order = Some(-3);
+        documented.hidden = true;
+        documented.automated = true;
+        let json = serde_json::to_string(&documented).unwrap();
+        let back: ParamSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, documented);
+        assert_eq!(back.title.as_deref(), Some("Company ID"));
+        assert_eq!(back.order, Some(-3));
+        assert!(back.hidden && back.automated);
+        // Every field travels under its catalog name.
+        let value: Value = serde_json::from_str(&json).unwrap();
+        for key in [
+            "title",
+            "description",
+            "example",
+            "format",
+            "prefix",
+            "suffix",
+            "default_value",
+            "doc_section",
+            "order",
+            "hidden",
+            "automated",
+        ] {
+            assert!(value.get(key).is_some(), "{key} in {json}");
+        }
+        // A description written before these fields existed still reads.
+        let old: ParamSpec = serde_json::from_str(r#"{"key":"x","rule":"Any"}"#).unwrap();
+        assert_eq!(old.title, None);
+        assert!(!old.hidden && !old.automated);
     }
 }

@@ -260,6 +260,8 @@ impl FromRequestParts<Server> for EndUser {
             )
         })?;
         if !token.starts_with(SESSION_PREFIX) {
+            // A key that is not one is 401 like anywhere else; a valid one is refused here.
+            key(server, token).await?;
             return Err(ApiError::forbidden(
                 "this route takes a connect session token, not a secret key",
             ));

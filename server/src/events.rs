@@ -33,6 +33,7 @@ pub(crate) async fn connected(
     replaced: bool,
 ) {
     tracing::info!(provider = %provider, replaced, "connection made");
+    schedule(server, id, provider).await;
     let event = AuthEvent {
         operation: if replaced {
             AuthOperation::Override
@@ -84,4 +85,28 @@ pub(crate) fn reauthorization_event(
 pub(crate) async fn outbox_depth(server: &Server) -> Option<i64> {
     let depth = server.store().outbox_depth().await.ok()?;
     i64::try_from(depth).ok()
+}
+
+/// Puts the provider's declared scheduled syncs (`runs: every …`) of a new connection on the
+/// store's schedule, first due now: the schedule worker of any replica runs them.
+pub(crate) async fn schedule(server: &Server, id: &str, provider: &str) {
+    let Some(integration) = server
+        .inner
+        .integrations
+        .integrations
+        .iter()
+        .find(|i| i.provider == provider)
+    else {
+        return;
+    };
+    let scheduled = terapi_sync::schedule_declared(
+        server.store(),
+        id,
+        &integration.syncs,
+        std::time::SystemTime::now(),
+    )
+    .await;
+    if let Err(e) = scheduled {
+        tracing::error!(error = %e, "the connection's syncs could not be scheduled");
+    }
 }

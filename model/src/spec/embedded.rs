@@ -33,6 +33,8 @@ impl Embedded {
                 key: "unreadable".into(),
                 display_name: "unreadable".into(),
                 docs_url: None,
+                docs_connect: None,
+                categories: Default::default(),
                 auth_mode: AuthMode::None,
                 config: Default::default(),
                 credentials: Default::default(),

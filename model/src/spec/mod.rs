@@ -43,6 +43,13 @@ pub struct ProviderSpec {
     /// The provider's documentation page (older catalogs may have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docs_url: Option<Text>,
+    /// The end user's guide to connecting (`docs_connect`), to which a param's
+    /// [`doc_section`](ParamSpec::doc_section) anchor is appended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docs_connect: Option<Text>,
+    /// The catalog's categories (`hr`, `ats`, ...), in catalog order.
+    #[serde(default, skip_serializing_if = "<[_]>::is_empty")]
+    pub categories: List<Text>,
     /// How the provider authenticates.
     pub auth_mode: AuthMode,
     /// `connection_config` params in catalog order (implied ones included).

@@ -25,6 +25,7 @@ mod connections;
 mod health;
 mod oauth;
 mod provider_webhooks;
+mod providers;
 mod proxy;
 pub(crate) mod records;
 pub(crate) mod sync;
@@ -44,6 +45,7 @@ pub(crate) fn router(server: Server) -> Router {
         .merge(records::routes())
         .merge(actions::routes())
         .merge(provider_webhooks::routes())
+        .merge(providers::routes())
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

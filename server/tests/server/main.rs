@@ -8,5 +8,6 @@ mod flows;
 mod live_support;
 mod openapi;
 mod outbox;
+mod providers;
 mod proxy;
 mod support;
