@@ -151,7 +151,6 @@ pub(crate) mod need {
     }
     needs!(
         ConnectionsRead,
-        CredentialsRead,
         ConnectionsWrite,
         Proxy,
         Records,

@@ -34,22 +34,62 @@ pub(crate) async fn connected(
 ) {
     tracing::info!(provider = %provider, replaced, "connection made");
     schedule(server, id, provider).await;
-    let event = AuthEvent {
-        operation: if replaced {
-            AuthOperation::Override
-        } else {
-            AuthOperation::Creation
-        },
+    let operation = if replaced {
+        AuthOperation::Override
+    } else {
+        AuthOperation::Creation
+    };
+    let event = created(
+        server,
+        id,
+        provider,
+        operation,
+        end_user_of(session),
+        &session.tags,
+    );
+    emit(server, event).await;
+}
+
+/// A connection was imported by the application (`POST /connections`).
+pub(crate) async fn imported(
+    server: &Server,
+    id: &str,
+    provider: &str,
+    meta: &terapi_store::ConnectionMeta,
+) {
+    tracing::info!(provider = %provider, "connection imported");
+    schedule(server, id, provider).await;
+    let end_user = meta.end_user.as_ref().map(EventEndUser::from);
+    let event = created(
+        server,
+        id,
+        provider,
+        AuthOperation::Creation,
+        end_user,
+        &meta.tags,
+    );
+    emit(server, event).await;
+}
+
+fn created(
+    server: &Server,
+    id: &str,
+    provider: &str,
+    operation: AuthOperation,
+    end_user: Option<EventEndUser>,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> OutgoingEvent {
+    OutgoingEvent::Auth(AuthEvent {
+        operation,
         connection_id: id.to_owned(),
         provider_config_key: provider.to_owned(),
         provider: provider.to_owned(),
         auth_mode: auth_mode(server, provider),
-        end_user: end_user_of(session),
-        tags: session.tags.clone(),
+        end_user,
+        tags: tags.clone(),
         success: true,
         error: None,
-    };
-    emit(server, OutgoingEvent::Auth(event)).await;
+    })
 }
 
 /// The `auth` event of a connection whose grant died (the provider refused its refresh;

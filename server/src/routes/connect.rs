@@ -109,14 +109,14 @@ async fn create(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let mut fields = Vec::new();
     check_text(&mut fields, "end_user", "id", &body.end_user.id);
-    if let Some(email) = &body.end_user.email {
-        if email.len() > 320 || email.trim().is_empty() || email.chars().any(char::is_control) {
-            fields.push(FieldError {
-                section: "end_user".to_owned(),
-                param: "email".to_owned(),
-                message: "an email is 1 to 320 bytes without control characters".to_owned(),
-            });
-        }
+    if let Some(email) = &body.end_user.email
+        && (email.len() > 320 || email.trim().is_empty() || email.chars().any(char::is_control))
+    {
+        fields.push(FieldError {
+            section: "end_user".to_owned(),
+            param: "email".to_owned(),
+            message: "an email is 1 to 320 bytes without control characters".to_owned(),
+        });
     }
     if let Some(name) = &body.end_user.display_name {
         check_text(&mut fields, "end_user", "display_name", name);

@@ -255,8 +255,8 @@ async fn read(
         let tokens = match conn.fresh_tokens(force_refresh).await {
             Ok(tokens) => tokens,
             Err(e) if e.needs_reauthorization() => {
-                // The lead's `auth` webhook (refresh failure) belongs where the store marks
-                // the row; nothing is emitted here.
+                // The `auth` event of a refused refresh is written by the store with its mark
+                // (`Store::with_reauthorization_event`); nothing is emitted here.
                 server.inner.connections.forget(&id);
                 let reason = match &e {
                     ClientError::Reauthorize { reason, .. } => reason.clone(),
@@ -647,7 +647,7 @@ async fn import(
         let _ = server.store().remove(&id).await;
         return Err(meta_error(e));
     }
-    // The lead's `auth` webhook (operation `creation`) goes here.
+    crate::events::imported(&server, &id, &provider, &meta).await;
     let info =
         server.store().info(&id).await?.ok_or_else(|| {
             ApiError::not_found(format!("connection `{id}` was removed meanwhile"))
