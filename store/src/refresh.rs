@@ -320,7 +320,7 @@ impl Store {
         if marked.is_empty() {
             return Ok(false);
         }
-        tx.execute_all(vec![enqueue]).await?;
+        tx.query_all(vec![enqueue]).await?;
         tx.commit().await?;
         Ok(true)
     }

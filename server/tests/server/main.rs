@@ -4,6 +4,7 @@
 mod access;
 mod connect;
 mod connections;
+mod events;
 mod flows;
 mod live_support;
 mod openapi;
