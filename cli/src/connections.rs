@@ -43,20 +43,7 @@ pub async fn list(context: &Context) -> Result<(), Failure> {
             status(info).to_owned(),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    fail::print_bytes(out.as_bytes())
+    fail::print_table(&rows)
 }
 
 fn status(info: &ConnectionInfo) -> &'static str {

@@ -241,3 +241,22 @@ mod tests {
         assert_eq!(Failure::from(store).code(), USAGE);
     }
 }
+
+/// Prints `rows` as a table on stdout: each column as wide as its widest cell, two spaces
+/// between columns, no trailing spaces.
+pub fn print_table<const N: usize>(rows: &[[String; N]]) -> Result<(), Failure> {
+    let widths: Vec<usize> = (0..N)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    print_bytes(out.as_bytes())
+}

@@ -14,16 +14,7 @@ use terapi_test_support::db::{Db, Kind, db};
 use tokio::sync::oneshot;
 
 /// Every scope.
-pub const ALL_SCOPES: &[&str] = &[
-    "connections:read",
-    "credentials:read",
-    "connections:write",
-    "proxy",
-    "records",
-    "sync",
-    "actions",
-    "admin",
-];
+pub const ALL_SCOPES: &[&str] = terapi_store::API_SCOPES;
 
 /// A store key for the tests (32 bytes, base64).
 pub const STORE_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
