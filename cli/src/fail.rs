@@ -207,6 +207,25 @@ fn stdout_error(e: std::io::Error) -> Failure {
     Failure::usage(format!("cannot write to stdout: {e}"))
 }
 
+/// Prints `rows` as a table on stdout: each column as wide as its widest cell, two spaces
+/// between columns, no trailing spaces.
+pub fn print_table<const N: usize>(rows: &[[String; N]]) -> Result<(), Failure> {
+    let widths: Vec<usize> = (0..N)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    print_bytes(out.as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,23 +259,4 @@ mod tests {
         let store = SyncError::Store(StoreError::NoKey);
         assert_eq!(Failure::from(store).code(), USAGE);
     }
-}
-
-/// Prints `rows` as a table on stdout: each column as wide as its widest cell, two spaces
-/// between columns, no trailing spaces.
-pub fn print_table<const N: usize>(rows: &[[String; N]]) -> Result<(), Failure> {
-    let widths: Vec<usize> = (0..N)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    print_bytes(out.as_bytes())
 }

@@ -1,22 +1,15 @@
-//! The state of the server's workflows (syncs, their runs, the Personio webhook receiver and
-//! its applier) and the background work they need.
-//!
-//! What a replica keeps here is only what it does itself: the runs it started (so a second
-//! trigger reports them as running) and the last result of each (`latest_result` of `GET
-//! /sync/status`). Everything else (a run's state, its lease, its cursor, the schedule, the
-//! stored webhook events) is in the store, so every replica answers for every run.
+//! The background work of the server's workflows (syncs, the Personio webhook receiver's
+//! applier) and what their routes share; what a replica keeps of its runs is `runs.rs`.
 //!
 //! [`spawn`] starts what must run beside the routes: the [`Applier`] of stored webhook
 //! events and a [`Worker`] of the store's sync schedule. `Server::run` starts it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use terapi_store::RunCounts;
-use terapi_sync::webhook::{Applier, ReceiverConfig, WebhookReceiver};
-use terapi_sync::{Budgets, StoreConnections, Worker};
-use tokio::sync::{Notify, watch};
+use terapi_sync::webhook::Applier;
+use terapi_sync::{StoreConnections, Worker};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::state::Server;
@@ -24,142 +17,11 @@ use crate::state::Server;
 /// How often the applier looks for events due for a retry, and the worker for due syncs.
 const POLL: Duration = Duration::from_secs(5);
 
-/// The last run of a model this replica ran.
-#[derive(Debug, Clone)]
-pub(crate) struct LastRun {
-    /// Its counts (`None` when it failed).
-    pub counts: Option<RunCounts>,
-}
-
-#[derive(Debug, Default)]
-struct Entry {
-    running: bool,
-    /// The task of a run this replica started through the API.
-    task: Option<tokio::task::AbortHandle>,
-    last: Option<LastRun>,
-}
-
-/// The workflows' state of one server (one per [`Server`]).
-#[derive(Default)]
-pub(crate) struct Flows {
-    /// By (connection, model).
-    runs: Mutex<HashMap<(String, String), Entry>>,
-    /// Woken by the receiver after each stored event; the applier waits on it.
-    notify: Arc<Notify>,
-    /// Made on first use (its writer task needs a runtime).
-    receiver: OnceLock<WebhookReceiver>,
-    /// One request budget per connection, shared by triggered runs, the worker and the
-    /// applier.
-    pub budgets: Budgets,
-}
-
-impl std::fmt::Debug for Flows {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Flows").finish_non_exhaustive()
-    }
-}
-
-/// Marks a run as this replica's until dropped (a panicking or cancelled run included).
-pub(crate) struct Running {
-    server: Server,
-    key: (String, String),
-    last: Option<LastRun>,
-}
-
-impl Running {
-    /// Records how the run ended (kept when the guard drops).
-    pub fn finish(&mut self, counts: Option<RunCounts>) {
-        self.last = Some(LastRun { counts });
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let mut runs = self.server.inner.flows.lock();
-        let entry = runs.entry(self.key.clone()).or_default();
-        entry.running = false;
-        entry.task = None;
-        if let Some(last) = self.last.take() {
-            entry.last = Some(last);
-        }
-    }
-}
-
-impl Flows {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Entry>> {
-        self.runs.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Whether this replica runs `model` of `connection` now.
-    pub fn is_running(&self, connection: &str, model: &str) -> bool {
-        self.lock()
-            .get(&(connection.to_owned(), model.to_owned()))
-            .is_some_and(|e| e.running)
-    }
-
-    /// The last run of `model` of `connection` this replica ran.
-    pub fn last_run(&self, connection: &str, model: &str) -> Option<LastRun> {
-        self.lock()
-            .get(&(connection.to_owned(), model.to_owned()))
-            .and_then(|e| e.last.clone())
-    }
-
-    /// Records the end of a run this replica did not start through [`start`] (the worker's).
-    pub fn record(&self, connection: &str, model: &str, counts: Option<RunCounts>) {
-        self.lock()
-            .entry((connection.to_owned(), model.to_owned()))
-            .or_default()
-            .last = Some(LastRun { counts });
-    }
-
-    /// Keeps the task of a run started through [`start`], to stop it with the server.
-    pub fn keep_task(&self, connection: &str, model: &str, task: tokio::task::AbortHandle) {
-        let mut runs = self.lock();
-        match runs.get_mut(&(connection.to_owned(), model.to_owned())) {
-            Some(entry) if entry.running => entry.task = Some(task),
-            // Already ended.
-            _ => {}
-        }
-    }
-
-    /// Stops the runs this replica started through the API (their pages stored stay; the
-    /// next run resumes them once the leases are released).
-    pub fn abort_runs(&self) {
-        for entry in self.lock().values_mut() {
-            if let Some(task) = entry.task.take() {
-                task.abort();
-            }
-        }
-    }
-
-    /// The webhook receiver (the same one for every router of this server).
-    pub fn receiver(&self, server: &Server) -> WebhookReceiver {
-        self.receiver
-            .get_or_init(|| {
-                WebhookReceiver::new(
-                    server.store().clone(),
-                    ReceiverConfig::default(),
-                    self.notify.clone(),
-                )
-            })
-            .clone()
-    }
-}
+pub(crate) use crate::runs::Running;
 
 /// Marks `model` of `connection` as run by this replica; `None` when it already is.
 pub(crate) fn start(server: &Server, connection: &str, model: &str) -> Option<Running> {
-    let key = (connection.to_owned(), model.to_owned());
-    let mut runs = server.inner.flows.lock();
-    let entry = runs.entry(key.clone()).or_default();
-    if entry.running {
-        return None;
-    }
-    entry.running = true;
-    Some(Running {
-        server: server.clone(),
-        key,
-        last: None,
-    })
+    server.inner.flows.start(connection, model)
 }
 
 /// Starts the background work of the workflows in `tasks`, each task ending when `stop`
@@ -168,7 +30,7 @@ pub(crate) fn start(server: &Server, connection: &str, model: &str) -> Option<Ru
 ///   delivery, and every 5 s for retries);
 /// - a [`Worker`] of the store's sync schedule (the models with a declared `runs: every …`
 ///   scheduled for a connection with `terapi_sync::schedule_declared`), whose runs end like triggered ones
-///   ([`crate::routes::sync::finished`]).
+///   ([`crate::sync_end::finished`]).
 pub(crate) fn spawn(server: &Server, stop: watch::Receiver<bool>, tasks: &mut JoinSet<()>) {
     let stopped = move || {
         let mut stop = stop.clone();
@@ -207,7 +69,7 @@ pub(crate) fn spawn(server: &Server, stop: watch::Receiver<bool>, tasks: &mut Jo
             .run(POLL, until, |due, result| {
                 let server = server.clone();
                 let (connection, model) = (due.connection.clone(), due.model.clone());
-                let outcome = crate::routes::sync::Outcome::of(result);
+                let outcome = crate::sync_end::Outcome::of(result);
                 if !outcome.busy {
                     server
                         .inner
@@ -215,7 +77,7 @@ pub(crate) fn spawn(server: &Server, stop: watch::Receiver<bool>, tasks: &mut Jo
                         .record(&connection, &model, outcome.counts());
                 }
                 tokio::spawn(async move {
-                    crate::routes::sync::finished(&server, &connection, &model, outcome).await;
+                    crate::sync_end::finished(&server, &connection, &model, outcome).await;
                 });
             })
             .await;

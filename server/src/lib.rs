@@ -21,6 +21,7 @@
 mod auth;
 mod background;
 mod config;
+mod cursor;
 mod error;
 mod events;
 mod flows;
@@ -30,11 +31,14 @@ mod metrics;
 pub mod outbox;
 mod random;
 mod routes;
-mod run;
+mod runs;
+mod serving;
 mod state;
+mod sync_end;
+mod time;
 
 pub use auth::{Caller, Scope, Session, UnknownScope};
 pub use config::{OAuthApp, OutgoingWebhooks, RateLimit, ServerConfig};
 pub use error::{ApiError, FieldError};
-pub use run::DRAIN_TIMEOUT;
+pub use serving::DRAIN_TIMEOUT;
 pub use state::Server;

@@ -7,19 +7,13 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse as _, Response};
 use governor::{DefaultKeyedRateLimiter, Quota};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::{RateLimit, ServerConfig};
-use crate::error::ApiError;
-use crate::state::Server;
 
 /// The paths of the end-user routes (a session token or nothing: rate limited per address).
-const END_USER_PREFIXES: &[&str] = &["/auth/", "/oauth/", "/connect/"];
+pub(crate) const END_USER_PREFIXES: &[&str] = &["/auth/", "/oauth/", "/connect/"];
 
 /// Addresses that failed to authenticate too often, and until when they are refused.
 const MAX_BLOCKED: usize = 100_000;
@@ -46,7 +40,7 @@ impl Limiter {
     }
 
     /// Takes one request of `ip`'s allowance: `Err(seconds to wait)` when none is left.
-    fn take(&self, ip: IpAddr) -> Result<(), u64> {
+    pub(crate) fn take(&self, ip: IpAddr) -> Result<(), u64> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
@@ -58,14 +52,14 @@ impl Limiter {
         })
     }
 
-    fn is_blocked(&self, ip: IpAddr) -> Option<u64> {
+    pub(crate) fn is_blocked(&self, ip: IpAddr) -> Option<u64> {
         let blocked = self.blocked.lock().ok()?;
         let until = *blocked.get(&ip)?;
         let now = Instant::now();
         (until > now).then(|| (until - now).as_secs().max(1))
     }
 
-    fn block(&self, ip: IpAddr) {
+    pub(crate) fn block(&self, ip: IpAddr) {
         if let Ok(mut blocked) = self.blocked.lock() {
             let now = Instant::now();
             if blocked.len() >= MAX_BLOCKED {
@@ -89,62 +83,6 @@ impl Limiter {
             blocked.retain(|_, until| *until > now);
         }
     }
-}
-
-fn too_many(seconds: u64) -> Response {
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        "too many requests from this address: wait before retrying",
-    )
-    .retry_after(seconds)
-    .into_response()
-}
-
-/// The rate limit layer: end-user routes and requests without credentials take from their
-/// address's allowance; a request answered 401 takes one more, and an address whose
-/// allowance is spent that way gets 429 instead of 401 for a while (guessing keys is slow
-/// and tells nothing), while its requests with a valid key are served.
-pub(crate) async fn rate_limit(
-    State(server): State<Server>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let ip = request
-        .extensions()
-        .get::<terapi_sync::serve::PeerAddr>()
-        .map(|p| p.0.ip());
-    let Some(ip) = ip else {
-        return next.run(request).await;
-    };
-    let limiter = &server.inner.limiter;
-    let path = request.uri().path();
-    if path == "/health" || path == "/metrics" {
-        return next.run(request).await;
-    }
-    // `/connect` (the connect page) and below it, not `/connections` (keys).
-    let end_user = path == "/connect" || END_USER_PREFIXES.iter().any(|p| path.starts_with(p));
-    let anonymous = !request.headers().contains_key(http::header::AUTHORIZATION);
-    if end_user || anonymous {
-        if let Some(wait) = limiter.is_blocked(ip) {
-            return too_many(wait);
-        }
-        if let Err(wait) = limiter.take(ip) {
-            return too_many(wait);
-        }
-    }
-    let response = next.run(request).await;
-    if response.status() == StatusCode::UNAUTHORIZED {
-        // A blocked address learns nothing from its guesses; a valid key is served.
-        if let Some(wait) = limiter.is_blocked(ip) {
-            return too_many(wait);
-        }
-        if let Err(wait) = limiter.take(ip) {
-            limiter.block(ip);
-            return too_many(wait);
-        }
-    }
-    response
 }
 
 /// CORS for the connect origins: none configured, no CORS headers at all.

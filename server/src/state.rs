@@ -26,7 +26,7 @@ pub(crate) struct Inner {
     pub metrics: crate::metrics::Metrics,
     pub limiter: crate::limits::Limiter,
     /// The workflows' state: runs of this replica, the webhook receiver.
-    pub flows: crate::flows::Flows,
+    pub flows: crate::runs::Flows,
 }
 
 impl std::fmt::Debug for Server {
@@ -40,37 +40,6 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// A server over `store` (opened with the catalog `specs`), the providers of `specs`, the
-    /// syncs and actions of `integrations`, with the client `settings`.
-    pub fn new(
-        store: Store,
-        specs: Specs,
-        integrations: Integrations,
-        settings: Settings,
-        config: ServerConfig,
-    ) -> Server {
-        // A grant a provider refuses while this server renews it is told to the application
-        // by an `auth` event committed with the mark.
-        let store = if config.webhooks.is_some() {
-            store.with_reauthorization_event(crate::events::reauthorization_event(&specs))
-        } else {
-            store
-        };
-        Server {
-            inner: Arc::new(Inner {
-                store,
-                specs,
-                integrations,
-                settings,
-                limiter: crate::limits::Limiter::new(config.rate_limit),
-                config,
-                connections: crate::live::LiveConnections::new(),
-                metrics: crate::metrics::Metrics::new(),
-                flows: crate::flows::Flows::default(),
-            }),
-        }
-    }
-
     /// The store.
     pub fn store(&self) -> &Store {
         &self.inner.store
@@ -79,10 +48,5 @@ impl Server {
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
-    }
-
-    /// The routes of the API, as an `axum` router.
-    pub fn router(&self) -> axum::Router {
-        crate::routes::router(self.clone())
     }
 }

@@ -62,16 +62,16 @@ pub use catalog::{Catalog, Specs};
 pub use error::StoreError;
 pub use ids::{MAX_RECORD_ID_BYTES, check_record_id, record_id};
 pub use keys::Keys;
-pub use meta::{ConnectionMeta, ConnectionQuery, MAX_LIST_LIMIT, MAX_METADATA_BYTES};
+pub use meta::{ConnectionQuery, MAX_LIST_LIMIT, MAX_METADATA_BYTES};
 pub use outbox::{
     Claimed, Delivery, DeliveryStatus, MAX_DELIVERY_ERROR, OutboxCounts, OutboxKind, OutboxQuery,
     Outcome, Retried,
 };
-pub use record::{ConnectionInfo, ConnectionRecord, StoredConnection};
+pub use record::{ConnectionInfo, ConnectionMeta, ConnectionRecord, EndUser, StoredConnection};
 pub use records::{Applied, Change, ChangeKind, Changes, Model, StoredRecord, TypedRecord};
 pub use run_checks::Quarantined;
 pub use runs::{DEFAULT_RUN_LEASE, DeleteGuard, Due, RunCounts, RunKind, SyncRun, SyncStatus};
-pub use sessions::{ConnectSession, EndUser, MAX_SESSION_TTL, MAX_TAGS};
+pub use sessions::{ConnectSession, MAX_SESSION_TTL, MAX_TAGS};
 pub use store::{
     DEFAULT_LEASE, FromStore, Reauthorization, ReauthorizationEvent, Rotation, Stats, Store,
     check_id,

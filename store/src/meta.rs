@@ -5,34 +5,16 @@
 //!
 //! A connection's metadata goes with it ([`Store::remove`]).
 
-use std::collections::BTreeMap;
-
-use serde_json::Value;
-
 use crate::backend::{Row, Stmt, Val};
 use crate::error::StoreError;
-use crate::record::{ConnectionInfo, now_ms};
-use crate::sessions::{EndUser, check_end_user, check_tag_key, check_tags, check_text};
+use crate::record::{ConnectionInfo, ConnectionMeta, now_ms};
+use crate::sessions::{check_end_user, check_tag_key, check_tags, check_text};
 use crate::store::{Store, check_id};
 
 /// The largest metadata, as JSON.
 pub const MAX_METADATA_BYTES: usize = 64 * 1024;
 /// The most connections one listing returns.
 pub const MAX_LIST_LIMIT: usize = 1000;
-
-/// A connection's end user, tags and metadata.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ConnectionMeta {
-    /// Whom the connection belongs to (from the connect session that made it, or set later).
-    #[serde(default)]
-    pub end_user: Option<EndUser>,
-    /// Its tags (at most [`crate::MAX_TAGS`]).
-    #[serde(default)]
-    pub tags: BTreeMap<String, String>,
-    /// Anything the application keeps with it (at most [`MAX_METADATA_BYTES`] as JSON).
-    #[serde(default)]
-    pub metadata: serde_json::Map<String, Value>,
-}
 
 /// Which connections [`Store::list_connections`] returns: those matching every filter given,
 /// by id, after `after`, at most `limit` (clamped to 1 ..= [`MAX_LIST_LIMIT`]).

@@ -123,6 +123,33 @@ pub struct StoredConnection {
     pub record: ConnectionRecord,
 }
 
+/// An end user of the application (not secret; shown in listings).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EndUser {
+    /// The application's id of the user: 1 to 255 bytes, no control character.
+    pub id: String,
+    /// Their email address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Their name as shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// A connection's end user, tags and metadata.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ConnectionMeta {
+    /// Whom the connection belongs to (from the connect session that made it, or set later).
+    #[serde(default)]
+    pub end_user: Option<EndUser>,
+    /// Its tags (at most [`crate::MAX_TAGS`]).
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// Anything the application keeps with it (at most [`crate::MAX_METADATA_BYTES`] as JSON).
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, Value>,
+}
+
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> i64 {
     to_ms(SystemTime::now())

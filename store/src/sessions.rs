@@ -9,26 +9,13 @@ use std::time::{Duration, SystemTime};
 use crate::api_keys::{SESSION_PREFIX, cut, random_id, random_secret, same_hash, secret_hash};
 use crate::backend::Val;
 use crate::error::StoreError;
-use crate::record::{from_ms, now_ms};
+use crate::record::{EndUser, from_ms, now_ms};
 use crate::store::Store;
 
 /// The longest a session lasts.
 pub const MAX_SESSION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The most tags a session or a connection has.
 pub const MAX_TAGS: usize = 64;
-
-/// An end user of the application (not secret; shown in listings).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct EndUser {
-    /// The application's id of the user: 1 to 255 bytes, no control character.
-    pub id: String,
-    /// Their email address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Their name as shown.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-}
 
 /// A connect session, without its token.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -42,7 +42,7 @@ pub struct Reauthorization {
     /// Why the user has to authorize again.
     pub reason: String,
     /// Its end user, tags and metadata.
-    pub meta: crate::meta::ConnectionMeta,
+    pub meta: crate::record::ConnectionMeta,
 }
 
 /// The body of the outbox event of a [`Reauthorization`], given the delivery's id and

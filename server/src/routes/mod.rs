@@ -3,10 +3,10 @@
 //! every log line, a deadline, rate limits per client address on the routes that take no
 //! key, CORS for the connect origins only, and JSON for every error (404, 405, bad bodies).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +17,8 @@ use tower_http::request_id::{
 
 use crate::error::ApiError;
 use crate::state::Server;
+
+pub(crate) use crate::time::rfc3339;
 
 mod actions;
 mod auth;
@@ -54,10 +56,7 @@ pub(crate) fn router(server: Server) -> Router {
                 "this route does not take this method",
             )
         })
-        .layer(middleware::from_fn_with_state(
-            server.clone(),
-            crate::limits::rate_limit,
-        ))
+        .layer(middleware::from_fn_with_state(server.clone(), rate_limit))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             deadline(timeout, request, next)
         }))
@@ -191,12 +190,68 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// A time as RFC 3339 in UTC, to the millisecond.
-pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t);
-    let t = t
-        .replace_nanosecond(t.millisecond() as u32 * 1_000_000)
-        .unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+fn too_many(seconds: u64) -> Response {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many requests from this address: wait before retrying",
+    )
+    .retry_after(seconds)
+    .into_response()
+}
+
+/// The rate limit layer: end-user routes and requests without credentials take from their
+/// address's allowance; a request answered 401 takes one more, and an address whose
+/// allowance is spent that way gets 429 instead of 401 for a while (guessing keys is slow
+/// and tells nothing), while its requests with a valid key are served.
+pub(crate) async fn rate_limit(
+    State(server): State<Server>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let ip = request
+        .extensions()
+        .get::<terapi_sync::serve::PeerAddr>()
+        .map(|p| p.0.ip());
+    let Some(ip) = ip else {
+        return next.run(request).await;
+    };
+    let limiter = &server.inner.limiter;
+    let path = request.uri().path();
+    if path == "/health" || path == "/metrics" {
+        return next.run(request).await;
+    }
+    // `/connect` (the connect page) and below it, not `/connections` (keys).
+    let end_user = path == "/connect"
+        || crate::limits::END_USER_PREFIXES
+            .iter()
+            .any(|p| path.starts_with(p));
+    let anonymous = !request.headers().contains_key(http::header::AUTHORIZATION);
+    if end_user || anonymous {
+        if let Some(wait) = limiter.is_blocked(ip) {
+            return too_many(wait);
+        }
+        if let Err(wait) = limiter.take(ip) {
+            return too_many(wait);
+        }
+    }
+    let response = next.run(request).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        // A blocked address learns nothing from its guesses; a valid key is served.
+        if let Some(wait) = limiter.is_blocked(ip) {
+            return too_many(wait);
+        }
+        if let Err(wait) = limiter.take(ip) {
+            limiter.block(ip);
+            return too_many(wait);
+        }
+    }
+    response
+}
+
+impl Server {
+    /// The routes of the API, as an `axum` router.
+    pub fn router(&self) -> Router {
+        router(self.clone())
+    }
 }

@@ -22,7 +22,7 @@ pub(crate) fn routes() -> Router<Server> {
 }
 
 async fn receive(State(server): State<Server>, request: Request) -> Response {
-    let receiver = server.inner.flows.receiver(&server);
+    let receiver = server.inner.flows.receiver(server.store());
     match receiver.oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
