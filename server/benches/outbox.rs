@@ -73,7 +73,7 @@ async fn start_receiver() -> (url::Url, Arc<Receiver>) {
 }
 
 fn event(n: usize) -> OutgoingEvent {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         OutgoingEvent::Auth(AuthEvent {
             operation: AuthOperation::Creation,
             connection_id: format!("conn-{n}"),
