@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs the server benchmarks (`cargo bench -p terapi-server --bench server`, about 40 s, then
-# its interleaved comparison, about 20 s) and prints the figures of BENCHMARKS.md, each
-# beside its target.
+# its interleaved comparison, about 20 s), the outbox's throughput (`--bench outbox`, SQLite,
+# and PostgreSQL when TERAPI_TEST_POSTGRES_URL is set) and the memory of a `terapi serve`
+# process (report_memory.sh), and prints the figures of BENCHMARKS.md, each beside its target.
 #
 # Usage: server/benches/report_server.sh [criterion args...]
-#   SKIP_BENCH=1 server/benches/report_server.sh   # only the interleaved comparison
+#   SKIP_BENCH=1 server/benches/report_server.sh    # no criterion run (the rest as usual)
+#   SKIP_OUTBOX=1 SKIP_MEMORY=1 ...                 # without those parts
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -14,10 +16,14 @@ if [ -z "${SKIP_BENCH:-}" ]; then
     cargo bench -p terapi-server --bench server -- --noplot "$@" >&2
 fi
 interleaved=$(mktemp)
-trap 'rm -f "$interleaved"' EXIT
+outbox=$(mktemp)
+trap 'rm -f "$interleaved" "$outbox"' EXIT
 TERAPI_BENCH_INTERLEAVED=1 cargo bench -p terapi-server --bench server >"$interleaved" 2>/dev/null
+if [ -z "${SKIP_OUTBOX:-}" ]; then
+    cargo bench -p terapi-server --bench outbox >"$outbox"
+fi
 
-python3 - "$target_dir/criterion" "$interleaved" <<'PY'
+python3 - "$target_dir/criterion" "$interleaved" "$outbox" <<'PY'
 import json, os, sys
 root = sys.argv[1]
 inter = {}
@@ -63,4 +69,23 @@ r50 = inter.get("interleaved.connection_read.p50")
 r99 = inter.get("interleaved.connection_read.p99")
 if r50 is not None:
     print(f"p50 {us(r50)}  target <= 2 ms  ratio {r50 / 2e6:.2f}   p99 {us(r99)}")
+
+outbox = {}
+for line in open(sys.argv[3]):
+    if line.startswith("outbox.") and "=" in line:
+        k, _, v = line.strip().partition("=")
+        outbox[k] = float(v)
+if outbox:
+    print("\n## outgoing webhooks through the outbox: enqueue one by one, one deliverer (batches of 64), HMAC checked")
+    for store in ("sqlite", "postgres"):
+        n = outbox.get(f"outbox.{store}.n")
+        if n is None:
+            print(f"{store:<8} not run")
+            continue
+        e, d = outbox[f"outbox.{store}.enqueue_per_s"], outbox[f"outbox.{store}.deliveries_per_s"]
+        print(f"{store:<8} {n:.0f} events  enqueue {e:,.0f}/s  deliveries {d:,.0f}/s  (no target; recorded)")
 PY
+if [ -z "${SKIP_MEMORY:-}" ]; then
+    echo
+    server/benches/report_memory.sh
+fi
