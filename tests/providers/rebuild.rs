@@ -29,6 +29,7 @@ const WORKSPACE_DIRS: &[&str] = &[
     "runtime",
     "store",
     "sync",
+    "server",
     "cli",
     "test-support",
     "tests/hostile-crate",
