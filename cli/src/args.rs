@@ -604,7 +604,7 @@ pub struct ApiServeArgs {
     #[arg(long = "connect-origin", value_name = "ORIGIN")]
     pub connect_origins: Vec<String>,
     /// An OAuth app: `PROVIDER=CLIENT_ID[:SCOPE,SCOPE…]`; its secret from the variable
-    /// TERAPI_OAUTH_SECRET_<PROVIDER in UPPER_SNAKE_CASE>. Repeatable.
+    /// `TERAPI_OAUTH_SECRET_<PROVIDER in UPPER_SNAKE_CASE>`. Repeatable.
     #[arg(long = "oauth-app", value_name = "PROVIDER=CLIENT_ID")]
     pub oauth_apps: Vec<String>,
     /// Where to post events (auth, sync) as signed webhooks; the signing secret from
