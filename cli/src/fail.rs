@@ -207,9 +207,14 @@ fn stdout_error(e: std::io::Error) -> Failure {
     Failure::usage(format!("cannot write to stdout: {e}"))
 }
 
-/// Prints `rows` as a table on stdout: each column as wide as its widest cell, two spaces
-/// between columns, no trailing spaces.
+/// Prints `rows` as a table on stdout ([`table`]).
 pub fn print_table<const N: usize>(rows: &[[String; N]]) -> Result<(), Failure> {
+    print_bytes(table(rows).as_bytes())
+}
+
+/// `rows` as a table: each column as wide as its widest cell, two spaces between columns,
+/// no trailing spaces.
+pub fn table<const N: usize>(rows: &[[String; N]]) -> String {
     let widths: Vec<usize> = (0..N)
         .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
         .collect();
@@ -223,7 +228,7 @@ pub fn print_table<const N: usize>(rows: &[[String; N]]) -> Result<(), Failure> 
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
-    print_bytes(out.as_bytes())
+    out
 }
 
 #[cfg(test)]

@@ -151,7 +151,7 @@ pub async fn list(context: &Context, id: &str) -> Result<(), Failure> {
     if listed.is_empty() {
         eprintln!("connection `{}` has no webhooks at the provider", shown(id));
     } else {
-        fail::print_bytes(table(&rows).as_bytes())?;
+        fail::print_table(&rows)?;
     }
     for gone in stored.difference(&seen) {
         eprintln!(
@@ -180,24 +180,6 @@ fn raw(value: Option<&Value>) -> Option<String> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => Some(other.to_string()),
     }
-}
-
-/// Rows in columns, two spaces apart.
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
-    let widths: Vec<usize> = (0..N)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 pub async fn remove(context: &Context, id: &str, webhook_id: &str) -> Result<(), Failure> {
@@ -465,7 +447,7 @@ mod tests {
             ["ID", "URL"].map(String::from),
             ["w-1", "https://h"].map(String::from),
         ];
-        assert_eq!(table(&rows), "ID   URL\nw-1  https://h\n");
+        assert_eq!(crate::fail::table(&rows), "ID   URL\nw-1  https://h\n");
     }
 
     #[test]

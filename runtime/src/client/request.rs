@@ -213,23 +213,7 @@ impl RequestBuilder {
             return Err(error);
         }
         let conn = &self.conn;
-        let mut url = url_check::join(&conn.inner.base, &self.endpoint, Step::Request)?;
-        append_query(&mut url, &self.query);
-        let outgoing = Outgoing {
-            step: Step::Request,
-            method: self.method.clone(),
-            url,
-            endpoint: &self.endpoint,
-            headers: &self.headers,
-            body: self.body.as_ref(),
-            timeout: self.timeout.unwrap_or(conn.inner.settings.timeout),
-            provider_headers: true,
-            verification_headers: false,
-            idempotent: self.idempotent,
-            budget: self.budget.as_deref(),
-            max_attempts: self.max_retries.map(|r| r.saturating_add(1)),
-            whole_bodies: true,
-        };
+        let outgoing = self.outgoing(true)?;
         let exchanged = conn.exchange(&outgoing).await.map_err(|e| conn.mask(e))?;
         let raw = exchanged.raw;
         let body = if raw.status >= 300 {
@@ -246,6 +230,30 @@ impl RequestBuilder {
             body,
             method: outgoing.method.as_str().to_owned(),
             path: outgoing.url.path().to_owned(),
+        })
+    }
+
+    /// The exchange this request makes: its URL below the base URL with its query, its
+    /// headers, body, timeout, retries and budget; `whole_bodies`: every body read within
+    /// the connection's limit (a proxy's), else error bodies cut to a message's length.
+    fn outgoing(&self, whole_bodies: bool) -> Result<Outgoing<'_>, Error> {
+        let conn = &self.conn;
+        let mut url = url_check::join(&conn.inner.base, &self.endpoint, Step::Request)?;
+        append_query(&mut url, &self.query);
+        Ok(Outgoing {
+            step: Step::Request,
+            method: self.method.clone(),
+            url,
+            endpoint: &self.endpoint,
+            headers: &self.headers,
+            body: self.body.as_ref(),
+            timeout: self.timeout.unwrap_or(conn.inner.settings.timeout),
+            provider_headers: true,
+            verification_headers: false,
+            idempotent: self.idempotent,
+            budget: self.budget.as_deref(),
+            max_attempts: self.max_retries.map(|r| r.saturating_add(1)),
+            whole_bodies,
         })
     }
 
@@ -266,24 +274,7 @@ impl RequestBuilder {
             return Err((error, None));
         }
         let conn = &self.conn;
-        let mut url = url_check::join(&conn.inner.base, &self.endpoint, Step::Request)
-            .map_err(|e| (e, None))?;
-        append_query(&mut url, &self.query);
-        let outgoing = Outgoing {
-            step: Step::Request,
-            method: self.method.clone(),
-            url,
-            endpoint: &self.endpoint,
-            headers: &self.headers,
-            body: self.body.as_ref(),
-            timeout: self.timeout.unwrap_or(conn.inner.settings.timeout),
-            provider_headers: true,
-            verification_headers: false,
-            idempotent: self.idempotent,
-            budget: self.budget.as_deref(),
-            max_attempts: self.max_retries.map(|r| r.saturating_add(1)),
-            whole_bodies: false,
-        };
+        let outgoing = self.outgoing(false).map_err(|e| (e, None))?;
         let exchanged = conn.exchange(&outgoing).await.map_err(|e| (e, None))?;
         let body = (exchanged.raw.status >= 400).then(|| exchanged.raw.body.clone());
         conn.finish(exchanged, &outgoing).map_err(|e| (e, body))
