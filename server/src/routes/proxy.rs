@@ -38,9 +38,8 @@ pub(crate) fn routes() -> Router<Server> {
     Router::new().route("/proxy/{*path}", any(proxy))
 }
 
-/// Headers never forwarded to the provider: hop-by-hop (RFC 9110 §7.6.1), the caller's own
-/// credentials, the proxy's own, and those the HTTP client sets.
-const NOT_FORWARDED: &[&str] = &[
+/// Hop-by-hop headers (RFC 9110 §7.6.1): never passed on, either way.
+const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -51,6 +50,11 @@ const NOT_FORWARDED: &[&str] = &[
     "trailers",
     "transfer-encoding",
     "upgrade",
+];
+
+/// Headers never forwarded to the provider besides [`HOP_BY_HOP`]: the caller's own
+/// credentials, the proxy's own, and those the HTTP client sets.
+const NOT_FORWARDED: &[&str] = &[
     "authorization",
     "cookie",
     "host",
@@ -67,23 +71,9 @@ const NOT_FORWARDED: &[&str] = &[
     "x-real-ip",
 ];
 
-/// Headers of the provider's answer never passed back: hop-by-hop, cookies (the provider's
-/// session is not the caller's), and the length (the server sets its own).
-const NOT_RETURNED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "trailers",
-    "transfer-encoding",
-    "upgrade",
-    "set-cookie",
-    "set-cookie2",
-    "content-length",
-];
+/// Headers of the provider's answer never passed back besides [`HOP_BY_HOP`]: cookies (the
+/// provider's session is not the caller's), and the length (the server sets its own).
+const NOT_RETURNED: &[&str] = &["set-cookie", "set-cookie2", "content-length"];
 
 /// Names listed in a `Connection` header are hop-by-hop too.
 fn connection_listed(headers: &HeaderMap) -> Vec<String> {
@@ -191,7 +181,10 @@ async fn forward(server: &Server, request: Request) -> Result<Response, ApiError
     let mut builder = conn.request(parts.method.clone(), endpoint);
     for (name, value) in headers {
         let lower = name.as_str();
-        if NOT_FORWARDED.contains(&lower) || skip.iter().any(|s| s == lower) {
+        if HOP_BY_HOP.contains(&lower)
+            || NOT_FORWARDED.contains(&lower)
+            || skip.iter().any(|s| s == lower)
+        {
             continue;
         }
         let Ok(value) = value.to_str() else {
@@ -231,7 +224,10 @@ async fn forward(server: &Server, request: Request) -> Result<Response, ApiError
     let out_headers = out.headers_mut();
     for (name, value) in &provider_headers {
         let lower = name.as_str();
-        if NOT_RETURNED.contains(&lower) || dropped.iter().any(|d| d == lower) {
+        if HOP_BY_HOP.contains(&lower)
+            || NOT_RETURNED.contains(&lower)
+            || dropped.iter().any(|d| d == lower)
+        {
             continue;
         }
         if let Ok(name) = HeaderName::from_bytes(lower.as_bytes()) {
