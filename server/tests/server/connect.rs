@@ -111,6 +111,28 @@ async fn personio_with_client_credentials_verifies_and_keeps_the_token() {
     assert_eq!(status, 201, "{body}");
     let id = body["data"]["connection_id"].as_str().unwrap().to_owned();
     assert!(!id.is_empty());
+    // The verification's token request carries the partner and app headers, as every
+    // request to Personio does; a connection without them sends neither header.
+    let tokens: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/auth")
+        .collect();
+    assert_eq!(tokens.len(), 1, "{tokens:?}");
+    assert_eq!(tokens[0].header("x-personio-partner-id"), Some("ACME"));
+    assert_eq!(tokens[0].header("x-personio-app-id"), Some("MY_APP"));
+    let bare = json!({
+        "credentials": {"client_id": FakePersonio::CLIENT_ID, "client_secret": FakePersonio::CLIENT_SECRET},
+    });
+    let (status, body) = server.post("/auth/personio", &token, &bare).await;
+    assert_eq!(status, 201, "{body}");
+    let last = fake
+        .requests()
+        .into_iter()
+        .rfind(|r| r.path == "/v1/auth")
+        .unwrap();
+    assert_eq!(last.header("x-personio-partner-id"), None, "{last:?}");
+    assert_eq!(last.header("x-personio-app-id"), None, "{last:?}");
     let bad_secret = json!({
         "params": {"partnerId": "ACME", "appId": "MY_APP"},
         "credentials": {"client_id": FakePersonio::CLIENT_ID, "client_secret": "wrong"},
