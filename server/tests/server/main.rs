@@ -4,6 +4,7 @@
 mod access;
 mod browser;
 mod connect;
+mod connect_page;
 mod connections;
 mod events;
 mod flows;
