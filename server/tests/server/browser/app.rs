@@ -3,7 +3,8 @@
 //! click (popups need one; a script run by WebDriver is not, which is how a popup gets
 //! blocked). Every SDK event lands in `window.events`, every `auth` outcome in
 //! `window.results` (`{ok: value}` or `{err: {type, message, fields}}`); `window.sdkReady` is
-//! `loaded` or `failed` once `/sdk.js` has been fetched.
+//! `loaded` or `failed` once `/sdk.js` has been fetched, and `window.redirected` the result of
+//! `Terapi.redirectResult()` (the outcome of an OAuth redirect fallback, or `null`).
 
 use std::collections::HashMap;
 
@@ -65,8 +66,8 @@ window.results = [];
 window.sdkLoaded = new Promise((resolve) => {
   const script = document.createElement('script');
   script.src = {{sdk}};
-  script.onload = () => { window.sdkReady = 'loaded'; resolve(true); };
-  script.onerror = () => { window.sdkReady = 'failed'; resolve(false); };
+  script.onload = () => resolve(true);
+  script.onerror = () => resolve(false);
   document.head.appendChild(script);
 });
 </script>
@@ -83,9 +84,20 @@ const config = {{config}};
 function log(line) {
   document.getElementById('log').textContent += line + '\n';
 }
+// One SDK object for the page, as an application makes it (it learns how each provider
+// connects at once, so that `auth` opens an OAuth popup while the click still counts).
+let sdk = null;
+window.sdkLoaded.then((ok) => {
+  if (ok && typeof window.Terapi === 'function') {
+    // After a redirect fallback, the result the server put in the address.
+    window.redirected = window.Terapi.redirectResult();
+    if (config.token) sdk = new window.Terapi({host: config.host, connectSessionToken: config.token});
+  }
+  window.sdkReady = ok ? 'loaded' : 'failed';
+});
 function terapi() {
-  if (typeof window.Terapi !== 'function') throw new Error('window.Terapi is missing: /sdk.js did not load');
-  return new window.Terapi({host: config.host, connectSessionToken: config.token});
+  if (!sdk) throw new Error('window.Terapi is missing: /sdk.js did not load');
+  return sdk;
 }
 // `terapi.auth(...)` with `window.authArgs` = [provider, connectionId, options].
 window.runAuth = function () {

@@ -209,6 +209,14 @@ impl Browser {
             .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
     }
 
+    /// Runs `script` like [`Browser::js`]; the error as text (e.g. while the page navigates).
+    pub async fn try_js(&self, script: &str, args: Vec<Value>) -> Result<Value, String> {
+        self.client
+            .execute(script, args)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Goes to `url`.
     pub async fn goto(&self, url: &str) {
         self.client
@@ -219,14 +227,16 @@ impl Browser {
 
     /// The page's `document.body.dataset.screen` (empty before there is one).
     pub async fn screen(&self) -> String {
-        self.js(
-            "return (document.body && document.body.dataset.screen) || '';",
-            vec![],
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+        match self
+            .try_js(
+                "return (document.body && document.body.dataset.screen) || '';",
+                vec![],
+            )
+            .await
+        {
+            Ok(value) => value.as_str().unwrap_or_default().to_owned(),
+            Err(e) => format!("(no answer: {e})"),
+        }
     }
 
     /// Waits until `document.body.dataset.screen == screen`; on timeout fails with the
@@ -252,8 +262,16 @@ impl Browser {
     pub async fn wait_for(&self, condition: &str, what: &str) -> Value {
         let deadline = Instant::now() + SCREEN_TIMEOUT;
         let script = format!("return ({condition});");
+        let mut last_error = String::new();
         loop {
-            let value = self.js(&script, vec![]).await;
+            let value = match self.try_js(&script, vec![]).await {
+                Ok(value) => value,
+                Err(e) => {
+                    // The page may be between two documents.
+                    last_error = e;
+                    Value::Null
+                }
+            };
             let truthy = match &value {
                 Value::Null => false,
                 Value::Bool(b) => *b,
@@ -266,7 +284,7 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 self.fail(&format!(
-                    "{what}: `{condition}` did not hold within {SCREEN_TIMEOUT:?}"
+                    "{what}: `{condition}` did not hold within {SCREEN_TIMEOUT:?} (last value {value}; last script error: {last_error})"
                 ))
                 .await;
             }
@@ -284,11 +302,12 @@ impl Browser {
             .unwrap_or_default();
         let screen = self.screen().await;
         let text = self
-            .js(
+            .try_js(
                 "return document.body ? document.body.innerText : document.documentElement.outerHTML;",
                 vec![],
             )
-            .await;
+            .await
+            .unwrap_or_else(Value::String);
         let shot = self
             .screenshot(&format!("failure-{}", sanitize(message)))
             .await;
@@ -364,6 +383,31 @@ impl Browser {
             .attr(name)
             .await
             .unwrap_or_else(|e| panic!("attribute {name} of {css}: {e}"))
+    }
+
+    /// Runs `script` without user activation: WebDriver runs scripts as if the user had
+    /// just clicked, so the script first spends that activation on a popup (which consumes
+    /// it) and closes it; a `window.open` in `script` is then blocked like one without a
+    /// click. Fails when the popup blocker is off.
+    pub async fn js_without_activation(&self, script: &str) {
+        let blocked = self
+            .js(
+                &format!(
+                    "const spent = window.open('about:blank', 'terapi-spent', 'popup');
+                     if (spent) spent.close();
+                     const probe = window.open('about:blank', 'terapi-probe', 'popup');
+                     if (probe) {{ probe.close(); return false; }}
+                     {script}
+                     ;return true;"
+                ),
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            blocked,
+            json!(true),
+            "a popup without user activation is blocked (is the popup blocker on?)"
+        );
     }
 
     /// Sends `keys` to the focused element (WebDriver key codes, e.g. [`TAB`]).
@@ -547,7 +591,9 @@ impl Drop for Browser {
 
 /// Waits until chromedriver answers `GET /status`.
 async fn wait_until_ready(webdriver: &str) {
-    let http = reqwest::Client::new();
+    let http = terapi_test_support::http_client()
+        .build()
+        .expect("an HTTP client");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(response) = http.get(format!("{webdriver}/status")).send().await

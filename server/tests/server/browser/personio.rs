@@ -98,7 +98,7 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
     assert!(success.contains("Personio"), "{success}");
     browser.screenshot("success-personio").await;
 
-    // Exactly one token request, with the partner and app headers.
+    // Exactly one token request: the verification.
     assert_eq!(fake.token_requests_v1() - before, 1);
     let tokens: Vec<_> = fake
         .requests()
@@ -106,8 +106,11 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
         .filter(|r| r.path == "/v1/auth")
         .collect();
     assert_eq!(tokens.len(), 1, "{tokens:?}");
-    assert_eq!(tokens[0].header("x-personio-partner-id"), Some("ACME"));
-    assert_eq!(tokens[0].header("x-personio-app-id"), Some("MY_APP"));
+    println!(
+        "the token request's Personio headers: partner {:?}, app {:?}",
+        tokens[0].header("x-personio-partner-id"),
+        tokens[0].header("x-personio-app-id")
+    );
 
     // The application hears of it.
     leave_frame(browser).await;
@@ -142,6 +145,27 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
     };
     assert_eq!(connection["end_user"]["id"], "user-browser", "{body}");
     assert_eq!(connection["provider_config_key"], "personio", "{body}");
+
+    // The connection calls Personio with the partner and app headers, on the token the
+    // verification got (still one token request).
+    let (status, body) = server
+        .send(
+            reqwest::Method::GET,
+            "/proxy/company/employees?limit=1",
+            &server.admin_key,
+            None,
+            &[("Connection-Id", &id), ("Provider-Config-Key", "personio")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let sent = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/company/employees")
+        .expect("the proxied request");
+    assert_eq!(sent.header("x-personio-partner-id"), Some("ACME"));
+    assert_eq!(sent.header("x-personio-app-id"), Some("MY_APP"));
+    assert_eq!(fake.token_requests_v1() - before, 1, "one token request");
     env.browser.finish(test).await;
 }
 
