@@ -27,6 +27,12 @@ const CHROME_ARGS: &[&str] = &[
     "--window-size=1280,900",
 ];
 
+/// Run in every new document of the tab before its own scripts: what its CSP refuses lands
+/// in `window.__terapiCsp`.
+const CSP_RECORDER: &str = "window.__terapiCsp = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__terapiCsp.push(
+  e.effectiveDirective + ' refused ' + (e.blockedURI || '(inline)') + ' at ' + (e.sourceFile || '') + ':' + (e.lineNumber || 0)));";
+
 /// How long a screen may take to appear.
 pub const SCREEN_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -180,13 +186,23 @@ impl Browser {
             .connect(&webdriver)
             .await
             .unwrap_or_else(|e| panic!("{test}: a browser session through chromedriver: {e}"));
-        Some(Browser {
+        let browser = Browser {
             client,
             driver: guard.0.take(),
             _profile: profile,
             _turn: turn,
             started,
-        })
+        };
+        // Every document of the tab records what its Content-Security-Policy refused.
+        browser
+            .client
+            .issue_cmd(Cdp {
+                method: "Page.addScriptToEvaluateOnNewDocument",
+                params: json!({"source": CSP_RECORDER}),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{test}: record CSP violations: {e}"));
+        Some(browser)
     }
 
     /// Ends the session (Chromium quits), then chromedriver; prints how long the browser ran.
@@ -421,6 +437,17 @@ impl Browser {
             .send_keys(keys)
             .await
             .unwrap_or_else(|e| panic!("keys {keys:?}: {e}"));
+    }
+
+    /// Fails when the current document's Content-Security-Policy refused anything (an inline
+    /// script or style, another origin) since it loaded.
+    pub async fn assert_no_csp_violation(&self) {
+        let refused = self.js("return window.__terapiCsp || null;", vec![]).await;
+        match refused.as_array() {
+            Some(list) if list.is_empty() => {}
+            Some(_) => self.fail(&format!("the CSP refused: {refused}")).await,
+            None => self.fail("no CSP recorder in this document").await,
+        }
     }
 
     /// Emulates `prefers-color-scheme: dark` (`true`) or light for the current tab, through

@@ -107,9 +107,23 @@ async fn oauth_through_the_popup() {
     assert_eq!(windows(&browser).await, 1, "the popup closed itself");
     browser.screenshot("sdk-modal-after-oauth").await;
 
-    // The SDK's `auth` for an OAuth provider: the popup, then the result (the modal closed
-    // first: it covers the page).
-    browser.js("window.ui.close();", vec![]).await;
+    // The close button: the application hears `close`, and the SDK removes its modal.
+    browser
+        .client
+        .clone()
+        .enter_frame(0)
+        .await
+        .expect("into the frame");
+    browser.click("#close").await;
+    leave_frame(&browser).await;
+    browser
+        .wait_for(
+            "window.events.some(e => e.type === 'close') && !document.querySelector('iframe')",
+            "`close`, and the modal is gone",
+        )
+        .await;
+
+    // The SDK's `auth` for an OAuth provider: the popup, then the result.
     let outcome = sdk_auth(
         &browser,
         "acme",
@@ -199,12 +213,21 @@ async fn a_closed_popup_is_an_error() {
         return;
     };
     let token = server.session("user-closed", &["acme"]).await;
-    browser.goto(&connect_url(&server, &token, "")).await;
-    browser.wait_screen("form").await;
+    // In the SDK's iframe: the page shows the error and tells the application.
+    open_app(&browser, &app, &server, &token).await;
     let main = browser.client.window().await.expect("the page's window");
+    open_connect_ui(&browser).await;
+    browser.wait_screen("form").await;
     browser.fill(TENANT, "tenant").await;
     browser.click(SUBMIT).await;
     close_the_popup(&browser, &main).await;
+    // Back in the window, the WebDriver context is the top-level page again.
+    browser
+        .client
+        .clone()
+        .enter_frame(0)
+        .await
+        .expect("into the frame");
     browser.wait_screen("error").await;
     assert_eq!(
         browser
@@ -214,11 +237,27 @@ async fn a_closed_popup_is_an_error() {
         Some("window_closed")
     );
     browser.screenshot("error-window-closed").await;
+    browser
+        .assert_accessible("the error screen (window closed)")
+        .await;
+    leave_frame(&browser).await;
+    let event = browser
+        .wait_for(
+            "window.events.find(e => e.type === 'error')",
+            "the application receives `error`",
+        )
+        .await;
+    assert_eq!(event["payload"]["type"], "window_closed", "{event}");
+    assert!(
+        event["payload"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{event}"
+    );
     assert!(server.server.store().list().await.unwrap().is_empty());
+    browser.js("window.ui.close();", vec![]).await;
 
     // The SDK's popup closed: `auth` rejects `window_closed`.
-    open_app(&browser, &app, &server, &token).await;
-    let main = browser.client.window().await.expect("the page's window");
     browser
         .js(
             "window.authArgs = ['acme', 'oauth-closed', {params: {tenant: 'tenant'}}];",

@@ -97,6 +97,7 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
     let success = browser.text("#screen-success").await;
     assert!(success.contains("Personio"), "{success}");
     browser.screenshot("success-personio").await;
+    browser.assert_accessible("the success screen").await;
 
     // Exactly one token request: the verification.
     assert_eq!(fake.token_requests_v1() - before, 1);
@@ -346,6 +347,7 @@ async fn the_whole_flow_by_keyboard_alone() {
     assert_eq!(filled.len(), values.len(), "every field by Tab: {filled:?}");
     browser.wait_screen("success").await;
     assert_eq!(fake.count("/xml"), 1, "the key was verified once");
+    browser.assert_no_csp_violation().await;
     unfocused.dedup();
     assert!(
         unfocused.is_empty(),
@@ -405,6 +407,7 @@ async fn german_with_the_catalogs_text_as_written() {
         "{german}"
     );
     println!("German: {german_submit:?}; {german}");
+    browser.assert_no_csp_violation().await;
     browser.screenshot("form-personio-de").await;
     env.browser.finish(test).await;
 }
@@ -451,8 +454,8 @@ async fn no_serious_accessibility_violation_in_light_and_dark() {
 
 #[tokio::test]
 #[ignore = "slow tier: a real browser (chromium, chromium-driver)"]
-async fn the_session_token_leaves_the_url_after_the_first_load() {
-    let test = "the_session_token_leaves_the_url_after_the_first_load";
+async fn the_session_token_leaves_the_url_after_the_first_load_and_the_csp_holds() {
+    let test = "the_session_token_leaves_the_url_after_the_first_load_and_the_csp_holds";
     let Some(env) = Personio::start(test, |_| {}).await else {
         return;
     };
@@ -478,6 +481,27 @@ async fn the_session_token_leaves_the_url_after_the_first_load() {
     assert!(
         !fetched.to_string().contains(&token),
         "the token in a URL fetched: {fetched}"
+    );
+    browser.assert_no_csp_violation().await;
+    // The page's CSP is in force: an inline script is refused.
+    browser
+        .js(
+            "const s = document.createElement('script'); s.textContent = 'window.inlineRan = true;'; document.body.appendChild(s);",
+            vec![],
+        )
+        .await;
+    let refused = browser
+        .wait_for(
+            "window.__terapiCsp.length > 0 && window.__terapiCsp",
+            "the CSP refuses an inline script",
+        )
+        .await;
+    assert!(refused.to_string().contains("script-src"), "{refused}");
+    assert_eq!(
+        browser
+            .js("return window.inlineRan === true;", vec![])
+            .await,
+        json!(false)
     );
     env.browser.finish(test).await;
 }

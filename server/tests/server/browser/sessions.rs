@@ -47,6 +47,10 @@ async fn an_expired_session_shows_a_clear_screen() {
         Some("session_expired")
     );
     browser.screenshot("error-session-expired").await;
+    browser
+        .assert_accessible("the error screen (session expired)")
+        .await;
+    browser.assert_no_csp_violation().await;
     assert_eq!(fake.token_requests_v1(), 0);
 
     // Opening the link again: the same screen at once.
@@ -86,6 +90,7 @@ async fn without_a_session_loading_then_an_error() {
         Some("no_session")
     );
     browser.screenshot("error-no-session").await;
+    browser.assert_no_csp_violation().await;
 
     // Framed by the application, which hands nothing over: loading, while the page waits.
     browser.goto(&app.url(&server.url, "")).await;
