@@ -255,6 +255,14 @@ mod tests {
     }
 
     #[test]
+    fn the_page_and_its_files_fit_the_budget() {
+        // The target is 100 KB compressed (server/benches/report_connect.sh prints the gzip
+        // figure); the raw bytes staying under it keeps any compression under it too.
+        let total = PAGE.len() + SCRIPT.len() + STYLE.len();
+        assert!(total <= 100_000, "the connect page is {total} bytes");
+    }
+
+    #[test]
     fn both_sdk_forms_wrap_the_same_core() {
         assert!(SDK.contains("root.Terapi = Terapi;"));
         assert!(SDK_MODULE.ends_with("export { Terapi };\nexport default Terapi;\n"));

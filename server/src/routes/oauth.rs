@@ -119,8 +119,7 @@ fn checked_return_to(server: &Server, return_to: &str) -> Result<String, ApiErro
     }
     let mut url = url::Url::parse(return_to).map_err(|_| refused())?;
     let origin = url.origin().ascii_serialization();
-    let known = origin == own_origin(server)
-        || server.config().connect_origins.contains(&origin);
+    let known = origin == own_origin(server) || server.config().connect_origins.contains(&origin);
     if !matches!(url.scheme(), "http" | "https") || !known {
         return Err(refused());
     }
