@@ -44,10 +44,12 @@ fn required() -> bool {
     std::env::var("TERAPI_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
 }
 
-/// `chromedriver`: `$TERAPI_CHROMEDRIVER`, `/usr/bin/chromedriver`, or the first on `PATH`.
+/// `chromedriver`: `$TERAPI_CHROMEDRIVER` when set (none when it is not a file),
+/// `/usr/bin/chromedriver`, or the first on `PATH`.
 fn chromedriver() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("TERAPI_CHROMEDRIVER") {
-        return Some(PathBuf::from(path));
+        let path = PathBuf::from(path);
+        return path.is_file().then_some(path);
     }
     let debian = Path::new("/usr/bin/chromedriver");
     if debian.is_file() {

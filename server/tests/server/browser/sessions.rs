@@ -1,5 +1,6 @@
 //! Sessions as a person meets them: expired (a clear screen, never an endless spinner),
-//! missing, and the SDK's iframe waiting for the one the application hands over.
+//! missing, and the SDK's iframe waiting for the one the application hands over (not for
+//! ever).
 
 use std::time::{Duration, Instant};
 
@@ -117,5 +118,20 @@ async fn without_a_session_loading_then_an_error() {
     browser.wait_screen("loading").await;
     browser.client.clone().enter_parent_frame().await.unwrap();
     browser.screenshot("loading-framed").await;
+    // Not forever: after its 10 s, the page gives up with the error screen.
+    browser
+        .client
+        .clone()
+        .enter_frame(0)
+        .await
+        .expect("into the frame");
+    browser.wait_screen("error").await;
+    assert_eq!(
+        browser
+            .attr("#screen-error", "data-error-type")
+            .await
+            .as_deref(),
+        Some("no_session")
+    );
     env.browser.finish(test).await;
 }
