@@ -527,10 +527,12 @@ async fn the_form_rendered_mark() {
         }
     }
     times.sort_by(f64::total_cmp);
+    // One line for scripts: `form-rendered ms: median M, all [a, b, ...]` (sorted).
+    let all: Vec<String> = times.iter().map(|t| format!("{t:.1}")).collect();
     println!(
-        "form-rendered ms: median {:.1}, all {:?}",
+        "form-rendered ms: median {:.1}, all [{}]",
         times[times.len() / 2],
-        times
+        all.join(", ")
     );
     env.browser.finish(test).await;
 }

@@ -13,7 +13,8 @@ use super::{Personio, connect_url};
 #[ignore = "slow tier: a real browser (chromium, chromium-driver)"]
 async fn an_expired_session_shows_a_clear_screen() {
     let test = "an_expired_session_shows_a_clear_screen";
-    let ttl = Duration::from_secs(3);
+    // Long enough to load the page and fill the form on a busy machine.
+    let ttl = Duration::from_secs(5);
     let Some(env) = Personio::start(test, move |c| c.session_ttl = ttl).await else {
         return;
     };
