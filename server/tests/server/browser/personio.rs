@@ -536,3 +536,149 @@ async fn the_form_rendered_mark() {
     );
     env.browser.finish(test).await;
 }
+
+/// The message the server gives for `field` = `value` on `personio-recruiting` (the rest of
+/// the seed's values valid).
+async fn server_message(server: &crate::support::TestServer, field: &str, value: &str) -> String {
+    let token = server.session("validator", &["personio-recruiting"]).await;
+    let mut body = seed_options("YOUR_CUSTOM_NAME");
+    body["params"][field] = json!(value);
+    let (status, answer) = server
+        .post("/auth/personio-recruiting", &token, &body)
+        .await;
+    assert_eq!(status, 422, "{field} = {value:?}: {answer}");
+    answer["error"]["fields"]
+        .as_array()
+        .and_then(|fields| fields.iter().find(|f| f["param"] == field))
+        .and_then(|f| f["message"].as_str())
+        .unwrap_or_else(|| panic!("{field} = {value:?}: no message in {answer}"))
+        .to_owned()
+}
+
+#[tokio::test]
+#[ignore = "slow tier: a real browser (chromium, chromium-driver)"]
+async fn the_page_words_every_problem_as_the_server_does() {
+    let test = "the_page_words_every_problem_as_the_server_does";
+    let Some(env) = Personio::start(test, |_| {}).await else {
+        return;
+    };
+    let Personio {
+        browser, server, ..
+    } = &env;
+    let long_lower = "a".repeat(70);
+    let long_upper = "A".repeat(65);
+    let cases: &[(&str, &str)] = &[
+        ("companyId", "33a"),
+        ("companyId", ""),
+        ("company", "company b"),
+        ("company", "-abc"),
+        ("company", &long_lower),
+        ("partnerId", "acme"),
+        ("partnerId", "ACME__X"),
+        ("partnerId", &long_upper),
+        ("partnerId", &long_lower),
+        ("partnerId", "ÄCME"),
+        ("partnerId", "AC\"ME"),
+        ("partnerId", "A\u{7}B"),
+        ("partnerId", "😀X"),
+        ("appId", "unique id"),
+    ];
+    let token = server.session("user-words", &["personio-recruiting"]).await;
+    browser.goto(&connect_url(server, &token, "")).await;
+    browser.wait_screen("form").await;
+    let mut differ = Vec::new();
+    for (field, value) in cases {
+        let expected = server_message(server, field, value).await;
+        let input = format!("#field-params-{field}");
+        // As typing would: the value, then `input` and `change` events.
+        let shown = browser
+            .js(
+                "const input = document.querySelector(arguments[0]);
+                 input.focus();
+                 input.value = arguments[1];
+                 input.dispatchEvent(new Event('input', {bubbles: true}));
+                 input.dispatchEvent(new Event('change', {bubbles: true}));
+                 input.blur();
+                 return document.querySelector(arguments[0] + '-error').textContent.trim();",
+                vec![json!(input), json!(value)],
+            )
+            .await;
+        if shown != json!(expected) {
+            differ.push(format!(
+                "{field} = {value:?}\n    page:   {shown}\n    server: {expected:?}"
+            ));
+        }
+        assert!(
+            !browser.enabled(SUBMIT).await,
+            "{field} = {value:?}: Connect is disabled"
+        );
+        // Back to a valid value.
+        let valid = seed_options("YOUR_CUSTOM_NAME")["params"][field].clone();
+        browser
+            .js(
+                "const input = document.querySelector(arguments[0]);
+                 input.value = arguments[1];
+                 input.dispatchEvent(new Event('input', {bubbles: true}));",
+                vec![json!(input), valid],
+            )
+            .await;
+    }
+    assert!(
+        differ.is_empty(),
+        "the page and the server word these differently:\n{}",
+        differ.join("\n")
+    );
+    env.browser.finish(test).await;
+}
+
+#[tokio::test]
+#[ignore = "slow tier: a real browser (chromium, chromium-driver)"]
+async fn refused_credentials_are_said_on_the_form_masked_and_can_be_fixed() {
+    let test = "refused_credentials_are_said_on_the_form_masked_and_can_be_fixed";
+    let Some(env) = Personio::start(test, |_| {}).await else {
+        return;
+    };
+    let Personio {
+        browser,
+        fake,
+        server,
+        ..
+    } = &env;
+    let wrong = "wrong-secret-3f9a";
+    // The provider quotes the credentials it got; the server masks them.
+    fake.set_echo_credentials(true);
+    let token = server.session("user-refused", &["personio"]).await;
+    browser.goto(&connect_url(server, &token, "")).await;
+    browser.wait_screen("form").await;
+    browser.fill(CLIENT_ID, FakePersonio::CLIENT_ID).await;
+    browser.fill(CLIENT_SECRET, wrong).await;
+    browser.click(SUBMIT).await;
+    let kind = browser
+        .wait_for(
+            "document.querySelector('#form-error').dataset.errorType",
+            "the refusal on the form",
+        )
+        .await;
+    assert_eq!(kind, json!("invalid_credentials"));
+    assert_eq!(browser.screen().await, "form", "the form stays");
+    assert_eq!(
+        browser.attr("#form-error", "role").await.as_deref(),
+        Some("alert")
+    );
+    let said = browser.text("#form-error").await;
+    assert!(!said.trim().is_empty());
+    let page = browser
+        .js("return document.body.innerText;", vec![])
+        .await
+        .to_string();
+    assert!(!page.contains(wrong), "the secret is not shown: {said}");
+    browser.screenshot("form-personio-refused").await;
+
+    browser
+        .fill(CLIENT_SECRET, FakePersonio::CLIENT_SECRET)
+        .await;
+    browser.click(SUBMIT).await;
+    browser.wait_screen("success").await;
+    browser.assert_no_csp_violation().await;
+    env.browser.finish(test).await;
+}
