@@ -42,6 +42,20 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
     let token = server.session("user-browser", &["personio"]).await;
     open_app(browser, app, server, &token).await;
     open_connect_ui(browser).await;
+    // A message from anyone but the connect page is not an event.
+    leave_frame(browser).await;
+    browser
+        .js(
+            "window.postMessage({terapi: 'connect-ui', type: 'connect', payload: {provider_config_key: 'personio', connection_id: 'forged'}}, '*');",
+            vec![],
+        )
+        .await;
+    browser
+        .client
+        .clone()
+        .enter_frame(0)
+        .await
+        .expect("back into the frame");
     // One provider allowed: straight to its form.
     browser.wait_screen("form").await;
     let rendered = browser.form_rendered_ms().await;
@@ -122,6 +136,16 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
         )
         .await;
     assert_eq!(event["payload"]["provider_config_key"], "personio");
+    assert_eq!(
+        browser
+            .js(
+                "return window.events.filter(e => e.type === 'connect').length;",
+                vec![]
+            )
+            .await,
+        json!(1),
+        "the forged message was ignored"
+    );
     let id = event["payload"]["connection_id"]
         .as_str()
         .unwrap_or_else(|| panic!("a connection id in {event}"))
@@ -233,6 +257,28 @@ async fn the_seeds_auth_call_resolves_and_a_lower_case_partner_id_is_refused() {
     );
     assert_eq!(fake.requests().len(), before, "nothing reached Personio");
     browser.screenshot("sdk-auth-rejected").await;
+
+    // The same SDK as an ES module, imported from the application's origin.
+    let module = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             import(arguments[0]).then(
+               (m) => done({same: m.default === m.Terapi, kind: typeof m.default,
+                            made: typeof new m.default({host: arguments[1], connectSessionToken: arguments[2]}).auth}),
+               (e) => done({error: String(e)}));",
+            vec![
+                json!(format!("{}/sdk.mjs", server.url)),
+                json!(server.url),
+                json!(token),
+            ],
+        )
+        .await
+        .expect("import /sdk.mjs");
+    assert_eq!(
+        module,
+        json!({"same": true, "kind": "function", "made": "function"})
+    );
     env.browser.finish(test).await;
 }
 
@@ -409,6 +455,19 @@ async fn german_with_the_catalogs_text_as_written() {
     println!("German: {german_submit:?}; {german}");
     browser.assert_no_csp_violation().await;
     browser.screenshot("form-personio-de").await;
+
+    // Through the SDK: `openConnectUI({lang: 'de'})`.
+    open_app(browser, &env.app, server, &token).await;
+    browser.js("window.uiLang = 'de';", vec![]).await;
+    open_connect_ui(browser).await;
+    browser.wait_screen("form").await;
+    assert_eq!(
+        browser
+            .js("return document.documentElement.lang;", vec![])
+            .await,
+        json!("de")
+    );
+    assert_eq!(browser.text(SUBMIT).await, german_submit);
     env.browser.finish(test).await;
 }
 
