@@ -589,6 +589,8 @@ fn sanitize(text: &str) -> String {
 pub const TAB: &str = "\u{e004}";
 /// WebDriver's Enter key.
 pub const ENTER: &str = "\u{e007}";
+/// WebDriver's Escape key.
+pub const ESCAPE: &str = "\u{e00c}";
 
 /// Kills chromedriver and everything it started (its process group).
 fn kill_group(child: &mut Child) {

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use terapi_test_support::fake_personio::FakePersonio;
 
-use super::harness::{Browser, ENTER, TAB};
+use super::harness::{Browser, ENTER, ESCAPE, TAB};
 use super::{Personio, connect_url, leave_frame, open_app, open_connect_ui, sdk_auth};
 
 const PARTNER: &str = "#field-params-partnerId";
@@ -158,6 +158,22 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
         .await;
     assert!(ready.as_i64().is_some_and(|i| i >= 0), "`ready` came first");
     browser.screenshot("sdk-modal-after-connect").await;
+
+    // Escape in the page closes it: the application hears `close`, the modal goes.
+    browser
+        .client
+        .clone()
+        .enter_frame(0)
+        .await
+        .expect("into the frame");
+    browser.keys(ESCAPE).await;
+    leave_frame(browser).await;
+    browser
+        .wait_for(
+            "window.events.some(e => e.type === 'close') && !document.querySelector('iframe')",
+            "`close` after Escape, and the modal is gone",
+        )
+        .await;
 
     let (status, body) = server
         .get(&format!("/connections/{id}"), &server.admin_key)
