@@ -37,6 +37,11 @@ async fn an_expired_session_shows_a_clear_screen() {
             FakePersonio::CLIENT_SECRET,
         )
         .await;
+    assert!(
+        made.elapsed() < ttl,
+        "the form took {:?} to load and fill, longer than the session's {ttl:?}: a very busy machine",
+        made.elapsed()
+    );
     // The session expires while the form is open.
     tokio::time::sleep((ttl + Duration::from_millis(500)).saturating_sub(made.elapsed())).await;
     browser.click("#connect-submit").await;
