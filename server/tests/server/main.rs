@@ -2,6 +2,7 @@
 //! servers on loopback over a store of test-support's databases, in front of the fakes.
 
 mod access;
+mod browser;
 mod connect;
 mod connect_page;
 mod connections;
