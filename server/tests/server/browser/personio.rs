@@ -121,11 +121,9 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
         .filter(|r| r.path == "/v1/auth")
         .collect();
     assert_eq!(tokens.len(), 1, "{tokens:?}");
-    println!(
-        "the token request's Personio headers: partner {:?}, app {:?}",
-        tokens[0].header("x-personio-partner-id"),
-        tokens[0].header("x-personio-app-id")
-    );
+    // ... with the partner and app headers (providers.yaml's `token_headers`).
+    assert_eq!(tokens[0].header("x-personio-partner-id"), Some("ACME"));
+    assert_eq!(tokens[0].header("x-personio-app-id"), Some("MY_APP"));
 
     // The application hears of it.
     leave_frame(browser).await;
