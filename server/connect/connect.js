@@ -33,6 +33,7 @@
       fill_required: "Fill in every required field to connect.",
       fix_invalid: "Correct the fields marked as invalid to connect.",
       fix_server: "Please correct the fields marked below.",
+      refused: (name) => `${name} did not accept these details. Check them and try again.`,
       unknown_field: (name, msg) => `${name}: ${msg}`,
       waiting: (name) => `Waiting for ${name}. Finish signing in in the window that opened.`,
       redirecting: (name) => `Taking you to ${name}…`,
@@ -83,6 +84,7 @@
       fill_required: "Füllen Sie alle Pflichtfelder aus, um zu verbinden.",
       fix_invalid: "Korrigieren Sie die als ungültig markierten Felder, um zu verbinden.",
       fix_server: "Bitte korrigieren Sie die unten markierten Felder.",
+      refused: (name) => `${name} hat diese Angaben nicht akzeptiert. Prüfen Sie sie und versuchen Sie es erneut.`,
       unknown_field: (name, msg) => `${name}: ${msg}`,
       waiting: (name) => `Warten auf ${name}. Schließen Sie die Anmeldung im geöffneten Fenster ab.`,
       redirecting: (name) => `Weiterleitung zu ${name}…`,
@@ -214,13 +216,13 @@
     const screen = $("screen-error");
     screen.dataset.errorType = type;
     $("error-text").textContent = known ? known[1] : message || t.error_title;
-    $("error-detail").textContent = known && message && type !== "network" && type !== "timeout" ? message : "";
+    $("error-detail").textContent = known && message && !["network", "timeout", "session_expired"].includes(type) ? message : "";
     const retryButton = $("retry");
     retryButton.hidden = !retry;
     retryButton.onclick = retry || null;
     show("error", known ? known[0] : t.error_title, retry ? retryButton : null);
-    post("error", { type: type === "timeout" ? "network" : type, message: $("error-text").textContent });
     sendReady();
+    post("error", { type: type === "timeout" ? "network" : type, message: $("error-text").textContent });
   }
 
   // ---- HTTP --------------------------------------------------------------------------
@@ -613,6 +615,7 @@
     box.textContent = text;
     if (type) box.dataset.errorType = type;
     else delete box.dataset.errorType;
+    if (text) box.scrollIntoView({ block: "nearest" });
   }
 
   // A refusal shown on the form: the server's field errors on their inputs, the rest above
@@ -639,7 +642,11 @@
       if (first) first.input.focus();
       return;
     }
-    if (e.code === "invalid_credentials" || (e.status === 422 && e.code !== "unsupported_provider") || e.status === 409 || e.status === 400 || e.status === 403) {
+    if (e.code === "invalid_credentials") {
+      formError([t.refused(displayName(state.provider)), e.message].filter(Boolean).join("\n"), e.code);
+      return;
+    }
+    if ((e.status === 422 && e.code !== "unsupported_provider") || e.status === 409 || e.status === 400 || e.status === 403) {
       formError(e.message || t.error_title, e.code);
       return;
     }
