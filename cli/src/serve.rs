@@ -168,12 +168,15 @@ fn oauth_apps(apps: &[String], context: &Context) -> Result<BTreeMap<String, OAu
     Ok(out)
 }
 
-/// Logs to stderr: text or JSON lines, `RUST_LOG` to filter (info by default).
+/// Logs to stderr: text or JSON lines, `RUST_LOG` to filter (info by default); colours only
+/// on a terminal (a log file or collector gets plain text).
 fn init_logs(json: bool) {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().try_init()

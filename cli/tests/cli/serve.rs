@@ -53,6 +53,31 @@ async fn serves_the_api_and_drains_on_sigterm() {
     assert_eq!(listed.status(), 200);
     let body: serde_json::Value = listed.json().await.unwrap();
     assert_eq!(body["connections"][0]["connection_id"], "acme-hr", "{body}");
+    // The connect page, opened from a connect link: the session token stays out of the logs.
+    let session: serde_json::Value = http
+        .post(format!("{url}/connect/sessions"))
+        .bearer_auth(BOOTSTRAP)
+        .json(&serde_json::json!({"end_user": {"id": "u-page"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session_token = session["data"]["token"].as_str().unwrap().to_owned();
+    let link = session["data"]["connect_link"].as_str().unwrap();
+    assert!(
+        link.ends_with(&format!("/connect?session_token={session_token}")),
+        "{link}"
+    );
+    let page = http.get(link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("/connect/assets/connect.js")
+    );
     // A slow provider answer in flight when SIGTERM comes: it is answered, then the process
     // exits.
     fake.set_delay("/company/employees", Duration::from_millis(1500));
@@ -97,6 +122,11 @@ async fn serves_the_api_and_drains_on_sigterm() {
     // No secret in the logs.
     assert!(!rest.contains(BOOTSTRAP), "{rest}");
     assert!(!rest.contains(FakePersonio::CLIENT_SECRET), "{rest}");
+    assert!(
+        rest.contains("route=/connect "),
+        "the page's request is logged: {rest}"
+    );
+    assert!(!rest.contains(&session_token), "{rest}");
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ pub(crate) use crate::time::rfc3339;
 mod actions;
 mod auth;
 mod connect;
+mod connect_page;
 mod connections;
 mod health;
 mod oauth;
@@ -39,6 +40,7 @@ pub(crate) fn router(server: Server) -> Router {
     let mut router = Router::new()
         .merge(health::routes())
         .merge(connect::routes())
+        .merge(connect_page::routes())
         .merge(auth::routes())
         .merge(oauth::routes())
         .merge(connections::routes())
@@ -218,7 +220,8 @@ pub(crate) async fn rate_limit(
     };
     let limiter = &server.inner.limiter;
     let path = request.uri().path();
-    if path == "/health" || path == "/metrics" {
+    // The connect page's static files (and the SDK's) cost nothing to serve.
+    if path == "/health" || path == "/metrics" || path.starts_with("/connect/assets/") {
         return next.run(request).await;
     }
     // `/connect` (the connect page) and below it, not `/connections` (keys).

@@ -4,25 +4,30 @@
 //! answers a small page that posts the result to the window that opened it, for the connect
 //! origin the flow was started from (never `*`), then closes.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use terapi_runtime::client::{AuthorizationRequest, ConnectError, Connection, OAuthClient};
 
-use crate::auth::{Session, session_of_token};
+use crate::auth::{EndUser, Session, session_of_token};
 use crate::error::ApiError;
+use crate::routes::JsonBody;
 use crate::routes::auth::{Way, connection_id_for, provider_for, record_owner, way};
 use crate::state::Server;
 
 pub(crate) fn routes() -> Router<Server> {
     Router::new()
         .route("/oauth/connect/{provider}", get(start))
+        .route("/oauth/start/{provider}", post(start_json))
         .route("/oauth/callback", get(callback))
 }
+
+/// The longest `return_to` taken.
+const MAX_RETURN_TO: usize = 2048;
 
 #[derive(Deserialize)]
 struct Start {
@@ -42,8 +47,89 @@ struct FlowContext {
     end_user_id: String,
     tags: std::collections::BTreeMap<String, String>,
     origin: Option<String>,
+    /// Where the callback sends the browser back to (the redirect fallback of a blocked
+    /// popup), with the result in its fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    return_to: Option<String>,
     provider: String,
     replaced: bool,
+}
+
+/// `POST /oauth/start/{provider}`: the session in the `Authorization` header (never in a
+/// URL), the result's `origin`, and `return_to` for a redirect instead of a popup.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    #[serde(default)]
+    connection_id: Option<String>,
+    #[serde(default)]
+    params: Option<Value>,
+    #[serde(default)]
+    origin: Option<String>,
+    #[serde(default)]
+    return_to: Option<String>,
+}
+
+/// The inputs of a flow, from either start route.
+struct Begin {
+    connection_id: Option<String>,
+    config: Value,
+    origin: Option<String>,
+    return_to: Option<String>,
+}
+
+/// Starts a flow for a page that holds the session in memory (the connect page, the SDK):
+/// answers the provider's authorization URL, which the page opens in its popup (or goes to).
+async fn start_json(
+    EndUser(session): EndUser,
+    State(server): State<Server>,
+    Path(provider): Path<String>,
+    JsonBody(body): JsonBody<StartBody>,
+) -> Result<Json<Value>, ApiError> {
+    let origin = checked_origin(&server, body.origin.as_deref())?;
+    let return_to = body
+        .return_to
+        .as_deref()
+        .map(|r| checked_return_to(&server, r))
+        .transpose()?;
+    let config = match body.params {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v @ Value::Object(_)) => v,
+        Some(_) => return Err(ApiError::bad_request("`params` is not a JSON object")),
+    };
+    let begin = Begin {
+        connection_id: body.connection_id,
+        config,
+        origin,
+        return_to,
+    };
+    let url = flow(&server, &session, &provider, begin).await?;
+    Ok(Json(json!({ "data": { "url": url } })))
+}
+
+/// Where a redirect may come back to: a page of the server or of a connect origin.
+fn checked_return_to(server: &Server, return_to: &str) -> Result<String, ApiError> {
+    let refused = || {
+        ApiError::bad_request(
+            "`return_to` must be an http(s) URL of the server or of one of its connect origins",
+        )
+    };
+    if return_to.len() > MAX_RETURN_TO {
+        return Err(refused());
+    }
+    let mut url = url::Url::parse(return_to).map_err(|_| refused())?;
+    let origin = url.origin().ascii_serialization();
+    let known = origin == own_origin(server) || server.config().connect_origins.contains(&origin);
+    if !matches!(url.scheme(), "http" | "https") || !known {
+        return Err(refused());
+    }
+    url.set_fragment(None);
+    Ok(url.into())
+}
+
+/// The server's own origin (its connect page posts to itself).
+fn own_origin(server: &Server) -> String {
+    server.config().public_url.origin().ascii_serialization()
 }
 
 async fn start(
@@ -78,9 +164,14 @@ async fn start(
 fn checked_origin(server: &Server, origin: Option<&str>) -> Result<Option<String>, ApiError> {
     match origin {
         None => Ok(None),
-        Some(o) if server.config().connect_origins.iter().any(|c| c == o) => Ok(Some(o.to_owned())),
+        Some(o)
+            if server.config().connect_origins.iter().any(|c| c == o)
+                || o == own_origin(server) =>
+        {
+            Ok(Some(o.to_owned()))
+        }
         Some(_) => Err(ApiError::bad_request(
-            "`origin` is not one of the server's connect origins",
+            "`origin` is neither the server's nor one of its connect origins",
         )),
     }
 }
@@ -91,7 +182,28 @@ async fn begin(server: &Server, provider: &str, query: Start) -> Result<String, 
         .as_deref()
         .ok_or_else(|| ApiError::unauthorized("no connect session: give `session_token`"))?;
     let session: Session = session_of_token(server, token).await?;
-    let spec = provider_for(server, &session, provider)?;
+    let config: Value = match query.params.as_deref() {
+        None | Some("") => Value::Object(Map::new()),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|_| ApiError::bad_request("`params` is not a JSON object"))?,
+    };
+    let begin = Begin {
+        connection_id: query.connection_id,
+        config,
+        origin: query.origin,
+        return_to: None,
+    };
+    flow(server, &session, provider, begin).await
+}
+
+/// Starts the flow of `session` for `provider`: the authorization URL.
+async fn flow(
+    server: &Server,
+    session: &Session,
+    provider: &str,
+    begin: Begin,
+) -> Result<String, ApiError> {
+    let spec = provider_for(server, session, provider)?;
     if way(&spec) != Way::OAuth {
         return Err(ApiError::bad_request(format!(
             "`{provider}` is not connected through OAuth: POST /auth/{provider}"
@@ -104,12 +216,8 @@ async fn begin(server: &Server, provider: &str, query: Start) -> Result<String, 
             format!("the server has no OAuth app for `{provider}`: configure one (terapi serve --oauth-app)"),
         )
     })?;
-    let config: Value = match query.params.as_deref() {
-        None | Some("") => Value::Object(Map::new()),
-        Some(text) => serde_json::from_str(text)
-            .map_err(|_| ApiError::bad_request("`params` is not a JSON object"))?,
-    };
-    let (id, replaced) = connection_id_for(server, &session, provider, query.connection_id).await?;
+    let config = begin.config;
+    let (id, replaced) = connection_id_for(server, session, provider, begin.connection_id).await?;
     let client = OAuthClient::new(app.client_id.clone(), app.client_secret.clone());
     let mut request =
         AuthorizationRequest::new(server.config().callback_url()).settings(&server.inner.settings);
@@ -133,7 +241,8 @@ async fn begin(server: &Server, provider: &str, query: Start) -> Result<String, 
         end_user: session.end_user.clone(),
         end_user_id: session.end_user_id.clone(),
         tags: session.tags.clone(),
-        origin: query.origin,
+        origin: begin.origin,
+        return_to: begin.return_to,
         provider: provider.to_owned(),
         replaced,
     };
@@ -158,6 +267,11 @@ async fn callback(State(server): State<Server>, uri: axum::http::Uri) -> Respons
         .flatten()
         .and_then(|v| serde_json::from_value(v).ok());
     let origin = context.as_ref().and_then(|c| c.origin.clone());
+    let return_to = context.as_ref().and_then(|c| c.return_to.clone());
+    let end = |status: StatusCode, result: Value| match &return_to {
+        Some(r) => back_to(r, &result),
+        None => page(&server, status, origin.as_deref(), &result),
+    };
     let finished = server
         .store()
         .finish_authorization_with(&url, server.inner.settings.clone())
@@ -179,11 +293,9 @@ async fn callback(State(server): State<Server>, uri: axum::http::Uri) -> Respons
                 }
                 crate::events::connected(&server, &id, &provider, &session, context.replaced).await;
             }
-            page(
-                &server,
+            end(
                 StatusCode::OK,
-                origin.as_deref(),
-                &json!({"type": "connect", "provider_config_key": provider, "connection_id": id}),
+                json!({"type": "connect", "provider_config_key": provider, "connection_id": id}),
             )
         }
         Err(e) => {
@@ -192,32 +304,44 @@ async fn callback(State(server): State<Server>, uri: axum::http::Uri) -> Respons
                 "internal_error" => ("authorization_failed", e.message.clone()),
                 code => (code, e.message.clone()),
             };
-            page(
-                &server,
+            end(
                 StatusCode::BAD_REQUEST,
-                origin.as_deref(),
-                &json!({"type": "error", "error": {"type": code, "message": message}}),
+                json!({"type": "error", "error": {"type": code, "message": message}}),
             )
         }
     }
 }
 
+/// The redirect fallback's end: 303 back to the page that started the flow, the result in the
+/// fragment (which browsers keep from servers and their logs), base64url of its JSON.
+fn back_to(return_to: &str, result: &Value) -> Response {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(result.to_string());
+    let location = format!("{return_to}#terapi_result={encoded}");
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
 /// The page a flow ends on: it posts `result` to its opener at `origin` (else at each
 /// configured connect origin: only the one the opener has receives it), then closes. The
-/// script runs under a nonce; nothing else may run, load or frame it.
+/// script is the server's own file (`/connect/assets/callback.js`); nothing else may run, load
+/// or frame it.
 fn page(server: &Server, status: StatusCode, origin: Option<&str>, result: &Value) -> Response {
     let origins: Vec<String> = match origin {
         Some(o) => vec![o.to_owned()],
         None => server.config().connect_origins.clone(),
     };
-    let data = json!({ "result": result, "origins": origins });
-    // JSON inside a <script> block: `<`, `>` and `&` escaped so no text can end the block.
-    let data = data
-        .to_string()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026");
-    let nonce = crate::random::id();
+    let data = super::connect_page::script_json(&json!({ "result": result, "origins": origins }));
     let (title, text) = match result["type"].as_str() {
         Some("connect") => (
             "Connected",
@@ -229,12 +353,10 @@ fn page(server: &Server, status: StatusCode, origin: Option<&str>, result: &Valu
         ),
     };
     let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head><body>\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head><body>\
 <p>{text}</p>\
 <script type=\"application/json\" id=\"result\">{data}</script>\
-<script nonce=\"{nonce}\">(function(){{var d=JSON.parse(document.getElementById('result').textContent);\
-if(window.opener){{for(var i=0;i<d.origins.length;i++){{try{{window.opener.postMessage(d.result,d.origins[i]);}}catch(e){{}}}}\
-window.close();}}}})();</script></body></html>"
+<script src=\"/connect/assets/callback.js\"></script></body></html>"
     );
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
@@ -242,11 +364,12 @@ window.close();}}}})();</script></body></html>"
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    if let Ok(csp) = HeaderValue::from_str(&format!(
-        "default-src 'none'; script-src 'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-    )) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        ),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,

@@ -31,6 +31,7 @@ const ROUTES: &[(&str, &str, Needs)] = &[
     ("GET", "/providers", Needs::Any),
     ("GET", "/providers/personio", Needs::Any),
     ("POST", "/auth/personio", Needs::Session),
+    ("POST", "/oauth/start/personio", Needs::Session),
     ("GET", "/connections", Needs::Scope("connections:read")),
     (
         "GET",

@@ -305,7 +305,10 @@ async fn oauth_replicas(kind: Kind) {
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(csp.contains("script-src 'nonce-"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
     let page = response.text().await.unwrap();
     assert!(page.contains("\"connection_id\":\"oauth-1\""), "{page}");
     assert!(

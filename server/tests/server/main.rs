@@ -3,6 +3,7 @@
 
 mod access;
 mod connect;
+mod connect_page;
 mod connections;
 mod events;
 mod flows;
