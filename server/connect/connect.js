@@ -53,6 +53,8 @@
         no_providers: ["Nothing to connect", "This connect session does not allow any service."],
         unsupported_provider: ["Not available", "This service cannot be connected here."],
         rate_limited: ["Too many attempts", "Please wait a minute, then try again."],
+        authorization_failed: ["Not connected", "The sign-in did not complete, so the account is not connected."],
+        access_denied: ["Not connected", "Access was not granted, so the account is not connected."],
       },
       v_empty: "required param is empty",
       v_value: (q) => `value ${q}`,
@@ -104,6 +106,8 @@
         no_providers: ["Nichts zu verbinden", "Diese Verbindungssitzung erlaubt keinen Dienst."],
         unsupported_provider: ["Nicht verfügbar", "Dieser Dienst kann hier nicht verbunden werden."],
         rate_limited: ["Zu viele Versuche", "Bitte warten Sie eine Minute und versuchen Sie es dann erneut."],
+        authorization_failed: ["Nicht verbunden", "Die Anmeldung wurde nicht abgeschlossen, daher ist das Konto nicht verbunden."],
+        access_denied: ["Nicht verbunden", "Der Zugriff wurde nicht gewährt, daher ist das Konto nicht verbunden."],
       },
       v_empty: "Pflichtfeld ist leer",
       v_value: (q) => `Wert ${q}`,
@@ -214,7 +218,8 @@
   function fail(type, message, retry) {
     const known = t.errors[type];
     const screen = $("screen-error");
-    screen.dataset.errorType = type;
+    // A timeout is a network failure to the parent and the tests; only its words differ.
+    screen.dataset.errorType = type === "timeout" ? "network" : type;
     $("error-text").textContent = known ? known[1] : message || t.error_title;
     $("error-detail").textContent = known && message && !["network", "timeout", "session_expired"].includes(type) ? message : "";
     const retryButton = $("retry");
