@@ -510,6 +510,10 @@
     return el("div", { class: "field" }, [label, row, helpNode, error]);
   }
 
+  // What Rust's `{:?}` writes as `\u{…}`: controls, format and private-use characters,
+  // unassigned code points, separators other than the space, combining marks.
+  const UNPRINTABLE = /^(?:[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Grapheme_Extend}]|(?! )\p{Zs})$/u;
+
   // Rust's `{:?}` of a string, cut to 64 characters (model/src/error.rs `quoted`).
   function quoted(value) {
     const chars = Array.from(value);
@@ -523,8 +527,7 @@
       else if (c === "\r") out += "\\r";
       else if (c === "\t") out += "\\t";
       else if (c === "\0") out += "\\0";
-      else if (code < 0x20 || (code >= 0x7f && code < 0xa0) || (code >= 0x200b && code <= 0x200f) || (code >= 0x2028 && code <= 0x202e) || (code >= 0x2060 && code <= 0x2064) || code === 0xfeff || code === 0xad)
-        out += `\\u{${code.toString(16)}}`;
+      else if (UNPRINTABLE.test(c)) out += `\\u{${code.toString(16)}}`;
       else out += c;
     }
     out += '"';
