@@ -182,8 +182,7 @@
     fields: [], // {spec, section, input, error, touched, serverError}
     busy: false,
     readySent: false,
-    oauth: null, // {popup, timer, listener, done}
-    back: null, // what #back does on the current screen
+    oauth: null, // the OAuth popup's flow: {popup, timer, listener, done, cancel}
   };
 
   // ---- Screens -----------------------------------------------------------------------
@@ -269,12 +268,14 @@
     } finally {
       clearTimeout(timer);
     }
-    if (response.ok) return json && "data" in json ? json.data : json;
-    const error = (json && json.error) || {};
+    const object = json && typeof json === "object" ? json : {};
+    if (response.ok) return "data" in object ? object.data : json;
+    const error = object.error && typeof object.error === "object" ? object.error : {};
     let code = typeof error.code === "string" ? error.code : `http_${response.status}`;
     if (response.status === 401) code = "session_expired";
     if (response.status === 429) code = "rate_limited";
-    throw new Failure(response.status, code, typeof error.message === "string" ? error.message : "", error.fields);
+    const fields = Array.isArray(error.fields) ? error.fields.filter((f) => f && typeof f.message === "string") : [];
+    throw new Failure(response.status, code, typeof error.message === "string" ? error.message : "", fields);
   }
 
   // What to do with a failure while loading: a screen, maybe with a retry.
@@ -394,6 +395,17 @@
     renderForm(detail);
   }
 
+  // Only web links from the catalog become links.
+  function webUrl(text) {
+    if (typeof text !== "string" || !/^https?:\/\//i.test(text)) return null;
+    try {
+      const url = new URL(text);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
   function displayName(p) {
     return (p && (p.display_name || p.key)) || "";
   }
@@ -424,7 +436,7 @@
 
     const oauth = detail.connect === "oauth";
     $("form-intro").textContent = oauth ? t.oauth_intro(name) : t.form_intro(name);
-    const docs = detail.docs_connect || detail.docs_url;
+    const docs = webUrl(detail.docs_connect || detail.docs_url || "");
     $("docs").hidden = !docs;
     if (docs) {
       const link = $("docs-link");
@@ -501,8 +513,8 @@
     if (help) {
       helpNode = el("p", { class: "help", id: help, text: spec.description });
       const base = detail.docs_connect || detail.docs_url;
-      if (spec.doc_section && base) {
-        const href = /^https?:\/\//.test(spec.doc_section) ? spec.doc_section : base + spec.doc_section;
+      const href = spec.doc_section && base ? webUrl(/^https?:\/\//.test(spec.doc_section) ? spec.doc_section : base + spec.doc_section) : null;
+      if (href) {
         helpNode.append(" ", el("a", { href, target: "_blank", rel: "noopener noreferrer", text: t.field_docs }, [el("span", { class: "sr-only", text: t.new_tab })]));
       }
     }
