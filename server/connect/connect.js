@@ -610,7 +610,10 @@
       }
     }
     const submit = $("connect-submit");
-    submit.disabled = state.busy || empty || invalid;
+    submit.disabled = empty || invalid;
+    // Busy, it stays focusable (a disabled button would drop the keyboard's focus).
+    if (state.busy) submit.setAttribute("aria-disabled", "true");
+    else submit.removeAttribute("aria-disabled");
     $("submit-hint").textContent = state.busy ? "" : invalid ? t.fix_invalid : empty ? t.fill_required : "";
   }
 
