@@ -868,6 +868,7 @@
   }
 
   function close() {
+    if (!closable()) return;
     if (state.oauth) state.oauth.cancel();
     if (parentOrigin) post("close");
     else if (window.opener) window.close();
