@@ -585,7 +585,11 @@
   function announce(text) {
     clearTimeout(announceTimer);
     announceTimer = setTimeout(() => {
-      $("live").textContent = text;
+      // Emptied first, so that the same message said again is announced again.
+      $("live").textContent = "";
+      announceTimer = setTimeout(() => {
+        $("live").textContent = text;
+      }, 50);
     }, 700);
   }
 
