@@ -476,7 +476,7 @@
       input = el("input", {
         ...common,
         type: spec.secret ? "password" : "text",
-        autocomplete: spec.secret ? "new-password" : "off",
+        autocomplete: "off",
         spellcheck: "false",
         autocapitalize: "off",
         inputmode: { email: "email", uri: "url" }[spec.format] || null,
