@@ -299,15 +299,43 @@ async fn callback(State(server): State<Server>, uri: axum::http::Uri) -> Respons
             )
         }
         Err(e) => {
-            let e = ApiError::from(e);
-            let (code, message) = match e.code {
-                "internal_error" => ("authorization_failed", e.message.clone()),
-                code => (code, e.message.clone()),
-            };
+            let (code, message) = callback_failure(e);
             end(
                 StatusCode::BAD_REQUEST,
                 json!({"type": "error", "error": {"type": code, "message": message}}),
             )
+        }
+    }
+}
+
+/// Why a callback did not connect, in words for the person at the browser: the provider's
+/// refusal (its code and description, cut short), an expired or unknown flow; anything else
+/// goes to the log and is told as a failure without detail.
+fn callback_failure(e: terapi_store::StoreError) -> (&'static str, String) {
+    use terapi_runtime::client::{CallbackError, ConnectError, Error};
+    use terapi_store::StoreError;
+    let callback = match &e {
+        StoreError::Connect(ConnectError::Connect(Error::Authorization(c)))
+        | StoreError::Client(Error::Authorization(c)) => Some(c),
+        _ => None,
+    };
+    match (callback, &e) {
+        (Some(c @ CallbackError::Denied { .. }), _) => ("access_denied", c.to_string()),
+        (Some(c @ CallbackError::Expired { .. }), _) => ("authorization_expired", c.to_string()),
+        (Some(c), _) => ("authorization_failed", c.to_string()),
+        (None, StoreError::NoPendingAuthorization | StoreError::NoState) => (
+            "authorization_failed",
+            "this authorization is unknown or was finished already: start again".to_owned(),
+        ),
+        (None, _) => {
+            let e = ApiError::from(e);
+            match e.code {
+                "internal_error" => (
+                    "authorization_failed",
+                    "the account could not be connected; the server's log says why".to_owned(),
+                ),
+                code => (code, e.message),
+            }
         }
     }
 }

@@ -243,3 +243,56 @@ async fn a_blocked_popup_falls_back_to_a_redirect_with_the_result_in_the_fragmen
         .unwrap();
     assert_eq!(meta.end_user.unwrap().id, "user-redirect");
 }
+
+#[tokio::test]
+async fn a_refusal_at_the_provider_is_told_in_words_not_as_a_server_failure() {
+    let oauth = FakeOAuth::start().await;
+    let server = oauth_server(&oauth).await;
+    let token = server.session("user-denied", &["acme"]).await;
+    let (status, body) = server
+        .post(
+            "/oauth/start/acme",
+            &token,
+            &json!({"origin": APP, "params": {"tenant": "tenant"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let authorize = url::Url::parse(body["data"]["url"].as_str().unwrap()).unwrap();
+    let state = authorize
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    // The user said no at the provider: it sends the browser back with `error`.
+    let response = plain_client()
+        .get(format!(
+            "{}/oauth/callback?error=access_denied&error_description=The+user+declined&state={state}",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("\"type\":\"access_denied\""), "{page}");
+    assert!(page.contains("The user declined"), "{page}");
+    assert!(!page.contains("store"), "{page}");
+    // The flow is spent: the same callback again is an unknown flow, said as such.
+    let again = plain_client()
+        .get(format!(
+            "{}/oauth/callback?code=x&state={state}",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        again.contains("\"type\":\"authorization_failed\""),
+        "{again}"
+    );
+    assert!(!again.contains("store"), "{again}");
+}
