@@ -484,7 +484,7 @@ impl Browser {
     }
 
     /// The axe-core check of the current document: fails on every `serious` or `critical`
-    /// violation, listing them. Skipped (printed) without `$TERAPI_AXE_JS`, unless
+    /// violation, listing them. Skipped (printed) without axe-core (`axe_source`), unless
     /// `TERAPI_REQUIRE_BROWSER=1`.
     pub async fn assert_accessible(&self, context: &str) {
         let Some(axe) = axe_source() else {
@@ -558,19 +558,23 @@ impl Browser {
     }
 }
 
-/// axe.min.js from `$TERAPI_AXE_JS`; `None` (printed) when unset and not required.
+/// axe.min.js from `$TERAPI_AXE_JS`, else from `<target>/axe/axe.min.js` (where `.ci/axe.sh
+/// target/axe` puts it); `None` (printed) when neither is there and it is not required.
 fn axe_source() -> Option<String> {
-    match std::env::var_os("TERAPI_AXE_JS") {
-        Some(path) => Some(
-            std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("TERAPI_AXE_JS={}: {e}", Path::new(&path).display())),
+    let path = match std::env::var_os("TERAPI_AXE_JS") {
+        Some(path) => PathBuf::from(path),
+        None => target_dir().join("axe").join("axe.min.js"),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(e) if required() => panic!(
+            "axe-core's axe.min.js at {} ({e}): run `.ci/axe.sh target/axe`, or set TERAPI_AXE_JS",
+            path.display()
         ),
-        None if required() => panic!(
-            "TERAPI_AXE_JS is not set: the path of axe-core's axe.min.js (e.g. from `npm pack axe-core@4`)"
-        ),
-        None => {
+        Err(_) => {
             println!(
-                "accessibility check skipped: set TERAPI_AXE_JS to axe-core's axe.min.js (e.g. from `npm pack axe-core@4`)"
+                "accessibility check skipped: no axe-core at {} (run `.ci/axe.sh target/axe`, or set TERAPI_AXE_JS)",
+                path.display()
             );
             None
         }
