@@ -257,6 +257,27 @@ impl Browser {
         }
     }
 
+    /// Waits for the error screen and checks its `data-error-type`.
+    pub async fn expect_error(&self, kind: &str) {
+        self.wait_screen("error").await;
+        assert_eq!(
+            self.attr("#screen-error", "data-error-type")
+                .await
+                .as_deref(),
+            Some(kind),
+            "the error screen's type"
+        );
+    }
+
+    /// Enters the (first) frame of the top-level page: the connect page in the SDK's modal.
+    pub async fn enter_frame(&self) {
+        self.client
+            .clone()
+            .enter_frame(0)
+            .await
+            .expect("enter the connect page's frame");
+    }
+
     /// Waits until `document.body.dataset.screen == screen`; on timeout fails with the
     /// screen shown, the URL, the page's text and a screenshot.
     pub async fn wait_screen(&self, screen: &str) {

@@ -83,12 +83,7 @@ pub async fn open_connect_ui(browser: &Browser) {
         .wait_for("window.frames.length > 0", "the SDK's iframe")
         .await;
     browser.screenshot("sdk-modal-opening").await;
-    browser
-        .client
-        .clone()
-        .enter_frame(0)
-        .await
-        .expect("enter the connect page's frame");
+    browser.enter_frame().await;
 }
 
 /// Leaves the connect page's frame for the application's page.

@@ -108,12 +108,7 @@ async fn oauth_through_the_popup() {
     browser.screenshot("sdk-modal-after-oauth").await;
 
     // The close button: the application hears `close`, and the SDK removes its modal.
-    browser
-        .client
-        .clone()
-        .enter_frame(0)
-        .await
-        .expect("into the frame");
+    browser.enter_frame().await;
     browser.click("#close").await;
     leave_frame(&browser).await;
     browser
@@ -222,20 +217,8 @@ async fn a_closed_popup_is_an_error() {
     browser.click(SUBMIT).await;
     close_the_popup(&browser, &main).await;
     // Back in the window, the WebDriver context is the top-level page again.
-    browser
-        .client
-        .clone()
-        .enter_frame(0)
-        .await
-        .expect("into the frame");
-    browser.wait_screen("error").await;
-    assert_eq!(
-        browser
-            .attr("#screen-error", "data-error-type")
-            .await
-            .as_deref(),
-        Some("window_closed")
-    );
+    browser.enter_frame().await;
+    browser.expect_error("window_closed").await;
     browser.screenshot("error-window-closed").await;
     browser
         .assert_accessible("the error screen (window closed)")

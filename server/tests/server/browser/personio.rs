@@ -50,12 +50,7 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
             vec![],
         )
         .await;
-    browser
-        .client
-        .clone()
-        .enter_frame(0)
-        .await
-        .expect("back into the frame");
+    browser.enter_frame().await;
     // One provider allowed: straight to its form.
     browser.wait_screen("form").await;
     let rendered = browser.form_rendered_ms().await;
@@ -158,12 +153,7 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
     browser.screenshot("sdk-modal-after-connect").await;
 
     // Escape in the page closes it: the application hears `close`, the modal goes.
-    browser
-        .client
-        .clone()
-        .enter_frame(0)
-        .await
-        .expect("into the frame");
+    browser.enter_frame().await;
     browser.keys(ESCAPE).await;
     leave_frame(browser).await;
     browser

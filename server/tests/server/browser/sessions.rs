@@ -45,14 +45,7 @@ async fn an_expired_session_shows_a_clear_screen() {
     // The session expires while the form is open.
     tokio::time::sleep((ttl + Duration::from_millis(500)).saturating_sub(made.elapsed())).await;
     browser.click("#connect-submit").await;
-    browser.wait_screen("error").await;
-    assert_eq!(
-        browser
-            .attr("#screen-error", "data-error-type")
-            .await
-            .as_deref(),
-        Some("session_expired")
-    );
+    browser.expect_error("session_expired").await;
     browser.screenshot("error-session-expired").await;
     browser
         .assert_accessible("the error screen (session expired)")
@@ -62,14 +55,7 @@ async fn an_expired_session_shows_a_clear_screen() {
 
     // Opening the link again: the same screen at once.
     browser.goto(&connect_url(server, &token, "")).await;
-    browser.wait_screen("error").await;
-    assert_eq!(
-        browser
-            .attr("#screen-error", "data-error-type")
-            .await
-            .as_deref(),
-        Some("session_expired")
-    );
+    browser.expect_error("session_expired").await;
     env.browser.finish(test).await;
 }
 
@@ -88,14 +74,7 @@ async fn without_a_session_loading_then_an_error() {
     } = &env;
     // Not framed, no token: the error at once.
     browser.goto(&format!("{}/connect", server.url)).await;
-    browser.wait_screen("error").await;
-    assert_eq!(
-        browser
-            .attr("#screen-error", "data-error-type")
-            .await
-            .as_deref(),
-        Some("no_session")
-    );
+    browser.expect_error("no_session").await;
     browser.screenshot("error-no-session").await;
     browser.assert_no_csp_violation().await;
 
@@ -115,29 +94,12 @@ async fn without_a_session_loading_then_an_error() {
     browser
         .wait_for("window.frames.length > 0", "the frame")
         .await;
-    browser
-        .client
-        .clone()
-        .enter_frame(0)
-        .await
-        .expect("into the frame");
+    browser.enter_frame().await;
     browser.wait_screen("loading").await;
     browser.client.clone().enter_parent_frame().await.unwrap();
     browser.screenshot("loading-framed").await;
     // Not forever: after its 10 s, the page gives up with the error screen.
-    browser
-        .client
-        .clone()
-        .enter_frame(0)
-        .await
-        .expect("into the frame");
-    browser.wait_screen("error").await;
-    assert_eq!(
-        browser
-            .attr("#screen-error", "data-error-type")
-            .await
-            .as_deref(),
-        Some("no_session")
-    );
+    browser.enter_frame().await;
+    browser.expect_error("no_session").await;
     env.browser.finish(test).await;
 }
