@@ -262,14 +262,7 @@ async fn oauth_replicas(kind: Kind) {
     let origin = "https://app.example.com";
     let configure = move |c: &mut terapi_server::ServerConfig| {
         c.connect_origins = vec![origin.to_owned()];
-        c.oauth_apps.insert(
-            "acme".to_owned(),
-            terapi_server::OAuthApp::new(
-                fake_oauth::CLIENT_ID.to_owned(),
-                terapi_runtime::Secret::new(fake_oauth::CLIENT_SECRET),
-                Vec::new(),
-            ),
-        );
+        crate::support::acme_oauth_app(c);
     };
     let Some(first) = TestServer::start(
         Options::new(&oauth.origin)

@@ -136,14 +136,7 @@ async fn oauth_server(oauth: &FakeOAuth) -> TestServer {
             .with_catalog(fake_oauth::CATALOG)
             .config(|c| {
                 c.connect_origins = vec![APP.to_owned()];
-                c.oauth_apps.insert(
-                    "acme".to_owned(),
-                    terapi_server::OAuthApp::new(
-                        fake_oauth::CLIENT_ID.to_owned(),
-                        terapi_runtime::Secret::new(fake_oauth::CLIENT_SECRET),
-                        Vec::new(),
-                    ),
-                );
+                crate::support::acme_oauth_app(c);
             }),
     )
     .await

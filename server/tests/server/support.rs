@@ -270,3 +270,16 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// The server's OAuth app for `acme`, the fake OAuth provider of `fake_oauth::CATALOG`.
+pub fn acme_oauth_app(config: &mut ServerConfig) {
+    use terapi_test_support::fake_oauth;
+    config.oauth_apps.insert(
+        "acme".to_owned(),
+        terapi_server::OAuthApp::new(
+            fake_oauth::CLIENT_ID.to_owned(),
+            terapi_runtime::Secret::new(fake_oauth::CLIENT_SECRET),
+            Vec::new(),
+        ),
+    );
+}

@@ -27,14 +27,7 @@ async fn start(test: &str, provider: &str) -> Option<(Browser, App, TestServer)>
             .with_catalog(fake_oauth::CATALOG)
             .config(move |c| {
                 c.connect_origins = vec![origin];
-                c.oauth_apps.insert(
-                    "acme".to_owned(),
-                    terapi_server::OAuthApp::new(
-                        fake_oauth::CLIENT_ID.to_owned(),
-                        terapi_runtime::Secret::new(fake_oauth::CLIENT_SECRET),
-                        Vec::new(),
-                    ),
-                );
+                crate::support::acme_oauth_app(c);
             }),
     )
     .await
