@@ -599,8 +599,9 @@ pub struct ApiServeArgs {
     /// redirect URI `URL/oauth/callback`) [default: http://ADDR]
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
-    /// An origin of the application's pages allowed to call the end-user routes and to
-    /// receive OAuth results (`https://app.example.com`); repeatable.
+    /// An origin of the application's pages allowed to call the end-user routes, to frame
+    /// the connect page (`/connect`) and to receive its events and OAuth results
+    /// (`https://app.example.com`); repeatable.
     #[arg(long = "connect-origin", value_name = "ORIGIN")]
     pub connect_origins: Vec<String>,
     /// An OAuth app: `PROVIDER=CLIENT_ID[:SCOPE,SCOPE…]`; its secret from the variable
