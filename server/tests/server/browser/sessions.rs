@@ -1,4 +1,5 @@
 //! Sessions as a person meets them: expired (a clear screen, never an endless spinner),
+//! a server gone while the form is open,
 //! missing, and the SDK's iframe waiting for the one the application hands over (not for
 //! ever).
 
@@ -102,4 +103,60 @@ async fn without_a_session_loading_then_an_error() {
     browser.enter_frame().await;
     browser.expect_error("no_session").await;
     env.browser.finish(test).await;
+}
+
+#[tokio::test]
+#[ignore = "slow tier: a real browser (chromium, chromium-driver)"]
+async fn a_server_gone_mid_form_is_a_network_screen_and_the_form_comes_back_as_typed() {
+    let test = "a_server_gone_mid_form_is_a_network_screen_and_the_form_comes_back_as_typed";
+    let Some(env) = Personio::start(test, |_| {}).await else {
+        return;
+    };
+    let Personio {
+        browser,
+        fake,
+        server,
+        app: _app,
+    } = env;
+    let token = server.session("user-gone", &["personio"]).await;
+    browser.goto(&connect_url(&server, &token, "")).await;
+    browser.wait_screen("form").await;
+    browser
+        .fill("#field-credentials-client_id", FakePersonio::CLIENT_ID)
+        .await;
+    browser
+        .fill(
+            "#field-credentials-client_secret",
+            FakePersonio::CLIENT_SECRET,
+        )
+        .await;
+    // The server stops (a deploy, a crash) while the person fills the form.
+    server.stop().await;
+    let clicked = Instant::now();
+    browser.click("#connect-submit").await;
+    browser.expect_error("network").await;
+    assert!(
+        clicked.elapsed() < Duration::from_secs(15),
+        "the error came after {:?}",
+        clicked.elapsed()
+    );
+    assert!(browser.text("#retry").await.contains("Try again"));
+    browser.screenshot("error-network").await;
+    browser
+        .assert_accessible("the error screen (network)")
+        .await;
+    // Back to the form, with what was typed (the secret too) still there.
+    browser.click("#retry").await;
+    browser.wait_screen("form").await;
+    assert_eq!(
+        browser
+            .js(
+                "return document.querySelector('#field-credentials-client_id').value;",
+                vec![]
+            )
+            .await,
+        json!(FakePersonio::CLIENT_ID)
+    );
+    assert_eq!(fake.token_requests_v1(), 0);
+    browser.finish(test).await;
 }
