@@ -1,7 +1,6 @@
 //! Sessions as a person meets them: expired (a clear screen, never an endless spinner),
-//! a server gone while the form is open,
-//! missing, and the SDK's iframe waiting for the one the application hands over (not for
-//! ever).
+//! missing, the SDK's iframe waiting for the one the application hands over (not for ever),
+//! and the server gone while the form is open.
 
 use std::time::{Duration, Instant};
 
