@@ -78,18 +78,47 @@ class Terapi {
     this._providers().catch(function () {});
   }
 
+  // One request to the server with the session: its `data`, or a rejection `{type, message}`
+  // (a network failure or a timeout is `network_error`).
+  async _request(method, path, body) {
+    var controller = new AbortController();
+    var timer = setTimeout(function () {
+      controller.abort();
+    }, FLOW_TIMEOUT_MS);
+    var headers = { Authorization: "Bearer " + this._token };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    var response;
+    var json = null;
+    try {
+      response = await fetch(this.host + path, {
+        method: method,
+        headers: headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "omit",
+        referrerPolicy: "no-referrer",
+        signal: controller.signal,
+      });
+      json = await response.json().catch(function () {
+        return null;
+      });
+    } catch (_) {
+      throw failure("network_error", "the connect server could not be reached");
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok) {
+      throw serverFailure(response.status, json);
+    }
+    return json && json.data;
+  }
+
+  // The session's providers and how each connects (an answer for an older token is dropped).
   async _providers() {
-    var response = await fetch(this.host + "/providers", {
-      headers: { Authorization: "Bearer " + this._token },
-      credentials: "omit",
-      referrerPolicy: "no-referrer",
-    });
-    var json = await response.json().catch(function () {
-      return null;
-    });
-    if (!response.ok || !json || !Array.isArray(json.data)) return;
+    var token = this._token;
+    var data = await this._request("GET", "/providers");
+    if (token !== this._token || !Array.isArray(data)) return;
     var ways = {};
-    json.data.forEach(function (p) {
+    data.forEach(function (p) {
       ways[p.key] = p.connect;
     });
     this._ways = ways;
@@ -103,65 +132,12 @@ class Terapi {
     this._providers().catch(function () {});
   }
 
-  async _post(path, body) {
-    var controller = new AbortController();
-    var timer = setTimeout(function () {
-      controller.abort();
-    }, FLOW_TIMEOUT_MS);
-    var response;
-    try {
-      response = await fetch(this.host + path, {
-        method: "POST",
-        headers: { Authorization: "Bearer " + this._token, "Content-Type": "application/json" },
-        body: JSON.stringify(body),
-        credentials: "omit",
-        referrerPolicy: "no-referrer",
-        signal: controller.signal,
-      });
-    } catch (_) {
-      throw failure("network_error", "the connect server could not be reached");
-    } finally {
-      clearTimeout(timer);
-    }
-    var json = null;
-    try {
-      json = await response.json();
-    } catch (_) {
-      json = null;
-    }
-    if (!response.ok) {
-      throw serverFailure(response.status, json);
-    }
-    return json && json.data;
+  _post(path, body) {
+    return this._request("POST", path, body);
   }
 
-  async _provider(provider) {
-    var controller = new AbortController();
-    var timer = setTimeout(function () {
-      controller.abort();
-    }, FLOW_TIMEOUT_MS);
-    try {
-      var response = await fetch(this.host + "/providers/" + encodeURIComponent(provider), {
-        headers: { Authorization: "Bearer " + this._token },
-        credentials: "omit",
-        referrerPolicy: "no-referrer",
-        signal: controller.signal,
-      });
-      var json = await response.json().catch(function () {
-        return null;
-      });
-      if (!response.ok) {
-        throw serverFailure(response.status, json);
-      }
-      return json.data;
-    } catch (e) {
-      if (e && e.type) {
-        throw e;
-      }
-      throw failure("network_error", "the connect server could not be reached");
-    } finally {
-      clearTimeout(timer);
-    }
+  _provider(provider) {
+    return this._request("GET", "/providers/" + encodeURIComponent(provider));
   }
 
   /**
@@ -185,7 +161,8 @@ class Terapi {
     }
     if (!way) {
       // Not known yet (or not allowed: the server says which).
-      way = (await this._provider(provider)).connect;
+      var detail = await this._provider(provider);
+      way = detail && detail.connect;
       if (way === "oauth") {
         return this._oauth(provider, connectionId, o, openPopup());
       }

@@ -52,6 +52,32 @@ impl Personio {
     }
 }
 
+impl Personio {
+    /// A session of `user` for `providers`, its connect link opened and the form shown (the
+    /// session allows one provider); the session token.
+    pub async fn open_form(&self, user: &str, providers: &[&str]) -> String {
+        let token = self.server.session(user, providers).await;
+        self.browser
+            .goto(&connect_url(&self.server, &token, ""))
+            .await;
+        self.browser.wait_screen("form").await;
+        token
+    }
+}
+
+/// Fills Personio's credentials with the ones the fake accepts.
+pub async fn fill_credentials(browser: &Browser) {
+    browser
+        .fill("#field-credentials-client_id", FakePersonio::CLIENT_ID)
+        .await;
+    browser
+        .fill(
+            "#field-credentials-client_secret",
+            FakePersonio::CLIENT_SECRET,
+        )
+        .await;
+}
+
 /// The connect link for `token` (`lang` when not empty).
 pub fn connect_url(server: &TestServer, token: &str, lang: &str) -> String {
     let mut url = url::Url::parse(&format!("{}/connect", server.url)).expect("a URL");

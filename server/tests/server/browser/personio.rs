@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use terapi_test_support::fake_personio::FakePersonio;
 
 use super::harness::{Browser, ENTER, ESCAPE, TAB};
-use super::{Personio, connect_url, leave_frame, open_app, open_connect_ui, sdk_auth};
+use super::{
+    Personio, connect_url, fill_credentials, leave_frame, open_app, open_connect_ui, sdk_auth,
+};
 
 const PARTNER: &str = "#field-params-partnerId";
 const PARTNER_ERROR: &str = "#field-params-partnerId-error";
@@ -18,10 +20,7 @@ const SUBMIT: &str = "#connect-submit";
 
 /// Fills Personio's form with valid values except the Partner ID.
 async fn fill_all_but_partner(browser: &Browser) {
-    browser.fill(CLIENT_ID, FakePersonio::CLIENT_ID).await;
-    browser
-        .fill(CLIENT_SECRET, FakePersonio::CLIENT_SECRET)
-        .await;
+    fill_credentials(browser).await;
     browser.fill(APP, "MY_APP").await;
 }
 
@@ -416,9 +415,7 @@ async fn german_with_the_catalogs_text_as_written() {
     let Personio {
         browser, server, ..
     } = &env;
-    let token = server.session("user-de", &["personio"]).await;
-    browser.goto(&connect_url(server, &token, "")).await;
-    browser.wait_screen("form").await;
+    let token = env.open_form("user-de", &["personio"]).await;
     browser.fill(PARTNER, "acme").await;
     let english_error = browser
         .wait_for(
@@ -527,12 +524,8 @@ async fn the_session_token_leaves_the_url_after_the_first_load_and_the_csp_holds
     let Some(env) = Personio::start(test, |_| {}).await else {
         return;
     };
-    let Personio {
-        browser, server, ..
-    } = &env;
-    let token = server.session("user-url", &["personio"]).await;
-    browser.goto(&connect_url(server, &token, "")).await;
-    browser.wait_screen("form").await;
+    let Personio { browser, .. } = &env;
+    let token = env.open_form("user-url", &["personio"]).await;
     let href = browser.js("return location.href;", vec![]).await;
     let href = href.as_str().unwrap_or_default();
     assert!(
@@ -657,9 +650,7 @@ async fn the_page_words_every_problem_as_the_server_does() {
         ("partnerId", "😀X"),
         ("appId", "unique id"),
     ];
-    let token = server.session("user-words", &["personio-recruiting"]).await;
-    browser.goto(&connect_url(server, &token, "")).await;
-    browser.wait_screen("form").await;
+    env.open_form("user-words", &["personio-recruiting"]).await;
     let mut differ = Vec::new();
     for (field, value) in cases {
         let expected = server_message(server, field, value).await;
@@ -712,18 +703,11 @@ async fn refused_credentials_are_said_on_the_form_masked_and_can_be_fixed() {
     let Some(env) = Personio::start(test, |_| {}).await else {
         return;
     };
-    let Personio {
-        browser,
-        fake,
-        server,
-        ..
-    } = &env;
+    let Personio { browser, fake, .. } = &env;
     let wrong = "wrong-secret-3f9a";
     // The provider quotes the credentials it got; the server masks them.
     fake.set_echo_credentials(true);
-    let token = server.session("user-refused", &["personio"]).await;
-    browser.goto(&connect_url(server, &token, "")).await;
-    browser.wait_screen("form").await;
+    env.open_form("user-refused", &["personio"]).await;
     browser.fill(CLIENT_ID, FakePersonio::CLIENT_ID).await;
     browser.fill(CLIENT_SECRET, wrong).await;
     browser.click(SUBMIT).await;

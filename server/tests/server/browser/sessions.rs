@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use terapi_test_support::fake_personio::FakePersonio;
 
-use super::{Personio, connect_url};
+use super::{Personio, connect_url, fill_credentials};
 
 #[tokio::test]
 #[ignore = "slow tier: a real browser (chromium, chromium-driver)"]
@@ -28,15 +28,7 @@ async fn an_expired_session_shows_a_clear_screen() {
     let made = Instant::now();
     browser.goto(&connect_url(server, &token, "")).await;
     browser.wait_screen("form").await;
-    browser
-        .fill("#field-credentials-client_id", FakePersonio::CLIENT_ID)
-        .await;
-    browser
-        .fill(
-            "#field-credentials-client_secret",
-            FakePersonio::CLIENT_SECRET,
-        )
-        .await;
+    fill_credentials(browser).await;
     assert!(
         made.elapsed() < ttl,
         "the form took {:?} to load and fill, longer than the session's {ttl:?}: a very busy machine",
@@ -111,24 +103,14 @@ async fn a_server_gone_mid_form_is_a_network_screen_and_the_form_comes_back_as_t
     let Some(env) = Personio::start(test, |_| {}).await else {
         return;
     };
+    env.open_form("user-gone", &["personio"]).await;
     let Personio {
         browser,
         fake,
         server,
         app: _app,
     } = env;
-    let token = server.session("user-gone", &["personio"]).await;
-    browser.goto(&connect_url(&server, &token, "")).await;
-    browser.wait_screen("form").await;
-    browser
-        .fill("#field-credentials-client_id", FakePersonio::CLIENT_ID)
-        .await;
-    browser
-        .fill(
-            "#field-credentials-client_secret",
-            FakePersonio::CLIENT_SECRET,
-        )
-        .await;
+    fill_credentials(&browser).await;
     // The server stops (a deploy, a crash) while the person fills the form.
     server.stop().await;
     let clicked = Instant::now();
