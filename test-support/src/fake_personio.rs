@@ -467,6 +467,17 @@ impl FakePersonio {
         self.shared.lock().requests.clone()
     }
 
+    /// The requests received at exactly `path`, in arrival order.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.shared
+            .lock()
+            .requests
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+
     /// Number of requests whose path starts with `path_prefix`.
     pub fn count(&self, path_prefix: &str) -> usize {
         self.shared

@@ -113,11 +113,7 @@ async fn personio_with_client_credentials_verifies_and_keeps_the_token() {
     assert!(!id.is_empty());
     // The verification's token request carries the partner and app headers, as every
     // request to Personio does; a connection without them sends neither header.
-    let tokens: Vec<_> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/v1/auth")
-        .collect();
+    let tokens = fake.requests_to("/v1/auth");
     assert_eq!(tokens.len(), 1, "{tokens:?}");
     assert_eq!(tokens[0].header("x-personio-partner-id"), Some("ACME"));
     assert_eq!(tokens[0].header("x-personio-app-id"), Some("MY_APP"));
@@ -126,11 +122,7 @@ async fn personio_with_client_credentials_verifies_and_keeps_the_token() {
     });
     let (status, body) = server.post("/auth/personio", &token, &bare).await;
     assert_eq!(status, 201, "{body}");
-    let last = fake
-        .requests()
-        .into_iter()
-        .rfind(|r| r.path == "/v1/auth")
-        .unwrap();
+    let last = fake.requests_to("/v1/auth").pop().unwrap();
     assert_eq!(last.header("x-personio-partner-id"), None, "{last:?}");
     assert_eq!(last.header("x-personio-app-id"), None, "{last:?}");
     let bad_secret = json!({

@@ -109,11 +109,7 @@ async fn personio_validates_as_you_type_connects_and_tells_the_parent() {
 
     // Exactly one token request: the verification.
     assert_eq!(fake.token_requests_v1() - before, 1);
-    let tokens: Vec<_> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/v1/auth")
-        .collect();
+    let tokens = fake.requests_to("/v1/auth");
     assert_eq!(tokens.len(), 1, "{tokens:?}");
     // ... with the partner and app headers (providers.yaml's `token_headers`).
     assert_eq!(tokens[0].header("x-personio-partner-id"), Some("ACME"));
