@@ -9,18 +9,21 @@
 //! - `GET /sdk.js` (a classic script: `window.Terapi`) and `GET /sdk.mjs` (an ES module:
 //!   `import Terapi from "…/sdk.mjs"`): `new Terapi({host, connectSessionToken})`.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 use sha2::Digest as _;
 
+use crate::config::ServerConfig;
 use crate::state::Server;
 
 const PAGE: &str = include_str!("../../connect/index.html");
@@ -44,14 +47,53 @@ const SDK_MODULE: &str = concat!(
 /// The languages of the page (`?lang=`); anything else is English.
 const LANGUAGES: &[&str] = &["en", "de"];
 
-pub(crate) fn routes() -> Router<Server> {
+pub(crate) fn routes(config: &ServerConfig) -> Router<Server> {
+    let pages = Arc::new(Pages::new(config));
     Router::new()
-        .route("/connect", get(page))
+        .route("/connect", get(move |query| page(pages.clone(), query)))
         .route("/connect/assets/connect.js", get(script))
         .route("/connect/assets/connect.css", get(style))
         .route("/connect/assets/callback.js", get(callback))
         .route("/sdk.js", get(sdk))
         .route("/sdk.mjs", get(sdk_module))
+}
+
+/// The page filled in for this server, once per language, and its Content-Security-Policy:
+/// made when the router is built, so a request only picks one.
+struct Pages {
+    /// `(lang, html)`, English first.
+    html: Vec<(&'static str, Bytes)>,
+    csp: HeaderValue,
+}
+
+impl Pages {
+    fn new(config: &ServerConfig) -> Pages {
+        let origins = frame_origins(&config.connect_origins);
+        let settings = json!({
+            "origins": origins,
+            "public_url": config.public_url.as_str().trim_end_matches('/'),
+        });
+        let filled = PAGE.replace("{{config}}", &script_json(&settings));
+        let html = LANGUAGES
+            .iter()
+            .map(|lang| (*lang, Bytes::from(filled.replace("{{lang}}", lang))))
+            .collect();
+        let ancestors = if origins.is_empty() {
+            "'none'".to_owned()
+        } else {
+            origins.join(" ")
+        };
+        let csp = format!(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; frame-ancestors {ancestors}; base-uri 'none'; form-action 'none'"
+        );
+        Pages {
+            html,
+            // Only exact origins reach it (`frame_origins`), so it is a valid header value.
+            csp: HeaderValue::from_str(&csp)
+                .unwrap_or(HeaderValue::from_static("frame-ancestors 'none'")),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -61,46 +103,30 @@ struct PageQuery {
 
 /// The page, in `?lang=` (English by default). Any other query (`session_token`, `origin`)
 /// is read by the page's script; the server neither logs nor echoes it.
-async fn page(
-    State(server): State<Server>,
-    query: Result<Query<PageQuery>, QueryRejection>,
-) -> Response {
-    let lang = query
-        .ok()
-        .and_then(|Query(q)| q.lang)
-        .and_then(|l| {
-            LANGUAGES
-                .iter()
-                .find(|k| l.eq_ignore_ascii_case(k))
-                .copied()
+async fn page(pages: Arc<Pages>, query: Result<Query<PageQuery>, QueryRejection>) -> Response {
+    let asked = query.ok().and_then(|Query(q)| q.lang);
+    let (_, html) = pages
+        .html
+        .iter()
+        .find(|(lang, _)| {
+            asked
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(lang))
         })
-        .unwrap_or("en");
-    let origins = frame_origins(&server.config().connect_origins);
-    let config = json!({
-        "origins": origins,
-        "public_url": server.config().public_url.as_str().trim_end_matches('/'),
-    });
-    let html = PAGE
-        .replace("{{lang}}", lang)
-        .replace("{{config}}", &script_json(&config));
-    let ancestors = if origins.is_empty() {
-        "'none'".to_owned()
-    } else {
-        origins.join(" ")
-    };
-    let csp = format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; frame-ancestors {ancestors}; base-uri 'none'; form-action 'none'"
-    );
-    let mut response = (StatusCode::OK, html).into_response();
+        .unwrap_or(&pages.html[0]);
+    html_page(StatusCode::OK, html.clone(), pages.csp.clone())
+}
+
+/// An HTML page of the server's (the connect page, the OAuth callback's): `csp`, never
+/// cached, no Referer sent from it, no content sniffing.
+pub(crate) fn html_page(status: StatusCode, html: impl Into<Body>, csp: HeaderValue) -> Response {
+    let mut response = (status, html.into()).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    if let Ok(csp) = HeaderValue::from_str(&csp) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,

@@ -40,7 +40,7 @@ pub(crate) fn router(server: Server) -> Router {
     let mut router = Router::new()
         .merge(health::routes())
         .merge(connect::routes())
-        .merge(connect_page::routes())
+        .merge(connect_page::routes(server.config()))
         .merge(auth::routes())
         .merge(oauth::routes())
         .merge(connections::routes())

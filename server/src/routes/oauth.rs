@@ -386,26 +386,11 @@ fn page(server: &Server, status: StatusCode, origin: Option<&str>, result: &Valu
 <script type=\"application/json\" id=\"result\">{data}</script>\
 <script src=\"/connect/assets/callback.js\"></script></body></html>"
     );
-    let mut response = (status, html).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
+    super::connect_page::html_page(
+        status,
+        html,
         HeaderValue::from_static(
             "default-src 'none'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
         ),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    response
+    )
 }
