@@ -15,6 +15,14 @@ use crate::config::{RateLimit, ServerConfig};
 /// The paths of the end-user routes (a session token or nothing: rate limited per address).
 pub(crate) const END_USER_PREFIXES: &[&str] = &["/auth/", "/oauth/", "/connect/"];
 
+/// Whether `path` is outside the rate limits: the health and metrics routes, and the static
+/// files of the connect page and the SDK (an office behind one address loads them for every
+/// person; they cost nothing to serve and reveal nothing).
+pub(crate) fn unmetered(path: &str) -> bool {
+    matches!(path, "/health" | "/metrics" | "/sdk.js" | "/sdk.mjs")
+        || path.starts_with("/connect/assets/")
+}
+
 /// Addresses that failed to authenticate too often, and until when they are refused.
 const MAX_BLOCKED: usize = 100_000;
 

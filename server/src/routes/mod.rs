@@ -220,8 +220,7 @@ pub(crate) async fn rate_limit(
     };
     let limiter = &server.inner.limiter;
     let path = request.uri().path();
-    // The connect page's static files (and the SDK's) cost nothing to serve.
-    if path == "/health" || path == "/metrics" || path.starts_with("/connect/assets/") {
+    if crate::limits::unmetered(path) {
         return next.run(request).await;
     }
     // `/connect` (the connect page) and below it, not `/connections` (keys).

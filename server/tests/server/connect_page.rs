@@ -289,3 +289,45 @@ async fn a_refusal_at_the_provider_is_told_in_words_not_as_a_server_failure() {
     );
     assert!(!again.contains("store"), "{again}");
 }
+
+#[tokio::test]
+async fn the_static_files_are_outside_the_rate_limit_and_the_page_is_not() {
+    let fake = FakePersonio::start().await;
+    let server = TestServer::start(Options::new(&fake.origin()).config(|c| {
+        c.rate_limit = terapi_server::RateLimit {
+            per_minute: 2,
+            burst: 2,
+        };
+    }))
+    .await
+    .unwrap();
+    let client = plain_client();
+    // Many people behind one address load the SDK and the page's files.
+    for _ in 0..3 {
+        for path in [
+            "/sdk.js",
+            "/sdk.mjs",
+            "/connect/assets/connect.js",
+            "/connect/assets/connect.css",
+            "/connect/assets/callback.js",
+        ] {
+            let response = client
+                .get(format!("{}{path}", server.url))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+        }
+    }
+    // The page itself (it reads a session token) stays limited.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = client
+            .get(format!("{}/connect", server.url))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+}
