@@ -7,6 +7,7 @@
 
 mod app;
 mod harness;
+mod hostile;
 mod oauth;
 mod personio;
 mod sessions;
